@@ -1,0 +1,53 @@
+/**
+ * `npm run demo`: the upgrade on the local sandbox platform, end to end. A real Temporal dev server, the worker
+ * in its own process, then 1.2.0 → 1.3.0 (completes) and 1.3.0 → 1.3.1 (a failed migration, rolled back).
+ */
+import { Client, Connection } from '@temporalio/client';
+import { followUpgrade } from '../src/cli/follow';
+import { UPGRADE_WORKFLOW_TYPE } from '../src/upgrade';
+import { sandbox, sandboxEnv } from '../test/helpers/sandbox';
+import { startDevServer } from '../test/helpers/temporal-server';
+import { startWorker } from '../test/helpers/worker-process';
+
+function say(text: string): void {
+  console.log(`\n== ${text}`);
+}
+
+async function main(): Promise<void> {
+  say('Bringing up the sandbox AEGIS platform (the first run builds its images: a few minutes)');
+  await sandbox('up');
+  say('Resetting it to the baseline, 1.2.0');
+  await sandbox('reset');
+  say('Starting a Temporal dev server');
+  const server = await startDevServer();
+  console.log(`Temporal dev server on ${server.address}`);
+  const connection = await Connection.connect({ address: server.address });
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    ...(await sandboxEnv()),
+    TEMPORAL_ADDRESS: server.address,
+  };
+  say('Starting the aegis-upgrade worker');
+  const worker = await startWorker(env);
+  try {
+    const client = new Client({ connection });
+    for (const targetVersion of ['1.3.0', '1.3.1']) {
+      say(`Upgrading to ${targetVersion}`);
+      const handle = await client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
+        taskQueue: env.AEGIS_TASK_QUEUE ?? 'aegis-upgrades',
+        workflowId: `aegis-upgrade-demo-${targetVersion}`,
+        args: [{ targetVersion }],
+      });
+      await followUpgrade(handle);
+    }
+  } finally {
+    await worker.stop();
+    await connection.close();
+    await server.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,93 @@
+import path from 'node:path';
+import { Client } from 'pg';
+import type { Config } from '../config';
+import { DATABASE_CONTAINER, RUNTIME_DATABASE, type PodName } from '../platform';
+import type { RunCommand, CommandOptions, CommandResult } from './command';
+import { readDeployEnv, secretValues } from './env-file';
+
+/** How the activities reach one AEGIS deployment: its checkout, its podman, its PostgreSQL. */
+export interface Deployment {
+  config: Config;
+  root: string;
+  env(): Promise<Map<string, string>>;
+  secrets(): Promise<string[]>;
+  make(target: string, variables?: Record<string, string>): Promise<CommandResult>;
+  podman(args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
+  /** `psql` inside the database container, as the real procedure does: same major version as the server. */
+  psql(database: string, sql: string): Promise<string>;
+  /** The image each running AEGIS container runs, by container name. */
+  runningImages(): Promise<Record<string, string>>;
+  /** A query over the network with the credentials of `.env`, for the version and `_sqlx_migrations`. */
+  query<Row extends object>(sql: string, database?: string): Promise<Row[]>;
+}
+
+export interface DeploymentDeps {
+  config: Config;
+  run: RunCommand;
+}
+
+/** A make step may wait for a registry login and a `podman play kube`: bounded, never forever. */
+const MAKE_TIMEOUT_MS = 10 * 60_000;
+
+export function createDeployment({ config, run }: DeploymentDeps): Deployment {
+  const root = config.aegis.root;
+  const env = () => readDeployEnv(root);
+  return {
+    config,
+    root,
+    env,
+    secrets: async () => secretValues(await env()),
+    make: (target, variables = {}) =>
+      run('make', ['-C', root, target, ...Object.entries(variables).map(([key, value]) => `${key}=${value}`)], {
+        timeoutMs: MAKE_TIMEOUT_MS,
+      }),
+    podman: (args, options) => run('podman', args, options),
+    psql: async (database, sql) => {
+      const user = (await env()).get('POSTGRES_USER') ?? 'aegis';
+      const args = [
+        'exec',
+        DATABASE_CONTAINER,
+        'psql',
+        '-X',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-At',
+        '-U',
+        user,
+        '-d',
+        database,
+      ];
+      return (await run('podman', [...args, '-c', sql])).stdout;
+    },
+    runningImages: async () => {
+      const { stdout } = await run('podman', ['ps', '--filter', 'name=^aegis-', '--format', '{{.Names}} {{.Image}}']);
+      return Object.fromEntries(
+        stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => line.split(' ') as [string, string]),
+      );
+    },
+    query: async <Row extends object>(sql: string, database = RUNTIME_DATABASE) => {
+      const values = await env();
+      const client = new Client({
+        host: config.aegis.postgres.host,
+        port: config.aegis.postgres.port,
+        user: values.get('POSTGRES_USER') ?? 'aegis',
+        password: values.get('POSTGRES_PASSWORD'),
+        database,
+        connectionTimeoutMillis: 10_000,
+      });
+      await client.connect();
+      try {
+        return (await client.query<Row>(sql)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+export function podYamlPath(root: string, pod: PodName): string {
+  return path.join(root, 'podman', 'pods', pod, `pod-${pod}.yaml`);
+}

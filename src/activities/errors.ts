@@ -1,0 +1,64 @@
+/**
+ * What can go wrong in an activity, as named errors. Temporal reports each by its `name`; the ones a retry
+ * cannot fix are listed once, in NON_RETRYABLE_ERRORS.
+ */
+
+/** A command exited non-zero. Its output is cut to the last lines and carries no secret. */
+export class CommandFailed extends Error {
+  override readonly name = 'CommandFailed';
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | undefined,
+    readonly outputTail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `\`${command}\` failed${exitCode === undefined ? '' : ` with exit code ${exitCode}`}: ${outputTail}`,
+      options,
+    );
+  }
+}
+
+/** The request or the platform fails a pre-flight check; nothing was changed. */
+export class PreflightFailed extends Error {
+  override readonly name = 'PreflightFailed';
+}
+
+/** Another upgrade holds the deployment's lock. */
+export class UpgradeLocked extends Error {
+  override readonly name = 'UpgradeLocked';
+}
+
+/** The runtime logged a failed migration, or never said it had migrated. */
+export class MigrationFailed extends Error {
+  override readonly name = 'MigrationFailed';
+  constructor(
+    message: string,
+    readonly evidence?: string,
+  ) {
+    super(evidence ? `${message}: ${evidence}` : message);
+  }
+}
+
+/** A redeployed pod did not become ready in time. */
+export class PodNotReady extends Error {
+  override readonly name = 'PodNotReady';
+}
+
+/** `make validate` or the runtime's readiness says the platform is not healthy. */
+export class ValidationFailed extends Error {
+  override readonly name = 'ValidationFailed';
+}
+
+/** A backup did not verify (empty, unreadable by `pg_restore --list`, or checksum mismatch). */
+export class BackupInvalid extends Error {
+  override readonly name = 'BackupInvalid';
+}
+
+export const NON_RETRYABLE_ERRORS = [
+  'PreflightFailed',
+  'UpgradeLocked',
+  'MigrationFailed',
+  'PodNotReady',
+  'ValidationFailed',
+] as const;

@@ -1,0 +1,40 @@
+import type { Config } from '../config';
+import { createBackupActivities } from './backup';
+import { createCommandRunner, type RunCommand } from './command';
+import { createDeployment } from './deployment';
+import { readDeployEnv, secretValues } from './env-file';
+import { createImageActivities } from './images';
+import { releaseLock } from './lock';
+import { createMigrationActivities } from './migrations';
+import { createPodActivities } from './pods';
+import { createPreflightActivities } from './preflight';
+import { createTagActivities } from './tag';
+import { createValidationActivities } from './validation';
+
+export interface ActivityDeps {
+  config: Config;
+  /** @default a real runner (execa), hiding the secrets of the checkout's `.env` */
+  run?: RunCommand;
+}
+
+/** Every activity of the upgrade, bound to one deployment. */
+export function createActivities({ config, run }: ActivityDeps) {
+  const deployment = createDeployment({
+    config,
+    run: run ?? createCommandRunner(async () => secretValues(await readDeployEnv(config.aegis.root))),
+  });
+  return {
+    ...createPreflightActivities(deployment),
+    ...createImageActivities(deployment),
+    ...createBackupActivities(deployment),
+    ...createTagActivities(deployment),
+    ...createPodActivities(deployment),
+    ...createMigrationActivities(deployment),
+    ...createValidationActivities(deployment),
+    async releaseUpgradeLock({ owner }: { owner: string }): Promise<void> {
+      await releaseLock(config.aegis.root, owner);
+    },
+  };
+}
+
+export type UpgradeActivities = ReturnType<typeof createActivities>;

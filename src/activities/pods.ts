@@ -1,0 +1,146 @@
+import { DATABASE_CONTAINER, POD_IMAGES, podFullName, type PodName } from '../platform';
+import type { Deployment } from './deployment';
+import { PodNotReady } from './errors';
+import { heartbeatWhile, pause } from './heartbeat';
+import { imageRef } from './images';
+
+const POLL_INTERVAL_MS = 2_000;
+
+interface PodState {
+  created: string;
+  containers: { name: string; state: string; image: string }[];
+}
+
+export interface RedeployResult {
+  /** When the redeploy began: the runtime's log is read from here. */
+  startedAt: string;
+  /** The pod already ran the target since this step began: nothing was done again. */
+  skipped: boolean;
+}
+
+/** Judges one look at a pod: ready, or the reason it is not (yet). */
+export function podProblem(state: PodState | undefined, expectedImage: string | undefined): string | undefined {
+  if (!state) return 'pod does not exist';
+  const notRunning = state.containers.filter((container) => container.state !== 'running');
+  if (notRunning.length > 0) return notRunning.map((container) => `${container.name} is ${container.state}`).join(', ');
+  if (expectedImage && !state.containers.some((container) => container.image === expectedImage)) {
+    return `no container runs ${expectedImage}`;
+  }
+  return undefined;
+}
+
+export function createPodActivities(deployment: Deployment) {
+  const { registry, runtimeUrl, sealGatewayUrl, readyTimeoutSeconds } = deployment.config.aegis;
+
+  const targetImage = (pod: PodName, tag: string) => {
+    const entry = POD_IMAGES[pod];
+    return entry && imageRef(registry, entry.image, tag);
+  };
+
+  async function inspectPod(pod: PodName): Promise<PodState | undefined> {
+    try {
+      const { stdout } = await deployment.podman(['pod', 'inspect', podFullName(pod)]);
+      const parsed = JSON.parse(stdout) as { Created: string; Containers?: { Name: string; State: string }[] };
+      const pods = Array.isArray(parsed) ? (parsed as (typeof parsed)[]) : [parsed];
+      const first = pods[0];
+      if (!first) return undefined;
+      const containers = await Promise.all(
+        (first.Containers ?? [])
+          .filter((container) => !container.Name.endsWith('-infra'))
+          .map(async (container) => {
+            const { stdout: image } = await deployment.podman([
+              'container',
+              'inspect',
+              '--format',
+              '{{.ImageName}}',
+              container.Name,
+            ]);
+            return { name: container.Name, state: container.State, image: image.trim() };
+          }),
+      );
+      return { created: first.Created, containers };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The pod's own health check, judged by what it answers, not by its status code. */
+  async function healthProblem(pod: PodName): Promise<string | undefined> {
+    switch (pod) {
+      case 'database':
+        return deployment
+          .podman([
+            'exec',
+            DATABASE_CONTAINER,
+            'pg_isready',
+            '-U',
+            (await deployment.env()).get('POSTGRES_USER') ?? 'aegis',
+          ])
+          .then(() => undefined)
+          .catch(() => 'PostgreSQL does not accept connections yet');
+      case 'core':
+        return httpHealthProblem(`${runtimeUrl}/health`);
+      case 'seal-gateway':
+        return httpHealthProblem(`${sealGatewayUrl}/health`);
+      default:
+        return undefined;
+    }
+  }
+
+  return {
+    /** `make redeploy POD=<pod>`; skipped when the pod already runs the target since `notBefore` (a retry after a crash). */
+    async redeployPod({
+      pod,
+      tag,
+      notBefore,
+    }: {
+      pod: PodName;
+      tag: string;
+      notBefore: string;
+    }): Promise<RedeployResult> {
+      const state = await inspectPod(pod);
+      if (state && Date.parse(state.created) >= Date.parse(notBefore) && !podProblem(state, targetImage(pod, tag))) {
+        return { startedAt: state.created, skipped: true };
+      }
+      const startedAt = new Date().toISOString();
+      await heartbeatWhile(deployment.make('redeploy', { POD: pod }), `make redeploy POD=${pod}`);
+      return { startedAt, skipped: false };
+    },
+
+    /** Waits, bounded, until every container of the pod runs the target image and its health check passes. */
+    async awaitPodReady({ pod, tag }: { pod: PodName; tag: string }): Promise<string> {
+      const deadline = Date.now() + readyTimeoutSeconds * 1000;
+      for (;;) {
+        const problem = podProblem(await inspectPod(pod), targetImage(pod, tag)) ?? (await healthProblem(pod));
+        if (!problem) return `${podFullName(pod)} ready`;
+        if (Date.now() > deadline) {
+          throw new PodNotReady(`${podFullName(pod)} not ready after ${readyTimeoutSeconds} s: ${problem}`);
+        }
+        await pause(POLL_INTERVAL_MS, problem);
+      }
+    },
+
+    /** The guide's full path: teardown, deploy the profile, bootstrap secrets. */
+    async redeployPlatform(): Promise<void> {
+      const profile = deployment.config.aegis.profile;
+      await heartbeatWhile(
+        (async () => {
+          await deployment.make('teardown', { PROFILE: profile });
+          await deployment.make('deploy', { PROFILE: profile });
+          await deployment.make('bootstrap-secrets', { PROFILE: profile });
+        })(),
+        `full redeploy of profile ${profile}`,
+      );
+    },
+  };
+}
+
+async function httpHealthProblem(url: string): Promise<string | undefined> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    const body = (await response.json()) as { status?: string };
+    return body.status === 'healthy' ? undefined : `${url} says ${JSON.stringify(body.status)}`;
+  } catch (error) {
+    return `${url} does not answer: ${(error as Error).message}`;
+  }
+}

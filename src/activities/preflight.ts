@@ -1,0 +1,151 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, isImageTag, isPodName, type PodName } from '../platform';
+import type { UpgradePlan, UpgradeRequest } from '../upgrade';
+import type { Deployment } from './deployment';
+import { IMAGE_TAG_KEY } from './env-file';
+import { PreflightFailed } from './errors';
+import { imageExistsInRegistry, imageRef } from './images';
+import { acquireLock } from './lock';
+import { podYamlPath } from './deployment';
+
+/** The guide's compatibility table: its one row (runtime 0.x) is the only published constraint. */
+export const COMPATIBILITY = { temporal: ['1.22', '1.23'], postgresMinMajor: 15 } as const;
+
+export interface PreflightInput {
+  request: UpgradeRequest;
+  /** The upgrade's workflow ID: it holds the deployment's lock. */
+  lockOwner: string;
+  /** Pre-flight of a dry run: read only, takes no lock. */
+  readOnly?: boolean;
+}
+
+export interface PreflightReport {
+  profile: string;
+  fromVersion: string;
+  toVersion: string;
+  pods: PodName[];
+  /** Per AEGIS container of the pods: what runs now → what will. */
+  images: UpgradePlan['images'];
+  /** One line per check passed, e.g. `PostgreSQL 15.18 (15+ required)`. */
+  checks: string[];
+  databaseBytes: number;
+}
+
+/** Pods listed by `profiles/<profile>.conf` (`PODS="database core …"`). */
+export function profilePods(conf: string): string[] {
+  const match = /^\s*PODS\s*[:?]?=\s*["']?([^"'\n]*)["']?/m.exec(conf);
+  return match?.[1]?.split(/\s+/).filter(Boolean) ?? [];
+}
+
+/** Checks the request against the deployment's profile and resolves the pods to redeploy, in order. */
+export function resolvePods(request: UpgradeRequest, deployed: readonly string[]): PodName[] {
+  const problems: string[] = [];
+  if (typeof request.targetVersion !== 'string' || !isImageTag(request.targetVersion)) {
+    problems.push(`Expected \`targetVersion\` to be an image tag like 1.3.0, got \`${String(request.targetVersion)}\``);
+  }
+  const requested = request.pods ?? ROLLING_ORDER.filter((pod) => deployed.includes(pod));
+  for (const pod of [...requested, ...(request.approveBefore ?? [])]) {
+    if (!isPodName(pod)) problems.push(`Unknown pod \`${String(pod)}\`: expected one of ${ROLLING_ORDER.join(', ')}`);
+    else if (!deployed.includes(pod)) problems.push(`Pod \`${pod}\` is not in the deployment's profile`);
+  }
+  if (request.strategy !== undefined && !['rolling', 'full'].includes(request.strategy)) {
+    problems.push(`Expected \`strategy\` to be rolling or full, got \`${String(request.strategy)}\``);
+  }
+  if (request.restoreDatabase !== undefined && !['auto', 'always', 'never'].includes(request.restoreDatabase)) {
+    problems.push(
+      `Expected \`restoreDatabase\` to be auto, always or never, got \`${String(request.restoreDatabase)}\``,
+    );
+  }
+  if (problems.length > 0) throw new PreflightFailed(problems.join('; '));
+  return requested;
+}
+
+/** The Temporal server version pinned in pod temporal's YAML (`temporalio/auto-setup:1.23.0` → `1.23`). */
+export function temporalServerVersion(podYaml: string): string | undefined {
+  return /temporalio\/auto-setup:(\d+\.\d+)/.exec(podYaml)?.[1];
+}
+
+export function createPreflightActivities(deployment: Deployment) {
+  const { config, root } = deployment;
+
+  async function checkCompatibility(pods: PodName[]): Promise<string[]> {
+    const [row] = await deployment.query<{ server_version_num: string; server_version: string }>(
+      "select current_setting('server_version_num') as server_version_num, current_setting('server_version') as server_version",
+    );
+    const major = Math.floor(Number(row?.server_version_num) / 10_000);
+    if (major < COMPATIBILITY.postgresMinMajor) {
+      throw new PreflightFailed(
+        `PostgreSQL ${row?.server_version} is too old: AEGIS needs ${COMPATIBILITY.postgresMinMajor}+`,
+      );
+    }
+    const checks = [`PostgreSQL ${row?.server_version} (${COMPATIBILITY.postgresMinMajor}+ required)`];
+    if (pods.includes('temporal')) {
+      const temporal = temporalServerVersion(await fs.readFile(podYamlPath(root, 'temporal'), 'utf8'));
+      if (!temporal || !(COMPATIBILITY.temporal as readonly string[]).includes(temporal)) {
+        throw new PreflightFailed(
+          `Temporal ${temporal ?? '(not found in pod-temporal.yaml)'} is not supported: AEGIS needs ${COMPATIBILITY.temporal.join(' or ')}`,
+        );
+      }
+      checks.push(`Temporal ${temporal} (${COMPATIBILITY.temporal.join('–')} supported)`);
+    }
+    return checks;
+  }
+
+  async function checkFreeSpace(): Promise<{ check: string; databaseBytes: number }> {
+    const [row] = await deployment.query<{ bytes: string }>(
+      'select coalesce(sum(pg_database_size(datname)), 0) as bytes from pg_database where not datistemplate',
+    );
+    const databaseBytes = Number(row?.bytes ?? 0);
+    await fs.mkdir(config.aegis.backupDir, { recursive: true });
+    const disk = await fs.statfs(config.aegis.backupDir);
+    const free = disk.bavail * disk.bsize;
+    // Compressed dumps are smaller than the databases: their full size is a safe upper bound.
+    if (free < databaseBytes) {
+      throw new PreflightFailed(
+        `Not enough space for the backup in ${config.aegis.backupDir}: ${mib(free)} free, up to ${mib(databaseBytes)} needed`,
+      );
+    }
+    return { check: `Disk: ${mib(free)} free for a backup of at most ${mib(databaseBytes)}`, databaseBytes };
+  }
+
+  return {
+    async checkPreflight({ request, lockOwner, readOnly = false }: PreflightInput): Promise<PreflightReport> {
+      const profileFile = path.join(root, 'profiles', `${config.aegis.profile}.conf`);
+      const deployed = profilePods(await fs.readFile(profileFile, 'utf8'));
+      const pods = resolvePods(request, deployed);
+      const fromVersion = (await deployment.env()).get(IMAGE_TAG_KEY) || 'latest';
+      const targets = AEGIS_IMAGES.map((image) => imageRef(config.aegis.registry, image, request.targetVersion));
+      const present = await Promise.all(targets.map((ref) => imageExistsInRegistry(deployment, ref)));
+      const missing = targets.filter((_, index) => !present[index]);
+      if (missing.length > 0) {
+        throw new PreflightFailed(`Images missing from the registry: ${missing.join(', ')}; nothing was changed`);
+      }
+      const checks = [`Images ${request.targetVersion} present: ${AEGIS_IMAGES.join(', ')}`];
+      checks.push(...(await checkCompatibility(pods)));
+      const space = await checkFreeSpace();
+      checks.push(space.check);
+      const running = await deployment.runningImages();
+      const images = pods.flatMap((pod) => {
+        const entry = POD_IMAGES[pod];
+        if (!entry) return [];
+        const target = imageRef(config.aegis.registry, entry.image, request.targetVersion);
+        return [{ container: entry.container, current: running[entry.container] ?? '(not running)', target }];
+      });
+      if (!readOnly) await acquireLock(root, lockOwner);
+      return {
+        profile: config.aegis.profile,
+        fromVersion,
+        toVersion: request.targetVersion,
+        pods,
+        images,
+        checks,
+        databaseBytes: space.databaseBytes,
+      };
+    },
+  };
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}

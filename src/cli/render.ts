@@ -1,0 +1,58 @@
+import type { StepRecord, UpgradeProgress, UpgradeReport } from '../upgrade';
+
+const MARK: Record<StepRecord['status'], string> = {
+  pending: '·',
+  running: '▶',
+  succeeded: '✓',
+  failed: '✗',
+  skipped: '-',
+  'rolled-back': '↺',
+};
+
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined) return '';
+  return ms < 60_000
+    ? `${(ms / 1000).toFixed(1)} s`
+    : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** One line per step: mark, title, duration, detail. */
+export function stepLine(step: StepRecord, now = Date.now()): string {
+  const elapsed = step.status === 'running' && step.startedAt ? now - Date.parse(step.startedAt) : step.durationMs;
+  const duration = formatDuration(elapsed);
+  return [`  ${MARK[step.status]} ${step.title}`, duration && `(${duration})`, step.detail && `— ${step.detail}`]
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** What an operator needs at a glance: phase, versions, every step, and what comes next. */
+export function renderProgress(progress: UpgradeProgress, now = Date.now()): string {
+  const versions = `${progress.fromVersion ?? '?'} → ${progress.toVersion}`;
+  const lines = [`Upgrade ${versions}: ${progress.phase}`, ...progress.steps.map((step) => stepLine(step, now))];
+  if (progress.rollback.length > 0) lines.push('Rollback:', ...progress.rollback.map((step) => stepLine(step, now)));
+  const next = [...progress.rollback, ...progress.steps].find((step) => step.status === 'pending');
+  if (next && !['completed', 'rolled-back', 'rollback-failed', 'refused'].includes(progress.phase)) {
+    lines.push(`Next: ${next.title}`);
+  }
+  return lines.join('\n');
+}
+
+/** The end of an upgrade in plain words: what failed, what was undone, where the backup is. */
+export function renderOutcome(report: UpgradeReport): string {
+  const lines: string[] = [];
+  if (report.cause) lines.push(`Failed at ${report.cause.step}: ${report.cause.message}`);
+  if (report.phase === 'rolled-back') {
+    const undone = report.rollback.filter((step) => step.status === 'succeeded').map((step) => step.title);
+    lines.push(`Rolled back: ${undone.join('; ')}`);
+    lines.push(
+      report.databaseRestored ? 'Database: restored from the backup' : 'Database: not restored (schema unchanged)',
+    );
+  }
+  if (report.migrationsApplied.length > 0 && report.phase === 'completed') {
+    lines.push(`Migrations applied: ${report.migrationsApplied.join(', ')}`);
+  }
+  if (report.backup) lines.push(`Backup: ${report.backup.location}`);
+  if (report.manualSteps)
+    lines.push('Finish by hand, in the deploy checkout:', ...report.manualSteps.map((step) => `  ${step}`));
+  return lines.join('\n');
+}

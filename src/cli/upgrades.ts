@@ -1,0 +1,239 @@
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowExecutionInfo,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import { ROLLING_ORDER, isPodName, type PodName } from '../platform';
+import {
+  UPGRADE_WORKFLOW_TYPE,
+  abortReasonSignal,
+  approveSignal,
+  progressQuery,
+  upgradeWorkflowId,
+  type RestoreDatabasePolicy,
+  type UpgradeMemo,
+  type UpgradeReport,
+  type UpgradeRequest,
+  type UpgradeStrategy,
+} from '../upgrade';
+import { followUpgrade, upgradeOutcome } from './follow';
+import { formatDuration, renderOutcome, renderProgress } from './render';
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface UpgradeOptions {
+  env: string;
+  pods?: string;
+  strategy?: string;
+  approveBefore?: string;
+  approvalTimeout?: string;
+  restoreDatabase?: string;
+}
+
+function podList(option: string, value: string | undefined): PodName[] | undefined {
+  if (value === undefined) return undefined;
+  const pods = value.split(',').map((pod) => pod.trim());
+  const unknown = pods.filter((pod) => !isPodName(pod));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `Expected --${option} to list pods among ${ROLLING_ORDER.join(', ')}, got \`${unknown.join(',')}\``,
+    );
+  }
+  return pods as PodName[];
+}
+
+function oneOf<T extends string>(option: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`Expected --${option} to be ${allowed.join(' or ')}, got \`${value}\``);
+  }
+  return value as T;
+}
+
+export function upgradeRequest(targetVersion: string | undefined, options: UpgradeOptions): UpgradeRequest {
+  if (!targetVersion) throw new UsageError('Expected the version to upgrade to, e.g. `aegis-upgrade start 1.3.0`');
+  return {
+    targetVersion,
+    pods: podList('pods', options.pods),
+    strategy: oneOf<UpgradeStrategy>('strategy', options.strategy, ['rolling', 'full']),
+    approveBefore: podList('approve-before', options.approveBefore),
+    approvalTimeout: options.approvalTimeout,
+    restoreDatabase: oneOf<RestoreDatabasePolicy>('restore-database', options.restoreDatabase, [
+      'auto',
+      'always',
+      'never',
+    ]),
+  };
+}
+
+/** Upgrades of an environment, newest first: started by hand (`aegis-upgrade-<env>`) or by its schedule (suffixed). */
+function environmentQuery(env: string, extra = ''): string {
+  return `WorkflowType = '${UPGRADE_WORKFLOW_TYPE}' AND WorkflowId STARTS_WITH '${upgradeWorkflowId(env)}'${extra}`;
+}
+
+async function runningUpgrade(client: Client, env: string): Promise<WorkflowExecutionInfo | undefined> {
+  for await (const run of client.workflow.list({ query: environmentQuery(env, " AND ExecutionStatus = 'Running'") })) {
+    if ((run.memo as Partial<UpgradeMemo> | undefined)?.environment === env) return run;
+  }
+  return undefined;
+}
+
+/** The environment's upgrade: the running one, or else the last one started. */
+async function upgradeHandle(client: Client, env: string): Promise<WorkflowHandle> {
+  const running = await runningUpgrade(client, env);
+  if (running) return client.workflow.getHandle(running.workflowId, running.runId);
+  const [last] = await upgradeHistory(client, env, 1);
+  if (!last) throw new UsageError(`No upgrade has run for environment ${env}`);
+  return client.workflow.getHandle(last.workflowId);
+}
+
+export async function startUpgrade(
+  client: Client,
+  taskQueue: string,
+  request: UpgradeRequest,
+  env: string,
+): Promise<WorkflowHandleWithFirstExecutionRunId> {
+  const workflowId = upgradeWorkflowId(env);
+  const running = await runningUpgrade(client, env);
+  try {
+    if (running) throw new WorkflowExecutionAlreadyStartedError('running', running.workflowId, UPGRADE_WORKFLOW_TYPE);
+    return await client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
+      taskQueue,
+      workflowId,
+      args: [request],
+      memo: { environment: env, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
+      staticSummary: `AEGIS upgrade of ${env} to ${request.targetVersion}`,
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    const other = await client.workflow.getHandle(error.workflowId).describe();
+    const target = (other.memo as Partial<UpgradeMemo> | undefined)?.toVersion ?? 'unknown';
+    throw new UsageError(
+      `An upgrade is already running for environment ${env}: ${other.workflowId} (run ${other.runId}, to ${target}, ` +
+        `started ${other.startTime.toISOString()}). Watch it with \`aegis-upgrade status --env ${env} --follow\` ` +
+        `or stop it with \`aegis-upgrade abort --env ${env}\``,
+    );
+  }
+}
+
+/** A dry run: the read-only pre-flight, on the worker, against the deployment. */
+export async function planUpgrade(
+  client: Client,
+  taskQueue: string,
+  request: UpgradeRequest,
+  env: string,
+): Promise<UpgradeReport> {
+  const handle = await client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
+    taskQueue,
+    workflowId: `aegis-plan-${env}-${Date.now()}`,
+    args: [{ ...request, dryRun: true }],
+    staticSummary: `AEGIS upgrade plan for ${env} to ${request.targetVersion}`,
+  });
+  return upgradeOutcome(handle);
+}
+
+export function renderPlan(report: UpgradeReport): string {
+  const plan = report.plan;
+  if (!plan) return renderOutcome(report);
+  const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  return [
+    `Plan: ${report.fromVersion} → ${report.toVersion} (nothing was changed)`,
+    'Images:',
+    ...plan.images.map((image) => `  ${image.container}: ${image.current} → ${image.target}`),
+    `Steps: pre-flight, pull images and back up the databases (about ${mib(plan.backupEstimateBytes)} at most), ` +
+      `set AEGIS_IMAGE_TAG=${report.toVersion}, redeploy ${plan.pods.join(' → ')}, check migrations, validate`,
+    `On failure: rollback${plan.restorePossible ? ', with a database restore if the schema moved' : ' (no database restore)'}`,
+    'Checks passed:',
+    ...plan.checks.map((check) => `  ✓ ${check}`),
+  ].join('\n');
+}
+
+/** `status`: the current or last upgrade; with `follow`, live until it ends. Returns the exit code. */
+export async function showStatus(
+  client: Client,
+  env: string,
+  options: { json?: boolean; follow?: boolean },
+): Promise<number> {
+  const handle = await upgradeHandle(client, env);
+  const description = await handle.describe();
+  if (options.follow && !options.json) return exitCode(await followUpgrade(handle));
+  if (description.status.name === 'RUNNING') {
+    const progress = await handle.query(progressQuery);
+    console.log(options.json ? JSON.stringify(progress, null, 2) : renderProgress(progress));
+    return 0;
+  }
+  const report = await upgradeOutcome(handle).catch(() => undefined);
+  if (!report) throw new UsageError(`${handle.workflowId} ended ${description.status.name} without a report`);
+  console.log(options.json ? JSON.stringify(report, null, 2) : `${renderProgress(report)}\n${renderOutcome(report)}`);
+  return exitCode(report);
+}
+
+export function exitCode(report: UpgradeReport): number {
+  return report.phase === 'completed' || report.phase === 'planned' ? 0 : 1;
+}
+
+export async function approveUpgrade(client: Client, env: string): Promise<void> {
+  const handle = await upgradeHandle(client, env);
+  const progress = await handle.query(progressQuery);
+  if (progress.phase !== 'waiting-for-approval') {
+    throw new UsageError(`${handle.workflowId} is not waiting for an approval (phase: ${progress.phase})`);
+  }
+  await handle.signal(approveSignal);
+  console.log(`Approved: ${progress.currentStep ?? ''} of ${handle.workflowId}`);
+}
+
+export async function abortUpgrade(client: Client, env: string, reason: string | undefined): Promise<void> {
+  const handle = await upgradeHandle(client, env);
+  if (reason) await handle.signal(abortReasonSignal, reason);
+  await handle.cancel();
+  console.log(
+    `Abort requested for ${handle.workflowId}: it rolls back now; watch it with \`aegis-upgrade status --env ${env} --follow\``,
+  );
+}
+
+export interface HistoryEntry {
+  workflowId: string;
+  environment?: string;
+  fromVersion?: string;
+  toVersion?: string;
+  outcome: string;
+  startedAt: string;
+  duration?: string;
+  startedBy: 'schedule' | 'hand';
+}
+
+export async function upgradeHistory(client: Client, env: string | undefined, limit: number): Promise<HistoryEntry[]> {
+  const entries: HistoryEntry[] = [];
+  for await (const run of client.workflow.list({ query: environmentQuery(env ?? '') })) {
+    const memo = (run.memo ?? {}) as Partial<UpgradeMemo>;
+    if (env && memo.environment !== env) continue;
+    entries.push({
+      workflowId: run.workflowId,
+      environment: memo.environment,
+      fromVersion: memo.fromVersion,
+      toVersion: memo.toVersion,
+      outcome:
+        run.status.name === 'RUNNING' ? (memo.outcome ?? 'running') : (memo.outcome ?? run.status.name.toLowerCase()),
+      startedAt: run.startTime.toISOString(),
+      duration: run.closeTime ? formatDuration(run.closeTime.getTime() - run.startTime.getTime()) : undefined,
+      startedBy: run.searchAttributes?.TemporalScheduledById ? 'schedule' : 'hand',
+    });
+    if (entries.length >= limit) break;
+  }
+  return entries;
+}
+
+export function renderHistory(entries: HistoryEntry[]): string {
+  if (entries.length === 0) return 'No upgrade yet.';
+  return entries
+    .map(
+      (entry) =>
+        `${entry.startedAt}  ${entry.environment ?? '?'}  ${entry.fromVersion ?? '?'} → ${entry.toVersion ?? '?'}  ` +
+        `${entry.outcome}${entry.duration ? ` in ${entry.duration}` : ''}  (by ${entry.startedBy})  ${entry.workflowId}`,
+    )
+    .join('\n');
+}

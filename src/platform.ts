@@ -1,0 +1,42 @@
+/**
+ * What the AEGIS platform is made of, as the deploy checkout and the runtime define it (see FACTS.md).
+ * Pure data: the workflow, the activities and the CLI all read it.
+ */
+
+/** Pods in the guide's rolling order: database first (schema), then the runtime, then the rest. */
+export const ROLLING_ORDER = ['database', 'core', 'temporal', 'seal-gateway', 'observability'] as const;
+
+export type PodName = (typeof ROLLING_ORDER)[number];
+
+/** The three images AEGIS releases; each comes from its own repository, so a tag may exist for one only. */
+export const AEGIS_IMAGES = ['aegis-runtime', 'aegis-temporal-worker', 'aegis-seal-gateway'] as const;
+
+export type AegisImage = (typeof AEGIS_IMAGES)[number];
+
+/** Which AEGIS image each pod runs, in which container (`<pod name>-<container>`). */
+export const POD_IMAGES: Partial<Record<PodName, { image: AegisImage; container: string }>> = {
+  core: { image: 'aegis-runtime', container: 'aegis-core-aegis-runtime' },
+  temporal: { image: 'aegis-temporal-worker', container: 'aegis-temporal-temporal-worker' },
+  'seal-gateway': { image: 'aegis-seal-gateway', container: 'aegis-seal-gateway-seal-gateway' },
+};
+
+export const DATABASE_CONTAINER = 'aegis-database-postgres';
+export const RUNTIME_CONTAINER = 'aegis-core-aegis-runtime';
+
+/** The runtime's own database: the only one a rollback restores (never Temporal's, it holds this very upgrade). */
+export const RUNTIME_DATABASE = 'aegis';
+
+export function podFullName(pod: PodName): string {
+  return `aegis-${pod}`;
+}
+
+export function isPodName(value: string): value is PodName {
+  return (ROLLING_ORDER as readonly string[]).includes(value);
+}
+
+/** OCI tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`. */
+const OCI_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+export function isImageTag(value: string): boolean {
+  return OCI_TAG.test(value);
+}

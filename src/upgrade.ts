@@ -1,0 +1,146 @@
+/**
+ * The one place that names the upgrade's public surface: workflow type, task queue, messages, and the shapes
+ * of its input and report. The worker, the CLI and the tests import these; none repeats a string.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { PodName } from './platform';
+
+export const UPGRADE_WORKFLOW_TYPE = 'upgradePlatform';
+
+/** @default 'aegis-upgrades' (overridden by `AEGIS_TASK_QUEUE`) */
+export const DEFAULT_TASK_QUEUE = 'aegis-upgrades';
+
+/** Failure types an upgrade ends with; the CLI and the tests match on them. */
+export const UpgradeFailureType = {
+  /** Request refused or platform not ready: nothing was changed. */
+  PreflightFailed: 'PreflightFailed',
+  /** A step failed (or the upgrade was cancelled) and everything was put back. */
+  UpgradeRolledBack: 'UpgradeRolledBack',
+  /** Putting things back failed too: the details say what is left and how to finish by hand. */
+  RollbackFailed: 'RollbackFailed',
+} as const;
+
+export type UpgradeStrategy = 'rolling' | 'full';
+export type RestoreDatabasePolicy = 'auto' | 'always' | 'never';
+
+export interface UpgradeRequest {
+  /** The AEGIS image tag to upgrade to, e.g. `1.3.0`. */
+  targetVersion: string;
+  /** Pods to redeploy, in the order given. @default the rolling order, limited to the deployment profile's pods */
+  pods?: PodName[];
+  /** `rolling` redeploys pod by pod; `full` is the guide's teardown, deploy, bootstrap-secrets. @default 'rolling' */
+  strategy?: UpgradeStrategy;
+  /** When a rollback restores the `aegis` database. `auto`: when `_sqlx_migrations` changed. @default 'auto' */
+  restoreDatabase?: RestoreDatabasePolicy;
+  /** Pods before which the upgrade waits for an operator's `approve`. @default [] */
+  approveBefore?: PodName[];
+  /** How long an approval gate waits (e.g. `30 minutes`) before the upgrade rolls back. @default no limit */
+  approvalTimeout?: string;
+  /** Only the read-only pre-flight: report what would change, change nothing, take no lock. @default false */
+  dryRun?: boolean;
+}
+
+/** Workflow IDs name the environment: `aegis-upgrade-<env>`; a schedule appends its start time. */
+const WORKFLOW_ID_PREFIX = 'aegis-upgrade-';
+
+export function upgradeWorkflowId(environment: string): string {
+  return `${WORKFLOW_ID_PREFIX}${environment}`;
+}
+
+export function environmentOf(workflowId: string): string {
+  return workflowId.replace(WORKFLOW_ID_PREFIX, '').replace(/-\d{4}-\d{2}-\d{2}T[\d:]+Z$/, '');
+}
+
+/** What a dry run reports: what the upgrade would change. */
+export interface UpgradePlan {
+  pods: PodName[];
+  /** Per AEGIS container: what runs now → what would run. */
+  images: { container: string; current: string; target: string }[];
+  checks: string[];
+  backupEstimateBytes: number;
+  /** A rollback could have to restore the database: the runtime's pod is redeployed and restores are allowed. */
+  restorePossible: boolean;
+}
+
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'rolled-back';
+
+export interface StepRecord {
+  /** Stable identifier, e.g. `redeploy:core`. */
+  id: string;
+  title: string;
+  status: StepStatus;
+  startedAt?: string;
+  endedAt?: string;
+  durationMs?: number;
+  /** One short line: what happened, or why it failed. */
+  detail?: string;
+}
+
+export type UpgradePhase =
+  | 'preflight'
+  | 'upgrading'
+  | 'waiting-for-approval'
+  | 'rolling-back'
+  | 'completed'
+  | 'rolled-back'
+  | 'rollback-failed'
+  | 'refused'
+  | 'planned';
+
+export interface UpgradeProgress {
+  phase: UpgradePhase;
+  fromVersion?: string;
+  toVersion: string;
+  /** The step running now, if any. */
+  currentStep?: string;
+  steps: StepRecord[];
+  rollback: StepRecord[];
+}
+
+export interface PulledImage {
+  image: string;
+  digest: string;
+}
+
+export interface BackupRecord {
+  /** Directory holding the dumps and `manifest.json`. */
+  location: string;
+  files: { name: string; bytes: number; sha256: string }[];
+}
+
+export interface UpgradeCause {
+  /** The step that failed, e.g. `migrations` or `redeploy:core`. */
+  step: string;
+  pod?: PodName;
+  /** What failed, with the decisive log line or check. */
+  message: string;
+}
+
+/** What an upgrade produced besides its steps. */
+export interface UpgradeOutcome {
+  images: PulledImage[];
+  backup?: BackupRecord;
+  migrationsApplied: number[];
+  databaseRestored: boolean;
+  cause?: UpgradeCause;
+  /** Commands that finish the job by hand, when the rollback itself failed. */
+  manualSteps?: string[];
+  /** A dry run's answer. */
+  plan?: UpgradePlan;
+}
+
+/** What the Temporal UI and `temporal workflow list` show of each upgrade (its memo). */
+export interface UpgradeMemo {
+  environment: string;
+  fromVersion?: string;
+  toVersion: string;
+  outcome: UpgradePhase;
+}
+
+/** What an upgrade ends with: its result, or the details of its failure. */
+export type UpgradeReport = UpgradeProgress & UpgradeOutcome;
+
+export const progressQuery = defineQuery<UpgradeProgress>('progress');
+export const approveSignal = defineSignal('approve');
+/** Records why an operator aborts; the cancellation that follows it rolls the upgrade back. */
+export const abortReasonSignal = defineSignal<[string]>('abortReason');

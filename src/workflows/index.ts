@@ -1,0 +1,1 @@
+export { upgradePlatform } from './upgrade-platform';

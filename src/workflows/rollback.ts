@@ -1,0 +1,97 @@
+import type { PodName } from '../platform';
+import type { BackupRecord, RestoreDatabasePolicy } from '../upgrade';
+
+/** What the upgrade has touched so far: each entry is recorded before the step that changes it runs. */
+export interface UpgradeChanges {
+  previousTag: string;
+  /** The deployment's profile, for a full redeploy. */
+  profile: string;
+  /** The tag the running images were pinned under before anything changed. */
+  pinTag: string;
+  tagChanged: boolean;
+  /** Pods redeployed (or being redeployed) with the new tag, in order. */
+  redeployedPods: PodName[];
+  /** The whole profile was torn down and deployed again (`strategy: full`). */
+  fullRedeploy: boolean;
+  backup?: BackupRecord;
+}
+
+export type RollbackStep =
+  | { kind: 'restore-tag'; id: string; title: string }
+  | { kind: 'restore-database'; id: string; title: string }
+  | { kind: 'redeploy'; id: string; title: string; pod: PodName }
+  | { kind: 'redeploy-platform'; id: string; title: string }
+  | { kind: 'validate'; id: string; title: string };
+
+/**
+ * The compensation, in the order the guide's rollback runs it: the previous tag back in `.env` first (a redeploy
+ * reads it), then the database restored while its writer is stopped, then the touched pods redeployed in reverse
+ * order, then validation. Nothing touched, nothing to undo.
+ */
+export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePolicy): RollbackStep[] {
+  if (!changes.tagChanged && changes.redeployedPods.length === 0 && !changes.fullRedeploy) return [];
+  const steps: RollbackStep[] = [];
+  if (changes.tagChanged) {
+    steps.push({
+      kind: 'restore-tag',
+      id: 'rollback:tag',
+      title: `Set AEGIS_IMAGE_TAG back to ${changes.previousTag}`,
+    });
+  }
+  const runtimeTouched = changes.fullRedeploy || changes.redeployedPods.includes('core');
+  if (changes.backup && policy !== 'never' && (runtimeTouched || policy === 'always')) {
+    steps.push({
+      kind: 'restore-database',
+      id: 'rollback:database',
+      title: 'Restore the aegis database if its schema moved',
+    });
+  }
+  if (changes.fullRedeploy) {
+    steps.push({ kind: 'redeploy-platform', id: 'rollback:deploy', title: 'Tear down and deploy the profile again' });
+  } else {
+    const pods = [...changes.redeployedPods].reverse();
+    // A restore stops the runtime: it must come back even if the upgrade never reached it.
+    if (steps.some((step) => step.kind === 'restore-database') && !pods.includes('core')) pods.push('core');
+    for (const pod of pods) {
+      steps.push({
+        kind: 'redeploy',
+        id: `rollback:redeploy:${pod}`,
+        title: `Redeploy ${pod} on the previous images`,
+        pod,
+      });
+    }
+  }
+  steps.push({ kind: 'validate', id: 'rollback:validate', title: 'Validate the platform again' });
+  return steps;
+}
+
+/** The commands that finish a failed rollback by hand, from the deploy checkout. */
+export function manualRollbackSteps(
+  changes: UpgradeChanges,
+  done: readonly string[],
+  policy: RestoreDatabasePolicy,
+): string[] {
+  const left = planRollback(changes, policy).filter((step) => !done.includes(step.id));
+  const dump = changes.backup && `${changes.backup.location}/aegis.dump`;
+  const commands = left.flatMap((step): string[] => {
+    switch (step.kind) {
+      case 'restore-tag':
+        return [`sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=${changes.previousTag}/' .env`];
+      case 'restore-database':
+        return dump
+          ? [
+              'podman pod stop aegis-core',
+              'podman exec aegis-database-postgres psql -U aegis -d postgres -c "drop database if exists aegis with (force)" -c "create database aegis owner aegis"',
+              `podman exec -i aegis-database-postgres pg_restore -U aegis -d aegis --single-transaction --exit-on-error < ${dump}`,
+            ]
+          : [];
+      case 'redeploy':
+        return [`make redeploy POD=${step.pod}`];
+      case 'redeploy-platform':
+        return [`make teardown PROFILE=${changes.profile}`, `make deploy PROFILE=${changes.profile}`, 'make bootstrap-secrets'];
+      case 'validate':
+        return ['make validate'];
+    }
+  });
+  return [...commands, 'rm .aegis-upgrade.lock'];
+}

@@ -1,0 +1,341 @@
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { UpgradeActivities } from '../activities';
+import { NON_RETRYABLE_ERRORS } from '../activities/errors';
+import type { PreflightReport } from '../activities/preflight';
+import type { PodName } from '../platform';
+import {
+  UpgradeFailureType,
+  abortReasonSignal,
+  approveSignal,
+  environmentOf,
+  progressQuery,
+  type UpgradeMemo,
+  type UpgradePhase,
+  type UpgradeCause,
+  type UpgradeOutcome,
+  type UpgradeReport,
+  type UpgradeRequest,
+} from '../upgrade';
+import { ProgressLog, errorMessage } from './progress';
+import { manualRollbackSteps, planRollback, type UpgradeChanges } from './rollback';
+
+const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
+
+/** Checks and quick edits: seconds each. */
+const QUICK: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes },
+};
+/** Pulls and dumps: long, heartbeating, so a dead worker is noticed within a minute. */
+const TRANSFER: ActivityOptions = {
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes },
+};
+/**
+ * Redeploys and bounded waits. A redeploy is never abandoned half-way: a cancellation waits for it to end
+ * before the rollback touches the same pod.
+ */
+const REDEPLOY: ActivityOptions = {
+  startToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '15 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes },
+};
+/** Compensations: idempotent, so retried on any error; a rollback gives up only after several tries. */
+const COMPENSATION: ActivityOptions = {
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 4, initialInterval: '5 seconds' },
+};
+
+const quick = proxyActivities<UpgradeActivities>(QUICK);
+const transfer = proxyActivities<UpgradeActivities>(TRANSFER);
+const redeploy = proxyActivities<UpgradeActivities>(REDEPLOY);
+const compensate = proxyActivities<UpgradeActivities>(COMPENSATION);
+
+/** Upgrades the AEGIS platform to `request.targetVersion`, as the operator guide does, and rolls back on failure. */
+export async function upgradePlatform(request: UpgradeRequest): Promise<UpgradeReport> {
+  const { workflowId, startTime } = workflowInfo();
+  const progress = new ProgressLog(String(request.targetVersion));
+  const report: UpgradeOutcome = { images: [], migrationsApplied: [], databaseRestored: false };
+  const fullReport = (): UpgradeReport => ({ ...progress.snapshot(), ...report });
+  let approvals = 0;
+  setHandler(progressQuery, () => progress.snapshot());
+  setHandler(approveSignal, () => void approvals++);
+  let abortReason: string | undefined;
+  setHandler(abortReasonSignal, (reason) => void (abortReason = reason));
+
+  const announce = (phase: UpgradePhase) => {
+    progress.phase = phase;
+    const memo: UpgradeMemo = {
+      environment: environmentOf(workflowId),
+      fromVersion: progress.fromVersion,
+      toVersion: progress.toVersion,
+      outcome: phase,
+    };
+    upsertMemo({ ...memo });
+  };
+  announce('preflight');
+
+  progress.plan([{ id: 'preflight', title: 'Pre-flight checks' }]);
+  let preflight: PreflightReport;
+  try {
+    preflight = await progress.run(
+      'preflight',
+      () => quick.checkPreflight({ request, lockOwner: workflowId, readOnly: request.dryRun }),
+      (result) => result.checks.join('; '),
+    );
+  } catch (error) {
+    announce('refused');
+    throw ApplicationFailure.create({
+      type: UpgradeFailureType.PreflightFailed,
+      message: `Pre-flight refused the upgrade to ${request.targetVersion}: ${errorMessage(error)}`,
+      nonRetryable: true,
+      details: [fullReport()],
+    });
+  }
+
+  const { fromVersion, toVersion, pods } = preflight;
+  progress.fromVersion = fromVersion;
+  const strategy = request.strategy ?? 'rolling';
+  if (request.dryRun) {
+    report.plan = {
+      pods,
+      images: preflight.images,
+      checks: preflight.checks,
+      backupEstimateBytes: preflight.databaseBytes,
+      restorePossible: pods.includes('core') && request.restoreDatabase !== 'never',
+    };
+    announce('planned');
+    return fullReport();
+  }
+  announce('upgrading');
+  progress.plan(plannedSteps(pods, strategy, request.approveBefore ?? []));
+  const changes: UpgradeChanges = {
+    previousTag: fromVersion,
+    profile: preflight.profile,
+    pinTag: `aegis-rollback-${workflowId.replace(/[^A-Za-z0-9_.-]/g, '-')}`.slice(0, 128),
+    tagChanged: false,
+    redeployedPods: [],
+    fullRedeploy: false,
+  };
+
+  const releaseLock = () =>
+    CancellationScope.nonCancellable(() => compensate.releaseUpgradeLock({ owner: workflowId }));
+
+  try {
+    const backupId = `${startTime.toISOString().replace(/[-:]|\.\d+/g, '')}-${fromVersion}-to-${toVersion}`;
+    const [pulled, backup] = await settleAll([
+      progress.run(
+        'pull-images',
+        async () => {
+          await transfer.pinRunningImages({ currentTag: fromVersion, pinTag: changes.pinTag });
+          return transfer.pullImages({ tag: toVersion });
+        },
+        (images) => images.map((image) => `${image.image}@${image.digest.slice(0, 19)}`).join(', '),
+      ),
+      progress.run(
+        'backup',
+        () => transfer.backUpDatabases({ backupId, fromVersion, toVersion }),
+        (record) => `${record.location} (${record.files.length} files verified)`,
+      ),
+    ]);
+    report.images = pulled;
+    report.backup = backup;
+    changes.backup = backup;
+    const migrationsBefore = (await quick.snapshotMigrations()).map((row) => row.version);
+
+    changes.tagChanged = true;
+    await progress.run(
+      'set-tag',
+      () => quick.setImageTag({ tag: toVersion }),
+      (previous) => `${previous} → ${toVersion}`,
+    );
+
+    const awaitRuntimeMigrations = async (since: string) => {
+      report.migrationsApplied = await progress.run(
+        'migrations',
+        () => redeploy.awaitMigrations({ since, before: migrationsBefore }),
+        (applied) => (applied.length > 0 ? `applied ${applied.join(', ')}` : 'database is up to date'),
+      );
+    };
+
+    if (strategy === 'full') {
+      changes.fullRedeploy = true;
+      const started = new Date().toISOString();
+      await progress.run(
+        'deploy',
+        () => redeploy.redeployPlatform(),
+        () => `profile redeployed`,
+      );
+      if (pods.includes('core')) await awaitRuntimeMigrations(started);
+      for (const pod of pods) await redeploy.awaitPodReady({ pod, tag: toVersion });
+    } else {
+      for (const pod of pods) {
+        if (request.approveBefore?.includes(pod)) {
+          const used = approvals;
+          announce('waiting-for-approval');
+          await progress.run(
+            `approve:${pod}`,
+            async () => {
+              const approved = () => approvals > used;
+              const timeout = request.approvalTimeout;
+              if (timeout === undefined) await condition(approved);
+              else if (!(await condition(approved, timeout))) {
+                throw ApplicationFailure.nonRetryable(`nobody approved within ${timeout}`, 'ApprovalTimedOut');
+              }
+              return 'approved';
+            },
+            (outcome) => outcome,
+          );
+          announce('upgrading');
+        }
+        changes.redeployedPods.push(pod);
+        await progress.run(`redeploy:${pod}`, async () => {
+          const notBefore = new Date().toISOString();
+          const result = await redeploy.redeployPod({ pod, tag: toVersion, notBefore });
+          if (pod === 'core') await awaitRuntimeMigrations(result.startedAt);
+          return redeploy.awaitPodReady({ pod, tag: toVersion });
+        });
+      }
+    }
+    await progress.run('validate', () => redeploy.validatePlatform());
+    announce('completed');
+    await releaseLock();
+    return fullReport();
+  } catch (error) {
+    report.cause = describeCause(error, progress, abortReason);
+    const rolledBack = await CancellationScope.nonCancellable(() => rollBack(changes, request, progress, report));
+    announce(progress.phase);
+    if (rolledBack) await releaseLock();
+    throw ApplicationFailure.create({
+      type: rolledBack ? UpgradeFailureType.UpgradeRolledBack : UpgradeFailureType.RollbackFailed,
+      message: rolledBack
+        ? `Upgrade ${fromVersion} → ${toVersion} rolled back: ${report.cause.step} failed: ${report.cause.message}`
+        : `Upgrade ${fromVersion} → ${toVersion} failed and so did its rollback; finish it by hand: ${report.manualSteps?.join(' && ')}`,
+      nonRetryable: true,
+      details: [fullReport()],
+    });
+  }
+}
+
+/** Every step the upgrade plans, so the `progress` query shows what comes next from the start. */
+function plannedSteps(pods: PodName[], strategy: string, approveBefore: PodName[]) {
+  const steps = [
+    { id: 'pull-images', title: 'Pin the running images and pull the new ones' },
+    { id: 'backup', title: 'Back up the databases' },
+    { id: 'set-tag', title: 'Set AEGIS_IMAGE_TAG in .env' },
+  ];
+  if (strategy === 'full') {
+    steps.push({ id: 'deploy', title: 'Tear down, deploy the profile, bootstrap secrets' });
+    if (pods.includes('core')) steps.push({ id: 'migrations', title: 'Check the runtime migrations' });
+  } else {
+    for (const pod of pods) {
+      if (approveBefore.includes(pod)) steps.push({ id: `approve:${pod}`, title: `Wait for approval before ${pod}` });
+      steps.push({ id: `redeploy:${pod}`, title: `Redeploy ${pod}` });
+      if (pod === 'core') steps.push({ id: 'migrations', title: 'Check the runtime migrations' });
+    }
+  }
+  steps.push({ id: 'validate', title: 'Validate the platform' });
+  return steps;
+}
+
+/** Runs the compensation; on failure records what is left and how to finish it by hand. True when all was undone. */
+async function rollBack(
+  changes: UpgradeChanges,
+  request: UpgradeRequest,
+  progress: ProgressLog,
+  report: UpgradeOutcome,
+): Promise<boolean> {
+  progress.phase = 'rolling-back';
+  const steps = planRollback(changes, request.restoreDatabase ?? 'auto');
+  progress.plan(steps, true);
+  const done: string[] = [];
+  let tag = changes.previousTag;
+  try {
+    for (const step of steps) {
+      switch (step.kind) {
+        case 'restore-tag':
+          await progress.run(
+            step.id,
+            async () => {
+              tag = await compensate.restorePinnedImages({ previousTag: changes.previousTag, pinTag: changes.pinTag });
+              await compensate.setImageTag({ tag });
+            },
+            () => `AEGIS_IMAGE_TAG=${tag}`,
+          );
+          break;
+        case 'restore-database': {
+          const backup = changes.backup;
+          if (!backup) break;
+          const result = await progress.run(
+            step.id,
+            () => compensate.restoreDatabase({ backup, policy: request.restoreDatabase ?? 'auto' }),
+            (outcome) => outcome.reason,
+          );
+          report.databaseRestored = result.restored;
+          break;
+        }
+        case 'redeploy':
+          await progress.run(step.id, async () => {
+            const notBefore = new Date().toISOString();
+            await compensate.redeployPod({ pod: step.pod, tag, notBefore });
+            return compensate.awaitPodReady({ pod: step.pod, tag });
+          });
+          break;
+        case 'redeploy-platform':
+          await progress.run(step.id, () => compensate.redeployPlatform());
+          break;
+        case 'validate':
+          await progress.run(step.id, () => compensate.validatePlatform());
+          break;
+      }
+      done.push(step.id);
+    }
+    progress.markRolledBack([
+      'set-tag',
+      ...changes.redeployedPods.map((pod) => `redeploy:${pod}`),
+      'deploy',
+      'migrations',
+    ]);
+    progress.phase = 'rolled-back';
+    return true;
+  } catch (error) {
+    progress.phase = 'rollback-failed';
+    report.manualSteps = manualRollbackSteps(changes, done, request.restoreDatabase ?? 'auto');
+    report.cause = {
+      ...(report.cause as UpgradeCause),
+      message: `${report.cause?.message}; rollback: ${errorMessage(error)}`,
+    };
+    return false;
+  }
+}
+
+function describeCause(error: unknown, progress: ProgressLog, abortReason?: string): UpgradeCause {
+  const step = progress.firstFailure?.id ?? progress.current()?.id ?? 'unknown';
+  const pod = /^(?:redeploy|approve):(.+)$/.exec(step)?.[1] as PodName | undefined;
+  if (isCancellation(error)) {
+    return { step, pod, message: `the upgrade was cancelled by an operator${abortReason ? `: ${abortReason}` : ''}` };
+  }
+  return { step, pod, message: errorMessage(error) };
+}
+
+/** Like Promise.all, but waits for every branch before failing: no activity keeps running behind a rollback. */
+async function settleAll<T extends readonly unknown[]>(work: [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
+  const results = await Promise.allSettled(work);
+  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure) throw failure.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}

@@ -1,0 +1,155 @@
+import { PreflightFailed } from '../../src/activities/errors';
+import { profilePods, resolvePods, temporalServerVersion } from '../../src/activities/preflight';
+import type { PodName } from '../../src/platform';
+import type { RestoreDatabasePolicy, UpgradeRequest, UpgradeStrategy } from '../../src/upgrade';
+
+/** aegis-deploy's `profiles/full.conf`: pods that are not upgraded (secrets, storage, iam) sit among the others. */
+const FULL_PROFILE = 'PODS="database secrets storage temporal seal-gateway core iam observability"\n';
+const FULL_PODS = profilePods(FULL_PROFILE);
+
+/** The PreflightFailed that `resolve` throws; fails the test when it throws nothing or something else. */
+function refusal(resolve: () => unknown): PreflightFailed {
+  try {
+    resolve();
+  } catch (error) {
+    expect(error).toBeInstanceOf(PreflightFailed);
+    expect((error as Error).name).toBe('PreflightFailed');
+    return error as PreflightFailed;
+  }
+  throw new Error('Expected a PreflightFailed, but nothing was thrown');
+}
+
+describe('profilePods', () => {
+  it('lists the pods of a profile in the order it gives them', () => {
+    expect(FULL_PODS).toEqual([
+      'database',
+      'secrets',
+      'storage',
+      'temporal',
+      'seal-gateway',
+      'core',
+      'iam',
+      'observability',
+    ]);
+  });
+
+  it('reads PODS below comments, unquoted or single-quoted', () => {
+    expect(profilePods('# Smallest useful platform\nPODS=database core\n')).toEqual(['database', 'core']);
+    expect(profilePods("PODS='database  core'")).toEqual(['database', 'core']);
+  });
+
+  it('ignores a commented-out PODS line', () => {
+    expect(profilePods('# PODS="database core observability"\nPODS="database core"\n')).toEqual(['database', 'core']);
+  });
+
+  it('finds no pod in a profile without PODS', () => {
+    expect(profilePods('PROFILE_NAME=custom\n')).toEqual([]);
+  });
+});
+
+describe('resolvePods', () => {
+  it("defaults to the guide's rolling order, limited to the profile's pods", () => {
+    expect(resolvePods({ targetVersion: '1.3.0' }, FULL_PODS)).toEqual([
+      'database',
+      'core',
+      'temporal',
+      'seal-gateway',
+      'observability',
+    ]);
+  });
+
+  it("follows the rolling order, not the profile's, and leaves out pods the profile lacks", () => {
+    expect(resolvePods({ targetVersion: '1.3.0' }, ['core', 'secrets', 'database'])).toEqual(['database', 'core']);
+  });
+
+  it('keeps explicit pods in the order given', () => {
+    expect(resolvePods({ targetVersion: '1.3.0-pre-alpha', pods: ['seal-gateway', 'core'] }, FULL_PODS)).toEqual([
+      'seal-gateway',
+      'core',
+    ]);
+  });
+
+  it('refuses an unknown pod and names it', () => {
+    const error = refusal(() =>
+      resolvePods({ targetVersion: '1.3.0', pods: ['core', 'mongodb' as PodName] }, FULL_PODS),
+    );
+
+    expect(error.message).toContain('Unknown pod `mongodb`');
+  });
+
+  it("refuses a pod outside the deployment's profile and names it", () => {
+    const error = refusal(() => resolvePods({ targetVersion: '1.3.0', pods: ['seal-gateway'] }, ['database', 'core']));
+
+    expect(error.message).toContain("Pod `seal-gateway` is not in the deployment's profile");
+  });
+
+  it('checks the pods awaiting approval too', () => {
+    const error = refusal(() =>
+      resolvePods({ targetVersion: '1.3.0', approveBefore: ['observability'] }, ['database', 'core']),
+    );
+
+    expect(error.message).toContain('`observability`');
+  });
+
+  it('refuses a target version that is not an image tag and quotes it', () => {
+    const error = refusal(() => resolvePods({ targetVersion: '1.3.0; rm -rf /' }, FULL_PODS));
+
+    expect(error.message).toContain('Expected `targetVersion` to be an image tag like 1.3.0, got `1.3.0; rm -rf /`');
+  });
+
+  it('accepts the tag forms AEGIS releases', () => {
+    for (const targetVersion of ['1.3.0', '1.3.0-pre-alpha', '1.3', 'latest', 'sha-0a1b2c3']) {
+      expect(resolvePods({ targetVersion }, ['core'])).toEqual(['core']);
+    }
+  });
+
+  it('refuses an unknown strategy and names it', () => {
+    const request: UpgradeRequest = { targetVersion: '1.3.0', strategy: 'blue-green' as UpgradeStrategy };
+
+    expect(refusal(() => resolvePods(request, FULL_PODS)).message).toContain(
+      'Expected `strategy` to be rolling or full, got `blue-green`',
+    );
+  });
+
+  it('refuses an unknown database restore policy and names it', () => {
+    const request: UpgradeRequest = { targetVersion: '1.3.0', restoreDatabase: 'sometimes' as RestoreDatabasePolicy };
+
+    expect(refusal(() => resolvePods(request, FULL_PODS)).message).toContain('got `sometimes`');
+  });
+
+  it('reports every problem of a request at once', () => {
+    const request: UpgradeRequest = {
+      targetVersion: '$(reboot)',
+      pods: ['mongodb' as PodName],
+      strategy: 'canary' as UpgradeStrategy,
+    };
+
+    const { message } = refusal(() => resolvePods(request, FULL_PODS));
+
+    expect(message).toContain('`$(reboot)`');
+    expect(message).toContain('`mongodb`');
+    expect(message).toContain('`canary`');
+  });
+});
+
+describe('temporalServerVersion', () => {
+  it("reads the major.minor of the auto-setup image pinned in pod temporal's YAML", () => {
+    const yaml = [
+      'spec:',
+      '  containers:',
+      '    - name: temporal',
+      '      image: docker.io/temporalio/auto-setup:1.23.0',
+      '    - name: temporal-worker',
+      '      image: ghcr.io/100monkeys-ai/aegis-temporal-worker:${AEGIS_IMAGE_TAG}',
+      '    - name: temporal-ui',
+      '      image: docker.io/temporalio/ui:2.21.3',
+    ].join('\n');
+
+    expect(temporalServerVersion(yaml)).toBe('1.23');
+  });
+
+  it('is undefined when the server image is not pinned to a version', () => {
+    expect(temporalServerVersion('image: temporalio/auto-setup:${TEMPORAL_VERSION}')).toBeUndefined();
+    expect(temporalServerVersion('image: temporalio/ui:2.21.3')).toBeUndefined();
+  });
+});

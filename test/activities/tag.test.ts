@@ -1,0 +1,75 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { Deployment } from '../../src/activities/deployment';
+import { createTagActivities } from '../../src/activities/tag';
+
+const ENV = [
+  '# --- Registry ---',
+  'GHCR_USERNAME=operator',
+  'GHCR_TOKEN=ghp_0123456789abcdef',
+  '',
+  '# --- Image Tags ---',
+  'AEGIS_IMAGE_TAG=1.2.0',
+  '',
+  'POSTGRES_PASSWORD="s3cret pass"',
+  '',
+].join('\n');
+
+describe('setImageTag', () => {
+  let root: string;
+  let envFile: string;
+  let setImageTag: ReturnType<typeof createTagActivities>['setImageTag'];
+
+  beforeEach(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-tag-'));
+    envFile = path.join(root, '.env');
+    setImageTag = createTagActivities({ root } as Deployment).setImageTag;
+  });
+  afterEach(async () => {
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  it('returns the tag it replaced', async () => {
+    await fs.writeFile(envFile, ENV);
+
+    await expect(new MockActivityEnvironment().run(setImageTag, { tag: '1.3.0' })).resolves.toBe('1.2.0');
+  });
+
+  it('changes only the AEGIS_IMAGE_TAG line of .env', async () => {
+    await fs.writeFile(envFile, ENV);
+
+    await new MockActivityEnvironment().run(setImageTag, { tag: '1.3.0' });
+
+    expect(await fs.readFile(envFile, 'utf8')).toBe(ENV.replace('AEGIS_IMAGE_TAG=1.2.0', 'AEGIS_IMAGE_TAG=1.3.0'));
+  });
+
+  it('returns the tag itself and leaves .env alone when it is already set', async () => {
+    await fs.writeFile(envFile, ENV);
+    const before = await fs.stat(envFile);
+
+    await expect(new MockActivityEnvironment().run(setImageTag, { tag: '1.2.0' })).resolves.toBe('1.2.0');
+
+    expect(await fs.readFile(envFile, 'utf8')).toBe(ENV);
+    expect((await fs.stat(envFile)).ino).toBe(before.ino);
+  });
+
+  it('returns `latest` and appends the tag when .env has none', async () => {
+    await fs.writeFile(envFile, 'GHCR_USERNAME=operator\n');
+
+    await expect(new MockActivityEnvironment().run(setImageTag, { tag: '1.3.0' })).resolves.toBe('latest');
+
+    expect(await fs.readFile(envFile, 'utf8')).toBe('GHCR_USERNAME=operator\nAEGIS_IMAGE_TAG=1.3.0\n');
+  });
+
+  it('puts the previous tag back when run again with it, as the rollback does', async () => {
+    await fs.writeFile(envFile, ENV);
+    const environment = new MockActivityEnvironment();
+
+    await environment.run(setImageTag, { tag: '1.3.0' });
+    await expect(environment.run(setImageTag, { tag: '1.2.0' })).resolves.toBe('1.3.0');
+
+    expect(await fs.readFile(envFile, 'utf8')).toBe(ENV);
+  });
+});

@@ -1,0 +1,137 @@
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { execa } from 'execa';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { UPGRADE_WORKFLOW_TYPE, type UpgradeReport, type UpgradeRequest } from '../../src/upgrade';
+import { sandbox, sandboxEnv } from './sandbox';
+import { startDevServer, type DevServer } from './temporal-server';
+import { startWorker, type WorkerProcess } from './worker-process';
+
+/** A real Temporal dev server and the sandbox platform, shared by the tests of one file. */
+export interface Platform {
+  server: DevServer;
+  client: Client;
+  /** The worker's environment: the sandbox's variables, this server, a task queue of the file's own. */
+  env: Record<string, string>;
+  root: string;
+  startWorker(extra?: Record<string, string>): Promise<WorkerProcess>;
+}
+
+/** How long bringing up the server and the sandbox may take: the first `up` builds images. */
+export const SETUP_TIMEOUT_MS = 20 * 60_000;
+
+export function usePlatform(): Platform {
+  const platform = {} as Platform;
+  let connection: Connection | undefined;
+  beforeAll(async () => {
+    platform.server = await startDevServer();
+    await sandbox('up');
+    const env = await sandboxEnv();
+    platform.env = {
+      ...(process.env as Record<string, string>),
+      ...env,
+      TEMPORAL_ADDRESS: platform.server.address,
+      AEGIS_TASK_QUEUE: `aegis-upgrades-test-${randomUUID().slice(0, 8)}`,
+      AEGIS_READY_TIMEOUT_SECONDS: '40',
+    };
+    platform.root = env.AEGIS_ROOT ?? '';
+    connection = await Connection.connect({ address: platform.server.address });
+    platform.client = new Client({ connection });
+    platform.startWorker = (extra = {}) => startWorker({ ...platform.env, ...extra });
+  }, SETUP_TIMEOUT_MS);
+  afterAll(async () => {
+    await connection?.close();
+    await platform.server?.stop();
+  });
+  return platform;
+}
+
+export async function startUpgrade(
+  platform: Platform,
+  request: UpgradeRequest,
+  workflowId = `aegis-upgrade-${randomUUID()}`,
+) {
+  return platform.client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
+    taskQueue: platform.env.AEGIS_TASK_QUEUE ?? '',
+    workflowId,
+    args: [request],
+  });
+}
+
+/** The ApplicationFailure an upgrade ended with, and its report. */
+export async function upgradeFailure(
+  result: Promise<unknown>,
+): Promise<{ type: string; message: string; report: UpgradeReport }> {
+  try {
+    await result;
+  } catch (error) {
+    if (error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure) {
+      return {
+        type: error.cause.type ?? '',
+        message: error.cause.message,
+        report: error.cause.details?.[0] as UpgradeReport,
+      };
+    }
+    throw error;
+  }
+  throw new Error('Expected the upgrade to fail, but it completed');
+}
+
+export async function imageTag(root: string): Promise<string | undefined> {
+  return /^AEGIS_IMAGE_TAG=(.*)$/m.exec(await fs.readFile(path.join(root, '.env'), 'utf8'))?.[1];
+}
+
+/** The image each AEGIS container runs, e.g. `{ 'aegis-core-aegis-runtime': '…/aegis-runtime:1.2.0' }`. */
+export async function runningImages(): Promise<Record<string, string>> {
+  const { stdout } = await execa('podman', ['ps', '--filter', 'name=^aegis-', '--format', '{{.Names}} {{.Image}}']);
+  return Object.fromEntries(
+    stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' ') as [string, string]),
+  );
+}
+
+export async function psql(sql: string, database = 'aegis'): Promise<string> {
+  const { stdout } = await execa('podman', [
+    'exec',
+    'aegis-database-postgres',
+    'psql',
+    '-X',
+    '-At',
+    '-U',
+    'aegis',
+    '-d',
+    database,
+    '-c',
+    sql,
+  ]);
+  return stdout.trim();
+}
+
+/** Schema and rows of the `aegis` database as plain SQL, for comparing a state before and after. */
+export async function dumpRuntimeDatabase(): Promise<string> {
+  const { stdout } = await execa('podman', [
+    'exec',
+    'aegis-database-postgres',
+    'pg_dump',
+    '-U',
+    'aegis',
+    '--no-owner',
+    'aegis',
+  ]);
+  // pg_dump 15.x brackets its output with a random `\restrict` key: not part of the state.
+  return stdout.replace(/^\\(un)?restrict .*$/gm, '');
+}
+
+/** The sandbox's record of the make targets it ran, e.g. `redeploy POD=core AEGIS_IMAGE_TAG=1.3.0`. */
+export async function commandLog(env: Record<string, string>): Promise<string[]> {
+  const file = env.AEGIS_SANDBOX_COMMAND_LOG ?? '';
+  const text = await fs.readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.replace(/^\S+\s+/, ''));
+}

@@ -1,0 +1,27 @@
+import { execa } from 'execa';
+import path from 'node:path';
+import { MissingDependency, REPO_ROOT } from './repo';
+
+const SANDBOX = path.join(REPO_ROOT, 'sandbox', 'sandbox.sh');
+
+/** The sandbox's own commands (`up`, `reset`, …): stderr is its progress, shown when it fails. */
+export async function sandbox(command: 'up' | 'down' | 'reset' | 'status'): Promise<void> {
+  const result = await execa('bash', [SANDBOX, command], { reject: false, all: true });
+  if (result.failed) {
+    throw new MissingDependency(
+      `\`npm run sandbox -- ${command}\` failed (exit ${result.exitCode}):\n${result.all}`,
+      'Run `npm run bootstrap` (installs podman, the registry, PostgreSQL), then `npm run sandbox -- up`',
+    );
+  }
+}
+
+/** What `npm run sandbox -- env` prints, as an environment for the worker and the tests. */
+export async function sandboxEnv(): Promise<Record<string, string>> {
+  const { stdout } = await execa('bash', [SANDBOX, 'env']);
+  const env: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const match = /^export ([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (match?.[1]) env[match[1]] = (match[2] ?? '').replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return env;
+}

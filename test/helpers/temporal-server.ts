@@ -1,0 +1,107 @@
+import { execa, type ResultPromise } from 'execa';
+import { Connection } from '@temporalio/client';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { MissingDependency, REPO_ROOT } from './repo';
+
+/** The real Temporal dev server (the `temporal` CLI built by the bootstrap), on a free port, state in SQLite. */
+export interface DevServer {
+  address: string;
+  dbFile: string;
+  stop(): Promise<void>;
+  /** Stops and starts it again on the same port and database file: its state survives. */
+  restart(): Promise<void>;
+}
+
+const TEMPORAL_CLI = path.join(REPO_ROOT, 'scripts', 'temporal.sh');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startDevServer(): Promise<DevServer> {
+  const port = await freePort();
+  const uiPort = await freePort();
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-upgrade-temporal-'));
+  const dbFile = path.join(dir, 'temporal.db');
+  const address = `127.0.0.1:${port}`;
+  let child: ResultPromise | undefined;
+
+  const start = async () => {
+    child = execa(
+      'bash',
+      [
+        TEMPORAL_CLI,
+        'server',
+        'start-dev',
+        '--headless',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--ui-port',
+        String(uiPort),
+        '--db-filename',
+        dbFile,
+        '--log-level',
+        'error',
+      ],
+      { reject: false, stdio: 'ignore' },
+    );
+    await waitForServer(address, child);
+  };
+  const stop = async () => {
+    child?.kill('SIGTERM');
+    await child;
+  };
+  await start();
+  return {
+    address,
+    dbFile,
+    stop: async () => {
+      await stop();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+    restart: async () => {
+      await stop();
+      await start();
+    },
+  };
+}
+
+async function waitForServer(address: string, child: ResultPromise): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let exited = false;
+  void child.then(() => (exited = true));
+  for (;;) {
+    if (exited) {
+      throw new MissingDependency(
+        'The Temporal dev server exited at start',
+        'Run `npm run bootstrap` to build the temporal CLI, then `npm run --silent temporal -- --version`',
+      );
+    }
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      await connection.healthService.check({});
+      await connection.close();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline)
+        throw new MissingDependency(
+          `The Temporal dev server at ${address} did not answer`,
+          'See `npm run dev-server`',
+          { cause: error },
+        );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}

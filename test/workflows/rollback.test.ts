@@ -1,0 +1,171 @@
+import type { PodName } from '../../src/platform';
+import { manualRollbackSteps, planRollback, type UpgradeChanges } from '../../src/workflows/rollback';
+
+const BACKUP = { location: '/srv/aegis-deploy/backups/20261126T030000Z-1.2.0-to-1.3.0', files: [] };
+
+function changes(overrides: Partial<UpgradeChanges> = {}): UpgradeChanges {
+  return {
+    previousTag: '1.2.0',
+    profile: 'development',
+    pinTag: 'aegis-rollback-upgrade-1.3.0',
+    tagChanged: true,
+    redeployedPods: [],
+    fullRedeploy: false,
+    backup: BACKUP,
+    ...overrides,
+  };
+}
+
+const ids = (steps: { id: string }[]) => steps.map((step) => step.id);
+
+describe('planRollback', () => {
+  it('puts the tag back first, restores the database before any redeploy, redeploys in reverse, validates last', () => {
+    const plan = planRollback(changes({ redeployedPods: ['database', 'core', 'temporal'] }), 'auto');
+
+    expect(ids(plan)).toEqual([
+      'rollback:tag',
+      'rollback:database',
+      'rollback:redeploy:temporal',
+      'rollback:redeploy:core',
+      'rollback:redeploy:database',
+      'rollback:validate',
+    ]);
+    expect(plan.map((step) => step.kind)).toEqual([
+      'restore-tag',
+      'restore-database',
+      'redeploy',
+      'redeploy',
+      'redeploy',
+      'validate',
+    ]);
+  });
+
+  it('names the previous tag in the tag step and the pod in each redeploy step', () => {
+    const [tag, ...rest] = planRollback(changes({ redeployedPods: ['seal-gateway'] }), 'auto');
+
+    expect(tag?.title).toContain('1.2.0');
+    expect(rest[0]).toMatchObject({ kind: 'redeploy', pod: 'seal-gateway' });
+  });
+
+  it('plans nothing when nothing was changed', () => {
+    expect(planRollback(changes({ tagChanged: false }), 'always')).toEqual([]);
+  });
+
+  it('only puts the tag back and validates when the tag changed but no pod was redeployed', () => {
+    expect(ids(planRollback(changes(), 'auto'))).toEqual(['rollback:tag', 'rollback:validate']);
+  });
+
+  it('never restores the database under the policy `never`', () => {
+    const plan = planRollback(changes({ redeployedPods: ['database', 'core'] }), 'never');
+
+    expect(plan.some((step) => step.kind === 'restore-database')).toBe(false);
+    expect(ids(plan)).toEqual([
+      'rollback:tag',
+      'rollback:redeploy:core',
+      'rollback:redeploy:database',
+      'rollback:validate',
+    ]);
+  });
+
+  it('restores nothing without a backup, whatever the policy', () => {
+    const plan = planRollback(changes({ redeployedPods: ['core'], backup: undefined }), 'always');
+
+    expect(plan.some((step) => step.kind === 'restore-database')).toBe(false);
+  });
+
+  it('does not restore under `auto` when the runtime was never redeployed', () => {
+    const plan = planRollback(changes({ redeployedPods: ['database'] }), 'auto');
+
+    expect(ids(plan)).toEqual(['rollback:tag', 'rollback:redeploy:database', 'rollback:validate']);
+  });
+
+  it('redeploys core after a restore even when the upgrade never reached it', () => {
+    const plan = planRollback(changes({ redeployedPods: ['database'] }), 'always');
+
+    expect(ids(plan)).toEqual([
+      'rollback:tag',
+      'rollback:database',
+      'rollback:redeploy:database',
+      'rollback:redeploy:core',
+      'rollback:validate',
+    ]);
+  });
+
+  it('redeploys core once when the upgrade had redeployed it', () => {
+    const plan = planRollback(changes({ redeployedPods: ['database', 'core'] }), 'always');
+
+    expect(ids(plan).filter((id) => id === 'rollback:redeploy:core')).toHaveLength(1);
+  });
+
+  it('deploys the whole profile again after a full redeploy, restoring the database first', () => {
+    const plan = planRollback(changes({ fullRedeploy: true, redeployedPods: [] }), 'auto');
+
+    expect(ids(plan)).toEqual(['rollback:tag', 'rollback:database', 'rollback:deploy', 'rollback:validate']);
+    expect(plan.some((step) => step.kind === 'redeploy')).toBe(false);
+  });
+
+  it('leaves the recorded pods as they were', () => {
+    const redeployedPods: PodName[] = ['database', 'core'];
+
+    planRollback(changes({ redeployedPods }), 'auto');
+
+    expect(redeployedPods).toEqual(['database', 'core']);
+  });
+});
+
+describe('manualRollbackSteps', () => {
+  const failedAtCore = changes({ redeployedPods: ['database', 'core'] });
+
+  it('gives the commands of every step not done, in order, then removes the lock', () => {
+    const commands = manualRollbackSteps(failedAtCore, [], 'auto');
+
+    expect(commands[0]).toBe("sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=1.2.0/' .env");
+    expect(commands.slice(1, 4)).toEqual([
+      'podman pod stop aegis-core',
+      expect.stringContaining('drop database if exists aegis'),
+      `podman exec -i aegis-database-postgres pg_restore -U aegis -d aegis --single-transaction --exit-on-error < ${BACKUP.location}/aegis.dump`,
+    ]);
+    expect(commands.slice(4)).toEqual([
+      'make redeploy POD=core',
+      'make redeploy POD=database',
+      'make validate',
+      'rm .aegis-upgrade.lock',
+    ]);
+  });
+
+  it('skips the steps the rollback already did', () => {
+    const commands = manualRollbackSteps(failedAtCore, ['rollback:tag', 'rollback:database', 'rollback:redeploy:core'], 'auto');
+
+    expect(commands).toEqual(['make redeploy POD=database', 'make validate', 'rm .aegis-upgrade.lock']);
+  });
+
+  it('still removes the lock when every step was done', () => {
+    const done = ids(planRollback(failedAtCore, 'auto'));
+
+    expect(manualRollbackSteps(failedAtCore, done, 'auto')).toEqual(['rm .aegis-upgrade.lock']);
+  });
+
+  it('gives teardown and deploy after a full redeploy', () => {
+    const commands = manualRollbackSteps(changes({ fullRedeploy: true, backup: undefined }), ['rollback:tag'], 'auto');
+
+    expect(commands).toEqual([
+      'make teardown PROFILE=development',
+      'make deploy PROFILE=development',
+      'make bootstrap-secrets',
+      'make validate',
+      'rm .aegis-upgrade.lock',
+    ]);
+  });
+
+  it('never tells the operator to drop the database when the policy is `never`', () => {
+    const commands = manualRollbackSteps(failedAtCore, ['rollback:tag'], 'never');
+
+    expect(commands.join('\n')).not.toContain('drop database');
+    expect(commands).toEqual([
+      'make redeploy POD=core',
+      'make redeploy POD=database',
+      'make validate',
+      'rm .aegis-upgrade.lock',
+    ]);
+  });
+});

@@ -1,0 +1,206 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { UpgradeFailureType, progressQuery, type UpgradeReport } from '../../src/upgrade';
+import {
+  commandLog,
+  dumpRuntimeDatabase,
+  imageTag,
+  psql,
+  runningImages,
+  startUpgrade,
+  upgradeFailure,
+  usePlatform,
+} from '../helpers/platform';
+import { sandbox } from '../helpers/sandbox';
+import type { WorkerProcess } from '../helpers/worker-process';
+
+/** Each scenario is a whole upgrade on real pods: minutes, not seconds. */
+const SCENARIO_TIMEOUT_MS = 10 * 60_000;
+
+describe('upgradePlatform on the sandbox', () => {
+  const platform = usePlatform();
+  let worker: WorkerProcess | undefined;
+
+  beforeEach(async () => {
+    await sandbox('reset');
+  }, SCENARIO_TIMEOUT_MS);
+
+  afterEach(async () => {
+    await worker?.stop();
+    worker = undefined;
+  });
+
+  const images = (tag: string) => ({
+    'aegis-core-aegis-runtime': `${platform.env.AEGIS_REGISTRY}/aegis-runtime:${tag}`,
+    'aegis-temporal-temporal-worker': `${platform.env.AEGIS_REGISTRY}/aegis-temporal-worker:${tag}`,
+    'aegis-seal-gateway-seal-gateway': `${platform.env.AEGIS_REGISTRY}/aegis-seal-gateway:${tag}`,
+  });
+
+  async function expectBaseline(databaseBefore: string): Promise<void> {
+    expect(await imageTag(platform.root)).toBe('1.2.0');
+    expect(await runningImages()).toMatchObject(images('1.2.0'));
+    expect(await dumpRuntimeDatabase()).toEqual(databaseBefore);
+  }
+
+  test(
+    '1.2.0 → 1.3.0 completes: new images, .env, migration, verified backup, every step timed',
+    async () => {
+      worker = await platform.startWorker();
+      const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
+      const report: UpgradeReport = await handle.result();
+
+      expect(report.phase).toBe('completed');
+      expect(report.fromVersion).toBe('1.2.0');
+      expect(await imageTag(platform.root)).toBe('1.3.0');
+      expect(await runningImages()).toMatchObject(images('1.3.0'));
+      expect(Number(await psql('select count(*) from _sqlx_migrations where success'))).toBe(4);
+      expect(report.migrationsApplied).toHaveLength(1);
+      for (const step of report.steps) {
+        expect(step).toMatchObject({
+          status: 'succeeded',
+          startedAt: expect.any(String),
+          durationMs: expect.any(Number),
+        });
+      }
+      expect(report.steps.map((step) => step.id)).toEqual([
+        'preflight',
+        'pull-images',
+        'backup',
+        'set-tag',
+        'redeploy:database',
+        'redeploy:core',
+        'migrations',
+        'redeploy:temporal',
+        'redeploy:seal-gateway',
+        'redeploy:observability',
+        'validate',
+      ]);
+      expect(report.images.map((image) => image.digest)).toEqual([
+        expect.stringMatching(/^sha256:/),
+        expect.stringMatching(/^sha256:/),
+        expect.stringMatching(/^sha256:/),
+      ]);
+      const backup = report.backup!;
+      expect(backup.location.startsWith(path.join(platform.root, 'backups'))).toBe(true);
+      for (const file of backup.files)
+        expect((await fs.stat(path.join(backup.location, file.name))).size).toBe(file.bytes);
+      const manifest = JSON.parse(await fs.readFile(path.join(backup.location, 'manifest.json'), 'utf8'));
+      expect(manifest).toMatchObject({ fromVersion: '1.2.0', toVersion: '1.3.0', migrations: expect.any(Array) });
+      expect(manifest.migrations).toHaveLength(3);
+      expect(JSON.stringify(report)).not.toContain(await secret('POSTGRES_PASSWORD'));
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    '1.2.0 → 1.3.1: the failed migration rolls everything back and restores the database',
+    async () => {
+      const databaseBefore = await dumpRuntimeDatabase();
+      worker = await platform.startWorker();
+      const failure = await upgradeFailure((await startUpgrade(platform, { targetVersion: '1.3.1' })).result());
+
+      expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
+      expect(failure.report.cause).toMatchObject({
+        step: 'migrations',
+        message: expect.stringContaining('Failed to apply migrations'),
+      });
+      expect(failure.report.databaseRestored).toBe(true);
+      expect(failure.report.backup?.location).toBeDefined();
+      expect(failure.report.rollback.every((step) => step.status === 'succeeded')).toBe(true);
+      await expectBaseline(databaseBefore);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    '1.2.0 → 1.3.2: readiness stays degraded, so the upgrade is rolled back',
+    async () => {
+      const databaseBefore = await dumpRuntimeDatabase();
+      worker = await platform.startWorker();
+      const failure = await upgradeFailure((await startUpgrade(platform, { targetVersion: '1.3.2' })).result());
+
+      expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
+      expect(failure.report.cause).toMatchObject({ step: 'validate', message: expect.stringContaining('degraded') });
+      await expectBaseline(databaseBefore);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    '1.2.0 → 1.4.0 stops in pre-flight, naming the missing images, and changes nothing',
+    async () => {
+      const envBefore = await fs.readFile(path.join(platform.root, '.env'), 'utf8');
+      const containersBefore = await runningImages();
+      worker = await platform.startWorker();
+      const failure = await upgradeFailure((await startUpgrade(platform, { targetVersion: '1.4.0' })).result());
+
+      expect(failure.type).toBe(UpgradeFailureType.PreflightFailed);
+      expect(failure.message).toContain('aegis-temporal-worker:1.4.0');
+      expect(failure.message).toContain('aegis-seal-gateway:1.4.0');
+      expect(failure.message).not.toContain('aegis-runtime:1.4.0');
+      expect(await fs.readFile(path.join(platform.root, '.env'), 'utf8')).toBe(envBefore);
+      expect(await runningImages()).toEqual(containersBefore);
+      expect(await fs.readdir(path.join(platform.root, 'backups')).catch(() => [])).toEqual([]);
+      expect(await commandLog(platform.env)).toEqual([]);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'a worker killed in the middle of a redeploy: a new one finishes the upgrade, no step runs twice',
+    async () => {
+      // The sandbox's redeploy waits before `podman play kube`, leaving time to kill the worker inside it.
+      worker = await platform.startWorker({ AEGIS_SANDBOX_REDEPLOY_DELAY: '8' });
+      const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
+      await waitFor(async () => (await handle.query(progressQuery)).currentStep === 'redeploy:temporal');
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await worker.kill();
+
+      worker = await platform.startWorker();
+      const report = await handle.result();
+      expect(report.phase).toBe('completed');
+      expect(await runningImages()).toMatchObject(images('1.3.0'));
+      const redeploys = (await commandLog(platform.env)).filter((line) => line.startsWith('redeploy'));
+      expect(redeploys.map((line) => /POD=(\S+)/.exec(line)?.[1])).toEqual([
+        'database',
+        'core',
+        'temporal',
+        'seal-gateway',
+        'observability',
+      ]);
+      expect(await fs.readdir(path.join(platform.root, 'backups'))).toHaveLength(1);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'cancelling a running upgrade rolls it back',
+    async () => {
+      const databaseBefore = await dumpRuntimeDatabase();
+      worker = await platform.startWorker({ AEGIS_SANDBOX_REDEPLOY_DELAY: '5' });
+      const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
+      await waitFor(async () => (await handle.query(progressQuery)).currentStep === 'redeploy:temporal');
+      await handle.cancel();
+
+      const failure = await upgradeFailure(handle.result());
+      expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
+      expect(failure.report.cause?.message).toContain('cancelled');
+      expect(failure.report.databaseRestored).toBe(true);
+      await expectBaseline(databaseBefore);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  async function secret(key: string): Promise<string> {
+    const env = await fs.readFile(path.join(platform.root, '.env'), 'utf8');
+    return new RegExp(`^${key}=(.*)$`, 'm').exec(env)?.[1] ?? '';
+  }
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5 * 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
