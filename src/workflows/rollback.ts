@@ -88,7 +88,11 @@ export function manualRollbackSteps(
       case 'redeploy':
         return [`make redeploy POD=${step.pod}`];
       case 'redeploy-platform':
-        return [`make teardown PROFILE=${changes.profile}`, `make deploy PROFILE=${changes.profile}`, 'make bootstrap-secrets'];
+        return [
+          `make teardown PROFILE=${changes.profile}`,
+          `make deploy PROFILE=${changes.profile}`,
+          'make bootstrap-secrets',
+        ];
       case 'validate':
         return ['make validate'];
     }

@@ -134,7 +134,11 @@ describe('manualRollbackSteps', () => {
   });
 
   it('skips the steps the rollback already did', () => {
-    const commands = manualRollbackSteps(failedAtCore, ['rollback:tag', 'rollback:database', 'rollback:redeploy:core'], 'auto');
+    const commands = manualRollbackSteps(
+      failedAtCore,
+      ['rollback:tag', 'rollback:database', 'rollback:redeploy:core'],
+      'auto',
+    );
 
     expect(commands).toEqual(['make redeploy POD=database', 'make validate', 'rm .aegis-upgrade.lock']);
   });
