@@ -1,0 +1,257 @@
+# shellcheck shell=bash
+# Image building and publishing for the sandbox (sourced by sandbox.sh).
+#
+# Local build names live under localhost/aegis-sandbox/…; the registry names (what the pod YAML
+# references) are given by `podman tag` (baseline and third-party images) or by `podman push`
+# into the sandbox registry (every release). Nothing is pulled from the internet.
+
+LOCAL_NS=localhost/aegis-sandbox
+PG_BASE="$LOCAL_NS/pg-base:15"
+MINI_BASE="$LOCAL_NS/mini-base:1"
+RUNTIME_VERSIONS_FILE="$SANDBOX_SRC/images/runtime/versions.conf"
+
+# Third-party images: local build name -> path under the registry host.
+THIRD_PARTY_IMAGES=(
+  "postgres:15|library/postgres:15-alpine"
+  "temporal:1.23.0|temporalio/auto-setup:1.23.0"
+  "temporal-ui:2.21.3|temporalio/ui:2.21.3"
+  "prometheus:v2.53.0|prom/prometheus:v2.53.0"
+)
+# Versions for which aegis-temporal-worker and aegis-seal-gateway are released.
+COMPONENT_VERSIONS=(1.2.0 1.3.0 1.3.1 1.3.2)
+
+runtime_versions() { grep -v '^#' "$RUNTIME_VERSIONS_FILE" | grep -v '^[[:space:]]*$' | cut -d'|' -f1; }
+runtime_field() { grep "^$1|" "$RUNTIME_VERSIONS_FILE" | cut -d'|' -f"$2"; }
+
+# Hash of everything an image is made of: a change rebuilds and re-pushes all images.
+images_hash() {
+  {
+    find "$SANDBOX_SRC/images" -type f -print0 | sort -z | xargs -0 sha256sum
+    find "$SANDBOX_SRC/images" -type f -printf '%m %P\n' | sort
+    sha256sum "$SANDBOX_SRC/lib/images.sh"
+    busybox --help 2>&1 | head -1
+    /usr/lib/postgresql/15/bin/postgres --version
+  } | sha256sum | cut -c1-16
+}
+
+build_tool() {
+  local out="$BUILD_DIR/aegis-sandbox-tool"
+  if [[ ! -x "$out" || "$SANDBOX_SRC/images/tool/aegis-sandbox-tool.c" -nt "$out" ]]; then
+    say "compiling aegis-sandbox-tool (static HTTP/log helper)"
+    gcc -O2 -static -o "$out.tmp" "$SANDBOX_SRC/images/tool/aegis-sandbox-tool.c"
+    mv "$out.tmp" "$out"
+  fi
+}
+
+# Common skeleton: busybox with its applets, the tool, users, name service, UTC zone.
+rootfs_skeleton() {
+  local r="$1" a
+  rm -rf "$r"
+  mkdir -p "$r"/{bin,etc,tmp,root,app,usr/bin,usr/local/bin,usr/share/zoneinfo/Etc,var/run,var/lib}
+  chmod 1777 "$r/tmp"
+  cp "$(command -v busybox)" "$r/bin/busybox"
+  for a in $(busybox --list); do
+    [[ "$a" == busybox || -e "$r/bin/$a" ]] || ln -s busybox "$r/bin/$a"
+  done
+  cp "$BUILD_DIR/aegis-sandbox-tool" "$r/usr/local/bin/aegis-sandbox-tool"
+  printf 'root:x:0:0:root:/root:/bin/sh\npostgres:x:70:70:PostgreSQL:/var/lib/postgresql:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$r/etc/passwd"
+  printf 'root:x:0:\npostgres:x:70:\nnogroup:x:65534:\n' > "$r/etc/group"
+  printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' > "$r/etc/nsswitch.conf"
+  cp /usr/share/zoneinfo/UTC "$r/usr/share/zoneinfo/UTC"
+  cp /usr/share/zoneinfo/UTC "$r/usr/share/zoneinfo/Etc/UTC"
+  ln -s /usr/share/zoneinfo/UTC "$r/etc/localtime"
+}
+
+import_rootfs() { # <rootfs dir> <image name> [--change ...]
+  local r="$1" name="$2"
+  shift 2
+  tar --numeric-owner -C "$r" -cf "$r.tar" .
+  podman import --quiet --change "LABEL $SANDBOX_LABEL" "$@" "$r.tar" "$name" >/dev/null
+  rm -f "$r.tar"
+}
+
+build_pg_base() {
+  local r="$BUILD_DIR/rootfs-pg" f lib
+  say "building PostgreSQL 15 base image from the host's binaries (busybox + postgres + client tools)"
+  rootfs_skeleton "$r"
+  mkdir -p "$r/usr/lib/postgresql" "$r/usr/share/postgresql" "$r/var/run/postgresql" "$r/var/lib/postgresql/data" "$r/lib64"
+  cp -a /usr/lib/postgresql/15 "$r/usr/lib/postgresql/"
+  rm -rf "$r/usr/lib/postgresql/15/lib/bitcode" "$r/usr/lib/postgresql/15/lib/llvmjit"* "$r/usr/lib/postgresql/15/lib/pgxs"
+  cp -a /usr/share/postgresql/15 "$r/usr/share/postgresql/"
+  rm -rf "$r/usr/share/postgresql/15/man"
+  for f in "$r"/usr/lib/postgresql/15/bin/* "$r"/usr/lib/postgresql/15/lib/*.so; do
+    ldd "$f" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' || true
+  done | sort -u > "$BUILD_DIR/pg-libs.txt"
+  while read -r lib; do
+    [[ -e "$lib" ]] || continue
+    mkdir -p "$r$(dirname "$lib")"
+    cp -L "$lib" "$r$lib"
+  done < "$BUILD_DIR/pg-libs.txt"
+  [[ -e "$r/lib64/ld-linux-x86-64.so.2" ]] || cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"
+  chown -R 70:70 "$r/var/run/postgresql" "$r/var/lib/postgresql"
+  import_rootfs "$r" "$PG_BASE" \
+    --change 'ENV PATH=/usr/local/bin:/usr/lib/postgresql/15/bin:/usr/bin:/bin' \
+    --change 'ENV TZ=UTC' --change 'CMD ["/bin/sh"]'
+  rm -rf "$r"
+}
+
+build_mini_base() {
+  local r="$BUILD_DIR/rootfs-mini"
+  say "building busybox base image"
+  rootfs_skeleton "$r"
+  import_rootfs "$r" "$MINI_BASE" \
+    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV TZ=UTC' --change 'CMD ["/bin/sh"]'
+  rm -rf "$r"
+}
+
+podman_build() { # <image name> <context dir>  (Containerfile inside the context)
+  podman build --pull=never --quiet -t "$1" "$2" >/dev/null
+}
+
+build_derived_images() {
+  local ctx="$BUILD_DIR/ctx" v readiness m
+  rm -rf "$ctx"
+  mkdir -p "$ctx/postgres" "$ctx/components"
+  # entrypoints must be executable whatever the checkout did with file modes
+  install -m 0755 "$SANDBOX_SRC/images/postgres/entrypoint.sh" "$ctx/postgres/entrypoint.sh"
+  cat > "$ctx/postgres/Containerfile" <<EOF
+FROM $PG_BASE
+COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+ENV PGDATA=/var/lib/postgresql/data
+STOPSIGNAL SIGINT
+EXPOSE 5432
+CMD ["/usr/local/bin/docker-entrypoint.sh"]
+EOF
+  say "building image postgres:15 (sandbox)"
+  podman_build "$LOCAL_NS/postgres:15" "$ctx/postgres"
+
+  install -m 0755 "$SANDBOX_SRC/images/components/entrypoint.sh" "$ctx/components/entrypoint.sh"
+  printf 'FROM %s\nCOPY entrypoint.sh /app/entrypoint.sh\n' "$MINI_BASE" > "$ctx/components/Containerfile"
+  podman_build "$LOCAL_NS/components:base" "$ctx/components"
+  local spec name kind
+  for spec in "temporal:1.23.0|temporal-server" "temporal-ui:2.21.3|temporal-ui" "prometheus:v2.53.0|prometheus"; do
+    name="${spec%%|*}" kind="${spec##*|}"
+    mkdir -p "$ctx/$name"
+    printf 'FROM %s\nCMD ["/app/entrypoint.sh", "%s"]\n' "$LOCAL_NS/components:base" "$kind" > "$ctx/$name/Containerfile"
+    say "building image $name (stand-in)"
+    podman_build "$LOCAL_NS/$name" "$ctx/$name"
+  done
+  for v in "${COMPONENT_VERSIONS[@]}"; do
+    for kind in temporal-worker seal-gateway; do
+      mkdir -p "$ctx/$kind-$v"
+      printf 'FROM %s\nENV AEGIS_VERSION=%s\nLABEL org.opencontainers.image.version=%s\nCMD ["/app/entrypoint.sh", "%s"]\n' \
+        "$LOCAL_NS/components:base" "$v" "$v" "$kind" > "$ctx/$kind-$v/Containerfile"
+      say "building image aegis-$kind:$v (stand-in)"
+      podman_build "$LOCAL_NS/aegis-$kind:$v" "$ctx/$kind-$v"
+    done
+  done
+
+  for v in $(runtime_versions); do
+    readiness="$(runtime_field "$v" 2)"
+    mkdir -p "$ctx/runtime-$v/migrations"
+    install -m 0755 "$SANDBOX_SRC/images/runtime/entrypoint.sh" "$ctx/runtime-$v/entrypoint.sh"
+    for m in $(runtime_field "$v" 3); do
+      cp "$SANDBOX_SRC"/images/runtime/migrations/"${m}"_*.sql "$ctx/runtime-$v/migrations/"
+    done
+    cat > "$ctx/runtime-$v/Containerfile" <<EOF
+FROM $PG_BASE
+COPY entrypoint.sh /app/entrypoint.sh
+COPY migrations/ /app/migrations/
+ENV AEGIS_VERSION=$v AEGIS_READINESS=$readiness
+LABEL org.opencontainers.image.version=$v
+EXPOSE 8088
+CMD ["/app/entrypoint.sh"]
+EOF
+    say "building image aegis-runtime:$v (stand-in, $(runtime_field "$v" 3 | wc -w) migrations, $readiness)"
+    podman_build "$LOCAL_NS/aegis-runtime:$v" "$ctx/runtime-$v"
+  done
+  rm -rf "$ctx"
+}
+
+# Builds whatever is missing or stale. Cheap when everything is current.
+ensure_images() {
+  mkdir -p "$BUILD_DIR"
+  local want have="" img missing=0
+  want="$(images_hash)"
+  [[ -f "$BUILD_DIR/images.stamp" ]] && have="$(cat "$BUILD_DIR/images.stamp")"
+  for img in "$PG_BASE" "$MINI_BASE" "$LOCAL_NS/postgres:15" "$LOCAL_NS/aegis-runtime:1.2.0"; do
+    podman image exists "$img" || missing=1
+  done
+  if [[ "$want" == "$have" && $missing == 0 ]]; then
+    return 0
+  fi
+  say "building sandbox images (first time or sources changed; well under a minute)"
+  build_tool
+  if [[ "$want" != "$have" ]] || ! podman image exists "$PG_BASE"; then build_pg_base; fi
+  if [[ "$want" != "$have" ]] || ! podman image exists "$MINI_BASE"; then build_mini_base; fi
+  build_derived_images
+  echo "$want" > "$BUILD_DIR/images.stamp"
+  prune_old_builds
+  rm -f "$REGISTRY_DIR/pushed.stamp"
+}
+
+# Every sandbox image carries this label (set at import, inherited by the builds).
+SANDBOX_LABEL=io.aegis-upgrade.sandbox=1
+
+# Drops earlier sandbox builds that lost their names; images a container still uses stay.
+prune_old_builds() {
+  podman image prune -f --filter "label=$SANDBOX_LABEL" >/dev/null 2>&1 || true
+}
+
+manifest_exists() { # <repository path> <tag>
+  curl -sf -o /dev/null -I --max-time 5 \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REGISTRY_HOST/v2/$1/manifests/$2"
+}
+
+push_image() { # <local name> <registry reference>
+  say "pushing $2"
+  podman push --quiet "$1" "$2" >/dev/null
+}
+
+# Publishes every release into the sandbox registry (1.4.0: aegis-runtime only) and tags the
+# baseline and third-party images locally under their registry names.
+ensure_registry_content() {
+  local stamp want v spec
+  want="$(cat "$BUILD_DIR/images.stamp"):$REGISTRY_HOST"
+  stamp="$REGISTRY_DIR/pushed.stamp"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] \
+     || ! manifest_exists 100monkeys-ai/aegis-runtime 1.4.0 \
+     || ! manifest_exists library/postgres 15-alpine; then
+    say "publishing images to the sandbox registry $REGISTRY_HOST"
+    for spec in "${THIRD_PARTY_IMAGES[@]}"; do
+      push_image "$LOCAL_NS/${spec%%|*}" "$REGISTRY_HOST/${spec##*|}"
+    done
+    for v in "${COMPONENT_VERSIONS[@]}"; do
+      push_image "$LOCAL_NS/aegis-temporal-worker:$v" "$REGISTRY/aegis-temporal-worker:$v"
+      push_image "$LOCAL_NS/aegis-seal-gateway:$v" "$REGISTRY/aegis-seal-gateway:$v"
+    done
+    for v in $(runtime_versions); do
+      push_image "$LOCAL_NS/aegis-runtime:$v" "$REGISTRY/aegis-runtime:$v"
+    done
+    echo "$want" > "$stamp"
+  fi
+  tag_local_baseline
+}
+
+# What a host that has run the baseline holds locally: third-party images and the 1.2.0 images.
+# (A name already present, e.g. from an earlier pull, is left as it is.)
+tag_local_baseline() {
+  local spec pair
+  for spec in "${THIRD_PARTY_IMAGES[@]}" \
+              "aegis-runtime:$BASELINE|100monkeys-ai/aegis-runtime:$BASELINE" \
+              "aegis-temporal-worker:$BASELINE|100monkeys-ai/aegis-temporal-worker:$BASELINE" \
+              "aegis-seal-gateway:$BASELINE|100monkeys-ai/aegis-seal-gateway:$BASELINE"; do
+    pair="$REGISTRY_HOST/${spec##*|}"
+    podman image exists "$pair" || podman tag "$LOCAL_NS/${spec%%|*}" "$pair"
+  done
+}
+
+# Forgets locally pulled releases other than the baseline, so the next scenario really pulls.
+untag_pulled_releases() {
+  local ref
+  podman images --format '{{.Repository}}:{{.Tag}}' \
+    | { grep -E "^${REGISTRY//./\\.}/aegis-[a-z-]+:" || true; } | { grep -v ":$BASELINE\$" || true; } \
+    | while read -r ref; do podman untag "$ref" "$ref" >/dev/null 2>&1 || true; done
+}

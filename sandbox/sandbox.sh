@@ -1,0 +1,446 @@
+#!/usr/bin/env bash
+# aegis-upgrade sandbox: a small AEGIS platform on real podman pods, a real registry and a real
+# PostgreSQL, for testing the upgrade worker through the commands it runs in production.
+#
+#   sandbox.sh up       build what is missing, start registry + pods at the baseline (idempotent)
+#   sandbox.sh down     remove the pods and stop the registry (built images and data are kept)
+#   sandbox.sh reset    back to the baseline: pods at 1.2.0, fresh .env and deploy checkout,
+#                       aegis database recreated at its 1.2.0 schema + seed rows, empty command log
+#   sandbox.sh status   human-readable state
+#   sandbox.sh env      `export KEY=value` lines for the worker and the tests (stdout only)
+#
+# See sandbox/README.md.
+set -euo pipefail
+
+SANDBOX_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(dirname "$SANDBOX_SRC")"
+STATE_DIR="${AEGIS_SANDBOX_DIR:-$REPO_ROOT/.sandbox}"
+BUILD_DIR="$STATE_DIR/build"
+REGISTRY_DIR="$STATE_DIR/registry"
+DEPLOY_DIR="$STATE_DIR/deploy"
+PGDATA_DIR="$STATE_DIR/pgdata"
+COMMAND_LOG="$STATE_DIR/commands.log"
+PORTS_FILE="$STATE_DIR/ports.env"
+SECRETS_FILE="$STATE_DIR/secrets.env"
+DEPLOYED_SIG_FILE="$STATE_DIR/deployed.sig"
+REGISTRIES_CONF=/etc/containers/registries.conf.d/50-aegis-sandbox.conf
+
+BASELINE=1.2.0
+NETWORK=aegis-network
+PODS_ORDER=(database temporal seal-gateway core observability)
+# name:default host port (env var AEGIS_SANDBOX_<name>_PORT)
+PORT_SPECS=(REGISTRY:15000 POSTGRES:15432 RUNTIME:18088 SEAL_GATEWAY:18089 TEMPORAL_UI:18233
+            TEMPORAL_GRPC:18234 PROMETHEUS:19090)
+
+say() { printf '[sandbox] %s\n' "$*" >&2; }
+die() { printf '[sandbox] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# shellcheck source=lib/images.sh
+. "$SANDBOX_SRC/lib/images.sh"
+
+# ---------------------------------------------------------------------------------------------
+# Ports and secrets (remembered in the state directory)
+# ---------------------------------------------------------------------------------------------
+
+# load_ports up   -> AEGIS_SANDBOX_*_PORT from the environment win, then remembered, then default
+# load_ports read -> remembered, then default
+load_ports() {
+  local mode="$1" spec key def var val remembered
+  mkdir -p "$STATE_DIR"
+  for spec in "${PORT_SPECS[@]}"; do
+    key="${spec%%:*}" def="${spec##*:}" var="AEGIS_SANDBOX_${key}_PORT"
+    remembered=""
+    [[ -f "$PORTS_FILE" ]] && remembered="$(sed -n "s/^$var=//p" "$PORTS_FILE" | tail -n 1)"
+    if [[ "$mode" == up && -n "${!var:-}" ]]; then val="${!var}"
+    elif [[ -n "$remembered" ]]; then val="$remembered"
+    else val="$def"; fi
+    if ! [[ "$val" =~ ^[0-9]+$ ]] || (( val < 1 || val > 65535 )); then die "$var=$val is not a port number"; fi
+    case "$val" in 7233|8233|5432) die "$var=$val: ports 7233, 8233 and 5432 are reserved, pick another" ;; esac
+    printf -v "PORT_$key" '%s' "$val"
+  done
+  if [[ "$mode" == up ]]; then
+    {
+      echo "# host ports of the aegis sandbox (written by sandbox.sh up)"
+      for spec in "${PORT_SPECS[@]}"; do
+        key="${spec%%:*}"
+        var="PORT_$key"
+        echo "AEGIS_SANDBOX_${key}_PORT=${!var}"
+      done
+    } > "$PORTS_FILE.tmp"
+    mv "$PORTS_FILE.tmp" "$PORTS_FILE"
+  fi
+  REGISTRY_HOST="127.0.0.1:$PORT_REGISTRY"
+  REGISTRY="$REGISTRY_HOST/100monkeys-ai"
+}
+
+random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+load_secrets() {
+  if [[ ! -f "$SECRETS_FILE" ]]; then
+    mkdir -p "$STATE_DIR"
+    umask 077
+    printf 'GHCR_TOKEN=ghp_sandbox%s\nPOSTGRES_PASSWORD=%s\n' "$(random_hex 16)" "$(random_hex 12)" > "$SECRETS_FILE"
+    umask 022
+  fi
+  GHCR_TOKEN="$(sed -n 's/^GHCR_TOKEN=//p' "$SECRETS_FILE")"
+  POSTGRES_PASSWORD="$(sed -n 's/^POSTGRES_PASSWORD=//p' "$SECRETS_FILE")"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+# ---------------------------------------------------------------------------------------------
+
+registry_answers() { curl -sf -o /dev/null --max-time 2 "http://$REGISTRY_HOST/v2/"; }
+registry_pid() {
+  local pid
+  [[ -f "$REGISTRY_DIR/registry.pid" ]] || return 1
+  pid="$(cat "$REGISTRY_DIR/registry.pid")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && grep -q docker-registry "/proc/$pid/cmdline" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+ensure_insecure_registry() {
+  local want
+  want="$(printf '# Written by the aegis-upgrade sandbox (sandbox/sandbox.sh): its registry speaks plain HTTP.\n[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REGISTRY_HOST")"
+  if [[ ! -f "$REGISTRIES_CONF" || "$(cat "$REGISTRIES_CONF")" != "$want" ]]; then
+    say "marking $REGISTRY_HOST as an insecure (HTTP) registry in $REGISTRIES_CONF"
+    mkdir -p "$(dirname "$REGISTRIES_CONF")"
+    printf '%s\n' "$want" > "$REGISTRIES_CONF"
+  fi
+}
+
+start_registry() {
+  local pid i
+  mkdir -p "$REGISTRY_DIR/data"
+  cat > "$REGISTRY_DIR/config.yml.new" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+  fields:
+    service: aegis-sandbox-registry
+storage:
+  filesystem:
+    rootdirectory: $REGISTRY_DIR/data
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY_HOST
+  secret: aegis-sandbox-not-secret
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOF
+  if ! cmp -s "$REGISTRY_DIR/config.yml.new" "$REGISTRY_DIR/config.yml"; then
+    stop_registry # its address changed (or first start)
+  fi
+  mv "$REGISTRY_DIR/config.yml.new" "$REGISTRY_DIR/config.yml"
+  if pid="$(registry_pid)"; then
+    registry_answers && return 0
+  elif registry_answers; then
+    die "something else already answers on $REGISTRY_HOST (not the sandbox registry); set AEGIS_SANDBOX_REGISTRY_PORT"
+  fi
+  if [[ -z "${pid:-}" ]]; then
+    say "starting registry on $REGISTRY_HOST (storage $REGISTRY_DIR/data)"
+    setsid docker-registry serve "$REGISTRY_DIR/config.yml" >> "$REGISTRY_DIR/registry.log" 2>&1 < /dev/null 9>&- &
+    echo $! > "$REGISTRY_DIR/registry.pid"
+  fi
+  for i in $(seq 1 100); do
+    registry_answers && return 0
+    registry_pid >/dev/null || break
+    sleep 0.2
+  done
+  tail -n 20 "$REGISTRY_DIR/registry.log" >&2 || true
+  die "the registry did not come up on $REGISTRY_HOST"
+}
+
+stop_registry() {
+  local pid i
+  if pid="$(registry_pid)"; then
+    say "stopping registry (pid $pid)"
+    kill "$pid"
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  fi
+  rm -f "$REGISTRY_DIR/registry.pid"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Deploy checkout
+# ---------------------------------------------------------------------------------------------
+
+render() { # <template> <destination>
+  sed -e "s|@REGISTRY_HOST@|$REGISTRY_HOST|g" \
+      -e "s|@REGISTRY@|$REGISTRY|g" \
+      -e "s|@AEGIS_ROOT@|$DEPLOY_DIR|g" \
+      -e "s|@PGDATA_DIR@|$PGDATA_DIR|g" \
+      -e "s|@BASELINE@|$BASELINE|g" \
+      -e "s|@GHCR_TOKEN@|$GHCR_TOKEN|g" \
+      -e "s|@POSTGRES_PASSWORD@|$POSTGRES_PASSWORD|g" \
+      -e "s|@REGISTRY_PORT@|$PORT_REGISTRY|g" \
+      -e "s|@POSTGRES_PORT@|$PORT_POSTGRES|g" \
+      -e "s|@RUNTIME_PORT@|$PORT_RUNTIME|g" \
+      -e "s|@SEAL_GATEWAY_PORT@|$PORT_SEAL_GATEWAY|g" \
+      -e "s|@TEMPORAL_UI_PORT@|$PORT_TEMPORAL_UI|g" \
+      -e "s|@TEMPORAL_GRPC_PORT@|$PORT_TEMPORAL_GRPC|g" \
+      -e "s|@PROMETHEUS_PORT@|$PORT_PROMETHEUS|g" \
+      "$1" > "$2"
+}
+
+# Writes the deploy checkout from sandbox/deploy, emptying the directory first (same inode, so
+# a shell sitting in it keeps working).
+generate_deploy() {
+  local src="$SANDBOX_SRC/deploy" rel
+  mkdir -p "$DEPLOY_DIR"
+  find "$DEPLOY_DIR" -mindepth 1 -delete
+  while IFS= read -r rel; do
+    rel="${rel#./}"
+    [[ "$rel" == env.template ]] && continue
+    mkdir -p "$DEPLOY_DIR/$(dirname "$rel")"
+    render "$src/$rel" "$DEPLOY_DIR/$rel"
+    [[ -x "$src/$rel" ]] && chmod +x "$DEPLOY_DIR/$rel"
+  done < <(cd "$src" && find . -type f | sort)
+  render "$src/env.template" "$DEPLOY_DIR/.env"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Pods
+# ---------------------------------------------------------------------------------------------
+
+pod_yaml() { # <pod>: the YAML after envsubst with the checkout's .env, as `make redeploy` sees it
+  # shellcheck source=/dev/null
+  (cd "$DEPLOY_DIR" && set -a && . ./.env && set +a && envsubst < "podman/pods/$1/pod-$1.yaml")
+}
+
+# "<container> <image>" per container of the pod YAML.
+expected_containers() {
+  pod_yaml "$1" | awk '/^    - name: /{n=$3} /^      image: /{gsub(/"/, "", $2); if (n != "") print n, $2; n=""}'
+}
+
+# True when every container of the pod YAML runs, with the image the YAML names.
+pod_in_place() {
+  local pod="$1" want have
+  want="$(expected_containers "$pod" | while read -r n i; do echo "aegis-$pod-$n $i running"; done | sort)"
+  have="$(podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}} {{.Image}} {{.State}}' 2>/dev/null \
+          | awk '$1 !~ /-infra$/ { print $1, $2, ($3 == "Up" ? "running" : $3) }' | sort || true)"
+  [[ -n "$want" && "$want" == "$have" ]]
+}
+
+deploy_pod() {
+  say "deploying pod aegis-$1"
+  if ! pod_yaml "$1" | podman play kube --quiet --network "$NETWORK" --replace - >/dev/null 9>&-; then
+    die "podman play kube failed for pod $1"
+  fi
+}
+
+remove_pod() {
+  if podman pod exists "aegis-$1" 2>/dev/null; then
+    say "removing pod aegis-$1"
+    podman pod rm -f -t 10 "aegis-$1" >/dev/null
+  fi
+}
+
+ensure_network() {
+  podman network exists "$NETWORK" || { say "creating network $NETWORK"; podman network create "$NETWORK" >/dev/null; }
+}
+
+wait_for() { # <seconds> <what> <command...>
+  local limit="$1" what="$2" deadline
+  shift 2
+  deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if (( SECONDS >= deadline )); then
+      say "timed out after ${limit}s waiting for $what"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+pg_ready() { podman exec aegis-database-postgres pg_isready -q -U aegis -d postgres; }
+psql_exec() { podman exec -i aegis-database-postgres psql -X -q -v ON_ERROR_STOP=1 -U aegis "$@"; }
+http_ok() { curl -sf -o /dev/null --max-time 2 "$1"; }
+runtime_ready() { curl -sf --max-time 2 "http://127.0.0.1:$PORT_RUNTIME/health/ready" | grep -q '"status":"ready"'; }
+container_state() { podman inspect --format '{{.State.Status}}' "$1" 2>/dev/null || echo missing; }
+
+wait_database() {
+  wait_for 90 "PostgreSQL in aegis-database" pg_ready || {
+    podman logs --tail 30 aegis-database-postgres >&2 || true
+    die "PostgreSQL did not become ready"
+  }
+}
+
+wait_runtime() {
+  local deadline=$((SECONDS + 60)) state
+  until runtime_ready; do
+    state="$(container_state aegis-core-aegis-runtime)"
+    if [[ "$state" != running && "$state" != created && "$state" != configured ]] || (( SECONDS >= deadline )); then
+      podman logs --tail 30 aegis-core-aegis-runtime >&2 || true
+      die "the runtime did not become ready (container $state, $(grep '^AEGIS_IMAGE_TAG=' "$DEPLOY_DIR/.env" 2>/dev/null | tail -n 1) in .env); see its log above. \`sandbox.sh reset\` returns to $BASELINE"
+    fi
+    sleep 0.2
+  done
+}
+
+wait_services() {
+  wait_for 30 "SEAL gateway" http_ok "http://127.0.0.1:$PORT_SEAL_GATEWAY/health" || die "SEAL gateway not answering"
+  wait_for 30 "Temporal UI" http_ok "http://127.0.0.1:$PORT_TEMPORAL_UI/" || die "Temporal UI not answering"
+  wait_for 30 "Prometheus" http_ok "http://127.0.0.1:$PORT_PROMETHEUS/-/ready" || die "Prometheus not answering"
+}
+
+# Seed rows once the 1.2.0 schema exists and the agents table is empty.
+seed_if_needed() {
+  local n
+  n="$(psql_exec -d aegis -A -t -c "SELECT CASE WHEN to_regclass('public.agents') IS NULL THEN -1 ELSE (SELECT count(*) FROM agents) END")"
+  case "$n" in
+    -1) die "the aegis database has no agents table: the runtime did not migrate it" ;;
+    0) say "loading seed rows"; psql_exec -d aegis < "$SANDBOX_SRC/db/seed.sql" ;;
+  esac
+}
+
+recreate_aegis_database() {
+  say "recreating database aegis"
+  psql_exec -d postgres <<EOF
+DROP DATABASE IF EXISTS aegis WITH (FORCE);
+CREATE DATABASE aegis;
+ALTER ROLE aegis WITH PASSWORD '$POSTGRES_PASSWORD';
+SELECT 'CREATE DATABASE temporal' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'temporal') \gexec
+SELECT 'CREATE DATABASE temporal_visibility' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'temporal_visibility') \gexec
+EOF
+}
+
+deployed_signature() { cat "$PORTS_FILE" "$BUILD_DIR/images.stamp" 2>/dev/null | sha256sum | cut -c1-16; }
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+
+# Everything that is not a pod: images, registry and its content, podman settings, network.
+ensure_infrastructure() {
+  command -v podman >/dev/null || die "podman is not installed"
+  command -v docker-registry >/dev/null || die "docker-registry is not installed (apt-get install docker-registry)"
+  command -v envsubst >/dev/null || die "envsubst is not installed (apt-get install gettext-base)"
+  [[ -x /usr/lib/postgresql/15/bin/postgres ]] || die "PostgreSQL 15 binaries are missing (apt-get install postgresql-15)"
+  load_secrets
+  ensure_images
+  ensure_insecure_registry
+  start_registry
+  ensure_registry_content
+  ensure_network
+}
+
+cmd_up() {
+  local t0=$SECONDS force=0 pod sig
+  load_ports up
+  ensure_infrastructure
+  [[ -f "$DEPLOY_DIR/.env" ]] || { say "writing the deploy checkout $DEPLOY_DIR"; generate_deploy; }
+  touch "$COMMAND_LOG"
+  sig="$(deployed_signature)"
+  if [[ -f "$DEPLOYED_SIG_FILE" && "$(cat "$DEPLOYED_SIG_FILE")" != "$sig" ]]; then
+    say "ports or images changed since the last deployment: redeploying every pod"
+    force=1
+    generate_deploy
+  fi
+  for pod in "${PODS_ORDER[@]}"; do
+    if (( force )) || ! pod_in_place "$pod"; then
+      deploy_pod "$pod"
+    fi
+    case "$pod" in
+      database) wait_database ;;
+      core) wait_runtime ;;
+    esac
+  done
+  seed_if_needed
+  wait_services
+  echo "$sig" > "$DEPLOYED_SIG_FILE"
+  say "sandbox up in $((SECONDS - t0))s: registry $REGISTRY_HOST, deploy checkout $DEPLOY_DIR"
+}
+
+cmd_reset() {
+  local start pod
+  start=$(date +%s.%N)
+  load_ports read
+  [[ -f "$PORTS_FILE" ]] || load_ports up
+  ensure_infrastructure
+  generate_deploy
+  : > "$COMMAND_LOG"
+  if ! pod_in_place database; then deploy_pod database; fi
+  wait_database
+  recreate_aegis_database
+  deploy_pod core
+  wait_runtime
+  seed_if_needed
+  for pod in temporal seal-gateway observability; do
+    pod_in_place "$pod" || deploy_pod "$pod"
+  done
+  wait_services
+  untag_pulled_releases
+  deployed_signature > "$DEPLOYED_SIG_FILE"
+  say "reset to $BASELINE in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')s"
+}
+
+cmd_down() {
+  local i
+  load_ports read
+  for (( i=${#PODS_ORDER[@]}-1; i>=0; i-- )); do remove_pod "${PODS_ORDER[$i]}"; done
+  stop_registry
+  rm -f "$DEPLOYED_SIG_FILE"
+  say "sandbox down (images, registry storage and database files kept in $STATE_DIR)"
+}
+
+cmd_status() {
+  local pid tag image health
+  load_ports read
+  echo "AEGIS sandbox — state in $STATE_DIR"
+  if pid="$(registry_pid)" && registry_answers; then
+    echo "Registry:      running (pid $pid) at http://$REGISTRY_HOST"
+  elif registry_answers; then
+    echo "Registry:      something answers at http://$REGISTRY_HOST but it was not started by the sandbox"
+  else
+    echo "Registry:      stopped ($REGISTRY_HOST)"
+  fi
+  if podman network exists "$NETWORK" 2>/dev/null; then echo "Network:       $NETWORK"; else echo "Network:       $NETWORK missing"; fi
+  tag="(no deploy checkout)"
+  [[ -f "$DEPLOY_DIR/.env" ]] && tag="$(sed -n 's/^AEGIS_IMAGE_TAG=//p' "$DEPLOY_DIR/.env" | tail -n 1)"
+  image="$(podman inspect --format '{{.ImageName}} ({{.State.Status}})' aegis-core-aegis-runtime 2>/dev/null || echo 'not deployed')"
+  health="$(curl -s --max-time 2 "http://127.0.0.1:$PORT_RUNTIME/health/ready" 2>/dev/null || true)"
+  echo "Deployed tag:  AEGIS_IMAGE_TAG=$tag in $DEPLOY_DIR/.env"
+  echo "Runtime:       $image"
+  echo "Runtime ready: ${health:-no answer on 127.0.0.1:$PORT_RUNTIME}"
+  if [[ -f "$COMMAND_LOG" ]]; then echo "Command log:   $COMMAND_LOG ($(wc -l < "$COMMAND_LOG") lines)"; fi
+  echo "Pods:"
+  podman pod ps --filter name=aegis- --format "table {{.Name}}\t{{.Status}}\t{{.NumberOfContainers}}" | sed 's/^/  /'
+}
+
+cmd_env() {
+  load_ports read
+  cat <<EOF
+export AEGIS_ROOT=$DEPLOY_DIR
+export AEGIS_REGISTRY=$REGISTRY
+export AEGIS_PROFILE=development
+export AEGIS_POSTGRES_HOST=127.0.0.1
+export AEGIS_POSTGRES_PORT=$PORT_POSTGRES
+export AEGIS_RUNTIME_URL=http://127.0.0.1:$PORT_RUNTIME
+export AEGIS_SEAL_GATEWAY_URL=http://127.0.0.1:$PORT_SEAL_GATEWAY
+export AEGIS_SANDBOX_COMMAND_LOG=$COMMAND_LOG
+EOF
+}
+
+# up/reset/down never overlap (several test runs may share one sandbox).
+take_lock() {
+  mkdir -p "$STATE_DIR"
+  exec 9> "$STATE_DIR/.sandbox.lock"
+  if ! flock -n 9; then
+    say "waiting for another sandbox command to finish"
+    flock -w 600 9 || die "another sandbox command still holds $STATE_DIR/.sandbox.lock"
+  fi
+}
+
+case "${1:-}" in
+  up) take_lock; cmd_up ;;
+  down) take_lock; cmd_down ;;
+  reset) take_lock; cmd_reset ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *) echo "usage: $0 up|down|reset|status|env" >&2; exit 2 ;;
+esac
