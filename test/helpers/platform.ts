@@ -22,21 +22,23 @@ export interface Platform {
 /** How long bringing up the server and the sandbox may take: the first `up` builds images. */
 export const SETUP_TIMEOUT_MS = 20 * 60_000;
 
-export function usePlatform(): Platform {
+/** `env` overrides the worker's environment for the whole file, e.g. its task queue. */
+export function usePlatform(env: Record<string, string> = {}): Platform {
   const platform = {} as Platform;
   let connection: Connection | undefined;
   beforeAll(async () => {
     platform.server = await startDevServer();
     await sandbox('up');
-    const env = await sandboxEnv();
+    const sandboxVariables = await sandboxEnv();
     platform.env = {
       ...(process.env as Record<string, string>),
-      ...env,
+      ...sandboxVariables,
       TEMPORAL_ADDRESS: platform.server.address,
       AEGIS_TASK_QUEUE: `aegis-upgrades-test-${randomUUID().slice(0, 8)}`,
       AEGIS_READY_TIMEOUT_SECONDS: '40',
+      ...env,
     };
-    platform.root = env.AEGIS_ROOT ?? '';
+    platform.root = sandboxVariables.AEGIS_ROOT ?? '';
     connection = await Connection.connect({ address: platform.server.address });
     platform.client = new Client({ connection });
     platform.startWorker = (extra = {}) => startWorker({ ...platform.env, ...extra });
@@ -134,4 +136,12 @@ export async function commandLog(env: Record<string, string>): Promise<string[]>
     .split('\n')
     .filter(Boolean)
     .map((line) => line.replace(/^\S+\s+/, ''));
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 5 * 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }

@@ -10,6 +10,7 @@ import {
   startUpgrade,
   upgradeFailure,
   usePlatform,
+  waitFor,
 } from '../helpers/platform';
 import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
@@ -157,7 +158,7 @@ describe('upgradePlatform on the sandbox', () => {
       await worker.kill();
 
       worker = await platform.startWorker();
-      const report = await handle.result();
+      const report: UpgradeReport = await handle.result();
       expect(report.phase).toBe('completed');
       expect(await runningImages()).toMatchObject(images('1.3.0'));
       // The redeploy the worker died in may run again (it never completed); every other ran exactly once.
@@ -200,11 +201,3 @@ describe('upgradePlatform on the sandbox', () => {
     return new RegExp(`^${key}=(.*)$`, 'm').exec(env)?.[1] ?? '';
   }
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 5 * 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
