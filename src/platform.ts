@@ -26,6 +26,9 @@ export const RUNTIME_CONTAINER = 'aegis-core-aegis-runtime';
 /** The runtime's own database: the only one a rollback restores (never Temporal's, it holds this very upgrade). */
 export const RUNTIME_DATABASE = 'aegis';
 
+/** The lock file an upgrade holds in the deploy checkout: one upgrade at a time per deployment. */
+export const UPGRADE_LOCK_FILE = '.aegis-upgrade.lock';
+
 export function podFullName(pod: PodName): string {
   return `aegis-${pod}`;
 }

@@ -1,17 +1,16 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { UPGRADE_LOCK_FILE } from '../platform';
 import { UpgradeLocked } from './errors';
 
-/** One upgrade at a time per deployment: a lock file in the deploy checkout names its holder. */
-const LOCK_FILE = '.aegis-upgrade.lock';
-
+/** What the lock file says: which upgrade holds it, since when. */
 interface LockContent {
   owner: string;
   since: string;
 }
 
 export function lockPath(root: string): string {
-  return path.join(root, LOCK_FILE);
+  return path.join(root, UPGRADE_LOCK_FILE);
 }
 
 /** Takes the lock for `owner` (an upgrade's workflow ID); taking it again as the same owner is a no-op. */

@@ -84,13 +84,29 @@ async function runningUpgrade(client: Client, env: string): Promise<WorkflowExec
 
 /** The environment's upgrade: the running one, or else the last one started. */
 async function upgradeHandle(client: Client, env: string): Promise<WorkflowHandle> {
+  const byHand = client.workflow.getHandle(upgradeWorkflowId(env));
+  // Visibility lists lag a moment behind a start: the exact ID answers at once.
+  const described = await byHand.describe().catch(() => undefined);
+  if (described?.status.name === 'RUNNING') return byHand;
   const running = await runningUpgrade(client, env);
   if (running) return client.workflow.getHandle(running.workflowId, running.runId);
   const [last] = await upgradeHistory(client, env, 1);
-  if (!last) throw new UsageError(`No upgrade has run for environment ${env}`);
-  return client.workflow.getHandle(last.workflowId);
+  if (last) return client.workflow.getHandle(last.workflowId);
+  if (described) return byHand;
+  throw new UsageError(`No upgrade has run for environment ${env}`);
 }
 
+async function alreadyRunning(client: Client, env: string, workflowId: string): Promise<UsageError> {
+  const other = await client.workflow.getHandle(workflowId).describe();
+  const target = (other.memo as Partial<UpgradeMemo> | undefined)?.toVersion ?? 'unknown';
+  return new UsageError(
+    `An upgrade is already running for environment ${env}: ${other.workflowId} (run ${other.runId}, to ${target}, ` +
+      `started ${other.startTime.toISOString()}). Watch it with \`aegis-upgrade status --env ${env} --follow\` ` +
+      `or stop it with \`aegis-upgrade abort --env ${env}\``,
+  );
+}
+
+/** Starts `aegis-upgrade-<env>`; refused while any upgrade of that environment runs, by hand or by schedule. */
 export async function startUpgrade(
   client: Client,
   taskQueue: string,
@@ -99,8 +115,8 @@ export async function startUpgrade(
 ): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const workflowId = upgradeWorkflowId(env);
   const running = await runningUpgrade(client, env);
+  if (running) throw await alreadyRunning(client, env, running.workflowId);
   try {
-    if (running) throw new WorkflowExecutionAlreadyStartedError('running', running.workflowId, UPGRADE_WORKFLOW_TYPE);
     return await client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
       taskQueue,
       workflowId,
@@ -109,14 +125,8 @@ export async function startUpgrade(
       staticSummary: `AEGIS upgrade of ${env} to ${request.targetVersion}`,
     });
   } catch (error) {
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-    const other = await client.workflow.getHandle(error.workflowId).describe();
-    const target = (other.memo as Partial<UpgradeMemo> | undefined)?.toVersion ?? 'unknown';
-    throw new UsageError(
-      `An upgrade is already running for environment ${env}: ${other.workflowId} (run ${other.runId}, to ${target}, ` +
-        `started ${other.startTime.toISOString()}). Watch it with \`aegis-upgrade status --env ${env} --follow\` ` +
-        `or stop it with \`aegis-upgrade abort --env ${env}\``,
-    );
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw await alreadyRunning(client, env, workflowId);
+    throw error;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { PodName } from '../platform';
+import { DATABASE_CONTAINER, RUNTIME_DATABASE, UPGRADE_LOCK_FILE, podFullName, type PodName } from '../platform';
 import type { BackupRecord, RestoreDatabasePolicy } from '../upgrade';
 
 /** What the upgrade has touched so far: each entry is recorded before the step that changes it runs. */
@@ -72,7 +72,7 @@ export function manualRollbackSteps(
   policy: RestoreDatabasePolicy,
 ): string[] {
   const left = planRollback(changes, policy).filter((step) => !done.includes(step.id));
-  const dump = changes.backup && `${changes.backup.location}/aegis.dump`;
+  const dump = changes.backup && `${changes.backup.location}/${RUNTIME_DATABASE}.dump`;
   const commands = left.flatMap((step): string[] => {
     switch (step.kind) {
       case 'restore-tag':
@@ -80,9 +80,9 @@ export function manualRollbackSteps(
       case 'restore-database':
         return dump
           ? [
-              'podman pod stop aegis-core',
-              'podman exec aegis-database-postgres psql -U aegis -d postgres -c "drop database if exists aegis with (force)" -c "create database aegis owner aegis"',
-              `podman exec -i aegis-database-postgres pg_restore -U aegis -d aegis --single-transaction --exit-on-error < ${dump}`,
+              `podman pod stop ${podFullName('core')}`,
+              `podman exec ${DATABASE_CONTAINER} psql -U aegis -d postgres -c "drop database if exists ${RUNTIME_DATABASE} with (force)" -c "create database ${RUNTIME_DATABASE} owner aegis"`,
+              `podman exec -i ${DATABASE_CONTAINER} pg_restore -U aegis -d ${RUNTIME_DATABASE} --single-transaction --exit-on-error < ${dump}`,
             ]
           : [];
       case 'redeploy':
@@ -97,5 +97,5 @@ export function manualRollbackSteps(
         return ['make validate'];
     }
   });
-  return [...commands, 'rm .aegis-upgrade.lock'];
+  return [...commands, `rm ${UPGRADE_LOCK_FILE}`];
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { progressQuery, type UpgradeProgress, type UpgradeReport } from '../../src/upgrade';
 import { REPO_ROOT } from '../helpers/repo';
-import { imageTag, runningImages, usePlatform, waitFor } from '../helpers/platform';
+import { clearServer, imageTag, runningImages, usePlatform, waitFor } from '../helpers/platform';
 import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
 
@@ -38,6 +38,7 @@ describe('operating upgrades', () => {
   }, SCENARIO_TIMEOUT_MS);
 
   afterEach(async () => {
+    await clearServer(platform.client);
     await worker?.stop();
   });
 
@@ -66,7 +67,7 @@ describe('operating upgrades', () => {
         'progress',
       ]);
       expect(queried.exitCode).toBe(0);
-      expect(queried.stdout).toContain('"toVersion": "1.3.0"');
+      expect(queried.stdout).toMatch(/"toVersion":\s*"1\.3\.0"/);
 
       const report: UpgradeReport = await handle().result();
       expect(report.phase).toBe('completed');
@@ -180,28 +181,28 @@ describe('operating upgrades', () => {
         'schedule',
         'create',
         '--env',
-        'nightly',
+        'weekly',
         '--version',
         '1.3.2',
         '--cron',
         '0 3 * * SUN',
       ]);
       expect(created.exitCode).toBe(0);
-      expect((await aegisUpgrade(['schedule', 'trigger', '--env', 'nightly'])).exitCode).toBe(0);
-      const schedule = platform.client.schedule.getHandle('aegis-upgrade-nightly');
+      expect((await aegisUpgrade(['schedule', 'trigger', '--env', 'weekly'])).exitCode).toBe(0);
+      const schedule = platform.client.schedule.getHandle('aegis-upgrade-weekly');
       await waitFor(async () => (await schedule.describe()).info.runningActions.length === 1);
-      expect((await aegisUpgrade(['schedule', 'trigger', '--env', 'nightly'])).exitCode).toBe(0);
+      expect((await aegisUpgrade(['schedule', 'trigger', '--env', 'weekly'])).exitCode).toBe(0);
 
       // 1.3.2 never gets ready: the scheduled upgrade rolls back, and the schedule pauses itself.
       await waitFor(async () => (await schedule.describe()).state.paused, SCENARIO_TIMEOUT_MS);
       const description = await schedule.describe();
       expect(description.info.recentActions).toHaveLength(1);
-      const history = JSON.parse((await aegisUpgrade(['history', '--env', 'nightly', '--json'])).stdout);
+      const history = JSON.parse((await aegisUpgrade(['history', '--env', 'weekly', '--json'])).stdout);
       expect(history).toHaveLength(1);
       expect(history[0]).toMatchObject({ toVersion: '1.3.2', outcome: 'rolled-back', startedBy: 'schedule' });
       const listed = await aegisUpgrade(['schedule', 'list']);
-      expect(listed.stdout).toMatch(/aegis-upgrade-nightly\s+paused/);
-      expect((await aegisUpgrade(['schedule', 'delete', '--env', 'nightly'])).exitCode).toBe(0);
+      expect(listed.stdout).toMatch(/aegis-upgrade-weekly\s+paused/);
+      expect((await aegisUpgrade(['schedule', 'delete', '--env', 'weekly'])).exitCode).toBe(0);
     },
     SCENARIO_TIMEOUT_MS,
   );

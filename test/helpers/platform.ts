@@ -50,6 +50,14 @@ export function usePlatform(env: Record<string, string> = {}): Platform {
   return platform;
 }
 
+/** Ends what a test left on the server (a failed test's running upgrade, its schedules): the next test starts clean. */
+export async function clearServer(client: Client): Promise<void> {
+  for await (const schedule of client.schedule.list()) await client.schedule.getHandle(schedule.scheduleId).delete();
+  for await (const run of client.workflow.list({ query: "ExecutionStatus = 'Running'" })) {
+    await client.workflow.getHandle(run.workflowId, run.runId).terminate('test cleanup');
+  }
+}
+
 export async function startUpgrade(
   platform: Platform,
   request: UpgradeRequest,

@@ -9,6 +9,7 @@ import {
   runningImages,
   startUpgrade,
   upgradeFailure,
+  clearServer,
   usePlatform,
   waitFor,
 } from '../helpers/platform';
@@ -27,6 +28,7 @@ describe('upgradePlatform on the sandbox', () => {
   }, SCENARIO_TIMEOUT_MS);
 
   afterEach(async () => {
+    await clearServer(platform.client);
     await worker?.stop();
     worker = undefined;
   });
