@@ -116,7 +116,7 @@ async function main(): Promise<number> {
         return exitCode(report);
       }
       case 'status':
-        return showStatus(client, env, { json: values.json, follow: values.follow });
+        return await showStatus(client, env, { json: values.json, follow: values.follow });
       case 'approve':
         await approveUpgrade(client, env);
         return 0;

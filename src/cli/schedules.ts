@@ -78,6 +78,9 @@ export async function deleteSchedule(client: Client, env: string): Promise<void>
   await client.schedule.getHandle(scheduleId(env)).delete();
 }
 
+/** Runs the window now, under the schedule's own overlap policy: a trigger while an upgrade runs is skipped. */
 export async function triggerSchedule(client: Client, env: string): Promise<void> {
-  await client.schedule.getHandle(scheduleId(env)).trigger();
+  const handle = client.schedule.getHandle(scheduleId(env));
+  // The SDK's trigger allows overlaps unless told otherwise.
+  await handle.trigger((await handle.describe()).policies.overlap);
 }

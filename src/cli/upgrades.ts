@@ -216,6 +216,17 @@ export interface HistoryEntry {
   startedBy: 'schedule' | 'hand';
 }
 
+/** How far back history looks: enough for years of weekly windows, bounded for a busy namespace. */
+const HISTORY_SCAN_LIMIT = 1_000;
+
+/** The memo says how an upgrade ended, unless Temporal ended it first (terminated, timed out). */
+function outcomeOf(run: WorkflowExecutionInfo, memo: Partial<UpgradeMemo>): string {
+  if (['RUNNING', 'COMPLETED', 'FAILED'].includes(run.status.name))
+    return memo.outcome ?? run.status.name.toLowerCase();
+  return run.status.name.toLowerCase();
+}
+
+/** Past upgrades, newest first. */
 export async function upgradeHistory(client: Client, env: string | undefined, limit: number): Promise<HistoryEntry[]> {
   const entries: HistoryEntry[] = [];
   for await (const run of client.workflow.list({ query: environmentQuery(env ?? '') })) {
@@ -226,15 +237,14 @@ export async function upgradeHistory(client: Client, env: string | undefined, li
       environment: memo.environment,
       fromVersion: memo.fromVersion,
       toVersion: memo.toVersion,
-      outcome:
-        run.status.name === 'RUNNING' ? (memo.outcome ?? 'running') : (memo.outcome ?? run.status.name.toLowerCase()),
+      outcome: outcomeOf(run, memo),
       startedAt: run.startTime.toISOString(),
       duration: run.closeTime ? formatDuration(run.closeTime.getTime() - run.startTime.getTime()) : undefined,
       startedBy: run.searchAttributes?.TemporalScheduledById ? 'schedule' : 'hand',
     });
-    if (entries.length >= limit) break;
+    if (entries.length >= HISTORY_SCAN_LIMIT) break;
   }
-  return entries;
+  return entries.sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, limit);
 }
 
 export function renderHistory(entries: HistoryEntry[]): string {

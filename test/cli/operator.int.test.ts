@@ -190,13 +190,14 @@ describe('operating upgrades', () => {
       expect(created.exitCode).toBe(0);
       expect((await aegisUpgrade(['schedule', 'trigger', '--env', 'weekly'])).exitCode).toBe(0);
       const schedule = platform.client.schedule.getHandle('aegis-upgrade-weekly');
-      await waitFor(async () => (await schedule.describe()).info.runningActions.length === 1);
+      await waitFor(async () => (await schedule.describe()).info.recentActions.length === 1);
       expect((await aegisUpgrade(['schedule', 'trigger', '--env', 'weekly'])).exitCode).toBe(0);
 
       // 1.3.2 never gets ready: the scheduled upgrade rolls back, and the schedule pauses itself.
       await waitFor(async () => (await schedule.describe()).state.paused, SCENARIO_TIMEOUT_MS);
       const description = await schedule.describe();
       expect(description.info.recentActions).toHaveLength(1);
+      expect(description.info.numActionsSkippedOverlap).toBe(1);
       const history = JSON.parse((await aegisUpgrade(['history', '--env', 'weekly', '--json'])).stdout);
       expect(history).toHaveLength(1);
       expect(history[0]).toMatchObject({ toVersion: '1.3.2', outcome: 'rolled-back', startedBy: 'schedule' });

@@ -51,7 +51,8 @@ export function usePlatform(env: Record<string, string> = {}): Platform {
 }
 
 /** Ends what a test left on the server (a failed test's running upgrade, its schedules): the next test starts clean. */
-export async function clearServer(client: Client): Promise<void> {
+export async function clearServer(client: Client | undefined): Promise<void> {
+  if (!client) return;
   for await (const schedule of client.schedule.list()) await client.schedule.getHandle(schedule.scheduleId).delete();
   for await (const run of client.workflow.list({ query: "ExecutionStatus = 'Running'" })) {
     await client.workflow.getHandle(run.workflowId, run.runId).terminate('test cleanup');
