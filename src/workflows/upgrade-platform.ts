@@ -135,6 +135,25 @@ export async function upgradePlatform(request: UpgradeRequest): Promise<UpgradeR
   const releaseLock = () =>
     CancellationScope.nonCancellable(() => compensate.releaseUpgradeLock({ owner: workflowId }));
 
+  /** Holds the upgrade before `pod` until an `approve` signal; past `approvalTimeout`, it fails and rolls back. */
+  const awaitApproval = async (pod: PodName) => {
+    const approvalsBefore = approvals;
+    const approved = () => approvals > approvalsBefore;
+    announce('waiting-for-approval');
+    await progress.run(
+      `approve:${pod}`,
+      async () => {
+        const timeout = request.approvalTimeout;
+        if (timeout === undefined) await condition(approved);
+        else if (!(await condition(approved, timeout))) {
+          throw ApplicationFailure.nonRetryable(`nobody approved within ${timeout}`, 'ApprovalTimedOut');
+        }
+      },
+      () => 'approved',
+    );
+    announce('upgrading');
+  };
+
   try {
     const backupId = `${startTime.toISOString().replace(/[-:]|\.\d+/g, '')}-${fromVersion}-to-${toVersion}`;
     const [pulled, backup] = await settleAll([
@@ -164,51 +183,43 @@ export async function upgradePlatform(request: UpgradeRequest): Promise<UpgradeR
       (previous) => `${previous} → ${toVersion}`,
     );
 
-    const awaitRuntimeMigrations = async (since: string) => {
+    // The runtime's readiness is judged after its migrations: a failed migration is named as such, not as a dead pod.
+    const checkRuntime = async (since: string) => {
       report.migrationsApplied = await progress.run(
         'migrations',
-        () => redeploy.awaitMigrations({ since, before: migrationsBefore }),
+        async () => {
+          const applied = await redeploy.awaitMigrations({ since, before: migrationsBefore });
+          await redeploy.awaitPodReady({ pod: 'core', tag: toVersion });
+          return applied;
+        },
         (applied) => (applied.length > 0 ? `applied ${applied.join(', ')}` : 'database is up to date'),
       );
     };
+    const otherPods = pods.filter((pod) => pod !== 'core');
 
     if (strategy === 'full') {
       changes.fullRedeploy = true;
       const started = new Date().toISOString();
-      await progress.run(
-        'deploy',
-        () => redeploy.redeployPlatform(),
-        () => `profile redeployed`,
-      );
-      if (pods.includes('core')) await awaitRuntimeMigrations(started);
-      for (const pod of pods) await redeploy.awaitPodReady({ pod, tag: toVersion });
+      await progress.run('deploy', async () => {
+        await redeploy.redeployPlatform();
+        for (const pod of otherPods) await redeploy.awaitPodReady({ pod, tag: toVersion });
+      });
+      if (pods.includes('core')) await checkRuntime(started);
     } else {
       for (const pod of pods) {
-        if (request.approveBefore?.includes(pod)) {
-          const used = approvals;
-          announce('waiting-for-approval');
-          await progress.run(
-            `approve:${pod}`,
-            async () => {
-              const approved = () => approvals > used;
-              const timeout = request.approvalTimeout;
-              if (timeout === undefined) await condition(approved);
-              else if (!(await condition(approved, timeout))) {
-                throw ApplicationFailure.nonRetryable(`nobody approved within ${timeout}`, 'ApprovalTimedOut');
-              }
-              return 'approved';
-            },
-            (outcome) => outcome,
-          );
-          announce('upgrading');
-        }
+        if (request.approveBefore?.includes(pod)) await awaitApproval(pod);
         changes.redeployedPods.push(pod);
-        await progress.run(`redeploy:${pod}`, async () => {
-          const notBefore = new Date().toISOString();
-          const result = await redeploy.redeployPod({ pod, tag: toVersion, notBefore });
-          if (pod === 'core') await awaitRuntimeMigrations(result.startedAt);
-          return redeploy.awaitPodReady({ pod, tag: toVersion });
-        });
+        const notBefore = new Date().toISOString();
+        const redeployed = await progress.run(
+          `redeploy:${pod}`,
+          async () => {
+            const result = await redeploy.redeployPod({ pod, tag: toVersion, notBefore });
+            if (pod !== 'core') await redeploy.awaitPodReady({ pod, tag: toVersion });
+            return result;
+          },
+          (result) => (result.skipped ? 'already on the target since this step began' : undefined),
+        );
+        if (pod === 'core') await checkRuntime(redeployed.startedAt);
       }
     }
     await progress.run('validate', () => redeploy.validatePlatform());
@@ -240,12 +251,12 @@ function plannedSteps(pods: PodName[], strategy: string, approveBefore: PodName[
   ];
   if (strategy === 'full') {
     steps.push({ id: 'deploy', title: 'Tear down, deploy the profile, bootstrap secrets' });
-    if (pods.includes('core')) steps.push({ id: 'migrations', title: 'Check the runtime migrations' });
+    if (pods.includes('core')) steps.push({ id: 'migrations', title: 'Check the runtime migrations and readiness' });
   } else {
     for (const pod of pods) {
       if (approveBefore.includes(pod)) steps.push({ id: `approve:${pod}`, title: `Wait for approval before ${pod}` });
       steps.push({ id: `redeploy:${pod}`, title: `Redeploy ${pod}` });
-      if (pod === 'core') steps.push({ id: 'migrations', title: 'Check the runtime migrations' });
+      if (pod === 'core') steps.push({ id: 'migrations', title: 'Check the runtime migrations and readiness' });
     }
   }
   steps.push({ id: 'validate', title: 'Validate the platform' });

@@ -154,7 +154,7 @@ describe('operating upgrades', () => {
         'Pre-flight checks',
         'Redeploy database',
         'Redeploy core',
-        'Check the runtime migrations',
+        'Check the runtime migrations and readiness',
         'Validate the platform',
       ];
       const positions = titles.map((title) => followed.stdout.indexOf(`✓ ${title} (`));
