@@ -97,8 +97,12 @@ export function createPreflightActivities(deployment: Deployment) {
       'select coalesce(sum(pg_database_size(datname)), 0) as bytes from pg_database where not datistemplate',
     );
     const databaseBytes = Number(row?.bytes ?? 0);
-    await fs.mkdir(config.aegis.backupDir, { recursive: true });
-    const disk = await fs.statfs(config.aegis.backupDir);
+    // Pre-flight creates nothing: the space is that of the backup directory, or of its nearest existing parent.
+    let directory = config.aegis.backupDir;
+    while (!(await fs.stat(directory).catch(() => undefined)) && path.dirname(directory) !== directory) {
+      directory = path.dirname(directory);
+    }
+    const disk = await fs.statfs(directory);
     const free = disk.bavail * disk.bsize;
     // Compressed dumps are smaller than the databases: their full size is a safe upper bound.
     if (free < databaseBytes) {
