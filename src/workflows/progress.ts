@@ -43,10 +43,10 @@ export class ProgressLog {
     this.end(this.find(id), 'skipped', detail);
   }
 
-  /** Marks the upgrade's steps that had changed something as undone. */
+  /** Marks the upgrade's steps that had changed something as undone; a failed step stays failed: it says why. */
   markRolledBack(ids: string[]): void {
     for (const step of this.steps) {
-      if (ids.includes(step.id) && step.status !== 'pending') step.status = 'rolled-back';
+      if (ids.includes(step.id) && step.status === 'succeeded') step.status = 'rolled-back';
     }
   }
 

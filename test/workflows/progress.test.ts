@@ -135,6 +135,19 @@ describe('ProgressLog', () => {
     expect(log.snapshot().steps.map((step) => step.status)).toEqual(['pending', 'rolled-back', 'pending']);
   });
 
+  it('leaves the failed step failed when the others are rolled back', async () => {
+    await log.run('pull-images', async () => undefined);
+    await expect(
+      log.run('set-tag', async () => {
+        throw new Error('disk full');
+      }),
+    ).rejects.toThrow('disk full');
+
+    log.markRolledBack(['pull-images', 'set-tag']);
+
+    expect(log.snapshot().steps.map((step) => step.status)).toEqual(['rolled-back', 'failed', 'pending']);
+  });
+
   it('hands out snapshots that later changes do not touch', async () => {
     const before = log.snapshot();
 
