@@ -96,6 +96,53 @@ describe('upgradePlatform on the sandbox', () => {
   );
 
   test(
+    'strategy full: teardown, deploy, bootstrap-secrets, then the same checks; 1.3.0 completes',
+    async () => {
+      worker = await platform.startWorker();
+      const report: UpgradeReport = await (
+        await startUpgrade(platform, { targetVersion: '1.3.0', strategy: 'full' })
+      ).result();
+
+      expect(report.phase).toBe('completed');
+      expect(report.steps.map((step) => step.id)).toEqual([
+        'preflight',
+        'pull-images',
+        'backup',
+        'set-tag',
+        'deploy',
+        'migrations',
+        'validate',
+      ]);
+      expect(await runningImages()).toMatchObject(images('1.3.0'));
+      const commands = (await commandLog(platform.env)).map((line) => line.split(' ')[0]);
+      expect(commands.filter((command) => command !== 'validate')).toEqual(['teardown', 'deploy', 'bootstrap-secrets']);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'strategy full: a failed migration is rolled back by a full redeploy on the previous images',
+    async () => {
+      const databaseBefore = await dumpRuntimeDatabase();
+      worker = await platform.startWorker();
+      const failure = await upgradeFailure(
+        (await startUpgrade(platform, { targetVersion: '1.3.1', strategy: 'full' })).result(),
+      );
+
+      expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
+      expect(failure.report.rollback.map((step) => step.id)).toEqual([
+        'rollback:tag',
+        'rollback:database',
+        'rollback:deploy',
+        'rollback:validate',
+      ]);
+      expect(failure.report.databaseRestored).toBe(true);
+      await expectBaseline(databaseBefore);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
     '1.2.0 → 1.3.1: the failed migration rolls everything back and restores the database',
     async () => {
       const databaseBefore = await dumpRuntimeDatabase();
