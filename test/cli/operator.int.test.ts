@@ -105,6 +105,28 @@ describe('operating upgrades', () => {
   );
 
   test(
+    'an approval that does not come within --approval-timeout rolls the upgrade back',
+    async () => {
+      const started = await aegisUpgrade([
+        'start',
+        '1.3.0',
+        '--approve-before',
+        'core',
+        '--approval-timeout',
+        '5 seconds',
+      ]);
+      expect(started.exitCode).toBe(0);
+      const followed = await aegisUpgrade(['status', '--follow']);
+      expect(followed.exitCode).toBe(1);
+      expect(followed.stdout).toContain('Failed at approve:core: nobody approved within 5 seconds');
+      expect(followed.stdout).toContain('Result: rolled-back');
+      expect(await imageTag(platform.root)).toBe('1.2.0');
+      expect(await runtimeImage()).toMatch(/aegis-runtime:1\.2\.0$/);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
     'a second start for the same environment is refused, naming the running one; abort rolls it back',
     async () => {
       await worker?.stop();
