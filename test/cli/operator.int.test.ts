@@ -32,6 +32,16 @@ describe('operating upgrades', () => {
   const handle = () => platform.client.workflow.getHandle('aegis-upgrade-default');
   const runtimeImage = async () => (await runningImages())['aegis-core-aegis-runtime'];
 
+  /** `status --follow` until the upgrade ends rolled back: exit 1, the deployment back on 1.2.0. Returns what it printed. */
+  const followToRollback = async () => {
+    const followed = await aegisUpgrade(['status', '--follow']);
+    expect(followed.exitCode).toBe(1);
+    expect(followed.stdout).toContain('Result: rolled-back');
+    expect(await imageTag(platform.root)).toBe('1.2.0');
+    expect(await runtimeImage()).toMatch(/aegis-runtime:1\.2\.0$/);
+    return followed.stdout;
+  };
+
   beforeEach(async () => {
     await sandbox('reset');
     worker = await platform.startWorker();
@@ -116,12 +126,7 @@ describe('operating upgrades', () => {
         '5 seconds',
       ]);
       expect(started.exitCode).toBe(0);
-      const followed = await aegisUpgrade(['status', '--follow']);
-      expect(followed.exitCode).toBe(1);
-      expect(followed.stdout).toContain('Failed at approve:core: nobody approved within 5 seconds');
-      expect(followed.stdout).toContain('Result: rolled-back');
-      expect(await imageTag(platform.root)).toBe('1.2.0');
-      expect(await runtimeImage()).toMatch(/aegis-runtime:1\.2\.0$/);
+      expect(await followToRollback()).toContain('Failed at approve:core: nobody approved within 5 seconds');
     },
     SCENARIO_TIMEOUT_MS,
   );
@@ -139,12 +144,7 @@ describe('operating upgrades', () => {
       await waitFor(async () => (await handle().query(progressQuery)).currentStep === 'redeploy:temporal');
       const aborted = await aegisUpgrade(['abort', '--reason', 'error rate up']);
       expect(aborted.exitCode).toBe(0);
-      const followed = await aegisUpgrade(['status', '--follow']);
-      expect(followed.exitCode).toBe(1);
-      expect(followed.stdout).toContain('Result: rolled-back');
-      expect(followed.stdout).toContain('error rate up');
-      expect(await imageTag(platform.root)).toBe('1.2.0');
-      expect(await runtimeImage()).toMatch(/aegis-runtime:1\.2\.0$/);
+      expect(await followToRollback()).toContain('error rate up');
     },
     SCENARIO_TIMEOUT_MS,
   );
