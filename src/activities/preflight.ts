@@ -107,10 +107,13 @@ export function createPreflightActivities(deployment: Deployment) {
     // Compressed dumps are smaller than the databases: their full size is a safe upper bound.
     if (free < databaseBytes) {
       throw new PreflightFailed(
-        `Not enough space for the backup in ${config.aegis.backupDir}: ${mib(free)} free, up to ${mib(databaseBytes)} needed`,
+        `Not enough space for the backup in ${config.aegis.backupDir}: ${formatMiB(free)} free, up to ${formatMiB(databaseBytes)} needed`,
       );
     }
-    return { check: `Disk: ${mib(free)} free for a backup of at most ${mib(databaseBytes)}`, databaseBytes };
+    return {
+      check: `Disk: ${formatMiB(free)} free for a backup of at most ${formatMiB(databaseBytes)}`,
+      databaseBytes,
+    };
   }
 
   return {
@@ -150,6 +153,7 @@ export function createPreflightActivities(deployment: Deployment) {
   };
 }
 
-function mib(bytes: number): string {
+/** Sizes as pre-flight and the plan print them. */
+export function formatMiB(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -5,6 +5,7 @@ import {
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
+import { formatMiB } from '../activities/preflight';
 import { ROLLING_ORDER, isPodName, type PodName } from '../platform';
 import {
   UPGRADE_WORKFLOW_TYPE,
@@ -149,12 +150,11 @@ export async function planUpgrade(
 export function renderPlan(report: UpgradeReport): string {
   const plan = report.plan;
   if (!plan) return renderOutcome(report);
-  const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
   return [
     `Plan: ${report.fromVersion} → ${report.toVersion} (nothing was changed)`,
     'Images:',
     ...plan.images.map((image) => `  ${image.container}: ${image.current} → ${image.target}`),
-    `Steps: pre-flight, pull images and back up the databases (about ${mib(plan.backupEstimateBytes)} at most), ` +
+    `Steps: pre-flight, pull images and back up the databases (about ${formatMiB(plan.backupEstimateBytes)} at most), ` +
       `set AEGIS_IMAGE_TAG=${report.toVersion}, redeploy ${plan.pods.join(' → ')}, check migrations, validate`,
     `On failure: rollback${plan.restorePossible ? ', with a database restore if the schema moved' : ' (no database restore)'}`,
     'Checks passed:',
