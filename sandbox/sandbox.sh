@@ -240,7 +240,13 @@ remove_pod() {
   fi
 }
 
+# A network made before netavark was selected (podman's CNI fallback) has no DNS: the pods would not find
+# each other by name. It is made again, with the pods on it.
 ensure_network() {
+  if podman network exists "$NETWORK" && [[ "$(podman network inspect --format '{{.DNSEnabled}}' "$NETWORK")" != true ]]; then
+    say "network $NETWORK has no DNS (made under another network backend): removing it and its pods"
+    podman network rm -f -t 10 "$NETWORK" >/dev/null
+  fi
   podman network exists "$NETWORK" || { say "creating network $NETWORK"; podman network create "$NETWORK" >/dev/null; }
 }
 

@@ -20,6 +20,8 @@ LOG_PREFIX=bootstrap
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/temporal-cli.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/temporal-cli.sh"
+# shellcheck source=lib/smoke.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/smoke.sh"
 
 NODE_MIN_VERSION="20.19"
 
@@ -31,6 +33,10 @@ declare -A PACKAGE_PROVIDES=(
   [podman]=podman
   [runc]=runc
   [docker-registry]=docker-registry
+  [catatonit]=catatonit
+  [netavark]=/usr/lib/podman/netavark
+  [aardvark-dns]=/usr/lib/podman/aardvark-dns
+  [iptables]=iptables
   [busybox-static]=busybox
   [postgresql-15]=/usr/lib/postgresql/15/bin/postgres
   [postgresql-client-15]=psql
@@ -39,12 +45,20 @@ declare -A PACKAGE_PROVIDES=(
   [curl]=curl
   [git]=git
 )
-SYSTEM_PACKAGES=(podman runc docker-registry busybox-static postgresql-15
-  postgresql-client-15 gettext-base make curl git)
+#   catatonit: the init of a pod's infra container (podman only recommends it:
+#     without it "finding pause binary: exec: catatonit: not found");
+#   netavark, aardvark-dns: networks with DNS, so pods find each other by name
+#     (podman's CNI fallback creates networks with dns_enabled false);
+#   iptables: netavark runs it to set up every network (without it a pod's
+#     infra container fails with "netavark: No such file or directory").
+SYSTEM_PACKAGES=(podman runc catatonit netavark aardvark-dns iptables docker-registry
+  busybox-static postgresql-15 postgresql-client-15 gettext-base make curl git)
 
 # crun fails on these machines ("cgroups in hybrid mode not supported") and
 # containers may not raise rlimits (setrlimit RLIMIT_NPROC: Operation not
-# permitted), so pin runc and ulimits the containers can keep.
+# permitted), so pin runc and ulimits the containers can keep. netavark is
+# named, not left to podman's guess: it falls back to CNI (no DNS) whenever
+# netavark looks absent or CNI networks exist.
 PODMAN_CONF_FILE=/etc/containers/containers.conf.d/50-aegis-upgrade.conf
 PODMAN_CONF='# Written by aegis-upgrade scripts/bootstrap.sh.
 [containers]
@@ -52,7 +66,13 @@ default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
 
 [engine]
 runtime = "runc"
+
+[network]
+network_backend = "netavark"
 '
+
+# What the bootstrap installed with apt, one package a line (see new-machine.sh).
+INSTALLED_RECORD=/var/lib/aegis-upgrade/installed-packages
 
 CHECK_ONLY=0
 PROBLEMS=() # what --check found missing
@@ -131,6 +151,21 @@ missing_packages() {
   done
 }
 
+installed_packages() {
+  dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 == "ii" { print $2 }' | sort
+}
+
+# Remembers every package this install added (those named and what they pulled
+# in), so that scripts/new-machine.sh can take the machine back to new.
+record_installed() {
+  local before="$1"
+  mkdir -p "$(dirname "$INSTALLED_RECORD")"
+  { cat "$INSTALLED_RECORD" 2>/dev/null || true; comm -13 <(echo "$before") <(installed_packages); } |
+    sort -u >"$INSTALLED_RECORD.tmp"
+  mv -f "$INSTALLED_RECORD.tmp" "$INSTALLED_RECORD"
+  log "recorded $(wc -l <"$INSTALLED_RECORD") package(s) installed by the bootstrap in $INSTALLED_RECORD"
+}
+
 ensure_system_packages() {
   local missing=()
   mapfile -t missing < <(missing_packages)
@@ -142,8 +177,11 @@ ensure_system_packages() {
     log "apt-get update"
     apt-get update >&2 || die "apt-get update failed (output above)"
     log "$install_cmd"
+    local before
+    before="$(installed_packages)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
       die "apt-get install failed (output above)"
+    record_installed "$before"
     mapfile -t missing < <(missing_packages)
     [ "${#missing[@]}" -eq 0 ] || die "still missing after apt-get install: ${missing[*]}"
     return 0
@@ -188,6 +226,10 @@ check_podman() {
     return 0
   fi
   [ "$runtime" = runc ] || problem "podman uses the OCI runtime '$runtime', expected runc ($PODMAN_CONF_FILE)"
+  local backend
+  backend="$(podman info --format '{{.Host.NetworkBackend}}' 2>&1 || true)"
+  [ "$backend" = netavark ] ||
+    problem "podman uses the network backend '$backend', expected netavark ($PODMAN_CONF_FILE; apt-get install netavark aardvark-dns)"
   PODMAN_VERSION="$(podman version --format '{{.Client.Version}}' 2>/dev/null || echo '?')"
 }
 
@@ -223,6 +265,7 @@ if [ "${#PROBLEMS[@]}" -gt 0 ]; then
   log "bootstrap --check: ${#PROBLEMS[@]} thing(s) missing; run scripts/bootstrap.sh (as root) to install them"
   exit 1
 fi
+smoke_test || die "the smoke test failed (above): the tests and the demo would fail the same way"
 if [ "$CHECK_ONLY" -eq 1 ]; then
   log "bootstrap --check: all in place (node $NODE_VERSION, podman $PODMAN_VERSION, temporal CLI at $TEMPORAL_CLI_BIN)"
 else

@@ -64,7 +64,9 @@ temporal_cli_build() (
   log "building the temporal CLI $TEMPORAL_CLI_VERSION from source with go install (first time: several minutes on 2 cores)"
   log "  with go $(go_version), into $TEMPORAL_CLI_DIR"
   # -v names each package as it is compiled: progress during a long build.
-  if ! GOBIN="$tmp" go install -v "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" >&2; then
+  # The module and build caches live in the temporary directory: the user's own
+  # Go caches are left alone, and nothing of the build stays behind but the binary.
+  if ! GOBIN="$tmp" GOMODCACHE="$tmp/mod" GOCACHE="$tmp/build" GOFLAGS=-modcacherw go install -v "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" >&2; then
     log "ERROR: go install of the temporal CLI failed (output above)"
     exit 1
   fi
