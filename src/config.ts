@@ -34,6 +34,13 @@ export interface Config {
     /** How long a redeployed pod may take to be ready, or the runtime to log its migrations. @default 120 (`AEGIS_READY_TIMEOUT_SECONDS`) */
     readyTimeoutSeconds: number;
   };
+  worker: {
+    /**
+     * After SIGTERM or SIGINT, how long running activities may go on before they are cancelled: long enough for a
+     * `make redeploy` to end, so no pod is left half-replaced. @default 120 (`AEGIS_SHUTDOWN_GRACE_SECONDS`)
+     */
+    shutdownGraceSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -104,6 +111,9 @@ export function loadConfig(env: Env = process.env): Config {
       runtimeUrl: url('AEGIS_RUNTIME_URL', 'http://127.0.0.1:8088'),
       sealGatewayUrl: url('AEGIS_SEAL_GATEWAY_URL', 'http://127.0.0.1:8089'),
       readyTimeoutSeconds: positiveInteger('AEGIS_READY_TIMEOUT_SECONDS', 120),
+    },
+    worker: {
+      shutdownGraceSeconds: positiveInteger('AEGIS_SHUTDOWN_GRACE_SECONDS', 120),
     },
   };
 }

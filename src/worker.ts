@@ -2,9 +2,15 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfig } from './config';
 
-/** The worker: runs upgrades from the task queue until SIGINT or SIGTERM, then finishes what it holds and exits. */
+/**
+ * The worker: runs upgrades from the task queue until SIGINT or SIGTERM. Then it takes no new task and lets the
+ * activities it runs finish (a `make redeploy` is never cut in half) for up to the shutdown grace time; past it they
+ * are cancelled, and the next worker retries them. The service manager must wait longer than that (see
+ * deploy/aegis-upgrade-worker.service) and signal the worker alone, not the commands it runs.
+ */
 async function main(): Promise<void> {
   const config = loadConfig();
+  const graceSeconds = config.worker.shutdownGraceSeconds;
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   try {
     const worker = await Worker.create({
@@ -13,12 +19,24 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       workflowsPath: require.resolve('./workflows'),
       activities: createActivities({ config }),
+      shutdownGraceTime: `${graceSeconds} seconds`,
+      // Past this the SDK gives up on activities that ignore their cancellation: the process exits all the same.
+      shutdownForceTime: `${graceSeconds + 30} seconds`,
     });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () =>
+        console.log(
+          `aegis-upgrade worker: ${signal}: taking no new task; running activities have ${graceSeconds} s to finish, ` +
+            `then they are cancelled and another worker resumes the upgrade`,
+        ),
+      );
+    }
     console.log(
       `aegis-upgrade worker: task queue ${config.temporal.taskQueue} on ${config.temporal.address} ` +
         `(namespace ${config.temporal.namespace}), deployment ${config.aegis.root}`,
     );
     await worker.run();
+    console.log('aegis-upgrade worker: stopped');
   } finally {
     await connection.close();
   }

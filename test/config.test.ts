@@ -29,6 +29,7 @@ describe('loadConfig', () => {
         sealGatewayUrl: 'http://127.0.0.1:8089',
         readyTimeoutSeconds: 120,
       },
+      worker: { shutdownGraceSeconds: 120 },
     });
     expect(DEFAULT_TASK_QUEUE).toBe('aegis-upgrades');
   });
@@ -47,6 +48,7 @@ describe('loadConfig', () => {
       AEGIS_RUNTIME_URL: 'https://runtime.internal:8443',
       AEGIS_SEAL_GATEWAY_URL: 'http://seal.internal:8089',
       AEGIS_READY_TIMEOUT_SECONDS: '300',
+      AEGIS_SHUTDOWN_GRACE_SECONDS: '600',
     });
 
     expect(config.temporal).toEqual({ address: 'temporal.internal:7243', namespace: 'ops', taskQueue: 'upgrades-eu' });
@@ -59,6 +61,7 @@ describe('loadConfig', () => {
       sealGatewayUrl: 'http://seal.internal:8089',
       readyTimeoutSeconds: 300,
     });
+    expect(config.worker).toEqual({ shutdownGraceSeconds: 600 });
   });
 
   it('resolves a relative backup directory inside the checkout', () => {

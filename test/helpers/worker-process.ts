@@ -9,8 +9,9 @@ const WORKER_ENTRY = path.join(REPO_ROOT, 'dist', 'src', 'worker.js');
 export interface WorkerProcess {
   pid: number;
   output(): string;
-  stop(): Promise<void>;
-  kill(): Promise<void>;
+  /** SIGTERM, as a service manager stops it; resolves with the exit code once the process has ended. */
+  stop(): Promise<number | undefined>;
+  kill(): Promise<number | undefined>;
 }
 
 export async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
@@ -35,7 +36,7 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerPr
   }
   const end = async (signal: NodeJS.Signals) => {
     child.kill(signal);
-    await child;
+    return (await child).exitCode;
   };
   return { pid: child.pid ?? 0, output: () => output, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
 }

@@ -228,6 +228,36 @@ describe('upgradePlatform on the sandbox', () => {
   );
 
   test(
+    'a worker stopped (SIGTERM) in the middle of a redeploy finishes it; a new one completes the upgrade',
+    async () => {
+      worker = await platform.startWorker({ AEGIS_SANDBOX_REDEPLOY_DELAY: '8' });
+      const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
+      await waitFor(async () => (await handle.query(progressQuery)).currentStep === 'redeploy:temporal');
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const stopping = worker;
+      worker = undefined;
+      expect(await stopping.stop()).toBe(0);
+      expect(stopping.output()).toContain('SIGTERM: taking no new task');
+      expect(stopping.output()).toContain('aegis-upgrade worker: stopped');
+
+      // Between the two workers: the redeploy it was running has ended, no pod is left half-replaced.
+      const between = await runningImages();
+      expect(between['aegis-temporal-temporal-worker']).toBe(images('1.3.0')['aegis-temporal-temporal-worker']);
+      expect(between['aegis-seal-gateway-seal-gateway']).toBe(images('1.2.0')['aegis-seal-gateway-seal-gateway']);
+
+      worker = await platform.startWorker();
+      const report: UpgradeReport = await handle.result();
+      expect(report.phase).toBe('completed');
+      expect(await runningImages()).toMatchObject(images('1.3.0'));
+      const redeployed = (await commandLog(platform.env))
+        .filter((line) => line.startsWith('redeploy'))
+        .map((line) => /POD=(\S+)/.exec(line)?.[1]);
+      expect(redeployed).toEqual(['database', 'core', 'temporal', 'seal-gateway', 'observability']);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
     'cancelling a running upgrade rolls it back',
     async () => {
       const databaseBefore = await dumpRuntimeDatabase();
