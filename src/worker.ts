@@ -23,8 +23,9 @@ async function main(): Promise<void> {
       // Past this the SDK gives up on activities that ignore their cancellation: the process exits all the same.
       shutdownForceTime: `${graceSeconds + 30} seconds`,
     });
+    // Stays registered: a second signal must not kill the worker in the middle of a redeploy (Node's default).
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(signal, () =>
+      process.on(signal, () =>
         console.log(
           `aegis-upgrade worker: ${signal}: taking no new task; running activities have ${graceSeconds} s to finish, ` +
             `then they are cancelled and another worker resumes the upgrade`,

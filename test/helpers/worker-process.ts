@@ -9,9 +9,9 @@ const WORKER_ENTRY = path.join(REPO_ROOT, 'dist', 'src', 'worker.js');
 export interface WorkerProcess {
   pid: number;
   output(): string;
-  /** SIGTERM, as a service manager stops it; resolves with the exit code once the process has ended. */
-  stop(): Promise<number | undefined>;
-  kill(): Promise<number | undefined>;
+  /** SIGTERM, as a service manager stops it; resolves once the process has ended with its exit code, or the signal that ended it. */
+  stop(): Promise<number | string | undefined>;
+  kill(): Promise<number | string | undefined>;
 }
 
 export async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
@@ -23,6 +23,8 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerPr
     reject: false,
     all: true,
     buffer: false,
+    // A stopped worker may take its shutdown grace time (120 s by default): no SIGKILL after execa's 5 s.
+    forceKillAfterDelay: false,
   });
   let output = '';
   child.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -36,7 +38,8 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerPr
   }
   const end = async (signal: NodeJS.Signals) => {
     child.kill(signal);
-    return (await child).exitCode;
+    const result = await child;
+    return result.exitCode ?? result.signal;
   };
   return { pid: child.pid ?? 0, output: () => output, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
 }

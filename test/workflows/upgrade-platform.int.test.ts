@@ -236,9 +236,12 @@ describe('upgradePlatform on the sandbox', () => {
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       const stopping = worker;
       worker = undefined;
-      expect(await stopping.stop()).toBe(0);
-      expect(stopping.output()).toContain('SIGTERM: taking no new task');
-      expect(stopping.output()).toContain('aegis-upgrade worker: stopped');
+      const ended = await stopping.stop();
+      // The output in the comparison, so that a failure shows what the worker said.
+      expect({ ended, output: stopping.output() }).toEqual({
+        ended: 0,
+        output: expect.stringMatching(/SIGTERM: taking no new task[^]*aegis-upgrade worker: stopped/),
+      });
 
       // Between the two workers: the redeploy it was running has ended, no pod is left half-replaced.
       const between = await runningImages();
