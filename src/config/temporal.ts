@@ -158,6 +158,13 @@ export function loadTemporalConfig(env: Env = process.env): TemporalConfig {
   }
   // TLS as the SDK reads it: on with an API key unless TEMPORAL_TLS=false or `disabled = true`.
   const { tls } = toClientOptions({ ...profile, tls: readTlsFiles(profile.tls, origin) }).connectionOptions;
+  // The worker's SDK core takes the host as the name to check the certificate against, and `[::1]` is no name.
+  if (tls && address.startsWith('[') && !(typeof tls === 'object' && tls.serverNameOverride)) {
+    throw new ConfigError(
+      `TLS to the IPv6 address ${address} (${addressSource}) needs a server name: set TEMPORAL_TLS_SERVER_NAME ` +
+        `or tls.server_name in the profile to a name in the server's certificate, e.g. localhost`,
+    );
+  }
   const { apiKey, grpcMeta: metadata } = profile;
   return {
     connection: {

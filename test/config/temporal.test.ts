@@ -256,6 +256,22 @@ describe('loadTemporalConfig', () => {
     );
   });
 
+  it('refuses TLS to an IPv6 address without a server name, which the worker could not check the certificate against', () => {
+    expect(
+      configError(() => loadTemporalConfig({ TEMPORAL_ADDRESS: '[::1]:7233', TEMPORAL_TLS: 'true' })).message,
+    ).toBe(
+      'TLS to the IPv6 address [::1]:7233 (TEMPORAL_ADDRESS) needs a server name: set TEMPORAL_TLS_SERVER_NAME ' +
+        "or tls.server_name in the profile to a name in the server's certificate, e.g. localhost",
+    );
+    expect(
+      loadTemporalConfig({
+        TEMPORAL_ADDRESS: '[::1]:7233',
+        TEMPORAL_TLS: 'true',
+        TEMPORAL_TLS_SERVER_NAME: 'localhost',
+      }).connection.tls,
+    ).toEqual({ serverNameOverride: 'localhost' });
+  });
+
   it('never shows the API key in its description of the connection', () => {
     const temporal = loadTemporalConfig({ TEMPORAL_CONFIG_FILE: profileFile(), TEMPORAL_PROFILE: 'cloud' });
 
