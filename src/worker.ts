@@ -1,6 +1,6 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { loadConfig } from './config';
+import { describeConnection, loadConfig } from './config';
 
 /**
  * The worker: runs upgrades from the task queue until SIGINT or SIGTERM. Then it takes no new task and lets the
@@ -11,7 +11,11 @@ import { loadConfig } from './config';
 async function main(): Promise<void> {
   const config = loadConfig();
   const graceSeconds = config.worker.shutdownGraceSeconds;
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect(config.temporal.connection).catch((error: Error) => {
+    throw new Error(`Cannot reach the Temporal server at ${describeConnection(config.temporal)}: ${error.message}`, {
+      cause: error,
+    });
+  });
   try {
     const worker = await Worker.create({
       connection,
@@ -33,8 +37,8 @@ async function main(): Promise<void> {
       );
     }
     console.log(
-      `aegis-upgrade worker: task queue ${config.temporal.taskQueue} on ${config.temporal.address} ` +
-        `(namespace ${config.temporal.namespace}), deployment ${config.aegis.root}`,
+      `aegis-upgrade worker: task queue ${config.temporal.taskQueue}, namespace ${config.temporal.namespace}, ` +
+        `on ${describeConnection(config.temporal)}; deployment ${config.aegis.root}`,
     );
     await worker.run();
     console.log('aegis-upgrade worker: stopped');

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { parseArgs } from 'node:util';
-import { loadTemporalConfig } from '../config';
+import { describeConnection, loadTemporalConfig } from '../config';
 import { createSchedule, deleteSchedule, listSchedules, triggerSchedule } from './schedules';
 import {
   UsageError,
@@ -26,7 +26,9 @@ Commands:
   abort                cancel and roll back        history          past upgrades
   schedule create|list|delete|trigger              maintenance windows
 
-Connection: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), AEGIS_TASK_QUEUE (aegis-upgrades).
+Connection: as the temporal CLI, from profile TEMPORAL_PROFILE (default) of TEMPORAL_CONFIG_FILE
+(~/.config/temporalio/temporal.toml), then TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
+TEMPORAL_API_KEY, TEMPORAL_TLS_*; and AEGIS_TASK_QUEUE (aegis-upgrades).
 Run \`aegis-upgrade <command> --help\` for a command's options.`,
   start: `aegis-upgrade start <version> [--env NAME] [--pods a,b] [--strategy rolling|full] [--approve-before core]
   [--approval-timeout '30 minutes'] [--restore-database auto|always|never] [--follow]
@@ -87,10 +89,8 @@ async function main(): Promise<number> {
     return values.help || command === '' ? 0 : 2;
   }
   const temporal = loadTemporalConfig();
-  const connection = await Connection.connect({ address: temporal.address }).catch((error: Error) => {
-    throw new UsageError(
-      `Cannot reach the Temporal server at ${temporal.address} (TEMPORAL_ADDRESS): ${error.message}`,
-    );
+  const connection = await Connection.connect(temporal.connection).catch((error: Error) => {
+    throw new UsageError(`Cannot reach the Temporal server at ${describeConnection(temporal)}: ${error.message}`);
   });
   try {
     const client = new Client({ connection, namespace: temporal.namespace });

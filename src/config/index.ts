@@ -1,16 +1,13 @@
 import path from 'node:path';
-import { DEFAULT_TASK_QUEUE } from './upgrade';
+import { loadTemporalConfig, type TemporalConfig } from './temporal';
+import { ConfigError, reader, type Env } from './variables';
+
+export { ConfigError } from './variables';
+export { describeConnection, loadTemporalConfig, type TemporalConfig } from './temporal';
 
 /** Everything the worker and the CLI read from the environment, read once at start. */
 export interface Config {
-  temporal: {
-    /** @default '127.0.0.1:7233' (`TEMPORAL_ADDRESS`) */
-    address: string;
-    /** @default 'default' (`TEMPORAL_NAMESPACE`) */
-    namespace: string;
-    /** @default 'aegis-upgrades' (`AEGIS_TASK_QUEUE`) */
-    taskQueue: string;
-  };
+  temporal: TemporalConfig;
   aegis: {
     /** The deploy checkout the operator runs `make` in (`AEGIS_ROOT`, required). */
     root: string;
@@ -40,34 +37,6 @@ export interface Config {
      * `make redeploy` to end, so no pod is left half-replaced. @default 120 (`AEGIS_SHUTDOWN_GRACE_SECONDS`)
      */
     shutdownGraceSeconds: number;
-  };
-}
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-type Env = Record<string, string | undefined>;
-
-function reader(env: Env) {
-  return (name: string, fallback?: string): string => {
-    const value = env[name]?.trim() || fallback;
-    if (value === undefined) throw new ConfigError(`${name} is not set`);
-    return value;
-  };
-}
-
-/** The Temporal connection alone: what the CLI needs, and the first part of the worker's configuration. */
-export function loadTemporalConfig(env: Env = process.env): Config['temporal'] {
-  const read = reader(env);
-  const address = read('TEMPORAL_ADDRESS', '127.0.0.1:7233');
-  if (!/^[^\s:]+:\d+$/.test(address)) {
-    throw new ConfigError(`Expected TEMPORAL_ADDRESS to be host:port, got \`${address}\``);
-  }
-  return {
-    address,
-    namespace: read('TEMPORAL_NAMESPACE', 'default'),
-    taskQueue: read('AEGIS_TASK_QUEUE', DEFAULT_TASK_QUEUE),
   };
 }
 

@@ -1,24 +1,19 @@
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../src/config';
-import { DEFAULT_TASK_QUEUE } from '../src/upgrade';
+import { loadConfig } from '../../src/config';
+import { DEFAULT_TASK_QUEUE } from '../../src/upgrade';
+import { configError } from '../helpers/config-error';
 
 const ROOT = '/srv/aegis-deploy';
-
-/** The ConfigError that `load` throws; fails the test when it throws nothing or something else. */
-function configError(load: () => unknown): ConfigError {
-  try {
-    load();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('Expected a ConfigError, but nothing was thrown');
-}
 
 describe('loadConfig', () => {
   it('fills in every documented default when only AEGIS_ROOT is set', () => {
     expect(loadConfig({ AEGIS_ROOT: ROOT })).toEqual({
-      temporal: { address: '127.0.0.1:7233', namespace: 'default', taskQueue: DEFAULT_TASK_QUEUE },
+      temporal: {
+        connection: { address: '127.0.0.1:7233' },
+        addressSource: 'default',
+        namespace: 'default',
+        taskQueue: DEFAULT_TASK_QUEUE,
+      },
       aegis: {
         root: ROOT,
         registry: 'ghcr.io/100monkeys-ai',
@@ -51,7 +46,12 @@ describe('loadConfig', () => {
       AEGIS_SHUTDOWN_GRACE_SECONDS: '600',
     });
 
-    expect(config.temporal).toEqual({ address: 'temporal.internal:7243', namespace: 'ops', taskQueue: 'upgrades-eu' });
+    expect(config.temporal).toEqual({
+      connection: { address: 'temporal.internal:7243' },
+      addressSource: 'TEMPORAL_ADDRESS',
+      namespace: 'ops',
+      taskQueue: 'upgrades-eu',
+    });
     expect(config.aegis).toMatchObject({
       registry: 'registry.local:5000/aegis',
       profile: 'full',
@@ -72,7 +72,7 @@ describe('loadConfig', () => {
 
   it('treats an empty or blank variable as unset', () => {
     expect(loadConfig({ AEGIS_ROOT: ROOT, AEGIS_PROFILE: '  ', TEMPORAL_ADDRESS: '' })).toMatchObject({
-      temporal: { address: '127.0.0.1:7233' },
+      temporal: { connection: { address: '127.0.0.1:7233' } },
       aegis: { profile: 'development' },
     });
   });
@@ -87,7 +87,9 @@ describe('loadConfig', () => {
     (bad) => {
       const { message } = configError(() => loadConfig({ AEGIS_ROOT: ROOT, TEMPORAL_ADDRESS: bad }));
 
-      expect(message).toBe(`Expected TEMPORAL_ADDRESS to be host:port, got \`${bad}\``);
+      expect(message).toBe(
+        `Expected TEMPORAL_ADDRESS to be host:port like 127.0.0.1:7233 or [::1]:7233, got \`${bad}\``,
+      );
     },
   );
 
