@@ -2,8 +2,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfig } from './config';
 
-/** The worker: runs upgrades from the task queue until SIGINT or SIGTERM, then finishes what it holds and exits. */
-async function main(): Promise<void> {
+/** The worker: runs upgrades from the task queue until SIGINT or SIGTERM, then finishes what it holds and returns. */
+export async function runWorker(): Promise<void> {
   const config = loadConfig();
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   try {
@@ -24,7 +24,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+// `node dist/src/worker.js` (npm start); `aegis-upgrade worker` imports runWorker instead.
+if (require.main === module) {
+  runWorker().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
