@@ -9,15 +9,25 @@ const WORKER_ENTRY = path.join(REPO_ROOT, 'dist', 'src', 'worker.js');
 export interface WorkerProcess {
   pid: number;
   output(): string;
-  stop(): Promise<void>;
-  kill(): Promise<void>;
+  /** Ends it with SIGTERM, as a service manager does; resolves with its exit code. */
+  stop(): Promise<number | undefined>;
+  kill(): Promise<number | undefined>;
 }
 
-export async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
-  if (!fs.existsSync(WORKER_ENTRY)) {
+/** Another way to start it than `node dist/src/worker.js`, e.g. an installed package's `aegis-upgrade worker`. */
+export interface WorkerCommand {
+  file: string;
+  args: string[];
+  cwd?: string;
+}
+
+export async function startWorker(env: Record<string, string>, command?: WorkerCommand): Promise<WorkerProcess> {
+  if (!command && !fs.existsSync(WORKER_ENTRY)) {
     throw new MissingDependency(`${WORKER_ENTRY} is missing`, 'Run `npm run build` (npm test does it first)');
   }
-  const child: ResultPromise = execa('node', [WORKER_ENTRY], {
+  const { file, args, cwd } = command ?? { file: 'node', args: [WORKER_ENTRY] };
+  const child: ResultPromise = execa(file, args, {
+    cwd,
     env,
     reject: false,
     all: true,
@@ -35,7 +45,7 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerPr
   }
   const end = async (signal: NodeJS.Signals) => {
     child.kill(signal);
-    await child;
+    return (await child).exitCode;
   };
   return { pid: child.pid ?? 0, output: () => output, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
 }
