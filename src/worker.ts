@@ -8,7 +8,7 @@ import { describeConnection, loadConfig } from './config';
  * are cancelled, and the next worker retries them. The service manager must wait longer than that (see
  * deploy/aegis-upgrade-worker.service) and signal the worker alone, not the commands it runs.
  */
-async function main(): Promise<void> {
+export async function runWorker(): Promise<void> {
   const config = loadConfig();
   const graceSeconds = config.worker.shutdownGraceSeconds;
   const connection = await NativeConnection.connect(config.temporal.connection).catch((error: Error) => {
@@ -47,7 +47,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+// `node dist/src/worker.js` (npm start); `aegis-upgrade worker` imports runWorker instead.
+if (require.main === module) {
+  runWorker().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

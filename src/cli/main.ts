@@ -25,6 +25,7 @@ Commands:
   status               the current or last upgrade approve          release a waiting approval gate
   abort                cancel and roll back        history          past upgrades
   schedule create|list|delete|trigger              maintenance windows
+  worker               run the worker that executes the upgrades (needs AEGIS_ROOT)
 
 Connection: as the temporal CLI, from profile TEMPORAL_PROFILE (default) of TEMPORAL_CONFIG_FILE
 (~/.config/temporalio/temporal.toml), then TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
@@ -61,6 +62,11 @@ aegis-upgrade schedule trigger --env NAME
 A maintenance window as a Temporal Schedule: overlapping runs are skipped; a rolled-back upgrade pauses it.
 Example: aegis-upgrade schedule create --env default --version 1.3.0 --cron '0 3 * * SUN' --timezone Europe/Paris
          aegis-upgrade schedule create --env default --version 1.3.0 --calendar dayOfWeek=SUNDAY,hour=3`,
+  worker: `aegis-upgrade worker
+
+Runs the worker on the host of the deployment: it takes upgrades from the task queue until SIGINT or SIGTERM, then
+finishes what it holds and exits. AEGIS_ROOT (the deploy checkout, required) and the other AEGIS_* variables: README.
+Example: AEGIS_ROOT=/srv/aegis-deploy TEMPORAL_ADDRESS=temporal.example:7233 aegis-upgrade worker`,
 };
 
 const OPTIONS = {
@@ -87,6 +93,12 @@ async function main(): Promise<number> {
   if (values.help || command === '' || !(command in HELP)) {
     console.log(HELP[values.help ? command : ''] ?? HELP['']);
     return values.help || command === '' ? 0 : 2;
+  }
+  if (command === 'worker') {
+    // Imported here only: the other commands do not load the activities and their dependencies.
+    const { runWorker } = await import('../worker.js');
+    await runWorker();
+    return 0;
   }
   const temporal = loadTemporalConfig();
   const connection = await Connection.connect(temporal.connection).catch((error: Error) => {

@@ -14,11 +14,20 @@ export interface WorkerProcess {
   kill(): Promise<number | string | undefined>;
 }
 
-export async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
-  if (!fs.existsSync(WORKER_ENTRY)) {
+/** Another way to start it than `node dist/src/worker.js`, e.g. an installed package's `aegis-upgrade worker`. */
+export interface WorkerCommand {
+  file: string;
+  args: string[];
+  cwd?: string;
+}
+
+export async function startWorker(env: Record<string, string>, command?: WorkerCommand): Promise<WorkerProcess> {
+  if (!command && !fs.existsSync(WORKER_ENTRY)) {
     throw new MissingDependency(`${WORKER_ENTRY} is missing`, 'Run `npm run build` (npm test does it first)');
   }
-  const child: ResultPromise = execa('node', [WORKER_ENTRY], {
+  const { file, args, cwd } = command ?? { file: 'node', args: [WORKER_ENTRY] };
+  const child: ResultPromise = execa(file, args, {
+    cwd,
     env,
     reject: false,
     all: true,
