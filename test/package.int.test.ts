@@ -16,8 +16,8 @@ const PRODUCT =
   /^(README\.md|package\.json|bin\/[^/]+\.js|deploy\/(aegis-upgrade-worker\.service|worker\.env\.example)|dist\/src\/.+\.js(\.map)?)$/;
 
 const UNIT = 'deploy/aegis-upgrade-worker.service';
-/** Where the unit expects `npm install -g` to have put the command. */
-const UNIT_COMMAND = '/usr/local/bin/aegis-upgrade';
+/** The unit's command, found on systemd's own PATH where `npm install -g` put it. */
+const UNIT_COMMAND = 'aegis-upgrade worker';
 
 // The variables a parent `npm test` hands down (npm_config_prefix, npm_package_json, …) would steer the child npm.
 const env = Object.fromEntries(
@@ -73,7 +73,8 @@ describe('the npm package', () => {
     const shipped = await fs.readFile(path.join(app, 'node_modules', 'aegis-upgrade', UNIT), 'utf8');
     expect(shipped).toContain(`ExecStart=${UNIT_COMMAND}`);
     const unit = path.join(dir, 'aegis-upgrade-worker.service');
-    await fs.writeFile(unit, shipped.replace(UNIT_COMMAND, path.join(app, 'node_modules', '.bin', 'aegis-upgrade')));
+    const installed = path.join(app, 'node_modules', '.bin', 'aegis-upgrade');
+    await fs.writeFile(unit, shipped.replace(`ExecStart=${UNIT_COMMAND}`, `ExecStart=${installed} worker`));
     const verify = await execa('systemd-analyze', ['verify', unit], { reject: false });
     expect({ exitCode: verify.exitCode, stderr: verify.stderr }).toEqual({ exitCode: 0, stderr: '' });
 
