@@ -104,6 +104,7 @@ EOF
   echo $! >"$SMOKE_DIR/registry.pid"
   for i in $(seq 1 50); do
     curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$port/v2/" && break
+    kill -0 "$(cat "$SMOKE_DIR/registry.pid")" 2>/dev/null || break # it died: the push below says so
     sleep 0.1
   done
   if ! out="$(podman tag "$SMOKE_IMAGE" "$SMOKE_REGISTRY_IMAGE" 2>&1 &&
