@@ -34,6 +34,17 @@ describe('the test bench', () => {
     expect(Number(await psql('select count(*) from _sqlx_migrations'))).toBe(3);
   }, 300_000);
 
+  test('up re-creates an aegis-network made without DNS, and the runtime finds the database by name again', async () => {
+    await execa('podman', ['network', 'rm', '--force', '--time', '2', 'aegis-network']);
+    await execa('podman', ['network', 'create', '--disable-dns', 'aegis-network']);
+    await sandbox('up');
+    const dns = await execa('podman', ['network', 'inspect', '--format', '{{.DNSEnabled}}', 'aegis-network']);
+    expect(dns.stdout).toBe('true');
+    // The runtime's readiness answers only once it has reached aegis-database:5432 by name.
+    const ready = await fetch(`${platform.env.AEGIS_RUNTIME_URL}/health/ready`);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+  }, 300_000);
+
   test('make redeploy POD=core at 1.3.0 applies the migration and logs it; reset brings back 1.2.0', async () => {
     await execa('sed', ['-i', 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=1.3.0/', `${platform.root}/.env`]);
     const since = new Date().toISOString();
