@@ -39,6 +39,22 @@ describe('upgradePlatform on the sandbox', () => {
     'aegis-seal-gateway-seal-gateway': `${platform.env.AEGIS_REGISTRY}/aegis-seal-gateway:${tag}`,
   });
 
+  /** An upgrade to 1.3.0 two seconds into the redeploy of temporal, which the sandbox stretches to 8 s. */
+  async function upgradeInsideRedeployOfTemporal() {
+    worker = await platform.startWorker({ AEGIS_SANDBOX_REDEPLOY_DELAY: '8' });
+    const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
+    await waitFor(async () => (await handle.query(progressQuery)).currentStep === 'redeploy:temporal');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    return handle;
+  }
+
+  /** The pods `make redeploy` ran for, in order, from the sandbox's command log. */
+  async function redeployedPods(): Promise<(string | undefined)[]> {
+    return (await commandLog(platform.env))
+      .filter((line) => line.startsWith('redeploy'))
+      .map((line) => /POD=(\S+)/.exec(line)?.[1]);
+  }
+
   async function expectBaseline(databaseBefore: string): Promise<void> {
     expect(await imageTag(platform.root)).toBe('1.2.0');
     expect(await runningImages()).toMatchObject(images('1.2.0'));
@@ -199,21 +215,15 @@ describe('upgradePlatform on the sandbox', () => {
   test(
     'a worker killed in the middle of a redeploy: a new one finishes the upgrade, no step runs twice',
     async () => {
-      // The sandbox's redeploy waits before `podman play kube`, leaving time to kill the worker inside it.
-      worker = await platform.startWorker({ AEGIS_SANDBOX_REDEPLOY_DELAY: '8' });
-      const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
-      await waitFor(async () => (await handle.query(progressQuery)).currentStep === 'redeploy:temporal');
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-      await worker.kill();
+      const handle = await upgradeInsideRedeployOfTemporal();
+      await worker?.kill();
 
       worker = await platform.startWorker();
       const report: UpgradeReport = await handle.result();
       expect(report.phase).toBe('completed');
       expect(await runningImages()).toMatchObject(images('1.3.0'));
       // The redeploy the worker died in may run again (it never completed); every other ran exactly once.
-      const redeployed = (await commandLog(platform.env))
-        .filter((line) => line.startsWith('redeploy'))
-        .map((line) => /POD=(\S+)/.exec(line)?.[1]);
+      const redeployed = await redeployedPods();
       expect(redeployed.filter((pod) => pod !== 'temporal')).toEqual([
         'database',
         'core',
@@ -230,11 +240,8 @@ describe('upgradePlatform on the sandbox', () => {
   test(
     'a worker stopped (SIGTERM) in the middle of a redeploy finishes it; a new one completes the upgrade',
     async () => {
-      worker = await platform.startWorker({ AEGIS_SANDBOX_REDEPLOY_DELAY: '8' });
-      const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
-      await waitFor(async () => (await handle.query(progressQuery)).currentStep === 'redeploy:temporal');
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-      const stopping = worker;
+      const handle = await upgradeInsideRedeployOfTemporal();
+      const stopping = worker!;
       worker = undefined;
       const ended = await stopping.stop();
       // The output in the comparison, so that a failure shows what the worker said.
@@ -252,10 +259,7 @@ describe('upgradePlatform on the sandbox', () => {
       const report: UpgradeReport = await handle.result();
       expect(report.phase).toBe('completed');
       expect(await runningImages()).toMatchObject(images('1.3.0'));
-      const redeployed = (await commandLog(platform.env))
-        .filter((line) => line.startsWith('redeploy'))
-        .map((line) => /POD=(\S+)/.exec(line)?.[1]);
-      expect(redeployed).toEqual(['database', 'core', 'temporal', 'seal-gateway', 'observability']);
+      expect(await redeployedPods()).toEqual(['database', 'core', 'temporal', 'seal-gateway', 'observability']);
     },
     SCENARIO_TIMEOUT_MS,
   );
