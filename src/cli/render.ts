@@ -1,3 +1,4 @@
+import { formatDuration } from '../format';
 import type { StepRecord, UpgradeProgress, UpgradeReport } from '../upgrade';
 
 const MARK: Record<StepRecord['status'], string> = {
@@ -8,13 +9,6 @@ const MARK: Record<StepRecord['status'], string> = {
   skipped: '-',
   'rolled-back': '↺',
 };
-
-export function formatDuration(ms: number | undefined): string {
-  if (ms === undefined) return '';
-  return ms < 60_000
-    ? `${(ms / 1000).toFixed(1)} s`
-    : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
 
 /** One line per step: mark, title, duration, detail. */
 export function stepLine(step: StepRecord, now = Date.now()): string {

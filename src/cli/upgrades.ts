@@ -5,7 +5,7 @@ import {
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
-import { formatMiB } from '../activities/preflight';
+import { formatDuration, formatMiB } from '../format';
 import { ROLLING_ORDER, isPodName, type PodName } from '../platform';
 import {
   UPGRADE_WORKFLOW_TYPE,
@@ -20,7 +20,7 @@ import {
   type UpgradeStrategy,
 } from '../upgrade';
 import { followUpgrade, upgradeOutcome } from './follow';
-import { formatDuration, renderOutcome, renderProgress } from './render';
+import { renderOutcome, renderProgress } from './render';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
