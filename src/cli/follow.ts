@@ -1,22 +1,9 @@
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
 import { progressQuery, type StepRecord, type UpgradeProgress, type UpgradeReport } from '../upgrade';
 import { renderOutcome, renderProgress, stepLine } from './render';
+import { upgradeOutcome } from './upgrades';
 
 const POLL_INTERVAL_MS = 1_000;
-
-/** The report an upgrade ended with: its result, or the details of its failure. */
-export async function upgradeOutcome(handle: WorkflowHandle): Promise<UpgradeReport> {
-  try {
-    return (await handle.result()) as UpgradeReport;
-  } catch (error) {
-    if (error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure) {
-      const report = error.cause.details?.[0] as UpgradeReport | undefined;
-      if (report) return report;
-    }
-    throw error;
-  }
-}
 
 /**
  * Shows an upgrade live until it ends: redrawn in a terminal, appended lines otherwise (a log, a CI job).

@@ -1,5 +1,7 @@
-import { formatDuration } from '../format';
+import { formatDuration, formatMiB } from '../format';
 import type { StepRecord, UpgradeProgress, UpgradeReport } from '../upgrade';
+import type { ScheduleSummary } from './schedules';
+import type { HistoryEntry } from './upgrades';
 
 const MARK: Record<StepRecord['status'], string> = {
   pending: '·',
@@ -49,4 +51,40 @@ export function renderOutcome(report: UpgradeReport): string {
   if (report.manualSteps)
     lines.push('Finish by hand, in the deploy checkout:', ...report.manualSteps.map((step) => `  ${step}`));
   return lines.join('\n');
+}
+
+export function renderPlan(report: UpgradeReport): string {
+  const plan = report.plan;
+  if (!plan) return renderOutcome(report);
+  return [
+    `Plan: ${report.fromVersion} → ${report.toVersion} (nothing was changed)`,
+    'Images:',
+    ...plan.images.map((image) => `  ${image.container}: ${image.current} → ${image.target}`),
+    `Steps: pre-flight, pull images and back up the databases (about ${formatMiB(plan.backupEstimateBytes)} at most), ` +
+      `set AEGIS_IMAGE_TAG=${report.toVersion}, redeploy ${plan.pods.join(' → ')}, check migrations, validate`,
+    `On failure: rollback${plan.restorePossible ? ', with a database restore if the schema moved' : ' (no database restore)'}`,
+    'Checks passed:',
+    ...plan.checks.map((check) => `  ✓ ${check}`),
+  ].join('\n');
+}
+
+export function renderHistory(entries: HistoryEntry[]): string {
+  if (entries.length === 0) return 'No upgrade yet.';
+  return entries
+    .map(
+      (entry) =>
+        `${entry.startedAt}  ${entry.environment ?? '?'}  ${entry.fromVersion ?? '?'} → ${entry.toVersion ?? '?'}  ` +
+        `${entry.outcome}${entry.duration ? ` in ${entry.duration}` : ''}  (by ${entry.startedBy})  ${entry.workflowId}`,
+    )
+    .join('\n');
+}
+
+export function renderSchedules(schedules: ScheduleSummary[]): string {
+  if (schedules.length === 0) return 'No schedule.';
+  return schedules
+    .map((schedule) => {
+      const state = schedule.paused ? `paused${schedule.note ? ` (${schedule.note})` : ''}` : 'active';
+      return `${schedule.scheduleId}  ${state}  next: ${schedule.nextRun ?? 'none'}`;
+    })
+    .join('\n');
 }

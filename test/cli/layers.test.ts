@@ -8,11 +8,14 @@ jest.mock('execa', () => {
 });
 
 describe("the CLI's modules", () => {
-  it.each(['upgrades', 'schedules', 'follow', 'render'])('cli/%s loads without pg or execa', (name) => {
-    jest.isolateModules(() => {
-      expect(() => jest.requireActual(`../../src/cli/${name}`)).not.toThrow();
-    });
-  });
+  it.each(['program', 'commands', 'upgrades', 'schedules', 'follow', 'render', 'errors'])(
+    'cli/%s loads without pg or execa',
+    (name) => {
+      jest.isolateModules(() => {
+        expect(() => jest.requireActual(`../../src/cli/${name}`)).not.toThrow();
+      });
+    },
+  );
 
   it('this check would see an activity: pre-flight loads pg', () => {
     jest.isolateModules(() => {
