@@ -12,6 +12,7 @@ import {
   windowSpec,
   type WindowOptions,
 } from './schedules';
+import { paintFor } from './terminal';
 import {
   abortUpgrade,
   approveUpgrade,
@@ -36,6 +37,7 @@ export type ScheduleCreateOptions = UpgradeOptions & WindowOptions & { version: 
 
 const print = (text: string) => console.log(text);
 const json = (value: unknown) => JSON.stringify(value, null, 2);
+const paint = () => paintFor(process.stdout);
 
 /** Connects, runs `use`, and closes the connection, whatever happens. */
 async function withTemporal<T>(use: (client: Client, temporal: TemporalConfig) => Promise<T>): Promise<T> {
@@ -65,7 +67,7 @@ export async function start(version: string, options: StartOptions): Promise<num
     const handle = await startUpgrade(client, temporal.taskQueue, request, options.env);
     print(`Started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
     if (!options.follow) return ExitCode.Done;
-    return reportExitCode(await followUpgrade(handle));
+    return reportExitCode(await followUpgrade(handle, { paint: paint() }));
   });
 }
 
@@ -81,14 +83,14 @@ export async function plan(version: string, options: PlanOptions): Promise<numbe
 export async function status(options: StatusOptions): Promise<number> {
   return withTemporal(async (client) => {
     const handle = await findUpgrade(client, options.env);
-    if (options.follow) return reportExitCode(await followUpgrade(handle));
+    if (options.follow) return reportExitCode(await followUpgrade(handle, { paint: paint() }));
     const state = await upgradeState(handle);
     if (state.running) {
-      print(options.json ? json(state.progress) : renderProgress(state.progress));
+      print(options.json ? json(state.progress) : renderProgress(state.progress, Date.now(), paint()));
       return ExitCode.Done;
     }
     const { report } = state;
-    const text = [renderProgress(report), renderOutcome(report)].filter(Boolean).join('\n');
+    const text = [renderProgress(report, Date.now(), paint()), renderOutcome(report)].filter(Boolean).join('\n');
     print(options.json ? json(report) : text);
     return reportExitCode(report);
   });
@@ -116,7 +118,7 @@ export async function abort(options: AbortOptions): Promise<number> {
 export async function history(options: HistoryOptions): Promise<number> {
   return withTemporal(async (client) => {
     const entries = await upgradeHistory(client, options.env, options.limit);
-    print(options.json ? json(entries) : renderHistory(entries));
+    print(options.json ? json(entries) : renderHistory(entries, paint()));
     return ExitCode.Done;
   });
 }
@@ -132,7 +134,7 @@ export async function scheduleCreate(options: ScheduleCreateOptions): Promise<nu
 
 export async function scheduleList(): Promise<number> {
   return withTemporal(async (client) => {
-    print(renderSchedules(await listSchedules(client)));
+    print(renderSchedules(await listSchedules(client), paint()));
     return ExitCode.Done;
   });
 }
