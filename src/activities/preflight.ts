@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { formatMiB } from '../format';
 import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, isImageTag, isPodName, type PodName } from '../platform';
 import type { UpgradePlan, UpgradeRequest } from '../upgrade';
 import type { Deployment } from './deployment';
@@ -151,9 +152,4 @@ export function createPreflightActivities(deployment: Deployment) {
       };
     },
   };
-}
-
-/** Sizes as pre-flight and the plan print them. */
-export function formatMiB(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -1,53 +1,52 @@
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
 import { progressQuery, type StepRecord, type UpgradeProgress, type UpgradeReport } from '../upgrade';
-import { renderOutcome, renderProgress, stepLine } from './render';
+import { renderOutcome, renderProgress, renderResult, stepLine } from './render';
+import { liveBlock, plain, type Output, type Paint } from './terminal';
+import { upgradeOutcome } from './upgrades';
 
-const POLL_INTERVAL_MS = 1_000;
-
-/** The report an upgrade ended with: its result, or the details of its failure. */
-export async function upgradeOutcome(handle: WorkflowHandle): Promise<UpgradeReport> {
-  try {
-    return (await handle.result()) as UpgradeReport;
-  } catch (error) {
-    if (error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure) {
-      const report = error.cause.details?.[0] as UpgradeReport | undefined;
-      if (report) return report;
-    }
-    throw error;
-  }
+export interface FollowOptions {
+  /** @default process.stdout */
+  out?: Output;
+  /** @default plain */
+  paint?: Paint;
+  /** How often the progress is queried. @default 1000 */
+  pollIntervalMs?: number;
 }
 
-/**
- * Shows an upgrade live until it ends: redrawn in a terminal, appended lines otherwise (a log, a CI job).
- * Returns its final report.
- */
-export async function followUpgrade(
-  handle: WorkflowHandle,
-  out: NodeJS.WriteStream = process.stdout,
-): Promise<UpgradeReport> {
+/** Prints each step once, when it has ended: a log or a CI job gets one line per change. */
+function appendedLines(out: Output, paint: Paint): (progress: UpgradeProgress) => void {
   const printed = new Map<string, string>();
-  const appendChanges = (progress: UpgradeProgress) => {
+  return (progress) => {
     for (const step of [...progress.steps, ...progress.rollback] as StepRecord[]) {
       if (step.status === 'pending' || step.status === 'running' || printed.get(step.id) === step.status) continue;
       printed.set(step.id, step.status);
-      out.write(`${stepLine(step)}\n`);
+      out.write(`${stepLine(step, Date.now(), paint)}\n`);
     }
   };
+}
+
+/**
+ * Shows an upgrade live until it ends: redrawn in place in a terminal, appended lines otherwise (a log, a CI job).
+ * Returns its final report.
+ */
+export async function followUpgrade(handle: WorkflowHandle, options: FollowOptions = {}): Promise<UpgradeReport> {
+  const { out = process.stdout, paint = plain, pollIntervalMs = 1_000 } = options;
+  const redraw = liveBlock(out);
+  const show = out.isTTY
+    ? (progress: UpgradeProgress) => redraw(renderProgress(progress, Date.now(), paint))
+    : appendedLines(out, paint);
   let ended = false;
   const outcome = upgradeOutcome(handle).finally(() => (ended = true));
   while (!ended) {
     const progress = await handle.query(progressQuery).catch(() => undefined);
-    if (progress && out.isTTY) out.write(`\u001b[2J\u001b[H${renderProgress(progress)}\n`);
-    else if (progress) appendChanges(progress);
-    await Promise.race([
-      outcome.catch(() => undefined),
-      new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS)),
-    ]);
+    if (progress) show(progress);
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise((resolve) => (timer = setTimeout(resolve, pollIntervalMs)));
+    await Promise.race([outcome.catch(() => undefined), tick]);
+    clearTimeout(timer);
   }
   const report = await outcome;
-  if (out.isTTY) out.write(`\u001b[2J\u001b[H${renderProgress(report)}\n`);
-  else appendChanges(report);
-  out.write(`Result: ${report.phase}\n${renderOutcome(report)}\n`);
+  show(report);
+  out.write(`${[renderResult(report, paint), renderOutcome(report)].filter(Boolean).join('\n')}\n`);
   return report;
 }

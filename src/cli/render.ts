@@ -1,4 +1,8 @@
+import { formatDuration, formatMiB } from '../format';
 import type { StepRecord, UpgradeProgress, UpgradeReport } from '../upgrade';
+import type { HistoryEntry } from './upgrades';
+import type { ScheduleSummary } from './schedules';
+import { plain, visibleWidth, type Paint } from './terminal';
 
 const MARK: Record<StepRecord['status'], string> = {
   pending: '·',
@@ -9,32 +13,52 @@ const MARK: Record<StepRecord['status'], string> = {
   'rolled-back': '↺',
 };
 
-export function formatDuration(ms: number | undefined): string {
-  if (ms === undefined) return '';
-  return ms < 60_000
-    ? `${(ms / 1000).toFixed(1)} s`
-    : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+const MARK_COLOUR: Record<StepRecord['status'], keyof Paint> = {
+  pending: 'dim',
+  running: 'active',
+  succeeded: 'ok',
+  failed: 'bad',
+  skipped: 'dim',
+  'rolled-back': 'warn',
+};
+
+/** A phase, or a history entry's outcome, coloured by how it ended. */
+function paintPhase(phase: string, paint: Paint): string {
+  if (phase === 'completed' || phase === 'planned') return paint.ok(phase);
+  if (phase === 'rolled-back' || phase === 'waiting-for-approval') return paint.warn(phase);
+  if (phase === 'rollback-failed' || phase === 'refused' || phase === 'failed') return paint.bad(phase);
+  return phase;
 }
 
 /** One line per step: mark, title, duration, detail. */
-export function stepLine(step: StepRecord, now = Date.now()): string {
+export function stepLine(step: StepRecord, now = Date.now(), paint: Paint = plain): string {
   const elapsed = step.status === 'running' && step.startedAt ? now - Date.parse(step.startedAt) : step.durationMs;
   const duration = formatDuration(elapsed);
-  return [`  ${MARK[step.status]} ${step.title}`, duration && `(${duration})`, step.detail && `— ${step.detail}`]
+  const mark = paint[MARK_COLOUR[step.status]](MARK[step.status]);
+  return [`  ${mark} ${step.title}`, duration && `(${duration})`, step.detail && `— ${step.detail}`]
     .filter(Boolean)
     .join(' ');
 }
 
 /** What an operator needs at a glance: phase, versions, every step, and what comes next. */
-export function renderProgress(progress: UpgradeProgress, now = Date.now()): string {
+export function renderProgress(progress: UpgradeProgress, now = Date.now(), paint: Paint = plain): string {
   const versions = `${progress.fromVersion ?? '?'} → ${progress.toVersion}`;
-  const lines = [`Upgrade ${versions}: ${progress.phase}`, ...progress.steps.map((step) => stepLine(step, now))];
-  if (progress.rollback.length > 0) lines.push('Rollback:', ...progress.rollback.map((step) => stepLine(step, now)));
+  const lines = [
+    `Upgrade ${versions}: ${paintPhase(progress.phase, paint)}`,
+    ...progress.steps.map((step) => stepLine(step, now, paint)),
+  ];
+  if (progress.rollback.length > 0) {
+    lines.push('Rollback:', ...progress.rollback.map((step) => stepLine(step, now, paint)));
+  }
   const next = [...progress.rollback, ...progress.steps].find((step) => step.status === 'pending');
   if (next && !['completed', 'rolled-back', 'rollback-failed', 'refused'].includes(progress.phase)) {
     lines.push(`Next: ${next.title}`);
   }
   return lines.join('\n');
+}
+
+export function renderResult(report: UpgradeReport, paint: Paint = plain): string {
+  return `Result: ${paintPhase(report.phase, paint)}`;
 }
 
 /** The end of an upgrade in plain words: what failed, what was undone, where the backup is. */
@@ -55,4 +79,66 @@ export function renderOutcome(report: UpgradeReport): string {
   if (report.manualSteps)
     lines.push('Finish by hand, in the deploy checkout:', ...report.manualSteps.map((step) => `  ${step}`));
   return lines.join('\n');
+}
+
+export function renderPlan(report: UpgradeReport): string {
+  const plan = report.plan;
+  if (!plan) return renderOutcome(report);
+  return [
+    `Plan: ${report.fromVersion} → ${report.toVersion} (nothing was changed)`,
+    'Images:',
+    ...plan.images.map((image) => `  ${image.container}: ${image.current} → ${image.target}`),
+    `Steps: pre-flight, pull images and back up the databases (about ${formatMiB(plan.backupEstimateBytes)} at most), ` +
+      `set AEGIS_IMAGE_TAG=${report.toVersion}, redeploy ${plan.pods.join(' → ')}, check migrations, validate`,
+    `On failure: rollback${plan.restorePossible ? ', with a database restore if the schema moved' : ' (no database restore)'}`,
+    'Checks passed:',
+    ...plan.checks.map((check) => `  ✓ ${check}`),
+  ].join('\n');
+}
+
+/** Rows under a header, each column as wide as its widest cell (colours take no width), two spaces apart. */
+export function renderTable(header: string[], rows: string[][]): string {
+  const widths = header.map((_, column) =>
+    Math.max(...[header, ...rows].map((row) => visibleWidth(row[column] ?? ''))),
+  );
+  return [header, ...rows]
+    .map((row) =>
+      widths
+        .map((width, column) => {
+          const cell = row[column] ?? '';
+          return cell + ' '.repeat(width - visibleWidth(cell));
+        })
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export function renderHistory(entries: HistoryEntry[], paint: Paint = plain): string {
+  if (entries.length === 0) return 'No upgrade yet.';
+  return renderTable(
+    ['STARTED', 'ENVIRONMENT', 'FROM', 'TO', 'OUTCOME', 'DURATION', 'BY', 'WORKFLOW'],
+    entries.map((entry) => [
+      entry.startedAt,
+      entry.environment ?? '?',
+      entry.fromVersion ?? '?',
+      entry.toVersion ?? '?',
+      paintPhase(entry.outcome, paint),
+      entry.duration ?? '',
+      entry.startedBy,
+      entry.workflowId,
+    ]),
+  );
+}
+
+export function renderSchedules(schedules: ScheduleSummary[], paint: Paint = plain): string {
+  if (schedules.length === 0) return 'No schedule.';
+  return renderTable(
+    ['SCHEDULE', 'STATE', 'NEXT RUN'],
+    schedules.map((schedule) => [
+      schedule.scheduleId,
+      schedule.paused ? paint.warn(`paused${schedule.note ? ` (${schedule.note})` : ''}`) : 'active',
+      schedule.nextRun ?? 'none',
+    ]),
+  );
 }

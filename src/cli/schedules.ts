@@ -1,6 +1,6 @@
-import { ScheduleOverlapPolicy, type CalendarSpec, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type CalendarSpec, type Client, type ScheduleSpec } from '@temporalio/client';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo, type UpgradeRequest } from '../upgrade';
-import { UsageError } from './upgrades';
+import { UsageError } from './errors';
 
 /** One maintenance window per environment: the schedule is named like the upgrades it starts. */
 export function scheduleId(env: string): string {
@@ -24,11 +24,19 @@ export function parseCalendar(text: string): CalendarSpec {
   return spec as CalendarSpec;
 }
 
-export interface ScheduleOptions {
-  env: string;
+export interface WindowOptions {
   cron?: string;
   calendar?: string;
   timezone?: string;
+}
+
+/** When the window opens: a cron expression or a calendar, checked before anything is sent. */
+export function windowSpec(options: WindowOptions): ScheduleSpec {
+  if (!options.cron === !options.calendar) throw new UsageError('Expected exactly one of --cron or --calendar');
+  return {
+    ...(options.cron ? { cronExpressions: [options.cron] } : { calendars: [parseCalendar(options.calendar ?? '')] }),
+    timezone: options.timezone,
+  };
 }
 
 /**
@@ -39,39 +47,48 @@ export async function createSchedule(
   client: Client,
   taskQueue: string,
   request: UpgradeRequest,
-  options: ScheduleOptions,
+  env: string,
+  spec: ScheduleSpec,
 ): Promise<string> {
-  if (!options.cron === !options.calendar) throw new UsageError('Expected exactly one of --cron or --calendar');
-  const id = scheduleId(options.env);
+  const id = scheduleId(env);
   await client.schedule.create({
     scheduleId: id,
-    spec: {
-      ...(options.cron ? { cronExpressions: [options.cron] } : { calendars: [parseCalendar(options.calendar ?? '')] }),
-      timezone: options.timezone,
-    },
+    spec,
     action: {
       type: 'startWorkflow',
       workflowType: UPGRADE_WORKFLOW_TYPE,
       taskQueue,
-      workflowId: upgradeWorkflowId(options.env),
+      workflowId: upgradeWorkflowId(env),
       args: [request],
-      memo: { environment: options.env, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
+      memo: { environment: env, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, pauseOnFailure: true },
-    memo: { environment: options.env, toVersion: request.targetVersion },
+    memo: { environment: env, toVersion: request.targetVersion },
   });
   return id;
 }
 
-export async function listSchedules(client: Client): Promise<string[]> {
-  const lines: string[] = [];
+export interface ScheduleSummary {
+  scheduleId: string;
+  paused: boolean;
+  /** Why it is paused, e.g. the failure that paused it. */
+  note?: string;
+  /** ISO time of the next run, if one is planned. */
+  nextRun?: string;
+}
+
+export async function listSchedules(client: Client): Promise<ScheduleSummary[]> {
+  const schedules: ScheduleSummary[] = [];
   for await (const schedule of client.schedule.list()) {
     if (!schedule.scheduleId.startsWith(upgradeWorkflowId(''))) continue;
-    const next = schedule.info.nextActionTimes[0]?.toISOString() ?? 'none';
-    const paused = schedule.state.paused ? `paused${schedule.state.note ? ` (${schedule.state.note})` : ''}` : 'active';
-    lines.push(`${schedule.scheduleId}  ${paused}  next: ${next}`);
+    schedules.push({
+      scheduleId: schedule.scheduleId,
+      paused: schedule.state.paused,
+      note: schedule.state.note || undefined,
+      nextRun: schedule.info.nextActionTimes[0]?.toISOString(),
+    });
   }
-  return lines;
+  return schedules;
 }
 
 export async function deleteSchedule(client: Client, env: string): Promise<void> {

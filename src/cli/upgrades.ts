@@ -1,11 +1,13 @@
 import {
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   type Client,
   type WorkflowExecutionInfo,
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
-import { formatMiB } from '../activities/preflight';
+import { ApplicationFailure } from '@temporalio/common';
+import { formatDuration } from '../format';
 import { ROLLING_ORDER, isPodName, type PodName } from '../platform';
 import {
   UPGRADE_WORKFLOW_TYPE,
@@ -15,16 +17,12 @@ import {
   upgradeWorkflowId,
   type RestoreDatabasePolicy,
   type UpgradeMemo,
+  type UpgradeProgress,
   type UpgradeReport,
   type UpgradeRequest,
   type UpgradeStrategy,
 } from '../upgrade';
-import { followUpgrade, upgradeOutcome } from './follow';
-import { formatDuration, renderOutcome, renderProgress } from './render';
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+import { UsageError } from './errors';
 
 export interface UpgradeOptions {
   env: string;
@@ -71,6 +69,19 @@ export function upgradeRequest(targetVersion: string | undefined, options: Upgra
   };
 }
 
+/** The report an upgrade ended with: its result, or the details of its failure. */
+export async function upgradeOutcome(handle: WorkflowHandle): Promise<UpgradeReport> {
+  try {
+    return (await handle.result()) as UpgradeReport;
+  } catch (error) {
+    if (error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure) {
+      const report = error.cause.details?.[0] as UpgradeReport | undefined;
+      if (report) return report;
+    }
+    throw error;
+  }
+}
+
 /** Upgrades of an environment, newest first: started by hand (`aegis-upgrade-<env>`) or by its schedule (suffixed). */
 function environmentQuery(env: string, extra = ''): string {
   return `WorkflowType = '${UPGRADE_WORKFLOW_TYPE}' AND WorkflowId STARTS_WITH '${upgradeWorkflowId(env)}'${extra}`;
@@ -84,7 +95,7 @@ async function runningUpgrade(client: Client, env: string): Promise<WorkflowExec
 }
 
 /** The environment's upgrade: the running one, or else the last one started. */
-async function upgradeHandle(client: Client, env: string): Promise<WorkflowHandle> {
+export async function findUpgrade(client: Client, env: string): Promise<WorkflowHandle> {
   const byHand = client.workflow.getHandle(upgradeWorkflowId(env));
   // Visibility lists lag a moment behind a start: the exact ID answers at once.
   const described = await byHand.describe().catch(() => undefined);
@@ -147,62 +158,34 @@ export async function planUpgrade(
   return upgradeOutcome(handle);
 }
 
-export function renderPlan(report: UpgradeReport): string {
-  const plan = report.plan;
-  if (!plan) return renderOutcome(report);
-  return [
-    `Plan: ${report.fromVersion} → ${report.toVersion} (nothing was changed)`,
-    'Images:',
-    ...plan.images.map((image) => `  ${image.container}: ${image.current} → ${image.target}`),
-    `Steps: pre-flight, pull images and back up the databases (about ${formatMiB(plan.backupEstimateBytes)} at most), ` +
-      `set AEGIS_IMAGE_TAG=${report.toVersion}, redeploy ${plan.pods.join(' → ')}, check migrations, validate`,
-    `On failure: rollback${plan.restorePossible ? ', with a database restore if the schema moved' : ' (no database restore)'}`,
-    'Checks passed:',
-    ...plan.checks.map((check) => `  ✓ ${check}`),
-  ].join('\n');
-}
+/** Where an upgrade stands: its progress while it runs, its report once it ended. */
+export type UpgradeState = { running: true; progress: UpgradeProgress } | { running: false; report: UpgradeReport };
 
-/** `status`: the current or last upgrade; with `follow`, live until it ends. Returns the exit code. */
-export async function showStatus(
-  client: Client,
-  env: string,
-  options: { json?: boolean; follow?: boolean },
-): Promise<number> {
-  const handle = await upgradeHandle(client, env);
+export async function upgradeState(handle: WorkflowHandle): Promise<UpgradeState> {
   const description = await handle.describe();
-  if (options.follow && !options.json) return exitCode(await followUpgrade(handle));
-  if (description.status.name === 'RUNNING') {
-    const progress = await handle.query(progressQuery);
-    console.log(options.json ? JSON.stringify(progress, null, 2) : renderProgress(progress));
-    return 0;
-  }
+  if (description.status.name === 'RUNNING') return { running: true, progress: await handle.query(progressQuery) };
   const report = await upgradeOutcome(handle).catch(() => undefined);
   if (!report) throw new UsageError(`${handle.workflowId} ended ${description.status.name} without a report`);
-  console.log(options.json ? JSON.stringify(report, null, 2) : `${renderProgress(report)}\n${renderOutcome(report)}`);
-  return exitCode(report);
+  return { running: false, report };
 }
 
-export function exitCode(report: UpgradeReport): number {
-  return report.phase === 'completed' || report.phase === 'planned' ? 0 : 1;
-}
-
-export async function approveUpgrade(client: Client, env: string): Promise<void> {
-  const handle = await upgradeHandle(client, env);
+/** Releases the gate the environment's upgrade waits at; returns the upgrade and the step it releases. */
+export async function approveUpgrade(client: Client, env: string): Promise<{ workflowId: string; step?: string }> {
+  const handle = await findUpgrade(client, env);
   const progress = await handle.query(progressQuery);
   if (progress.phase !== 'waiting-for-approval') {
     throw new UsageError(`${handle.workflowId} is not waiting for an approval (phase: ${progress.phase})`);
   }
   await handle.signal(approveSignal);
-  console.log(`Approved: ${progress.currentStep ?? ''} of ${handle.workflowId}`);
+  return { workflowId: handle.workflowId, step: progress.currentStep };
 }
 
-export async function abortUpgrade(client: Client, env: string, reason: string | undefined): Promise<void> {
-  const handle = await upgradeHandle(client, env);
+/** Cancels the environment's upgrade, which rolls it back; returns its workflow ID. */
+export async function abortUpgrade(client: Client, env: string, reason: string | undefined): Promise<string> {
+  const handle = await findUpgrade(client, env);
   if (reason) await handle.signal(abortReasonSignal, reason);
   await handle.cancel();
-  console.log(
-    `Abort requested for ${handle.workflowId}: it rolls back now; watch it with \`aegis-upgrade status --env ${env} --follow\``,
-  );
+  return handle.workflowId;
 }
 
 export interface HistoryEntry {
@@ -227,11 +210,11 @@ function outcomeOf(run: WorkflowExecutionInfo, memo: Partial<UpgradeMemo>): stri
 }
 
 /** Past upgrades, newest first. */
-export async function upgradeHistory(client: Client, env: string | undefined, limit: number): Promise<HistoryEntry[]> {
+export async function upgradeHistory(client: Client, env: string, limit: number): Promise<HistoryEntry[]> {
   const entries: HistoryEntry[] = [];
-  for await (const run of client.workflow.list({ query: environmentQuery(env ?? '') })) {
+  for await (const run of client.workflow.list({ query: environmentQuery(env) })) {
     const memo = (run.memo ?? {}) as Partial<UpgradeMemo>;
-    if (env && memo.environment !== env) continue;
+    if (memo.environment !== env) continue;
     entries.push({
       workflowId: run.workflowId,
       environment: memo.environment,
@@ -245,15 +228,4 @@ export async function upgradeHistory(client: Client, env: string | undefined, li
     if (entries.length >= HISTORY_SCAN_LIMIT) break;
   }
   return entries.sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, limit);
-}
-
-export function renderHistory(entries: HistoryEntry[]): string {
-  if (entries.length === 0) return 'No upgrade yet.';
-  return entries
-    .map(
-      (entry) =>
-        `${entry.startedAt}  ${entry.environment ?? '?'}  ${entry.fromVersion ?? '?'} → ${entry.toVersion ?? '?'}  ` +
-        `${entry.outcome}${entry.duration ? ` in ${entry.duration}` : ''}  (by ${entry.startedBy})  ${entry.workflowId}`,
-    )
-    .join('\n');
 }

@@ -195,7 +195,7 @@ describe('the Temporal connection from a profile file, on the real dev server', 
         expect(result.stderr).toContain(
           `aegis-upgrade: Cannot reach the Temporal server at ${proxy.address} (TEMPORAL_ADDRESS, ${security}): `,
         );
-        expect(result.exitCode).toBe(2);
+        expect(result.exitCode).toBe(3);
         expect(proxy.refusals.join('\n')).toMatch(reason);
       }
     },

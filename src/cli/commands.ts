@@ -1,0 +1,163 @@
+/** What each command does once its arguments are parsed: the Temporal calls, then what they print. */
+import { Client, Connection } from '@temporalio/client';
+import { describeConnection, loadTemporalConfig, type TemporalConfig } from '../config';
+import { ExitCode, TemporalUnreachable, isUnavailable, reportExitCode } from './errors';
+import { followUpgrade } from './follow';
+import { renderHistory, renderOutcome, renderPlan, renderProgress, renderSchedules } from './render';
+import {
+  createSchedule,
+  deleteSchedule,
+  listSchedules,
+  triggerSchedule,
+  windowSpec,
+  type WindowOptions,
+} from './schedules';
+import { paintFor } from './terminal';
+import {
+  abortUpgrade,
+  approveUpgrade,
+  findUpgrade,
+  planUpgrade,
+  startUpgrade,
+  upgradeHistory,
+  upgradeRequest,
+  upgradeState,
+  type UpgradeOptions,
+} from './upgrades';
+
+export interface EnvOption {
+  env: string;
+}
+export type StartOptions = UpgradeOptions & { follow?: boolean };
+export type PlanOptions = UpgradeOptions & { json?: boolean };
+export type StatusOptions = EnvOption & { json?: boolean; follow?: boolean };
+export type AbortOptions = EnvOption & { reason?: string };
+export type HistoryOptions = EnvOption & { limit: number; json?: boolean };
+export type ScheduleCreateOptions = UpgradeOptions & WindowOptions & { version: string };
+
+const print = (text: string) => console.log(text);
+const json = (value: unknown) => JSON.stringify(value, null, 2);
+const paint = () => paintFor(process.stdout);
+
+/** Connects, runs `use`, and closes the connection, whatever happens. */
+async function withTemporal<T>(use: (client: Client, temporal: TemporalConfig) => Promise<T>): Promise<T> {
+  const temporal = loadTemporalConfig();
+  const server = describeConnection(temporal);
+  const connection = await Connection.connect(temporal.connection).catch((error: unknown) => {
+    throw new TemporalUnreachable(server, error);
+  });
+  try {
+    return await use(new Client({ connection, namespace: temporal.namespace }), temporal);
+  } catch (error) {
+    throw isUnavailable(error) ? new TemporalUnreachable(server, error) : error;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The request exactly as `upgradeRequest` takes it, whatever else the command's options hold. */
+function requestOf(version: string | undefined, options: UpgradeOptions) {
+  const { env, pods, strategy, approveBefore, approvalTimeout, restoreDatabase } = options;
+  return upgradeRequest(version, { env, pods, strategy, approveBefore, approvalTimeout, restoreDatabase });
+}
+
+export async function start(version: string, options: StartOptions): Promise<number> {
+  const request = requestOf(version, options);
+  return withTemporal(async (client, temporal) => {
+    const handle = await startUpgrade(client, temporal.taskQueue, request, options.env);
+    print(`Started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
+    if (!options.follow) return ExitCode.Done;
+    return reportExitCode(await followUpgrade(handle, { paint: paint() }));
+  });
+}
+
+export async function plan(version: string, options: PlanOptions): Promise<number> {
+  const request = requestOf(version, options);
+  return withTemporal(async (client, temporal) => {
+    const report = await planUpgrade(client, temporal.taskQueue, request, options.env);
+    print(options.json ? json(report) : renderPlan(report));
+    return reportExitCode(report);
+  });
+}
+
+export async function status(options: StatusOptions): Promise<number> {
+  return withTemporal(async (client) => {
+    const handle = await findUpgrade(client, options.env);
+    if (options.follow) return reportExitCode(await followUpgrade(handle, { paint: paint() }));
+    const state = await upgradeState(handle);
+    if (state.running) {
+      print(options.json ? json(state.progress) : renderProgress(state.progress, Date.now(), paint()));
+      return ExitCode.Done;
+    }
+    const { report } = state;
+    const text = [renderProgress(report, Date.now(), paint()), renderOutcome(report)].filter(Boolean).join('\n');
+    print(options.json ? json(report) : text);
+    return reportExitCode(report);
+  });
+}
+
+export async function approve(options: EnvOption): Promise<number> {
+  return withTemporal(async (client) => {
+    const { workflowId, step } = await approveUpgrade(client, options.env);
+    print(`Approved: ${step ?? ''} of ${workflowId}`);
+    return ExitCode.Done;
+  });
+}
+
+export async function abort(options: AbortOptions): Promise<number> {
+  return withTemporal(async (client) => {
+    const workflowId = await abortUpgrade(client, options.env, options.reason);
+    print(
+      `Abort requested for ${workflowId}: it rolls back now; ` +
+        `watch it with \`aegis-upgrade status --env ${options.env} --follow\``,
+    );
+    return ExitCode.Done;
+  });
+}
+
+export async function history(options: HistoryOptions): Promise<number> {
+  return withTemporal(async (client) => {
+    const entries = await upgradeHistory(client, options.env, options.limit);
+    print(options.json ? json(entries) : renderHistory(entries, paint()));
+    return ExitCode.Done;
+  });
+}
+
+export async function scheduleCreate(options: ScheduleCreateOptions): Promise<number> {
+  const request = requestOf(options.version, options);
+  const spec = windowSpec(options);
+  return withTemporal(async (client, temporal) => {
+    print(`Created schedule ${await createSchedule(client, temporal.taskQueue, request, options.env, spec)}`);
+    return ExitCode.Done;
+  });
+}
+
+export async function scheduleList(): Promise<number> {
+  return withTemporal(async (client) => {
+    print(renderSchedules(await listSchedules(client), paint()));
+    return ExitCode.Done;
+  });
+}
+
+export async function scheduleDelete(options: EnvOption): Promise<number> {
+  return withTemporal(async (client) => {
+    await deleteSchedule(client, options.env);
+    print(`Deleted the schedule of ${options.env}`);
+    return ExitCode.Done;
+  });
+}
+
+export async function scheduleTrigger(options: EnvOption): Promise<number> {
+  return withTemporal(async (client) => {
+    await triggerSchedule(client, options.env);
+    print(`Triggered the schedule of ${options.env}`);
+    return ExitCode.Done;
+  });
+}
+
+export async function worker(): Promise<number> {
+  // Imported here only: the other commands do not load the activities and their dependencies.
+  const { runWorker } = await import('../worker.js');
+  await runWorker();
+  return ExitCode.Done;
+}

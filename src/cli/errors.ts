@@ -1,0 +1,49 @@
+import { ServiceError } from '@temporalio/client';
+import type { UpgradeReport } from '../upgrade';
+
+/** What `aegis-upgrade` exits with, whatever the command; `--help` and the README list them. */
+export const ExitCode = {
+  /** The command did what it was asked; an upgrade it waited for completed. */
+  Done: 0,
+  /** The upgrade failed or was rolled back, or the command failed on the server's side. */
+  Failed: 1,
+  /** Bad usage: unknown command or option, a bad value, a request the server refused. */
+  Usage: 2,
+  /** The Temporal server could not be reached. */
+  Unreachable: 3,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** The operator asked for something that cannot be done as asked: the message says what to do instead. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** No answer from the Temporal server: at the connection, or when it goes away during a command. */
+export class TemporalUnreachable extends Error {
+  override readonly name = 'TemporalUnreachable';
+  constructor(
+    readonly server: string,
+    cause: unknown,
+  ) {
+    // The first line only: gRPC's own messages may go on with details the operator cannot act on.
+    super(`Cannot reach the Temporal server at ${server}: ${firstLine(cause)}`, { cause });
+  }
+}
+
+/** gRPC's UNAVAILABLE: the server did not answer, as opposed to answering with an error. */
+const GRPC_UNAVAILABLE = 14;
+
+export function isUnavailable(error: unknown): boolean {
+  return error instanceof ServiceError && (error.cause as { code?: unknown } | undefined)?.code === GRPC_UNAVAILABLE;
+}
+
+export function reportExitCode(report: UpgradeReport): ExitCode {
+  return report.phase === 'completed' || report.phase === 'planned' ? ExitCode.Done : ExitCode.Failed;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n', 1)[0] ?? '';
+}

@@ -1,0 +1,224 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as commands from './commands';
+import { ExitCode } from './errors';
+
+const DESCRIPTION = 'aegis-upgrade: upgrade the AEGIS platform through its Temporal worker';
+
+const GENERAL_HELP = `
+Connection: as the temporal CLI, from profile TEMPORAL_PROFILE (default) of TEMPORAL_CONFIG_FILE
+(~/.config/temporalio/temporal.toml), then TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
+TEMPORAL_API_KEY, TEMPORAL_TLS_*; and AEGIS_TASK_QUEUE (aegis-upgrades).
+
+Exit codes: ${ExitCode.Done} done; ${ExitCode.Failed} the upgrade failed or was rolled back; ${ExitCode.Usage} bad usage (an unknown command or option,
+a bad value or setting, a request refused); ${ExitCode.Unreachable} cannot reach the Temporal server.
+Run \`aegis-upgrade <command> --help\` for a command's options.`;
+
+/** The version of the installed package: its package.json is above this file, in the sources and in the build. */
+function packageVersion(dir = __dirname): string {
+  const manifest = path.join(dir, 'package.json');
+  if (fs.existsSync(manifest)) {
+    const { name, version } = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string; version?: string };
+    if (name === 'aegis-upgrade' && version) return version;
+  }
+  const parent = path.dirname(dir);
+  return parent === dir ? 'unknown' : packageVersion(parent);
+}
+
+function positiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError('Expected a positive whole number');
+  return number;
+}
+
+const envOption = () =>
+  new Option('--env <name>', 'the environment: one deployment, its upgrades named aegis-upgrade-<name>').default(
+    'default',
+  );
+
+/** What `upgradeRequest` reads: the options of start, plan and schedule create. */
+function withRequestOptions(command: Command): Command {
+  return command
+    .addOption(envOption())
+    .option('--pods <a,b>', "pods to redeploy, in order (default: the rolling order, limited to the profile's pods)")
+    .addOption(
+      new Option(
+        '--strategy <name>',
+        "rolling (default): pod by pod; full: the guide's teardown, deploy, bootstrap-secrets",
+      ).choices(['rolling', 'full']),
+    )
+    .option('--approve-before <pods>', 'pods before which the upgrade waits for `aegis-upgrade approve`')
+    .option(
+      '--approval-timeout <duration>',
+      "how long an approval gate waits, e.g. '30 minutes', before the upgrade rolls back (default: no limit)",
+    )
+    .addOption(
+      new Option(
+        '--restore-database <policy>',
+        'when a rollback restores the aegis database; auto (default): if its schema moved',
+      ).choices(['auto', 'always', 'never']),
+    );
+}
+
+const example = (command: Command, text: string) => command.addHelpText('after', `\n${text}`);
+
+/** One line for a mistake in the command line, and where to look: `aegis-upgrade start --help`. */
+function reportUsageErrors(command: Command, name: string): void {
+  command.exitOverride().configureOutput({
+    outputError: (message, write) => {
+      const text = message
+        .replace(/^error: /, '')
+        .replace(/\s*\n\s*\((.*)\)/g, ' ($1)')
+        .trim()
+        .replace(/\.$/, '');
+      write(`aegis-upgrade: ${text}. See \`${name} --help\`\n`);
+    },
+  });
+  for (const sub of command.commands) reportUsageErrors(sub, `${name} ${sub.name()}`);
+}
+
+/** The command line: each command with its own options, its help and an example; `done` gets its exit code. */
+export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
+  const program = new Command('aegis-upgrade')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    // `schedule create --version 1.3.0` is the schedule's version, not this program's.
+    .enablePositionalOptions()
+    .addHelpText('before', `${DESCRIPTION}\n`)
+    .addHelpText('after', GENERAL_HELP);
+
+  const start = withRequestOptions(program.command('start'))
+    .summary('start an upgrade')
+    .description(
+      'Starts upgradePlatform as aegis-upgrade-<env> (env: default). Refused while one runs for that environment.',
+    )
+    .argument('<version>', 'the AEGIS image tag to upgrade to, e.g. 1.3.0')
+    .option('--follow', 'stay live until the upgrade ends; exit 0 when it completed, 1 when it was rolled back')
+    .action(async (version: string, options: commands.StartOptions) => done(await commands.start(version, options)));
+  example(start, 'Example: aegis-upgrade start 1.3.0 --approve-before core --follow');
+
+  const plan = withRequestOptions(program.command('plan'))
+    .summary('what an upgrade would change (dry run)')
+    .description('Runs the read-only pre-flight on the worker and prints what would change. Changes nothing.')
+    .argument('<version>', 'the AEGIS image tag to upgrade to, e.g. 1.3.0')
+    .option('--json', 'print the report as JSON')
+    .action(async (version: string, options: commands.PlanOptions) => done(await commands.plan(version, options)));
+  example(plan, 'Example: aegis-upgrade plan 1.3.0 --env staging');
+
+  const status = program
+    .command('status')
+    .summary('the current or last upgrade')
+    .description(
+      'Phase, each step with status and duration, what comes next. --follow stays live until the upgrade ends and ' +
+        'exits 0 when it completed, 1 when it was rolled back.',
+    )
+    .addOption(envOption())
+    .option('--json', 'print the progress or the report as JSON')
+    .addOption(
+      new Option(
+        '--follow',
+        'stay live until the upgrade ends: redrawn in a terminal, one line per step otherwise',
+      ).conflicts('json'),
+    )
+    .action(async (options: commands.StatusOptions) => done(await commands.status(options)));
+  example(status, 'Example: aegis-upgrade status --follow');
+
+  const approve = program
+    .command('approve')
+    .summary('release a waiting approval gate')
+    .description('Releases the approval gate the upgrade waits at.')
+    .addOption(envOption())
+    .action(async (options: commands.EnvOption) => done(await commands.approve(options)));
+  example(approve, 'Example: aegis-upgrade approve --env default');
+
+  const abort = program
+    .command('abort')
+    .summary('cancel and roll back')
+    .description('Cancels the upgrade: it rolls back.')
+    .addOption(envOption())
+    .option('--reason <text>', 'why: recorded with the upgrade and shown in its report')
+    .action(async (options: commands.AbortOptions) => done(await commands.abort(options)));
+  example(abort, 'Example: aegis-upgrade abort --reason "error rate up"');
+
+  const history = program
+    .command('history')
+    .summary('past upgrades')
+    .description('Past upgrades: from → to, outcome, duration, started by schedule or by hand.')
+    .addOption(envOption())
+    .addOption(new Option('--limit <n>', 'how many, newest first').argParser(positiveInteger).default(20))
+    .option('--json', 'print them as JSON')
+    .action(async (options: commands.HistoryOptions) => done(await commands.history(options)));
+  example(history, 'Example: aegis-upgrade history --limit 5');
+
+  addScheduleCommands(program, done);
+
+  const worker = program
+    .command('worker')
+    .summary('run the worker that executes the upgrades (needs AEGIS_ROOT)')
+    .description(
+      'Runs the worker on the host of the deployment: it takes upgrades from the task queue until SIGINT or ' +
+        'SIGTERM, then finishes what it holds and exits. AEGIS_ROOT (the deploy checkout, required) and the other ' +
+        'AEGIS_* variables: README.',
+    )
+    .action(async () => done(await commands.worker()));
+  example(worker, 'Example: AEGIS_ROOT=/srv/aegis-deploy TEMPORAL_ADDRESS=temporal.example:7233 aegis-upgrade worker');
+
+  reportUsageErrors(program, 'aegis-upgrade');
+  return program;
+}
+
+function addScheduleCommands(program: Command, done: (exitCode: number) => void): void {
+  const schedule = program
+    .command('schedule')
+    .summary('maintenance windows: create|list|delete|trigger')
+    .description(
+      'A maintenance window as a Temporal Schedule: overlapping runs are skipped; a rolled-back upgrade pauses it.',
+    );
+  example(
+    schedule,
+    "Example: aegis-upgrade schedule create --env default --version 1.3.0 --cron '0 3 * * SUN' --timezone Europe/Paris\n" +
+      '         aegis-upgrade schedule create --env default --version 1.3.0 --calendar dayOfWeek=SUNDAY,hour=3',
+  );
+
+  const create = withRequestOptions(schedule.command('create'))
+    .description('Creates the maintenance window of an environment: exactly one of --cron or --calendar.')
+    .requiredOption('--version <version>', 'the AEGIS image tag to upgrade to, e.g. 1.3.0')
+    .addOption(new Option('--cron <expression>', "when the window opens, e.g. '0 3 * * SUN'").conflicts('calendar'))
+    .option('--calendar <spec>', 'when the window opens, e.g. dayOfWeek=SUNDAY,hour=3')
+    .option('--timezone <zone>', 'the time zone of --cron or --calendar, e.g. Europe/Paris (default: UTC)')
+    .action(async (options: commands.ScheduleCreateOptions) => done(await commands.scheduleCreate(options)));
+  example(create, "Example: aegis-upgrade schedule create --env default --version 1.3.0 --cron '0 3 * * SUN'");
+
+  schedule
+    .command('list')
+    .description('The maintenance windows: paused or active, and when each runs next.')
+    .action(async () => done(await commands.scheduleList()));
+  schedule
+    .command('delete')
+    .description('Deletes the maintenance window of an environment.')
+    .addOption(envOption())
+    .action(async (options: commands.EnvOption) => done(await commands.scheduleDelete(options)));
+  schedule
+    .command('trigger')
+    .description('Runs the window now; skipped while an upgrade of the environment runs.')
+    .addOption(envOption())
+    .action(async (options: commands.EnvOption) => done(await commands.scheduleTrigger(options)));
+}
+
+/** Parses `argv` (without node and the script) and runs its command; returns the exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  let exitCode: number = ExitCode.Done;
+  const program = aegisUpgradeProgram((code) => (exitCode = code));
+  if (argv.length === 0) {
+    program.outputHelp();
+    return ExitCode.Done;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    // Commander stops this way after --help and --version too: it printed them, and they exit 0.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.Done : ExitCode.Usage;
+    throw error;
+  }
+  return exitCode;
+}

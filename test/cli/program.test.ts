@@ -1,0 +1,47 @@
+import * as commands from '../../src/cli/commands';
+import { runCli } from '../../src/cli/program';
+
+// The parse layer alone: each command's options as its operation receives them, no server.
+jest.mock('../../src/cli/commands');
+const mocked = jest.mocked(commands);
+
+beforeEach(() => {
+  jest.resetAllMocks();
+  for (const operation of Object.values(mocked)) {
+    if (typeof operation === 'function') (operation as jest.Mock).mockResolvedValue(0);
+  }
+});
+
+describe('runCli', () => {
+  it.each([[['history']], [['history', '--env', 'default']], [['history', '--env=default']]])(
+    '%p asks for the history of environment default, 20 at most',
+    async (argv) => {
+      expect(await runCli(argv)).toBe(0);
+      expect(mocked.history).toHaveBeenCalledWith({ env: 'default', limit: 20 });
+    },
+  );
+
+  it('hands start the request options in the shape upgradeRequest takes', async () => {
+    await runCli(['start', '1.3.0', '--approve-before', 'core', '--restore-database', 'never', '--follow']);
+
+    expect(mocked.start).toHaveBeenCalledWith('1.3.0', {
+      env: 'default',
+      approveBefore: 'core',
+      restoreDatabase: 'never',
+      follow: true,
+    });
+  });
+
+  it("takes schedule create's --version as the version to upgrade to, not as the program's", async () => {
+    await runCli(['schedule', 'create', '--env', 'weekly', '--version', '1.3.2', '--cron', '0 3 * * SUN']);
+
+    expect(mocked.scheduleCreate).toHaveBeenCalledWith({ env: 'weekly', version: '1.3.2', cron: '0 3 * * SUN' });
+  });
+
+  it('returns the exit code of the operation', async () => {
+    mocked.status.mockResolvedValue(1);
+
+    expect(await runCli(['status', '--follow'])).toBe(1);
+    expect(mocked.status).toHaveBeenCalledWith({ env: 'default', follow: true });
+  });
+});

@@ -1,0 +1,101 @@
+import { renderHistory, renderSchedules, renderTable } from '../../src/cli/render';
+import { plain, withoutEscapes, type Paint } from '../../src/cli/terminal';
+import type { HistoryEntry } from '../../src/cli/upgrades';
+
+/** Column starts of each line: where each cell begins after the two-space gap. */
+const columnStarts = (line: string) => [...line.matchAll(/(?:^|(?<= {2}))\S/g)].map((match) => match.index);
+
+const entry = (fields: Partial<HistoryEntry>): HistoryEntry => ({
+  workflowId: 'aegis-upgrade-default',
+  environment: 'default',
+  fromVersion: '1.2.0',
+  toVersion: '1.3.0',
+  outcome: 'completed',
+  startedAt: '2026-11-26T03:00:00.000Z',
+  duration: '42.0 s',
+  startedBy: 'hand',
+  ...fields,
+});
+
+const RED: Paint = { ...plain, bad: (text) => `\u001b[31m${text}\u001b[39m` };
+
+describe('renderTable', () => {
+  it('pads each column to its widest cell, two spaces apart, with no trailing space', () => {
+    expect(
+      renderTable(
+        ['A', 'LONGER', 'C'],
+        [
+          ['wide cell', 'x', 'last'],
+          ['y', '', 'z'],
+        ],
+      ),
+    ).toBe(['A          LONGER  C', 'wide cell  x       last', 'y                  z'].join('\n'));
+  });
+
+  it('gives colour codes no width', () => {
+    const table = renderTable(
+      ['OUTCOME', 'BY'],
+      [
+        [RED.bad('failed'), 'hand'],
+        ['completed', 'hand'],
+      ],
+    );
+    const [, coloured, uncoloured] = withoutEscapes(table).split('\n');
+
+    expect(coloured).toBe('failed     hand');
+    expect(uncoloured).toBe('completed  hand');
+  });
+});
+
+describe('renderHistory', () => {
+  it('lines up every column under its header, whatever the lengths of versions, outcomes and names', () => {
+    const lines = renderHistory([
+      entry({}),
+      entry({
+        workflowId: 'aegis-upgrade-staging-2026-11-22T03:00:00Z',
+        environment: 'staging',
+        fromVersion: '1.10.12',
+        toVersion: '1.2.0-rc.1',
+        outcome: 'rolled-back',
+        duration: '3 min 12 s',
+        startedBy: 'schedule',
+      }),
+      entry({ environment: undefined, fromVersion: undefined, outcome: 'running', duration: undefined }),
+    ]).split('\n');
+
+    expect(lines[0]).toBe(
+      'STARTED                   ENVIRONMENT  FROM     TO          OUTCOME      DURATION    BY        WORKFLOW',
+    );
+    expect(lines[2]).toBe(
+      '2026-11-26T03:00:00.000Z  staging      1.10.12  1.2.0-rc.1  rolled-back  3 min 12 s  schedule  ' +
+        'aegis-upgrade-staging-2026-11-22T03:00:00Z',
+    );
+    expect(lines[3]).toBe(
+      '2026-11-26T03:00:00.000Z  ?            ?        1.3.0       running                  hand      aegis-upgrade-default',
+    );
+    expect(columnStarts(lines[1] ?? '')).toEqual(columnStarts(lines[0] ?? ''));
+    expect(columnStarts(lines[2] ?? '')).toEqual(columnStarts(lines[0] ?? ''));
+  });
+
+  it('says so when there is none', () => {
+    expect(renderHistory([])).toBe('No upgrade yet.');
+  });
+});
+
+describe('renderSchedules', () => {
+  it('lines up the schedules, paused ones with their note', () => {
+    expect(
+      renderSchedules([
+        { scheduleId: 'aegis-upgrade-weekly', paused: true, note: 'rolled back', nextRun: '2026-11-29T03:00:00.000Z' },
+        { scheduleId: 'aegis-upgrade-default', paused: false },
+      ]),
+    ).toBe(
+      [
+        'SCHEDULE               STATE                 NEXT RUN',
+        'aegis-upgrade-weekly   paused (rolled back)  2026-11-29T03:00:00.000Z',
+        'aegis-upgrade-default  active                none',
+      ].join('\n'),
+    );
+    expect(renderSchedules([])).toBe('No schedule.');
+  });
+});
