@@ -1,6 +1,6 @@
 import { ScheduleOverlapPolicy, type CalendarSpec, type Client } from '@temporalio/client';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo, type UpgradeRequest } from '../upgrade';
-import { UsageError } from './upgrades';
+import { UsageError, checkedRequest } from './upgrades';
 
 /** One maintenance window per environment: the schedule is named like the upgrades it starts. */
 export function scheduleId(env: string): string {
@@ -42,6 +42,8 @@ export async function createSchedule(
   options: ScheduleOptions,
 ): Promise<string> {
   if (!options.cron === !options.calendar) throw new UsageError('Expected exactly one of --cron or --calendar');
+  // Checked here too: a schedule runs unattended, so a bad request would fail every window, with nobody watching.
+  const checked = checkedRequest(request);
   const id = scheduleId(options.env);
   await client.schedule.create({
     scheduleId: id,
@@ -54,11 +56,11 @@ export async function createSchedule(
       workflowType: UPGRADE_WORKFLOW_TYPE,
       taskQueue,
       workflowId: upgradeWorkflowId(options.env),
-      args: [request],
-      memo: { environment: options.env, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
+      args: [checked],
+      memo: { environment: options.env, toVersion: checked.targetVersion } satisfies Partial<UpgradeMemo>,
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, pauseOnFailure: true },
-    memo: { environment: options.env, toVersion: request.targetVersion },
+    memo: { environment: options.env, toVersion: checked.targetVersion },
   });
   return id;
 }

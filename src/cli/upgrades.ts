@@ -6,19 +6,17 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { formatMiB } from '../activities/preflight';
-import { ROLLING_ORDER, isPodName, type PodName } from '../platform';
 import {
   UPGRADE_WORKFLOW_TYPE,
   abortReasonSignal,
   approveSignal,
   progressQuery,
   upgradeWorkflowId,
-  type RestoreDatabasePolicy,
   type UpgradeMemo,
   type UpgradeReport,
   type UpgradeRequest,
-  type UpgradeStrategy,
 } from '../upgrade';
+import { InvalidUpgradeRequest, parseUpgradeRequest } from '../upgrade-request';
 import { followUpgrade, upgradeOutcome } from './follow';
 import { formatDuration, renderOutcome, renderProgress } from './render';
 
@@ -35,40 +33,31 @@ export interface UpgradeOptions {
   restoreDatabase?: string;
 }
 
-function podList(option: string, value: string | undefined): PodName[] | undefined {
-  if (value === undefined) return undefined;
-  const pods = value.split(',').map((pod) => pod.trim());
-  const unknown = pods.filter((pod) => !isPodName(pod));
-  if (unknown.length > 0) {
-    throw new UsageError(
-      `Expected --${option} to list pods among ${ROLLING_ORDER.join(', ')}, got \`${unknown.join(',')}\``,
-    );
-  }
-  return pods as PodName[];
+/** `a,b` → `['a', 'b']`: the shared parser checks the names. */
+function podList(value: string | undefined): string[] | undefined {
+  return value?.split(',').map((pod) => pod.trim());
 }
 
-function oneOf<T extends string>(option: string, value: string | undefined, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new UsageError(`Expected --${option} to be ${allowed.join(' or ')}, got \`${value}\``);
+/** The shared parser's verdict on a request, as the CLI reports a bad argument (exit 2). */
+export function checkedRequest(input: unknown): UpgradeRequest {
+  try {
+    return parseUpgradeRequest(input);
+  } catch (error) {
+    if (error instanceof InvalidUpgradeRequest) throw new UsageError(error.message, { cause: error });
+    throw error;
   }
-  return value as T;
 }
 
 export function upgradeRequest(targetVersion: string | undefined, options: UpgradeOptions): UpgradeRequest {
   if (!targetVersion) throw new UsageError('Expected the version to upgrade to, e.g. `aegis-upgrade start 1.3.0`');
-  return {
+  return checkedRequest({
     targetVersion,
-    pods: podList('pods', options.pods),
-    strategy: oneOf<UpgradeStrategy>('strategy', options.strategy, ['rolling', 'full']),
-    approveBefore: podList('approve-before', options.approveBefore),
+    pods: podList(options.pods),
+    strategy: options.strategy,
+    approveBefore: podList(options.approveBefore),
     approvalTimeout: options.approvalTimeout,
-    restoreDatabase: oneOf<RestoreDatabasePolicy>('restore-database', options.restoreDatabase, [
-      'auto',
-      'always',
-      'never',
-    ]),
-  };
+    restoreDatabase: options.restoreDatabase,
+  });
 }
 
 /** Upgrades of an environment, newest first: started by hand (`aegis-upgrade-<env>`) or by its schedule (suffixed). */
