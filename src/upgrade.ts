@@ -23,6 +23,7 @@ export const UpgradeFailureType = {
 export type UpgradeStrategy = 'rolling' | 'full';
 export type RestoreDatabasePolicy = 'auto' | 'always' | 'never';
 
+/** The workflow's input; `parseUpgradeRequest` (upgrade-request.ts) checks it whole before anything runs. */
 export interface UpgradeRequest {
   /** The AEGIS image tag to upgrade to, e.g. `1.3.0`. */
   targetVersion: string;
@@ -34,7 +35,10 @@ export interface UpgradeRequest {
   restoreDatabase?: RestoreDatabasePolicy;
   /** Pods before which the upgrade waits for an operator's `approve`. @default [] */
   approveBefore?: PodName[];
-  /** How long an approval gate waits (e.g. `30 minutes`) before the upgrade rolls back. @default no limit */
+  /**
+   * How long an approval gate waits (e.g. `30 minutes`; 1 second to 7 days) before the upgrade rolls back.
+   * @default no limit
+   */
   approvalTimeout?: string;
   /** Only the read-only pre-flight: report what would change, change nothing, take no lock. @default false */
   dryRun?: boolean;

@@ -6,7 +6,7 @@ import { DATABASE_CONTAINER, RUNTIME_DATABASE, podFullName } from '../platform';
 import type { BackupRecord, RestoreDatabasePolicy } from '../upgrade';
 import type { Deployment } from './deployment';
 import { writeFileAtomic } from './env-file';
-import { BackupInvalid } from './errors';
+import { BackupInvalid, InvalidActivityInput } from './errors';
 import { heartbeatWhile } from './heartbeat';
 import { readMigrations, sameMigrations, type MigrationRow } from './migrations';
 
@@ -34,6 +34,34 @@ interface BackupManifest {
 export interface RestoreInput {
   backup: BackupRecord;
   policy: RestoreDatabasePolicy;
+}
+
+/** A directory name the backup directory can hold: no `/`, never `.` or `..`, no leading dot, no control character. */
+const BACKUP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
+
+/** The backup's own directory, directly inside the backup directory; anything else is refused. */
+export function backupDirectory(backupDir: string, backupId: unknown): string {
+  if (typeof backupId !== 'string' || !BACKUP_NAME.test(backupId)) {
+    throw new InvalidActivityInput(
+      'backupId',
+      'a plain directory name like 20261126T031500Z-1.2.0-to-1.3.0',
+      String(backupId),
+    );
+  }
+  return path.join(backupDir, backupId);
+}
+
+/** A backup's location as `backUpDatabases` recorded it: a directory directly inside the backup directory. */
+export function checkBackupLocation(backupDir: string, location: unknown): string {
+  const inside =
+    typeof location === 'string' &&
+    path.isAbsolute(location) &&
+    path.dirname(location) === backupDir &&
+    BACKUP_NAME.test(path.basename(location));
+  if (!inside) {
+    throw new InvalidActivityInput('backup.location', `a directory directly inside ${backupDir}`, String(location));
+  }
+  return location;
 }
 
 async function sha256(file: string): Promise<string> {
@@ -77,7 +105,7 @@ export function createBackupActivities(deployment: Deployment) {
   }
 
   async function backUp({ backupId, fromVersion, toVersion }: BackupInput): Promise<BackupRecord> {
-    const directory = path.join(deployment.config.aegis.backupDir, backupId);
+    const directory = backupDirectory(deployment.config.aegis.backupDir, backupId);
     const existing = await readManifest(directory);
     if (existing) {
       // A backup finished before a crash is kept, not taken twice.
@@ -112,16 +140,17 @@ export function createBackupActivities(deployment: Deployment) {
   }
 
   async function restore({ backup, policy }: RestoreInput): Promise<{ restored: boolean; reason: string }> {
+    const location = checkBackupLocation(deployment.config.aegis.backupDir, backup?.location);
     if (policy === 'never') return { restored: false, reason: 'restoreDatabase is never' };
-    const manifest = await readManifest(backup.location);
-    if (!manifest) throw new BackupInvalid(`${backup.location}/${MANIFEST} is missing: cannot restore`);
+    const manifest = await readManifest(location);
+    if (!manifest) throw new BackupInvalid(`${location}/${MANIFEST} is missing: cannot restore`);
     const now = await readMigrations(deployment);
     if (policy === 'auto' && sameMigrations(now, manifest.migrations)) {
       return { restored: false, reason: '_sqlx_migrations unchanged: schema did not move' };
     }
     const file = manifest.files.find((entry) => entry.name === `${RUNTIME_DATABASE}.dump`);
-    if (!file) throw new BackupInvalid(`${backup.location} holds no dump of ${RUNTIME_DATABASE}`);
-    await verify(backup.location, file);
+    if (!file) throw new BackupInvalid(`${location} holds no dump of ${RUNTIME_DATABASE}`);
+    await verify(location, file);
     const role = await user();
     // The runtime writes to the database: stop it; the rollback redeploys it with the previous image.
     await deployment.podman(['pod', 'stop', '--ignore', podFullName('core')]);
@@ -129,9 +158,9 @@ export function createBackupActivities(deployment: Deployment) {
     await deployment.psql('postgres', `create database ${RUNTIME_DATABASE} owner ${role}`);
     await exec(
       ['pg_restore', '-U', role, '-d', RUNTIME_DATABASE, '--single-transaction', '--exit-on-error', '--no-password'],
-      { inputFile: path.join(backup.location, file.name) },
+      { inputFile: path.join(location, file.name) },
     );
-    return { restored: true, reason: `restored ${RUNTIME_DATABASE} from ${path.join(backup.location, file.name)}` };
+    return { restored: true, reason: `restored ${RUNTIME_DATABASE} from ${path.join(location, file.name)}` };
   }
 
   return {

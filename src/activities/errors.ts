@@ -2,6 +2,7 @@
  * What can go wrong in an activity, as named errors. Temporal reports each by its `name`; the ones a retry
  * cannot fix are listed once, in NON_RETRYABLE_ERRORS.
  */
+import { quote } from '../upgrade-request';
 
 /** A command exited non-zero. Its output is cut to the last lines and carries no secret. */
 export class CommandFailed extends Error {
@@ -55,7 +56,23 @@ export class BackupInvalid extends Error {
   override readonly name = 'BackupInvalid';
 }
 
+/**
+ * An input an activity will not act on: one that would reach a shell-sourced file or leave its directory. Any
+ * workflow on the task queue can call an activity, so each checks what it writes or opens.
+ */
+export class InvalidActivityInput extends Error {
+  override readonly name = 'InvalidActivityInput';
+  constructor(
+    readonly field: string,
+    expected: string,
+    got: string,
+  ) {
+    super(`Expected \`${field}\` to be ${expected}, got ${quote(got)}`);
+  }
+}
+
 export const NON_RETRYABLE_ERRORS = [
+  'InvalidActivityInput',
   'PreflightFailed',
   'UpgradeLocked',
   'MigrationFailed',

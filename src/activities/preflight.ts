@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { formatMiB } from '../format';
-import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, isImageTag, isPodName, type PodName } from '../platform';
+import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../platform';
 import type { UpgradePlan, UpgradeRequest } from '../upgrade';
 import type { Deployment } from './deployment';
 import { IMAGE_TAG_KEY } from './env-file';
@@ -39,26 +39,18 @@ export function profilePods(conf: string): string[] {
   return match?.[1]?.split(/\s+/).filter(Boolean) ?? [];
 }
 
-/** Checks the request against the deployment's profile and resolves the pods to redeploy, in order. */
+/**
+ * Resolves the pods to redeploy, in order, and checks them against the deployment's profile: the one check of the
+ * request that needs the deployment (the workflow parsed the rest, see upgrade-request.ts).
+ */
 export function resolvePods(request: UpgradeRequest, deployed: readonly string[]): PodName[] {
-  const problems: string[] = [];
-  if (typeof request.targetVersion !== 'string' || !isImageTag(request.targetVersion)) {
-    problems.push(`Expected \`targetVersion\` to be an image tag like 1.3.0, got \`${String(request.targetVersion)}\``);
-  }
   const requested = request.pods ?? ROLLING_ORDER.filter((pod) => deployed.includes(pod));
-  for (const pod of [...requested, ...(request.approveBefore ?? [])]) {
-    if (!isPodName(pod)) problems.push(`Unknown pod \`${String(pod)}\`: expected one of ${ROLLING_ORDER.join(', ')}`);
-    else if (!deployed.includes(pod)) problems.push(`Pod \`${pod}\` is not in the deployment's profile`);
+  const missing = [...new Set([...requested, ...(request.approveBefore ?? [])])].filter(
+    (pod) => !deployed.includes(pod),
+  );
+  if (missing.length > 0) {
+    throw new PreflightFailed(missing.map((pod) => `Pod \`${pod}\` is not in the deployment's profile`).join('; '));
   }
-  if (request.strategy !== undefined && !['rolling', 'full'].includes(request.strategy)) {
-    problems.push(`Expected \`strategy\` to be rolling or full, got \`${String(request.strategy)}\``);
-  }
-  if (request.restoreDatabase !== undefined && !['auto', 'always', 'never'].includes(request.restoreDatabase)) {
-    problems.push(
-      `Expected \`restoreDatabase\` to be auto, always or never, got \`${String(request.restoreDatabase)}\``,
-    );
-  }
-  if (problems.length > 0) throw new PreflightFailed(problems.join('; '));
   return requested;
 }
 

@@ -1,6 +1,7 @@
 import { ScheduleOverlapPolicy, type CalendarSpec, type Client, type ScheduleSpec } from '@temporalio/client';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo, type UpgradeRequest } from '../upgrade';
 import { UsageError } from './errors';
+import { checkedRequest } from './upgrades';
 
 /** One maintenance window per environment: the schedule is named like the upgrades it starts. */
 export function scheduleId(env: string): string {
@@ -50,6 +51,8 @@ export async function createSchedule(
   env: string,
   spec: ScheduleSpec,
 ): Promise<string> {
+  // Checked here too: a schedule runs unattended, so a bad request would fail every window, with nobody watching.
+  const checked = checkedRequest(request);
   const id = scheduleId(env);
   await client.schedule.create({
     scheduleId: id,
@@ -59,11 +62,11 @@ export async function createSchedule(
       workflowType: UPGRADE_WORKFLOW_TYPE,
       taskQueue,
       workflowId: upgradeWorkflowId(env),
-      args: [request],
-      memo: { environment: env, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
+      args: [checked],
+      memo: { environment: env, toVersion: checked.targetVersion } satisfies Partial<UpgradeMemo>,
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, pauseOnFailure: true },
-    memo: { environment: env, toVersion: request.targetVersion },
+    memo: { environment: env, toVersion: checked.targetVersion },
   });
   return id;
 }

@@ -8,20 +8,18 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { formatDuration } from '../format';
-import { ROLLING_ORDER, isPodName, type PodName } from '../platform';
 import {
   UPGRADE_WORKFLOW_TYPE,
   abortReasonSignal,
   approveSignal,
   progressQuery,
   upgradeWorkflowId,
-  type RestoreDatabasePolicy,
   type UpgradeMemo,
   type UpgradeProgress,
   type UpgradeReport,
   type UpgradeRequest,
-  type UpgradeStrategy,
 } from '../upgrade';
+import { InvalidUpgradeRequest, parseUpgradeRequest } from '../upgrade-request';
 import { UsageError } from './errors';
 
 export interface UpgradeOptions {
@@ -33,40 +31,31 @@ export interface UpgradeOptions {
   restoreDatabase?: string;
 }
 
-function podList(option: string, value: string | undefined): PodName[] | undefined {
-  if (value === undefined) return undefined;
-  const pods = value.split(',').map((pod) => pod.trim());
-  const unknown = pods.filter((pod) => !isPodName(pod));
-  if (unknown.length > 0) {
-    throw new UsageError(
-      `Expected --${option} to list pods among ${ROLLING_ORDER.join(', ')}, got \`${unknown.join(',')}\``,
-    );
-  }
-  return pods as PodName[];
+/** `a,b` → `['a', 'b']`: the shared parser checks the names. */
+function podList(value: string | undefined): string[] | undefined {
+  return value?.split(',').map((pod) => pod.trim());
 }
 
-function oneOf<T extends string>(option: string, value: string | undefined, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new UsageError(`Expected --${option} to be ${allowed.join(' or ')}, got \`${value}\``);
+/** The shared parser's verdict on a request, as the CLI reports a bad argument (exit 2). */
+export function checkedRequest(input: unknown): UpgradeRequest {
+  try {
+    return parseUpgradeRequest(input);
+  } catch (error) {
+    if (error instanceof InvalidUpgradeRequest) throw new UsageError(error.message, { cause: error });
+    throw error;
   }
-  return value as T;
 }
 
 export function upgradeRequest(targetVersion: string | undefined, options: UpgradeOptions): UpgradeRequest {
   if (!targetVersion) throw new UsageError('Expected the version to upgrade to, e.g. `aegis-upgrade start 1.3.0`');
-  return {
+  return checkedRequest({
     targetVersion,
-    pods: podList('pods', options.pods),
-    strategy: oneOf<UpgradeStrategy>('strategy', options.strategy, ['rolling', 'full']),
-    approveBefore: podList('approve-before', options.approveBefore),
+    pods: podList(options.pods),
+    strategy: options.strategy,
+    approveBefore: podList(options.approveBefore),
     approvalTimeout: options.approvalTimeout,
-    restoreDatabase: oneOf<RestoreDatabasePolicy>('restore-database', options.restoreDatabase, [
-      'auto',
-      'always',
-      'never',
-    ]),
-  };
+    restoreDatabase: options.restoreDatabase,
+  });
 }
 
 /** The report an upgrade ended with: its result, or the details of its failure. */

@@ -27,6 +27,7 @@ import {
   type UpgradeReport,
   type UpgradeRequest,
 } from '../upgrade';
+import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from '../upgrade-request';
 import { ProgressLog, errorMessage } from './progress';
 import { manualRollbackSteps, planRollback, type UpgradeChanges } from './rollback';
 
@@ -65,10 +66,14 @@ const transfer = proxyActivities<UpgradeActivities>(TRANSFER);
 const redeploy = proxyActivities<UpgradeActivities>(REDEPLOY);
 const compensate = proxyActivities<UpgradeActivities>(COMPENSATION);
 
-/** Upgrades the AEGIS platform to `request.targetVersion`, as the operator guide does, and rolls back on failure. */
-export async function upgradePlatform(request: UpgradeRequest): Promise<UpgradeReport> {
+/**
+ * Upgrades the AEGIS platform to `request.targetVersion`, as the operator guide does, and rolls back on failure.
+ * The request arrives as JSON from any client: it is parsed before anything is scheduled, and a bad one is refused
+ * as a failed upgrade (never a plain error, which would fail the workflow task and retry it for ever).
+ */
+export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeReport> {
   const { workflowId, startTime } = workflowInfo();
-  const progress = new ProgressLog(String(request.targetVersion));
+  const progress = new ProgressLog(requestedVersion(input));
   const report: UpgradeOutcome = { images: [], migrationsApplied: [], databaseRestored: false };
   const fullReport = (): UpgradeReport => ({ ...progress.snapshot(), ...report });
   let approvals = 0;
@@ -90,26 +95,33 @@ export async function upgradePlatform(request: UpgradeRequest): Promise<UpgradeR
   announce('preflight');
 
   progress.plan([{ id: 'preflight', title: 'Pre-flight checks' }]);
-  let preflight: PreflightReport;
+  let accepted: { request: ParsedUpgradeRequest; preflight: PreflightReport };
   try {
-    preflight = await progress.run(
+    accepted = await progress.run(
       'preflight',
-      () => quick.checkPreflight({ request, lockOwner: workflowId, readOnly: request.dryRun }),
-      (result) => result.checks.join('; '),
+      async () => {
+        const request = parseUpgradeRequest(input);
+        return {
+          request,
+          preflight: await quick.checkPreflight({ request, lockOwner: workflowId, readOnly: request.dryRun }),
+        };
+      },
+      ({ preflight }) => preflight.checks.join('; '),
     );
   } catch (error) {
     announce('refused');
     throw ApplicationFailure.create({
       type: UpgradeFailureType.PreflightFailed,
-      message: `Pre-flight refused the upgrade to ${request.targetVersion}: ${errorMessage(error)}`,
+      message: `Pre-flight refused the upgrade to ${progress.toVersion}: ${errorMessage(error)}`,
       nonRetryable: true,
       details: [fullReport()],
     });
   }
 
+  const { request, preflight } = accepted;
   const { fromVersion, toVersion, pods } = preflight;
   progress.fromVersion = fromVersion;
-  const strategy = request.strategy ?? 'rolling';
+  const { strategy } = request;
   if (request.dryRun) {
     report.plan = {
       pods,
@@ -122,7 +134,7 @@ export async function upgradePlatform(request: UpgradeRequest): Promise<UpgradeR
     return fullReport();
   }
   announce('upgrading');
-  progress.plan(plannedSteps(pods, strategy, request.approveBefore ?? []));
+  progress.plan(plannedSteps(pods, strategy, request.approveBefore));
   const changes: UpgradeChanges = {
     previousTag: fromVersion,
     profile: preflight.profile,
@@ -207,7 +219,7 @@ export async function upgradePlatform(request: UpgradeRequest): Promise<UpgradeR
       if (pods.includes('core')) await checkRuntime(started);
     } else {
       for (const pod of pods) {
-        if (request.approveBefore?.includes(pod)) await awaitApproval(pod);
+        if (request.approveBefore.includes(pod)) await awaitApproval(pod);
         changes.redeployedPods.push(pod);
         const notBefore = new Date().toISOString();
         const redeployed = await progress.run(
@@ -266,12 +278,12 @@ function plannedSteps(pods: PodName[], strategy: string, approveBefore: PodName[
 /** Runs the compensation; on failure records what is left and how to finish it by hand. True when all was undone. */
 async function rollBack(
   changes: UpgradeChanges,
-  request: UpgradeRequest,
+  request: ParsedUpgradeRequest,
   progress: ProgressLog,
   report: UpgradeOutcome,
 ): Promise<boolean> {
   progress.phase = 'rolling-back';
-  const steps = planRollback(changes, request.restoreDatabase ?? 'auto');
+  const steps = planRollback(changes, request.restoreDatabase);
   progress.plan(steps, true);
   const done: string[] = [];
   let tag = changes.previousTag;
@@ -293,7 +305,7 @@ async function rollBack(
           if (!backup) break;
           const result = await progress.run(
             step.id,
-            () => compensate.restoreDatabase({ backup, policy: request.restoreDatabase ?? 'auto' }),
+            () => compensate.restoreDatabase({ backup, policy: request.restoreDatabase }),
             (outcome) => outcome.reason,
           );
           report.databaseRestored = result.restored;
@@ -325,7 +337,7 @@ async function rollBack(
     return true;
   } catch (error) {
     progress.phase = 'rollback-failed';
-    report.manualSteps = manualRollbackSteps(changes, done, request.restoreDatabase ?? 'auto');
+    report.manualSteps = manualRollbackSteps(changes, done, request.restoreDatabase);
     report.cause = {
       ...(report.cause as UpgradeCause),
       message: `${report.cause?.message}; rollback: ${errorMessage(error)}`,

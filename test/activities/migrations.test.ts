@@ -1,5 +1,3 @@
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import type { Deployment } from '../../src/activities/deployment';
 import { MigrationFailed } from '../../src/activities/errors';
 import {
@@ -10,6 +8,7 @@ import {
 } from '../../src/activities/migrations';
 import { loadConfig } from '../../src/config';
 import { RUNTIME_CONTAINER } from '../../src/platform';
+import { activityEnvironment } from '../helpers/activity-environment';
 
 /** One runtime log line as `tracing` prints it to a terminal: dimmed time, coloured level, dimmed target. */
 function logLine(level: 'INFO' | 'WARN' | 'ERROR', message: string, second = 0): string {
@@ -125,11 +124,6 @@ describe('sameMigrations', () => {
     expect(sameMigrations(rows, [rows[0]!, { ...rows[1]!, success: false }])).toBe(false);
   });
 });
-
-/** Runs activities as a worker would, without printing the failures the tests expect. */
-function activityEnvironment(): MockActivityEnvironment {
-  return new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR', () => undefined) });
-}
 
 describe('awaitMigrations', () => {
   /** `_sqlx_migrations` after the upgrade, as `readMigrations` selects it (version as text). */

@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Deployment } from '../../src/activities/deployment';
+import { InvalidActivityInput, NON_RETRYABLE_ERRORS } from '../../src/activities/errors';
 import { createTagActivities } from '../../src/activities/tag';
+import { activityEnvironment } from '../helpers/activity-environment';
 
 const ENV = [
   '# --- Registry ---',
@@ -71,5 +73,36 @@ describe('setImageTag', () => {
     await expect(environment.run(setImageTag, { tag: '1.2.0' })).resolves.toBe('1.3.0');
 
     expect(await fs.readFile(envFile, 'utf8')).toBe(ENV);
+  });
+});
+
+describe('setImageTag refuses a tag that is not an image tag, and leaves .env alone', () => {
+  let root: string;
+
+  beforeAll(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-tag-'));
+    await fs.writeFile(path.join(root, '.env'), ENV);
+  });
+  afterAll(async () => {
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['a second line, which make would source as root', '1.3.0\nLD_PRELOAD=/tmp/x.so', '`1.3.0\\nLD_PRELOAD=/tmp/x.so`'],
+    ['a command substitution', '$(reboot)', '`$(reboot)`'],
+    ['a shell command', '1.3.0; rm -rf /', '`1.3.0; rm -rf /`'],
+    ['nothing', '', '``'],
+  ])('%s', async (_, tag, shown) => {
+    const { setImageTag } = createTagActivities({ root } as Deployment);
+
+    const refused = activityEnvironment().run(setImageTag, { tag });
+
+    await expect(refused).rejects.toThrow(InvalidActivityInput);
+    await expect(refused).rejects.toThrow(`Expected \`tag\` to be an image tag like 1.3.0, got ${shown}`);
+    expect(await fs.readFile(path.join(root, '.env'), 'utf8')).toBe(ENV);
+  });
+
+  it('without retries: its error is listed as non-retryable', () => {
+    expect(NON_RETRYABLE_ERRORS).toContain(new InvalidActivityInput('tag', 'an image tag', '').name);
   });
 });

@@ -96,8 +96,7 @@ describe('aegis-upgrade invoked wrongly', () => {
       'a pod that does not exist',
       ['start', '1.3.0', '--pods', 'web'],
       2,
-      'aegis-upgrade: Expected --pods to list pods among database, core, temporal, seal-gateway, observability, ' +
-        'got `web`',
+      'aegis-upgrade: Unknown pod `web` in `pods`: expected one of database, core, temporal, seal-gateway, observability',
     ],
     ['--version', ['--version'], 0, version],
     [

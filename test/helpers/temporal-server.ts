@@ -17,6 +17,28 @@ export interface DevServer {
 
 const TEMPORAL_CLI = path.join(REPO_ROOT, 'scripts', 'temporal.sh');
 
+/**
+ * The `temporal` CLI binary the bootstrap built, where scripts/lib/temporal-cli.sh says it is. Fails, never skips,
+ * when it is missing or not the expected build; scripts/temporal.sh would try to build it instead, which takes minutes.
+ */
+export async function temporalCliBinary(): Promise<string> {
+  const found = await execa(
+    'bash',
+    [
+      '-c',
+      'source scripts/lib/common.sh && source scripts/lib/temporal-cli.sh && echo "$TEMPORAL_CLI_BIN" && temporal_cli_ok',
+    ],
+    { cwd: REPO_ROOT, reject: false },
+  );
+  if (found.exitCode !== 0) {
+    throw new MissingDependency(
+      `The temporal CLI is missing or not the expected build at ${found.stdout.trim() || '(unknown)'}`,
+      'Run `npm run bootstrap` (it builds it with Go into ~/.cache/aegis-upgrade), or `npm run --silent temporal -- --version`',
+    );
+  }
+  return found.stdout.trim();
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
