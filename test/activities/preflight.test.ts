@@ -1,22 +1,11 @@
 import { PreflightFailed } from '../../src/activities/errors';
 import { profilePods, resolvePods, temporalServerVersion } from '../../src/activities/preflight';
 import type { UpgradeRequest } from '../../src/upgrade';
+import { thrown } from '../helpers/thrown';
 
 /** aegis-deploy's `profiles/full.conf`: pods that are not upgraded (secrets, storage, iam) sit among the others. */
 const FULL_PROFILE = 'PODS="database secrets storage temporal seal-gateway core iam observability"\n';
 const FULL_PODS = profilePods(FULL_PROFILE);
-
-/** The PreflightFailed that `resolve` throws; fails the test when it throws nothing or something else. */
-function refusal(resolve: () => unknown): PreflightFailed {
-  try {
-    resolve();
-  } catch (error) {
-    expect(error).toBeInstanceOf(PreflightFailed);
-    expect((error as Error).name).toBe('PreflightFailed');
-    return error as PreflightFailed;
-  }
-  throw new Error('Expected a PreflightFailed, but nothing was thrown');
-}
 
 describe('profilePods', () => {
   it('lists the pods of a profile in the order it gives them', () => {
@@ -69,13 +58,15 @@ describe('resolvePods', () => {
   });
 
   it("refuses a pod outside the deployment's profile and names it", () => {
-    const error = refusal(() => resolvePods({ targetVersion: '1.3.0', pods: ['seal-gateway'] }, ['database', 'core']));
+    const error = thrown(PreflightFailed, () =>
+      resolvePods({ targetVersion: '1.3.0', pods: ['seal-gateway'] }, ['database', 'core']),
+    );
 
     expect(error.message).toContain("Pod `seal-gateway` is not in the deployment's profile");
   });
 
   it('checks the pods awaiting approval too', () => {
-    const error = refusal(() =>
+    const error = thrown(PreflightFailed, () =>
       resolvePods({ targetVersion: '1.3.0', approveBefore: ['observability'] }, ['database', 'core']),
     );
 
@@ -85,7 +76,7 @@ describe('resolvePods', () => {
   it('names every pod outside the profile at once, each once', () => {
     const request: UpgradeRequest = { targetVersion: '1.3.0', pods: ['core', 'temporal'], approveBefore: ['temporal'] };
 
-    expect(refusal(() => resolvePods(request, ['database'])).message).toBe(
+    expect(thrown(PreflightFailed, () => resolvePods(request, ['database'])).message).toBe(
       "Pod `core` is not in the deployment's profile; Pod `temporal` is not in the deployment's profile",
     );
   });

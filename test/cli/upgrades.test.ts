@@ -1,16 +1,6 @@
 import { UsageError } from '../../src/cli/errors';
 import { upgradeRequest } from '../../src/cli/upgrades';
-
-/** The UsageError (exit 2) that `build` throws; fails the test when it throws nothing or something else. */
-function usageError(build: () => unknown): UsageError {
-  try {
-    build();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return error as UsageError;
-  }
-  throw new Error('Expected a UsageError, but nothing was thrown');
-}
+import { thrown } from '../helpers/thrown';
 
 describe('upgradeRequest', () => {
   it('builds the request from the options and applies the defaults, as the workflow would', () => {
@@ -33,7 +23,7 @@ describe('upgradeRequest', () => {
   });
 
   it("refuses with the shared parser's message, every problem at once", () => {
-    const { message } = usageError(() =>
+    const { message } = thrown(UsageError, () =>
       upgradeRequest('1.3.0; rm -rf /', {
         env: 'default',
         pods: 'core,mongodb',
@@ -50,13 +40,13 @@ describe('upgradeRequest', () => {
   });
 
   it('refuses what a full upgrade would ignore', () => {
-    expect(usageError(() => upgradeRequest('1.3.0', { env: 'default', strategy: 'full', pods: 'core' })).message).toBe(
-      '`pods` cannot be used with strategy full: it tears down and deploys the whole profile',
-    );
+    expect(
+      thrown(UsageError, () => upgradeRequest('1.3.0', { env: 'default', strategy: 'full', pods: 'core' })).message,
+    ).toBe('`pods` cannot be used with strategy full: it tears down and deploys the whole profile');
   });
 
   it('asks for the version when there is none', () => {
-    expect(usageError(() => upgradeRequest(undefined, { env: 'default' })).message).toContain(
+    expect(thrown(UsageError, () => upgradeRequest(undefined, { env: 'default' })).message).toContain(
       'Expected the version to upgrade to',
     );
   });

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { loadConfig } from '../../src/config';
+import { ConfigError, loadConfig } from '../../src/config';
 import { DEFAULT_TASK_QUEUE } from '../../src/upgrade';
-import { configError } from '../helpers/config-error';
+import { thrown } from '../helpers/thrown';
 
 const ROOT = '/srv/aegis-deploy';
 
@@ -78,14 +78,14 @@ describe('loadConfig', () => {
   });
 
   it('fails with `AEGIS_ROOT is not set` when it is missing or blank', () => {
-    expect(configError(() => loadConfig({})).message).toBe('AEGIS_ROOT is not set');
-    expect(configError(() => loadConfig({ AEGIS_ROOT: ' ' })).message).toBe('AEGIS_ROOT is not set');
+    expect(thrown(ConfigError, () => loadConfig({})).message).toBe('AEGIS_ROOT is not set');
+    expect(thrown(ConfigError, () => loadConfig({ AEGIS_ROOT: ' ' })).message).toBe('AEGIS_ROOT is not set');
   });
 
   it.each(['http://127.0.0.1:7233', '127.0.0.1', 'localhost:port'])(
     'refuses TEMPORAL_ADDRESS `%s`, naming it',
     (bad) => {
-      const { message } = configError(() => loadConfig({ AEGIS_ROOT: ROOT, TEMPORAL_ADDRESS: bad }));
+      const { message } = thrown(ConfigError, () => loadConfig({ AEGIS_ROOT: ROOT, TEMPORAL_ADDRESS: bad }));
 
       expect(message).toBe(
         `Expected TEMPORAL_ADDRESS to be host:port like 127.0.0.1:7233 or [::1]:7233, got \`${bad}\``,
@@ -94,13 +94,13 @@ describe('loadConfig', () => {
   );
 
   it.each(['postgres', '0', '-5432', '54.32'])('refuses AEGIS_POSTGRES_PORT `%s`, naming it', (bad) => {
-    const { message } = configError(() => loadConfig({ AEGIS_ROOT: ROOT, AEGIS_POSTGRES_PORT: bad }));
+    const { message } = thrown(ConfigError, () => loadConfig({ AEGIS_ROOT: ROOT, AEGIS_POSTGRES_PORT: bad }));
 
     expect(message).toBe(`Expected AEGIS_POSTGRES_PORT to be a positive whole number, got \`${bad}\``);
   });
 
   it('refuses a ready timeout that is not a positive whole number, naming it', () => {
-    const { message } = configError(() => loadConfig({ AEGIS_ROOT: ROOT, AEGIS_READY_TIMEOUT_SECONDS: '2m' }));
+    const { message } = thrown(ConfigError, () => loadConfig({ AEGIS_ROOT: ROOT, AEGIS_READY_TIMEOUT_SECONDS: '2m' }));
 
     expect(message).toContain('AEGIS_READY_TIMEOUT_SECONDS');
     expect(message).toContain('`2m`');
@@ -111,13 +111,15 @@ describe('loadConfig', () => {
     ['AEGIS_RUNTIME_URL', 'http://127.0.0.1:8088/health'],
     ['AEGIS_SEAL_GATEWAY_URL', 'ftp://127.0.0.1:8089'],
   ])('refuses %s `%s`, naming it', (name, bad) => {
-    const { message } = configError(() => loadConfig({ AEGIS_ROOT: ROOT, [name]: bad }));
+    const { message } = thrown(ConfigError, () => loadConfig({ AEGIS_ROOT: ROOT, [name]: bad }));
 
     expect(message).toBe(`Expected ${name} to be a base URL like http://127.0.0.1:8088, got \`${bad}\``);
   });
 
   it('refuses a registry that is not a registry path, naming it', () => {
-    const { message } = configError(() => loadConfig({ AEGIS_ROOT: ROOT, AEGIS_REGISTRY: 'https://ghcr.io/org' }));
+    const { message } = thrown(ConfigError, () =>
+      loadConfig({ AEGIS_ROOT: ROOT, AEGIS_REGISTRY: 'https://ghcr.io/org' }),
+    );
 
     expect(message).toContain('AEGIS_REGISTRY');
     expect(message).toContain('`https://ghcr.io/org`');

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describeConnection, loadTemporalConfig } from '../../src/config';
+import { ConfigError, describeConnection, loadTemporalConfig } from '../../src/config';
 import { DEFAULT_TASK_QUEUE } from '../../src/upgrade';
-import { configError } from '../helpers/config-error';
+import { thrown } from '../helpers/thrown';
 
 const API_KEY = 'secret-api-key-7f3a';
 let dir: string;
@@ -193,11 +193,11 @@ describe('loadTemporalConfig', () => {
   it.each(['http://127.0.0.1:7233', '127.0.0.1', '::1:7233', '[::1]', 'localhost:port', 'localhost:70000'])(
     'refuses the address `%s`, naming where it comes from',
     (bad) => {
-      expect(configError(() => loadTemporalConfig({ TEMPORAL_ADDRESS: bad })).message).toBe(
+      expect(thrown(ConfigError, () => loadTemporalConfig({ TEMPORAL_ADDRESS: bad })).message).toBe(
         `Expected TEMPORAL_ADDRESS to be host:port like 127.0.0.1:7233 or [::1]:7233, got \`${bad}\``,
       );
       const file = write('bad-address.toml', `[profile.default]\naddress = "${bad}"\n`);
-      expect(configError(() => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: file })).message).toBe(
+      expect(thrown(ConfigError, () => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: file })).message).toBe(
         `Expected address of profile default in ${file} to be host:port like 127.0.0.1:7233 or [::1]:7233, got \`${bad}\``,
       );
     },
@@ -207,17 +207,18 @@ describe('loadTemporalConfig', () => {
     const file = profileFile();
 
     expect(
-      configError(() => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod' })).message,
+      thrown(ConfigError, () => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod' })).message,
     ).toBe(`TEMPORAL_PROFILE is \`prod\`, but ${file} has no [profile.prod] (it has: default, cloud, mtls, v6)`);
     expect(
-      configError(() => loadTemporalConfig({ HOME: path.join(dir, 'nobody'), TEMPORAL_PROFILE: 'prod' })).message,
+      thrown(ConfigError, () => loadTemporalConfig({ HOME: path.join(dir, 'nobody'), TEMPORAL_PROFILE: 'prod' }))
+        .message,
     ).toBe('TEMPORAL_PROFILE is `prod`, but there is no Temporal config file: set TEMPORAL_CONFIG_FILE');
   });
 
   it('refuses a TEMPORAL_CONFIG_FILE that cannot be read, naming it', () => {
     const missing = path.join(dir, 'missing.toml');
 
-    expect(configError(() => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: missing })).message).toBe(
+    expect(thrown(ConfigError, () => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: missing })).message).toBe(
       `Cannot read the Temporal config file ${missing} (TEMPORAL_CONFIG_FILE): ` +
         `ENOENT: no such file or directory, open '${missing}'`,
     );
@@ -226,7 +227,7 @@ describe('loadTemporalConfig', () => {
   it('refuses a file that is not TOML without quoting it: it may hold an API key', () => {
     const file = write('broken.toml', `[profile.default]\napi_key = "${API_KEY}\n`);
 
-    const error = configError(() => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: file }));
+    const error = thrown(ConfigError, () => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: file }));
 
     expect(error.message).toMatch(
       new RegExp(`^Expected ${file} to be a TOML file of Temporal profiles: .+ \\(line 2\\)$`),
@@ -239,10 +240,10 @@ describe('loadTemporalConfig', () => {
     const missing = path.join(dir, 'missing-ca.pem');
     const file = write('missing-ca.toml', `[profile.default.tls]\nserver_ca_cert_path = "${missing}"\n`);
 
-    expect(configError(() => loadTemporalConfig({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: missing })).message).toBe(
+    expect(thrown(ConfigError, () => loadTemporalConfig({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: missing })).message).toBe(
       `Cannot read ${missing}, named by TEMPORAL_TLS_SERVER_CA_CERT_PATH: ENOENT: no such file or directory, open '${missing}'`,
     );
-    expect(configError(() => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: file })).message).toBe(
+    expect(thrown(ConfigError, () => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: file })).message).toBe(
       `Cannot read ${missing}, named by tls.server_ca_cert_path of profile default in ${file}: ` +
         `ENOENT: no such file or directory, open '${missing}'`,
     );
@@ -250,7 +251,8 @@ describe('loadTemporalConfig', () => {
 
   it('refuses a client certificate without its key', () => {
     expect(
-      configError(() => loadTemporalConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: path.join(dir, 'client.pem') })).message,
+      thrown(ConfigError, () => loadTemporalConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: path.join(dir, 'client.pem') }))
+        .message,
     ).toMatch(
       /^A TLS client certificate needs its key: set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH/,
     );
@@ -258,7 +260,7 @@ describe('loadTemporalConfig', () => {
 
   it('refuses TLS to an IPv6 address without a server name, which the worker could not check the certificate against', () => {
     expect(
-      configError(() => loadTemporalConfig({ TEMPORAL_ADDRESS: '[::1]:7233', TEMPORAL_TLS: 'true' })).message,
+      thrown(ConfigError, () => loadTemporalConfig({ TEMPORAL_ADDRESS: '[::1]:7233', TEMPORAL_TLS: 'true' })).message,
     ).toBe(
       'TLS to the IPv6 address [::1]:7233 (TEMPORAL_ADDRESS) needs a server name: set TEMPORAL_TLS_SERVER_NAME ' +
         "or tls.server_name in the profile to a name in the server's certificate, e.g. localhost",
