@@ -1,6 +1,6 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { describeConnection, loadConfig } from './config';
+import { ConfigError, TemporalUnreachable, describeConnection, loadConfig } from './config';
 
 /**
  * The worker: runs upgrades from the task queue until SIGINT or SIGTERM. Then it takes no new task and lets the
@@ -11,10 +11,8 @@ import { describeConnection, loadConfig } from './config';
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
   const graceSeconds = config.worker.shutdownGraceSeconds;
-  const connection = await NativeConnection.connect(config.temporal.connection).catch((error: Error) => {
-    throw new Error(`Cannot reach the Temporal server at ${describeConnection(config.temporal)}: ${error.message}`, {
-      cause: error,
-    });
+  const connection = await NativeConnection.connect(config.temporal.connection).catch((error: unknown) => {
+    throw new TemporalUnreachable(describeConnection(config.temporal), error);
   });
   try {
     const worker = await Worker.create({
@@ -49,8 +47,10 @@ export async function runWorker(): Promise<void> {
 
 // `node dist/src/worker.js` (npm start); `aegis-upgrade worker` imports runWorker instead.
 if (require.main === module) {
-  runWorker().catch((err) => {
-    console.error(err);
+  runWorker().catch((err: unknown) => {
+    // What the operator can act on is one line; anything else (a bug) keeps its stack.
+    const known = err instanceof ConfigError || err instanceof TemporalUnreachable;
+    console.error(known ? `aegis-upgrade worker: ${err.message}` : err);
     process.exit(1);
   });
 }

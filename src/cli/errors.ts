@@ -1,6 +1,8 @@
 import { ServiceError } from '@temporalio/client';
 import type { UpgradeReport } from '../upgrade';
 
+export { TemporalUnreachable } from '../config';
+
 /** What `aegis-upgrade` exits with, whatever the command; `--help` and the README list them. */
 export const ExitCode = {
   /** The command did what it was asked; an upgrade it waited for completed. */
@@ -20,18 +22,6 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** No answer from the Temporal server: at the connection, or when it goes away during a command. */
-export class TemporalUnreachable extends Error {
-  override readonly name = 'TemporalUnreachable';
-  constructor(
-    readonly server: string,
-    cause: unknown,
-  ) {
-    // The first line only: gRPC's own messages may go on with details the operator cannot act on.
-    super(`Cannot reach the Temporal server at ${server}: ${firstLine(cause)}`, { cause });
-  }
-}
-
 /** gRPC's UNAVAILABLE: the server did not answer, as opposed to answering with an error. */
 const GRPC_UNAVAILABLE = 14;
 
@@ -41,9 +31,4 @@ export function isUnavailable(error: unknown): boolean {
 
 export function reportExitCode(report: UpgradeReport): ExitCode {
   return report.phase === 'completed' || report.phase === 'planned' ? ExitCode.Done : ExitCode.Failed;
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n', 1)[0] ?? '';
 }

@@ -3,7 +3,7 @@ import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import { ConfigError, reader, type Env } from './variables';
 
 export { ConfigError } from './variables';
-export { describeConnection, loadTemporalConfig, type TemporalConfig } from './temporal';
+export { TemporalUnreachable, describeConnection, loadTemporalConfig, type TemporalConfig } from './temporal';
 
 /** Everything the worker and the CLI read from the environment, read once at start. */
 export interface Config {

@@ -185,3 +185,20 @@ export function describeConnection({ connection, addressSource }: TemporalConfig
   const security = !tls ? 'no TLS' : typeof tls === 'object' && tls.clientCertPair ? 'mTLS' : 'TLS';
   return `${connection.address} (${[addressSource, security, ...(apiKey ? ['API key'] : [])].join(', ')})`;
 }
+
+/** No answer from the Temporal server: at the connection, or when it goes away during a command. */
+export class TemporalUnreachable extends Error {
+  override readonly name = 'TemporalUnreachable';
+  constructor(
+    readonly server: string,
+    cause: unknown,
+  ) {
+    // The first line only: gRPC's own messages may go on with details the operator cannot act on.
+    super(`Cannot reach the Temporal server at ${server}: ${firstLine(cause)}`, { cause });
+  }
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n', 1)[0] ?? '';
+}

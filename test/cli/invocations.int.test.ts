@@ -21,7 +21,8 @@ describe('aegis-upgrade invoked wrongly', () => {
 
   const aegisUpgrade = (args: string[]) =>
     execa(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: home, TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}` },
+      // AEGIS_ROOT: the worker's one required setting, so `worker` gets as far as the connection.
+      env: { PATH: process.env.PATH ?? '', HOME: home, TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}`, AEGIS_ROOT: home },
       extendEnv: false,
       reject: false,
     });
@@ -106,6 +107,14 @@ describe('aegis-upgrade invoked wrongly', () => {
       'aegis-upgrade: Cannot reach the Temporal server at 127.0.0.1:<closed port> (TEMPORAL_ADDRESS, no TLS): ' +
         'Failed to connect before the deadline',
     ],
+    [
+      'the worker, with an unreachable server',
+      ['worker'],
+      3,
+      'aegis-upgrade: Cannot reach the Temporal server at 127.0.0.1:<closed port> (TEMPORAL_ADDRESS, no TLS): ' +
+        'tonic::transport::Error(Transport, ConnectError(ConnectError("tcp connect error", 127.0.0.1:<closed port>, ' +
+        'Os { code: 111, kind: ConnectionRefused, message: "Connection refused" })))',
+    ],
   ];
 
   test.each(INVOCATIONS)(
@@ -113,7 +122,7 @@ describe('aegis-upgrade invoked wrongly', () => {
     async (_, args, exitCode, line) => {
       const result = await aegisUpgrade(args);
 
-      const expected = line.replace('<closed port>', String(closedPort));
+      const expected = line.replaceAll('<closed port>', String(closedPort));
       expect({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr }).toEqual(
         exitCode === 0 ? { exitCode, stdout: expected, stderr: '' } : { exitCode, stdout: '', stderr: expected },
       );
