@@ -8,6 +8,8 @@
 #                       aegis database recreated at its 1.2.0 schema + seed rows, empty command log
 #   sandbox.sh status   human-readable state
 #   sandbox.sh env      `export KEY=value` lines for the worker and the tests (stdout only)
+#   sandbox.sh fault …  inject faults: add a rule for podman/make commands, take the registry or
+#                       PostgreSQL away, make the deploy checkout read-only; `fault clear` (and reset) undo
 #
 # See sandbox/README.md.
 set -euo pipefail
@@ -23,6 +25,8 @@ COMMAND_LOG="$STATE_DIR/commands.log"
 PORTS_FILE="$STATE_DIR/ports.env"
 SECRETS_FILE="$STATE_DIR/secrets.env"
 DEPLOYED_SIG_FILE="$STATE_DIR/deployed.sig"
+FAULT_BIN_DIR="$STATE_DIR/bin"
+FAULT_RULES="$STATE_DIR/faults"
 REGISTRIES_CONF=/etc/containers/registries.conf.d/50-aegis-sandbox.conf
 
 BASELINE=1.2.0
@@ -192,6 +196,8 @@ render() { # <template> <destination>
 generate_deploy() {
   local src="$SANDBOX_SRC/deploy" rel
   mkdir -p "$DEPLOY_DIR"
+  # A test may have made the checkout immutable (a fault that makes every write to it fail).
+  chattr -i "$DEPLOY_DIR" 2>/dev/null || true
   find "$DEPLOY_DIR" -mindepth 1 -delete
   while IFS= read -r rel; do
     rel="${rel#./}"
@@ -223,7 +229,16 @@ pod_in_place() {
   want="$(expected_containers "$pod" | while read -r n i; do echo "aegis-$pod-$n $i running"; done | sort)"
   have="$(podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}} {{.Image}} {{.State}}' 2>/dev/null \
           | awk '$1 !~ /-infra$/ { print $1, $2, ($3 == "Up" ? "running" : $3) }' | sort || true)"
-  [[ -n "$want" && "$want" == "$have" ]]
+  [[ -n "$want" && "$want" == "$have" ]] && pod_mounts_in_place "$pod"
+}
+# Each hostPath of the pod's YAML is mounted: a pod left by a sandbox in another state directory is not ours.
+pod_mounts_in_place() {
+  local pod="$1" wanted mounted
+  mounted="$(podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}}' | grep -v -- '-infra$' \
+             | xargs -r podman inspect --format '{{range .Mounts}}{{.Source}}{{"\n"}}{{end}}' 2>/dev/null || true)"
+  while read -r wanted; do
+    grep -qxF -- "$wanted" <<< "$mounted" || return 1
+  done < <(pod_yaml "$pod" | awk '/hostPath:/ { host = 1; next } host && /^ *path: / { print $2; host = 0 }' | tr -d '"')
 }
 
 deploy_pod() {
@@ -333,6 +348,44 @@ ensure_infrastructure() {
   start_registry
   ensure_registry_content
   ensure_network
+  install_fault_shims
+}
+
+# ---------------------------------------------------------------------------------------------
+# Fault injection (see faults/shim.sh and README.md)
+# ---------------------------------------------------------------------------------------------
+
+install_fault_shims() {
+  local program
+  mkdir -p "$FAULT_BIN_DIR"
+  for program in podman make; do ln -sfn "$SANDBOX_SRC/faults/shim.sh" "$FAULT_BIN_DIR/$program"; done
+  touch "$FAULT_RULES"
+}
+
+clear_faults() {
+  : > "$FAULT_RULES"
+  rm -f "$FAULT_RULES.paused"
+  chattr -i "$DEPLOY_DIR" 2>/dev/null || true
+}
+
+cmd_fault() {
+  load_ports read
+  case "${1:-}" in
+    add)
+      [[ $# -ge 3 ]] || die "usage: sandbox.sh fault add fail|hang|pause|stop-after:<pod> '<glob>'"
+      install_fault_shims
+      printf '%s %s\n' "$2" "${*:3}" >> "$FAULT_RULES"
+      say "fault added: $2 ${*:3}"
+      ;;
+    list) cat "$FAULT_RULES" 2>/dev/null || true ;;
+    clear) clear_faults; say "faults cleared" ;;
+    registry-down) stop_registry ;;
+    registry-up) start_registry ;;
+    database-down) podman pod stop -t 0 aegis-database >/dev/null; say "pod aegis-database stopped" ;;
+    database-up) podman pod start aegis-database >/dev/null; wait_database; say "pod aegis-database started" ;;
+    read-only) chattr +i "$DEPLOY_DIR"; say "$DEPLOY_DIR is immutable: no file in it can be created, renamed or removed" ;;
+    *) die "usage: sandbox.sh fault add|list|clear|registry-down|registry-up|database-down|database-up|read-only" ;;
+  esac
 }
 
 cmd_up() {
@@ -368,6 +421,7 @@ cmd_reset() {
   load_ports read
   [[ -f "$PORTS_FILE" ]] || load_ports up
   ensure_infrastructure
+  clear_faults
   generate_deploy
   : > "$COMMAND_LOG"
   if ! pod_in_place database; then deploy_pod database; fi
@@ -429,6 +483,8 @@ export AEGIS_POSTGRES_PORT=$PORT_POSTGRES
 export AEGIS_RUNTIME_URL=http://127.0.0.1:$PORT_RUNTIME
 export AEGIS_SEAL_GATEWAY_URL=http://127.0.0.1:$PORT_SEAL_GATEWAY
 export AEGIS_SANDBOX_COMMAND_LOG=$COMMAND_LOG
+export AEGIS_SANDBOX_BIN=$FAULT_BIN_DIR
+export AEGIS_SANDBOX_FAULTS=$FAULT_RULES
 EOF
 }
 
@@ -448,5 +504,6 @@ case "${1:-}" in
   reset) take_lock; cmd_reset ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 up|down|reset|status|env" >&2; exit 2 ;;
+  fault) shift; cmd_fault "$@" ;;
+  *) echo "usage: $0 up|down|reset|status|env|fault" >&2; exit 2 ;;
 esac

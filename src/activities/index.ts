@@ -7,7 +7,8 @@ import { createImageActivities } from './images';
 import { releaseLock } from './lock';
 import { createMigrationActivities } from './migrations';
 import { createPodActivities } from './pods';
-import { createPreflightActivities } from './preflight';
+import { heartbeatWhile } from './heartbeat';
+import { createPreflightActivities, type PreflightInput, type PreflightReport } from './preflight';
 import { createTagActivities } from './tag';
 import { createValidationActivities } from './validation';
 
@@ -23,8 +24,12 @@ export function createActivities({ config, run }: ActivityDeps) {
     config,
     run: run ?? createCommandRunner(async () => secretValues(await readDeployEnv(config.aegis.root))),
   });
+  const preflight = createPreflightActivities(deployment);
   return {
-    ...createPreflightActivities(deployment),
+    /** Every check before anything changes; heartbeats, so a worker that dies in it is replaced within seconds. */
+    async checkPreflight(input: PreflightInput): Promise<PreflightReport> {
+      return heartbeatWhile(preflight.checkPreflight(input), 'pre-flight checks');
+    },
     ...createImageActivities(deployment),
     ...createBackupActivities(deployment),
     ...createTagActivities(deployment),

@@ -33,15 +33,21 @@ import { manualRollbackSteps, planRollback, type UpgradeChanges } from './rollba
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
 
-/** Checks and quick edits: seconds each. */
+/** Quick edits and lookups: well under a second each, so a worker that died in one is replaced within 30 s. */
 const QUICK: ActivityOptions = {
-  startToCloseTimeout: '5 minutes',
+  startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
 };
-/** Pulls and dumps: long, heartbeating, so a dead worker is noticed within a minute. */
+/** Pre-flight asks the registry and the database: it may take a while, so it heartbeats. */
+const PREFLIGHT: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes },
+};
+/** Pulls and dumps: long, heartbeating, so a dead worker is noticed within 20 s. */
 const TRANSFER: ActivityOptions = {
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
 };
 /**
@@ -57,11 +63,12 @@ const REDEPLOY: ActivityOptions = {
 /** Compensations: idempotent, so retried on any error; a rollback gives up only after several tries. */
 const COMPENSATION: ActivityOptions = {
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 4, initialInterval: '5 seconds' },
 };
 
 const quick = proxyActivities<UpgradeActivities>(QUICK);
+const preflightCheck = proxyActivities<UpgradeActivities>(PREFLIGHT);
 const transfer = proxyActivities<UpgradeActivities>(TRANSFER);
 const redeploy = proxyActivities<UpgradeActivities>(REDEPLOY);
 const compensate = proxyActivities<UpgradeActivities>(COMPENSATION);
@@ -103,7 +110,7 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
         const request = parseUpgradeRequest(input);
         return {
           request,
-          preflight: await quick.checkPreflight({ request, lockOwner: workflowId, readOnly: request.dryRun }),
+          preflight: await preflightCheck.checkPreflight({ request, lockOwner: workflowId, readOnly: request.dryRun }),
         };
       },
       ({ preflight }) => preflight.checks.join('; '),

@@ -122,8 +122,8 @@ export async function psql(sql: string, database = 'aegis'): Promise<string> {
   return stdout.trim();
 }
 
-/** Schema and rows of the `aegis` database as plain SQL, for comparing a state before and after. */
-export async function dumpRuntimeDatabase(): Promise<string> {
+/** Schema and rows of one database (`aegis` by default) as plain SQL, for comparing a state before and after. */
+export async function dumpRuntimeDatabase(database = 'aegis'): Promise<string> {
   const { stdout } = await execa('podman', [
     'exec',
     'aegis-database-postgres',
@@ -131,10 +131,23 @@ export async function dumpRuntimeDatabase(): Promise<string> {
     '-U',
     'aegis',
     '--no-owner',
-    'aegis',
+    database,
   ]);
   // pg_dump 15.x brackets its output with a random `\restrict` key: not part of the state.
   return stdout.replace(/^\\(un)?restrict .*$/gm, '');
+}
+
+/** Every database of the platform's cluster but `postgres` and the templates, by name, as plain SQL. */
+export async function dumpEveryDatabase(): Promise<Record<string, string>> {
+  const names = (
+    await psql(
+      "select datname from pg_database where not datistemplate and datname <> 'postgres' order by 1",
+      'postgres',
+    )
+  ).split('\n');
+  const dumps: Record<string, string> = {};
+  for (const name of names) dumps[name] = await dumpRuntimeDatabase(name);
+  return dumps;
 }
 
 /** The sandbox's record of the make targets it ran, e.g. `redeploy POD=core AEGIS_IMAGE_TAG=1.3.0`. */

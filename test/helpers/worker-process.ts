@@ -12,6 +12,24 @@ export interface WorkerProcess {
   /** SIGTERM, as a service manager stops it; resolves once the process has ended with its exit code, or the signal that ended it. */
   stop(): Promise<number | string | undefined>;
   kill(): Promise<number | string | undefined>;
+  /**
+   * SIGKILL to the worker and every process it started (its `make`, `podman`, `pg_dump`), as a host that dies or a
+   * service manager that kills the whole unit does: nothing it began goes on behind the next worker.
+   */
+  killTree(): Promise<number | string | undefined>;
+}
+
+/** The process and all its descendants, parents first. */
+async function processTree(pid: number): Promise<number[]> {
+  const { stdout } = await execa('ps', ['-eo', 'pid=,ppid=']);
+  const children = new Map<number, number[]>();
+  for (const line of stdout.split('\n')) {
+    const [child, parent] = line.trim().split(/\s+/).map(Number);
+    if (child && parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), child]);
+  }
+  const tree = [pid];
+  for (let index = 0; index < tree.length; index++) tree.push(...(children.get(tree[index] ?? 0) ?? []));
+  return tree;
 }
 
 /** Another way to start it than `node dist/src/worker.js`, e.g. an installed package's `aegis-upgrade worker`. */
@@ -50,5 +68,22 @@ export async function startWorker(env: Record<string, string>, command?: WorkerC
     const result = await child;
     return result.exitCode ?? result.signal;
   };
-  return { pid: child.pid ?? 0, output: () => output, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
+  const killTree = async () => {
+    for (const pid of await processTree(child.pid ?? 0)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    const result = await child;
+    return result.exitCode ?? result.signal;
+  };
+  return {
+    pid: child.pid ?? 0,
+    output: () => output,
+    stop: () => end('SIGTERM'),
+    kill: () => end('SIGKILL'),
+    killTree,
+  };
 }

@@ -1,0 +1,58 @@
+import { execa } from 'execa';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { REPO_ROOT } from './repo';
+import { waitFor } from './platform';
+
+const SANDBOX = path.join(REPO_ROOT, 'sandbox', 'sandbox.sh');
+
+/** One rule of the sandbox's fault shim (sandbox/faults/shim.sh): an action and a glob on the command. */
+export interface Fault {
+  action: 'fail' | 'hang' | 'pause' | `stop-after:${string}`;
+  /** Matched against `<program> <arguments…> AEGIS_IMAGE_TAG=<tag in .env>`. */
+  command: string;
+}
+
+export function faultLine(fault: Fault): string {
+  return `${fault.action} ${fault.command}`;
+}
+
+/**
+ * The fault knobs of the sandbox a worker runs against: `env` is the sandbox's (`AEGIS_SANDBOX_FAULTS`,
+ * `AEGIS_SANDBOX_BIN`). A worker sees the rules only with `workerPath()` as its PATH.
+ */
+export function sandboxFaults(env: Record<string, string>) {
+  const rules = env.AEGIS_SANDBOX_FAULTS ?? '';
+  if (!rules || !env.AEGIS_SANDBOX_BIN) throw new Error('`sandbox.sh env` names no fault rules: sandbox too old?');
+  const knob = (...args: string[]) => execa('bash', [SANDBOX, 'fault', ...args]);
+  return {
+    workerPath: () => `${env.AEGIS_SANDBOX_BIN}:${process.env.PATH ?? ''}`,
+    async add(fault: Fault): Promise<void> {
+      await fs.appendFile(rules, `${faultLine(fault)}\n`);
+    },
+    async remove(fault: Fault): Promise<void> {
+      const text = await fs.readFile(rules, 'utf8').catch(() => '');
+      await fs.writeFile(
+        rules,
+        text
+          .split('\n')
+          .filter((line) => line && line !== faultLine(fault))
+          .join('\n'),
+      );
+    },
+    /** Resolves with the command a `pause` rule holds, once a command reached it. */
+    async paused(timeoutMs = 5 * 60_000): Promise<string> {
+      let held = '';
+      await waitFor(async () => {
+        held = await fs.readFile(`${rules}.paused`, 'utf8').catch(() => '');
+        return held.length > 0;
+      }, timeoutMs);
+      return held.trim();
+    },
+    clear: () => knob('clear'),
+    /** `.env` that cannot be replaced (chattr +i): every write of the tag fails; reading it works. */
+    envReadOnly: (root: string, on: boolean) => execa('chattr', [on ? '+i' : '-i', path.join(root, '.env')]),
+  };
+}
+
+export type SandboxFaults = ReturnType<typeof sandboxFaults>;

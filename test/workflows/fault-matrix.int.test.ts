@@ -1,0 +1,347 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { readDeployEnv, secretValues } from '../../src/activities/env-file';
+import { ROLLING_ORDER, UPGRADE_LOCK_FILE } from '../../src/platform';
+import { UpgradeFailureType, progressQuery, type UpgradeReport } from '../../src/upgrade';
+import { sandboxFaults, type Fault, type SandboxFaults } from '../helpers/faults';
+import {
+  clearServer,
+  commandLog,
+  dumpEveryDatabase,
+  runningImages,
+  startUpgrade,
+  upgradeFailure,
+  usePlatform,
+  waitFor,
+} from '../helpers/platform';
+import { sandbox } from '../helpers/sandbox';
+import type { WorkerProcess } from '../helpers/worker-process';
+
+/**
+ * The fault matrix (issue 8): a failure injected at every forward step rolls the upgrade back to exactly what ran
+ * before; a worker killed (SIGKILL, with everything it started) inside every step, forward or rollback, is replaced
+ * and the upgrade ends as it would have, no completed step run twice; the Temporal server restarted mid-upgrade
+ * changes nothing. Faults come from the sandbox's knob (sandbox/faults/shim.sh): the worker runs podman and make
+ * through it.
+ */
+
+const SCENARIO_TIMEOUT_MS = 5 * 60_000;
+
+/** A forward step and the fault that breaks it. */
+interface ForwardFailure {
+  name: string;
+  /** The step the report must name as the cause. */
+  step: string;
+  fault?: Fault;
+  /** Instead of a command rule: `.env` made immutable, so setting the tag fails. */
+  envReadOnly?: boolean;
+  targetVersion?: string;
+}
+
+const FORWARD_FAILURES: ForwardFailure[] = [
+  {
+    name: 'a pull',
+    step: 'pull-images',
+    fault: { action: 'fail', command: 'podman pull *aegis-seal-gateway:1.3.0*' },
+  },
+  {
+    name: 'a dump of the backup',
+    step: 'backup',
+    fault: { action: 'fail', command: 'podman exec * pg_dump * AEGIS_IMAGE_TAG=1.2.0' },
+  },
+  { name: 'the write of the tag in .env', step: 'set-tag', envReadOnly: true },
+  ...ROLLING_ORDER.map((pod): ForwardFailure => ({
+    name: `make redeploy POD=${pod}`,
+    step: `redeploy:${pod}`,
+    fault: { action: 'fail', command: `make * redeploy POD=${pod} *AEGIS_IMAGE_TAG=1.3.0` },
+  })),
+  ...ROLLING_ORDER.map((pod): ForwardFailure => ({
+    name: `the readiness of ${pod} (its containers stopped right after the redeploy)`,
+    // The runtime is judged by its migrations first: a runtime that died before them fails that step.
+    step: pod === 'core' ? 'migrations' : `redeploy:${pod}`,
+    fault: { action: `stop-after:${pod}`, command: `make * redeploy POD=${pod} *AEGIS_IMAGE_TAG=1.3.0` },
+  })),
+  { name: 'the migrations (release 1.3.1: its second migration fails)', step: 'migrations', targetVersion: '1.3.1' },
+  {
+    name: 'make validate',
+    step: 'validate',
+    fault: { action: 'fail', command: 'make * validate *AEGIS_IMAGE_TAG=1.3.0' },
+  },
+];
+
+/** A command inside each forward step where the worker is held, then killed. */
+const FORWARD_KILLS: { step: string; pause: string }[] = [
+  { step: 'preflight', pause: 'podman manifest inspect *' },
+  { step: 'pull-images', pause: 'podman pull *aegis-runtime:1.3.0*' },
+  { step: 'backup', pause: 'podman exec * pg_dump * AEGIS_IMAGE_TAG=1.2.0' },
+  ...ROLLING_ORDER.map((pod) => ({
+    step: `redeploy:${pod}`,
+    pause: `make * redeploy POD=${pod} *AEGIS_IMAGE_TAG=1.3.0`,
+  })),
+  { step: 'migrations', pause: 'podman logs *aegis-core-aegis-runtime*' },
+  { step: 'validate', pause: 'make * validate *AEGIS_IMAGE_TAG=1.3.0' },
+];
+
+/** The same inside each step of the rollback of 1.3.1 (its failed migration moved the schema). */
+const ROLLBACK_KILLS: { step: string; pause: string }[] = [
+  { step: 'rollback:tag', pause: 'podman tag * AEGIS_IMAGE_TAG=1.3.1' },
+  { step: 'rollback:database', pause: 'podman exec * pg_restore -U *' },
+  { step: 'rollback:redeploy:core', pause: 'make * redeploy POD=core *AEGIS_IMAGE_TAG=1.2.0' },
+  { step: 'rollback:redeploy:database', pause: 'make * redeploy POD=database *AEGIS_IMAGE_TAG=1.2.0' },
+  { step: 'rollback:validate', pause: 'make * validate *AEGIS_IMAGE_TAG=1.2.0' },
+];
+
+/** What an upgrade may change, whole: `.env`, the image of every container, every database. */
+interface PlatformState {
+  env: string;
+  images: Record<string, string>;
+  databases: Record<string, string>;
+}
+
+describe('the fault matrix on the sandbox', () => {
+  const platform = usePlatform({ AEGIS_READY_TIMEOUT_SECONDS: '20' });
+  let faults: SandboxFaults;
+  let worker: WorkerProcess | undefined;
+  /** Everything every worker of this file printed: checked for secrets at the end. */
+  const workerLogs: string[] = [];
+  const secrets = new Set<string>();
+  const tally = { scenarios: 0, rolledBack: 0, completed: 0, refused: 0 };
+  const started = Date.now();
+
+  const startWorker = async () => {
+    worker = await platform.startWorker({ PATH: faults.workerPath() });
+    return worker;
+  };
+  const killWorker = async () => {
+    await worker?.killTree();
+    workerLogs.push(worker?.output() ?? '');
+    worker = undefined;
+  };
+
+  beforeAll(() => {
+    faults = sandboxFaults(platform.env);
+  });
+
+  /** Each scenario starts from the sandbox's baseline (1.2.0, no fault) with a worker running. */
+  const eachScenario = () => {
+    beforeEach(async () => {
+      await sandbox('reset');
+      for (const value of secretValues(await readDeployEnv(platform.root))) secrets.add(value);
+      if (!worker) await startWorker();
+      tally.scenarios++;
+    }, SCENARIO_TIMEOUT_MS);
+
+    afterEach(async () => {
+      await clearServer(platform.client);
+      await faults.envReadOnly(platform.root, false);
+      await faults.clear();
+    });
+  };
+
+  afterAll(async () => {
+    if (worker) {
+      await worker.stop();
+      workerLogs.push(worker.output());
+    }
+    const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+    process.stdout.write(
+      `fault matrix: ${tally.scenarios} scenarios, ${tally.rolledBack} rolled back, ${tally.completed} completed, ` +
+        `${tally.refused} refused, ${tally.scenarios - tally.rolledBack - tally.completed - tally.refused} failed, ` +
+        `in ${minutes} min\n`,
+    );
+  });
+
+  const platformState = async (): Promise<PlatformState> => ({
+    env: await fs.readFile(path.join(platform.root, '.env'), 'utf8'),
+    images: await runningImages(),
+    databases: await dumpEveryDatabase(),
+  });
+
+  const lockLeft = () =>
+    fs.stat(path.join(platform.root, UPGRADE_LOCK_FILE)).then(
+      () => true,
+      () => false,
+    );
+
+  /** No activity scheduled twice with the same input: no completed step ran again after a crash. */
+  async function stepsScheduledTwice(handle: WorkflowHandle): Promise<string[]> {
+    const seen = new Set<string>();
+    const twice: string[] = [];
+    for (const event of (await handle.fetchHistory()).events ?? []) {
+      const scheduled = event.activityTaskScheduledEventAttributes;
+      if (!scheduled) continue;
+      const payloads = (scheduled.input?.payloads ?? []).map((payload) =>
+        Buffer.from(payload.data ?? new Uint8Array()).toString('utf8'),
+      );
+      const key = `${scheduled.activityType?.name}(${payloads.join(',')})`;
+      if (seen.has(key)) twice.push(key);
+      seen.add(key);
+    }
+    return twice;
+  }
+
+  /** What the whole suite promises of every upgrade: no secret in its history, no backup file open to others. */
+  async function expectNothingLeaked(handle: WorkflowHandle): Promise<void> {
+    const history = JSON.stringify(await handle.fetchHistory());
+    for (const secret of secrets) expect(history.includes(secret)).toBe(false);
+    const backups = path.join(platform.root, 'backups');
+    for (const entry of await fs.readdir(backups, { recursive: true }).catch(() => [] as string[])) {
+      const { mode } = await fs.stat(path.join(backups, entry));
+      expect({ entry, mode: (mode & 0o077).toString(8) }).toEqual({ entry, mode: '0' });
+    }
+  }
+
+  async function expectRolledBack(handle: WorkflowHandle, step: string, before: PlatformState): Promise<void> {
+    const failure = await upgradeFailure(handle.result());
+    expect({ type: failure.type, step: failure.report.cause?.step }).toEqual({
+      type: UpgradeFailureType.UpgradeRolledBack,
+      step,
+    });
+    expect(await platformState()).toEqual(before);
+    expect(await lockLeft()).toBe(false);
+    await expectNothingLeaked(handle);
+    tally.rolledBack++;
+  }
+
+  async function expectCompleted(handle: WorkflowHandle): Promise<UpgradeReport> {
+    const report: UpgradeReport = await handle.result();
+    expect(report.phase).toBe('completed');
+    expect(await stepsScheduledTwice(handle)).toEqual([]);
+    expect(/^AEGIS_IMAGE_TAG=(.*)$/m.exec((await platformState()).env)?.[1]).toBe('1.3.0');
+    expect(await runningImages()).toMatchObject({
+      'aegis-core-aegis-runtime': `${platform.env.AEGIS_REGISTRY}/aegis-runtime:1.3.0`,
+      'aegis-temporal-temporal-worker': `${platform.env.AEGIS_REGISTRY}/aegis-temporal-worker:1.3.0`,
+      'aegis-seal-gateway-seal-gateway': `${platform.env.AEGIS_REGISTRY}/aegis-seal-gateway:1.3.0`,
+    });
+    // Every pod was redeployed once: the killed step's `make` was held before it ran anything.
+    const redeploys = (await commandLog(platform.env)).filter((line) => line.startsWith('redeploy'));
+    expect(redeploys.map((line) => /POD=(\S+)/.exec(line)?.[1])).toEqual([...ROLLING_ORDER]);
+    expect(await lockLeft()).toBe(false);
+    await expectNothingLeaked(handle);
+    tally.completed++;
+    return report;
+  }
+
+  /** Holds the worker at `pause`, checks the upgrade is inside `step`, kills the worker and starts another. */
+  async function killInside(handle: WorkflowHandle, fault: Fault, step: string): Promise<void> {
+    await faults.paused();
+    const progress = await handle.query(progressQuery);
+    expect(progress.rollback.find((record) => record.status === 'running')?.id ?? progress.currentStep).toBe(step);
+    await killWorker();
+    await faults.remove(fault);
+    await startWorker();
+  }
+
+  describe('a failure injected in a forward step rolls everything back', () => {
+    eachScenario();
+
+    test.each(FORWARD_FAILURES)(
+      '$name → UpgradeRolledBack at $step, .env, images and every database as before',
+      async ({ step, fault, envReadOnly, targetVersion = '1.3.0' }) => {
+        const before = await platformState();
+        if (fault) await faults.add(fault);
+        if (envReadOnly) await faults.envReadOnly(platform.root, true);
+        const handle = await startUpgrade(platform, { targetVersion });
+        await expectRolledBack(handle, step, before);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
+      'a failure in pre-flight → PreflightFailed: nothing changed, no lock, no backup',
+      async () => {
+        const before = await platformState();
+        await faults.add({ action: 'fail', command: 'podman manifest inspect *' });
+        const failure = await upgradeFailure((await startUpgrade(platform, { targetVersion: '1.3.0' })).result());
+
+        expect(failure.type).toBe(UpgradeFailureType.PreflightFailed);
+        expect(failure.message).toContain('sandbox fault: podman manifest inspect');
+        expect(await platformState()).toEqual(before);
+        expect(await lockLeft()).toBe(false);
+        expect(await fs.readdir(path.join(platform.root, 'backups')).catch(() => [])).toEqual([]);
+        tally.refused++;
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe('a worker killed inside a forward step is replaced and the upgrade completes', () => {
+    eachScenario();
+
+    test.each(FORWARD_KILLS)(
+      'SIGKILL inside $step → completed, no completed step run twice',
+      async ({ step, pause }) => {
+        const fault: Fault = { action: 'pause', command: pause };
+        await faults.add(fault);
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
+        await killInside(handle, fault, step);
+        await expectCompleted(handle);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
+      'SIGKILL inside set-tag (while it retries a write that fails) → completed, no completed step run twice',
+      async () => {
+        await faults.envReadOnly(platform.root, true);
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
+        await waitFor(
+          async () =>
+            ((await handle.describe()).raw.pendingActivities ?? []).some(
+              (activity) => activity.activityType?.name === 'setImageTag' && (activity.attempt ?? 0) >= 2,
+            ),
+          60_000,
+        );
+        expect((await handle.query(progressQuery)).currentStep).toBe('set-tag');
+        await killWorker();
+        await faults.envReadOnly(platform.root, false);
+        await startWorker();
+        await expectCompleted(handle);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe('a worker killed inside a rollback step is replaced and the rollback completes', () => {
+    eachScenario();
+
+    test.each(ROLLBACK_KILLS)(
+      'SIGKILL inside $step of the rollback of 1.3.1 → UpgradeRolledBack, everything as before',
+      async ({ step, pause }) => {
+        const before = await platformState();
+        const fault: Fault = { action: 'pause', command: pause };
+        await faults.add(fault);
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.1' });
+        await killInside(handle, fault, step);
+        await expectRolledBack(handle, 'migrations', before);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe('the Temporal server', () => {
+    eachScenario();
+
+    test(
+      'stopped and started again mid-upgrade → the upgrade completes',
+      async () => {
+        const fault: Fault = { action: 'pause', command: 'make * redeploy POD=seal-gateway *AEGIS_IMAGE_TAG=1.3.0' };
+        await faults.add(fault);
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
+        await faults.paused();
+        await platform.server.restart();
+        await faults.remove(fault);
+        await expectCompleted(handle);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  test('after every scenario, no worker printed a secret of .env', () => {
+    expect(secrets.size).toBeGreaterThan(0);
+    const logs = [...workerLogs, worker?.output() ?? ''].join('\n');
+    expect(logs.length).toBeGreaterThan(0);
+    for (const secret of secrets) expect(logs.includes(secret)).toBe(false);
+  });
+});
