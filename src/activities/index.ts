@@ -10,6 +10,7 @@ import { createPodActivities } from './pods';
 import { createPreflightActivities } from './preflight';
 import { createTagActivities } from './tag';
 import { createValidationActivities } from './validation';
+import { createWriterActivities } from './writers';
 
 export interface ActivityDeps {
   config: Config;
@@ -31,6 +32,7 @@ export function createActivities({ config, run }: ActivityDeps) {
     ...createPodActivities(deployment),
     ...createMigrationActivities(deployment),
     ...createValidationActivities(deployment),
+    ...createWriterActivities(deployment),
     async releaseUpgradeLock({ owner }: { owner: string }): Promise<void> {
       await releaseLock(config.aegis.root, owner);
     },
