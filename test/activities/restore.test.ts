@@ -69,13 +69,13 @@ async function upgradeThatMigrated(): Promise<BackupRecord> {
   admin(OLD_RELEASE, 'aegis');
   const activities = createBackupActivities(deployment());
   const env = activityEnvironment();
-  const first = await env.run(activities.backUpDatabases, {
+  const first: BackupRecord = await env.run(activities.backUpDatabases, {
     backupId: '20261126T030000Z-1.2.0-to-1.3.0',
     fromVersion: '1.2.0',
     toVersion: '1.3.0',
   });
   admin("insert into agents values (50, 'written by the old runtime during an approval gate')", 'aegis');
-  const record = await env.run(activities.backUpFinal, { backup: first });
+  const record: BackupRecord = await env.run(activities.backUpFinal, { backup: first });
   admin(NEW_RUNTIME, 'aegis');
   return record;
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { createCommandRunner, type RunCommand } from '../../src/activities/command';
+import { createCommandRunner, type CommandOptions, type RunCommand } from '../../src/activities/command';
 import type { Deployment } from '../../src/activities/deployment';
 import { DATABASE_CONTAINER } from '../../src/platform';
 
@@ -67,7 +67,7 @@ export function localDeployment(options: {
     env: async () => new Map([['POSTGRES_USER', 'aegis']]),
     secrets: async () => [],
     make: async () => ({ stdout: '', stderr: '' }),
-    podman: (args, commandOptions) =>
+    podman: (args: readonly string[], commandOptions?: CommandOptions) =>
       step(`podman ${args.join(' ')}`, async () => {
         const exec = args[0] === 'exec' ? args.slice(args[1] === '-i' ? 2 : 1) : undefined;
         if (exec?.[0] === DATABASE_CONTAINER) {
