@@ -26,6 +26,24 @@ export const RUNTIME_CONTAINER = 'aegis-core-aegis-runtime';
 /** The runtime's own database: the only one a rollback restores (never Temporal's, it holds this very upgrade). */
 export const RUNTIME_DATABASE = 'aegis';
 
+/**
+ * The databases the upgraded images migrate: the final dump takes them, a rollback restores them (together: one
+ * release's schema). Only the runtime migrates (`_sqlx_migrations` in `aegis`); `temporal` and `temporal_visibility`
+ * must never be here, they hold this very upgrade's history. A new migrated database is one more entry.
+ */
+export const MIGRATED_DATABASES: readonly string[] = [RUNTIME_DATABASE];
+
+/**
+ * The containers that write to the migrated databases, as the pods' YAML define them: stopped from the final dump
+ * until the new runtime's migrations are judged, and during a restore.
+ */
+export const DATABASE_WRITERS: readonly { pod: PodName; container: string }[] = [
+  // AEGIS_DATABASE_URL in pod-core.yaml
+  { pod: 'core', container: RUNTIME_CONTAINER },
+  // DATABASE_URL in pod-temporal.yaml; stopped alone: `make redeploy POD=temporal` would restart Temporal too
+  { pod: 'temporal', container: 'aegis-temporal-temporal-worker' },
+];
+
 /** The lock file an upgrade holds in the deploy checkout: one upgrade at a time per deployment. */
 export const UPGRADE_LOCK_FILE = '.aegis-upgrade.lock';
 

@@ -106,10 +106,36 @@ export interface PulledImage {
   digest: string;
 }
 
+export interface BackupFile {
+  /** Path inside the backup's directory, e.g. `aegis.dump` or `final/aegis.dump`. */
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
 export interface BackupRecord {
   /** Directory holding the dumps and `manifest.json`. */
   location: string;
-  files: { name: string; bytes: number; sha256: string }[];
+  files: BackupFile[];
+  /** The migrated databases dumped again with their writers stopped, just before the new runtime started. */
+  final?: { takenAt: string; files: BackupFile[] };
+}
+
+/** What a rollback's restore replaced, and with what: the writes it discarded and where the replaced data is. */
+export interface DatabaseRestore {
+  databases: string[];
+  /** The dumps restored, e.g. `<backup>/final/aegis.dump`. */
+  dumps: string[];
+  /** When those dumps began; with `writersStopped`, nothing was written between the writers' stop and then. */
+  dumpTakenAt: string;
+  /** The dumps are the final ones, taken with every writer stopped (else the first backup's, taken live). */
+  writersStopped: boolean;
+  /** When the restored databases took the live ones' names. */
+  restoredAt: string;
+  /** The writes lost: from the dump to the restore (with the writers stopped: only the new release's own). */
+  discardedWrites: { from: string; to: string };
+  /** The databases as they were just before the restore: a restore destroys nothing. */
+  preRestoreDumps: string[];
 }
 
 export interface UpgradeCause {
@@ -126,6 +152,8 @@ export interface UpgradeOutcome {
   backup?: BackupRecord;
   migrationsApplied: number[];
   databaseRestored: boolean;
+  /** Set when a rollback restored the databases. */
+  databaseRestore?: DatabaseRestore;
   cause?: UpgradeCause;
   /** Commands that finish the job by hand, when the rollback itself failed. */
   manualSteps?: string[];

@@ -1,19 +1,16 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DATABASE_CONTAINER, RUNTIME_DATABASE, podFullName } from '../platform';
-import type { BackupRecord, RestoreDatabasePolicy } from '../upgrade';
+import { FINAL_DIRECTORY, MANIFEST_FILE, dumpFileName } from '../backup-layout';
+import { MIGRATED_DATABASES } from '../platform';
+import type { BackupFile, BackupRecord, RestoreDatabasePolicy } from '../upgrade';
 import type { Deployment } from './deployment';
-import { writeFileAtomic } from './env-file';
+import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
 import { BackupInvalid, InvalidActivityInput } from './errors';
 import { heartbeatWhile } from './heartbeat';
-import { readMigrations, sameMigrations, type MigrationRow } from './migrations';
+import { readMigrations, type MigrationRow } from './migrations';
+import { createRestore, type RestoreResult } from './restore';
+import { stopWriters } from './writers';
 
-const MANIFEST = 'manifest.json';
 const GLOBALS = 'globals.sql';
-/** A dump of a large database takes a while; one that takes longer than this is stuck. */
-const DUMP_TIMEOUT_MS = 60 * 60_000;
 
 export interface BackupInput {
   /** Directory name under the backup directory, unique to the upgrade, e.g. `20261126T031500Z-1.2.0-to-1.3.0`. */
@@ -22,18 +19,25 @@ export interface BackupInput {
   toVersion: string;
 }
 
-interface BackupManifest {
+export interface BackupManifest {
+  /** When the first dump began: a restore of these dumps loses every write since. */
+  startedAt?: string;
   createdAt: string;
   fromVersion: string;
   toVersion: string;
   images: Record<string, string>;
   migrations: MigrationRow[];
-  files: BackupRecord['files'];
+  files: BackupFile[];
+  final?: BackupRecord['final'];
 }
 
 export interface RestoreInput {
   backup: BackupRecord;
   policy: RestoreDatabasePolicy;
+}
+
+export interface FinalBackupInput {
+  backup: BackupRecord;
 }
 
 /** A directory name the backup directory can hold: no `/`, never `.` or `..`, no leading dot, no control character. */
@@ -64,45 +68,13 @@ export function checkBackupLocation(backupDir: string, location: unknown): strin
   return location;
 }
 
-async function sha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+export async function readManifest(location: string): Promise<BackupManifest | undefined> {
+  return readJson<BackupManifest>(path.join(location, MANIFEST_FILE));
 }
 
 export function createBackupActivities(deployment: Deployment) {
-  const exec = (args: string[], options?: { inputFile?: string; outputFile?: string }) =>
-    deployment.podman(['exec', ...(options?.inputFile ? ['-i'] : []), DATABASE_CONTAINER, ...args], {
-      ...options,
-      timeoutMs: DUMP_TIMEOUT_MS,
-    });
-  const user = async () => (await deployment.env()).get('POSTGRES_USER') ?? 'aegis';
-
-  /** Checks a dump as `pg_restore` reads it, and that it is the file the manifest describes. */
-  async function verify(directory: string, file: BackupRecord['files'][number]): Promise<void> {
-    const location = path.join(directory, file.name);
-    const stat = await fs.stat(location).catch(() => undefined);
-    if (!stat || stat.size === 0 || stat.size !== file.bytes)
-      throw new BackupInvalid(`${location} is missing or empty`);
-    if ((await sha256(location)) !== file.sha256) throw new BackupInvalid(`${location} does not match its checksum`);
-    if (file.name.endsWith('.dump')) await exec(['pg_restore', '--list'], { inputFile: location });
-  }
-
-  async function readManifest(directory: string): Promise<BackupManifest | undefined> {
-    try {
-      return JSON.parse(await fs.readFile(path.join(directory, MANIFEST), 'utf8')) as BackupManifest;
-    } catch {
-      return undefined;
-    }
-  }
-
-  async function dump(directory: string, name: string, args: string[]): Promise<BackupRecord['files'][number]> {
-    const final = path.join(directory, name);
-    const partial = `${final}.partial`;
-    await exec(args, { outputFile: partial });
-    await fs.rename(partial, final);
-    return { name, bytes: (await fs.stat(final)).size, sha256: await sha256(final) };
-  }
+  const { role, verify, dump } = createDumpTools(deployment);
+  const restore = createRestore(deployment);
 
   async function backUp({ backupId, fromVersion, toVersion }: BackupInput): Promise<BackupRecord> {
     const directory = backupDirectory(deployment.config.aegis.backupDir, backupId);
@@ -112,8 +84,8 @@ export function createBackupActivities(deployment: Deployment) {
       for (const file of existing.files) await verify(directory, file);
       return { location: directory, files: existing.files };
     }
-    await fs.mkdir(directory, { recursive: true, mode: 0o700 });
-    const role = await user();
+    await privateDirectory(directory);
+    const user = await role();
     const databases = (
       await deployment.psql(
         'postgres',
@@ -122,12 +94,14 @@ export function createBackupActivities(deployment: Deployment) {
     )
       .split('\n')
       .filter(Boolean);
-    const files = [await dump(directory, GLOBALS, ['pg_dumpall', '-U', role, '--globals-only'])];
+    const startedAt = new Date().toISOString();
+    const files = [await dump(directory, GLOBALS, ['pg_dumpall', '-U', user, '--globals-only'])];
     for (const database of databases) {
-      files.push(await dump(directory, `${database}.dump`, ['pg_dump', '-U', role, '-Fc', database]));
+      files.push(await dump(directory, dumpFileName(database), ['pg_dump', '-U', user, '-Fc', database]));
     }
     for (const file of files) await verify(directory, file);
     const manifest: BackupManifest = {
+      startedAt,
       createdAt: new Date().toISOString(),
       fromVersion,
       toVersion,
@@ -135,40 +109,52 @@ export function createBackupActivities(deployment: Deployment) {
       migrations: await readMigrations(deployment),
       files,
     };
-    await writeFileAtomic(path.join(directory, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writePrivateJson(path.join(directory, MANIFEST_FILE), manifest);
     return { location: directory, files };
   }
 
-  async function restore({ backup, policy }: RestoreInput): Promise<{ restored: boolean; reason: string }> {
+  /**
+   * Stops every writer of the migrated databases, then dumps those databases again into `final/`: a rollback
+   * restores these dumps, so nothing the old release wrote since the first backup is lost. The writers stay stopped
+   * until the new runtime's migrations are judged (`resumeWriters`) or the rollback brings them back.
+   */
+  async function backUpFinal({ backup }: FinalBackupInput): Promise<BackupRecord> {
     const location = checkBackupLocation(deployment.config.aegis.backupDir, backup?.location);
-    if (policy === 'never') return { restored: false, reason: 'restoreDatabase is never' };
     const manifest = await readManifest(location);
-    if (!manifest) throw new BackupInvalid(`${location}/${MANIFEST} is missing: cannot restore`);
-    const now = await readMigrations(deployment);
-    if (policy === 'auto' && sameMigrations(now, manifest.migrations)) {
-      return { restored: false, reason: '_sqlx_migrations unchanged: schema did not move' };
+    if (!manifest) throw new BackupInvalid(`${path.join(location, MANIFEST_FILE)} is missing: take the backup first`);
+    // Again on a retry: nothing has started them since, and a writer left running would make the dump stale.
+    await stopWriters(deployment);
+    if (!manifest.final) {
+      await privateDirectory(path.join(location, FINAL_DIRECTORY));
+      const user = await role();
+      const takenAt = new Date().toISOString();
+      const files: BackupFile[] = [];
+      for (const database of MIGRATED_DATABASES) {
+        const name = `${FINAL_DIRECTORY}/${dumpFileName(database)}`;
+        files.push(await dump(location, name, ['pg_dump', '-U', user, '-Fc', database]));
+      }
+      manifest.final = { takenAt, files };
+      for (const file of files) await verify(location, file);
+      await writePrivateJson(path.join(location, MANIFEST_FILE), manifest);
+    } else {
+      for (const file of manifest.final.files) await verify(location, file);
     }
-    const file = manifest.files.find((entry) => entry.name === `${RUNTIME_DATABASE}.dump`);
-    if (!file) throw new BackupInvalid(`${location} holds no dump of ${RUNTIME_DATABASE}`);
-    await verify(location, file);
-    const role = await user();
-    // The runtime writes to the database: stop it; the rollback redeploys it with the previous image.
-    await deployment.podman(['pod', 'stop', '--ignore', podFullName('core')]);
-    await deployment.psql('postgres', `drop database if exists ${RUNTIME_DATABASE} with (force)`);
-    await deployment.psql('postgres', `create database ${RUNTIME_DATABASE} owner ${role}`);
-    await exec(
-      ['pg_restore', '-U', role, '-d', RUNTIME_DATABASE, '--single-transaction', '--exit-on-error', '--no-password'],
-      { inputFile: path.join(location, file.name) },
-    );
-    return { restored: true, reason: `restored ${RUNTIME_DATABASE} from ${path.join(location, file.name)}` };
+    return { location, files: manifest.files, final: manifest.final };
   }
 
   return {
     async backUpDatabases(input: BackupInput): Promise<BackupRecord> {
       return heartbeatWhile(backUp(input), 'backing up');
     },
-    async restoreDatabase(input: RestoreInput): Promise<{ restored: boolean; reason: string }> {
-      return heartbeatWhile(restore(input), 'restoring');
+    async backUpFinal(input: FinalBackupInput): Promise<BackupRecord> {
+      return heartbeatWhile(backUpFinal(input), 'stopping the writers, final dump');
+    },
+    async restoreDatabase({ backup, policy }: RestoreInput): Promise<RestoreResult> {
+      const location = checkBackupLocation(deployment.config.aegis.backupDir, backup?.location);
+      if (policy === 'never') return { restored: false, reason: 'restoreDatabase is never' };
+      const manifest = await readManifest(location);
+      if (!manifest) throw new BackupInvalid(`${path.join(location, MANIFEST_FILE)} is missing: cannot restore`);
+      return heartbeatWhile(restore(location, manifest, policy), 'restoring');
     },
   };
 }

@@ -56,6 +56,11 @@ export class BackupInvalid extends Error {
   override readonly name = 'BackupInvalid';
 }
 
+/** A restore found the databases in a state it did not leave them in: a person must look before anything is dropped. */
+export class RestoreBlocked extends Error {
+  override readonly name = 'RestoreBlocked';
+}
+
 /**
  * An input an activity will not act on: one that would reach a shell-sourced file or leave its directory. Any
  * workflow on the task queue can call an activity, so each checks what it writes or opens.

@@ -11,6 +11,7 @@ import { heartbeatWhile } from './heartbeat';
 import { createPreflightActivities, type PreflightInput, type PreflightReport } from './preflight';
 import { createTagActivities } from './tag';
 import { createValidationActivities } from './validation';
+import { createWriterActivities } from './writers';
 
 export interface ActivityDeps {
   config: Config;
@@ -36,6 +37,7 @@ export function createActivities({ config, run }: ActivityDeps) {
     ...createPodActivities(deployment),
     ...createMigrationActivities(deployment),
     ...createValidationActivities(deployment),
+    ...createWriterActivities(deployment),
     async releaseUpgradeLock({ owner }: { owner: string }): Promise<void> {
       await releaseLock(config.aegis.root, owner);
     },

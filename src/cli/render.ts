@@ -1,5 +1,5 @@
 import { formatDuration, formatMiB } from '../format';
-import type { StepRecord, UpgradeProgress, UpgradeReport } from '../upgrade';
+import type { DatabaseRestore, StepRecord, UpgradeProgress, UpgradeReport } from '../upgrade';
 import type { HistoryEntry } from './upgrades';
 import type { ScheduleSummary } from './schedules';
 import { plain, visibleWidth, type Paint } from './terminal';
@@ -72,6 +72,7 @@ export function renderOutcome(report: UpgradeReport): string {
       report.databaseRestored ? 'Database: restored from the backup' : 'Database: not restored (schema unchanged)',
     );
   }
+  if (report.databaseRestore) lines.push(...renderRestore(report.databaseRestore));
   if (report.migrationsApplied.length > 0 && report.phase === 'completed') {
     lines.push(`Migrations applied: ${report.migrationsApplied.join(', ')}`);
   }
@@ -79,6 +80,17 @@ export function renderOutcome(report: UpgradeReport): string {
   if (report.manualSteps)
     lines.push('Finish by hand, in the deploy checkout:', ...report.manualSteps.map((step) => `  ${step}`));
   return lines.join('\n');
+}
+
+/** What a restore discarded and where the replaced data is kept. */
+function renderRestore(restore: DatabaseRestore): string[] {
+  const { from, to } = restore.discardedWrites;
+  return [
+    `Restored ${restore.databases.join(', ')} from ${restore.dumps.join(', ')} (taken ${restore.dumpTakenAt})`,
+    `Writes discarded: from ${from} to ${to}` +
+      (restore.writersStopped ? ' (writers were stopped: only the new release wrote then)' : ' (taken live)'),
+    `Before the restore: ${restore.preRestoreDumps.join(', ')}`,
+  ];
 }
 
 export function renderPlan(report: UpgradeReport): string {

@@ -1,4 +1,5 @@
-import { DATABASE_CONTAINER, RUNTIME_DATABASE, UPGRADE_LOCK_FILE, podFullName, type PodName } from '../platform';
+import { PRE_RESTORE_DIRECTORY, restoreSourceName, restoringDatabase } from '../backup-layout';
+import { DATABASE_CONTAINER, DATABASE_WRITERS, MIGRATED_DATABASES, UPGRADE_LOCK_FILE, type PodName } from '../platform';
 import type { BackupRecord, RestoreDatabasePolicy } from '../upgrade';
 
 /** What the upgrade has touched so far: each entry is recorded before the step that changes it runs. */
@@ -14,6 +15,8 @@ export interface UpgradeChanges {
   /** The whole profile was torn down and deployed again (`strategy: full`). */
   fullRedeploy: boolean;
   backup?: BackupRecord;
+  /** The writers of the migrated databases were stopped for the final dump (and may not be running again). */
+  writersStopped?: boolean;
 }
 
 export type RollbackStep =
@@ -21,12 +24,13 @@ export type RollbackStep =
   | { kind: 'restore-database'; id: string; title: string }
   | { kind: 'redeploy'; id: string; title: string; pod: PodName }
   | { kind: 'redeploy-platform'; id: string; title: string }
+  | { kind: 'resume-writers'; id: string; title: string }
   | { kind: 'validate'; id: string; title: string };
 
 /**
  * The compensation, in the order the guide's rollback runs it: the previous tag back in `.env` first (a redeploy
- * reads it), then the database restored while its writer is stopped, then the touched pods redeployed in reverse
- * order, then validation. Nothing touched, nothing to undo.
+ * reads it), then the database restored while its writers are stopped, then the touched pods redeployed in reverse
+ * order, then the writers no redeploy brought back started again, then validation. Nothing touched, nothing to undo.
  */
 export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePolicy): RollbackStep[] {
   if (!changes.tagChanged && changes.redeployedPods.length === 0 && !changes.fullRedeploy) return [];
@@ -43,7 +47,7 @@ export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePol
     steps.push({
       kind: 'restore-database',
       id: 'rollback:database',
-      title: 'Restore the aegis database if its schema moved',
+      title: `Restore ${MIGRATED_DATABASES.join(', ')} if the schema moved`,
     });
   }
   if (changes.fullRedeploy) {
@@ -61,6 +65,9 @@ export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePol
       });
     }
   }
+  if (changes.writersStopped || steps.some((step) => step.kind === 'restore-database')) {
+    steps.push({ kind: 'resume-writers', id: 'rollback:writers', title: 'Start the stopped database writers again' });
+  }
   steps.push({ kind: 'validate', id: 'rollback:validate', title: 'Validate the platform again' });
   return steps;
 }
@@ -72,18 +79,15 @@ export function manualRollbackSteps(
   policy: RestoreDatabasePolicy,
 ): string[] {
   const left = planRollback(changes, policy).filter((step) => !done.includes(step.id));
-  const dump = changes.backup && `${changes.backup.location}/${RUNTIME_DATABASE}.dump`;
+  const writers = DATABASE_WRITERS.map((writer) => writer.container).join(' ');
+  const backup = changes.backup;
   const commands = left.flatMap((step): string[] => {
     switch (step.kind) {
       case 'restore-tag':
         return [`sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=${changes.previousTag}/' .env`];
       case 'restore-database':
-        return dump
-          ? [
-              `podman pod stop ${podFullName('core')}`,
-              `podman exec ${DATABASE_CONTAINER} psql -U aegis -d postgres -c "drop database if exists ${RUNTIME_DATABASE} with (force)" -c "create database ${RUNTIME_DATABASE} owner aegis"`,
-              `podman exec -i ${DATABASE_CONTAINER} pg_restore -U aegis -d ${RUNTIME_DATABASE} --single-transaction --exit-on-error < ${dump}`,
-            ]
+        return backup
+          ? [`podman stop --ignore ${writers}`, ...MIGRATED_DATABASES.flatMap((db) => manualRestore(backup, db))]
           : [];
       case 'redeploy':
         return [`make redeploy POD=${step.pod}`];
@@ -93,9 +97,28 @@ export function manualRollbackSteps(
           `make deploy PROFILE=${changes.profile}`,
           'make bootstrap-secrets',
         ];
+      case 'resume-writers':
+        return [`for c in ${writers}; do if podman container exists $c; then podman start $c; fi; done`];
       case 'validate':
         return ['make validate'];
     }
   });
   return [...commands, `rm ${UPGRADE_LOCK_FILE}`];
+}
+
+/**
+ * Restores one database by hand as the activity does: the live one dumped first (whatever the activity got to), the
+ * dump restored into a scratch database in one transaction, then swapped in. Each line can be run again.
+ */
+function manualRestore(backup: BackupRecord, database: string): string[] {
+  const psql = `podman exec ${DATABASE_CONTAINER} psql -X -v ON_ERROR_STOP=1 -U aegis -d postgres`;
+  const scratch = restoringDatabase(database);
+  const preRestore = `${backup.location}/${PRE_RESTORE_DIRECTORY}`;
+  return [
+    `(umask 077 && mkdir -p ${preRestore} && if ${psql} -Atc "select 1 from pg_database where datname = '${database}'" | grep -q 1; ` +
+      `then podman exec ${DATABASE_CONTAINER} pg_dump -U aegis -Fc ${database} > ${preRestore}/${database}.manual-$(date -u +%Y%m%dT%H%M%SZ).dump; fi)`,
+    `${psql} -c "drop database if exists ${scratch} with (force)" -c "create database ${scratch} owner aegis"`,
+    `podman exec -i ${DATABASE_CONTAINER} pg_restore -U aegis -d ${scratch} --single-transaction --exit-on-error < ${backup.location}/${restoreSourceName(backup, database)}`,
+    `${psql} -c "drop database if exists ${database} with (force)" -c "alter database ${scratch} rename to ${database}"`,
+  ];
 }

@@ -208,6 +208,8 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
         'migrations',
         async () => {
           const applied = await redeploy.awaitMigrations({ since, before: migrationsBefore });
+          // The new runtime is judged: the writers stopped for the final dump may write again.
+          await quick.resumeWriters();
           await redeploy.awaitPodReady({ pod: 'core', tag: toVersion });
           return applied;
         },
@@ -215,8 +217,20 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
       );
     };
     const otherPods = pods.filter((pod) => pod !== 'core');
+    /** Just before the new runtime migrates: writers stopped, the migrated databases dumped as they are now. */
+    const takeFinalBackup = async () => {
+      changes.writersStopped = true;
+      const record = await progress.run(
+        'final-backup',
+        () => transfer.backUpFinal({ backup }),
+        (final) => `writers stopped; ${final.final?.files.map((file) => file.name).join(', ')} verified`,
+      );
+      report.backup = record;
+      changes.backup = record;
+    };
 
     if (strategy === 'full') {
+      if (pods.includes('core')) await takeFinalBackup();
       changes.fullRedeploy = true;
       const started = new Date().toISOString();
       await progress.run('deploy', async () => {
@@ -227,6 +241,7 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
     } else {
       for (const pod of pods) {
         if (request.approveBefore.includes(pod)) await awaitApproval(pod);
+        if (pod === 'core') await takeFinalBackup();
         changes.redeployedPods.push(pod);
         const notBefore = new Date().toISOString();
         const redeployed = await progress.run(
@@ -261,6 +276,8 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
   }
 }
 
+const FINAL_BACKUP_STEP = { id: 'final-backup', title: 'Stop the database writers and dump the migrated databases' };
+
 /** Every step the upgrade plans, so the `progress` query shows what comes next from the start. */
 function plannedSteps(pods: PodName[], strategy: string, approveBefore: PodName[]) {
   const steps = [
@@ -269,11 +286,13 @@ function plannedSteps(pods: PodName[], strategy: string, approveBefore: PodName[
     { id: 'set-tag', title: 'Set AEGIS_IMAGE_TAG in .env' },
   ];
   if (strategy === 'full') {
+    if (pods.includes('core')) steps.push(FINAL_BACKUP_STEP);
     steps.push({ id: 'deploy', title: 'Tear down, deploy the profile, bootstrap secrets' });
     if (pods.includes('core')) steps.push({ id: 'migrations', title: 'Check the runtime migrations and readiness' });
   } else {
     for (const pod of pods) {
       if (approveBefore.includes(pod)) steps.push({ id: `approve:${pod}`, title: `Wait for approval before ${pod}` });
+      if (pod === 'core') steps.push(FINAL_BACKUP_STEP);
       steps.push({ id: `redeploy:${pod}`, title: `Redeploy ${pod}` });
       if (pod === 'core') steps.push({ id: 'migrations', title: 'Check the runtime migrations and readiness' });
     }
@@ -316,6 +335,7 @@ async function rollBack(
             (outcome) => outcome.reason,
           );
           report.databaseRestored = result.restored;
+          report.databaseRestore = result.restore;
           break;
         }
         case 'redeploy':
@@ -327,6 +347,13 @@ async function rollBack(
           break;
         case 'redeploy-platform':
           await progress.run(step.id, () => compensate.redeployPlatform());
+          break;
+        case 'resume-writers':
+          await progress.run(
+            step.id,
+            () => compensate.resumeWriters(),
+            (started) => started.join(', '),
+          );
           break;
         case 'validate':
           await progress.run(step.id, () => compensate.validatePlatform());

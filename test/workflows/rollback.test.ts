@@ -28,6 +28,7 @@ describe('planRollback', () => {
       'rollback:redeploy:temporal',
       'rollback:redeploy:core',
       'rollback:redeploy:database',
+      'rollback:writers',
       'rollback:validate',
     ]);
     expect(plan.map((step) => step.kind)).toEqual([
@@ -36,6 +37,7 @@ describe('planRollback', () => {
       'redeploy',
       'redeploy',
       'redeploy',
+      'resume-writers',
       'validate',
     ]);
   });
@@ -87,6 +89,7 @@ describe('planRollback', () => {
       'rollback:database',
       'rollback:redeploy:database',
       'rollback:redeploy:core',
+      'rollback:writers',
       'rollback:validate',
     ]);
   });
@@ -100,8 +103,20 @@ describe('planRollback', () => {
   it('deploys the whole profile again after a full redeploy, restoring the database first', () => {
     const plan = planRollback(changes({ fullRedeploy: true, redeployedPods: [] }), 'auto');
 
-    expect(ids(plan)).toEqual(['rollback:tag', 'rollback:database', 'rollback:deploy', 'rollback:validate']);
+    expect(ids(plan)).toEqual([
+      'rollback:tag',
+      'rollback:database',
+      'rollback:deploy',
+      'rollback:writers',
+      'rollback:validate',
+    ]);
     expect(plan.some((step) => step.kind === 'redeploy')).toBe(false);
+  });
+
+  it('starts the writers again when the final dump stopped them, even without a restore', () => {
+    const plan = planRollback(changes({ writersStopped: true }), 'never');
+
+    expect(ids(plan)).toEqual(['rollback:tag', 'rollback:writers', 'rollback:validate']);
   });
 
   it('leaves the recorded pods as they were', () => {
@@ -120,17 +135,36 @@ describe('manualRollbackSteps', () => {
     const commands = manualRollbackSteps(failedAtCore, [], 'auto');
 
     expect(commands[0]).toBe("sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=1.2.0/' .env");
-    expect(commands.slice(1, 4)).toEqual([
-      'podman pod stop aegis-core',
-      expect.stringContaining('drop database if exists aegis'),
-      `podman exec -i aegis-database-postgres pg_restore -U aegis -d aegis --single-transaction --exit-on-error < ${BACKUP.location}/aegis.dump`,
+    expect(commands.slice(1, 6)).toEqual([
+      'podman stop --ignore aegis-core-aegis-runtime aegis-temporal-temporal-worker',
+      `(umask 077 && mkdir -p ${BACKUP.location}/pre-restore && if podman exec aegis-database-postgres psql -X -v ON_ERROR_STOP=1 -U aegis -d postgres -Atc "select 1 from pg_database where datname = 'aegis'" | grep -q 1; then podman exec aegis-database-postgres pg_dump -U aegis -Fc aegis > ${BACKUP.location}/pre-restore/aegis.manual-$(date -u +%Y%m%dT%H%M%SZ).dump; fi)`,
+      'podman exec aegis-database-postgres psql -X -v ON_ERROR_STOP=1 -U aegis -d postgres -c "drop database if exists aegis__restoring with (force)" -c "create database aegis__restoring owner aegis"',
+      `podman exec -i aegis-database-postgres pg_restore -U aegis -d aegis__restoring --single-transaction --exit-on-error < ${BACKUP.location}/aegis.dump`,
+      'podman exec aegis-database-postgres psql -X -v ON_ERROR_STOP=1 -U aegis -d postgres -c "drop database if exists aegis with (force)" -c "alter database aegis__restoring rename to aegis"',
     ]);
-    expect(commands.slice(4)).toEqual([
+    expect(commands.slice(6)).toEqual([
       'make redeploy POD=core',
       'make redeploy POD=database',
+      'for c in aegis-core-aegis-runtime aegis-temporal-temporal-worker; do if podman container exists $c; then podman start $c; fi; done',
       'make validate',
       'rm .aegis-upgrade.lock',
     ]);
+  });
+
+  it('restores the final dump when it was taken: nothing the old runtime wrote before it is lost', () => {
+    const file = { name: 'final/aegis.dump', bytes: 1, sha256: 'ab' };
+    const withFinal = changes({
+      redeployedPods: ['core'],
+      writersStopped: true,
+      backup: { ...BACKUP, final: { takenAt: '2026-11-26T03:10:00.000Z', files: [file] } },
+    });
+
+    const commands = manualRollbackSteps(withFinal, ['rollback:tag'], 'auto');
+
+    expect(commands).toContain(
+      `podman exec -i aegis-database-postgres pg_restore -U aegis -d aegis__restoring --single-transaction --exit-on-error < ${BACKUP.location}/final/aegis.dump`,
+    );
+    expect(commands.join('\n')).not.toContain(`< ${BACKUP.location}/aegis.dump`);
   });
 
   it('skips the steps the rollback already did', () => {
@@ -140,7 +174,12 @@ describe('manualRollbackSteps', () => {
       'auto',
     );
 
-    expect(commands).toEqual(['make redeploy POD=database', 'make validate', 'rm .aegis-upgrade.lock']);
+    expect(commands).toEqual([
+      'make redeploy POD=database',
+      'for c in aegis-core-aegis-runtime aegis-temporal-temporal-worker; do if podman container exists $c; then podman start $c; fi; done',
+      'make validate',
+      'rm .aegis-upgrade.lock',
+    ]);
   });
 
   it('still removes the lock when every step was done', () => {

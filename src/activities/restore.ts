@@ -1,0 +1,220 @@
+/**
+ * A rollback's database restore, safe to run again from the start after a crash or a failure at any point: each
+ * step looks at what is there before it acts, and nothing is destroyed before a verified copy of it exists.
+ *
+ * Per migrated database D (scratch S = `D__restoring`, set aside A = `D__pre_restore_<backup hash>`), the steps,
+ * and what a retry finds when the try before stopped just after each:
+ *
+ * | # | step                                                    | a retry after a crash here                                 |
+ * |---|---------------------------------------------------------|------------------------------------------------------------|
+ * | 1 | decide (policy, `_sqlx_migrations` of D vs the backup)  | nothing recorded: decides again, D untouched               |
+ * | 2 | record the decision in `restore.json`                   | reads it: never needs D to decide again                    |
+ * | 3 | verify the dump to restore (size, SHA-256, pg_restore)  | verifies again                                             |
+ * | 4 | stop every writer (`DATABASE_WRITERS`)                  | stops them again (a no-op)                                 |
+ * | 5 | pg_dump D into `pre-restore/D.dump.partial`, rename it  | no pre-restore manifest: dumps again over a fresh partial  |
+ * | 6 | record `pre-restore/manifest.json`                      | verifies the pre-restore dump, goes on                     |
+ * | 7 | drop S if it exists, create S                           | S exists unmarked: dropped and filled again                |
+ * | 8 | pg_restore into S, in one transaction                   | S unmarked (empty or whole): dropped and filled again      |
+ * | 9 | mark S complete (COMMENT ON DATABASE, this restore)     | S marked: not filled again                                 |
+ * |10 | end the sessions on D, rename D to A                    | D absent, S marked: only the second rename is left         |
+ * |11 | end the sessions on S, rename S to D                    | D marked: the swap is done                                 |
+ * |12 | drop A (its content is in the verified pre-restore dump)| A absent: `if exists`                                      |
+ * |13 | record the restore's time in `restore.json`             | recorded: the same time is reported                        |
+ *
+ * A rename needs D without sessions: the writers are stopped (4) and the sessions left are ended first.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import {
+  FINAL_DIRECTORY,
+  MANIFEST_FILE,
+  PRE_RESTORE_DIRECTORY,
+  RESTORE_DECISION_FILE,
+  dumpFileName,
+  restoreSourceName,
+  restoringDatabase,
+} from '../backup-layout';
+import { MIGRATED_DATABASES } from '../platform';
+import type { BackupFile, DatabaseRestore } from '../upgrade';
+import type { BackupManifest } from './backup';
+import type { Deployment } from './deployment';
+import { createDumpTools, readJson, writePrivateJson, privateDirectory } from './dump-files';
+import { BackupInvalid, RestoreBlocked } from './errors';
+import { readMigrations, sameMigrations } from './migrations';
+import { stopWriters } from './writers';
+
+export interface RestoreResult {
+  restored: boolean;
+  reason: string;
+  restore?: DatabaseRestore;
+}
+
+/** Taken once, before anything is touched: a retry must not need the live database to decide again. */
+interface RestoreDecision {
+  decidedAt: string;
+  restore: boolean;
+  reason: string;
+  restoredAt?: string;
+}
+
+interface PreRestoreManifest {
+  takenAt: string;
+  files: BackupFile[];
+}
+
+/** Name the live database carries between the two renames; unique per backup, so another upgrade's is never taken. */
+export function setAsideDatabase(database: string, backupId: string): string {
+  return `${database}__pre_restore_${createHash('sha256').update(backupId).digest('hex').slice(0, 8)}`;
+}
+
+const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+export function createRestore(deployment: Deployment) {
+  const { exec, role, verify, dump } = createDumpTools(deployment);
+  const sql = (statement: string) => deployment.psql('postgres', statement);
+
+  async function decide(location: string, manifest: BackupManifest, policy: 'auto' | 'always') {
+    const file = path.join(location, RESTORE_DECISION_FILE);
+    const recorded = await readJson<RestoreDecision>(file);
+    if (recorded) return recorded;
+    const schemaMoved = policy === 'always' || !sameMigrations(await readMigrations(deployment), manifest.migrations);
+    const decision: RestoreDecision = {
+      decidedAt: new Date().toISOString(),
+      restore: schemaMoved,
+      reason:
+        policy === 'always'
+          ? 'restoreDatabase is always'
+          : schemaMoved
+            ? '_sqlx_migrations changed: the schema moved'
+            : '_sqlx_migrations unchanged: schema did not move',
+    };
+    await writePrivateJson(file, decision);
+    return decision;
+  }
+
+  /** Which of `names` exist, each with whether it carries `marker` (a restore finished into it). */
+  async function databasesNow(names: string[], marker: string): Promise<Map<string, boolean>> {
+    const rows = await sql(
+      `select datname || '|' || (coalesce(shobj_description(oid, 'pg_database'), '') = ${literal(marker)}) ` +
+        `from pg_database where datname in (${names.map(literal).join(', ')})`,
+    );
+    return new Map(
+      rows
+        .split('\n')
+        .filter(Boolean)
+        .map((row) => {
+          const [name = '', marked] = row.split('|');
+          return [name, marked === 'true'] as const;
+        }),
+    );
+  }
+
+  /** The migrated databases as they are now, dumped and verified once; the swap never starts before this. */
+  async function dumpBeforeRestore(location: string): Promise<PreRestoreManifest> {
+    const manifestFile = path.join(location, PRE_RESTORE_DIRECTORY, MANIFEST_FILE);
+    const recorded = await readJson<PreRestoreManifest>(manifestFile);
+    if (recorded) {
+      for (const file of recorded.files) await verify(location, file);
+      return recorded;
+    }
+    await privateDirectory(path.join(location, PRE_RESTORE_DIRECTORY));
+    const user = await role();
+    const takenAt = new Date().toISOString();
+    const files: BackupFile[] = [];
+    for (const database of MIGRATED_DATABASES) {
+      const name = `${PRE_RESTORE_DIRECTORY}/${dumpFileName(database)}`;
+      files.push(await dump(location, name, ['pg_dump', '-U', user, '-Fc', database]));
+    }
+    for (const file of files) await verify(location, file);
+    const manifest = { takenAt, files };
+    await writePrivateJson(manifestFile, manifest);
+    return manifest;
+  }
+
+  async function endSessions(database: string): Promise<void> {
+    // With a timeout, pg_terminate_backend waits for the sessions to be gone: the rename right after needs none.
+    await sql(
+      `select count(pg_terminate_backend(pid, 10000)) from pg_stat_activity ` +
+        `where datname = ${literal(database)} and pid <> pg_backend_pid()`,
+    );
+  }
+
+  async function fillScratch(location: string, scratch: string, source: BackupFile, marker: string) {
+    const user = await role();
+    await sql(`drop database if exists ${ident(scratch)} with (force)`);
+    await sql(`create database ${ident(scratch)} owner ${ident(user)}`);
+    await exec(['pg_restore', '-U', user, '-d', scratch, '--single-transaction', '--exit-on-error', '--no-password'], {
+      inputFile: path.join(location, source.name),
+    });
+    await sql(`comment on database ${ident(scratch)} is ${literal(marker)}`);
+  }
+
+  /** Puts the dump in place of `database` by two renames, going on from whatever a try before left. */
+  async function swapIn(location: string, database: string, source: BackupFile): Promise<void> {
+    const backupId = path.basename(location);
+    const marker = `aegis-upgrade restored ${backupId}/${source.name} sha256:${source.sha256.slice(0, 16)}`;
+    const scratch = restoringDatabase(database);
+    const aside = setAsideDatabase(database, backupId);
+    const state = await databasesNow([database, scratch, aside], marker);
+    if (state.get(database) !== true) {
+      if (state.has(database) && state.has(aside)) {
+        throw new RestoreBlocked(
+          `${database} and ${aside} both exist: a restore was interrupted outside this upgrade; compare them, ` +
+            `drop the one to discard, and retry`,
+        );
+      }
+      if (state.get(scratch) !== true) await fillScratch(location, scratch, source, marker);
+      if (state.has(database)) {
+        await endSessions(database);
+        await sql(`alter database ${ident(database)} rename to ${ident(aside)}`);
+      }
+      await endSessions(scratch);
+      await sql(`alter database ${ident(scratch)} rename to ${ident(database)}`);
+    }
+    await sql(`drop database if exists ${ident(aside)} with (force)`);
+  }
+
+  /** Restores the migrated databases from the backup when `policy` (and the schema) says so. */
+  return async function restore(
+    location: string,
+    manifest: BackupManifest,
+    policy: 'auto' | 'always',
+  ): Promise<RestoreResult> {
+    const decision = await decide(location, manifest, policy);
+    if (!decision.restore) return { restored: false, reason: decision.reason };
+    const dumps = [...manifest.files, ...(manifest.final?.files ?? [])];
+    const sources = MIGRATED_DATABASES.map((database) => {
+      const file = dumps.find((entry) => entry.name === restoreSourceName(manifest, database));
+      if (!file) throw new BackupInvalid(`${location} holds no dump of ${database}: cannot restore`);
+      return { database, file };
+    });
+    for (const { file } of sources) await verify(location, file);
+    await stopWriters(deployment);
+    const preRestore = await dumpBeforeRestore(location);
+    for (const { database, file } of sources) await swapIn(location, database, file);
+    const restoredAt = decision.restoredAt ?? new Date().toISOString();
+    if (!decision.restoredAt) {
+      await writePrivateJson(path.join(location, RESTORE_DECISION_FILE), { ...decision, restoredAt });
+    }
+    const writersStopped = sources.every(({ file }) => file.name.startsWith(`${FINAL_DIRECTORY}/`));
+    const dumpTakenAt = (writersStopped ? manifest.final?.takenAt : manifest.startedAt) ?? manifest.createdAt;
+    const restore: DatabaseRestore = {
+      databases: [...MIGRATED_DATABASES],
+      dumps: sources.map(({ file }) => path.join(location, file.name)),
+      dumpTakenAt,
+      writersStopped,
+      restoredAt,
+      discardedWrites: { from: dumpTakenAt, to: restoredAt },
+      preRestoreDumps: preRestore.files.map((file) => path.join(location, file.name)),
+    };
+    return {
+      restored: true,
+      reason:
+        `${decision.reason}: restored ${restore.databases.join(', ')} from ${restore.dumps.join(', ')}; ` +
+        `writes from ${dumpTakenAt} to ${restoredAt} discarded; the databases as they were: ` +
+        restore.preRestoreDumps.join(', '),
+      restore,
+    };
+  };
+}

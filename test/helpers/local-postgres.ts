@@ -1,0 +1,93 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { createCommandRunner, type CommandOptions, type RunCommand } from '../../src/activities/command';
+import type { Deployment } from '../../src/activities/deployment';
+import { DATABASE_CONTAINER } from '../../src/platform';
+
+/** The PostgreSQL 15 binaries the sandbox's database image is built from (the project's bootstrap installs them). */
+const BIN = '/usr/lib/postgresql/15/bin';
+const PORT = 5432;
+
+/**
+ * A throw-away PostgreSQL 15 cluster on a Unix socket in a private directory: no TCP port, so tests never collide.
+ * initdb refuses to run as root: as root, the server runs as `nobody`.
+ */
+export async function startLocalPostgres(): Promise<{ socketDir: string; stop: () => Promise<void> }> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-pg-'));
+  const asServer = (file: string, args: string[]) => {
+    const command = process.getuid?.() === 0 ? ['runuser', ['-u', 'nobody', '--', file, ...args]] : [file, args];
+    execFileSync(command[0] as string, command[1] as string[], { stdio: 'pipe' });
+  };
+  if (process.getuid?.() === 0) execFileSync('chown', ['nobody', root]);
+  const data = path.join(root, 'data');
+  asServer(path.join(BIN, 'initdb'), ['-D', data, '-U', 'aegis', '-A', 'trust', '--no-sync']);
+  const options = `-p ${PORT} -k ${root} -c listen_addresses= -c fsync=off`;
+  asServer(path.join(BIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', path.join(root, 'log'), '-w', 'start']);
+  return {
+    socketDir: root,
+    stop: async () => {
+      asServer(path.join(BIN, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+      await fs.rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A Deployment whose `podman exec aegis-database-postgres <tool> …` runs the tool against the local cluster, and
+ * whose other podman calls are recorded (and answered as `answer` says). `before` runs ahead of each database
+ * statement or podman call: a test throws from it to stop a try at a chosen point.
+ */
+export function localDeployment(options: {
+  socketDir: string;
+  backupDir: string;
+  podmanCalls: string[][];
+  before?: (what: string) => void;
+  after?: (what: string) => void;
+}): Deployment {
+  const { socketDir, backupDir, podmanCalls } = options;
+  const env = { PGHOST: socketDir, PGPORT: String(PORT), PATH: process.env.PATH ?? '' };
+  const run: RunCommand = createCommandRunner(async () => []);
+  const step = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+    options.before?.(what);
+    const result = await work();
+    options.after?.(what);
+    return result;
+  };
+  const psql = (database: string, sql: string) =>
+    step(`psql ${sql}`, async () => {
+      const args = ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-U', 'aegis', '-d', database, '-c', sql];
+      return (await run(path.join(BIN, 'psql'), args, { env })).stdout;
+    });
+  return {
+    config: { aegis: { backupDir } },
+    root: backupDir,
+    env: async () => new Map([['POSTGRES_USER', 'aegis']]),
+    secrets: async () => [],
+    make: async () => ({ stdout: '', stderr: '' }),
+    podman: (args: readonly string[], commandOptions?: CommandOptions) =>
+      step(`podman ${args.join(' ')}`, async () => {
+        const exec = args[0] === 'exec' ? args.slice(args[1] === '-i' ? 2 : 1) : undefined;
+        if (exec?.[0] === DATABASE_CONTAINER) {
+          const [tool = '', ...rest] = exec.slice(1);
+          return run(path.join(BIN, tool), rest, { ...commandOptions, env });
+        }
+        podmanCalls.push([...args]);
+        return { stdout: '', stderr: '' };
+      }),
+    psql,
+    runningImages: async () => ({}),
+    query: async <Row extends object>(sql: string, database = 'aegis') =>
+      step(`query ${sql}`, async () => {
+        const client = new Client({ host: socketDir, port: PORT, user: 'aegis', database });
+        await client.connect();
+        try {
+          return (await client.query<Row>(sql)).rows;
+        } finally {
+          await client.end();
+        }
+      }),
+  } as unknown as Deployment;
+}
