@@ -4,11 +4,11 @@ import { createCommandRunner, type RunCommand } from './command';
 import { createDeployment } from './deployment';
 import { readDeployEnv, secretValues } from './env-file';
 import { createImageActivities } from './images';
-import { releaseLock } from './lock';
 import { createMigrationActivities } from './migrations';
 import { createPodActivities } from './pods';
 import { createPreflightActivities } from './preflight';
 import { createTagActivities } from './tag';
+import { createLockActivities } from './unlock';
 import { createValidationActivities } from './validation';
 
 export interface ActivityDeps {
@@ -31,9 +31,7 @@ export function createActivities({ config, run }: ActivityDeps) {
     ...createPodActivities(deployment),
     ...createMigrationActivities(deployment),
     ...createValidationActivities(deployment),
-    async releaseUpgradeLock({ owner }: { owner: string }): Promise<void> {
-      await releaseLock(config.aegis.root, owner);
-    },
+    ...createLockActivities(config.aegis.root),
   };
 }
 

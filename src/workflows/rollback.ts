@@ -1,5 +1,6 @@
 import { DATABASE_CONTAINER, RUNTIME_DATABASE, UPGRADE_LOCK_FILE, podFullName, type PodName } from '../platform';
 import type { BackupRecord, RestoreDatabasePolicy } from '../upgrade';
+import type { UpgradeLockOwner } from '../upgrade-lock';
 
 /** What the upgrade has touched so far: each entry is recorded before the step that changes it runs. */
 export interface UpgradeChanges {
@@ -98,4 +99,14 @@ export function manualRollbackSteps(
     }
   });
   return [...commands, `rm ${UPGRADE_LOCK_FILE}`];
+}
+
+/** OCI tags are at most 128 characters: the workflow ID is cut, never the run ID that makes the tag this run's own. */
+const TAG_LIMIT = 128;
+
+/** The tag that pins the images running before this run: its own, so a later run never re-points it. */
+export function rollbackPinTag({ workflowId, runId }: UpgradeLockOwner): string {
+  const suffix = `-${runId.replace(/[^A-Za-z0-9_.-]/g, '-')}`;
+  const prefix = `aegis-rollback-${workflowId.replace(/[^A-Za-z0-9_.-]/g, '-')}`;
+  return `${prefix.slice(0, TAG_LIMIT - suffix.length)}${suffix}`;
 }

@@ -29,7 +29,8 @@ import {
 } from '../upgrade';
 import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from '../upgrade-request';
 import { ProgressLog, errorMessage } from './progress';
-import { manualRollbackSteps, planRollback, type UpgradeChanges } from './rollback';
+import { upgradeLockOwner } from './lock';
+import { manualRollbackSteps, planRollback, rollbackPinTag, type UpgradeChanges } from './rollback';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
 
@@ -54,6 +55,8 @@ const REDEPLOY: ActivityOptions = {
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
 };
+/** Pre-flight takes the lock last: a cancel waits for it to end, so releasing the lock comes after taking it. */
+const PREFLIGHT: ActivityOptions = { ...QUICK, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
 /** Compensations: idempotent, so retried on any error; a rollback gives up only after several tries. */
 const COMPENSATION: ActivityOptions = {
   startToCloseTimeout: '2 hours',
@@ -62,6 +65,7 @@ const COMPENSATION: ActivityOptions = {
 };
 
 const quick = proxyActivities<UpgradeActivities>(QUICK);
+const preflightCheck = proxyActivities<UpgradeActivities>(PREFLIGHT);
 const transfer = proxyActivities<UpgradeActivities>(TRANSFER);
 const redeploy = proxyActivities<UpgradeActivities>(REDEPLOY);
 const compensate = proxyActivities<UpgradeActivities>(COMPENSATION);
@@ -73,6 +77,7 @@ const compensate = proxyActivities<UpgradeActivities>(COMPENSATION);
  */
 export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeReport> {
   const { workflowId, startTime } = workflowInfo();
+  const lockOwner = upgradeLockOwner();
   const progress = new ProgressLog(requestedVersion(input));
   const report: UpgradeOutcome = { images: [], migrationsApplied: [], databaseRestored: false };
   const fullReport = (): UpgradeReport => ({ ...progress.snapshot(), ...report });
@@ -95,24 +100,34 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
   announce('preflight');
 
   progress.plan([{ id: 'preflight', title: 'Pre-flight checks' }]);
+  const releaseLock = () => CancellationScope.nonCancellable(() => compensate.releaseUpgradeLock({ owner: lockOwner }));
+  let lockRequested = false;
   let accepted: { request: ParsedUpgradeRequest; preflight: PreflightReport };
   try {
     accepted = await progress.run(
       'preflight',
       async () => {
         const request = parseUpgradeRequest(input);
+        lockRequested = !request.dryRun;
         return {
           request,
-          preflight: await quick.checkPreflight({ request, lockOwner: workflowId, readOnly: request.dryRun }),
+          preflight: await preflightCheck.checkPreflight({ request, lockOwner, readOnly: request.dryRun }),
         };
       },
       ({ preflight }) => preflight.checks.join('; '),
     );
   } catch (error) {
     announce('refused');
+    // A pre-flight that failed or was cancelled after taking the lock must not leave it behind.
+    const unreleased = lockRequested
+      ? await releaseLock().then(
+          () => '',
+          (failure: unknown) => `; its lock could not be released: ${errorMessage(failure)}`,
+        )
+      : '';
     throw ApplicationFailure.create({
       type: UpgradeFailureType.PreflightFailed,
-      message: `Pre-flight refused the upgrade to ${progress.toVersion}: ${errorMessage(error)}`,
+      message: `Pre-flight refused the upgrade to ${progress.toVersion}: ${errorMessage(error)}${unreleased}`,
       nonRetryable: true,
       details: [fullReport()],
     });
@@ -138,14 +153,11 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
   const changes: UpgradeChanges = {
     previousTag: fromVersion,
     profile: preflight.profile,
-    pinTag: `aegis-rollback-${workflowId.replace(/[^A-Za-z0-9_.-]/g, '-')}`.slice(0, 128),
+    pinTag: rollbackPinTag(lockOwner),
     tagChanged: false,
     redeployedPods: [],
     fullRedeploy: false,
   };
-
-  const releaseLock = () =>
-    CancellationScope.nonCancellable(() => compensate.releaseUpgradeLock({ owner: workflowId }));
 
   /** Holds the upgrade before `pod` until an `approve` signal; past `approvalTimeout`, it fails and rolls back. */
   const awaitApproval = async (pod: PodName) => {
