@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   isCancellation,
   proxyActivities,
@@ -109,10 +110,12 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
       async () => {
         const request = parseUpgradeRequest(input);
         lockRequested = !request.dryRun;
-        return {
-          request,
-          preflight: await preflightCheck.checkPreflight({ request, lockOwner, readOnly: request.dryRun }),
-        };
+        const preflight = await preflightCheck.checkPreflight({ request, lockOwner, readOnly: request.dryRun });
+        // A cancel that came while it ran ends the upgrade here, nothing changed: the lock it took is released below.
+        if (CancellationScope.current().consideredCancelled) {
+          throw new CancelledFailure('the upgrade was cancelled during pre-flight; nothing was changed');
+        }
+        return { request, preflight };
       },
       ({ preflight }) => preflight.checks.join('; '),
     );
