@@ -254,6 +254,28 @@ describe('the upgrade lock, on a real Temporal server', () => {
   );
 
   test(
+    'a lock that names no upgrade: refused while any upgrade runs on the task queue, then cleared with its content',
+    async () => {
+      platform.pullHangs = true;
+      const upgrade = await start('aegis-upgrade-garbled');
+      await holdsLock(upgrade);
+      await fs.writeFile(path.join(root, '.aegis-upgrade.lock'), '');
+
+      const refusal: unknown = await unlock('garbled').catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(UsageError);
+      expect((refusal as Error).message).toContain(
+        `an upgrade \`aegis-upgrade-garbled\` (run ${upgrade.firstExecutionRunId}`,
+      );
+
+      await upgrade.terminate('test');
+      const report = await unlock('garbled', 'empty lock');
+      expect(report.cleared).toMatchObject({ previous: { unreadable: 'it is empty' }, reason: 'empty lock' });
+      await expect(readLock(root)).resolves.toMatchObject({ state: 'free' });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
     'a cancel during pre-flight leaves no lock, even when pre-flight takes it after the cancel',
     async () => {
       let open: () => void = () => undefined;
