@@ -47,6 +47,9 @@ export const DATABASE_WRITERS: readonly { pod: PodName; container: string }[] = 
 /** The lock file an upgrade holds in the deploy checkout: one upgrade at a time per deployment. */
 export const UPGRADE_LOCK_FILE = '.aegis-upgrade.lock';
 
+/** Beside it, one JSON line per lock cleared by `aegis-upgrade unlock`: who, when, why, what it held. */
+export const UPGRADE_LOCK_HISTORY_FILE = '.aegis-upgrade.lock-history';
+
 export function podFullName(pod: PodName): string {
   return `aegis-${pod}`;
 }

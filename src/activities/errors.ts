@@ -30,6 +30,11 @@ export class UpgradeLocked extends Error {
   override readonly name = 'UpgradeLocked';
 }
 
+/** An unlock found another lock than the one whose owner it checked: it leaves it alone. */
+export class UpgradeLockChanged extends Error {
+  override readonly name = 'UpgradeLockChanged';
+}
+
 /** The runtime logged a failed migration, or never said it had migrated. */
 export class MigrationFailed extends Error {
   override readonly name = 'MigrationFailed';
@@ -80,6 +85,7 @@ export const NON_RETRYABLE_ERRORS = [
   'InvalidActivityInput',
   'PreflightFailed',
   'UpgradeLocked',
+  'UpgradeLockChanged',
   'MigrationFailed',
   'PodNotReady',
   'ValidationFailed',

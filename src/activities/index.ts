@@ -4,12 +4,12 @@ import { createCommandRunner, type RunCommand } from './command';
 import { createDeployment } from './deployment';
 import { readDeployEnv, secretValues } from './env-file';
 import { createImageActivities } from './images';
-import { releaseLock } from './lock';
 import { createMigrationActivities } from './migrations';
 import { createPodActivities } from './pods';
 import { heartbeatWhile } from './heartbeat';
 import { createPreflightActivities, type PreflightInput, type PreflightReport } from './preflight';
 import { createTagActivities } from './tag';
+import { createLockActivities } from './unlock';
 import { createValidationActivities } from './validation';
 import { createWriterActivities } from './writers';
 
@@ -38,9 +38,7 @@ export function createActivities({ config, run }: ActivityDeps) {
     ...createMigrationActivities(deployment),
     ...createValidationActivities(deployment),
     ...createWriterActivities(deployment),
-    async releaseUpgradeLock({ owner }: { owner: string }): Promise<void> {
-      await releaseLock(config.aegis.root, owner);
-    },
+    ...createLockActivities(config.aegis.root),
   };
 }
 

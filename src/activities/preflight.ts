@@ -3,6 +3,7 @@ import path from 'node:path';
 import { formatMiB } from '../format';
 import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../platform';
 import type { UpgradePlan, UpgradeRequest } from '../upgrade';
+import type { UpgradeLockOwner } from '../upgrade-lock';
 import type { Deployment } from './deployment';
 import { IMAGE_TAG_KEY } from './env-file';
 import { PreflightFailed } from './errors';
@@ -15,8 +16,8 @@ export const COMPATIBILITY = { temporal: ['1.22', '1.23'], postgresMinMajor: 15 
 
 export interface PreflightInput {
   request: UpgradeRequest;
-  /** The upgrade's workflow ID: it holds the deployment's lock. */
-  lockOwner: string;
+  /** The upgrade's run: it holds the deployment's lock. */
+  lockOwner: UpgradeLockOwner;
   /** Pre-flight of a dry run: read only, takes no lock. */
   readOnly?: boolean;
 }
@@ -132,7 +133,7 @@ export function createPreflightActivities(deployment: Deployment) {
         const target = imageRef(config.aegis.registry, entry.image, request.targetVersion);
         return [{ container: entry.container, current: running[entry.container] ?? '(not running)', target }];
       });
-      if (!readOnly) await acquireLock(root, lockOwner);
+      if (!readOnly) await acquireLock(root, { ...lockOwner, fromVersion, toVersion: request.targetVersion });
       return {
         profile: config.aegis.profile,
         fromVersion,

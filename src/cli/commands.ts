@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { describeConnection, loadTemporalConfig, type TemporalConfig } from '../config';
 import { ExitCode, TemporalUnreachable, isUnavailable, reportExitCode } from './errors';
 import { followUpgrade } from './follow';
-import { renderHistory, renderOutcome, renderPlan, renderProgress, renderSchedules } from './render';
+import { renderHistory, renderOutcome, renderPlan, renderProgress, renderSchedules, renderUnlock } from './render';
 import {
   createSchedule,
   deleteSchedule,
@@ -13,6 +13,7 @@ import {
   type WindowOptions,
 } from './schedules';
 import { paintFor } from './terminal';
+import { unlockDeployment, unlockRequest } from './unlock';
 import {
   abortUpgrade,
   approveUpgrade,
@@ -33,6 +34,7 @@ export type PlanOptions = UpgradeOptions & { json?: boolean };
 export type StatusOptions = EnvOption & { json?: boolean; follow?: boolean };
 export type AbortOptions = EnvOption & { reason?: string };
 export type HistoryOptions = EnvOption & { limit: number; json?: boolean };
+export type UnlockOptions = EnvOption & { reason?: string };
 export type ScheduleCreateOptions = UpgradeOptions & WindowOptions & { version: string };
 
 const print = (text: string) => console.log(text);
@@ -119,6 +121,14 @@ export async function history(options: HistoryOptions): Promise<number> {
   return withTemporal(async (client) => {
     const entries = await upgradeHistory(client, options.env, options.limit);
     print(options.json ? json(entries) : renderHistory(entries, paint()));
+    return ExitCode.Done;
+  });
+}
+
+export async function unlock(options: UnlockOptions): Promise<number> {
+  const request = unlockRequest(options.reason);
+  return withTemporal(async (client, temporal) => {
+    print(renderUnlock(await unlockDeployment(client, temporal.taskQueue, options.env, request)));
     return ExitCode.Done;
   });
 }

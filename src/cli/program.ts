@@ -150,6 +150,22 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     .action(async (options: commands.HistoryOptions) => done(await commands.history(options)));
   example(history, 'Example: aegis-upgrade history --limit 5');
 
+  const unlock = program
+    .command('unlock')
+    .summary('clear the lock an ended upgrade left behind (break-glass)')
+    .description(
+      "Clears the deployment's upgrade lock that an upgrade kept when it ended RollbackFailed or was terminated, on " +
+        'the worker of the deployment, and records who cleared it, when and why in .aegis-upgrade.lock-history of the ' +
+        'deploy checkout. Refused while the upgrade holding the lock still runs: abort it instead, or wait.',
+    )
+    .addOption(envOption())
+    .option('--reason <text>', 'why: recorded in the lock history with your user and host')
+    .action(async (options: commands.UnlockOptions) => done(await commands.unlock(options)));
+  example(
+    unlock,
+    'Example: aegis-upgrade unlock --env default --reason "rollback finished by hand, make validate passes"',
+  );
+
   addScheduleCommands(program, done);
 
   const worker = program

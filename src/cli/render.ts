@@ -1,5 +1,7 @@
 import { formatDuration, formatMiB } from '../format';
+import { UPGRADE_LOCK_HISTORY_FILE } from '../platform';
 import type { DatabaseRestore, StepRecord, UpgradeProgress, UpgradeReport } from '../upgrade';
+import { describeLock, type UnlockReport } from '../upgrade-lock';
 import type { HistoryEntry } from './upgrades';
 import type { ScheduleSummary } from './schedules';
 import { plain, visibleWidth, type Paint } from './terminal';
@@ -153,4 +155,21 @@ export function renderSchedules(schedules: ScheduleSummary[], paint: Paint = pla
       schedule.nextRun ?? 'none',
     ]),
   );
+}
+
+/** What an unlock cleared, where it is recorded, and what to check before the next upgrade. */
+export function renderUnlock(report: UnlockReport): string {
+  const { cleared } = report;
+  if (!cleared) return `No upgrade lock at ${report.path}: nothing to clear`;
+  const previous = cleared.previous;
+  const held =
+    'unreadable' in previous
+      ? `it named no upgrade (${previous.unreadable})`
+      : `it was held by ${describeLock(previous)} (its run: ${(cleared.ownerStatus ?? 'ended').toLowerCase()})`;
+  const history = report.path.replace(/[^/]*$/, UPGRADE_LOCK_HISTORY_FILE);
+  return [
+    `Cleared the upgrade lock ${report.path}: ${held}`,
+    `Recorded in ${history}: by ${cleared.clearedBy} at ${cleared.clearedAt}${cleared.reason ? `: ${cleared.reason}` : ''}`,
+    'The platform is as that upgrade left it: check it (`make validate`) before the next upgrade',
+  ].join('\n');
 }

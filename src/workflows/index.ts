@@ -1,1 +1,2 @@
 export { upgradePlatform } from './upgrade-platform';
+export { unlockDeployment } from './unlock-deployment';

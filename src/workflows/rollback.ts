@@ -1,6 +1,7 @@
 import { PRE_RESTORE_DIRECTORY, restoreSourceName, restoringDatabase } from '../backup-layout';
 import { DATABASE_CONTAINER, DATABASE_WRITERS, MIGRATED_DATABASES, UPGRADE_LOCK_FILE, type PodName } from '../platform';
 import type { BackupRecord, RestoreDatabasePolicy } from '../upgrade';
+import type { UpgradeLockOwner } from '../upgrade-lock';
 
 /** What the upgrade has touched so far: each entry is recorded before the step that changes it runs. */
 export interface UpgradeChanges {
@@ -121,4 +122,14 @@ function manualRestore(backup: BackupRecord, database: string): string[] {
     `podman exec -i ${DATABASE_CONTAINER} pg_restore -U aegis -d ${scratch} --single-transaction --exit-on-error < ${backup.location}/${restoreSourceName(backup, database)}`,
     `${psql} -c "drop database if exists ${database} with (force)" -c "alter database ${scratch} rename to ${database}"`,
   ];
+}
+
+/** OCI tags are at most 128 characters: the workflow ID is cut, never the run ID that makes the tag this run's own. */
+const TAG_LIMIT = 128;
+
+/** The tag that pins the images running before this run: its own, so a later run never re-points it. */
+export function rollbackPinTag({ workflowId, runId }: UpgradeLockOwner): string {
+  const suffix = `-${runId.replace(/[^A-Za-z0-9_.-]/g, '-')}`;
+  const prefix = `aegis-rollback-${workflowId.replace(/[^A-Za-z0-9_.-]/g, '-')}`;
+  return `${prefix.slice(0, TAG_LIMIT - suffix.length)}${suffix}`;
 }

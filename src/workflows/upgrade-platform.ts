@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   isCancellation,
   proxyActivities,
@@ -29,7 +30,8 @@ import {
 } from '../upgrade';
 import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from '../upgrade-request';
 import { ProgressLog, errorMessage } from './progress';
-import { manualRollbackSteps, planRollback, type UpgradeChanges } from './rollback';
+import { upgradeLockOwner } from './lock';
+import { manualRollbackSteps, planRollback, rollbackPinTag, type UpgradeChanges } from './rollback';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
 
@@ -38,10 +40,14 @@ const QUICK: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
 };
-/** Pre-flight asks the registry and the database: it may take a while, so it heartbeats. */
+/**
+ * Pre-flight asks the registry and the database: it may take a while, so it heartbeats. It takes the lock last: a
+ * cancel waits for it to end, so releasing the lock comes after taking it.
+ */
 const PREFLIGHT: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '20 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
 };
 /** Pulls and dumps: long, heartbeating, so a dead worker is noticed within 20 s. */
@@ -80,6 +86,7 @@ const compensate = proxyActivities<UpgradeActivities>(COMPENSATION);
  */
 export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeReport> {
   const { workflowId, startTime } = workflowInfo();
+  const lockOwner = upgradeLockOwner();
   const progress = new ProgressLog(requestedVersion(input));
   const report: UpgradeOutcome = { images: [], migrationsApplied: [], databaseRestored: false };
   const fullReport = (): UpgradeReport => ({ ...progress.snapshot(), ...report });
@@ -102,24 +109,36 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
   announce('preflight');
 
   progress.plan([{ id: 'preflight', title: 'Pre-flight checks' }]);
+  const releaseLock = () => CancellationScope.nonCancellable(() => compensate.releaseUpgradeLock({ owner: lockOwner }));
+  let lockRequested = false;
   let accepted: { request: ParsedUpgradeRequest; preflight: PreflightReport };
   try {
     accepted = await progress.run(
       'preflight',
       async () => {
         const request = parseUpgradeRequest(input);
-        return {
-          request,
-          preflight: await preflightCheck.checkPreflight({ request, lockOwner: workflowId, readOnly: request.dryRun }),
-        };
+        lockRequested = !request.dryRun;
+        const preflight = await preflightCheck.checkPreflight({ request, lockOwner, readOnly: request.dryRun });
+        // A cancel that came while it ran ends the upgrade here, nothing changed: the lock it took is released below.
+        if (CancellationScope.current().consideredCancelled) {
+          throw new CancelledFailure('the upgrade was cancelled during pre-flight; nothing was changed');
+        }
+        return { request, preflight };
       },
       ({ preflight }) => preflight.checks.join('; '),
     );
   } catch (error) {
     announce('refused');
+    // A pre-flight that failed or was cancelled after taking the lock must not leave it behind.
+    const unreleased = lockRequested
+      ? await releaseLock().then(
+          () => '',
+          (failure: unknown) => `; its lock could not be released: ${errorMessage(failure)}`,
+        )
+      : '';
     throw ApplicationFailure.create({
       type: UpgradeFailureType.PreflightFailed,
-      message: `Pre-flight refused the upgrade to ${progress.toVersion}: ${errorMessage(error)}`,
+      message: `Pre-flight refused the upgrade to ${progress.toVersion}: ${errorMessage(error)}${unreleased}`,
       nonRetryable: true,
       details: [fullReport()],
     });
@@ -145,14 +164,11 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
   const changes: UpgradeChanges = {
     previousTag: fromVersion,
     profile: preflight.profile,
-    pinTag: `aegis-rollback-${workflowId.replace(/[^A-Za-z0-9_.-]/g, '-')}`.slice(0, 128),
+    pinTag: rollbackPinTag(lockOwner),
     tagChanged: false,
     redeployedPods: [],
     fullRedeploy: false,
   };
-
-  const releaseLock = () =>
-    CancellationScope.nonCancellable(() => compensate.releaseUpgradeLock({ owner: workflowId }));
 
   /** Holds the upgrade before `pod` until an `approve` signal; past `approvalTimeout`, it fails and rolls back. */
   const awaitApproval = async (pod: PodName) => {

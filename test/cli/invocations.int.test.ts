@@ -99,10 +99,23 @@ describe('aegis-upgrade invoked wrongly', () => {
       2,
       'aegis-upgrade: Unknown pod `web` in `pods`: expected one of database, core, temporal, seal-gateway, observability',
     ],
+    [
+      'an unlock reason of two lines',
+      ['unlock', '--reason', 'a\nb'],
+      2,
+      'aegis-upgrade: Expected `reason` to be one line of text of at most 1000 characters',
+    ],
     ['--version', ['--version'], 0, version],
     [
       'an unreachable server',
       ['history'],
+      3,
+      'aegis-upgrade: Cannot reach the Temporal server at 127.0.0.1:<closed port> (TEMPORAL_ADDRESS, no TLS): ' +
+        'Failed to connect before the deadline',
+    ],
+    [
+      'an unlock, with an unreachable server',
+      ['unlock', '--reason', 'stuck'],
       3,
       'aegis-upgrade: Cannot reach the Temporal server at 127.0.0.1:<closed port> (TEMPORAL_ADDRESS, no TLS): ' +
         'Failed to connect before the deadline',
@@ -133,7 +146,17 @@ describe('aegis-upgrade invoked wrongly', () => {
   test(
     'each command has a --help with an example, exit 0',
     async () => {
-      for (const command of ['start', 'plan', 'status', 'approve', 'abort', 'history', 'schedule', 'worker']) {
+      for (const command of [
+        'start',
+        'plan',
+        'status',
+        'approve',
+        'abort',
+        'history',
+        'unlock',
+        'schedule',
+        'worker',
+      ]) {
         const result = await aegisUpgrade([command, '--help']);
         expect(result.exitCode).toBe(0);
         expect(result.stdout).toMatch(new RegExp(`^Usage: aegis-upgrade ${command} `));

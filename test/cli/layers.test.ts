@@ -8,7 +8,7 @@ jest.mock('execa', () => {
 });
 
 describe("the CLI's modules", () => {
-  it.each(['program', 'commands', 'upgrades', 'schedules', 'follow', 'render', 'terminal', 'errors'])(
+  it.each(['program', 'commands', 'upgrades', 'unlock', 'schedules', 'follow', 'render', 'terminal', 'errors'])(
     'cli/%s loads without pg or execa',
     (name) => {
       jest.isolateModules(() => {

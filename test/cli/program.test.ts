@@ -38,6 +38,22 @@ describe('runCli', () => {
     expect(mocked.scheduleCreate).toHaveBeenCalledWith({ env: 'weekly', version: '1.3.2', cron: '0 3 * * SUN' });
   });
 
+  it.each([
+    [['unlock'], { env: 'default' }],
+    [
+      ['unlock', '--env', 'staging', '--reason', 'rolled back by hand'],
+      { env: 'staging', reason: 'rolled back by hand' },
+    ],
+  ])('%p hands unlock its environment and reason', async (argv, options) => {
+    expect(await runCli(argv)).toBe(0);
+    expect(mocked.unlock).toHaveBeenCalledWith(options);
+  });
+
+  it('refuses unlock with an option it does not take, as bad usage', async () => {
+    expect(await runCli(['unlock', '--force'])).toBe(2);
+    expect(mocked.unlock).not.toHaveBeenCalled();
+  });
+
   it('returns the exit code of the operation', async () => {
     mocked.status.mockResolvedValue(1);
 

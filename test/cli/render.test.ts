@@ -1,4 +1,4 @@
-import { renderHistory, renderSchedules, renderTable } from '../../src/cli/render';
+import { renderHistory, renderSchedules, renderTable, renderUnlock } from '../../src/cli/render';
 import { plain, withoutEscapes, type Paint } from '../../src/cli/terminal';
 import type { HistoryEntry } from '../../src/cli/upgrades';
 
@@ -97,5 +97,44 @@ describe('renderSchedules', () => {
       ].join('\n'),
     );
     expect(renderSchedules([])).toBe('No schedule.');
+  });
+});
+
+describe('renderUnlock', () => {
+  const path = '/srv/aegis-deploy/.aegis-upgrade.lock';
+  const clearance = {
+    clearedAt: '2026-11-26T09:00:00.000Z',
+    clearedBy: 'alice@ops',
+    reason: 'rolled back by hand',
+    unlockWorkflowId: 'aegis-unlock-default-2026-11-26T09:00:00Z',
+  };
+
+  it('names the upgrade that held the lock, how its run ended, and where the clearance is recorded', () => {
+    const previous = {
+      workflowId: 'aegis-upgrade-default',
+      runId: 'run-1',
+      since: '2026-11-26T03:00:00.000Z',
+      fromVersion: '1.2.0',
+      toVersion: '1.3.0',
+    };
+
+    expect(renderUnlock({ path, cleared: { ...clearance, previous, ownerStatus: 'TERMINATED' } })).toBe(
+      [
+        `Cleared the upgrade lock ${path}: it was held by upgrade \`aegis-upgrade-default\` (run run-1, 1.2.0 → 1.3.0) ` +
+          'since 2026-11-26T03:00:00.000Z (its run: terminated)',
+        'Recorded in /srv/aegis-deploy/.aegis-upgrade.lock-history: by alice@ops at 2026-11-26T09:00:00.000Z: rolled back by hand',
+        'The platform is as that upgrade left it: check it (`make validate`) before the next upgrade',
+      ].join('\n'),
+    );
+  });
+
+  it('shows what a lock that named no upgrade held', () => {
+    expect(renderUnlock({ path, cleared: { ...clearance, previous: { unreadable: 'it is empty' } } })).toContain(
+      'it named no upgrade (it is empty)',
+    );
+  });
+
+  it('says when there was nothing to clear', () => {
+    expect(renderUnlock({ path })).toBe(`No upgrade lock at ${path}: nothing to clear`);
   });
 });

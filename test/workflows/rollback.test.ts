@@ -1,5 +1,5 @@
-import type { PodName } from '../../src/platform';
-import { manualRollbackSteps, planRollback, type UpgradeChanges } from '../../src/workflows/rollback';
+import { isImageTag, type PodName } from '../../src/platform';
+import { manualRollbackSteps, planRollback, rollbackPinTag, type UpgradeChanges } from '../../src/workflows/rollback';
 
 const BACKUP = { location: '/srv/aegis-deploy/backups/20261126T030000Z-1.2.0-to-1.3.0', files: [] };
 
@@ -210,5 +210,24 @@ describe('manualRollbackSteps', () => {
       'make validate',
       'rm .aegis-upgrade.lock',
     ]);
+  });
+});
+
+describe('rollbackPinTag', () => {
+  const first = { workflowId: 'aegis-upgrade-default', runId: '0195c0de-1111-7000-8000-000000000001' };
+
+  it("is the run's own: a new run under the same workflow ID pins under another tag", () => {
+    const second = { ...first, runId: '0195c0de-2222-7000-8000-000000000002' };
+
+    expect(rollbackPinTag(first)).toBe('aegis-rollback-aegis-upgrade-default-0195c0de-1111-7000-8000-000000000001');
+    expect(rollbackPinTag(second)).not.toBe(rollbackPinTag(first));
+  });
+
+  it('stays an image tag of at most 128 characters, cutting the workflow ID, never the run ID', () => {
+    const tag = rollbackPinTag({ ...first, workflowId: `aegis-upgrade-${'x/'.repeat(100)}` });
+
+    expect(tag).toHaveLength(128);
+    expect(isImageTag(tag)).toBe(true);
+    expect(tag.endsWith(`-${first.runId}`)).toBe(true);
   });
 });

@@ -1,0 +1,51 @@
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import os from 'node:os';
+import {
+  UNLOCK_WORKFLOW_TYPE,
+  UnlockFailureType,
+  unlockRequestProblems,
+  unlockWorkflowId,
+  type UnlockReport,
+  type UnlockRequest,
+} from '../upgrade-lock';
+import { UsageError } from './errors';
+
+/** The request as the lock history records it: this user on this host, and the operator's reason. */
+export function unlockRequest(reason: string | undefined, clearedBy = operatorName()): UnlockRequest {
+  const request: UnlockRequest = { clearedBy, ...(reason !== undefined && { reason }) };
+  const problems = unlockRequestProblems(request);
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  return request;
+}
+
+function operatorName(): string {
+  return `${os.userInfo().username}@${os.hostname()}`;
+}
+
+/**
+ * Runs `unlockDeployment` on the deployment's worker (the lock is a file there, and this CLI may run elsewhere) and
+ * waits for its verdict; a refusal (the owner still runs) is a UsageError, as a refused start is.
+ */
+export async function unlockDeployment(
+  client: Client,
+  taskQueue: string,
+  env: string,
+  request: UnlockRequest,
+): Promise<UnlockReport> {
+  const handle = await client.workflow.start(UNLOCK_WORKFLOW_TYPE, {
+    taskQueue,
+    workflowId: unlockWorkflowId(env, new Date()),
+    args: [request],
+    staticSummary: `Clear the AEGIS upgrade lock of ${env}`,
+  });
+  try {
+    return (await handle.result()) as UnlockReport;
+  } catch (error) {
+    const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === UnlockFailureType.UnlockRefused) {
+      throw new UsageError(cause.message, { cause: error });
+    }
+    throw error;
+  }
+}
