@@ -97,5 +97,16 @@ export function manualRollbackSteps(
         return ['make validate'];
     }
   });
-  return [...commands, `rm ${UPGRADE_LOCK_FILE}`];
+  return [...commands, CLEAR_LOCK_COMMAND];
+}
+
+/** How an operator clears the lock of an upgrade that could not clear it, from the deploy checkout. */
+const CLEAR_LOCK_COMMAND = `rm ${UPGRADE_LOCK_FILE}`;
+
+/** What the report says when the lock could not be released: it stays, and how to clear it. */
+export function lockNotReleased(reason: string): string {
+  return (
+    `The upgrade's lock ${UPGRADE_LOCK_FILE} could not be released (${reason}): it stays, and the next upgrade is ` +
+    `refused until it is cleared; clear it in the deploy checkout with \`${CLEAR_LOCK_COMMAND}\``
+  );
 }

@@ -11,7 +11,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { UpgradeActivities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../activities/errors';
+import { COMPENSATION_NON_RETRYABLE_ERRORS, NON_RETRYABLE_ERRORS } from '../activities/errors';
 import type { PreflightReport } from '../activities/preflight';
 import type { PodName } from '../platform';
 import {
@@ -29,7 +29,7 @@ import {
 } from '../upgrade';
 import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from '../upgrade-request';
 import { ProgressLog, errorMessage } from './progress';
-import { manualRollbackSteps, planRollback, type UpgradeChanges } from './rollback';
+import { lockNotReleased, manualRollbackSteps, planRollback, type UpgradeChanges } from './rollback';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
 
@@ -54,11 +54,22 @@ const REDEPLOY: ActivityOptions = {
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
 };
-/** Compensations: idempotent, so retried on any error; a rollback gives up only after several tries. */
+/**
+ * Compensations: idempotent, so retried with backoff on every error a retry can fix (a registry or database outage,
+ * a dead worker), each for up to 6 hours: an outage during a night window outlasts minutes, and RollbackFailed should
+ * reach the morning shift with the manual steps, not wait for ever. Retries are 5 minutes apart at most, so a fixed
+ * outage is noticed soon; the heartbeat still notices a dead worker within a minute.
+ */
 const COMPENSATION: ActivityOptions = {
+  scheduleToCloseTimeout: '6 hours',
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 4, initialInterval: '5 seconds' },
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    nonRetryableErrorTypes: [...COMPENSATION_NON_RETRYABLE_ERRORS],
+  },
 };
 
 const quick = proxyActivities<UpgradeActivities>(QUICK);
@@ -144,8 +155,11 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
     fullRedeploy: false,
   };
 
+  // A lock that cannot be released changes nothing of the upgrade's outcome: it stays, and the report says so.
   const releaseLock = () =>
-    CancellationScope.nonCancellable(() => compensate.releaseUpgradeLock({ owner: workflowId }));
+    CancellationScope.nonCancellable(() => quick.releaseUpgradeLock({ owner: workflowId })).catch(
+      (error: unknown) => void (report.lockNotReleased = lockNotReleased(errorMessage(error))),
+    );
 
   /** Holds the upgrade before `pod` until an `approve` signal; past `approvalTimeout`, it fails and rolls back. */
   const awaitApproval = async (pod: PodName) => {

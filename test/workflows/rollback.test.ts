@@ -1,5 +1,5 @@
 import type { PodName } from '../../src/platform';
-import { manualRollbackSteps, planRollback, type UpgradeChanges } from '../../src/workflows/rollback';
+import { lockNotReleased, manualRollbackSteps, planRollback, type UpgradeChanges } from '../../src/workflows/rollback';
 
 const BACKUP = { location: '/srv/aegis-deploy/backups/20261126T030000Z-1.2.0-to-1.3.0', files: [] };
 
@@ -171,5 +171,14 @@ describe('manualRollbackSteps', () => {
       'make validate',
       'rm .aegis-upgrade.lock',
     ]);
+  });
+});
+
+describe('lockNotReleased', () => {
+  it('says the lock stays, why, and the command that clears it', () => {
+    expect(lockNotReleased('EACCES: permission denied')).toBe(
+      "The upgrade's lock .aegis-upgrade.lock could not be released (EACCES: permission denied): it stays, and the " +
+        'next upgrade is refused until it is cleared; clear it in the deploy checkout with `rm .aegis-upgrade.lock`',
+    );
   });
 });
