@@ -1,4 +1,11 @@
-import { DATABASE_CONTAINER, RUNTIME_DATABASE, UPGRADE_LOCK_FILE, podFullName, type PodName } from '../platform';
+import {
+  DATABASE_CONTAINER,
+  RUNTIME_DATABASE,
+  UPGRADE_LOCK_FILE,
+  podFullName,
+  rollbackImageTag,
+  type PodName,
+} from '../platform';
 import type { BackupRecord, RestoreDatabasePolicy } from '../upgrade';
 
 /** What the upgrade has touched so far: each entry is recorded before the step that changes it runs. */
@@ -8,6 +15,8 @@ export interface UpgradeChanges {
   profile: string;
   /** The tag the running images were pinned under before anything changed. */
   pinTag: string;
+  /** The images pinned, e.g. `ghcr.io/100monkeys-ai/aegis-runtime:<pinTag>`. */
+  pinnedImages?: string[];
   tagChanged: boolean;
   /** Pods redeployed (or being redeployed) with the new tag, in order. */
   redeployedPods: PodName[];
@@ -25,8 +34,8 @@ export type RollbackStep =
 
 /**
  * The compensation, in the order the guide's rollback runs it: the previous tag back in `.env` first (a redeploy
- * reads it), then the database restored while its writer is stopped, then the touched pods redeployed in reverse
- * order, then validation. Nothing touched, nothing to undo.
+ * reads it), then the database pod if it was touched, then the database restored while its writer is stopped, then
+ * the other touched pods redeployed in reverse order, then validation. Nothing touched, nothing to undo.
  */
 export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePolicy): RollbackStep[] {
   if (!changes.tagChanged && changes.redeployedPods.length === 0 && !changes.fullRedeploy) return [];
@@ -39,7 +48,18 @@ export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePol
     });
   }
   const runtimeTouched = changes.fullRedeploy || changes.redeployedPods.includes('core');
-  if (changes.backup && policy !== 'never' && (runtimeTouched || policy === 'always')) {
+  const restore = Boolean(changes.backup) && policy !== 'never' && (runtimeTouched || policy === 'always');
+  const redeploy = (pod: PodName): RollbackStep => ({
+    kind: 'redeploy',
+    id: `rollback:redeploy:${pod}`,
+    title: `Redeploy ${pod} on the previous images`,
+    pod,
+  });
+  // The database pod comes back first, not last as the reverse order would have it: every other pod, and the restore,
+  // use it. Its image carries no AEGIS tag, so nothing it runs depends on the pods redeployed after it.
+  const databaseTouched = !changes.fullRedeploy && changes.redeployedPods.includes('database');
+  if (databaseTouched) steps.push(redeploy('database'));
+  if (restore) {
     steps.push({
       kind: 'restore-database',
       id: 'rollback:database',
@@ -49,17 +69,10 @@ export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePol
   if (changes.fullRedeploy) {
     steps.push({ kind: 'redeploy-platform', id: 'rollback:deploy', title: 'Tear down and deploy the profile again' });
   } else {
-    const pods = [...changes.redeployedPods].reverse();
+    const pods = [...changes.redeployedPods].reverse().filter((pod) => pod !== 'database');
     // A restore stops the runtime: it must come back even if the upgrade never reached it.
-    if (steps.some((step) => step.kind === 'restore-database') && !pods.includes('core')) pods.push('core');
-    for (const pod of pods) {
-      steps.push({
-        kind: 'redeploy',
-        id: `rollback:redeploy:${pod}`,
-        title: `Redeploy ${pod} on the previous images`,
-        pod,
-      });
-    }
+    if (restore && !pods.includes('core')) pods.push('core');
+    steps.push(...pods.map(redeploy));
   }
   steps.push({ kind: 'validate', id: 'rollback:validate', title: 'Validate the platform again' });
   return steps;
@@ -76,7 +89,7 @@ export function manualRollbackSteps(
   const commands = left.flatMap((step): string[] => {
     switch (step.kind) {
       case 'restore-tag':
-        return [`sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=${changes.previousTag}/' .env`];
+        return restoreTagCommands(changes);
       case 'restore-database':
         return dump
           ? [
@@ -98,6 +111,21 @@ export function manualRollbackSteps(
     }
   });
   return [...commands, CLEAR_LOCK_COMMAND];
+}
+
+/**
+ * What the rollback's tag step does, by hand: the previous tag re-pointed at the pinned images, then named in `.env`;
+ * after `latest`, the pin itself is named, as the registry's `latest` may have moved to the new release.
+ */
+function restoreTagCommands(changes: UpgradeChanges): string[] {
+  const tag = rollbackImageTag(changes.previousTag, changes.pinTag);
+  const retag =
+    tag === changes.pinTag
+      ? []
+      : (changes.pinnedImages ?? []).map(
+          (pinned) => `podman tag ${pinned} ${pinned.slice(0, -changes.pinTag.length)}${changes.previousTag}`,
+        );
+  return [...retag, `sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=${tag}/' .env`];
 }
 
 /** How an operator clears the lock of an upgrade that could not clear it, from the deploy checkout. */

@@ -186,7 +186,7 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
       progress.run(
         'pull-images',
         async () => {
-          await transfer.pinRunningImages({ currentTag: fromVersion, pinTag: changes.pinTag });
+          changes.pinnedImages = await transfer.pinRunningImages({ currentTag: fromVersion, pinTag: changes.pinTag });
           return transfer.pullImages({ tag: toVersion });
         },
         (images) => images.map((image) => `${image.image}@${image.digest.slice(0, 19)}`).join(', '),

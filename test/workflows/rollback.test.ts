@@ -19,24 +19,41 @@ function changes(overrides: Partial<UpgradeChanges> = {}): UpgradeChanges {
 const ids = (steps: { id: string }[]) => steps.map((step) => step.id);
 
 describe('planRollback', () => {
-  it('puts the tag back first, restores the database before any redeploy, redeploys in reverse, validates last', () => {
+  it('puts the tag back first, then the database pod, restores, redeploys the others in reverse, validates last', () => {
     const plan = planRollback(changes({ redeployedPods: ['database', 'core', 'temporal'] }), 'auto');
 
     expect(ids(plan)).toEqual([
       'rollback:tag',
+      'rollback:redeploy:database',
       'rollback:database',
       'rollback:redeploy:temporal',
       'rollback:redeploy:core',
-      'rollback:redeploy:database',
       'rollback:validate',
     ]);
     expect(plan.map((step) => step.kind)).toEqual([
       'restore-tag',
+      'redeploy',
       'restore-database',
       'redeploy',
       'redeploy',
-      'redeploy',
       'validate',
+    ]);
+  });
+
+  it('brings the database pod back before every pod that uses it, wherever the upgrade stopped', () => {
+    const plan = planRollback(
+      changes({ redeployedPods: ['database', 'core', 'temporal', 'seal-gateway', 'observability'] }),
+      'never',
+    );
+
+    expect(ids(plan)).toEqual([
+      'rollback:tag',
+      'rollback:redeploy:database',
+      'rollback:redeploy:observability',
+      'rollback:redeploy:seal-gateway',
+      'rollback:redeploy:temporal',
+      'rollback:redeploy:core',
+      'rollback:validate',
     ]);
   });
 
@@ -61,8 +78,8 @@ describe('planRollback', () => {
     expect(plan.some((step) => step.kind === 'restore-database')).toBe(false);
     expect(ids(plan)).toEqual([
       'rollback:tag',
-      'rollback:redeploy:core',
       'rollback:redeploy:database',
+      'rollback:redeploy:core',
       'rollback:validate',
     ]);
   });
@@ -84,8 +101,8 @@ describe('planRollback', () => {
 
     expect(ids(plan)).toEqual([
       'rollback:tag',
-      'rollback:database',
       'rollback:redeploy:database',
+      'rollback:database',
       'rollback:redeploy:core',
       'rollback:validate',
     ]);
@@ -120,27 +137,54 @@ describe('manualRollbackSteps', () => {
     const commands = manualRollbackSteps(failedAtCore, [], 'auto');
 
     expect(commands[0]).toBe("sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=1.2.0/' .env");
-    expect(commands.slice(1, 4)).toEqual([
+    expect(commands[1]).toBe('make redeploy POD=database');
+    expect(commands.slice(2, 5)).toEqual([
       'podman pod stop aegis-core',
       expect.stringContaining('drop database if exists aegis'),
       `podman exec -i aegis-database-postgres pg_restore -U aegis -d aegis --single-transaction --exit-on-error < ${BACKUP.location}/aegis.dump`,
     ]);
-    expect(commands.slice(4)).toEqual([
-      'make redeploy POD=core',
-      'make redeploy POD=database',
-      'make validate',
-      'rm .aegis-upgrade.lock',
-    ]);
+    expect(commands.slice(5)).toEqual(['make redeploy POD=core', 'make validate', 'rm .aegis-upgrade.lock']);
   });
 
   it('skips the steps the rollback already did', () => {
     const commands = manualRollbackSteps(
       failedAtCore,
-      ['rollback:tag', 'rollback:database', 'rollback:redeploy:core'],
+      ['rollback:tag', 'rollback:redeploy:database', 'rollback:database'],
       'auto',
     );
 
-    expect(commands).toEqual(['make redeploy POD=database', 'make validate', 'rm .aegis-upgrade.lock']);
+    expect(commands).toEqual(['make redeploy POD=core', 'make validate', 'rm .aegis-upgrade.lock']);
+  });
+
+  const PINNED = [
+    'ghcr.io/100monkeys-ai/aegis-runtime:aegis-rollback-upgrade-1.3.0',
+    'ghcr.io/100monkeys-ai/aegis-seal-gateway:aegis-rollback-upgrade-1.3.0',
+  ];
+
+  it('points the previous tag back at the pinned images before naming it in .env, as the rollback does', () => {
+    const commands = manualRollbackSteps(changes({ pinnedImages: PINNED }), [], 'auto');
+
+    expect(commands.slice(0, 3)).toEqual([
+      'podman tag ghcr.io/100monkeys-ai/aegis-runtime:aegis-rollback-upgrade-1.3.0 ghcr.io/100monkeys-ai/aegis-runtime:1.2.0',
+      'podman tag ghcr.io/100monkeys-ai/aegis-seal-gateway:aegis-rollback-upgrade-1.3.0 ghcr.io/100monkeys-ai/aegis-seal-gateway:1.2.0',
+      "sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=1.2.0/' .env",
+    ]);
+  });
+
+  it('after `latest`, names the pinned images in .env: the registry may have moved `latest` to the new release', () => {
+    const commands = manualRollbackSteps(
+      changes({ previousTag: 'latest', pinnedImages: PINNED, redeployedPods: ['core'] }),
+      [],
+      'never',
+    );
+
+    expect(commands).toEqual([
+      "sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=aegis-rollback-upgrade-1.3.0/' .env",
+      'make redeploy POD=core',
+      'make validate',
+      'rm .aegis-upgrade.lock',
+    ]);
+    expect(commands.join('\n')).not.toContain('AEGIS_IMAGE_TAG=latest');
   });
 
   it('still removes the lock when every step was done', () => {
@@ -166,8 +210,8 @@ describe('manualRollbackSteps', () => {
 
     expect(commands.join('\n')).not.toContain('drop database');
     expect(commands).toEqual([
-      'make redeploy POD=core',
       'make redeploy POD=database',
+      'make redeploy POD=core',
       'make validate',
       'rm .aegis-upgrade.lock',
     ]);
