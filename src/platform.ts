@@ -29,7 +29,8 @@ export const RUNTIME_DATABASE = 'aegis';
 /** The lock file an upgrade holds in the deploy checkout: one upgrade at a time per deployment. */
 export const UPGRADE_LOCK_FILE = '.aegis-upgrade.lock';
 
-export function podFullName(pod: PodName): string {
+/** `core` → `aegis-core`; any pod of a profile, e.g. `secrets`, not only those the upgrade redeploys. */
+export function podFullName(pod: string): string {
   return `aegis-${pod}`;
 }
 
