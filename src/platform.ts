@@ -50,7 +50,8 @@ export const UPGRADE_LOCK_FILE = '.aegis-upgrade.lock';
 /** Beside it, one JSON line per lock cleared by `aegis-upgrade unlock`: who, when, why, what it held. */
 export const UPGRADE_LOCK_HISTORY_FILE = '.aegis-upgrade.lock-history';
 
-export function podFullName(pod: PodName): string {
+/** `core` → `aegis-core`; any pod of a profile, e.g. `secrets`, not only those the upgrade redeploys. */
+export function podFullName(pod: string): string {
   return `aegis-${pod}`;
 }
 
@@ -63,4 +64,17 @@ const OCI_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 export function isImageTag(value: string): boolean {
   return OCI_TAG.test(value);
+}
+
+/** Whether a tag may point at other images tomorrow: `latest` is pulled anew by `podman play kube`. */
+export function isMutableTag(tag: string): boolean {
+  return tag === 'latest';
+}
+
+/**
+ * The tag `.env` names after a rollback: the previous one, re-pointed at the pinned images, or the pin itself when the
+ * previous tag is mutable (a redeploy would pull whatever the registry's `latest` is now).
+ */
+export function rollbackImageTag(previousTag: string, pinTag: string): string {
+  return isMutableTag(previousTag) ? pinTag : previousTag;
 }

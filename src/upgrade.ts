@@ -157,6 +157,8 @@ export interface UpgradeOutcome {
   cause?: UpgradeCause;
   /** Commands that finish the job by hand, when the rollback itself failed. */
   manualSteps?: string[];
+  /** Why the upgrade's lock could not be released once it ended, and how to clear it. */
+  lockNotReleased?: string;
   /** A dry run's answer. */
   plan?: UpgradePlan;
 }

@@ -42,7 +42,8 @@ export function createCommandRunner(secrets: () => Promise<readonly string[]>): 
     if (result.failed) {
       const hidden = await secrets();
       const command = redact([file, ...args].join(' '), hidden);
-      const output = redact(lastLines(`${result.stdout ?? ''}\n${result.stderr ?? ''}`), hidden);
+      // Redacted whole, then cut: a cut through a secret would leave its tail unrecognised.
+      const output = lastLines(redact(`${result.stdout ?? ''}\n${result.stderr ?? ''}`, hidden));
       const reason = result.timedOut
         ? `timed out after ${options.timeoutMs} ms`
         : result.isCanceled

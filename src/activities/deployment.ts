@@ -11,7 +11,8 @@ export interface Deployment {
   root: string;
   env(): Promise<Map<string, string>>;
   secrets(): Promise<string[]>;
-  make(target: string, variables?: Record<string, string>): Promise<CommandResult>;
+  /** `make -C <root> <target> KEY=value…`, bounded by `timeoutMs` (@default 10 minutes). */
+  make(target: string, variables?: Record<string, string>, options?: { timeoutMs?: number }): Promise<CommandResult>;
   podman(args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
   /** `psql` inside the database container, as the real procedure does: same major version as the server. */
   psql(database: string, sql: string): Promise<string>;
@@ -37,9 +38,9 @@ export function createDeployment({ config, run }: DeploymentDeps): Deployment {
     root,
     env,
     secrets: async () => secretValues(await env()),
-    make: (target, variables = {}) =>
+    make: (target, variables = {}, { timeoutMs = MAKE_TIMEOUT_MS } = {}) =>
       run('make', ['-C', root, target, ...Object.entries(variables).map(([key, value]) => `${key}=${value}`)], {
-        timeoutMs: MAKE_TIMEOUT_MS,
+        timeoutMs,
       }),
     podman: (args, options) => run('podman', args, options),
     psql: async (database, sql) => {

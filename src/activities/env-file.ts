@@ -12,16 +12,38 @@ const ASSIGNMENT = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
 
 export function parseEnvFile(text: string): Map<string, string> {
   const values = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const match = ASSIGNMENT.exec(line);
-    if (match?.[1] !== undefined) values.set(match[1], unquote((match[2] ?? '').trim()));
+  const lines = text.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    const match = ASSIGNMENT.exec(lines[index] ?? '');
+    if (match?.[1] === undefined) continue;
+    let value = (match[2] ?? '').trim();
+    const end = closingLine(value, lines, index);
+    if (end !== undefined) {
+      value = [value, ...lines.slice(index + 1, end + 1)].join('\n').trimEnd();
+      index = end;
+    }
+    values.set(match[1], unquote(value));
   }
   return values;
 }
 
+/**
+ * A quote opened and not closed on its line goes on, as in the shell, to the line that ends with it (a PEM key);
+ * without such a line the value is read as the one line it is.
+ */
+function closingLine(value: string, lines: readonly string[], index: number): number | undefined {
+  const quote = value[0];
+  if ((quote !== '"' && quote !== "'") || value.indexOf(quote, 1) !== -1) return undefined;
+  for (let next = index + 1; next < lines.length; next++) {
+    const line = (lines[next] ?? '').trimEnd();
+    if (line.includes(quote)) return line.endsWith(quote) && line.indexOf(quote) === line.length - 1 ? next : undefined;
+  }
+  return undefined;
+}
+
 /** As the shell that sources `.env` reads a value: quotes removed, or an unquoted value cut at ` #`. */
 function unquote(value: string): string {
-  const quoted = /^(['"])(.*)\1$/.exec(value);
+  const quoted = /^(['"])([^]*)\1$/.exec(value);
   return quoted ? (quoted[2] ?? '') : value.replace(/\s+#.*$/, '');
 }
 
@@ -39,8 +61,12 @@ export function setEnvValue(text: string, key: string, value: string): string {
   return `${text}${separator}${key}=${value}\n`;
 }
 
+/** The values to hide: each secret whole, and each line of a multi-line one, as a tool may print it line by line. */
 export function secretValues(values: Map<string, string>): string[] {
-  return [...values].filter(([key, value]) => SECRET_KEY.test(key) && value !== '').map(([, value]) => value);
+  return [...values]
+    .filter(([key, value]) => SECRET_KEY.test(key) && value !== '')
+    .flatMap(([, value]) => [value, ...(value.includes('\n') ? value.split('\n').map((line) => line.trim()) : [])])
+    .filter(Boolean);
 }
 
 export async function readDeployEnv(root: string): Promise<Map<string, string>> {
@@ -54,8 +80,9 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
     .stat(file)
     .then((stat) => stat.mode)
     .catch(() => 0o600);
-  await fs.writeFile(temporary, content);
-  // Set after writing: the mode given at creation is cut by the process umask.
+  // Created readable by its owner only (a umask can only narrow it), so `.env`'s secrets are never open to others;
+  // then given the target's own mode, which the umask would have cut at creation.
+  await fs.writeFile(temporary, content, { mode: 0o600, flag: 'wx' });
   await fs.chmod(temporary, mode & 0o7777);
   await fs.rename(temporary, file);
 }

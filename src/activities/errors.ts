@@ -90,3 +90,9 @@ export const NON_RETRYABLE_ERRORS = [
   'PodNotReady',
   'ValidationFailed',
 ] as const;
+
+/**
+ * What a compensation never retries: its input is wrong, or the backup it restores from is, and no amount of waiting
+ * changes that. Everything else (a registry or database outage, a pod slow to start, a dead worker) may pass.
+ */
+export const COMPENSATION_NON_RETRYABLE_ERRORS = ['InvalidActivityInput', 'BackupInvalid'] as const;

@@ -1,4 +1,4 @@
-import { AEGIS_IMAGES, POD_IMAGES, type AegisImage } from '../platform';
+import { AEGIS_IMAGES, POD_IMAGES, rollbackImageTag, type AegisImage } from '../platform';
 import type { PulledImage } from '../upgrade';
 import type { Deployment } from './deployment';
 import { CommandFailed } from './errors';
@@ -44,10 +44,7 @@ async function runningImageId(deployment: Deployment, container: string): Promis
   }
 }
 
-/** Whether `.env` can name `tag` again in a rollback: `latest` is pulled anew by `podman play kube`. */
-export function isMutableTag(tag: string): boolean {
-  return tag === 'latest';
-}
+export { isMutableTag } from '../platform';
 
 export function createImageActivities(deployment: Deployment) {
   const { registry } = deployment.config.aegis;
@@ -93,12 +90,13 @@ export function createImageActivities(deployment: Deployment) {
      * or the pin itself when the previous tag is mutable and a redeploy would pull it anew.
      */
     async restorePinnedImages({ previousTag, pinTag }: { previousTag: string; pinTag: string }): Promise<string> {
-      if (isMutableTag(previousTag)) return pinTag;
+      const tag = rollbackImageTag(previousTag, pinTag);
+      if (tag === pinTag) return tag;
       for (const image of AEGIS_IMAGES) {
         const id = await localImageId(deployment, imageRef(registry, image, pinTag));
         if (id) await deployment.podman(['tag', id, imageRef(registry, image, previousTag)]);
       }
-      return previousTag;
+      return tag;
     },
   };
 }

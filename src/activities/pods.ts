@@ -29,15 +29,14 @@ export function podProblem(state: PodState | undefined, expectedImage: string | 
   return undefined;
 }
 
-export function createPodActivities(deployment: Deployment) {
-  const { registry, runtimeUrl, sealGatewayUrl, readyTimeoutSeconds } = deployment.config.aegis;
+/**
+ * How a pod is looked at: its containers and their images, and its own health check. The upgrade's readiness waits
+ * and pre-flight's look at the platform both use these; any pod of the profile, not only those the upgrade redeploys.
+ */
+export function createPodProbes(deployment: Deployment) {
+  const { runtimeUrl, sealGatewayUrl } = deployment.config.aegis;
 
-  const targetImage = (pod: PodName, tag: string) => {
-    const entry = POD_IMAGES[pod];
-    return entry && imageRef(registry, entry.image, tag);
-  };
-
-  async function inspectPod(pod: PodName): Promise<PodState | undefined> {
+  async function inspectPod(pod: string): Promise<PodState | undefined> {
     try {
       const { stdout } = await deployment.podman(['pod', 'inspect', podFullName(pod)]);
       const parsed = JSON.parse(stdout) as { Created: string; Containers?: { Name: string; State: string }[] };
@@ -65,7 +64,7 @@ export function createPodActivities(deployment: Deployment) {
   }
 
   /** The pod's own health check, judged by what it answers, not by its status code. */
-  async function healthProblem(pod: PodName): Promise<string | undefined> {
+  async function healthProblem(pod: string): Promise<string | undefined> {
     switch (pod) {
       case 'database':
         return deployment
@@ -86,6 +85,18 @@ export function createPodActivities(deployment: Deployment) {
         return undefined;
     }
   }
+
+  return { inspectPod, healthProblem };
+}
+
+export function createPodActivities(deployment: Deployment) {
+  const { registry, readyTimeoutSeconds } = deployment.config.aegis;
+  const { inspectPod, healthProblem } = createPodProbes(deployment);
+
+  const targetImage = (pod: PodName, tag: string) => {
+    const entry = POD_IMAGES[pod];
+    return entry && imageRef(registry, entry.image, tag);
+  };
 
   return {
     /** `make redeploy POD=<pod>`; skipped when the pod already runs the target since `notBefore` (a retry after a crash). */

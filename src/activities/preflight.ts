@@ -1,15 +1,20 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { formatMiB } from '../format';
-import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../platform';
+import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, podFullName, type PodName } from '../platform';
 import type { UpgradePlan, UpgradeRequest } from '../upgrade';
 import type { UpgradeLockOwner } from '../upgrade-lock';
 import type { Deployment } from './deployment';
 import { IMAGE_TAG_KEY } from './env-file';
-import { PreflightFailed } from './errors';
+import { CommandFailed, PreflightFailed } from './errors';
 import { imageExistsInRegistry, imageRef } from './images';
 import { acquireLock } from './lock';
 import { podYamlPath } from './deployment';
+import { createPodProbes, podProblem } from './pods';
+import { createPlatformProbe } from './validation';
+
+/** A login answers in seconds; a registry that does not answer within this is down for the upgrade's purpose. */
+const REGISTRY_LOGIN_TIMEOUT_MS = 2 * 60_000;
 
 /** The guide's compatibility table: its one row (runtime 0.x) is the only published constraint. */
 export const COMPATIBILITY = { temporal: ['1.22', '1.23'], postgresMinMajor: 15 } as const;
@@ -62,6 +67,8 @@ export function temporalServerVersion(podYaml: string): string | undefined {
 
 export function createPreflightActivities(deployment: Deployment) {
   const { config, root } = deployment;
+  const probes = createPodProbes(deployment);
+  const platform = createPlatformProbe(deployment);
 
   async function checkCompatibility(pods: PodName[]): Promise<string[]> {
     const [row] = await deployment.query<{ server_version_num: string; server_version: string }>(
@@ -110,22 +117,64 @@ export function createPreflightActivities(deployment: Deployment) {
     };
   }
 
+  /**
+   * `make registry-login`, which every `make redeploy` runs first: an empty or expired `GHCR_TOKEN`, or a registry
+   * that does not answer, refuses the upgrade now rather than failing its first redeploy, or its rollback. It writes
+   * podman's login, as any redeploy does; the command runner hides the token from its output.
+   */
+  async function checkRegistryLogin(): Promise<string> {
+    try {
+      await deployment.make('registry-login', {}, { timeoutMs: REGISTRY_LOGIN_TIMEOUT_MS });
+    } catch (error) {
+      if (!(error instanceof CommandFailed)) throw error;
+      throw new PreflightFailed(
+        `\`make registry-login\` fails in ${root}, and every \`make redeploy\` runs it first: ${error.outputTail}. ` +
+          'Check GHCR_USERNAME and GHCR_TOKEN in .env and that the registry answers, then start again; nothing was changed',
+      );
+    }
+    return 'Registry login: make registry-login succeeded';
+  }
+
+  /**
+   * The platform is healthy now, judged as the upgrade's last step judges it, plus every pod of the profile running
+   * and passing its own health check: a service already down would fail the upgrade at its end and roll it back.
+   */
+  async function checkPlatformHealthy(profile: readonly string[]): Promise<string> {
+    const podProblems = await Promise.all(
+      profile.map(async (pod) => {
+        const problem = podProblem(await probes.inspectPod(pod), undefined) ?? (await probes.healthProblem(pod));
+        return problem && `${podFullName(pod)}: ${problem}`;
+      }),
+    );
+    const look = await platform.lookAtPlatform();
+    const down = [...podProblems.filter((problem): problem is string => Boolean(problem)), ...look.problems];
+    if (down.length > 0) {
+      throw new PreflightFailed(
+        `The platform is not healthy before the upgrade: ${down.join('; ')}. An upgrade would fail at its end and ` +
+          'roll back: bring these back first (`make status`, `make validate`), then start again; nothing was changed',
+      );
+    }
+    return `Platform healthy: pods ${profile.join(', ')} running; ${look.servicesUp} services ✓; runtime ready`;
+  }
+
   return {
     async checkPreflight({ request, lockOwner, readOnly = false }: PreflightInput): Promise<PreflightReport> {
       const profileFile = path.join(root, 'profiles', `${config.aegis.profile}.conf`);
       const deployed = profilePods(await fs.readFile(profileFile, 'utf8'));
       const pods = resolvePods(request, deployed);
       const fromVersion = (await deployment.env()).get(IMAGE_TAG_KEY) || 'latest';
+      const login = await checkRegistryLogin();
       const targets = AEGIS_IMAGES.map((image) => imageRef(config.aegis.registry, image, request.targetVersion));
       const present = await Promise.all(targets.map((ref) => imageExistsInRegistry(deployment, ref)));
       const missing = targets.filter((_, index) => !present[index]);
       if (missing.length > 0) {
         throw new PreflightFailed(`Images missing from the registry: ${missing.join(', ')}; nothing was changed`);
       }
-      const checks = [`Images ${request.targetVersion} present: ${AEGIS_IMAGES.join(', ')}`];
+      const checks = [login, `Images ${request.targetVersion} present: ${AEGIS_IMAGES.join(', ')}`];
       checks.push(...(await checkCompatibility(pods)));
       const space = await checkFreeSpace();
       checks.push(space.check);
+      checks.push(await checkPlatformHealthy(deployed));
       const running = await deployment.runningImages();
       const images = pods.flatMap((pod) => {
         const entry = POD_IMAGES[pod];

@@ -1,6 +1,6 @@
 import type { Deployment } from './deployment';
 import { ValidationFailed } from './errors';
-import { pause } from './heartbeat';
+import { heartbeatWhile, pause } from './heartbeat';
 import { stripAnsi } from './output';
 
 /** `make validate` probes these over HTTP though they do not speak it: their ✗ is expected (FACTS.md). */
@@ -33,8 +33,18 @@ export interface Readiness {
 
 const POLL_INTERVAL_MS = 3_000;
 
-export function createValidationActivities(deployment: Deployment) {
-  const { runtimeUrl, readyTimeoutSeconds } = deployment.config.aegis;
+/** What one look at the platform found: every problem, and the number of ✓ lines of `make validate`. */
+export interface PlatformLook {
+  problems: string[];
+  servicesUp: number;
+}
+
+/**
+ * One look at the platform as the upgrade's last step judges it: `make validate` (every line ✓ but the known noise)
+ * and the runtime's `/health/ready` body saying `ready`. Pre-flight takes the same look before anything changes.
+ */
+export function createPlatformProbe(deployment: Deployment) {
+  const { runtimeUrl } = deployment.config.aegis;
 
   async function readiness(): Promise<Readiness | string> {
     try {
@@ -46,27 +56,38 @@ export function createValidationActivities(deployment: Deployment) {
   }
 
   return {
-    /**
-     * `make validate` (every line ✓ but the known noise) and the runtime's `/health/ready` body saying `ready`,
-     * waited for, bounded: a just-restarted platform may need a few seconds.
-     */
+    async lookAtPlatform(): Promise<PlatformLook> {
+      // Its curls take up to 5 s each: heartbeats keep the activity alive under a short heartbeat timeout.
+      const validated = await heartbeatWhile(deployment.make('validate'), 'make validate');
+      const lines = parseValidateOutput(validated.stdout);
+      const failures = validationFailures(lines);
+      const ready = await readiness();
+      const problems = [
+        ...(lines.length === 0 ? ['make validate printed no ✓/✗ line'] : []),
+        ...failures.map((line) => `✗ ${line.service}${line.detail ? ` (${line.detail})` : ''}`),
+        ...(typeof ready === 'string'
+          ? [ready]
+          : ready.status === 'ready'
+            ? []
+            : [`runtime /health/ready is ${ready.status ?? 'unknown'}: ${JSON.stringify(ready.dependencies ?? {})}`]),
+      ];
+      return { problems, servicesUp: lines.filter((line) => line.ok).length };
+    },
+  };
+}
+
+export function createValidationActivities(deployment: Deployment) {
+  const { readyTimeoutSeconds } = deployment.config.aegis;
+  const { lookAtPlatform } = createPlatformProbe(deployment);
+
+  return {
+    /** The platform's look, waited for until it finds no problem, bounded: a just-restarted platform may need a few seconds. */
     async validatePlatform(): Promise<string> {
       const deadline = Date.now() + readyTimeoutSeconds * 1000;
       for (;;) {
-        const lines = parseValidateOutput((await deployment.make('validate')).stdout);
-        const failures = validationFailures(lines);
-        const ready = await readiness();
-        const problems = [
-          ...(lines.length === 0 ? ['make validate printed no ✓/✗ line'] : []),
-          ...failures.map((line) => `✗ ${line.service}${line.detail ? ` (${line.detail})` : ''}`),
-          ...(typeof ready === 'string'
-            ? [ready]
-            : ready.status === 'ready'
-              ? []
-              : [`runtime /health/ready is ${ready.status ?? 'unknown'}: ${JSON.stringify(ready.dependencies ?? {})}`]),
-        ];
+        const { problems, servicesUp } = await lookAtPlatform();
         if (problems.length === 0) {
-          return `${lines.length - failures.length} services ✓ (noise ignored: ${KNOWN_NOISE.join(', ')}); runtime ready`;
+          return `${servicesUp} services ✓ (noise ignored: ${KNOWN_NOISE.join(', ')}); runtime ready`;
         }
         if (Date.now() > deadline) throw new ValidationFailed(`Validation failed: ${problems.join('; ')}`);
         await pause(POLL_INTERVAL_MS, problems.join('; '));

@@ -81,6 +81,7 @@ export function renderOutcome(report: UpgradeReport): string {
   if (report.backup) lines.push(`Backup: ${report.backup.location}`);
   if (report.manualSteps)
     lines.push('Finish by hand, in the deploy checkout:', ...report.manualSteps.map((step) => `  ${step}`));
+  if (report.lockNotReleased) lines.push(`Lock: ${report.lockNotReleased}`);
   return lines.join('\n');
 }
 

@@ -2,6 +2,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   type Client,
+  type WorkflowExecutionDescription,
   type WorkflowExecutionInfo,
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
@@ -14,6 +15,7 @@ import {
   approveSignal,
   progressQuery,
   upgradeWorkflowId,
+  type StepRecord,
   type UpgradeMemo,
   type UpgradeProgress,
   type UpgradeReport,
@@ -152,10 +154,47 @@ export type UpgradeState = { running: true; progress: UpgradeProgress } | { runn
 
 export async function upgradeState(handle: WorkflowHandle): Promise<UpgradeState> {
   const description = await handle.describe();
-  if (description.status.name === 'RUNNING') return { running: true, progress: await handle.query(progressQuery) };
+  if (description.status.name === 'RUNNING') {
+    const progress = await handle.query(progressQuery);
+    return { running: true, progress: withRetries(progress, retryingActivities(description)) };
+  }
   const report = await upgradeOutcome(handle).catch(() => undefined);
   if (!report) throw new UsageError(`${handle.workflowId} ended ${description.status.name} without a report`);
   return { running: false, report };
+}
+
+/** An activity the server is retrying: its attempt now and why the last one failed. */
+export interface RetryingActivity {
+  activity: string;
+  attempt: number;
+  lastError?: string;
+}
+
+/**
+ * The activities of a run that failed at least once and are being retried. The workflow never sees an activity's
+ * retries (the server runs them), so its progress cannot say it; the server's description of the run can.
+ */
+export function retryingActivities(description: WorkflowExecutionDescription): RetryingActivity[] {
+  return (description.raw.pendingActivities ?? [])
+    .filter((pending) => (pending.attempt ?? 1) > 1)
+    .map((pending) => ({
+      activity: pending.activityType?.name ?? 'activity',
+      attempt: pending.attempt ?? 1,
+      lastError: pending.lastFailure?.message ?? undefined,
+    }));
+}
+
+/** The current step's detail says which activity is being retried, its attempt, and its last error. */
+export function withRetries(progress: UpgradeProgress, retrying: readonly RetryingActivity[]): UpgradeProgress {
+  if (retrying.length === 0 || !progress.currentStep) return progress;
+  const detail = retrying
+    .map(
+      ({ activity, attempt, lastError }) =>
+        `retrying ${activity}, attempt ${attempt}${lastError ? `; last error: ${lastError}` : ''}`,
+    )
+    .join('; ');
+  const annotate = (step: StepRecord): StepRecord => (step.id === progress.currentStep ? { ...step, detail } : step);
+  return { ...progress, steps: progress.steps.map(annotate), rollback: progress.rollback.map(annotate) };
 }
 
 /** Releases the gate the environment's upgrade waits at; returns the upgrade and the step it releases. */

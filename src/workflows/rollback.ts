@@ -1,5 +1,12 @@
 import { PRE_RESTORE_DIRECTORY, restoreSourceName, restoringDatabase } from '../backup-layout';
-import { DATABASE_CONTAINER, DATABASE_WRITERS, MIGRATED_DATABASES, UPGRADE_LOCK_FILE, type PodName } from '../platform';
+import {
+  DATABASE_CONTAINER,
+  DATABASE_WRITERS,
+  MIGRATED_DATABASES,
+  UPGRADE_LOCK_FILE,
+  rollbackImageTag,
+  type PodName,
+} from '../platform';
 import type { BackupRecord, RestoreDatabasePolicy } from '../upgrade';
 import type { UpgradeLockOwner } from '../upgrade-lock';
 
@@ -10,6 +17,8 @@ export interface UpgradeChanges {
   profile: string;
   /** The tag the running images were pinned under before anything changed. */
   pinTag: string;
+  /** The images pinned, e.g. `ghcr.io/100monkeys-ai/aegis-runtime:<pinTag>`. */
+  pinnedImages?: string[];
   tagChanged: boolean;
   /** Pods redeployed (or being redeployed) with the new tag, in order. */
   redeployedPods: PodName[];
@@ -30,8 +39,9 @@ export type RollbackStep =
 
 /**
  * The compensation, in the order the guide's rollback runs it: the previous tag back in `.env` first (a redeploy
- * reads it), then the database restored while its writers are stopped, then the touched pods redeployed in reverse
- * order, then the writers no redeploy brought back started again, then validation. Nothing touched, nothing to undo.
+ * reads it), then the database pod if it was touched (everything after needs it), then the database restored while
+ * its writers are stopped, then the other touched pods redeployed in reverse order, then the writers no redeploy
+ * brought back started again, then validation. Nothing touched, nothing to undo.
  */
 export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePolicy): RollbackStep[] {
   if (!changes.tagChanged && changes.redeployedPods.length === 0 && !changes.fullRedeploy) return [];
@@ -44,7 +54,18 @@ export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePol
     });
   }
   const runtimeTouched = changes.fullRedeploy || changes.redeployedPods.includes('core');
-  if (changes.backup && policy !== 'never' && (runtimeTouched || policy === 'always')) {
+  const restore = Boolean(changes.backup) && policy !== 'never' && (runtimeTouched || policy === 'always');
+  const redeploy = (pod: PodName): RollbackStep => ({
+    kind: 'redeploy',
+    id: `rollback:redeploy:${pod}`,
+    title: `Redeploy ${pod} on the previous images`,
+    pod,
+  });
+  // The database pod comes back first, not last as the reverse order would have it: every other pod, and the restore,
+  // use it. Its image carries no AEGIS tag, so nothing it runs depends on the pods redeployed after it.
+  const databaseTouched = !changes.fullRedeploy && changes.redeployedPods.includes('database');
+  if (databaseTouched) steps.push(redeploy('database'));
+  if (restore) {
     steps.push({
       kind: 'restore-database',
       id: 'rollback:database',
@@ -54,17 +75,10 @@ export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePol
   if (changes.fullRedeploy) {
     steps.push({ kind: 'redeploy-platform', id: 'rollback:deploy', title: 'Tear down and deploy the profile again' });
   } else {
-    const pods = [...changes.redeployedPods].reverse();
+    const pods = [...changes.redeployedPods].reverse().filter((pod) => pod !== 'database');
     // A restore stops the runtime: it must come back even if the upgrade never reached it.
-    if (steps.some((step) => step.kind === 'restore-database') && !pods.includes('core')) pods.push('core');
-    for (const pod of pods) {
-      steps.push({
-        kind: 'redeploy',
-        id: `rollback:redeploy:${pod}`,
-        title: `Redeploy ${pod} on the previous images`,
-        pod,
-      });
-    }
+    if (restore && !pods.includes('core')) pods.push('core');
+    steps.push(...pods.map(redeploy));
   }
   if (changes.writersStopped || steps.some((step) => step.kind === 'restore-database')) {
     steps.push({ kind: 'resume-writers', id: 'rollback:writers', title: 'Start the stopped database writers again' });
@@ -85,7 +99,7 @@ export function manualRollbackSteps(
   const commands = left.flatMap((step): string[] => {
     switch (step.kind) {
       case 'restore-tag':
-        return [`sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=${changes.previousTag}/' .env`];
+        return restoreTagCommands(changes);
       case 'restore-database':
         return backup
           ? [`podman stop --ignore ${writers}`, ...MIGRATED_DATABASES.flatMap((db) => manualRestore(backup, db))]
@@ -104,7 +118,33 @@ export function manualRollbackSteps(
         return ['make validate'];
     }
   });
-  return [...commands, `rm ${UPGRADE_LOCK_FILE}`];
+  return [...commands, CLEAR_LOCK_COMMAND];
+}
+
+/**
+ * What the rollback's tag step does, by hand: the previous tag re-pointed at the pinned images, then named in `.env`;
+ * after `latest`, the pin itself is named, as the registry's `latest` may have moved to the new release.
+ */
+function restoreTagCommands(changes: UpgradeChanges): string[] {
+  const tag = rollbackImageTag(changes.previousTag, changes.pinTag);
+  const retag =
+    tag === changes.pinTag
+      ? []
+      : (changes.pinnedImages ?? []).map(
+          (pinned) => `podman tag ${pinned} ${pinned.slice(0, -changes.pinTag.length)}${changes.previousTag}`,
+        );
+  return [...retag, `sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=${tag}/' .env`];
+}
+
+/** How an operator clears the lock of an upgrade that could not clear it, from the deploy checkout. */
+const CLEAR_LOCK_COMMAND = `rm ${UPGRADE_LOCK_FILE}`;
+
+/** What the report says when the lock could not be released: it stays, and how to clear it. */
+export function lockNotReleased(reason: string): string {
+  return (
+    `The upgrade's lock ${UPGRADE_LOCK_FILE} could not be released (${reason}): it stays, and the next upgrade is ` +
+    `refused until it is cleared; clear it in the deploy checkout with \`${CLEAR_LOCK_COMMAND}\``
+  );
 }
 
 /**

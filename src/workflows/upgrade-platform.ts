@@ -12,7 +12,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { UpgradeActivities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../activities/errors';
+import { COMPENSATION_NON_RETRYABLE_ERRORS, NON_RETRYABLE_ERRORS } from '../activities/errors';
 import type { PreflightReport } from '../activities/preflight';
 import type { PodName } from '../platform';
 import {
@@ -31,7 +31,7 @@ import {
 import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from '../upgrade-request';
 import { ProgressLog, errorMessage } from './progress';
 import { upgradeLockOwner } from './lock';
-import { manualRollbackSteps, planRollback, rollbackPinTag, type UpgradeChanges } from './rollback';
+import { lockNotReleased, manualRollbackSteps, planRollback, rollbackPinTag, type UpgradeChanges } from './rollback';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
 
@@ -66,11 +66,22 @@ const REDEPLOY: ActivityOptions = {
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
 };
-/** Compensations: idempotent, so retried on any error; a rollback gives up only after several tries. */
+/**
+ * Compensations: idempotent, so retried with backoff on every error a retry can fix (a registry or database outage,
+ * a dead worker), each for up to 6 hours: an outage during a night window outlasts minutes, and RollbackFailed should
+ * reach the morning shift with the manual steps, not wait for ever. Retries are 5 minutes apart at most, so a fixed
+ * outage is noticed soon; the heartbeat still notices a dead worker within a minute.
+ */
 const COMPENSATION: ActivityOptions = {
+  scheduleToCloseTimeout: '6 hours',
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '20 seconds',
-  retry: { maximumAttempts: 4, initialInterval: '5 seconds' },
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    nonRetryableErrorTypes: [...COMPENSATION_NON_RETRYABLE_ERRORS],
+  },
 };
 
 const quick = proxyActivities<UpgradeActivities>(QUICK);
@@ -109,7 +120,11 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
   announce('preflight');
 
   progress.plan([{ id: 'preflight', title: 'Pre-flight checks' }]);
-  const releaseLock = () => CancellationScope.nonCancellable(() => compensate.releaseUpgradeLock({ owner: lockOwner }));
+  // A lock that cannot be released changes nothing of the upgrade's outcome: it stays, and the report says so.
+  const releaseLock = () =>
+    CancellationScope.nonCancellable(() => quick.releaseUpgradeLock({ owner: lockOwner })).catch(
+      (error: unknown) => void (report.lockNotReleased = lockNotReleased(errorMessage(error))),
+    );
   let lockRequested = false;
   let accepted: { request: ParsedUpgradeRequest; preflight: PreflightReport };
   try {
@@ -130,12 +145,8 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
   } catch (error) {
     announce('refused');
     // A pre-flight that failed or was cancelled after taking the lock must not leave it behind.
-    const unreleased = lockRequested
-      ? await releaseLock().then(
-          () => '',
-          (failure: unknown) => `; its lock could not be released: ${errorMessage(failure)}`,
-        )
-      : '';
+    if (lockRequested) await releaseLock();
+    const unreleased = report.lockNotReleased ? `; ${report.lockNotReleased}` : '';
     throw ApplicationFailure.create({
       type: UpgradeFailureType.PreflightFailed,
       message: `Pre-flight refused the upgrade to ${progress.toVersion}: ${errorMessage(error)}${unreleased}`,
@@ -195,7 +206,7 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
       progress.run(
         'pull-images',
         async () => {
-          await transfer.pinRunningImages({ currentTag: fromVersion, pinTag: changes.pinTag });
+          changes.pinnedImages = await transfer.pinRunningImages({ currentTag: fromVersion, pinTag: changes.pinTag });
           return transfer.pullImages({ tag: toVersion });
         },
         (images) => images.map((image) => `${image.image}@${image.digest.slice(0, 19)}`).join(', '),

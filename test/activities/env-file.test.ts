@@ -107,6 +107,34 @@ describe('setEnvValue', () => {
   });
 });
 
+describe('a multi-line value', () => {
+  const PEM = ['-----BEGIN PRIVATE KEY-----', 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC', '-----END PRIVATE KEY-----'];
+  const ENV = [
+    'GHCR_USERNAME=operator',
+    `AEGIS_SEAL_PRIVATE_KEY="${PEM.join('\n')}"`,
+    'AEGIS_IMAGE_TAG=1.2.0',
+    '',
+  ].join('\n');
+
+  it('is read whole, to its closing quote, as the shell sourcing .env reads it', () => {
+    const values = parseEnvFile(ENV);
+
+    expect(values.get('AEGIS_SEAL_PRIVATE_KEY')).toBe(PEM.join('\n'));
+    expect(values.get('AEGIS_IMAGE_TAG')).toBe('1.2.0');
+  });
+
+  it('is hidden whole and line by line', () => {
+    expect(secretValues(parseEnvFile(ENV))).toEqual([PEM.join('\n'), ...PEM]);
+  });
+
+  it('stays one line when its quote is never closed', () => {
+    const values = parseEnvFile(`A="open\nB=2\n`);
+
+    expect(values.get('A')).toBe('"open');
+    expect(values.get('B')).toBe('2');
+  });
+});
+
 describe('secretValues', () => {
   it('returns the values of tokens, passwords, API keys and OpenBao credentials', () => {
     const secrets = secretValues(parseEnvFile(DEPLOY_ENV));
@@ -179,6 +207,34 @@ describe('writeFileAtomic', () => {
     await writeFileAtomic(file, 'AEGIS_IMAGE_TAG=1.3.0\n');
 
     expect(((await fs.stat(file)).mode & 0o777).toString(8)).toBe('664');
+  });
+
+  it('never lets anyone but the owner read the new content, not even before the mode is set', async () => {
+    const file = path.join(dir, '.env');
+    await fs.writeFile(file, 'GHCR_TOKEN=tok\n');
+    await fs.chmod(file, 0o600);
+    // The temporary file's mode at each step after its creation: the chmod, then the rename.
+    const seen: string[] = [];
+    const look = async (target: unknown) => seen.push(((await fs.stat(String(target))).mode & 0o777).toString(8));
+    const chmod = fs.chmod;
+    const rename = fs.rename;
+    const chmodSpy = jest.spyOn(fs, 'chmod').mockImplementation(async (target, mode) => {
+      await look(target);
+      return chmod(target, mode);
+    });
+    const renameSpy = jest.spyOn(fs, 'rename').mockImplementation(async (from, to) => {
+      await look(from);
+      return rename(from, to);
+    });
+    try {
+      await writeFileAtomic(file, 'GHCR_TOKEN=new-token\n');
+    } finally {
+      chmodSpy.mockRestore();
+      renameSpy.mockRestore();
+    }
+
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((mode) => mode === '600')).toBe(true);
   });
 
   it('creates a missing file readable by its owner only', async () => {

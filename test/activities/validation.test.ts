@@ -1,4 +1,13 @@
-import { KNOWN_NOISE, parseValidateOutput, validationFailures } from '../../src/activities/validation';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Deployment } from '../../src/activities/deployment';
+import {
+  KNOWN_NOISE,
+  createValidationActivities,
+  parseValidateOutput,
+  validationFailures,
+} from '../../src/activities/validation';
+import { activityEnvironment } from '../helpers/activity-environment';
 
 const GREEN = '\x1b[0;32m';
 const RED = '\x1b[0;31m';
@@ -88,4 +97,40 @@ describe('validationFailures', () => {
       { ok: false, service: 'Temporal UI', detail: 'x' },
     ]);
   });
+});
+
+describe('validatePlatform', () => {
+  let runtime: http.Server;
+  let runtimeUrl: string;
+
+  beforeAll(async () => {
+    runtime = http.createServer((_request, response) => response.end(JSON.stringify({ status: 'ready' })));
+    await new Promise<void>((resolve) => runtime.listen(0, '127.0.0.1', resolve));
+    runtimeUrl = `http://127.0.0.1:${(runtime.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => runtime.close(resolve));
+  });
+
+  it('heartbeats while make validate runs: its curls may outlast the 15 s heartbeat timeout of a redeploy', async () => {
+    const environment = activityEnvironment();
+    let heartbeats = 0;
+    environment.on('heartbeat', () => heartbeats++);
+    // A `make validate` that ends only once the activity has heartbeaten twice while it ran (about 3 s).
+    const make = async () => {
+      const before = heartbeats;
+      const deadline = Date.now() + 6_000;
+      while (heartbeats < before + 2) {
+        if (Date.now() > deadline) throw new Error('make validate ran 6 s without the activity heartbeating');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return { stdout: VALIDATE_OUTPUT, stderr: '' };
+    };
+    const deployment = { config: { aegis: { runtimeUrl, readyTimeoutSeconds: 1 } }, make } as unknown as Deployment;
+    const { validatePlatform } = createValidationActivities(deployment);
+
+    await expect(environment.run(validatePlatform)).resolves.toBe(
+      '7 services ✓ (noise ignored: PostgreSQL, Temporal Server); runtime ready',
+    );
+  }, 10_000);
 });

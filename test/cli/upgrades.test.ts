@@ -1,5 +1,7 @@
 import { UsageError } from '../../src/cli/errors';
-import { upgradeRequest } from '../../src/cli/upgrades';
+import type { WorkflowExecutionDescription } from '@temporalio/client';
+import { retryingActivities, upgradeRequest, withRetries } from '../../src/cli/upgrades';
+import type { UpgradeProgress } from '../../src/upgrade';
 import { thrown } from '../helpers/thrown';
 
 describe('upgradeRequest', () => {
@@ -49,5 +51,39 @@ describe('upgradeRequest', () => {
     expect(thrown(UsageError, () => upgradeRequest(undefined, { env: 'default' })).message).toContain(
       'Expected the version to upgrade to',
     );
+  });
+});
+
+describe('retryingActivities and withRetries', () => {
+  const description = (pendingActivities: object[]) =>
+    ({ raw: { pendingActivities } }) as unknown as WorkflowExecutionDescription;
+  const progress: UpgradeProgress = {
+    phase: 'rolling-back',
+    toVersion: '1.3.0',
+    currentStep: 'rollback:redeploy:core',
+    steps: [{ id: 'redeploy:core', title: 'Redeploy core', status: 'failed', detail: 'PodNotReady' }],
+    rollback: [{ id: 'rollback:redeploy:core', title: 'Redeploy core on the previous images', status: 'running' }],
+  };
+
+  it('lists the activities past their first attempt, with the last error the server recorded', () => {
+    const retrying = retryingActivities(
+      description([
+        { activityType: { name: 'awaitPodReady' }, attempt: 1 },
+        { activityType: { name: 'redeployPod' }, attempt: 3, lastFailure: { message: 'registry unreachable' } },
+      ]),
+    );
+
+    expect(retrying).toEqual([{ activity: 'redeployPod', attempt: 3, lastError: 'registry unreachable' }]);
+  });
+
+  it("puts them in the current step's detail and leaves every other step as it was", () => {
+    const shown = withRetries(progress, [{ activity: 'redeployPod', attempt: 3, lastError: 'registry unreachable' }]);
+
+    expect(shown.rollback[0]?.detail).toBe('retrying redeployPod, attempt 3; last error: registry unreachable');
+    expect(shown.steps).toEqual(progress.steps);
+  });
+
+  it('changes nothing when no activity is being retried', () => {
+    expect(withRetries(progress, retryingActivities(description([])))).toBe(progress);
   });
 });

@@ -1,8 +1,9 @@
 import type { WorkflowHandle } from '@temporalio/client';
+import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readDeployEnv, secretValues } from '../../src/activities/env-file';
-import { ROLLING_ORDER, UPGRADE_LOCK_FILE } from '../../src/platform';
+import { ROLLING_ORDER, UPGRADE_LOCK_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../../src/platform';
 import { UpgradeFailureType, progressQuery, type UpgradeReport } from '../../src/upgrade';
 import { sandboxFaults, type Fault, type SandboxFaults } from '../helpers/faults';
 import {
@@ -15,6 +16,7 @@ import {
   usePlatform,
   waitFor,
 } from '../helpers/platform';
+import { REPO_ROOT } from '../helpers/repo';
 import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
 
@@ -51,6 +53,11 @@ const FORWARD_FAILURES: ForwardFailure[] = [
     fault: { action: 'fail', command: 'podman exec * pg_dump * AEGIS_IMAGE_TAG=1.2.0' },
   },
   { name: 'the write of the tag in .env', step: 'set-tag', envReadOnly: true },
+  {
+    name: 'the final dump, taken with the writers stopped',
+    step: 'final-backup',
+    fault: { action: 'fail', command: 'podman exec * pg_dump * AEGIS_IMAGE_TAG=1.3.0' },
+  },
   ...ROLLING_ORDER.map((pod): ForwardFailure => ({
     name: `make redeploy POD=${pod}`,
     step: `redeploy:${pod}`,
@@ -75,6 +82,7 @@ const FORWARD_KILLS: { step: string; pause: string }[] = [
   { step: 'preflight', pause: 'podman manifest inspect *' },
   { step: 'pull-images', pause: 'podman pull *aegis-runtime:1.3.0*' },
   { step: 'backup', pause: 'podman exec * pg_dump * AEGIS_IMAGE_TAG=1.2.0' },
+  { step: 'final-backup', pause: 'podman exec * pg_dump * AEGIS_IMAGE_TAG=1.3.0' },
   ...ROLLING_ORDER.map((pod) => ({
     step: `redeploy:${pod}`,
     pause: `make * redeploy POD=${pod} *AEGIS_IMAGE_TAG=1.3.0`,
@@ -89,6 +97,7 @@ const ROLLBACK_KILLS: { step: string; pause: string }[] = [
   { step: 'rollback:database', pause: 'podman exec * pg_restore -U *' },
   { step: 'rollback:redeploy:core', pause: 'make * redeploy POD=core *AEGIS_IMAGE_TAG=1.2.0' },
   { step: 'rollback:redeploy:database', pause: 'make * redeploy POD=database *AEGIS_IMAGE_TAG=1.2.0' },
+  { step: 'rollback:writers', pause: 'podman start * AEGIS_IMAGE_TAG=1.2.0' },
   { step: 'rollback:validate', pause: 'make * validate *AEGIS_IMAGE_TAG=1.2.0' },
 ];
 
@@ -315,6 +324,74 @@ describe('the fault matrix on the sandbox', () => {
         const handle = await startUpgrade(platform, { targetVersion: '1.3.1' });
         await killInside(handle, fault, step);
         await expectRolledBack(handle, 'migrations', before);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe('the lock: one upgrade of a deployment at a time, a dead one cleared only by hand', () => {
+    eachScenario();
+
+    const aegisUpgrade = (args: string[]) =>
+      execa('node', [path.join(REPO_ROOT, 'bin', 'aegis-upgrade.js'), ...args], {
+        env: platform.env,
+        reject: false,
+        all: true,
+      });
+
+    test(
+      'two upgrades under different workflow IDs → one runs, the other is refused naming it, nothing changed by it',
+      async () => {
+        const baseline = await platformState();
+        const first = await startUpgrade(platform, { targetVersion: '1.3.0', approveBefore: ['core'] });
+        await waitFor(async () => (await first.query(progressQuery)).phase === 'waiting-for-approval');
+        const atTheGate = await platformState();
+        const second = await startUpgrade(platform, { targetVersion: '1.3.0' });
+        const refusal = await upgradeFailure(second.result());
+
+        expect(refusal.type).toBe(UpgradeFailureType.PreflightFailed);
+        expect(refusal.message).toContain(first.workflowId);
+        expect(refusal.message).toContain('aegis-upgrade unlock --env');
+        expect(await platformState()).toEqual(atTheGate);
+        tally.refused++;
+        await first.cancel();
+        await expectRolledBack(first, 'approve:core', baseline);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
+      'a terminated upgrade → the next is refused naming it → aegis-upgrade unlock → the next runs',
+      async () => {
+        const workflowId = 'aegis-upgrade-matrix';
+        const held: Fault = { action: 'pause', command: 'podman pull *' };
+        await faults.add(held);
+        const terminated = await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId);
+        await faults.paused();
+        await terminated.terminate('the fault matrix terminates it holding the lock');
+        await faults.remove(held);
+
+        const refused = await upgradeFailure(
+          (await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId)).result(),
+        );
+        expect(refused.type).toBe(UpgradeFailureType.PreflightFailed);
+        expect(refused.message).toContain(terminated.firstExecutionRunId);
+        expect(refused.message).toContain('aegis-upgrade unlock --env');
+        tally.refused++;
+
+        const unlocked = await aegisUpgrade([
+          'unlock',
+          '--env',
+          'matrix',
+          '--reason',
+          'terminated by the fault matrix',
+        ]);
+        expect({ exitCode: unlocked.exitCode, output: unlocked.all }).toMatchObject({ exitCode: 0 });
+        const history = path.join(platform.root, UPGRADE_LOCK_HISTORY_FILE);
+        expect((await fs.readFile(history, 'utf8')).trim().split('\n')).toHaveLength(1);
+        expect(((await fs.stat(history)).mode & 0o777).toString(8)).toBe('600');
+
+        await expectCompleted(await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId));
       },
       SCENARIO_TIMEOUT_MS,
     );

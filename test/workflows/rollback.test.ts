@@ -1,5 +1,11 @@
 import { isImageTag, type PodName } from '../../src/platform';
-import { manualRollbackSteps, planRollback, rollbackPinTag, type UpgradeChanges } from '../../src/workflows/rollback';
+import {
+  lockNotReleased,
+  manualRollbackSteps,
+  planRollback,
+  rollbackPinTag,
+  type UpgradeChanges,
+} from '../../src/workflows/rollback';
 
 const BACKUP = { location: '/srv/aegis-deploy/backups/20261126T030000Z-1.2.0-to-1.3.0', files: [] };
 
@@ -19,26 +25,43 @@ function changes(overrides: Partial<UpgradeChanges> = {}): UpgradeChanges {
 const ids = (steps: { id: string }[]) => steps.map((step) => step.id);
 
 describe('planRollback', () => {
-  it('puts the tag back first, restores the database before any redeploy, redeploys in reverse, validates last', () => {
+  it('puts the tag back first, then the database pod, restores, redeploys the others in reverse, validates last', () => {
     const plan = planRollback(changes({ redeployedPods: ['database', 'core', 'temporal'] }), 'auto');
 
     expect(ids(plan)).toEqual([
       'rollback:tag',
+      'rollback:redeploy:database',
       'rollback:database',
       'rollback:redeploy:temporal',
       'rollback:redeploy:core',
-      'rollback:redeploy:database',
       'rollback:writers',
       'rollback:validate',
     ]);
     expect(plan.map((step) => step.kind)).toEqual([
       'restore-tag',
-      'restore-database',
       'redeploy',
+      'restore-database',
       'redeploy',
       'redeploy',
       'resume-writers',
       'validate',
+    ]);
+  });
+
+  it('brings the database pod back before every pod that uses it, wherever the upgrade stopped', () => {
+    const plan = planRollback(
+      changes({ redeployedPods: ['database', 'core', 'temporal', 'seal-gateway', 'observability'] }),
+      'never',
+    );
+
+    expect(ids(plan)).toEqual([
+      'rollback:tag',
+      'rollback:redeploy:database',
+      'rollback:redeploy:observability',
+      'rollback:redeploy:seal-gateway',
+      'rollback:redeploy:temporal',
+      'rollback:redeploy:core',
+      'rollback:validate',
     ]);
   });
 
@@ -63,8 +86,8 @@ describe('planRollback', () => {
     expect(plan.some((step) => step.kind === 'restore-database')).toBe(false);
     expect(ids(plan)).toEqual([
       'rollback:tag',
-      'rollback:redeploy:core',
       'rollback:redeploy:database',
+      'rollback:redeploy:core',
       'rollback:validate',
     ]);
   });
@@ -86,8 +109,8 @@ describe('planRollback', () => {
 
     expect(ids(plan)).toEqual([
       'rollback:tag',
-      'rollback:database',
       'rollback:redeploy:database',
+      'rollback:database',
       'rollback:redeploy:core',
       'rollback:writers',
       'rollback:validate',
@@ -135,16 +158,16 @@ describe('manualRollbackSteps', () => {
     const commands = manualRollbackSteps(failedAtCore, [], 'auto');
 
     expect(commands[0]).toBe("sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=1.2.0/' .env");
-    expect(commands.slice(1, 6)).toEqual([
+    expect(commands.slice(1, 7)).toEqual([
+      'make redeploy POD=database',
       'podman stop --ignore aegis-core-aegis-runtime aegis-temporal-temporal-worker',
       `(umask 077 && mkdir -p ${BACKUP.location}/pre-restore && if podman exec aegis-database-postgres psql -X -v ON_ERROR_STOP=1 -U aegis -d postgres -Atc "select 1 from pg_database where datname = 'aegis'" | grep -q 1; then podman exec aegis-database-postgres pg_dump -U aegis -Fc aegis > ${BACKUP.location}/pre-restore/aegis.manual-$(date -u +%Y%m%dT%H%M%SZ).dump; fi)`,
       'podman exec aegis-database-postgres psql -X -v ON_ERROR_STOP=1 -U aegis -d postgres -c "drop database if exists aegis__restoring with (force)" -c "create database aegis__restoring owner aegis"',
       `podman exec -i aegis-database-postgres pg_restore -U aegis -d aegis__restoring --single-transaction --exit-on-error < ${BACKUP.location}/aegis.dump`,
       'podman exec aegis-database-postgres psql -X -v ON_ERROR_STOP=1 -U aegis -d postgres -c "drop database if exists aegis with (force)" -c "alter database aegis__restoring rename to aegis"',
     ]);
-    expect(commands.slice(6)).toEqual([
+    expect(commands.slice(7)).toEqual([
       'make redeploy POD=core',
-      'make redeploy POD=database',
       'for c in aegis-core-aegis-runtime aegis-temporal-temporal-worker; do if podman container exists $c; then podman start $c; fi; done',
       'make validate',
       'rm .aegis-upgrade.lock',
@@ -170,16 +193,47 @@ describe('manualRollbackSteps', () => {
   it('skips the steps the rollback already did', () => {
     const commands = manualRollbackSteps(
       failedAtCore,
-      ['rollback:tag', 'rollback:database', 'rollback:redeploy:core'],
+      ['rollback:tag', 'rollback:redeploy:database', 'rollback:database'],
       'auto',
     );
 
     expect(commands).toEqual([
-      'make redeploy POD=database',
+      'make redeploy POD=core',
       'for c in aegis-core-aegis-runtime aegis-temporal-temporal-worker; do if podman container exists $c; then podman start $c; fi; done',
       'make validate',
       'rm .aegis-upgrade.lock',
     ]);
+  });
+
+  const PINNED = [
+    'ghcr.io/100monkeys-ai/aegis-runtime:aegis-rollback-upgrade-1.3.0',
+    'ghcr.io/100monkeys-ai/aegis-seal-gateway:aegis-rollback-upgrade-1.3.0',
+  ];
+
+  it('points the previous tag back at the pinned images before naming it in .env, as the rollback does', () => {
+    const commands = manualRollbackSteps(changes({ pinnedImages: PINNED }), [], 'auto');
+
+    expect(commands.slice(0, 3)).toEqual([
+      'podman tag ghcr.io/100monkeys-ai/aegis-runtime:aegis-rollback-upgrade-1.3.0 ghcr.io/100monkeys-ai/aegis-runtime:1.2.0',
+      'podman tag ghcr.io/100monkeys-ai/aegis-seal-gateway:aegis-rollback-upgrade-1.3.0 ghcr.io/100monkeys-ai/aegis-seal-gateway:1.2.0',
+      "sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=1.2.0/' .env",
+    ]);
+  });
+
+  it('after `latest`, names the pinned images in .env: the registry may have moved `latest` to the new release', () => {
+    const commands = manualRollbackSteps(
+      changes({ previousTag: 'latest', pinnedImages: PINNED, redeployedPods: ['core'] }),
+      [],
+      'never',
+    );
+
+    expect(commands).toEqual([
+      "sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=aegis-rollback-upgrade-1.3.0/' .env",
+      'make redeploy POD=core',
+      'make validate',
+      'rm .aegis-upgrade.lock',
+    ]);
+    expect(commands.join('\n')).not.toContain('AEGIS_IMAGE_TAG=latest');
   });
 
   it('still removes the lock when every step was done', () => {
@@ -205,8 +259,8 @@ describe('manualRollbackSteps', () => {
 
     expect(commands.join('\n')).not.toContain('drop database');
     expect(commands).toEqual([
-      'make redeploy POD=core',
       'make redeploy POD=database',
+      'make redeploy POD=core',
       'make validate',
       'rm .aegis-upgrade.lock',
     ]);
@@ -229,5 +283,14 @@ describe('rollbackPinTag', () => {
     expect(tag).toHaveLength(128);
     expect(isImageTag(tag)).toBe(true);
     expect(tag.endsWith(`-${first.runId}`)).toBe(true);
+  });
+});
+
+describe('lockNotReleased', () => {
+  it('says the lock stays, why, and the command that clears it', () => {
+    expect(lockNotReleased('EACCES: permission denied')).toBe(
+      "The upgrade's lock .aegis-upgrade.lock could not be released (EACCES: permission denied): it stays, and the " +
+        'next upgrade is refused until it is cleared; clear it in the deploy checkout with `rm .aegis-upgrade.lock`',
+    );
   });
 });
