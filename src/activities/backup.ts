@@ -51,6 +51,17 @@ export function backupDirectory(backupDir: string, backupId: unknown): string {
   return path.join(backupDir, backupId);
 }
 
+/** The versions and files a backup's manifest records; undefined when it has none (no finished backup there). */
+export async function readBackupManifest(
+  directory: string,
+): Promise<Pick<BackupManifest, 'fromVersion' | 'toVersion' | 'files'> | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(directory, MANIFEST), 'utf8')) as BackupManifest;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A backup's location as `backUpDatabases` recorded it: a directory directly inside the backup directory. */
 export function checkBackupLocation(backupDir: string, location: unknown): string {
   const inside =
