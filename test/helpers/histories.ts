@@ -39,12 +39,19 @@ export interface RecordedHistory {
   history: temporal.api.history.v1.History;
 }
 
-/** Every committed history, by name. */
+/**
+ * Every committed history, by name: those of the current code at the top, and those recorded on earlier commits in a
+ * directory named after the commit (`0b4679a/completed`), kept while upgrades started on that code may still run.
+ */
 export async function readHistories(): Promise<RecordedHistory[]> {
-  const files = (await fs.readdir(HISTORIES_DIR)).filter((file) => file.endsWith('.json')).sort();
+  const entries = await fs.readdir(HISTORIES_DIR, { recursive: true });
+  const files = entries.filter((file) => file.endsWith('.json')).sort();
   return Promise.all(
     files.map(async (file) => ({
-      name: path.basename(file, '.json'),
+      name: file
+        .replace(/\.json$/, '')
+        .split(path.sep)
+        .join('/'),
       history: History.fromObject(JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8')) as object),
     })),
   );

@@ -12,7 +12,7 @@ export interface StandInScenario {
   deployedPods?: PodName[];
   /** Activity (`name` or `name:pod`) whose first call fails, non-retryably, with this error type. */
   fail?: { activity: string; type: string; message: string };
-  /** Activity (`name` or `name:pod`) whose first call waits until it is cancelled (or its worker stops). */
+  /** Activity (`name` or `name:pod`) whose first call waits until released, cancelled, or its worker stops. */
   hold?: string;
   /** Pre-flight refuses with this message (the real one throws PreflightFailed). */
   refuse?: string;
@@ -26,6 +26,7 @@ export function standInActivities(scenarios: Map<string, StandInScenario>) {
   const calls = new Map<string, string[]>();
   const held = new Set<string>();
   const failed = new Set<string>();
+  const releases = new Map<string, () => void>();
 
   const called = async (name: string, pod?: PodName): Promise<StandInScenario> => {
     const context = Context.current();
@@ -42,7 +43,7 @@ export function standInActivities(scenarios: Map<string, StandInScenario>) {
       // A cancellation reaches an activity through its heartbeats only.
       const beat = setInterval(() => context.heartbeat(), 500);
       try {
-        await context.cancelled;
+        await Promise.race([context.cancelled, new Promise<void>((resolve) => releases.set(workflowId, resolve))]);
       } finally {
         clearInterval(beat);
       }
@@ -123,5 +124,7 @@ export function standInActivities(scenarios: Map<string, StandInScenario>) {
     calls: (workflowId: string) => calls.get(workflowId) ?? [],
     /** True once the scenario's held activity is running. */
     holding: (workflowId: string) => held.has(workflowId),
+    /** Lets the held activity of `workflowId` complete. */
+    release: (workflowId: string) => releases.get(workflowId)?.(),
   };
 }

@@ -22,19 +22,28 @@ describe('recorded upgrades replay on the current workflow code', () => {
     for await (const result of replays) results.set(result.workflowId, result.error?.message);
   }, REPLAY_TIMEOUT_MS);
 
-  test('a history of every kind of ending is recorded', () => {
-    expect(histories.map((recorded) => recorded.name)).toEqual(
+  const endings = [
+    'completed',
+    'rolled-back-pull',
+    'rolled-back-migrations',
+    'rolled-back-redeploy-temporal',
+    'rolled-back-validate',
+    'refused',
+    'planned',
+    'cancelled',
+    'approved',
+    'worker-restarted',
+  ];
+
+  test('a history of every kind of ending is recorded, on the current code and on the code before the patches', () => {
+    const names = histories.map((recorded) => recorded.name);
+    expect(names).toEqual(
       expect.arrayContaining([
-        'completed',
-        'rolled-back-pull',
-        'rolled-back-migrations',
-        'rolled-back-redeploy-temporal',
-        'rolled-back-validate',
-        'refused',
-        'planned',
-        'cancelled',
-        'approved',
-        'worker-restarted',
+        ...endings,
+        'already-at-version',
+        'approved-early',
+        'approval-timed-out',
+        ...endings.map((name) => `0b4679a/${name}`),
       ]),
     );
   });

@@ -168,6 +168,64 @@ describe('upgrade scenarios on stand-in activities', () => {
   );
 
   test(
+    'already-at-version: a target equal to the running version completes after pre-flight, changing nothing',
+    async () => {
+      const handle = await start('already-at-version', { targetVersion: '1.3.0' }, { runningVersion: '1.3.0' });
+      const report: UpgradeReport = await handle.result();
+      expect(report.phase).toBe('completed');
+      expect(report.notes).toEqual(['Already at 1.3.0: nothing pulled, backed up, changed or redeployed']);
+      // Pre-flight took the lock: it is released.
+      expect(standIn.calls(handle.workflowId)).toEqual(['checkPreflight', 'releaseUpgradeLock']);
+      await recordHistory(handle, 'already-at-version');
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'approved-early: an approve sent before the gate (the README line, no input) is kept for it',
+    async () => {
+      const handle = await start(
+        'approved-early',
+        { targetVersion: '1.3.0', approveBefore: ['core'] },
+        {
+          hold: 'redeployPod:database',
+        },
+      );
+      await until(() => standIn.holding(handle.workflowId));
+      await handle.signal(approveSignal);
+      await handle.signal(approveSignal, { pod: 'temporal' });
+      standIn.release(handle.workflowId);
+      const report: UpgradeReport = await handle.result();
+      expect(report.phase).toBe('completed');
+      expect(report.steps.find((step) => step.id === 'approve:core')).toMatchObject({
+        status: 'succeeded',
+        title: 'Wait for approval before core (up to 24 hours)',
+      });
+      expect(report.notes).toEqual([
+        'Approval for `temporal` refused: the upgrade has no gate before it (gates: `core`)',
+      ]);
+      await recordHistory(handle, 'approved-early');
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'approval-timed-out: nobody approves within approvalTimeout, the upgrade rolls back',
+    async () => {
+      const handle = await start('approval-timed-out', {
+        targetVersion: '1.3.0',
+        approveBefore: ['core'],
+        approvalTimeout: '2 seconds',
+      });
+      const failure = await upgradeFailure(handle.result());
+      expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
+      expect(failure.report.cause).toMatchObject({ step: 'approve:core', message: 'nobody approved within 2 seconds' });
+      await recordHistory(handle, 'approval-timed-out');
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
     'worker restarted: a worker stopped inside the runtime redeploy, another finishes the upgrade',
     async () => {
       const queue = `${taskQueue}-restart`;
