@@ -4,11 +4,16 @@
  */
 import { msToNumber, type StringValue } from '@temporalio/common/lib/time';
 import { ROLLING_ORDER, isImageTag, isPodName, type PodName } from './platform';
-import type { RestoreDatabasePolicy, UpgradeRequest, UpgradeStrategy } from './upgrade';
+import {
+  DEFAULT_APPROVAL_TIMEOUT,
+  type RestoreDatabasePolicy,
+  type UpgradeRequest,
+  type UpgradeStrategy,
+} from './upgrade';
 
 /** A request with its defaults applied: what the workflow runs. `pods` stays open: its default is the profile's. */
 export type ParsedUpgradeRequest = UpgradeRequest &
-  Required<Pick<UpgradeRequest, 'strategy' | 'restoreDatabase' | 'approveBefore' | 'dryRun'>>;
+  Required<Pick<UpgradeRequest, 'strategy' | 'restoreDatabase' | 'approveBefore' | 'approvalTimeout' | 'dryRun'>>;
 
 /** Every problem of a request, in one message. */
 export class InvalidUpgradeRequest extends Error {
@@ -26,6 +31,7 @@ const FIELDS = [
   'approveBefore',
   'approvalTimeout',
   'dryRun',
+  'restoreFrom',
 ] as const satisfies readonly (keyof UpgradeRequest)[];
 const STRATEGIES: readonly UpgradeStrategy[] = ['rolling', 'full'];
 const RESTORE_POLICIES: readonly RestoreDatabasePolicy[] = ['auto', 'always', 'never'];
@@ -60,6 +66,7 @@ export function parseUpgradeRequest(input: unknown): ParsedUpgradeRequest {
     ...(given.dryRun === undefined || typeof given.dryRun === 'boolean'
       ? []
       : [`Expected \`dryRun\` to be true or false, got ${typed(given.dryRun)}`]),
+    ...restoreFromProblems(given.restoreFrom),
     ...contradictions(given),
   ];
   if (problems.length > PROBLEM_LIMIT) {
@@ -74,8 +81,9 @@ export function parseUpgradeRequest(input: unknown): ParsedUpgradeRequest {
     strategy: request.strategy ?? 'rolling',
     restoreDatabase: request.restoreDatabase ?? 'auto',
     approveBefore: [...(request.approveBefore ?? [])],
-    ...(request.approvalTimeout !== undefined && { approvalTimeout: request.approvalTimeout }),
+    approvalTimeout: request.approvalTimeout ?? DEFAULT_APPROVAL_TIMEOUT,
     dryRun: request.dryRun ?? false,
+    ...(request.restoreFrom !== undefined && { restoreFrom: request.restoreFrom }),
   };
 }
 
@@ -149,6 +157,15 @@ function approvalTimeoutProblems(value: unknown): string[] {
     return [`${expected}, got ${quote(value)}`];
   }
   return ms >= APPROVAL_TIMEOUT_MS.min && ms <= APPROVAL_TIMEOUT_MS.max ? [] : [`${expected}, got ${quote(value)}`];
+}
+
+/** A backup's directory name, as the upgrade names them (`20261126T031500Z-1.2.0-to-1.3.0`): never a path. */
+const BACKUP_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
+
+function restoreFromProblems(value: unknown): string[] {
+  if (value === undefined || (typeof value === 'string' && BACKUP_ID.test(value))) return [];
+  const got = typeof value === 'string' ? quote(value) : typed(value);
+  return [`Expected \`restoreFrom\` to be a backup's directory name like 20261126T031500Z-1.3.0-to-1.4.0, got ${got}`];
 }
 
 /** Combinations the workflow would silently ignore. */

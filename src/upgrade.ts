@@ -36,12 +36,33 @@ export interface UpgradeRequest {
   /** Pods before which the upgrade waits for an operator's `approve`. @default [] */
   approveBefore?: PodName[];
   /**
-   * How long an approval gate waits (e.g. `30 minutes`; 1 second to 7 days) before the upgrade rolls back.
-   * @default no limit
+   * How long each approval gate waits (e.g. `30 minutes`; 1 second to 7 days) before the upgrade rolls back.
+   * @default DEFAULT_APPROVAL_TIMEOUT (24 hours)
    */
   approvalTimeout?: string;
   /** Only the read-only pre-flight: report what would change, change nothing, take no lock. @default false */
   dryRun?: boolean;
+  /**
+   * A downgrade's database: the backup (its directory name under the backup directory) taken when the platform
+   * last left `targetVersion`; it is restored before the runtime's redeploy. Required to go to an older version.
+   */
+  restoreFrom?: string;
+}
+
+/**
+ * How long an approval gate waits when the request names no `approvalTimeout`. A gate holds the deployment's lock
+ * with pods on two versions, and a rollback from it discards the writes made since the backup: a day lets an operator
+ * paged at 3 a.m. answer in working hours, without leaving a half-upgraded platform waiting for ever.
+ */
+export const DEFAULT_APPROVAL_TIMEOUT = '24 hours';
+
+/**
+ * What an `approve` signal may carry: the pod whose gate it releases (`{"pod":"core"}`). Without it (the README's
+ * `temporal workflow signal --name approve`), it releases the gate the upgrade waits at, or else the next one.
+ * An approval no gate can take is refused and recorded in the progress's notes.
+ */
+export interface Approval {
+  pod?: PodName;
 }
 
 /** Workflow IDs name the environment: `aegis-upgrade-<env>`; a schedule appends its start time. */
@@ -64,6 +85,8 @@ export interface UpgradePlan {
   backupEstimateBytes: number;
   /** A rollback could have to restore the database: the runtime's pod is redeployed and restores are allowed. */
   restorePossible: boolean;
+  /** How long each approval gate would wait, when there are gates. */
+  approvalTimeout?: string;
 }
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'rolled-back';
@@ -99,6 +122,8 @@ export interface UpgradeProgress {
   currentStep?: string;
   steps: StepRecord[];
   rollback: StepRecord[];
+  /** What an operator should know that is no step: an approval refused, a version already running. */
+  notes?: string[];
 }
 
 export interface PulledImage {
@@ -175,6 +200,6 @@ export interface UpgradeMemo {
 export type UpgradeReport = UpgradeProgress & UpgradeOutcome;
 
 export const progressQuery = defineQuery<UpgradeProgress>('progress');
-export const approveSignal = defineSignal('approve');
+export const approveSignal = defineSignal<[Approval?]>('approve');
 /** Records why an operator aborts; the cancellation that follows it rolls the upgrade back. */
 export const abortReasonSignal = defineSignal<[string]>('abortReason');

@@ -1,3 +1,4 @@
+import { DEFAULT_APPROVAL_TIMEOUT } from '../src/upgrade';
 import { InvalidUpgradeRequest, parseUpgradeRequest, requestedVersion } from '../src/upgrade-request';
 import { BAD_REQUESTS } from './helpers/bad-requests';
 
@@ -54,8 +55,10 @@ describe('parseUpgradeRequest accepts', () => {
       strategy: 'rolling',
       restoreDatabase: 'auto',
       approveBefore: [],
+      approvalTimeout: DEFAULT_APPROVAL_TIMEOUT,
       dryRun: false,
     });
+    expect(DEFAULT_APPROVAL_TIMEOUT).toBe('24 hours');
   });
 
   it('every field, kept as given', () => {
@@ -67,6 +70,7 @@ describe('parseUpgradeRequest accepts', () => {
       approveBefore: ['core'],
       approvalTimeout: '30 minutes',
       dryRun: true,
+      restoreFrom: '20261126T031500Z-1.2.0-to-1.3.0',
     };
 
     expect(parseUpgradeRequest(request)).toEqual(request);

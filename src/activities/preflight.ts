@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { formatMiB } from '../format';
 import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, podFullName, type PodName } from '../platform';
-import type { UpgradePlan, UpgradeRequest } from '../upgrade';
+import type { BackupRecord, UpgradePlan, UpgradeRequest } from '../upgrade';
 import type { UpgradeLockOwner } from '../upgrade-lock';
 import type { Deployment } from './deployment';
 import { IMAGE_TAG_KEY } from './env-file';
@@ -10,6 +10,7 @@ import { CommandFailed, PreflightFailed } from './errors';
 import { imageExistsInRegistry, imageRef } from './images';
 import { acquireLock } from './lock';
 import { podYamlPath } from './deployment';
+import { checkDowngrade } from './downgrade';
 import { createPodProbes, podProblem } from './pods';
 import { createPlatformProbe } from './validation';
 
@@ -37,6 +38,8 @@ export interface PreflightReport {
   /** One line per check passed, e.g. `PostgreSQL 15.18 (15+ required)`. */
   checks: string[];
   databaseBytes: number;
+  /** A downgrade's backup to restore before the runtime's redeploy (`restoreFrom`, checked). */
+  restoreFrom?: BackupRecord;
 }
 
 /** Pods listed by `profiles/<profile>.conf` (`PODS="database core …"`). */
@@ -164,6 +167,10 @@ export function createPreflightActivities(deployment: Deployment) {
       const pods = resolvePods(request, deployed);
       const fromVersion = (await deployment.env()).get(IMAGE_TAG_KEY) || 'latest';
       const login = await checkRegistryLogin();
+      const restoreFrom = await checkDowngrade(request, fromVersion, config.aegis.backupDir);
+      if (restoreFrom && !pods.includes('core')) {
+        throw new PreflightFailed('`restoreFrom` needs the runtime redeployed: add `core` to `pods`');
+      }
       const targets = AEGIS_IMAGES.map((image) => imageRef(config.aegis.registry, image, request.targetVersion));
       const present = await Promise.all(targets.map((ref) => imageExistsInRegistry(deployment, ref)));
       const missing = targets.filter((_, index) => !present[index]);
@@ -171,6 +178,9 @@ export function createPreflightActivities(deployment: Deployment) {
         throw new PreflightFailed(`Images missing from the registry: ${missing.join(', ')}; nothing was changed`);
       }
       const checks = [login, `Images ${request.targetVersion} present: ${AEGIS_IMAGES.join(', ')}`];
+      if (fromVersion === request.targetVersion) checks.push(`Already at ${fromVersion}: an upgrade changes nothing`);
+      if (restoreFrom)
+        checks.push(`Downgrade ${fromVersion} → ${request.targetVersion}: restores ${restoreFrom.location}`);
       checks.push(...(await checkCompatibility(pods)));
       const space = await checkFreeSpace();
       checks.push(space.check);
@@ -191,6 +201,7 @@ export function createPreflightActivities(deployment: Deployment) {
         images,
         checks,
         databaseBytes: space.databaseBytes,
+        ...(restoreFrom && { restoreFrom }),
       };
     },
   };

@@ -33,6 +33,7 @@ export type StartOptions = UpgradeOptions & { follow?: boolean };
 export type PlanOptions = UpgradeOptions & { json?: boolean };
 export type StatusOptions = EnvOption & { json?: boolean; follow?: boolean };
 export type AbortOptions = EnvOption & { reason?: string };
+export type ApproveOptions = EnvOption & { pod?: string };
 export type HistoryOptions = EnvOption & { limit: number; json?: boolean };
 export type UnlockOptions = EnvOption & { reason?: string };
 export type ScheduleCreateOptions = UpgradeOptions & WindowOptions & { version: string };
@@ -98,9 +99,9 @@ export async function status(options: StatusOptions): Promise<number> {
   });
 }
 
-export async function approve(options: EnvOption): Promise<number> {
+export async function approve(options: ApproveOptions): Promise<number> {
   return withTemporal(async (client) => {
-    const { workflowId, step } = await approveUpgrade(client, options.env);
+    const { workflowId, step } = await approveUpgrade(client, options.env, options.pod);
     print(`Approved: ${step ?? ''} of ${workflowId}`);
     return ExitCode.Done;
   });

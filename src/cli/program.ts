@@ -126,9 +126,12 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
   const approve = program
     .command('approve')
     .summary('release a waiting approval gate')
-    .description('Releases the approval gate the upgrade waits at.')
+    .description(
+      'Releases the approval gate the upgrade waits at; with --pod, the gate before that pod, even before it is reached.',
+    )
     .addOption(envOption())
-    .action(async (options: commands.EnvOption) => done(await commands.approve(options)));
+    .option('--pod <pod>', 'the pod whose gate to release (default: the gate the upgrade waits at)')
+    .action(async (options: commands.ApproveOptions) => done(await commands.approve(options)));
   example(approve, 'Example: aegis-upgrade approve --env default');
 
   const abort = program

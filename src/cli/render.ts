@@ -52,6 +52,7 @@ export function renderProgress(progress: UpgradeProgress, now = Date.now(), pain
   if (progress.rollback.length > 0) {
     lines.push('Rollback:', ...progress.rollback.map((step) => stepLine(step, now, paint)));
   }
+  lines.push(...(progress.notes ?? []).map((note) => `Note: ${note}`));
   const next = [...progress.rollback, ...progress.steps].find((step) => step.status === 'pending');
   if (next && !['completed', 'rolled-back', 'rollback-failed', 'refused'].includes(progress.phase)) {
     lines.push(`Next: ${next.title}`);
@@ -106,6 +107,9 @@ export function renderPlan(report: UpgradeReport): string {
     `Steps: pre-flight, pull images and back up the databases (about ${formatMiB(plan.backupEstimateBytes)} at most), ` +
       `set AEGIS_IMAGE_TAG=${report.toVersion}, redeploy ${plan.pods.join(' → ')}, check migrations, validate`,
     `On failure: rollback${plan.restorePossible ? ', with a database restore if the schema moved' : ' (no database restore)'}`,
+    ...(plan.approvalTimeout
+      ? [`Approval gates: each waits up to ${plan.approvalTimeout}, then the upgrade rolls back`]
+      : []),
     'Checks passed:',
     ...plan.checks.map((check) => `  ✓ ${check}`),
   ].join('\n');

@@ -9,6 +9,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { formatDuration } from '../format';
+import { ROLLING_ORDER, isPodName } from '../platform';
 import {
   UPGRADE_WORKFLOW_TYPE,
   abortReasonSignal,
@@ -197,15 +198,31 @@ export function withRetries(progress: UpgradeProgress, retrying: readonly Retryi
   return { ...progress, steps: progress.steps.map(annotate), rollback: progress.rollback.map(annotate) };
 }
 
-/** Releases the gate the environment's upgrade waits at; returns the upgrade and the step it releases. */
-export async function approveUpgrade(client: Client, env: string): Promise<{ workflowId: string; step?: string }> {
+/**
+ * Releases the gate the environment's upgrade waits at, or with `pod` that pod's gate, even before the upgrade reaches
+ * it; returns the upgrade and the gate it releases. The workflow refuses an approval no gate takes, in its notes.
+ */
+export async function approveUpgrade(
+  client: Client,
+  env: string,
+  pod?: string,
+): Promise<{ workflowId: string; step?: string }> {
+  if (pod !== undefined && !isPodName(pod)) {
+    throw new UsageError(`Unknown pod \`${pod}\` for --pod: expected one of ${ROLLING_ORDER.join(', ')}`);
+  }
   const handle = await findUpgrade(client, env);
   const progress = await handle.query(progressQuery);
-  if (progress.phase !== 'waiting-for-approval') {
-    throw new UsageError(`${handle.workflowId} is not waiting for an approval (phase: ${progress.phase})`);
+  const gate = pod && progress.steps.find((step) => step.id === `approve:${pod}`);
+  if (pod && (!gate || (gate.status !== 'pending' && gate.status !== 'running'))) {
+    throw new UsageError(`${handle.workflowId} has no approval gate before ${pod} left to release`);
   }
-  await handle.signal(approveSignal);
-  return { workflowId: handle.workflowId, step: progress.currentStep };
+  if (!pod && progress.phase !== 'waiting-for-approval') {
+    throw new UsageError(
+      `${handle.workflowId} is not waiting for an approval (phase: ${progress.phase}); name the gate with --pod to approve it ahead`,
+    );
+  }
+  await handle.signal(approveSignal, pod ? { pod } : {});
+  return { workflowId: handle.workflowId, step: pod ? `approve:${pod}` : progress.currentStep };
 }
 
 /** Cancels the environment's upgrade, which rolls it back; returns its workflow ID. */

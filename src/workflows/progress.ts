@@ -9,6 +9,8 @@ export class ProgressLog {
   fromVersion?: string;
   /** The first step that failed: with nested steps, the innermost, where the failure happened. */
   firstFailure?: StepRecord;
+  /** What an operator should know that is no step, in order. */
+  readonly notes: string[] = [];
   private readonly steps: StepRecord[] = [];
   private readonly rollbackSteps: StepRecord[] = [];
 
@@ -62,6 +64,7 @@ export class ProgressLog {
       currentStep: this.current()?.id,
       steps: this.steps.map((step) => ({ ...step })),
       rollback: this.rollbackSteps.map((step) => ({ ...step })),
+      ...(this.notes.length > 0 && { notes: [...this.notes] }),
     };
   }
 

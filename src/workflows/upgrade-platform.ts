@@ -3,8 +3,8 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
-  condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -23,12 +23,15 @@ import {
   progressQuery,
   type UpgradeMemo,
   type UpgradePhase,
+  type BackupRecord,
   type UpgradeCause,
   type UpgradeOutcome,
   type UpgradeReport,
   type UpgradeRequest,
 } from '../upgrade';
 import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from '../upgrade-request';
+import { ApprovalGates } from './approvals';
+import { Patch } from './patches';
 import { ProgressLog, errorMessage } from './progress';
 import { upgradeLockOwner } from './lock';
 import { lockNotReleased, manualRollbackSteps, planRollback, rollbackPinTag, type UpgradeChanges } from './rollback';
@@ -101,9 +104,9 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
   const progress = new ProgressLog(requestedVersion(input));
   const report: UpgradeOutcome = { images: [], migrationsApplied: [], databaseRestored: false };
   const fullReport = (): UpgradeReport => ({ ...progress.snapshot(), ...report });
-  let approvals = 0;
+  const gates = new ApprovalGates((note) => progress.notes.push(note));
   setHandler(progressQuery, () => progress.snapshot());
-  setHandler(approveSignal, () => void approvals++);
+  setHandler(approveSignal, (approval) => gates.receive(approval));
   let abortReason: string | undefined;
   setHandler(abortReasonSignal, (reason) => void (abortReason = reason));
 
@@ -159,6 +162,7 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
   const { fromVersion, toVersion, pods } = preflight;
   progress.fromVersion = fromVersion;
   const { strategy } = request;
+  gates.open(pods.filter((pod) => request.approveBefore.includes(pod)));
   if (request.dryRun) {
     report.plan = {
       pods,
@@ -166,12 +170,19 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
       checks: preflight.checks,
       backupEstimateBytes: preflight.databaseBytes,
       restorePossible: pods.includes('core') && request.restoreDatabase !== 'never',
+      ...(request.approveBefore.length > 0 && { approvalTimeout: request.approvalTimeout }),
     };
     announce('planned');
     return fullReport();
   }
+  if (fromVersion === toVersion && patched(Patch.alreadyAtVersion)) {
+    progress.notes.push(`Already at ${toVersion}: nothing pulled, backed up, changed or redeployed`);
+    announce('completed');
+    await releaseLock();
+    return fullReport();
+  }
   announce('upgrading');
-  progress.plan(plannedSteps(pods, strategy, request.approveBefore));
+  progress.plan(plannedSteps(pods, request, preflight.restoreFrom));
   const changes: UpgradeChanges = {
     previousTag: fromVersion,
     profile: preflight.profile,
@@ -181,17 +192,17 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
     fullRedeploy: false,
   };
 
-  /** Holds the upgrade before `pod` until an `approve` signal; past `approvalTimeout`, it fails and rolls back. */
+  /** Holds the upgrade before `pod` until its `approve` signal; past `approvalTimeout`, it fails and rolls back. */
   const awaitApproval = async (pod: PodName) => {
-    const approvalsBefore = approvals;
-    const approved = () => approvals > approvalsBefore;
     announce('waiting-for-approval');
     await progress.run(
       `approve:${pod}`,
       async () => {
-        const timeout = request.approvalTimeout;
-        if (timeout === undefined) await condition(approved);
-        else if (!(await condition(approved, timeout))) {
+        // Upgrades started before these changes replay them as they ran (docs/versioning.md).
+        const timeout = patched(Patch.defaultApprovalTimeout)
+          ? request.approvalTimeout
+          : ((input as UpgradeRequest).approvalTimeout ?? undefined);
+        if (!(await gates.await(pod, timeout, patched(Patch.approvalsPerGate)))) {
           throw ApplicationFailure.nonRetryable(`nobody approved within ${timeout}`, 'ApprovalTimedOut');
         }
       },
@@ -255,10 +266,21 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
       report.backup = record;
       changes.backup = record;
     };
+    // A downgrade's database: the backup taken when the platform last left the target version.
+    const restoreForDowngrade = async () => {
+      const backup = preflight.restoreFrom;
+      if (!backup) return;
+      await progress.run(
+        'restore-from',
+        () => transfer.restoreDatabase({ backup, policy: 'always' }),
+        (outcome) => outcome.reason,
+      );
+    };
 
     if (strategy === 'full') {
       if (pods.includes('core')) await takeFinalBackup();
       changes.fullRedeploy = true;
+      await restoreForDowngrade();
       const started = new Date().toISOString();
       await progress.run('deploy', async () => {
         await redeploy.redeployPlatform();
@@ -270,6 +292,7 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
         if (request.approveBefore.includes(pod)) await awaitApproval(pod);
         if (pod === 'core') await takeFinalBackup();
         changes.redeployedPods.push(pod);
+        if (pod === 'core') await restoreForDowngrade();
         const notBefore = new Date().toISOString();
         const redeployed = await progress.run(
           `redeploy:${pod}`,
@@ -306,7 +329,12 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
 const FINAL_BACKUP_STEP = { id: 'final-backup', title: 'Stop the database writers and dump the migrated databases' };
 
 /** Every step the upgrade plans, so the `progress` query shows what comes next from the start. */
-function plannedSteps(pods: PodName[], strategy: string, approveBefore: PodName[]) {
+function plannedSteps(pods: PodName[], request: ParsedUpgradeRequest, restoreFrom?: BackupRecord) {
+  const { strategy, approveBefore, approvalTimeout } = request;
+  const restore = restoreFrom && {
+    id: 'restore-from',
+    title: `Restore the aegis database from ${restoreFrom.location} (downgrade)`,
+  };
   const steps = [
     { id: 'pull-images', title: 'Pin the running images and pull the new ones' },
     { id: 'backup', title: 'Back up the databases' },
@@ -314,12 +342,16 @@ function plannedSteps(pods: PodName[], strategy: string, approveBefore: PodName[
   ];
   if (strategy === 'full') {
     if (pods.includes('core')) steps.push(FINAL_BACKUP_STEP);
+    if (restore) steps.push(restore);
     steps.push({ id: 'deploy', title: 'Tear down, deploy the profile, bootstrap secrets' });
     if (pods.includes('core')) steps.push({ id: 'migrations', title: 'Check the runtime migrations and readiness' });
   } else {
     for (const pod of pods) {
-      if (approveBefore.includes(pod)) steps.push({ id: `approve:${pod}`, title: `Wait for approval before ${pod}` });
+      if (approveBefore.includes(pod)) {
+        steps.push({ id: `approve:${pod}`, title: `Wait for approval before ${pod} (up to ${approvalTimeout})` });
+      }
       if (pod === 'core') steps.push(FINAL_BACKUP_STEP);
+      if (pod === 'core' && restore) steps.push(restore);
       steps.push({ id: `redeploy:${pod}`, title: `Redeploy ${pod}` });
       if (pod === 'core') steps.push({ id: 'migrations', title: 'Check the runtime migrations and readiness' });
     }
@@ -391,6 +423,7 @@ async function rollBack(
     progress.markRolledBack([
       'set-tag',
       ...changes.redeployedPods.map((pod) => `redeploy:${pod}`),
+      'restore-from',
       'deploy',
       'migrations',
     ]);

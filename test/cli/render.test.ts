@@ -1,4 +1,11 @@
-import { renderHistory, renderSchedules, renderTable, renderUnlock } from '../../src/cli/render';
+import {
+  renderHistory,
+  renderPlan,
+  renderProgress,
+  renderSchedules,
+  renderTable,
+  renderUnlock,
+} from '../../src/cli/render';
 import { plain, withoutEscapes, type Paint } from '../../src/cli/terminal';
 import type { HistoryEntry } from '../../src/cli/upgrades';
 
@@ -136,5 +143,35 @@ describe('renderUnlock', () => {
 
   it('says when there was nothing to clear', () => {
     expect(renderUnlock({ path })).toBe(`No upgrade lock at ${path}: nothing to clear`);
+  });
+});
+
+describe('notes and approval gates', () => {
+  const report = {
+    phase: 'completed' as const,
+    fromVersion: '1.3.0',
+    toVersion: '1.3.0',
+    steps: [],
+    rollback: [],
+    images: [],
+    migrationsApplied: [],
+    databaseRestored: false,
+  };
+
+  it('shows every note of the progress, such as an approval refused or a version already running', () => {
+    const notes = ['Already at 1.3.0: nothing pulled, backed up, changed or redeployed', 'Approval refused: x'];
+    expect(
+      renderProgress({ ...report, notes }, 0)
+        .split('\n')
+        .slice(1),
+    ).toEqual(notes.map((note) => `Note: ${note}`));
+  });
+
+  it('says in the plan how long each approval gate waits', () => {
+    const plan = { pods: ['core' as const], images: [], checks: [], backupEstimateBytes: 0, restorePossible: true };
+    expect(renderPlan({ ...report, plan: { ...plan, approvalTimeout: '24 hours' } })).toContain(
+      'Approval gates: each waits up to 24 hours, then the upgrade rolls back',
+    );
+    expect(renderPlan({ ...report, plan })).not.toContain('Approval gates');
   });
 });

@@ -215,6 +215,23 @@ export const BAD_REQUESTS: BadRequest[] = [
     says: ['Expected `dryRun` to be true or false, got `0`'],
   },
 
+  // restoreFrom: a backup's directory name, never a path
+  {
+    name: 'a path in restoreFrom',
+    request: { ...version, restoreFrom: '../../etc' },
+    says: ["Expected `restoreFrom` to be a backup's directory name", 'got `../../etc`'],
+  },
+  {
+    name: 'restoreFrom as a number',
+    request: { ...version, restoreFrom: 20261126 },
+    says: ["Expected `restoreFrom` to be a backup's directory name", 'got `20261126`'],
+  },
+  {
+    name: 'a typo of restoreFrom',
+    request: { ...version, restoreFrm: '20261126T031500Z-1.2.0-to-1.3.0' },
+    says: ['Unknown field `restoreFrm`: did you mean `restoreFrom`?'],
+  },
+
   // Everything at once
   {
     name: 'every problem of a request, in one message',

@@ -50,6 +50,8 @@ export function sandboxFaults(env: Record<string, string>) {
       return held.trim();
     },
     clear: () => knob('clear'),
+    /** `sandbox.sh fault <command>`: `registry-down`, `registry-up`, `database-down`, `database-up`, … */
+    knob: (command: 'registry-down' | 'registry-up' | 'database-down' | 'database-up') => knob(command),
     /** `.env` that cannot be replaced (chattr +i): every write of the tag fails; reading it works. */
     envReadOnly: (root: string, on: boolean) => execa('chattr', [on ? '+i' : '-i', path.join(root, '.env')]),
   };

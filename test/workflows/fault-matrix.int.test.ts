@@ -4,12 +4,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readDeployEnv, secretValues } from '../../src/activities/env-file';
 import { ROLLING_ORDER, UPGRADE_LOCK_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../../src/platform';
-import { UpgradeFailureType, progressQuery, type UpgradeReport } from '../../src/upgrade';
+import { UpgradeFailureType, approveSignal, progressQuery, type UpgradeReport } from '../../src/upgrade';
 import { sandboxFaults, type Fault, type SandboxFaults } from '../helpers/faults';
 import {
   clearServer,
   commandLog,
   dumpEveryDatabase,
+  psql,
   runningImages,
   startUpgrade,
   upgradeFailure,
@@ -118,6 +119,13 @@ describe('the fault matrix on the sandbox', () => {
   const tally = { scenarios: 0, rolledBack: 0, completed: 0, refused: 0 };
   const started = Date.now();
 
+  /** Our CLI, as operators run it, against this file's server and task queue. */
+  const aegisUpgrade = (args: string[]) =>
+    execa('node', [path.join(REPO_ROOT, 'bin', 'aegis-upgrade.js'), ...args], {
+      env: platform.env,
+      reject: false,
+      all: true,
+    });
   const startWorker = async () => {
     worker = await platform.startWorker({ PATH: faults.workerPath() });
     return worker;
@@ -332,13 +340,6 @@ describe('the fault matrix on the sandbox', () => {
   describe('the lock: one upgrade of a deployment at a time, a dead one cleared only by hand', () => {
     eachScenario();
 
-    const aegisUpgrade = (args: string[]) =>
-      execa('node', [path.join(REPO_ROOT, 'bin', 'aegis-upgrade.js'), ...args], {
-        env: platform.env,
-        reject: false,
-        all: true,
-      });
-
     test(
       'two upgrades under different workflow IDs → one runs, the other is refused naming it, nothing changed by it',
       async () => {
@@ -392,6 +393,108 @@ describe('the fault matrix on the sandbox', () => {
         expect(((await fs.stat(history)).mode & 0o777).toString(8)).toBe('600');
 
         await expectCompleted(await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId));
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe('pre-flight refuses a platform that cannot be upgraded now, changing nothing', () => {
+    eachScenario();
+
+    const refusals: { name: string; breakIt: () => Promise<unknown>; says: string[] }[] = [
+      {
+        name: 'GHCR_TOKEN emptied in .env',
+        breakIt: async () => {
+          const file = path.join(platform.root, '.env');
+          await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace(/^GHCR_TOKEN=.*$/m, 'GHCR_TOKEN='));
+        },
+        says: ['registry-login', 'GHCR_TOKEN is not set'],
+      },
+      { name: 'the registry gone', breakIt: () => faults.knob('registry-down'), says: ['registry-login'] },
+      {
+        name: 'the SEAL gateway stopped',
+        breakIt: () => execa('podman', ['pod', 'stop', '-t', '0', 'aegis-seal-gateway']),
+        says: ['aegis-seal-gateway'],
+      },
+      { name: 'PostgreSQL gone', breakIt: () => faults.knob('database-down'), says: ['aegis-database'] },
+    ];
+
+    test.each(refusals)(
+      '$name → PreflightFailed naming it; no lock, no backup, nothing else changed',
+      async ({ breakIt, says }) => {
+        await breakIt();
+        const env = await fs.readFile(path.join(platform.root, '.env'), 'utf8');
+        const images = await runningImages();
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
+        const failure = await upgradeFailure(handle.result());
+
+        expect(failure.type).toBe(UpgradeFailureType.PreflightFailed);
+        for (const words of says) expect(failure.message).toContain(words);
+        expect(await fs.readFile(path.join(platform.root, '.env'), 'utf8')).toBe(env);
+        expect(await runningImages()).toEqual(images);
+        expect(await lockLeft()).toBe(false);
+        expect(await fs.readdir(path.join(platform.root, 'backups')).catch(() => [])).toEqual([]);
+        expect(await commandLog(platform.env)).toEqual([]);
+        await expectNothingLeaked(handle);
+        tally.refused++;
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe('outages and writes during an upgrade', () => {
+    eachScenario();
+
+    test(
+      'the registry gone while the rollback redeploys → the rollback retries (status shows it) and completes when it is back',
+      async () => {
+        const before = await platformState();
+        const held: Fault = { action: 'pause', command: 'make * redeploy POD=database *AEGIS_IMAGE_TAG=1.2.0' };
+        await faults.add(held);
+        const workflowId = 'aegis-upgrade-outage';
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.1' }, workflowId);
+        await faults.paused();
+        await faults.knob('registry-down');
+        await faults.remove(held);
+        let status = '';
+        await waitFor(async () => {
+          status = (await aegisUpgrade(['status', '--env', 'outage'])).stdout;
+          return /retrying .*attempt [2-9]/.test(status);
+        }, 120_000);
+        expect(status).toContain('registry-login');
+        await faults.knob('registry-up');
+        await expectRolledBack(handle, 'migrations', before);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
+      'a row written while the upgrade waits at a gate survives the rollback; the report says what was discarded',
+      async () => {
+        const baseline = await platformState();
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.1', approveBefore: ['core'] });
+        await waitFor(async () => (await handle.query(progressQuery)).phase === 'waiting-for-approval');
+        await psql(
+          "insert into agents (id, name, version, status, manifest) values ('a0000000-0000-4000-8000-00000000ab1e', 'written-at-the-gate', '1.0.0', 'active', '{}')",
+        );
+        const atTheGate = await dumpEveryDatabase();
+        await handle.signal(approveSignal);
+        const failure = await upgradeFailure(handle.result());
+
+        expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
+        expect(await psql("select name from agents where name = 'written-at-the-gate'")).toBe('written-at-the-gate');
+        expect(await dumpEveryDatabase()).toEqual(atTheGate);
+        expect(await platformState()).toMatchObject({ env: baseline.env, images: baseline.images });
+        const restore = failure.report.databaseRestore;
+        expect(restore).toMatchObject({ databases: ['aegis'], writersStopped: true });
+        expect(restore?.dumps).toEqual([expect.stringMatching(/\/final\/aegis\.dump$/)]);
+        for (const dump of restore?.preRestoreDumps ?? []) expect((await fs.stat(dump)).size).toBeGreaterThan(0);
+        expect(restore?.preRestoreDumps).toHaveLength(1);
+        expect(Date.parse(restore?.discardedWrites.from ?? '')).toBeLessThanOrEqual(
+          Date.parse(restore?.discardedWrites.to ?? ''),
+        );
+        await expectNothingLeaked(handle);
+        tally.rolledBack++;
       },
       SCENARIO_TIMEOUT_MS,
     );

@@ -87,6 +87,7 @@ describe('upgradePlatform on the sandbox', () => {
         'backup',
         'set-tag',
         'redeploy:database',
+        'final-backup',
         'redeploy:core',
         'migrations',
         'redeploy:temporal',
@@ -125,6 +126,7 @@ describe('upgradePlatform on the sandbox', () => {
         'pull-images',
         'backup',
         'set-tag',
+        'final-backup',
         'deploy',
         'migrations',
         'validate',
@@ -150,6 +152,7 @@ describe('upgradePlatform on the sandbox', () => {
         'rollback:tag',
         'rollback:database',
         'rollback:deploy',
+        'rollback:writers',
         'rollback:validate',
       ]);
       expect(failure.report.databaseRestored).toBe(true);

@@ -1,0 +1,66 @@
+import type { BackupRecord, UpgradeRequest } from '../upgrade';
+import { backupDirectory, readManifest } from './backup';
+import { PreflightFailed } from './errors';
+
+/** `X.Y.Z` with an optional `-suffix`: the only tags whose order is known (`latest`, `sha-…` have none). */
+const SEMVER_LIKE = /^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$/;
+
+/** Negative when `a` is older than `b`, positive when newer, 0 when equal; undefined when either has no order. */
+export function compareVersions(a: string, b: string): number | undefined {
+  const left = SEMVER_LIKE.exec(a);
+  const right = SEMVER_LIKE.exec(b);
+  if (!left || !right) return undefined;
+  for (let part = 1; part <= 3; part++) {
+    const difference = Number(left[part]) - Number(right[part]);
+    if (difference !== 0) return difference;
+  }
+  // A pre-release comes before its release (1.3.0-rc.1 < 1.3.0); two pre-releases compare as text.
+  const [leftSuffix, rightSuffix] = [left[4], right[4]];
+  if (leftSuffix === rightSuffix) return 0;
+  if (leftSuffix === undefined) return 1;
+  if (rightSuffix === undefined) return -1;
+  return leftSuffix < rightSuffix ? -1 : 1;
+}
+
+/**
+ * A downgrade would start older code on a schema newer code migrated, which the older runtime runs on anyway
+ * (FACTS.md): refused unless the request names the backup taken when the platform left the target version, which is
+ * then restored before the runtime's redeploy. Returns that backup, or undefined when no restore is needed.
+ */
+export async function checkDowngrade(
+  request: UpgradeRequest,
+  fromVersion: string,
+  backupDir: string,
+): Promise<BackupRecord | undefined> {
+  const target = request.targetVersion;
+  const order = compareVersions(target, fromVersion);
+  if (request.restoreFrom === undefined) {
+    if (order !== undefined && order < 0) {
+      throw new PreflightFailed(
+        `${target} is older than the running ${fromVersion}: its runtime would run on a schema ${fromVersion} migrated. ` +
+          `To go back, name the backup taken when the platform left ${target} (a directory of ${backupDir} whose ` +
+          `manifest says fromVersion ${target}) as \`restoreFrom\`; it is restored before the runtime is redeployed`,
+      );
+    }
+    return undefined;
+  }
+  if (order === undefined || order >= 0) {
+    throw new PreflightFailed(
+      `\`restoreFrom\` is for a downgrade only: ${target} is not older than the running ${fromVersion}; leave it out`,
+    );
+  }
+  const location = backupDirectory(backupDir, request.restoreFrom);
+  const manifest = await readManifest(location);
+  if (!manifest) {
+    throw new PreflightFailed(
+      `No finished backup \`${request.restoreFrom}\` in ${backupDir}: ${location}/manifest.json is missing`,
+    );
+  }
+  if (manifest.fromVersion !== target) {
+    throw new PreflightFailed(
+      `Backup \`${request.restoreFrom}\` was taken on ${manifest.fromVersion}, not on ${target}: restoring it would not ` +
+        `match ${target}'s runtime; name a backup whose manifest says fromVersion ${target}`,
+    );
+  }
+  return { location, files: manifest.files };
+}

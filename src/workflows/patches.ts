@@ -1,0 +1,13 @@
+/**
+ * Every `patched()` of the workflow, with the change it guards (docs/versioning.md). Upgrades started before a change
+ * replay on the code under `!patched(id)`; new ones record the patch and take the new path. Removed only when no
+ * upgrade started before it can still be running (see the doc), and never reused.
+ */
+export const Patch = {
+  /** Approval gates wait DEFAULT_APPROVAL_TIMEOUT when the request sets none (they waited for ever). */
+  defaultApprovalTimeout: 'default-approval-timeout',
+  /** An `approve` sent before its gate is kept for it (only one sent while waiting counted). */
+  approvalsPerGate: 'approvals-per-gate',
+  /** A target equal to the running version completes after pre-flight (it re-backed-up and redeployed all). */
+  alreadyAtVersion: 'already-at-version',
+} as const;
