@@ -40,6 +40,11 @@ export interface PreflightReport {
   databaseBytes: number;
   /** A downgrade's backup to restore before the runtime's redeploy (`restoreFrom`, checked). */
   restoreFrom?: BackupRecord;
+  /**
+   * `.env` names the target and every AEGIS container of the pods runs it: an upgrade has nothing to do. A tag in
+   * `.env` alone is not enough: an upgrade terminated after setting it left the old images running.
+   */
+  alreadyAtTarget: boolean;
 }
 
 /** Pods listed by `profiles/<profile>.conf` (`PODS="database core …"`). */
@@ -178,7 +183,6 @@ export function createPreflightActivities(deployment: Deployment) {
         throw new PreflightFailed(`Images missing from the registry: ${missing.join(', ')}; nothing was changed`);
       }
       const checks = [login, `Images ${request.targetVersion} present: ${AEGIS_IMAGES.join(', ')}`];
-      if (fromVersion === request.targetVersion) checks.push(`Already at ${fromVersion}: an upgrade changes nothing`);
       if (restoreFrom)
         checks.push(`Downgrade ${fromVersion} → ${request.targetVersion}: restores ${restoreFrom.location}`);
       checks.push(...(await checkCompatibility(pods)));
@@ -192,6 +196,9 @@ export function createPreflightActivities(deployment: Deployment) {
         const target = imageRef(config.aegis.registry, entry.image, request.targetVersion);
         return [{ container: entry.container, current: running[entry.container] ?? '(not running)', target }];
       });
+      const alreadyAtTarget =
+        fromVersion === request.targetVersion && images.every((image) => image.current === image.target);
+      if (alreadyAtTarget) checks.push(`Already at ${fromVersion}: an upgrade changes nothing`);
       if (!readOnly) await acquireLock(root, { ...lockOwner, fromVersion, toVersion: request.targetVersion });
       return {
         profile: config.aegis.profile,
@@ -202,6 +209,7 @@ export function createPreflightActivities(deployment: Deployment) {
         checks,
         databaseBytes: space.databaseBytes,
         ...(restoreFrom && { restoreFrom }),
+        alreadyAtTarget,
       };
     },
   };

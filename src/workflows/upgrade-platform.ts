@@ -175,7 +175,7 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
     announce('planned');
     return fullReport();
   }
-  if (fromVersion === toVersion && patched(Patch.alreadyAtVersion)) {
+  if (preflight.alreadyAtTarget && patched(Patch.alreadyAtVersion)) {
     progress.notes.push(`Already at ${toVersion}: nothing pulled, backed up, changed or redeployed`);
     announce('completed');
     await releaseLock();

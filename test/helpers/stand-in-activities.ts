@@ -65,6 +65,7 @@ export function standInActivities(scenarios: Map<string, StandInScenario>) {
         images: [],
         checks: ['stand-in platform'],
         databaseBytes: 1024,
+        alreadyAtTarget: (scenario.runningVersion ?? '1.2.0') === request.targetVersion,
       };
     },
     async pinRunningImages() {

@@ -23,6 +23,7 @@ export function standInActivities(calls: ActivityCalls, overrides: Partial<Upgra
       images: [],
       checks: ['stand-in pre-flight'],
       databaseBytes: 0,
+      alreadyAtTarget: false,
     }),
     pinRunningImages: async ({ pinTag }) => [`registry.test/aegis-runtime:${pinTag}`],
     pullImages: async ({ tag }) => [
