@@ -243,6 +243,8 @@ pod_mounts_in_place() {
 
 deploy_pod() {
   say "deploying pod aegis-$1"
+  # `play kube --replace` removes a running pod slowly (seconds in `pod rm -f`); a stopped one in a blink.
+  podman pod stop --ignore -t 10 "aegis-$1" >/dev/null 2>&1 9>&- || true
   if ! pod_yaml "$1" | podman play kube --quiet --network "$NETWORK" --replace - >/dev/null 9>&-; then
     die "podman play kube failed for pod $1"
   fi

@@ -1,4 +1,6 @@
-import { podProblem } from '../../src/activities/pods';
+import type { Deployment } from '../../src/activities/deployment';
+import { createPodActivities, podProblem } from '../../src/activities/pods';
+import { activityEnvironment } from '../helpers/activity-environment';
 
 const TARGET = 'ghcr.io/100monkeys-ai/aegis-runtime:1.3.0';
 const created = '2026-11-26T03:00:00Z';
@@ -54,5 +56,49 @@ describe('podProblem', () => {
     };
 
     expect(podProblem(state, undefined)).toBeUndefined();
+  });
+});
+
+describe('redeployPod', () => {
+  /** Every command the activity runs, in order, as `make …` or `podman …`. */
+  function recordingDeployment(failLogin = false) {
+    const commands: string[] = [];
+    const deployment = {
+      config: { aegis: { registry: 'ghcr.io/100monkeys-ai', readyTimeoutSeconds: 1 } },
+      podman: async (args: string[]) => {
+        commands.push(`podman ${args.join(' ')}`);
+        if (args[0] === 'pod' && args[1] === 'inspect') throw new Error('no such pod');
+        return { stdout: '', stderr: '' };
+      },
+      make: async (target: string, variables: Record<string, string> = {}) => {
+        commands.push(['make', target, ...Object.entries(variables).map(([k, v]) => `${k}=${v}`)].join(' '));
+        if (failLogin && target === 'registry-login') throw new Error('make registry-login failed');
+        return { stdout: '', stderr: '' };
+      },
+    } as unknown as Deployment;
+    return { deployment, commands };
+  }
+  const input = { pod: 'core' as const, tag: '1.3.0', notBefore: created };
+
+  it('logs in, stops the running pod cleanly, then lets make redeploy replace it', async () => {
+    const { deployment, commands } = recordingDeployment();
+
+    await activityEnvironment().run(createPodActivities(deployment).redeployPod, input);
+
+    expect(commands).toEqual([
+      'podman pod inspect aegis-core',
+      'make registry-login',
+      'podman pod stop --ignore -t 30 aegis-core',
+      'make redeploy POD=core',
+    ]);
+  });
+
+  it('leaves the pod running when the registry refuses the login', async () => {
+    const { deployment, commands } = recordingDeployment(true);
+
+    await expect(activityEnvironment().run(createPodActivities(deployment).redeployPod, input)).rejects.toThrow(
+      'make registry-login failed',
+    );
+    expect(commands).toEqual(['podman pod inspect aegis-core', 'make registry-login']);
   });
 });

@@ -110,7 +110,7 @@ interface PlatformState {
 }
 
 describe('the fault matrix on the sandbox', () => {
-  const platform = usePlatform({ AEGIS_READY_TIMEOUT_SECONDS: '20' });
+  const platform = usePlatform({ AEGIS_READY_TIMEOUT_SECONDS: '15' });
   let faults: SandboxFaults;
   let worker: WorkerProcess | undefined;
   /** Everything every worker of this file printed: checked for secrets at the end. */
@@ -244,7 +244,9 @@ describe('the fault matrix on the sandbox', () => {
   async function killInside(handle: WorkflowHandle, fault: Fault, step: string): Promise<void> {
     await faults.paused();
     const progress = await handle.query(progressQuery);
-    expect(progress.rollback.find((record) => record.status === 'running')?.id ?? progress.currentStep).toBe(step);
+    // The pull and the backup run side by side: the step is one of those running.
+    const running = [...progress.steps, ...progress.rollback].filter((record) => record.status === 'running');
+    expect(running.map((record) => record.id)).toContain(step);
     await killWorker();
     await faults.remove(fault);
     await startWorker();
