@@ -80,7 +80,7 @@ describe('compensation and lock release, on stand-in activities', () => {
     });
     // What the server was asked to do: retry without a count, for 6 hours, backing off to 5 minutes between tries.
     expect(options?.scheduleToCloseTimeout?.seconds?.toString()).toBe(String(6 * 3600));
-    expect(options?.heartbeatTimeout?.seconds?.toString()).toBe('60');
+    expect(options?.heartbeatTimeout?.seconds?.toString()).toBe('20');
     expect(options?.retryPolicy).toMatchObject({
       maximumAttempts: 0,
       backoffCoefficient: 2,
