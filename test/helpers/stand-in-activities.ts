@@ -1,140 +1,261 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { ApplicationFailure, type Duration } from '@temporalio/common';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
 import type { UpgradeActivities } from '../../src/activities';
-import type { PreflightInput, PreflightReport } from '../../src/activities/preflight';
+import { acquireLock } from '../../src/activities/lock';
+import { createLockActivities } from '../../src/activities/unlock';
 import type { PodName } from '../../src/platform';
-import type { BackupRecord } from '../../src/upgrade';
+import { UPGRADE_WORKFLOW_TYPE, type UpgradeRequest } from '../../src/upgrade';
+import { REPO_ROOT } from './repo';
+import { startDevServer, type DevServer } from './temporal-server';
+
+/** An activity's first call in an upgrade fails with this error. */
+export interface StandInFailure {
+  /** `name`, or `name:pod` for the pod activities (`awaitPodReady:temporal`). */
+  activity: string;
+  type: string;
+  message: string;
+  /** The error lets the retry policy try again (a registry outage); the retry succeeds. @default false */
+  retryable?: boolean;
+}
 
 /** How one upgrade's stand-in platform behaves, chosen by its workflow ID. */
 export interface StandInScenario {
   /** The version `.env` says runs now. @default '1.2.0' */
   runningVersion?: string;
-  /** The profile's pods. @default database, core, temporal, seal-gateway */
+  /** The profile's pods, unless the request names some. @default database, core, temporal, seal-gateway */
   deployedPods?: PodName[];
-  /** Activity (`name` or `name:pod`) whose first call fails, non-retryably, with this error type. */
-  fail?: { activity: string; type: string; message: string };
+  /** Activities whose first call fails; later calls behave. */
+  fail?: StandInFailure[];
   /** Activity (`name` or `name:pod`) whose first call waits until released, cancelled, or its worker stops. */
   hold?: string;
+  /**
+   * The held activity sends no heartbeat, so a cancel does not reach it: it goes on once released, as a pre-flight
+   * that takes the lock after the upgrade was cancelled.
+   */
+  holdThroughCancel?: boolean;
   /** Pre-flight refuses with this message (the real one throws PreflightFailed). */
   refuse?: string;
+  /** Activities replaced for this upgrade (after the knobs above); their calls are recorded all the same. */
+  overrides?: Partial<UpgradeActivities>;
 }
 
-/**
- * Activities that behave like the platform without touching one: every call is logged per workflow, and a scenario
- * makes one fail or hang. Workflow tests run on these in seconds; the sandbox tests run the real ones.
- */
-export function standInActivities(scenarios: Map<string, StandInScenario>) {
-  const calls = new Map<string, string[]>();
-  const held = new Set<string>();
-  const failed = new Set<string>();
-  const releases = new Map<string, () => void>();
+export interface StandInOptions {
+  /**
+   * A deploy checkout (a temporary directory): the real lock activities run on it, and the stand-in pre-flight takes
+   * the real lock there, as the real one does last. @default none: the lock activities are stand-ins too
+   */
+  lockRoot?: string;
+}
 
-  const called = async (name: string, pod?: PodName): Promise<StandInScenario> => {
+/** What every activity does on a healthy stand-in platform, given the upgrade's scenario. */
+type StandInBehaviours = {
+  [Name in keyof UpgradeActivities]: (
+    input: Parameters<UpgradeActivities[Name]>[0],
+    scenario: StandInScenario,
+  ) => ReturnType<UpgradeActivities[Name]>;
+};
+
+interface Call {
+  /** `name`, or `name:pod` for the pod activities. */
+  key: string;
+  name: keyof UpgradeActivities;
+  input: unknown;
+}
+
+const RUNNING_VERSION = '1.2.0';
+const DEPLOYED_PODS: PodName[] = ['database', 'core', 'temporal', 'seal-gateway'];
+
+/**
+ * Activities that behave like the platform without touching one: every call is recorded per workflow, and a scenario
+ * makes some fail, hang or behave otherwise. Workflow tests run on these in seconds; the sandbox tests run the real
+ * ones. Every activity of `UpgradeActivities` is here: a new one is a compile error in this file only.
+ */
+export function standInActivities(scenarios: Map<string, StandInScenario>, { lockRoot }: StandInOptions = {}) {
+  const calls = new Map<string, Call[]>();
+  const failed = new Set<string>();
+  const held = new Set<string>();
+  const releases = new Map<string, () => void>();
+  const lockTakers = new Map<string, string>();
+
+  const hold = async (workflowId: string, scenario: StandInScenario) => {
     const context = Context.current();
-    const workflowId = context.info.workflowExecution?.workflowId ?? '';
+    held.add(workflowId);
+    const released = new Promise<void>((resolve) => releases.set(workflowId, resolve));
+    if (scenario.holdThroughCancel) return released;
+    // A cancellation reaches an activity through its heartbeats only.
+    const beat = setInterval(() => context.heartbeat(), 500);
+    try {
+      await Promise.race([context.cancelled, released]);
+    } finally {
+      clearInterval(beat);
+    }
+  };
+
+  /** Records the call, then applies the scenario's knobs to it. */
+  const called = async (name: keyof UpgradeActivities, input: unknown): Promise<StandInScenario> => {
+    const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+    const pod = (input as { pod?: PodName } | undefined)?.pod;
     const key = pod ? `${name}:${pod}` : name;
-    calls.set(workflowId, [...(calls.get(workflowId) ?? []), key]);
+    calls.set(workflowId, [...(calls.get(workflowId) ?? []), { key, name, input }]);
     const scenario = scenarios.get(workflowId) ?? {};
-    if (scenario.fail?.activity === key && !failed.has(workflowId)) {
-      failed.add(workflowId);
-      throw ApplicationFailure.nonRetryable(scenario.fail.message, scenario.fail.type);
+    const failure = scenario.fail?.find(({ activity }) => activity === key);
+    if (failure && !failed.has(`${workflowId} ${key}`)) {
+      failed.add(`${workflowId} ${key}`);
+      const { message, type, retryable } = failure;
+      throw retryable ? ApplicationFailure.retryable(message, type) : ApplicationFailure.nonRetryable(message, type);
     }
-    if (scenario.hold === key && !held.has(workflowId)) {
-      held.add(workflowId);
-      // A cancellation reaches an activity through its heartbeats only.
-      const beat = setInterval(() => context.heartbeat(), 500);
-      try {
-        await Promise.race([context.cancelled, new Promise<void>((resolve) => releases.set(workflowId, resolve))]);
-      } finally {
-        clearInterval(beat);
-      }
-    }
+    if (scenario.hold === key && !held.has(workflowId)) await hold(workflowId, scenario);
     return scenario;
   };
 
-  const activities = {
-    async checkPreflight({ request }: PreflightInput): Promise<PreflightReport> {
-      const scenario = await called('checkPreflight');
+  const behaviours: StandInBehaviours = {
+    async checkPreflight({ request, lockOwner, readOnly }, scenario) {
       if (scenario.refuse) throw ApplicationFailure.nonRetryable(scenario.refuse, 'PreflightFailed');
-      const pods = request.pods ?? scenario.deployedPods ?? ['database', 'core', 'temporal', 'seal-gateway'];
+      const fromVersion = scenario.runningVersion ?? RUNNING_VERSION;
+      if (lockRoot && !readOnly) {
+        await acquireLock(lockRoot, { ...lockOwner, fromVersion, toVersion: request.targetVersion });
+        lockTakers.set(lockOwner.workflowId, lockOwner.runId);
+      }
       return {
         profile: 'development',
-        fromVersion: scenario.runningVersion ?? '1.2.0',
+        fromVersion,
         toVersion: request.targetVersion,
-        pods,
+        pods: request.pods ?? scenario.deployedPods ?? DEPLOYED_PODS,
         images: [],
         checks: ['stand-in platform'],
         databaseBytes: 1024,
-        alreadyAtTarget: (scenario.runningVersion ?? '1.2.0') === request.targetVersion,
+        alreadyAtTarget: fromVersion === request.targetVersion,
       };
     },
-    async pinRunningImages() {
-      await called('pinRunningImages');
-      return [];
-    },
-    async pullImages({ tag }: { tag: string }) {
-      await called('pullImages');
-      return [{ image: `aegis-runtime:${tag}`, digest: `sha256:${'0'.repeat(64)}` }];
-    },
-    async backUpDatabases({ backupId }: { backupId: string }) {
-      await called('backUpDatabases');
-      return { location: `/var/backups/aegis/${backupId}`, files: [] };
-    },
-    async snapshotMigrations() {
-      await called('snapshotMigrations');
-      return [{ version: 1, description: 'init', success: true, checksum: '00' }];
-    },
-    async setImageTag() {
-      const scenario = await called('setImageTag');
-      return scenario.runningVersion ?? '1.2.0';
-    },
-    async redeployPod({ pod }: { pod: PodName }) {
-      await called('redeployPod', pod);
-      return { startedAt: new Date().toISOString(), skipped: false };
-    },
-    async awaitPodReady({ pod }: { pod: PodName }) {
-      await called('awaitPodReady', pod);
-      return `${pod} ready`;
-    },
-    async awaitMigrations() {
-      await called('awaitMigrations');
-      return [2];
-    },
-    async redeployPlatform() {
-      await called('redeployPlatform');
-    },
-    async validatePlatform() {
-      await called('validatePlatform');
-      return 'all services healthy';
-    },
-    async restorePinnedImages({ previousTag }: { previousTag: string }) {
-      await called('restorePinnedImages');
-      return previousTag;
-    },
-    async restoreDatabase() {
-      await called('restoreDatabase');
-      return { restored: true, reason: 'schema moved: restored' };
-    },
-    async releaseUpgradeLock() {
-      await called('releaseUpgradeLock');
-    },
-    async backUpFinal({ backup }: { backup: BackupRecord }): Promise<BackupRecord> {
-      await called('backUpFinal');
-      return { ...backup, final: { takenAt: new Date().toISOString(), files: [] } };
-    },
-    async resumeWriters() {
-      await called('resumeWriters');
-      return [];
-    },
-  } satisfies Partial<UpgradeActivities>;
+    pinRunningImages: async () => [],
+    pullImages: async ({ tag }) => [{ image: `aegis-runtime:${tag}`, digest: `sha256:${'0'.repeat(64)}` }],
+    backUpDatabases: async ({ backupId }) => ({ location: `/var/backups/aegis/${backupId}`, files: [] }),
+    snapshotMigrations: async () => [{ version: 1, description: 'init', success: true, checksum: '00' }],
+    setImageTag: async (_input, scenario) => scenario.runningVersion ?? RUNNING_VERSION,
+    redeployPod: async () => ({ startedAt: new Date().toISOString(), skipped: false }),
+    awaitPodReady: async ({ pod }) => `${pod} ready`,
+    awaitMigrations: async () => [2],
+    redeployPlatform: async () => undefined,
+    validatePlatform: async () => 'all services healthy',
+    restorePinnedImages: async ({ previousTag }) => previousTag,
+    restoreDatabase: async () => ({ restored: true, reason: 'schema moved: restored' }),
+    backUpFinal: async ({ backup }) => ({ ...backup, final: { takenAt: new Date().toISOString(), files: [] } }),
+    resumeWriters: async () => [],
+    releaseUpgradeLock: async () => undefined,
+    readUpgradeLock: async () => ({ path: '/srv/aegis-deploy/.aegis-upgrade.lock', state: 'free' }),
+    lockHolderStatus: async () => ({ ownerStatus: 'not found' }),
+    clearUpgradeLock: async () => undefined,
+    ...(lockRoot ? createLockActivities(lockRoot) : {}),
+  };
+
+  type AnyActivity = (input: unknown, scenario?: StandInScenario) => Promise<unknown>;
+  const activities = Object.fromEntries(
+    (Object.keys(behaviours) as (keyof UpgradeActivities)[]).map((name) => [
+      name,
+      async (input: unknown) => {
+        const scenario = await called(name, input);
+        const override = scenario.overrides?.[name] as AnyActivity | undefined;
+        return override ? override(input) : (behaviours[name] as AnyActivity)(input, scenario);
+      },
+    ]),
+  ) as UpgradeActivities;
 
   return {
     activities,
+    /** Sets the scenario of the upgrade `workflowId`, forgetting the calls and knobs of an earlier run of it. */
+    scenario(workflowId: string, scenario: StandInScenario) {
+      scenarios.set(workflowId, scenario);
+      for (const done of [calls, held, releases, lockTakers]) done.delete(workflowId);
+      for (const key of failed) if (key.startsWith(`${workflowId} `)) failed.delete(key);
+    },
     /** Every activity the upgrade `workflowId` called, in order (`redeployPod:core`). */
-    calls: (workflowId: string) => calls.get(workflowId) ?? [],
+    calls: (workflowId: string) => (calls.get(workflowId) ?? []).map(({ key }) => key),
+    /** What the upgrade `workflowId` passed to activity `name`, call by call. */
+    inputs: (workflowId: string, name: keyof UpgradeActivities) =>
+      (calls.get(workflowId) ?? []).filter((call) => call.name === name).map(({ input }) => input),
     /** True once the scenario's held activity is running. */
     holding: (workflowId: string) => held.has(workflowId),
     /** Lets the held activity of `workflowId` complete. */
     release: (workflowId: string) => releases.get(workflowId)?.(),
+    /** The run of `workflowId` whose pre-flight took the lock last (with `lockRoot`). */
+    lockTakenBy: (workflowId: string) => lockTakers.get(workflowId),
   };
+}
+
+export type StandIns = ReturnType<typeof standInActivities>;
+
+/** A dev server, a client on it and a worker on the stand-ins; each upgrade's scenario is set when it starts. */
+export interface StandInServer {
+  server: DevServer;
+  client: Client;
+  /** The task queue of the worker that runs from start to close. */
+  taskQueue: string;
+  standIn: StandIns;
+  /** Starts upgrade `workflowId` on `scenario` (on `taskQueue` unless another is given). */
+  start(
+    workflowId: string,
+    request: UpgradeRequest,
+    scenario?: StandInScenario,
+    taskQueue?: string,
+  ): Promise<WorkflowHandleWithFirstExecutionRunId>;
+  /** Another worker on the same stand-ins, on its own task queue: a test may stop it mid-upgrade. */
+  createWorker(taskQueue: string, options?: { shutdownGraceTime?: Duration }): Promise<Worker>;
+  close(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+/** Starts a dev server and an in-process worker running the real workflows on stand-in activities. */
+export async function startStandInServer(options: StandInOptions = {}): Promise<StandInServer> {
+  if (!runtimeInstalled) {
+    // The activity failures these tests provoke are expected: only errors of the worker itself are printed.
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    runtimeInstalled = true;
+  }
+  const standIn = standInActivities(new Map(), options);
+  const server = await startDevServer();
+  const connection = await Connection.connect({ address: server.address });
+  const native = await NativeConnection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const createWorker = (taskQueue: string, workerOptions: { shutdownGraceTime?: Duration } = {}) =>
+    Worker.create({
+      connection: native,
+      taskQueue,
+      workflowsPath: require.resolve(`${REPO_ROOT}/src/workflows`),
+      activities: standIn.activities,
+      ...workerOptions,
+    });
+  const taskQueue = `stand-in-${randomUUID().slice(0, 8)}`;
+  const worker = await createWorker(taskQueue);
+  const running = worker.run();
+  return {
+    server,
+    client,
+    taskQueue,
+    standIn,
+    start(workflowId, request, scenario = {}, queue = taskQueue) {
+      standIn.scenario(workflowId, scenario);
+      return client.workflow.start(UPGRADE_WORKFLOW_TYPE, { taskQueue: queue, workflowId, args: [request] });
+    },
+    createWorker,
+    async close() {
+      worker.shutdown();
+      await running;
+      await native.close();
+      await connection.close();
+      await server.stop();
+    },
+  };
+}
+
+/** Waits until `condition` holds, polling every 100 ms. */
+export async function until(condition: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Condition not met within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -1,39 +1,43 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { InvalidActivityInput, ValidationFailed } from '../../src/activities/errors';
+import { randomUUID } from 'node:crypto';
+import { InvalidActivityInput } from '../../src/activities/errors';
 import { upgradeState } from '../../src/cli/upgrades';
 import { UpgradeFailureType, type UpgradeProgress, type UpgradeReport } from '../../src/upgrade';
 import { upgradeFailure } from '../helpers/platform';
 import {
-  standInActivities,
-  startStandInBench,
-  type ActivityCalls,
-  type StandInBench,
-} from '../helpers/stand-in-upgrade';
+  startStandInServer,
+  type StandInFailure,
+  type StandInScenario,
+  type StandInServer,
+} from '../helpers/stand-in-activities';
 
 /**
  * The real workflow on a real dev server, with stand-in activities: how the upgrade compensates, retries and releases
  * its lock, without a platform. Each scenario takes seconds (the first compensation retry waits 5 s).
  */
 describe('compensation and lock release, on stand-in activities', () => {
-  let bench: StandInBench;
+  let bench: StandInServer;
 
   beforeAll(async () => {
-    bench = await startStandInBench();
+    bench = await startStandInServer();
   }, 60_000);
   afterAll(async () => {
     await bench?.close();
   });
 
   /** The upgrade fails at its last step, so the rollback undoes every pod; the rollback's validation passes. */
-  const failedValidation = () => {
-    let validations = 0;
-    return {
-      validatePlatform: async () => {
-        if (++validations > 1) return 'every service ✓';
-        throw new ValidationFailed('Validation failed: ✗ SEAL Gateway (http://127.0.0.1:8089)');
-      },
-    };
+  const failedValidation: StandInFailure = {
+    activity: 'validatePlatform',
+    type: 'ValidationFailed',
+    message: 'Validation failed: ✗ SEAL Gateway (http://127.0.0.1:8089)',
   };
+  /** An upgrade to 1.3.0 of a platform at 1.2.0 with pods `database` and `core`. */
+  const start = (scenario: StandInScenario) =>
+    bench.start(
+      `aegis-upgrade-stand-in-${randomUUID().slice(0, 8)}`,
+      { targetVersion: '1.3.0' },
+      { deployedPods: ['database', 'core'], ...scenario },
+    );
 
   async function scheduledActivity(handle: WorkflowHandle, type: string) {
     const { events } = await handle.fetchHistory();
@@ -42,32 +46,32 @@ describe('compensation and lock release, on stand-in activities', () => {
   }
 
   test('a compensation is retried with backoff for hours, and `status` shows its attempt and last error', async () => {
-    const calls: ActivityCalls = [];
-    let restores = 0;
-    const activities = standInActivities(calls, {
-      ...failedValidation(),
-      restorePinnedImages: async ({ previousTag }) => {
-        if (++restores === 1) throw new Error('podman tag: registry 127.0.0.1:5000 unreachable');
-        return previousTag;
-      },
+    const handle = await start({
+      fail: [
+        failedValidation,
+        {
+          activity: 'restorePinnedImages',
+          type: 'RegistryUnreachable',
+          message: 'podman tag: registry 127.0.0.1:5000 unreachable',
+          retryable: true,
+        },
+      ],
     });
     const seen: UpgradeProgress[] = [];
 
-    const failure = await bench.upgrade(activities, { targetVersion: '1.3.0' }, async (handle) => {
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const state = await upgradeState(handle).catch(() => undefined);
-        if (!state?.running) break;
-        seen.push(state.progress);
-        if (Date.now() > deadline) throw new Error('the upgrade did not end within 30 s');
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      const options = await scheduledActivity(handle, 'restorePinnedImages');
-      return { ...(await upgradeFailure(handle.result())), options };
-    });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const state = await upgradeState(handle).catch(() => undefined);
+      if (!state?.running) break;
+      seen.push(state.progress);
+      if (Date.now() > deadline) throw new Error('the upgrade did not end within 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const options = await scheduledActivity(handle, 'restorePinnedImages');
+    const failure = await upgradeFailure(handle.result());
 
     expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
-    expect(restores).toBe(2);
+    expect(bench.standIn.calls(handle.workflowId).filter((call) => call === 'restorePinnedImages')).toHaveLength(2);
     const retrying = seen.flatMap((progress) => progress.rollback).find((step) => step.detail?.includes('attempt 2'));
     expect(retrying).toMatchObject({
       id: 'rollback:tag',
@@ -75,54 +79,52 @@ describe('compensation and lock release, on stand-in activities', () => {
       detail: 'retrying restorePinnedImages, attempt 2; last error: podman tag: registry 127.0.0.1:5000 unreachable',
     });
     // What the server was asked to do: retry without a count, for 6 hours, backing off to 5 minutes between tries.
-    expect(failure.options?.scheduleToCloseTimeout?.seconds?.toString()).toBe(String(6 * 3600));
-    expect(failure.options?.heartbeatTimeout?.seconds?.toString()).toBe('60');
-    expect(failure.options?.retryPolicy).toMatchObject({
+    expect(options?.scheduleToCloseTimeout?.seconds?.toString()).toBe(String(6 * 3600));
+    expect(options?.heartbeatTimeout?.seconds?.toString()).toBe('20');
+    expect(options?.retryPolicy).toMatchObject({
       maximumAttempts: 0,
       backoffCoefficient: 2,
       initialInterval: expect.objectContaining({ seconds: expect.anything() }),
       maximumInterval: expect.objectContaining({ seconds: expect.anything() }),
       nonRetryableErrorTypes: ['InvalidActivityInput', 'BackupInvalid'],
     });
-    expect(failure.options?.retryPolicy?.initialInterval?.seconds?.toString()).toBe('5');
-    expect(failure.options?.retryPolicy?.maximumInterval?.seconds?.toString()).toBe('300');
+    expect(options?.retryPolicy?.initialInterval?.seconds?.toString()).toBe('5');
+    expect(options?.retryPolicy?.maximumInterval?.seconds?.toString()).toBe('300');
   }, 60_000);
 
   test('a compensation whose input can never succeed fails at once: RollbackFailed with the manual steps', async () => {
-    const calls: ActivityCalls = [];
-    const activities = standInActivities(calls, {
-      ...failedValidation(),
-      restorePinnedImages: async () => {
-        throw new InvalidActivityInput('pinTag', 'an image tag', 'x\ny');
+    const began = Date.now();
+    const handle = await start({
+      fail: [failedValidation],
+      overrides: {
+        restorePinnedImages: async () => {
+          throw new InvalidActivityInput('pinTag', 'an image tag', 'x\ny');
+        },
       },
     });
-    const began = Date.now();
 
-    const failure = await bench.upgrade(activities, { targetVersion: '1.3.0' }, (handle) =>
-      upgradeFailure(handle.result()),
-    );
+    const failure = await upgradeFailure(handle.result());
 
     expect(failure.type).toBe(UpgradeFailureType.RollbackFailed);
-    expect(calls.filter(([name]) => name === 'restorePinnedImages')).toHaveLength(1);
+    expect(bench.standIn.calls(handle.workflowId).filter((call) => call === 'restorePinnedImages')).toHaveLength(1);
     expect(Date.now() - began).toBeLessThan(5_000);
     expect(failure.report.manualSteps).toContain("sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=1.2.0/' .env");
   }, 60_000);
 
   test('a lock that cannot be released after the upgrade completed: it completes, and the report says so', async () => {
-    const calls: ActivityCalls = [];
-    const activities = standInActivities(calls, {
-      releaseUpgradeLock: async () => {
-        throw new Error('EACCES: permission denied, unlink /srv/aegis-deploy/.aegis-upgrade.lock');
+    const handle = await start({
+      overrides: {
+        releaseUpgradeLock: async () => {
+          throw new Error('EACCES: permission denied, unlink /srv/aegis-deploy/.aegis-upgrade.lock');
+        },
       },
     });
 
-    const report: UpgradeReport = await bench.upgrade(activities, { targetVersion: '1.3.0' }, (handle) =>
-      handle.result(),
-    );
+    const report: UpgradeReport = await handle.result();
 
     expect(report.phase).toBe('completed');
     expect(report.rollback).toEqual([]);
-    expect(calls.filter(([name]) => name === 'setImageTag')).toEqual([['setImageTag', { tag: '1.3.0' }]]);
+    expect(bench.standIn.inputs(handle.workflowId, 'setImageTag')).toEqual([{ tag: '1.3.0' }]);
     expect(report.lockNotReleased).toContain('EACCES: permission denied');
     expect(report.lockNotReleased).toContain('`rm .aegis-upgrade.lock`');
   }, 60_000);

@@ -1,42 +1,29 @@
-import { Context } from '@temporalio/activity';
-import {
-  Client,
-  Connection,
-  WorkflowFailedError,
-  type WorkflowHandleWithFirstExecutionRunId,
-} from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { acquireLock, lockHistoryPath, readLock } from '../../src/activities/lock';
-import type { PreflightInput } from '../../src/activities/preflight';
-import { createLockActivities } from '../../src/activities/unlock';
+import { lockHistoryPath, readLock } from '../../src/activities/lock';
 import { UsageError } from '../../src/cli/errors';
 import { unlockDeployment, unlockRequest } from '../../src/cli/unlock';
-import { UPGRADE_WORKFLOW_TYPE, UpgradeFailureType, type UpgradeRequest } from '../../src/upgrade';
+import { UpgradeFailureType, type UpgradeRequest } from '../../src/upgrade';
 import { UNLOCK_WORKFLOW_TYPE, UnlockFailureType, type UnlockReport } from '../../src/upgrade-lock';
 import { upgradeFailure } from '../helpers/platform';
-import { startDevServer, type DevServer } from '../helpers/temporal-server';
+import { startStandInServer, until, type StandInScenario, type StandInServer } from '../helpers/stand-in-activities';
 
 const SETUP_TIMEOUT_MS = 2 * 60_000;
 const TEST_TIMEOUT_MS = 60_000;
 const REQUEST: UpgradeRequest = { targetVersion: '1.3.0', pods: ['core'] };
 
-/** What the stand-in platform does at the steps a test controls. */
-interface Platform {
-  /** Pre-flight waits for this before it takes the lock. */
-  preflightGate?: Promise<void>;
-  preflightReached?: () => void;
-  /** The run whose pre-flight took the lock last. */
-  tookLock?: string;
-  /** The pull never ends (until the activity is cancelled): the upgrade holds the lock meanwhile. */
-  pullHangs: boolean;
-  /** Validation fails and so does putting the images back: the upgrade ends RollbackFailed. */
-  rollbackFails: boolean;
-}
+/** The pull never ends (until the activity is cancelled): the upgrade holds the lock meanwhile. */
+const PULL_HANGS: StandInScenario = { hold: 'pullImages' };
+/** Validation fails and so does putting the images back: the upgrade ends RollbackFailed. */
+const ROLLBACK_FAILS: StandInScenario = {
+  fail: [
+    { activity: 'validatePlatform', type: 'ValidationFailed', message: 'stand-in: core is down' },
+    { activity: 'restorePinnedImages', type: 'RegistryUnreachable', message: 'stand-in: the registry is gone' },
+  ],
+};
 
 /**
  * The deployment's lock on the real Temporal dev server, with the real upgrade and unlock workflows and the real lock
@@ -44,104 +31,31 @@ interface Platform {
  * says. The sandbox test runs the same scenarios on the real platform.
  */
 describe('the upgrade lock, on a real Temporal server', () => {
-  let server: DevServer;
-  let connection: Connection;
-  let client: Client;
-  let workerConnection: NativeConnection;
-  let worker: Worker;
-  let running: Promise<void>;
+  let bench: StandInServer;
+  let taskQueue: string;
   let root: string;
-  const taskQueue = `lock-${randomUUID().slice(0, 8)}`;
-  const platform: Platform = { pullHangs: false, rollbackFails: false };
-
-  const standIns = () => ({
-    async checkPreflight({ request, lockOwner, readOnly }: PreflightInput) {
-      platform.preflightReached?.();
-      await platform.preflightGate;
-      if (!readOnly) {
-        await acquireLock(root, { ...lockOwner, fromVersion: '1.2.0', toVersion: request.targetVersion });
-        platform.tookLock = lockOwner.runId;
-      }
-      const pods = request.pods ?? ['core'];
-      return {
-        profile: 'development',
-        fromVersion: '1.2.0',
-        toVersion: request.targetVersion,
-        pods,
-        images: [],
-        checks: ['stand-in'],
-        databaseBytes: 0,
-      };
-    },
-    pinRunningImages: async () => [],
-    async pullImages({ tag }: { tag: string }) {
-      while (platform.pullHangs) {
-        Context.current().heartbeat();
-        await Context.current().sleep(200);
-      }
-      return [{ image: `aegis-runtime:${tag}`, digest: 'sha256:0000000000000000000000' }];
-    },
-    backUpDatabases: async () => ({ location: path.join(root, 'backups', 'b'), files: [] }),
-    snapshotMigrations: async () => [],
-    setImageTag: async () => '1.2.0',
-    redeployPod: async () => ({ startedAt: new Date().toISOString(), skipped: false }),
-    awaitPodReady: async () => undefined,
-    awaitMigrations: async () => [],
-    redeployPlatform: async () => undefined,
-    async validatePlatform() {
-      if (platform.rollbackFails) throw ApplicationFailure.nonRetryable('stand-in: core is down', 'ValidationFailed');
-    },
-    async restorePinnedImages({ previousTag }: { previousTag: string }) {
-      if (platform.rollbackFails) throw ApplicationFailure.nonRetryable('stand-in: the registry is gone');
-      return previousTag;
-    },
-    restoreDatabase: async () => ({ restored: false, reason: 'stand-in' }),
-    ...createLockActivities(root),
-  });
 
   beforeAll(async () => {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-upgrade-lock-'));
-    server = await startDevServer();
-    connection = await Connection.connect({ address: server.address });
-    client = new Client({ connection });
-    workerConnection = await NativeConnection.connect({ address: server.address });
-    worker = await Worker.create({
-      connection: workerConnection,
-      taskQueue,
-      workflowsPath: require.resolve('../../src/workflows'),
-      activities: standIns(),
-    });
-    running = worker.run();
+    bench = await startStandInServer({ lockRoot: root });
+    taskQueue = bench.taskQueue;
   }, SETUP_TIMEOUT_MS);
 
   afterEach(async () => {
-    Object.assign(platform, {
-      pullHangs: false,
-      rollbackFails: false,
-      preflightGate: undefined,
-      preflightReached: undefined,
-      tookLock: undefined,
-    });
-    for await (const run of client.workflow.list({
+    for await (const run of bench.client.workflow.list({
       query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
     })) {
-      await client.workflow.getHandle(run.workflowId, run.runId).terminate('test cleanup');
+      await bench.client.workflow.getHandle(run.workflowId, run.runId).terminate('test cleanup');
     }
     await fs.rm(path.join(root, '.aegis-upgrade.lock'), { force: true });
   });
 
   afterAll(async () => {
-    worker?.shutdown();
-    await running;
-    await workerConnection?.close();
-    await connection?.close();
-    await server?.stop();
+    await bench?.close();
     if (root) await fs.rm(root, { recursive: true, force: true });
   });
 
-  const start = (workflowId: string) =>
-    client.workflow.start(UPGRADE_WORKFLOW_TYPE, { taskQueue, workflowId, args: [REQUEST] });
+  const start = (workflowId: string, scenario: StandInScenario = {}) => bench.start(workflowId, REQUEST, scenario);
 
   /** Waits until `handle`'s run holds the lock: it is past pre-flight, pulling. */
   const holdsLock = async (handle: WorkflowHandleWithFirstExecutionRunId) => {
@@ -155,13 +69,12 @@ describe('the upgrade lock, on a real Temporal server', () => {
   };
 
   const unlock = (env: string, reason?: string): Promise<UnlockReport> =>
-    unlockDeployment(client, taskQueue, env, unlockRequest(reason, 'tester@ci'));
+    unlockDeployment(bench.client, taskQueue, env, unlockRequest(reason, 'tester@ci'));
 
   test(
     'two upgrades under different workflow IDs: one runs, the other is refused naming it',
     async () => {
-      platform.pullHangs = true;
-      const first = await start('aegis-upgrade-two');
+      const first = await start('aegis-upgrade-two', PULL_HANGS);
       await holdsLock(first);
 
       const second = await start('aegis-upgrade-two-again');
@@ -185,11 +98,9 @@ describe('the upgrade lock, on a real Temporal server', () => {
   test(
     'a terminated upgrade: the next one under the same workflow ID is refused naming it; unlock; the next one runs',
     async () => {
-      platform.pullHangs = true;
-      const terminated = await start('aegis-upgrade-staging');
+      const terminated = await start('aegis-upgrade-staging', PULL_HANGS);
       const held = await holdsLock(terminated);
       await terminated.terminate('operator gave up');
-      platform.pullHangs = false;
 
       const next = await start('aegis-upgrade-staging');
       const refusal = await upgradeFailure(next.result());
@@ -219,10 +130,8 @@ describe('the upgrade lock, on a real Temporal server', () => {
   test(
     'an upgrade that ended RollbackFailed keeps its lock: the next one is refused naming it',
     async () => {
-      platform.rollbackFails = true;
-      const failed = await start('aegis-upgrade-broken');
+      const failed = await start('aegis-upgrade-broken', ROLLBACK_FAILS);
       expect((await upgradeFailure(failed.result())).type).toBe(UpgradeFailureType.RollbackFailed);
-      platform.rollbackFails = false;
 
       const next = await start('aegis-upgrade-broken');
       const refusal = await upgradeFailure(next.result());
@@ -237,8 +146,7 @@ describe('the upgrade lock, on a real Temporal server', () => {
   test(
     'unlock is refused while the upgrade holding the lock runs, and leaves the lock',
     async () => {
-      platform.pullHangs = true;
-      const upgrade = await start('aegis-upgrade-busy');
+      const upgrade = await start('aegis-upgrade-busy', PULL_HANGS);
       const held = await holdsLock(upgrade);
 
       const refusal: unknown = await unlock('busy').catch((error: unknown) => error);
@@ -256,8 +164,7 @@ describe('the upgrade lock, on a real Temporal server', () => {
   test(
     'a lock that names no upgrade: refused while any upgrade runs on the task queue, then cleared with its content',
     async () => {
-      platform.pullHangs = true;
-      const upgrade = await start('aegis-upgrade-garbled');
+      const upgrade = await start('aegis-upgrade-garbled', PULL_HANGS);
       await holdsLock(upgrade);
       await fs.writeFile(path.join(root, '.aegis-upgrade.lock'), '');
 
@@ -278,19 +185,17 @@ describe('the upgrade lock, on a real Temporal server', () => {
   test(
     'a cancel during pre-flight leaves no lock, even when pre-flight takes it after the cancel',
     async () => {
-      let open: () => void = () => undefined;
-      platform.preflightGate = new Promise((resolve) => (open = resolve));
-      const reached = new Promise<void>((resolve) => (platform.preflightReached = resolve));
-      const upgrade = await start('aegis-upgrade-cancelled');
-      await reached;
+      // Pre-flight waits, before it takes the lock, until released.
+      const upgrade = await start('aegis-upgrade-cancelled', { hold: 'checkPreflight', holdThroughCancel: true });
+      await until(() => bench.standIn.holding(upgrade.workflowId));
 
       await upgrade.cancel();
-      open();
+      bench.standIn.release(upgrade.workflowId);
       const failure = await upgradeFailure(upgrade.result());
 
       expect(failure.type).toBe(UpgradeFailureType.PreflightFailed);
       expect(failure.message).toContain('cancelled during pre-flight; nothing was changed');
-      expect(platform.tookLock).toBe(upgrade.firstExecutionRunId);
+      expect(bench.standIn.lockTakenBy(upgrade.workflowId)).toBe(upgrade.firstExecutionRunId);
       await expect(readLock(root)).resolves.toMatchObject({ state: 'free' });
     },
     TEST_TIMEOUT_MS,
@@ -299,14 +204,14 @@ describe('the upgrade lock, on a real Temporal server', () => {
   test(
     'unlock is startable with the temporal CLI input, says when there is nothing to clear, and refuses a bad request',
     async () => {
-      const free = await client.workflow.execute(UNLOCK_WORKFLOW_TYPE, {
+      const free = await bench.client.workflow.execute(UNLOCK_WORKFLOW_TYPE, {
         taskQueue,
         workflowId: `aegis-unlock-default-${randomUUID()}`,
         args: [{ clearedBy: 'alice@ops-laptop', reason: 'nothing there' }],
       });
       expect(free).toEqual({ path: path.join(root, '.aegis-upgrade.lock') });
 
-      const bad = client.workflow.execute(UNLOCK_WORKFLOW_TYPE, {
+      const bad = bench.client.workflow.execute(UNLOCK_WORKFLOW_TYPE, {
         taskQueue,
         workflowId: `aegis-unlock-default-${randomUUID()}`,
         args: [{ reason: 'who?' }],

@@ -1,8 +1,5 @@
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
 import {
-  UPGRADE_WORKFLOW_TYPE,
   UpgradeFailureType,
   approveSignal,
   progressQuery,
@@ -12,59 +9,36 @@ import {
 } from '../../src/upgrade';
 import { recordHistory } from '../helpers/histories';
 import { upgradeFailure } from '../helpers/platform';
-import { standInActivities, type StandInScenario } from '../helpers/stand-in-activities';
-import { startDevServer, type DevServer } from '../helpers/temporal-server';
+import {
+  startStandInServer,
+  until,
+  type StandInScenario,
+  type StandInServer,
+  type StandIns,
+} from '../helpers/stand-in-activities';
 
 const SETUP_TIMEOUT_MS = 2 * 60_000;
 const SCENARIO_TIMEOUT_MS = 60_000;
-const WORKFLOWS_PATH = require.resolve('../../src/workflows');
 
 /**
  * The workflow's paths on the real dev server, with stand-in activities: what each scenario does to the step order,
  * and (with AEGIS_RECORD_HISTORIES=1) the histories the replay test replays against every later version of the code.
  */
 describe('upgrade scenarios on stand-in activities', () => {
-  const scenarios = new Map<string, StandInScenario>();
-  const standIn = standInActivities(scenarios);
-  let server: DevServer | undefined;
-  let connection: Connection | undefined;
-  let native: NativeConnection | undefined;
-  let client: Client;
-  let worker: Worker | undefined;
-  let running: Promise<void> | undefined;
-  const taskQueue = `scenarios-${randomUUID().slice(0, 8)}`;
-
-  const createWorker = async (queue = taskQueue, options: { shutdownGraceTime?: string } = {}) =>
-    Worker.create({
-      connection: native,
-      taskQueue: queue,
-      workflowsPath: WORKFLOWS_PATH,
-      activities: standIn.activities,
-      ...options,
-    });
+  let bench: StandInServer;
+  let standIn: StandIns;
 
   beforeAll(async () => {
-    server = await startDevServer();
-    connection = await Connection.connect({ address: server.address });
-    client = new Client({ connection });
-    native = await NativeConnection.connect({ address: server.address });
-    worker = await createWorker();
-    running = worker.run();
+    bench = await startStandInServer();
+    standIn = bench.standIn;
   }, SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
-    worker?.shutdown();
-    await running;
-    await native?.close();
-    await connection?.close();
-    await server?.stop();
+    await bench?.close();
   });
 
-  const start = (name: string, request: UpgradeRequest, scenario: StandInScenario = {}, queue = taskQueue) => {
-    const workflowId = `aegis-upgrade-${name}`;
-    scenarios.set(workflowId, scenario);
-    return client.workflow.start(UPGRADE_WORKFLOW_TYPE, { taskQueue: queue, workflowId, args: [request] });
-  };
+  const start = (name: string, request: UpgradeRequest, scenario: StandInScenario = {}, queue?: string) =>
+    bench.start(`aegis-upgrade-${name}`, request, scenario, queue);
 
   test(
     'completed: every pod redeployed in order, the lock released',
@@ -105,7 +79,11 @@ describe('upgrade scenarios on stand-in activities', () => {
   ])(
     '%s: a failure in %s rolls back and names step %s',
     async (name, activity, step) => {
-      const handle = await start(name, { targetVersion: '1.3.1' }, { fail: { activity, type: 'Fault', message: 'x' } });
+      const handle = await start(
+        name,
+        { targetVersion: '1.3.1' },
+        { fail: [{ activity, type: 'Fault', message: 'x' }] },
+      );
       const failure = await upgradeFailure(handle.result());
       expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
       expect(failure.report.cause?.step).toBe(step);
@@ -231,14 +209,14 @@ describe('upgrade scenarios on stand-in activities', () => {
   test(
     'worker restarted: a worker stopped inside the runtime redeploy, another finishes the upgrade',
     async () => {
-      const queue = `${taskQueue}-restart`;
-      const first = await createWorker(queue, { shutdownGraceTime: '100 ms' });
+      const queue = `${bench.taskQueue}-restart`;
+      const first = await bench.createWorker(queue, { shutdownGraceTime: '100 ms' });
       const firstRun = first.run();
       const handle = await start('worker-restarted', { targetVersion: '1.3.0' }, { hold: 'redeployPod:core' }, queue);
       await until(() => standIn.holding(handle.workflowId));
       first.shutdown();
       await firstRun;
-      const second = await createWorker(queue);
+      const second = await bench.createWorker(queue);
       const report: UpgradeReport = await second.runUntil(handle.result());
       expect(report.phase).toBe('completed');
       expect(standIn.calls(handle.workflowId).filter((call) => call === 'redeployPod:core')).toHaveLength(2);
@@ -247,14 +225,6 @@ describe('upgrade scenarios on stand-in activities', () => {
     SCENARIO_TIMEOUT_MS,
   );
 });
-
-async function until(condition: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Condition not met within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function untilPhase(handle: WorkflowHandle, phase: UpgradePhase): Promise<void> {
   await until(async () => (await handle.query(progressQuery)).phase === phase);
