@@ -13,7 +13,7 @@ import {
 
 /** A request with its defaults applied: what the workflow runs. `pods` stays open: its default is the profile's. */
 export type ParsedUpgradeRequest = UpgradeRequest &
-  Required<Pick<UpgradeRequest, 'strategy' | 'restoreDatabase' | 'approveBefore' | 'approvalTimeout' | 'dryRun'>>;
+  Required<Pick<UpgradeRequest, 'strategy' | 'restoreDatabase' | 'approveBefore' | 'dryRun'>>;
 
 /** Every problem of a request, in one message. */
 export class InvalidUpgradeRequest extends Error {
@@ -81,7 +81,8 @@ export function parseUpgradeRequest(input: unknown): ParsedUpgradeRequest {
     strategy: request.strategy ?? 'rolling',
     restoreDatabase: request.restoreDatabase ?? 'auto',
     approveBefore: [...(request.approveBefore ?? [])],
-    approvalTimeout: request.approvalTimeout ?? DEFAULT_APPROVAL_TIMEOUT,
+    // Only with a gate to time out: the parsed request parses again (the CLI sends it to the workflow as it is).
+    ...(request.approveBefore?.length && { approvalTimeout: request.approvalTimeout ?? DEFAULT_APPROVAL_TIMEOUT }),
     dryRun: request.dryRun ?? false,
     ...(request.restoreFrom !== undefined && { restoreFrom: request.restoreFrom }),
   };

@@ -49,15 +49,20 @@ describe('parseUpgradeRequest refuses', () => {
 });
 
 describe('parseUpgradeRequest accepts', () => {
-  it('a bare version, with every default applied', () => {
+  it('a bare version, with every default applied (no gate, so no approval timeout)', () => {
     expect(parseUpgradeRequest({ targetVersion: '1.3.0' })).toEqual({
       targetVersion: '1.3.0',
       strategy: 'rolling',
       restoreDatabase: 'auto',
       approveBefore: [],
-      approvalTimeout: DEFAULT_APPROVAL_TIMEOUT,
       dryRun: false,
     });
+  });
+
+  it('a gate, which waits the default approval timeout when none is given', () => {
+    expect(parseUpgradeRequest({ targetVersion: '1.3.0', approveBefore: ['core'] }).approvalTimeout).toBe(
+      DEFAULT_APPROVAL_TIMEOUT,
+    );
     expect(DEFAULT_APPROVAL_TIMEOUT).toBe('24 hours');
   });
 
@@ -102,6 +107,15 @@ describe('parseUpgradeRequest accepts', () => {
   it.each(['1.3.0', '1.3', 'latest', 'sha-0a1b2c3', '_', 'a'.repeat(128)])('the image tag %s', (targetVersion) => {
     expect(parseUpgradeRequest({ targetVersion }).targetVersion).toBe(targetVersion);
   });
+
+  it.each([{ targetVersion: '1.3.0' }, { targetVersion: '1.3.0', approveBefore: ['core'] }])(
+    'its own answer again, unchanged: the CLI sends the parsed request to the workflow, which parses it (%j)',
+    (input) => {
+      const parsed = parseUpgradeRequest(input);
+
+      expect(parseUpgradeRequest(parsed)).toEqual(parsed);
+    },
+  );
 
   it('and returns a copy: the caller cannot change the request afterwards', () => {
     const pods = ['core'];
