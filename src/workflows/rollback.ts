@@ -87,11 +87,12 @@ export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePol
   return steps;
 }
 
-/** The commands that finish a failed rollback by hand, from the deploy checkout. */
+/** The commands that finish a failed rollback by hand, from the deploy checkout; the last clears the lock, recorded. */
 export function manualRollbackSteps(
   changes: UpgradeChanges,
   done: readonly string[],
   policy: RestoreDatabasePolicy,
+  environment: string,
 ): string[] {
   const left = planRollback(changes, policy).filter((step) => !done.includes(step.id));
   const writers = DATABASE_WRITERS.map((writer) => writer.container).join(' ');
@@ -118,7 +119,7 @@ export function manualRollbackSteps(
         return ['make validate'];
     }
   });
-  return [...commands, CLEAR_LOCK_COMMAND];
+  return [...commands, clearLockCommand(environment)];
 }
 
 /**
@@ -136,14 +137,16 @@ function restoreTagCommands(changes: UpgradeChanges): string[] {
   return [...retag, `sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=${tag}/' .env`];
 }
 
-/** How an operator clears the lock of an upgrade that could not clear it, from the deploy checkout. */
-const CLEAR_LOCK_COMMAND = `rm ${UPGRADE_LOCK_FILE}`;
+/** How an operator clears the lock of an upgrade that could not clear it: `unlock` records who did, when, why. */
+function clearLockCommand(environment: string): string {
+  return `aegis-upgrade unlock --env ${environment} --reason "rolled back by hand"`;
+}
 
 /** What the report says when the lock could not be released: it stays, and how to clear it. */
-export function lockNotReleased(reason: string): string {
+export function lockNotReleased(reason: string, environment: string): string {
   return (
     `The upgrade's lock ${UPGRADE_LOCK_FILE} could not be released (${reason}): it stays, and the next upgrade is ` +
-    `refused until it is cleared; clear it in the deploy checkout with \`${CLEAR_LOCK_COMMAND}\``
+    `refused until it is cleared; clear it with \`${clearLockCommand(environment)}\``
   );
 }
 

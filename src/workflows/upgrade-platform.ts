@@ -73,7 +73,7 @@ const REDEPLOY: ActivityOptions = {
  * Compensations: idempotent, so retried with backoff on every error a retry can fix (a registry or database outage,
  * a dead worker), each for up to 6 hours: an outage during a night window outlasts minutes, and RollbackFailed should
  * reach the morning shift with the manual steps, not wait for ever. Retries are 5 minutes apart at most, so a fixed
- * outage is noticed soon; the heartbeat still notices a dead worker within a minute.
+ * outage is noticed soon; the heartbeat still notices a dead worker within 20 s.
  */
 const COMPENSATION: ActivityOptions = {
   scheduleToCloseTimeout: '6 hours',
@@ -126,7 +126,8 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
   // A lock that cannot be released changes nothing of the upgrade's outcome: it stays, and the report says so.
   const releaseLock = () =>
     CancellationScope.nonCancellable(() => quick.releaseUpgradeLock({ owner: lockOwner })).catch(
-      (error: unknown) => void (report.lockNotReleased = lockNotReleased(errorMessage(error))),
+      (error: unknown) =>
+        void (report.lockNotReleased = lockNotReleased(errorMessage(error), environmentOf(workflowId))),
     );
   let lockRequested = false;
   let accepted: { request: ParsedUpgradeRequest; preflight: PreflightReport };
@@ -431,7 +432,12 @@ async function rollBack(
     return true;
   } catch (error) {
     progress.phase = 'rollback-failed';
-    report.manualSteps = manualRollbackSteps(changes, done, request.restoreDatabase);
+    report.manualSteps = manualRollbackSteps(
+      changes,
+      done,
+      request.restoreDatabase,
+      environmentOf(workflowInfo().workflowId),
+    );
     report.cause = {
       ...(report.cause as UpgradeCause),
       message: `${report.cause?.message}; rollback: ${errorMessage(error)}`,

@@ -155,7 +155,7 @@ describe('manualRollbackSteps', () => {
   const failedAtCore = changes({ redeployedPods: ['database', 'core'] });
 
   it('gives the commands of every step not done, in order, then removes the lock', () => {
-    const commands = manualRollbackSteps(failedAtCore, [], 'auto');
+    const commands = manualRollbackSteps(failedAtCore, [], 'auto', 'default');
 
     expect(commands[0]).toBe("sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=1.2.0/' .env");
     expect(commands.slice(1, 7)).toEqual([
@@ -170,7 +170,7 @@ describe('manualRollbackSteps', () => {
       'make redeploy POD=core',
       'for c in aegis-core-aegis-runtime aegis-temporal-temporal-worker; do if podman container exists $c; then podman start $c; fi; done',
       'make validate',
-      'rm .aegis-upgrade.lock',
+      'aegis-upgrade unlock --env default --reason "rolled back by hand"',
     ]);
   });
 
@@ -182,7 +182,7 @@ describe('manualRollbackSteps', () => {
       backup: { ...BACKUP, final: { takenAt: '2026-11-26T03:10:00.000Z', files: [file] } },
     });
 
-    const commands = manualRollbackSteps(withFinal, ['rollback:tag'], 'auto');
+    const commands = manualRollbackSteps(withFinal, ['rollback:tag'], 'auto', 'default');
 
     expect(commands).toContain(
       `podman exec -i aegis-database-postgres pg_restore -U aegis -d aegis__restoring --single-transaction --exit-on-error < ${BACKUP.location}/final/aegis.dump`,
@@ -195,13 +195,14 @@ describe('manualRollbackSteps', () => {
       failedAtCore,
       ['rollback:tag', 'rollback:redeploy:database', 'rollback:database'],
       'auto',
+      'default',
     );
 
     expect(commands).toEqual([
       'make redeploy POD=core',
       'for c in aegis-core-aegis-runtime aegis-temporal-temporal-worker; do if podman container exists $c; then podman start $c; fi; done',
       'make validate',
-      'rm .aegis-upgrade.lock',
+      'aegis-upgrade unlock --env default --reason "rolled back by hand"',
     ]);
   });
 
@@ -211,7 +212,7 @@ describe('manualRollbackSteps', () => {
   ];
 
   it('points the previous tag back at the pinned images before naming it in .env, as the rollback does', () => {
-    const commands = manualRollbackSteps(changes({ pinnedImages: PINNED }), [], 'auto');
+    const commands = manualRollbackSteps(changes({ pinnedImages: PINNED }), [], 'auto', 'default');
 
     expect(commands.slice(0, 3)).toEqual([
       'podman tag ghcr.io/100monkeys-ai/aegis-runtime:aegis-rollback-upgrade-1.3.0 ghcr.io/100monkeys-ai/aegis-runtime:1.2.0',
@@ -225,13 +226,14 @@ describe('manualRollbackSteps', () => {
       changes({ previousTag: 'latest', pinnedImages: PINNED, redeployedPods: ['core'] }),
       [],
       'never',
+      'default',
     );
 
     expect(commands).toEqual([
       "sed -i 's/^AEGIS_IMAGE_TAG=.*/AEGIS_IMAGE_TAG=aegis-rollback-upgrade-1.3.0/' .env",
       'make redeploy POD=core',
       'make validate',
-      'rm .aegis-upgrade.lock',
+      'aegis-upgrade unlock --env default --reason "rolled back by hand"',
     ]);
     expect(commands.join('\n')).not.toContain('AEGIS_IMAGE_TAG=latest');
   });
@@ -239,30 +241,37 @@ describe('manualRollbackSteps', () => {
   it('still removes the lock when every step was done', () => {
     const done = ids(planRollback(failedAtCore, 'auto'));
 
-    expect(manualRollbackSteps(failedAtCore, done, 'auto')).toEqual(['rm .aegis-upgrade.lock']);
+    expect(manualRollbackSteps(failedAtCore, done, 'auto', 'default')).toEqual([
+      'aegis-upgrade unlock --env default --reason "rolled back by hand"',
+    ]);
   });
 
   it('gives teardown and deploy after a full redeploy', () => {
-    const commands = manualRollbackSteps(changes({ fullRedeploy: true, backup: undefined }), ['rollback:tag'], 'auto');
+    const commands = manualRollbackSteps(
+      changes({ fullRedeploy: true, backup: undefined }),
+      ['rollback:tag'],
+      'auto',
+      'default',
+    );
 
     expect(commands).toEqual([
       'make teardown PROFILE=development',
       'make deploy PROFILE=development',
       'make bootstrap-secrets',
       'make validate',
-      'rm .aegis-upgrade.lock',
+      'aegis-upgrade unlock --env default --reason "rolled back by hand"',
     ]);
   });
 
   it('never tells the operator to drop the database when the policy is `never`', () => {
-    const commands = manualRollbackSteps(failedAtCore, ['rollback:tag'], 'never');
+    const commands = manualRollbackSteps(failedAtCore, ['rollback:tag'], 'never', 'default');
 
     expect(commands.join('\n')).not.toContain('drop database');
     expect(commands).toEqual([
       'make redeploy POD=database',
       'make redeploy POD=core',
       'make validate',
-      'rm .aegis-upgrade.lock',
+      'aegis-upgrade unlock --env default --reason "rolled back by hand"',
     ]);
   });
 });
@@ -288,9 +297,9 @@ describe('rollbackPinTag', () => {
 
 describe('lockNotReleased', () => {
   it('says the lock stays, why, and the command that clears it', () => {
-    expect(lockNotReleased('EACCES: permission denied')).toBe(
+    expect(lockNotReleased('EACCES: permission denied', 'default')).toBe(
       "The upgrade's lock .aegis-upgrade.lock could not be released (EACCES: permission denied): it stays, and the " +
-        'next upgrade is refused until it is cleared; clear it in the deploy checkout with `rm .aegis-upgrade.lock`',
+        'next upgrade is refused until it is cleared; clear it with `aegis-upgrade unlock --env default --reason "rolled back by hand"`',
     );
   });
 });
