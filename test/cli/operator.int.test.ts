@@ -4,6 +4,7 @@ import path from 'node:path';
 import { progressQuery, type UpgradeProgress, type UpgradeReport } from '../../src/upgrade';
 import { REPO_ROOT } from '../helpers/repo';
 import { clearServer, imageTag, runningImages, usePlatform, waitFor } from '../helpers/platform';
+import { recordHistory } from '../helpers/histories';
 import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
 
@@ -108,6 +109,7 @@ describe('operating upgrades', () => {
       ]);
       expect(approved.exitCode).toBe(0);
       const report: UpgradeReport = await handle().result();
+      await recordHistory(handle(), 'platform-approved');
       expect(report.phase).toBe('completed');
       expect(await runtimeImage()).toMatch(/aegis-runtime:1\.3\.0$/);
     },
@@ -127,6 +129,7 @@ describe('operating upgrades', () => {
       ]);
       expect(started.exitCode).toBe(0);
       expect(await followToRollback()).toContain('Failed at approve:core: nobody approved within 5 seconds');
+      await recordHistory(handle(), 'platform-approval-timed-out');
     },
     SCENARIO_TIMEOUT_MS,
   );
@@ -145,6 +148,7 @@ describe('operating upgrades', () => {
       const aborted = await aegisUpgrade(['abort', '--reason', 'error rate up']);
       expect(aborted.exitCode).toBe(0);
       expect(await followToRollback()).toContain('error rate up');
+      await recordHistory(handle(), 'platform-aborted');
     },
     SCENARIO_TIMEOUT_MS,
   );

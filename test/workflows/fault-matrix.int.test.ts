@@ -17,6 +17,7 @@ import {
   usePlatform,
   waitFor,
 } from '../helpers/platform';
+import { recordHistory } from '../helpers/histories';
 import { REPO_ROOT } from '../helpers/repo';
 import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
@@ -334,6 +335,7 @@ describe('the fault matrix on the sandbox', () => {
         const handle = await startUpgrade(platform, { targetVersion: '1.3.1' });
         await killInside(handle, fault, step);
         await expectRolledBack(handle, 'migrations', before);
+        await recordHistory(handle, `platform-killed-in-${step.replace(/:/g, '-')}`);
       },
       SCENARIO_TIMEOUT_MS,
     );

@@ -13,6 +13,7 @@ import {
   usePlatform,
   waitFor,
 } from '../helpers/platform';
+import { recordHistory } from '../helpers/histories';
 import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
 
@@ -67,6 +68,7 @@ describe('upgradePlatform on the sandbox', () => {
       worker = await platform.startWorker();
       const handle = await startUpgrade(platform, { targetVersion: '1.3.0' });
       const report: UpgradeReport = await handle.result();
+      await recordHistory(handle, 'platform-completed-1.3.0');
 
       expect(report.phase).toBe('completed');
       expect(report.fromVersion).toBe('1.2.0');
@@ -116,9 +118,9 @@ describe('upgradePlatform on the sandbox', () => {
     'strategy full: teardown, deploy, bootstrap-secrets, then the same checks; 1.3.0 completes',
     async () => {
       worker = await platform.startWorker();
-      const report: UpgradeReport = await (
-        await startUpgrade(platform, { targetVersion: '1.3.0', strategy: 'full' })
-      ).result();
+      const handle = await startUpgrade(platform, { targetVersion: '1.3.0', strategy: 'full' });
+      const report: UpgradeReport = await handle.result();
+      await recordHistory(handle, 'platform-full-completed');
 
       expect(report.phase).toBe('completed');
       expect(report.steps.map((step) => step.id)).toEqual([
@@ -143,9 +145,9 @@ describe('upgradePlatform on the sandbox', () => {
     async () => {
       const databaseBefore = await dumpRuntimeDatabase();
       worker = await platform.startWorker();
-      const failure = await upgradeFailure(
-        (await startUpgrade(platform, { targetVersion: '1.3.1', strategy: 'full' })).result(),
-      );
+      const handle = await startUpgrade(platform, { targetVersion: '1.3.1', strategy: 'full' });
+      const failure = await upgradeFailure(handle.result());
+      await recordHistory(handle, 'platform-full-rolled-back-1.3.1');
 
       expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
       expect(failure.report.rollback.map((step) => step.id)).toEqual([
@@ -166,7 +168,9 @@ describe('upgradePlatform on the sandbox', () => {
     async () => {
       const databaseBefore = await dumpRuntimeDatabase();
       worker = await platform.startWorker();
-      const failure = await upgradeFailure((await startUpgrade(platform, { targetVersion: '1.3.1' })).result());
+      const handle = await startUpgrade(platform, { targetVersion: '1.3.1' });
+      const failure = await upgradeFailure(handle.result());
+      await recordHistory(handle, 'platform-rolled-back-1.3.1');
 
       expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
       expect(failure.report.cause).toMatchObject({
@@ -186,7 +190,9 @@ describe('upgradePlatform on the sandbox', () => {
     async () => {
       const databaseBefore = await dumpRuntimeDatabase();
       worker = await platform.startWorker();
-      const failure = await upgradeFailure((await startUpgrade(platform, { targetVersion: '1.3.2' })).result());
+      const handle = await startUpgrade(platform, { targetVersion: '1.3.2' });
+      const failure = await upgradeFailure(handle.result());
+      await recordHistory(handle, 'platform-rolled-back-1.3.2');
 
       expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
       expect(failure.report.cause).toMatchObject({ step: 'validate', message: expect.stringContaining('degraded') });
@@ -201,7 +207,9 @@ describe('upgradePlatform on the sandbox', () => {
       const envBefore = await fs.readFile(path.join(platform.root, '.env'), 'utf8');
       const containersBefore = await runningImages();
       worker = await platform.startWorker();
-      const failure = await upgradeFailure((await startUpgrade(platform, { targetVersion: '1.4.0' })).result());
+      const handle = await startUpgrade(platform, { targetVersion: '1.4.0' });
+      const failure = await upgradeFailure(handle.result());
+      await recordHistory(handle, 'platform-refused-1.4.0');
 
       expect(failure.type).toBe(UpgradeFailureType.PreflightFailed);
       expect(failure.message).toContain('aegis-temporal-worker:1.4.0');
@@ -223,6 +231,7 @@ describe('upgradePlatform on the sandbox', () => {
 
       worker = await platform.startWorker();
       const report: UpgradeReport = await handle.result();
+      await recordHistory(handle, 'platform-worker-killed');
       expect(report.phase).toBe('completed');
       expect(await runningImages()).toMatchObject(images('1.3.0'));
       // The redeploy the worker died in may run again (it never completed); every other ran exactly once.
@@ -260,6 +269,7 @@ describe('upgradePlatform on the sandbox', () => {
 
       worker = await platform.startWorker();
       const report: UpgradeReport = await handle.result();
+      await recordHistory(handle, 'platform-worker-stopped');
       expect(report.phase).toBe('completed');
       expect(await runningImages()).toMatchObject(images('1.3.0'));
       expect(await redeployedPods()).toEqual(['database', 'core', 'temporal', 'seal-gateway', 'observability']);
@@ -277,6 +287,7 @@ describe('upgradePlatform on the sandbox', () => {
       await handle.cancel();
 
       const failure = await upgradeFailure(handle.result());
+      await recordHistory(handle, 'platform-cancelled');
       expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
       expect(failure.report.cause?.message).toContain('cancelled');
       expect(failure.report.databaseRestored).toBe(true);
