@@ -78,7 +78,10 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
  * The failure path: undoes what the upgrade changed, keeps the lock when that failed (the deployment needs a hand),
  * and answers the failure the upgrade ends with, its report attached.
  */
-async function rollBackAndFail({ run, request, preflight, changes }: Upgrade, error: unknown) {
+async function rollBackAndFail(
+  { run, request, preflight, changes }: Upgrade,
+  error: unknown,
+): Promise<ApplicationFailure> {
   const { progress, report } = run;
   const { fromVersion, toVersion } = preflight;
   report.cause = describeCause(error, progress, run.abortReason);
