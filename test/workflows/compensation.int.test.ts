@@ -2,7 +2,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { InvalidActivityInput } from '../../src/activities/errors';
 import { upgradeState } from '../../src/cli/upgrades';
-import { UpgradeFailureType, type UpgradeProgress, type UpgradeReport } from '../../src/upgrade';
+import { UpgradeFailureType, environmentOf, type UpgradeProgress, type UpgradeReport } from '../../src/upgrade';
 import { upgradeFailure } from '../helpers/platform';
 import {
   startStandInServer,
@@ -126,6 +126,6 @@ describe('compensation and lock release, on stand-in activities', () => {
     expect(report.rollback).toEqual([]);
     expect(bench.standIn.inputs(handle.workflowId, 'setImageTag')).toEqual([{ tag: '1.3.0' }]);
     expect(report.lockNotReleased).toContain('EACCES: permission denied');
-    expect(report.lockNotReleased).toContain('`rm .aegis-upgrade.lock`');
+    expect(report.lockNotReleased).toContain(`\`aegis-upgrade unlock --env ${environmentOf(handle.workflowId)} `);
   }, 60_000);
 });

@@ -1,0 +1,60 @@
+import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { UpgradeActivities } from '../activities';
+import { COMPENSATION_NON_RETRYABLE_ERRORS, NON_RETRYABLE_ERRORS } from '../activities/errors';
+
+const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
+
+/** Quick edits and lookups: well under a second each, so a worker that died in one is replaced within 30 s. */
+const QUICK: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes },
+};
+/**
+ * Pre-flight asks the registry and the database: it may take a while, so it heartbeats. It takes the lock last: a
+ * cancel waits for it to end, so releasing the lock comes after taking it.
+ */
+const PREFLIGHT: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '20 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes },
+};
+/** Pulls and dumps: long, heartbeating, so a dead worker is noticed within 20 s. */
+const TRANSFER: ActivityOptions = {
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '20 seconds',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes },
+};
+/**
+ * Redeploys and bounded waits. A redeploy is never abandoned half-way: a cancellation waits for it to end
+ * before the rollback touches the same pod.
+ */
+const REDEPLOY: ActivityOptions = {
+  startToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '15 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes },
+};
+/**
+ * Compensations: idempotent, so retried with backoff on every error a retry can fix (a registry or database outage,
+ * a dead worker), each for up to 6 hours: an outage during a night window outlasts minutes, and RollbackFailed should
+ * reach the morning shift with the manual steps, not wait for ever. Retries are 5 minutes apart at most, so a fixed
+ * outage is noticed soon; the heartbeat still notices a dead worker within 20 s.
+ */
+const COMPENSATION: ActivityOptions = {
+  scheduleToCloseTimeout: '6 hours',
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '20 seconds',
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    nonRetryableErrorTypes: [...COMPENSATION_NON_RETRYABLE_ERRORS],
+  },
+};
+
+export const quick = proxyActivities<UpgradeActivities>(QUICK);
+export const preflightCheck = proxyActivities<UpgradeActivities>(PREFLIGHT);
+export const transfer = proxyActivities<UpgradeActivities>(TRANSFER);
+export const redeploy = proxyActivities<UpgradeActivities>(REDEPLOY);
+export const compensate = proxyActivities<UpgradeActivities>(COMPENSATION);

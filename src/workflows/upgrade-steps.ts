@@ -1,0 +1,303 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  patched,
+  setHandler,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { PreflightReport } from '../activities/preflight';
+import type { PodName } from '../platform';
+import {
+  UpgradeFailureType,
+  abortReasonSignal,
+  approveSignal,
+  environmentOf,
+  progressQuery,
+  type BackupRecord,
+  type UpgradeMemo,
+  type UpgradeOutcome,
+  type UpgradePhase,
+  type UpgradeReport,
+  type UpgradeRequest,
+} from '../upgrade';
+import type { UpgradeLockOwner } from '../upgrade-lock';
+import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from '../upgrade-request';
+import { preflightCheck, quick, redeploy, transfer } from './activity-options';
+import { ApprovalGates } from './approvals';
+import { upgradeLockOwner } from './lock';
+import { Patch } from './patches';
+import { ProgressLog, errorMessage } from './progress';
+import { lockNotReleased, rollbackPinTag, type UpgradeChanges } from './rollback';
+
+/** One upgrade as it runs, from its first line: its progress, report, approval gates and lock, shared by its steps. */
+export class UpgradeRun {
+  readonly workflowId: string;
+  readonly startTime: Date;
+  readonly lockOwner: UpgradeLockOwner;
+  readonly progress: ProgressLog;
+  readonly report: UpgradeOutcome = { images: [], migrationsApplied: [], databaseRestored: false };
+  readonly gates: ApprovalGates;
+  abortReason?: string;
+
+  /** Answers the `progress` query and takes the `approve` and `abortReason` signals from now on. */
+  constructor(readonly input: UpgradeRequest) {
+    const { workflowId, startTime } = workflowInfo();
+    this.workflowId = workflowId;
+    this.startTime = startTime;
+    this.lockOwner = upgradeLockOwner();
+    this.progress = new ProgressLog(requestedVersion(input));
+    this.gates = new ApprovalGates((note) => this.progress.notes.push(note));
+    setHandler(progressQuery, () => this.progress.snapshot());
+    setHandler(approveSignal, (approval) => this.gates.receive(approval));
+    setHandler(abortReasonSignal, (reason) => void (this.abortReason = reason));
+  }
+
+  /** Enters `phase` and shows it in the memo, where the upgrade history lists it. */
+  announce(phase: UpgradePhase): void {
+    this.progress.phase = phase;
+    const memo: UpgradeMemo = {
+      environment: environmentOf(this.workflowId),
+      fromVersion: this.progress.fromVersion,
+      toVersion: this.progress.toVersion,
+      outcome: phase,
+    };
+    upsertMemo({ ...memo });
+  }
+
+  fullReport(): UpgradeReport {
+    return { ...this.progress.snapshot(), ...this.report };
+  }
+
+  /** A lock that cannot be released changes nothing of the upgrade's outcome: it stays, and the report says so. */
+  releaseLock(): Promise<void> {
+    return CancellationScope.nonCancellable(() => quick.releaseUpgradeLock({ owner: this.lockOwner })).catch(
+      (error: unknown) =>
+        void (this.report.lockNotReleased = lockNotReleased(errorMessage(error), environmentOf(this.workflowId))),
+    );
+  }
+}
+
+/** A request pre-flight accepted, with what pre-flight found. */
+export interface AcceptedRequest {
+  request: ParsedUpgradeRequest;
+  preflight: PreflightReport;
+}
+
+/** An upgrade past pre-flight: what its steps read, and the changes a rollback undoes. */
+export interface Upgrade extends AcceptedRequest {
+  run: UpgradeRun;
+  changes: UpgradeChanges;
+}
+
+/** What Step 3 starts from: the backup of Step 2 and the migrations the database had before the new runtime. */
+export interface Baseline {
+  backup: BackupRecord;
+  migrationsBefore: number[];
+}
+
+/**
+ * Step 1: parses the request and runs pre-flight, which takes the lock (read-only for a dry run). A request refused,
+ * a failed check or a cancel fails the upgrade as PreflightFailed, nothing changed and the lock released.
+ */
+export async function runPreflight(run: UpgradeRun): Promise<AcceptedRequest> {
+  const { progress, lockOwner } = run;
+  progress.plan([{ id: 'preflight', title: 'Pre-flight checks' }]);
+  let lockRequested = false;
+  try {
+    return await progress.run(
+      'preflight',
+      async () => {
+        const request = parseUpgradeRequest(run.input);
+        lockRequested = !request.dryRun;
+        const preflight = await preflightCheck.checkPreflight({ request, lockOwner, readOnly: request.dryRun });
+        // A cancel that came while it ran ends the upgrade here, nothing changed: the lock it took is released below.
+        if (CancellationScope.current().consideredCancelled) {
+          throw new CancelledFailure('the upgrade was cancelled during pre-flight; nothing was changed');
+        }
+        return { request, preflight };
+      },
+      ({ preflight }) => preflight.checks.join('; '),
+    );
+  } catch (error) {
+    run.announce('refused');
+    // A pre-flight that failed or was cancelled after taking the lock must not leave it behind.
+    if (lockRequested) await run.releaseLock();
+    const unreleased = run.report.lockNotReleased ? `; ${run.report.lockNotReleased}` : '';
+    throw ApplicationFailure.create({
+      type: UpgradeFailureType.PreflightFailed,
+      message: `Pre-flight refused the upgrade to ${progress.toVersion}: ${errorMessage(error)}${unreleased}`,
+      nonRetryable: true,
+      details: [run.fullReport()],
+    });
+  }
+}
+
+/** A dry run's answer: what the upgrade would do, from pre-flight's read-only checks; nothing was locked. */
+export function reportPlan(run: UpgradeRun, { request, preflight }: AcceptedRequest): UpgradeReport {
+  const { pods } = preflight;
+  run.report.plan = {
+    pods,
+    images: preflight.images,
+    checks: preflight.checks,
+    backupEstimateBytes: preflight.databaseBytes,
+    restorePossible: pods.includes('core') && request.restoreDatabase !== 'never',
+    ...(request.approveBefore.length > 0 && { approvalTimeout: request.approvalTimeout }),
+  };
+  run.announce('planned');
+  return run.fullReport();
+}
+
+/** A target equal to the running version: the upgrade completes after pre-flight, having changed nothing. */
+export async function completeAtTarget(run: UpgradeRun): Promise<UpgradeReport> {
+  run.progress.notes.push(`Already at ${run.progress.toVersion}: nothing pulled, backed up, changed or redeployed`);
+  run.announce('completed');
+  await run.releaseLock();
+  return run.fullReport();
+}
+
+/** The upgrade's changes as a rollback reads them, before it has made any. */
+export function noChangesYet(run: UpgradeRun, preflight: PreflightReport): UpgradeChanges {
+  return {
+    previousTag: preflight.fromVersion,
+    profile: preflight.profile,
+    pinTag: rollbackPinTag(run.lockOwner),
+    tagChanged: false,
+    redeployedPods: [],
+    fullRedeploy: false,
+  };
+}
+
+/**
+ * Step 2: pins the running images and pulls the new ones while the databases are backed up. Both branches end before
+ * a failure of either counts. Returns the backup.
+ */
+export async function pullAndBackUp({ run, preflight, changes }: Upgrade): Promise<BackupRecord> {
+  const { progress, report } = run;
+  const { fromVersion, toVersion } = preflight;
+  const backupId = `${run.startTime.toISOString().replace(/[-:]|\.\d+/g, '')}-${fromVersion}-to-${toVersion}`;
+  const [pulled, backup] = await settleAll([
+    progress.run(
+      'pull-images',
+      async () => {
+        changes.pinnedImages = await transfer.pinRunningImages({ currentTag: fromVersion, pinTag: changes.pinTag });
+        return transfer.pullImages({ tag: toVersion });
+      },
+      (images) => images.map((image) => `${image.image}@${image.digest.slice(0, 19)}`).join(', '),
+    ),
+    progress.run(
+      'backup',
+      () => transfer.backUpDatabases({ backupId, fromVersion, toVersion }),
+      (record) => `${record.location} (${record.files.length} files verified)`,
+    ),
+  ]);
+  report.images = pulled;
+  report.backup = backup;
+  changes.backup = backup;
+  return backup;
+}
+
+/** Step 3, rolling: one pod at a time in the guide's order, each behind its approval gate if the request set one. */
+export async function upgradeRolling(upgrade: Upgrade, baseline: Baseline): Promise<void> {
+  const { run, request, preflight, changes } = upgrade;
+  const { toVersion } = preflight;
+  for (const pod of preflight.pods) {
+    if (request.approveBefore.includes(pod)) await awaitApproval(upgrade, pod);
+    if (pod === 'core') await takeFinalBackup(upgrade, baseline.backup);
+    changes.redeployedPods.push(pod);
+    if (pod === 'core') await restoreForDowngrade(upgrade);
+    const notBefore = new Date().toISOString();
+    const redeployed = await run.progress.run(
+      `redeploy:${pod}`,
+      async () => {
+        const result = await redeploy.redeployPod({ pod, tag: toVersion, notBefore });
+        if (pod !== 'core') await redeploy.awaitPodReady({ pod, tag: toVersion });
+        return result;
+      },
+      (result) => (result.skipped ? 'already on the target since this step began' : undefined),
+    );
+    if (pod === 'core') await checkRuntime(upgrade, redeployed.startedAt, baseline.migrationsBefore);
+  }
+}
+
+/** Step 3, full: the whole profile torn down and deployed at once, then every pod judged on the new tag. */
+export async function upgradeFull(upgrade: Upgrade, baseline: Baseline): Promise<void> {
+  const { run, preflight, changes } = upgrade;
+  const { pods, toVersion } = preflight;
+  const otherPods = pods.filter((pod) => pod !== 'core');
+  if (pods.includes('core')) await takeFinalBackup(upgrade, baseline.backup);
+  changes.fullRedeploy = true;
+  await restoreForDowngrade(upgrade);
+  const started = new Date().toISOString();
+  await run.progress.run('deploy', async () => {
+    await redeploy.redeployPlatform();
+    for (const pod of otherPods) await redeploy.awaitPodReady({ pod, tag: toVersion });
+  });
+  if (pods.includes('core')) await checkRuntime(upgrade, started, baseline.migrationsBefore);
+}
+
+/** Holds the upgrade before `pod` until its `approve` signal; past `approvalTimeout`, it fails and rolls back. */
+async function awaitApproval({ run, request }: Upgrade, pod: PodName): Promise<void> {
+  run.announce('waiting-for-approval');
+  await run.progress.run(
+    `approve:${pod}`,
+    async () => {
+      // Upgrades started before these changes replay them as they ran (docs/versioning.md).
+      const timeout = patched(Patch.defaultApprovalTimeout)
+        ? request.approvalTimeout
+        : (run.input.approvalTimeout ?? undefined);
+      if (!(await run.gates.await(pod, timeout, patched(Patch.approvalsPerGate)))) {
+        throw ApplicationFailure.nonRetryable(`nobody approved within ${timeout}`, 'ApprovalTimedOut');
+      }
+    },
+    () => 'approved',
+  );
+  run.announce('upgrading');
+}
+
+/** Just before the new runtime migrates: writers stopped, the migrated databases dumped as they are now. */
+async function takeFinalBackup({ run, changes }: Upgrade, backup: BackupRecord): Promise<void> {
+  changes.writersStopped = true;
+  const record = await run.progress.run(
+    'final-backup',
+    () => transfer.backUpFinal({ backup }),
+    (final) => `writers stopped; ${final.final?.files.map((file) => file.name).join(', ')} verified`,
+  );
+  run.report.backup = record;
+  changes.backup = record;
+}
+
+/** A downgrade's database: the backup taken when the platform last left the target version. */
+async function restoreForDowngrade({ run, preflight }: Upgrade): Promise<void> {
+  const backup = preflight.restoreFrom;
+  if (!backup) return;
+  await run.progress.run(
+    'restore-from',
+    () => transfer.restoreDatabase({ backup, policy: 'always' }),
+    (outcome) => outcome.reason,
+  );
+}
+
+/** The runtime's readiness is judged after its migrations: a failed migration is named as such, not as a dead pod. */
+async function checkRuntime({ run, preflight }: Upgrade, since: string, migrationsBefore: number[]): Promise<void> {
+  run.report.migrationsApplied = await run.progress.run(
+    'migrations',
+    async () => {
+      const applied = await redeploy.awaitMigrations({ since, before: migrationsBefore });
+      // The new runtime is judged: the writers stopped for the final dump may write again.
+      await quick.resumeWriters();
+      await redeploy.awaitPodReady({ pod: 'core', tag: preflight.toVersion });
+      return applied;
+    },
+    (applied) => (applied.length > 0 ? `applied ${applied.join(', ')}` : 'database is up to date'),
+  );
+}
+
+/** Like Promise.all, but waits for every branch before failing: no activity keeps running behind a rollback. */
+async function settleAll<T extends readonly unknown[]>(work: [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
+  const results = await Promise.allSettled(work);
+  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure) throw failure.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
