@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Client } from 'pg';
 import type { Config } from '../config';
-import { DATABASE_CONTAINER, RUNTIME_DATABASE, type PodName } from '../platform';
+import { DATABASE_CONTAINER, RUNTIME_DATABASE, podFullName, type PodName } from '../platform';
 import type { RunCommand, CommandOptions, CommandResult } from './command';
 import { readDeployEnv, secretValues } from './env-file';
 
@@ -79,7 +79,13 @@ export function createDeployment({ config, run }: DeploymentDeps): Deployment {
         database,
         connectionTimeoutMillis: 10_000,
       });
-      await client.connect();
+      await client.connect().catch((error: Error) => {
+        const { host, port } = config.aegis.postgres;
+        throw new Error(
+          `PostgreSQL (pod ${podFullName('database')}) does not answer at ${host}:${port}: ${error.message}`,
+          { cause: error },
+        );
+      });
       try {
         return (await client.query<Row>(sql)).rows;
       } finally {

@@ -39,15 +39,25 @@ export async function acquireLock(root: string, lock: Omit<UpgradeLock, 'since'>
     await fs.link(draft, lockPath(root));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const found = await readLock(root);
-    if (found.state === 'held' && isLockOwner(found.lock, lock)) return;
-    if (found.state === 'held') throw new UpgradeLocked(lockedMessage(root, found.lock));
+    if ((await claimableLock(root, lock)) === 'ours') return;
     // Released between the link and the read: the next try takes it.
-    if (found.state === 'free') throw new UpgradeLocked(`Deployment ${root} was locked a moment ago; try again`);
-    throw new UpgradeLocked(unreadableLockMessage(found.path, found.content, environmentOf(lock.workflowId)));
+    throw new UpgradeLocked(`Deployment ${root} was locked a moment ago; try again`);
   } finally {
     await fs.rm(draft, { force: true });
   }
+}
+
+/**
+ * Whether `owner` may take the lock: `free`, or `ours` (a retried pre-flight of the same run). Held by another run, or
+ * naming no run, it is refused naming the holder and the way out: pre-flight asks first, so that a deployment left
+ * locked by a terminated or failed upgrade is refused as such, before any other check.
+ */
+export async function claimableLock(root: string, owner: UpgradeLockOwner): Promise<'free' | 'ours'> {
+  const found = await readLock(root);
+  if (found.state === 'free') return 'free';
+  if (found.state === 'held' && isLockOwner(found.lock, owner)) return 'ours';
+  if (found.state === 'held') throw new UpgradeLocked(lockedMessage(root, found.lock));
+  throw new UpgradeLocked(unreadableLockMessage(found.path, found.content, environmentOf(owner.workflowId)));
 }
 
 /** Releases the lock if `owner`'s run holds it; never another run's lock, nor a lock that names no owner. */

@@ -8,7 +8,7 @@ import type { Deployment } from './deployment';
 import { IMAGE_TAG_KEY } from './env-file';
 import { CommandFailed, PreflightFailed } from './errors';
 import { imageExistsInRegistry, imageRef } from './images';
-import { acquireLock } from './lock';
+import { acquireLock, claimableLock } from './lock';
 import { podYamlPath } from './deployment';
 import { checkDowngrade } from './downgrade';
 import { createPodProbes, podProblem } from './pods';
@@ -167,6 +167,8 @@ export function createPreflightActivities(deployment: Deployment) {
 
   return {
     async checkPreflight({ request, lockOwner, readOnly = false }: PreflightInput): Promise<PreflightReport> {
+      // First: a deployment another upgrade holds (or left locked) is refused as such, whatever else is wrong.
+      await claimableLock(root, lockOwner);
       const profileFile = path.join(root, 'profiles', `${config.aegis.profile}.conf`);
       const deployed = profilePods(await fs.readFile(profileFile, 'utf8'));
       const pods = resolvePods(request, deployed);

@@ -2,7 +2,15 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UpgradeLockChanged, UpgradeLocked } from '../../src/activities/errors';
-import { acquireLock, clearLock, lockHistoryPath, lockPath, readLock, releaseLock } from '../../src/activities/lock';
+import {
+  acquireLock,
+  claimableLock,
+  clearLock,
+  lockHistoryPath,
+  lockPath,
+  readLock,
+  releaseLock,
+} from '../../src/activities/lock';
 import type { UpgradeLock } from '../../src/upgrade-lock';
 
 /** Two runs of the README's hand-started upgrade: the same workflow ID, each its own run. */
@@ -29,6 +37,16 @@ describe('the deployment lock', () => {
     expect(error).toBeInstanceOf(UpgradeLocked);
     return error as UpgradeLocked;
   };
+
+  it('tells pre-flight whether a run may take it: free, its own, or refused naming the holder, taking nothing', async () => {
+    expect(await claimableLock(root, owner(FIRST))).toBe('free');
+    await acquireLock(root, FIRST);
+
+    expect(await claimableLock(root, owner(FIRST))).toBe('ours');
+    await expect(claimableLock(root, owner(SECOND))).rejects.toThrow(UpgradeLocked);
+    await expect(claimableLock(root, owner(SECOND))).rejects.toThrow('run-1');
+    expect(JSON.parse(await fs.readFile(lockPath(root), 'utf8'))).toMatchObject(FIRST);
+  });
 
   it('writes a lock file in the checkout, 0600, naming its run, since when, and the upgrade', async () => {
     await acquireLock(root, FIRST);
