@@ -83,7 +83,6 @@ export function createDeployment({ config, run }: DeploymentDeps): Deployment {
         const { host, port } = config.aegis.postgres;
         throw new Error(
           `PostgreSQL (pod ${podFullName('database')}) does not answer at ${host}:${port}: ${error.message}`,
-          { cause: error },
         );
       });
       try {

@@ -409,6 +409,8 @@ describe('the fault matrix on the sandbox', () => {
         expect((await fs.readFile(history, 'utf8')).trim().split('\n')).toHaveLength(1);
         expect(((await fs.stat(history)).mode & 0o777).toString(8)).toBe('600');
 
+        // The terminated run had stopped pod temporal for its redeploy: the operator brings it back, as the refusal says.
+        await execa('podman', ['pod', 'start', 'aegis-temporal']);
         // `.env` already says 1.3.0 but pods temporal and seal-gateway still run 1.2.0: not "already at", a real upgrade.
         await fs.writeFile(platform.env.AEGIS_SANDBOX_COMMAND_LOG ?? '', '');
         const report = await expectCompleted(await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId));
