@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { FINAL_DIRECTORY, MANIFEST_FILE, dumpFileName } from '../backup-layout';
-import { MIGRATED_DATABASES } from '../platform';
 import type { BackupFile, BackupRecord, RestoreDatabasePolicy } from '../upgrade';
 import type { Deployment } from './deployment';
 import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
@@ -73,7 +72,7 @@ export async function readManifest(location: string): Promise<BackupManifest | u
 }
 
 export function createBackupActivities(deployment: Deployment) {
-  const { role, verify, dump } = createDumpTools(deployment);
+  const { role, verify, dump, dumpMigratedDatabases } = createDumpTools(deployment);
   const restore = createRestore(deployment);
 
   async function backUp({ backupId, fromVersion, toVersion }: BackupInput): Promise<BackupRecord> {
@@ -125,16 +124,7 @@ export function createBackupActivities(deployment: Deployment) {
     // Again on a retry: nothing has started them since, and a writer left running would make the dump stale.
     await stopWriters(deployment);
     if (!manifest.final) {
-      await privateDirectory(path.join(location, FINAL_DIRECTORY));
-      const user = await role();
-      const takenAt = new Date().toISOString();
-      const files: BackupFile[] = [];
-      for (const database of MIGRATED_DATABASES) {
-        const name = `${FINAL_DIRECTORY}/${dumpFileName(database)}`;
-        files.push(await dump(location, name, ['pg_dump', '-U', user, '-Fc', database]));
-      }
-      manifest.final = { takenAt, files };
-      for (const file of files) await verify(location, file);
+      manifest.final = await dumpMigratedDatabases(location, FINAL_DIRECTORY);
       await writePrivateJson(path.join(location, MANIFEST_FILE), manifest);
     } else {
       for (const file of manifest.final.files) await verify(location, file);

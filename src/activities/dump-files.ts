@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DATABASE_CONTAINER } from '../platform';
+import { dumpFileName } from '../backup-layout';
+import { DATABASE_CONTAINER, MIGRATED_DATABASES } from '../platform';
 import type { BackupFile } from '../upgrade';
 import type { CommandOptions } from './command';
 import type { Deployment } from './deployment';
@@ -82,5 +83,26 @@ export function createDumpTools(deployment: Deployment) {
     return { name, bytes: (await fs.stat(final)).size, sha256: await sha256(final) };
   }
 
-  return { exec, role, verify, dump };
+  /**
+   * Every migrated database as it is now, dumped into `subdirectory` of the backup (owner-only) and verified: the
+   * final dump of an upgrade and the dump taken before a restore are made alike.
+   */
+  async function dumpMigratedDatabases(
+    location: string,
+    subdirectory: string,
+  ): Promise<{ takenAt: string; files: BackupFile[] }> {
+    await privateDirectory(path.join(location, subdirectory));
+    const user = await role();
+    const takenAt = new Date().toISOString();
+    const files: BackupFile[] = [];
+    for (const database of MIGRATED_DATABASES) {
+      files.push(
+        await dump(location, `${subdirectory}/${dumpFileName(database)}`, ['pg_dump', '-U', user, '-Fc', database]),
+      );
+    }
+    for (const file of files) await verify(location, file);
+    return { takenAt, files };
+  }
+
+  return { exec, role, verify, dump, dumpMigratedDatabases };
 }

@@ -30,7 +30,6 @@ import {
   MANIFEST_FILE,
   PRE_RESTORE_DIRECTORY,
   RESTORE_DECISION_FILE,
-  dumpFileName,
   restoreSourceName,
   restoringDatabase,
 } from '../backup-layout';
@@ -38,7 +37,7 @@ import { MIGRATED_DATABASES } from '../platform';
 import type { BackupFile, DatabaseRestore } from '../upgrade';
 import type { BackupManifest } from './backup';
 import type { Deployment } from './deployment';
-import { createDumpTools, readJson, writePrivateJson, privateDirectory } from './dump-files';
+import { createDumpTools, readJson, writePrivateJson } from './dump-files';
 import { BackupInvalid, RestoreBlocked } from './errors';
 import { readMigrations, sameMigrations } from './migrations';
 import { stopWriters } from './writers';
@@ -71,7 +70,7 @@ const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 export function createRestore(deployment: Deployment) {
-  const { exec, role, verify, dump } = createDumpTools(deployment);
+  const { exec, role, verify, dumpMigratedDatabases } = createDumpTools(deployment);
   const sql = (statement: string) => deployment.psql('postgres', statement);
 
   async function decide(location: string, manifest: BackupManifest, policy: 'auto' | 'always') {
@@ -118,16 +117,7 @@ export function createRestore(deployment: Deployment) {
       for (const file of recorded.files) await verify(location, file);
       return recorded;
     }
-    await privateDirectory(path.join(location, PRE_RESTORE_DIRECTORY));
-    const user = await role();
-    const takenAt = new Date().toISOString();
-    const files: BackupFile[] = [];
-    for (const database of MIGRATED_DATABASES) {
-      const name = `${PRE_RESTORE_DIRECTORY}/${dumpFileName(database)}`;
-      files.push(await dump(location, name, ['pg_dump', '-U', user, '-Fc', database]));
-    }
-    for (const file of files) await verify(location, file);
-    const manifest = { takenAt, files };
+    const manifest = await dumpMigratedDatabases(location, PRE_RESTORE_DIRECTORY);
     await writePrivateJson(manifestFile, manifest);
     return manifest;
   }
