@@ -1,0 +1,308 @@
+/**
+ * `npm run bench`: our upgrade against the operator guide's commands typed as a script, on the same sandbox platform,
+ * in one run. Every figure is measured here; ratios are against baselines measured in this same run. Prints one table
+ * and writes the figures to bench-results/<time>.json, so two runs can be compared (README, "The benchmark").
+ *
+ * AEGIS_BENCH_RUNS (default 3): how many times the guide and our upgrade each run, alternately, for min/median/max.
+ * AEGIS_BENCH_SCALE (default 1,10,100): the numbers of concurrent stand-in upgrades of the scale figure.
+ */
+import { ApplicationFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { execa } from 'execa';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { readDeployEnv } from '../src/activities/env-file';
+import { loadTemporalConfig } from '../src/config';
+import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeReport, type UpgradeRequest } from '../src/upgrade';
+import { REPO_ROOT } from '../test/helpers/repo';
+import { sandbox, sandboxEnv } from '../test/helpers/sandbox';
+import { startDevServer } from '../test/helpers/temporal-server';
+import { startWorker } from '../test/helpers/worker-process';
+import { median, orchestrationFigures, type OrchestrationFigures } from './history';
+import { downSeconds, sandboxServices, startProber, type Outage, type ProbedService } from './prober';
+
+const FROM_VERSION = '1.2.0';
+const TO_VERSION = '1.3.0';
+/** The sandbox's release whose migrations fail: the rollback's figure. */
+const FAILING_VERSION = '1.3.1';
+const PODS = ['database', 'core', 'temporal', 'seal-gateway', 'observability'] as const;
+const GUIDE_SCRIPT = path.join(REPO_ROOT, 'bench', 'guide-upgrade.sh');
+const RESULTS_DIR = path.join(REPO_ROOT, 'bench-results');
+
+/** One upgrade 1.2.0 → 1.3.0, by the guide's script or by us. */
+interface UpgradeRun {
+  wallSeconds: number;
+  /** Seconds each step took, by step id (`redeploy:core`, …). */
+  steps: Record<string, number>;
+  /** Seconds each pod's service did not answer its health endpoint. */
+  downtime: Record<string, number>;
+  outages: Record<string, Outage[]>;
+}
+
+interface OursRun extends UpgradeRun {
+  orchestration: Omit<OrchestrationFigures, 'activities'> & {
+    activities: { name: string; runMs: number; overheadMs: number }[];
+  };
+}
+
+interface RollbackFigures {
+  failedStep: string;
+  /** From the failed step's end to the last rollback step's end. */
+  rollbackSeconds: number;
+  /** From the first change (the tag set) to the failure: the forward work the rollback undid. */
+  forwardSeconds: number;
+  rollbackSteps: Record<string, number>;
+  history: { events: number; bytes: number };
+}
+
+function say(text: string): void {
+  console.log(`[bench] ${text}`);
+}
+
+const seconds = (ms: number) => Math.round(ms) / 1000;
+
+class Bench {
+  private constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+    private readonly root: string,
+    private readonly registry: string,
+    private readonly services: ProbedService[],
+  ) {}
+
+  static async create(client: Client, env: Record<string, string>): Promise<Bench> {
+    const root = env.AEGIS_ROOT ?? '';
+    const deployEnv = Object.fromEntries(await readDeployEnv(root));
+    const services = sandboxServices(deployEnv, {
+      user: deployEnv.POSTGRES_USER ?? 'aegis',
+      password: deployEnv.POSTGRES_PASSWORD ?? '',
+    });
+    return new Bench(client, loadTemporalConfig(env).taskQueue, root, env.AEGIS_REGISTRY ?? '', services);
+  }
+
+  /** The platform back on 1.2.0, every service answering: each measured run starts from the same state. */
+  private async freshPlatform(): Promise<void> {
+    await sandbox('reset');
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const answers = await Promise.all(this.services.map((service) => service.probe()));
+      if (answers.every(Boolean)) return;
+      if (Date.now() > deadline) {
+        const down = this.services.filter((_, index) => !answers[index]).map((service) => service.pod);
+        throw new Error(`The sandbox did not come back healthy after a reset: ${down.join(', ')} down`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  private async probed<T>(work: () => Promise<T>): Promise<UpgradeRun & { result: T }> {
+    const prober = startProber(this.services);
+    const started = performance.now();
+    // Stopped either way: a prober left running would keep the bench alive.
+    const result = await work().catch(async (error: unknown) => {
+      await prober.stop();
+      throw error;
+    });
+    const outages = await prober.stop();
+    const wallSeconds = seconds(performance.now() - started);
+    const downtime = Object.fromEntries(Object.entries(outages).map(([pod, list]) => [pod, downSeconds(list)]));
+    return { result, wallSeconds, steps: {}, downtime, outages };
+  }
+
+  async guide(run: number): Promise<UpgradeRun> {
+    await this.freshPlatform();
+    const backup = path.join(this.root, 'backups', `bench-guide-${run}.sql`);
+    await fs.mkdir(path.dirname(backup), { recursive: true });
+    const measured = await this.probed(() =>
+      execa('bash', [GUIDE_SCRIPT, this.root, this.registry, TO_VERSION, backup]),
+    );
+    await fs.rm(backup, { force: true });
+    const { wallSeconds, downtime, outages } = measured;
+    const steps = Object.fromEntries(
+      measured.result.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(' ') as [string, string])
+        .map(([step, time]) => [step, Number(time)]),
+    );
+    return { wallSeconds, downtime, outages, steps };
+  }
+
+  async ours(request: UpgradeRequest = { targetVersion: TO_VERSION }): Promise<OursRun> {
+    await this.freshPlatform();
+    const measured = await this.probed(async () => {
+      const handle = await this.client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
+        taskQueue: this.taskQueue,
+        workflowId: upgradeWorkflowId('default'),
+        args: [request],
+      });
+      return { handle, report: (await handle.result()) as UpgradeReport };
+    });
+    const { handle, report } = measured.result;
+    const figures = orchestrationFigures(await handle.fetchHistory());
+    return {
+      wallSeconds: measured.wallSeconds,
+      downtime: measured.downtime,
+      outages: measured.outages,
+      steps: Object.fromEntries(report.steps.map((step) => [step.id, seconds(step.durationMs ?? 0)])),
+      orchestration: {
+        ...figures,
+        activities: figures.activities.map((activity) => ({
+          name: activity.name,
+          runMs: activity.endedAt - activity.startedAt,
+          overheadMs: activity.overheadMs,
+        })),
+      },
+    };
+  }
+
+  /** 1.2.0 → 1.3.1: its migrations fail, the upgrade rolls back (the database restored). */
+  async rollback(): Promise<RollbackFigures> {
+    await this.freshPlatform();
+    const handle = await this.client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
+      taskQueue: this.taskQueue,
+      workflowId: upgradeWorkflowId('default'),
+      args: [{ targetVersion: FAILING_VERSION }],
+    });
+    const report = await handle.result().then(
+      () => {
+        throw new Error(`The upgrade to ${FAILING_VERSION} completed: the sandbox's failing release did not fail`);
+      },
+      (error: unknown) => {
+        if (error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure) {
+          return error.cause.details?.[0] as UpgradeReport;
+        }
+        throw error;
+      },
+    );
+    const failed = report.steps.find((step) => step.status === 'failed');
+    const setTag = report.steps.find((step) => step.id === 'set-tag');
+    const lastRollbackStep = report.rollback.at(-1);
+    if (!failed?.endedAt || !setTag?.startedAt || !lastRollbackStep?.endedAt) {
+      throw new Error(`The rolled-back upgrade's report lacks its timings: ${JSON.stringify(report.steps)}`);
+    }
+    const figures = orchestrationFigures(await handle.fetchHistory());
+    return {
+      failedStep: failed.id,
+      rollbackSeconds: seconds(Date.parse(lastRollbackStep.endedAt) - Date.parse(failed.endedAt)),
+      forwardSeconds: seconds(Date.parse(failed.endedAt) - Date.parse(setTag.startedAt)),
+      rollbackSteps: Object.fromEntries(report.rollback.map((step) => [step.id, seconds(step.durationMs ?? 0)])),
+      history: { events: figures.events, bytes: figures.bytes },
+    };
+  }
+}
+
+/** min / median / max of one figure over the runs. */
+function spread(values: number[]): { min: number; median: number; max: number } {
+  return { min: Math.min(...values), median: median(values), max: Math.max(...values) };
+}
+
+const fixed = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+const triple = (values: number[]) => {
+  const { min, median: middle, max } = spread(values);
+  return `${fixed(min)} / ${fixed(middle)} / ${fixed(max)}`;
+};
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('   ')).join('\n');
+}
+
+function comparison(guide: UpgradeRun[], ours: OursRun[]): string {
+  const totalDown = (run: UpgradeRun) => Object.values(run.downtime).reduce((sum, value) => sum + value, 0);
+  const row = (label: string, of: (run: UpgradeRun) => number | undefined): string[] => {
+    const g = guide.map(of).filter((value): value is number => value !== undefined);
+    const o = ours.map(of).filter((value): value is number => value !== undefined);
+    return [label, g.length ? triple(g) : '-', o.length ? triple(o) : 'not run', fixed(median(o) / median(g))];
+  };
+  return table([
+    ['', 'guide by hand (min / median / max)', 'ours (min / median / max)', 'ours/guide (medians)'],
+    row('wall time, s', (run) => run.wallSeconds),
+    row('downtime, all services, s', totalDown),
+    ...PODS.map((pod) => row(`  downtime ${pod}, s`, (run) => run.downtime[pod])),
+    ...PODS.map((pod) => row(`redeploy ${pod}, s`, (run) => run.steps[`redeploy:${pod}`])),
+  ]);
+}
+
+function orchestrationTable(ours: OursRun[]): string {
+  const overheads = ours.flatMap((run) => run.orchestration.activities.map((activity) => activity.overheadMs));
+  const names = [...new Set(ours.flatMap((run) => run.orchestration.activities.map((activity) => activity.name)))];
+  return table([
+    ['orchestration (ours)', 'min / median / max'],
+    ['workflow wall time, s', triple(ours.map((run) => run.orchestration.wallMs / 1000))],
+    ['time an activity ran, s', triple(ours.map((run) => run.orchestration.busyMs / 1000))],
+    ['overhead (wall - activities), s', triple(ours.map((run) => run.orchestration.overheadMs / 1000))],
+    ['overhead per activity, ms', triple(overheads)],
+    ...names.map((name) => [
+      `  ${name}, ms`,
+      triple(
+        ours.flatMap((run) =>
+          run.orchestration.activities.filter((activity) => activity.name === name).map((a) => a.overheadMs),
+        ),
+      ),
+    ]),
+  ]);
+}
+
+async function main(): Promise<void> {
+  const runs = Number(process.env.AEGIS_BENCH_RUNS ?? 3);
+  say('bringing up the sandbox platform and a Temporal dev server');
+  await sandbox('up');
+  const server = await startDevServer();
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    ...(await sandboxEnv()),
+    TEMPORAL_ADDRESS: server.address,
+  };
+  const worker = await startWorker(env);
+  const connection = await Connection.connect({ address: server.address });
+  try {
+    const bench = await Bench.create(new Client({ connection }), env);
+    const guide: UpgradeRun[] = [];
+    const ours: OursRun[] = [];
+    for (let run = 1; run <= runs; run++) {
+      say(`run ${run}/${runs}: the guide's commands, ${FROM_VERSION} → ${TO_VERSION}`);
+      guide.push(await bench.guide(run));
+      say(`  ${guide.at(-1)?.wallSeconds} s`);
+      say(`run ${run}/${runs}: our upgrade, ${FROM_VERSION} → ${TO_VERSION}`);
+      ours.push(await bench.ours());
+      say(`  ${ours.at(-1)?.wallSeconds} s`);
+    }
+    say(`our upgrade ${FROM_VERSION} → ${TO_VERSION} redeploying every pod, as the guide does`);
+    const allPods = await bench.ours();
+    say(`the rollback: ${FROM_VERSION} → ${FAILING_VERSION}, whose migrations fail`);
+    const rollback = await bench.rollback();
+
+    const upgradeHistory = ours.at(-1)?.orchestration;
+    console.log(`\n${FROM_VERSION} → ${TO_VERSION} on the sandbox, ${runs} runs each\n`);
+    console.log(comparison(guide, ours));
+    console.log(
+      `\nours redeploying every pod, as the guide does (one run): wall ${allPods.wallSeconds} s, downtime ` +
+        `${fixed(Object.values(allPods.downtime).reduce((a, b) => a + b, 0))} s`,
+    );
+    console.log(`\n${orchestrationTable(ours)}`);
+    console.log(
+      `\nrollback (${FAILING_VERSION}, ${rollback.failedStep} failed): ${rollback.rollbackSeconds} s from the failure ` +
+        `to rolled back, against ${rollback.forwardSeconds} s of forward work undone ` +
+        `(ratio ${fixed(rollback.rollbackSeconds / rollback.forwardSeconds)})`,
+    );
+    console.log(
+      `history: upgrade ${upgradeHistory?.events} events, ${upgradeHistory?.bytes} bytes; ` +
+        `rollback ${rollback.history.events} events, ${rollback.history.bytes} bytes`,
+    );
+
+    await fs.mkdir(RESULTS_DIR, { recursive: true });
+    const file = path.join(RESULTS_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    const commit = (await execa('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, reject: false })).stdout;
+    await fs.writeFile(file, `${JSON.stringify({ commit, runs, guide, ours, allPods, rollback }, null, 1)}\n`);
+    console.log(`\nfigures written to ${path.relative(REPO_ROOT, file)}`);
+  } finally {
+    await worker.stop();
+    await connection.close();
+    await server.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
