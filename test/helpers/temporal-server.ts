@@ -10,8 +10,10 @@ import { MissingDependency, REPO_ROOT } from './repo';
 export interface DevServer {
   address: string;
   dbFile: string;
+  /** The server's process id (the CLI's `exec`ed binary); a restart changes it. */
+  pid(): number | undefined;
   stop(): Promise<void>;
-  /** Stops and starts it again on the same port and database file: its state survives. */
+  /** Stops and starts it again on the same port and database file: its state survives (not with `database: 'memory'`). */
   restart(): Promise<void>;
 }
 
@@ -50,7 +52,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startDevServer(): Promise<DevServer> {
+export interface DevServerOptions {
+  /**
+   * Where the server keeps its state. `memory` writes no file: on disk each write waits for its fsync, which
+   * serialises many concurrent upgrades (a load benchmark would measure the disk); `restart` then loses the state.
+   * @default 'file'
+   */
+  database?: 'file' | 'memory';
+}
+
+export async function startDevServer({ database = 'file' }: DevServerOptions = {}): Promise<DevServer> {
   const port = await freePort();
   const uiPort = await freePort();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-upgrade-temporal-'));
@@ -72,8 +83,7 @@ export async function startDevServer(): Promise<DevServer> {
         String(port),
         '--ui-port',
         String(uiPort),
-        '--db-filename',
-        dbFile,
+        ...(database === 'file' ? ['--db-filename', dbFile] : []),
         '--log-level',
         'error',
       ],
@@ -89,6 +99,7 @@ export async function startDevServer(): Promise<DevServer> {
   return {
     address,
     dbFile,
+    pid: () => child?.pid,
     stop: async () => {
       await stop();
       await fs.rm(dir, { recursive: true, force: true });
