@@ -19,6 +19,7 @@ import { startDevServer } from '../test/helpers/temporal-server';
 import { startWorker } from '../test/helpers/worker-process';
 import { median, orchestrationFigures, type OrchestrationFigures } from './history';
 import { downSeconds, sandboxServices, startProber, type Outage, type ProbedService } from './prober';
+import { DEFAULT_SCALE_COUNTS, formatScaleTable, measureScale } from './scale';
 
 const FROM_VERSION = '1.2.0';
 const TO_VERSION = '1.3.0';
@@ -245,6 +246,7 @@ function orchestrationTable(ours: OursRun[]): string {
 
 async function main(): Promise<void> {
   const runs = Number(process.env.AEGIS_BENCH_RUNS ?? 3);
+  const scaleCounts = process.env.AEGIS_BENCH_SCALE?.split(',').map(Number) ?? DEFAULT_SCALE_COUNTS;
   say('bringing up the sandbox platform and a Temporal dev server');
   await sandbox('up');
   const server = await startDevServer();
@@ -271,6 +273,8 @@ async function main(): Promise<void> {
     const allPods = await bench.ours();
     say(`the rollback: ${FROM_VERSION} → ${FAILING_VERSION}, whose migrations fail`);
     const rollback = await bench.rollback();
+    say(`scale: ${scaleCounts.join(', ')} concurrent upgrades on one worker, stand-in activities`);
+    const scale = await measureScale(scaleCounts, say);
 
     const upgradeHistory = ours.at(-1)?.orchestration;
     console.log(`\n${FROM_VERSION} → ${TO_VERSION} on the sandbox, ${runs} runs each\n`);
@@ -293,7 +297,8 @@ async function main(): Promise<void> {
     await fs.mkdir(RESULTS_DIR, { recursive: true });
     const file = path.join(RESULTS_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     const commit = (await execa('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, reject: false })).stdout;
-    await fs.writeFile(file, `${JSON.stringify({ commit, runs, guide, ours, allPods, rollback }, null, 1)}\n`);
+    await fs.writeFile(file, `${JSON.stringify({ commit, runs, guide, ours, allPods, rollback, scale }, null, 1)}\n`);
+    console.log(`\n${formatScaleTable(scale)}`);
     console.log(`\nfigures written to ${path.relative(REPO_ROOT, file)}`);
   } finally {
     await worker.stop();

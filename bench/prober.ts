@@ -16,6 +16,17 @@ export interface Outage {
 export const PROBE_INTERVAL_MS = 100;
 const PROBE_TIMEOUT_MS = 1_000;
 
+/** A probe that does not answer within the timeout counts as down, whatever it is waiting for. */
+async function withinProbeTimeout(probe: () => Promise<boolean>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS)));
+  try {
+    return await Promise.race([probe().catch(() => false), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function answers(url: string, judge: (body: string) => boolean = () => true): Promise<boolean> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
@@ -31,26 +42,29 @@ export function sandboxServices(ports: Record<string, string>, postgres: { user:
   const services: ProbedService[] = [
     {
       pod: 'database',
-      probe: async () => {
-        const client = new Client({
-          host: '127.0.0.1',
-          port: Number(port('POSTGRES')),
-          ...postgres,
-          database: 'aegis',
-          connectionTimeoutMillis: PROBE_TIMEOUT_MS,
-        });
-        // A database going down mid-query is what is measured: an error event, not a crash.
-        client.on('error', () => undefined);
-        try {
-          await client.connect();
-          await client.query('select 1');
-          return true;
-        } catch {
-          return false;
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      },
+      probe: () =>
+        withinProbeTimeout(async () => {
+          const client = new Client({
+            host: '127.0.0.1',
+            port: Number(port('POSTGRES')),
+            ...postgres,
+            database: 'aegis',
+            connectionTimeoutMillis: PROBE_TIMEOUT_MS,
+          });
+          // A database going down mid-query is what is measured: an error event, not a crash.
+          client.on('error', () => undefined);
+          try {
+            await client.connect();
+          } catch {
+            return false;
+          }
+          try {
+            await client.query('select 1');
+            return true;
+          } finally {
+            void client.end().catch(() => undefined);
+          }
+        }),
     },
     {
       pod: 'core',

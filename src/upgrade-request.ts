@@ -31,6 +31,7 @@ const FIELDS = [
   'approveBefore',
   'approvalTimeout',
   'dryRun',
+  'redeployAll',
   'restoreFrom',
 ] as const satisfies readonly (keyof UpgradeRequest)[];
 const STRATEGIES: readonly UpgradeStrategy[] = ['rolling', 'full'];
@@ -63,9 +64,8 @@ export function parseUpgradeRequest(input: unknown): ParsedUpgradeRequest {
     ...oneOfProblems('strategy', given.strategy, STRATEGIES),
     ...oneOfProblems('restoreDatabase', given.restoreDatabase, RESTORE_POLICIES),
     ...approvalTimeoutProblems(given.approvalTimeout),
-    ...(given.dryRun === undefined || typeof given.dryRun === 'boolean'
-      ? []
-      : [`Expected \`dryRun\` to be true or false, got ${typed(given.dryRun)}`]),
+    ...booleanProblems('dryRun', given.dryRun),
+    ...booleanProblems('redeployAll', given.redeployAll),
     ...restoreFromProblems(given.restoreFrom),
     ...contradictions(given),
   ];
@@ -84,6 +84,7 @@ export function parseUpgradeRequest(input: unknown): ParsedUpgradeRequest {
     // Only with a gate to time out: the parsed request parses again (the CLI sends it to the workflow as it is).
     ...(request.approveBefore?.length && { approvalTimeout: request.approvalTimeout ?? DEFAULT_APPROVAL_TIMEOUT }),
     dryRun: request.dryRun ?? false,
+    ...(request.redeployAll && { redeployAll: true }),
     ...(request.restoreFrom !== undefined && { restoreFrom: request.restoreFrom }),
   };
 }
@@ -115,6 +116,12 @@ function targetVersionProblems(value: unknown): string[] {
   if (typeof value === 'string' && isImageTag(value)) return [];
   const got = value === undefined ? 'nothing' : typeof value === 'string' ? quote(value) : typed(value);
   return [`Expected \`targetVersion\` to be an image tag like 1.3.0, got ${got}`];
+}
+
+function booleanProblems(field: 'dryRun' | 'redeployAll', value: unknown): string[] {
+  return value === undefined || typeof value === 'boolean'
+    ? []
+    : [`Expected \`${field}\` to be true or false, got ${typed(value)}`];
 }
 
 /** `pods` and `approveBefore`: known pods, each once. */
@@ -179,6 +186,12 @@ function contradictions(given: Fields): string[] {
     if (given.approveBefore !== undefined) {
       problems.push('`approveBefore` cannot be used with strategy full: it has no step between pods to wait at');
     }
+    if (given.redeployAll === true) {
+      problems.push('`redeployAll` cannot be used with strategy full: it deploys the whole profile anyway');
+    }
+  }
+  if (given.pods !== undefined && given.redeployAll === true) {
+    problems.push('`redeployAll` cannot be used with `pods`: the pods listed are redeployed, changed or not');
   }
   const pods = validPodList('pods', given.pods);
   const approveBefore = validPodList('approveBefore', given.approveBefore);

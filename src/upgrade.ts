@@ -43,6 +43,12 @@ export interface UpgradeRequest {
   /** Only the read-only pre-flight: report what would change, change nothing, take no lock. @default false */
   dryRun?: boolean;
   /**
+   * Redeploy every pod of the profile, as the guide does, even a pod whose definition the new tag leaves as it is
+   * (`database`, `observability`): by default those are not redeployed, their restart being downtime for nothing.
+   * @default false
+   */
+  redeployAll?: boolean;
+  /**
    * A downgrade's database: the backup (its directory name under the backup directory) taken when the platform
    * last left `targetVersion`; it is restored before the runtime's redeploy. Required to go to an older version.
    */

@@ -81,6 +81,11 @@ describe('parseUpgradeRequest accepts', () => {
     expect(parseUpgradeRequest(request)).toEqual(request);
   });
 
+  it('redeployAll, kept only when true', () => {
+    expect(parseUpgradeRequest({ targetVersion: '1.3.0', redeployAll: true })).toMatchObject({ redeployAll: true });
+    expect(parseUpgradeRequest({ targetVersion: '1.3.0', redeployAll: false })).not.toHaveProperty('redeployAll');
+  });
+
   it('null as an absent field, as many clients write one', () => {
     expect(parseUpgradeRequest({ targetVersion: '1.3.0', pods: null, approvalTimeout: null, dryRun: null })).toEqual(
       parseUpgradeRequest({ targetVersion: '1.3.0' }),

@@ -10,6 +10,7 @@ import { CommandFailed, PreflightFailed } from './errors';
 import { imageExistsInRegistry, imageRef } from './images';
 import { acquireLock, claimableLock } from './lock';
 import { podYamlPath } from './deployment';
+import { podsUnchangedByTag } from './pod-definitions';
 import { checkDowngrade } from './downgrade';
 import { createPodProbes, podProblem } from './pods';
 import { createPlatformProbe } from './validation';
@@ -32,7 +33,13 @@ export interface PreflightReport {
   profile: string;
   fromVersion: string;
   toVersion: string;
+  /** The pods to redeploy, in order. */
   pods: PodName[];
+  /**
+   * Pods of the profile the new tag leaves as they are (their rendered definition is the same): not redeployed. Only
+   * when the request names no pods and does not ask `redeployAll`. Absent in reports of older workers.
+   */
+  unchangedPods?: PodName[];
   /** Per AEGIS container of the pods: what runs now → what will. */
   images: UpgradePlan['images'];
   /** One line per check passed, e.g. `PostgreSQL 15.18 (15+ required)`. */
@@ -165,14 +172,32 @@ export function createPreflightActivities(deployment: Deployment) {
     return `Platform healthy: pods ${profile.join(', ')} running; ${look.servicesUp} services ✓; runtime ready`;
   }
 
+  /**
+   * The pods of the default list the new tag does not change: redeploying them is downtime for nothing. A request that
+   * names its pods, gates one, asks `redeployAll` or the full strategy redeploys them all the same. So does a `.env`
+   * that names the target already (an upgrade terminated after setting it): its pods may run anything.
+   */
+  async function podsNotToRedeploy(
+    request: UpgradeRequest,
+    pods: PodName[],
+    deployEnv: Map<string, string>,
+  ): Promise<PodName[]> {
+    const tagSet = deployEnv.get(IMAGE_TAG_KEY) === request.targetVersion;
+    if (request.pods || request.redeployAll || request.strategy === 'full' || tagSet) return [];
+    const unchanged = await podsUnchangedByTag(root, pods, deployEnv, request.targetVersion);
+    return unchanged.filter((pod) => !request.approveBefore?.includes(pod));
+  }
+
   return {
     async checkPreflight({ request, lockOwner, readOnly = false }: PreflightInput): Promise<PreflightReport> {
       // First: a deployment another upgrade holds (or left locked) is refused as such, whatever else is wrong.
       await claimableLock(root, lockOwner);
       const profileFile = path.join(root, 'profiles', `${config.aegis.profile}.conf`);
       const deployed = profilePods(await fs.readFile(profileFile, 'utf8'));
-      const pods = resolvePods(request, deployed);
-      const fromVersion = (await deployment.env()).get(IMAGE_TAG_KEY) || 'latest';
+      const deployEnv = await deployment.env();
+      const unchangedPods = await podsNotToRedeploy(request, resolvePods(request, deployed), deployEnv);
+      const pods = resolvePods(request, deployed).filter((pod) => !unchangedPods.includes(pod));
+      const fromVersion = deployEnv.get(IMAGE_TAG_KEY) || 'latest';
       const login = await checkRegistryLogin();
       const restoreFrom = await checkDowngrade(request, fromVersion, config.aegis.backupDir);
       if (restoreFrom && !pods.includes('core')) {
@@ -207,6 +232,7 @@ export function createPreflightActivities(deployment: Deployment) {
         fromVersion,
         toVersion: request.targetVersion,
         pods,
+        unchangedPods,
         images,
         checks,
         databaseBytes: space.databaseBytes,

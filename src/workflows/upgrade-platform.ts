@@ -1,9 +1,9 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
-import type { PodName } from '../platform';
+import type { PreflightReport } from '../activities/preflight';
+import { ROLLING_ORDER, type PodName } from '../platform';
 import {
   UpgradeFailureType,
   environmentOf,
-  type BackupRecord,
   type UpgradeCause,
   type UpgradeOutcome,
   type UpgradeReport,
@@ -21,6 +21,7 @@ import {
   pullAndBackUp,
   reportPlan,
   runPreflight,
+  skipUnchangedPods,
   upgradeFull,
   upgradeRolling,
   type Upgrade,
@@ -46,7 +47,8 @@ export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeRep
   if (preflight.alreadyAtTarget && patched(Patch.alreadyAtVersion)) return completeAtTarget(run);
 
   run.announce('upgrading');
-  progress.plan(plannedSteps(pods, request, preflight.restoreFrom));
+  progress.plan(plannedSteps(preflight, request));
+  skipUnchangedPods(run, preflight);
   const upgrade: Upgrade = { run, request, preflight, changes: noChangesYet(run, preflight) };
   const { changes } = upgrade;
   try {
@@ -101,7 +103,7 @@ async function rollBackAndFail(
 const FINAL_BACKUP_STEP = { id: 'final-backup', title: 'Stop the database writers and dump the migrated databases' };
 
 /** Every step the upgrade plans, so the `progress` query shows what comes next from the start. */
-function plannedSteps(pods: PodName[], request: ParsedUpgradeRequest, restoreFrom?: BackupRecord) {
+function plannedSteps({ pods, unchangedPods = [], restoreFrom }: PreflightReport, request: ParsedUpgradeRequest) {
   const { strategy, approveBefore, approvalTimeout } = request;
   const restore = restoreFrom && {
     id: 'restore-from',
@@ -118,7 +120,10 @@ function plannedSteps(pods: PodName[], request: ParsedUpgradeRequest, restoreFro
     steps.push({ id: 'deploy', title: 'Tear down, deploy the profile, bootstrap secrets' });
     if (pods.includes('core')) steps.push({ id: 'migrations', title: 'Check the runtime migrations and readiness' });
   } else {
-    for (const pod of pods) {
+    // Pods the new tag leaves as they are show where the guide would redeploy them: skipped.
+    const listed =
+      unchangedPods.length > 0 ? ROLLING_ORDER.filter((pod) => [...pods, ...unchangedPods].includes(pod)) : pods;
+    for (const pod of listed) {
       if (approveBefore.includes(pod)) {
         steps.push({ id: `approve:${pod}`, title: `Wait for approval before ${pod} (up to ${approvalTimeout})` });
       }

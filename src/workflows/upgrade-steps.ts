@@ -157,6 +157,13 @@ export async function completeAtTarget(run: UpgradeRun): Promise<UpgradeReport> 
   return run.fullReport();
 }
 
+/** Pods the new tag leaves as they are: not redeployed, their planned step says why. */
+export function skipUnchangedPods({ progress }: UpgradeRun, { unchangedPods = [] }: PreflightReport): void {
+  for (const pod of unchangedPods) {
+    progress.skip(`redeploy:${pod}`, 'unchanged, not redeployed: the new tag leaves its definition as it is');
+  }
+}
+
 /** The upgrade's changes as a rollback reads them, before it has made any. */
 export function noChangesYet(run: UpgradeRun, preflight: PreflightReport): UpgradeChanges {
   return {

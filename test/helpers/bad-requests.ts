@@ -232,6 +232,22 @@ export const BAD_REQUESTS: BadRequest[] = [
     says: ['Unknown field `restoreFrm`: did you mean `restoreFrom`?'],
   },
 
+  {
+    name: 'redeployAll as a string',
+    request: { ...version, redeployAll: 'yes' },
+    says: ['Expected `redeployAll` to be true or false, got `"yes"`'],
+  },
+  {
+    name: 'redeployAll with pods, which are redeployed changed or not',
+    request: { ...version, pods: ['core'], redeployAll: true },
+    says: ['`redeployAll` cannot be used with `pods`'],
+  },
+  {
+    name: 'redeployAll with a full upgrade, which deploys the whole profile anyway',
+    request: { ...version, strategy: 'full', redeployAll: true },
+    says: ['`redeployAll` cannot be used with strategy full'],
+  },
+
   // Everything at once
   {
     name: 'every problem of a request, in one message',
