@@ -1,5 +1,6 @@
 import { WebhookRefused, WebhookUndelivered } from '../../src/activities/errors';
 import { createNotifyActivities, type PostJson } from '../../src/activities/notify';
+import type { WebhookConfig } from '../../src/config/webhooks';
 import { upgradeNotification, type UpgradeNotification } from '../../src/notifications';
 import { activityEnvironment } from '../helpers/activity-environment';
 
@@ -32,7 +33,7 @@ function webhook(status: number, error?: Error) {
   return { sent, post };
 }
 
-async function notify(post: PostJson, webhooks = { all: URL_WITH_TOKEN, perEnvironment: {} }) {
+async function notify(post: PostJson, webhooks: WebhookConfig = { all: URL_WITH_TOKEN, perEnvironment: {} }) {
   return activityEnvironment().run(createNotifyActivities(webhooks, post).notify, notification);
 }
 
@@ -51,9 +52,7 @@ describe('notify', () => {
   it('does nothing when the environment has no webhook', async () => {
     const { sent, post } = webhook(200);
 
-    await expect(notify(post, { all: undefined, perEnvironment: {} })).resolves.toBe(
-      'no webhook configured for staging',
-    );
+    await expect(notify(post, { perEnvironment: {} })).resolves.toBe('no webhook configured for staging');
     expect(sent).toHaveLength(0);
   });
 
