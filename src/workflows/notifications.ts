@@ -34,6 +34,8 @@ export class UpgradeNotifier {
   phaseEntered(phase: UpgradePhase): void {
     let event = EVENT_OF_PHASE[phase];
     if (event === 'started' && this.started) event = undefined;
+    // A request that does not parse is refused at once, to whoever started it by hand: it schedules nothing.
+    if (event === 'refused' && !requestParses(this.run.input)) event = undefined;
     // Upgrades started before notifications replay without them (docs/versioning.md).
     if (!event || !patched(Patch.notifications)) return;
     this.started ||= event === 'started';
@@ -69,5 +71,14 @@ export class UpgradeNotifier {
     // A request with approval gates always has their timeout (the default when it names none).
     const timeout = parseUpgradeRequest(this.run.input).approvalTimeout;
     return step && timeout ? { pod: step.id.slice('approve:'.length) as PodName, timeout } : undefined;
+  }
+}
+
+function requestParses(input: unknown): boolean {
+  try {
+    parseUpgradeRequest(input);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -212,6 +212,17 @@ describe('webhook notifications', () => {
   );
 
   test(
+    'a request that does not parse is refused at once and posts nothing',
+    async () => {
+      const handle = await start('bad-request', { targetVersion: '1.3.0; rm -rf /' });
+
+      expect((await upgradeFailure(handle.result())).type).toBe(UpgradeFailureType.PreflightFailed);
+      expect(receiver.events('bad-request')).toEqual([]);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
     'a dry run posts nothing',
     async () => {
       const handle = await start('dry-run', { targetVersion: '1.3.0', dryRun: true });
