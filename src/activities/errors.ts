@@ -96,3 +96,16 @@ export const NON_RETRYABLE_ERRORS = [
  * changes that. Everything else (a registry or database outage, a pod slow to start, a dead worker) may pass.
  */
 export const COMPENSATION_NON_RETRYABLE_ERRORS = ['InvalidActivityInput', 'BackupInvalid'] as const;
+
+/** A webhook did not answer, or answered with an error a retry may fix (5xx, 408, 429). */
+export class WebhookUndelivered extends Error {
+  override readonly name = 'WebhookUndelivered';
+}
+
+/** A webhook refused a notification (any other 4xx): its URL or token is wrong, and a retry will not fix that. */
+export class WebhookRefused extends Error {
+  override readonly name = 'WebhookRefused';
+}
+
+/** What a notification's delivery never retries. */
+export const NOTIFY_NON_RETRYABLE_ERRORS = ['WebhookRefused'] as const;

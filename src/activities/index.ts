@@ -5,6 +5,7 @@ import { createDeployment } from './deployment';
 import { readDeployEnv, secretValues } from './env-file';
 import { createImageActivities } from './images';
 import { createMigrationActivities } from './migrations';
+import { createNotifyActivities } from './notify';
 import { createPodActivities } from './pods';
 import { heartbeatWhile } from './heartbeat';
 import { createPreflightActivities, type PreflightInput, type PreflightReport } from './preflight';
@@ -39,6 +40,7 @@ export function createActivities({ config, run }: ActivityDeps) {
     ...createValidationActivities(deployment),
     ...createWriterActivities(deployment),
     ...createLockActivities(config.aegis.root),
+    ...createNotifyActivities(config.notifications.webhooks),
   };
 }
 

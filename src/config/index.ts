@@ -1,9 +1,11 @@
 import path from 'node:path';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import { ConfigError, reader, type Env } from './variables';
+import { loadWebhooks, type WebhookConfig } from './webhooks';
 
 export { ConfigError } from './variables';
 export { TemporalUnreachable, describeConnection, loadTemporalConfig, type TemporalConfig } from './temporal';
+export { redactedUrl, webhookFor, webhookVariable, type WebhookConfig } from './webhooks';
 
 /** Everything the worker and the CLI read from the environment, read once at start. */
 export interface Config {
@@ -38,6 +40,8 @@ export interface Config {
      */
     shutdownGraceSeconds: number;
   };
+  /** Webhooks told when an upgrade starts, waits for approval and ends. @default none (`AEGIS_WEBHOOK_URL[_<ENV>]`) */
+  notifications: { webhooks: WebhookConfig };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -84,5 +88,6 @@ export function loadConfig(env: Env = process.env): Config {
     worker: {
       shutdownGraceSeconds: positiveInteger('AEGIS_SHUTDOWN_GRACE_SECONDS', 120),
     },
+    notifications: { webhooks: loadWebhooks(env) },
   };
 }

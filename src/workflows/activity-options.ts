@@ -1,6 +1,10 @@
 import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { UpgradeActivities } from '../activities';
-import { COMPENSATION_NON_RETRYABLE_ERRORS, NON_RETRYABLE_ERRORS } from '../activities/errors';
+import {
+  COMPENSATION_NON_RETRYABLE_ERRORS,
+  NON_RETRYABLE_ERRORS,
+  NOTIFY_NON_RETRYABLE_ERRORS,
+} from '../activities/errors';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
 
@@ -52,9 +56,24 @@ const COMPENSATION: ActivityOptions = {
     nonRetryableErrorTypes: [...COMPENSATION_NON_RETRYABLE_ERRORS],
   },
 };
+/**
+ * A webhook's delivery: three short attempts (each also cut at WEBHOOK_ATTEMPT_TIMEOUT_MS), all within a minute, so a
+ * dead webhook costs an upgrade at most that, at its end (workflows/notifications.ts), and never its outcome.
+ */
+const NOTIFY: ActivityOptions = {
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: [...NOTIFY_NON_RETRYABLE_ERRORS],
+  },
+};
 
 export const quick = proxyActivities<UpgradeActivities>(QUICK);
 export const preflightCheck = proxyActivities<UpgradeActivities>(PREFLIGHT);
 export const transfer = proxyActivities<UpgradeActivities>(TRANSFER);
 export const redeploy = proxyActivities<UpgradeActivities>(REDEPLOY);
 export const compensate = proxyActivities<UpgradeActivities>(COMPENSATION);
+export const deliver = proxyActivities<UpgradeActivities>(NOTIFY);

@@ -10,4 +10,6 @@ export const Patch = {
   approvalsPerGate: 'approvals-per-gate',
   /** A target equal to the running version completes after pre-flight (it re-backed-up and redeployed all). */
   alreadyAtVersion: 'already-at-version',
+  /** Webhooks are told when an upgrade starts, waits for approval and ends (`notify`, workflows/notifications.ts). */
+  notifications: 'notifications',
 } as const;

@@ -34,6 +34,10 @@ import {
  */
 export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeReport> {
   const run = new UpgradeRun(input);
+  return run.notifier.settleAfter(runUpgrade(run));
+}
+
+async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
   const { progress } = run;
   run.announce('preflight');
 

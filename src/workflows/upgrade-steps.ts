@@ -27,6 +27,7 @@ import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from
 import { preflightCheck, quick, redeploy, transfer } from './activity-options';
 import { ApprovalGates } from './approvals';
 import { upgradeLockOwner } from './lock';
+import { UpgradeNotifier } from './notifications';
 import { Patch } from './patches';
 import { ProgressLog, errorMessage } from './progress';
 import { lockNotReleased, rollbackPinTag, type UpgradeChanges } from './rollback';
@@ -39,6 +40,7 @@ export class UpgradeRun {
   readonly progress: ProgressLog;
   readonly report: UpgradeOutcome = { images: [], migrationsApplied: [], databaseRestored: false };
   readonly gates: ApprovalGates;
+  readonly notifier = new UpgradeNotifier(this);
   abortReason?: string;
 
   /** Answers the `progress` query and takes the `approve` and `abortReason` signals from now on. */
@@ -64,6 +66,7 @@ export class UpgradeRun {
       outcome: phase,
     };
     upsertMemo({ ...memo });
+    this.notifier.phaseEntered(phase);
   }
 
   fullReport(): UpgradeReport {

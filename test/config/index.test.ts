@@ -25,6 +25,7 @@ describe('loadConfig', () => {
         readyTimeoutSeconds: 120,
       },
       worker: { shutdownGraceSeconds: 120 },
+      notifications: { webhooks: { perEnvironment: {} } },
     });
     expect(DEFAULT_TASK_QUEUE).toBe('aegis-upgrades');
   });

@@ -148,6 +148,7 @@ export function standInActivities(scenarios: Map<string, StandInScenario>, { loc
     readUpgradeLock: async () => ({ path: '/srv/aegis-deploy/.aegis-upgrade.lock', state: 'free' }),
     lockHolderStatus: async () => ({ ownerStatus: 'not found' }),
     clearUpgradeLock: async () => undefined,
+    notify: async ({ environment }) => `no webhook configured for ${environment}`,
     ...(lockRoot ? createLockActivities(lockRoot) : {}),
   };
 
@@ -171,8 +172,12 @@ export function standInActivities(scenarios: Map<string, StandInScenario>, { loc
       for (const done of [calls, held, releases, lockTakers]) done.delete(workflowId);
       for (const key of failed) if (key.startsWith(`${workflowId} `)) failed.delete(key);
     },
-    /** Every activity the upgrade `workflowId` called, in order (`redeployPod:core`). */
-    calls: (workflowId: string) => (calls.get(workflowId) ?? []).map(({ key }) => key),
+    /**
+     * Every activity the upgrade `workflowId` called on the platform, in order (`redeployPod:core`). Its webhook
+     * notifications run beside its steps: `inputs(workflowId, 'notify')` lists them.
+     */
+    calls: (workflowId: string) =>
+      (calls.get(workflowId) ?? []).filter(({ name }) => name !== 'notify').map(({ key }) => key),
     /** What the upgrade `workflowId` passed to activity `name`, call by call. */
     inputs: (workflowId: string, name: keyof UpgradeActivities) =>
       (calls.get(workflowId) ?? []).filter((call) => call.name === name).map(({ input }) => input),
