@@ -4,6 +4,7 @@
  * Started by `startScaleWorker` (bench/scale.ts) with `fork`; it talks to its parent over IPC only.
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { WORKER_TUNING } from '../src/worker-tuning';
 import { standInActivities } from '../test/helpers/stand-in-activities';
 
 /** What the parent asks: to stop (it reads the worker's RSS and CPU time from /proc itself). */
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
       taskQueue,
       workflowsPath: require.resolve('../src/workflows'),
       activities: standInActivities(new Map()).activities,
+      // The real worker's concurrency (src/worker.ts), so the figure is that of the worker operators run.
+      ...WORKER_TUNING,
     });
     process.on('message', (request: ScaleWorkerRequest) => request.kind === 'stop' && worker.shutdown());
     // The parent going away (a crash, Ctrl-C) stops the worker too: no orphan left polling.

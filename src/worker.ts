@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig } from './config';
+import { WORKER_TUNING } from './worker-tuning';
 
 /**
  * The worker: runs upgrades from the task queue until SIGINT or SIGTERM. Then it takes no new task and lets the
@@ -21,6 +22,7 @@ export async function runWorker(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       workflowsPath: require.resolve('./workflows'),
       activities: createActivities({ config }),
+      ...WORKER_TUNING,
       shutdownGraceTime: `${graceSeconds} seconds`,
       // Past this the SDK gives up on activities that ignore their cancellation: the process exits all the same.
       shutdownForceTime: `${graceSeconds + 30} seconds`,

@@ -94,13 +94,12 @@ export function createDumpTools(deployment: Deployment) {
     await privateDirectory(path.join(location, subdirectory));
     const user = await role();
     const takenAt = new Date().toISOString();
-    const files: BackupFile[] = [];
-    for (const database of MIGRATED_DATABASES) {
-      files.push(
-        await dump(location, `${subdirectory}/${dumpFileName(database)}`, ['pg_dump', '-U', user, '-Fc', database]),
-      );
-    }
-    for (const file of files) await verify(location, file);
+    const files = await Promise.all(
+      MIGRATED_DATABASES.map((database) =>
+        dump(location, `${subdirectory}/${dumpFileName(database)}`, ['pg_dump', '-U', user, '-Fc', database]),
+      ),
+    );
+    await Promise.all(files.map((file) => verify(location, file)));
     return { takenAt, files };
   }
 

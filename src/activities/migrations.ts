@@ -46,7 +46,7 @@ export function sameMigrations(a: readonly MigrationRow[], b: readonly Migration
   return key(a) === key(b);
 }
 
-const POLL_INTERVAL_MS = 2_000;
+const POLL_INTERVAL_MS = 250;
 
 export function createMigrationActivities(deployment: Deployment) {
   return {

@@ -4,7 +4,7 @@ import { PodNotReady } from './errors';
 import { heartbeatWhile, pause } from './heartbeat';
 import { imageRef } from './images';
 
-const POLL_INTERVAL_MS = 2_000;
+const POLL_INTERVAL_MS = 200;
 /** How long a pod's containers get to shut down cleanly before a redeploy replaces them (podman's default is 10 s). */
 const POD_STOP_GRACE_SECONDS = 30;
 

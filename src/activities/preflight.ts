@@ -11,6 +11,7 @@ import { imageExistsInRegistry, imageRef } from './images';
 import { acquireLock, claimableLock } from './lock';
 import { podYamlPath } from './deployment';
 import { podsUnchangedByTag } from './pod-definitions';
+import { settleAll } from '../settle-all';
 import { checkDowngrade } from './downgrade';
 import { createPodProbes, podProblem } from './pods';
 import { createPlatformProbe } from './validation';
@@ -198,25 +199,31 @@ export function createPreflightActivities(deployment: Deployment) {
       const unchangedPods = await podsNotToRedeploy(request, resolvePods(request, deployed), deployEnv);
       const pods = resolvePods(request, deployed).filter((pod) => !unchangedPods.includes(pod));
       const fromVersion = deployEnv.get(IMAGE_TAG_KEY) || 'latest';
-      const login = await checkRegistryLogin();
-      const restoreFrom = await checkDowngrade(request, fromVersion, config.aegis.backupDir);
-      if (restoreFrom && !pods.includes('core')) {
-        throw new PreflightFailed('`restoreFrom` needs the runtime redeployed: add `core` to `pods`');
-      }
-      const targets = AEGIS_IMAGES.map((image) => imageRef(config.aegis.registry, image, request.targetVersion));
-      const present = await Promise.all(targets.map((ref) => imageExistsInRegistry(deployment, ref)));
-      const missing = targets.filter((_, index) => !present[index]);
-      if (missing.length > 0) {
-        throw new PreflightFailed(`Images missing from the registry: ${missing.join(', ')}; nothing was changed`);
-      }
+      // Independent looks side by side; a refusal is the first failed check in this order, as if run one by one.
+      const [{ login, restoreFrom }, compatibility, space, healthy, running] = await settleAll([
+        (async () => {
+          const login = await checkRegistryLogin();
+          const restoreFrom = await checkDowngrade(request, fromVersion, config.aegis.backupDir);
+          if (restoreFrom && !pods.includes('core')) {
+            throw new PreflightFailed('`restoreFrom` needs the runtime redeployed: add `core` to `pods`');
+          }
+          const targets = AEGIS_IMAGES.map((image) => imageRef(config.aegis.registry, image, request.targetVersion));
+          const present = await Promise.all(targets.map((ref) => imageExistsInRegistry(deployment, ref)));
+          const missing = targets.filter((_, index) => !present[index]);
+          if (missing.length > 0) {
+            throw new PreflightFailed(`Images missing from the registry: ${missing.join(', ')}; nothing was changed`);
+          }
+          return { login, restoreFrom };
+        })(),
+        checkCompatibility(pods),
+        checkFreeSpace(),
+        checkPlatformHealthy(deployed),
+        deployment.runningImages(),
+      ]);
       const checks = [login, `Images ${request.targetVersion} present: ${AEGIS_IMAGES.join(', ')}`];
       if (restoreFrom)
         checks.push(`Downgrade ${fromVersion} → ${request.targetVersion}: restores ${restoreFrom.location}`);
-      checks.push(...(await checkCompatibility(pods)));
-      const space = await checkFreeSpace();
-      checks.push(space.check);
-      checks.push(await checkPlatformHealthy(deployed));
-      const running = await deployment.runningImages();
+      checks.push(...compatibility, space.check, healthy);
       const images = pods.flatMap((pod) => {
         const entry = POD_IMAGES[pod];
         if (!entry) return [];

@@ -30,6 +30,7 @@ import { upgradeLockOwner } from './lock';
 import { UpgradeNotifier } from './notifications';
 import { Patch } from './patches';
 import { ProgressLog, errorMessage } from './progress';
+import { settleAll } from '../settle-all';
 import { lockNotReleased, rollbackPinTag, type UpgradeChanges } from './rollback';
 
 /** One upgrade as it runs, from its first line: its progress, report, approval gates and lock, shared by its steps. */
@@ -302,12 +303,4 @@ async function checkRuntime({ run, preflight }: Upgrade, since: string, migratio
     },
     (applied) => (applied.length > 0 ? `applied ${applied.join(', ')}` : 'database is up to date'),
   );
-}
-
-/** Like Promise.all, but waits for every branch before failing: no activity keeps running behind a rollback. */
-async function settleAll<T extends readonly unknown[]>(work: [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
-  const results = await Promise.allSettled(work);
-  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (failure) throw failure.reason;
-  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
