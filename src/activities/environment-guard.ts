@@ -3,15 +3,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { environmentOfWorkflowId } from '../environments';
 import { upgradeWorkflowId } from '../upgrade';
 import { readDeployEnv } from './env-file';
+import { WRONG_ENVIRONMENT } from './errors';
 
 /** The line of a deployment's `.env` that says which environment it is: optional, checked when present. */
 export const ENVIRONMENT_MARKER_KEY = 'AEGIS_ENVIRONMENT';
-
-/**
- * An activity meant for another environment's deployment. Non-retryable by its own flag, not by a retry policy: the
- * compensations retry everything else for ever, and a retry on this worker could never succeed.
- */
-export const WRONG_ENVIRONMENT = 'WrongEnvironment';
 
 /** The environment a worker serves, and what its deployment says it is. */
 export interface ServedEnvironment {

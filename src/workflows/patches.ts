@@ -10,4 +10,6 @@ export const Patch = {
   approvalsPerGate: 'approvals-per-gate',
   /** A target equal to the running version completes after pre-flight (it re-backed-up and redeployed all). */
   alreadyAtVersion: 'already-at-version',
+  /** A pre-flight refused as another environment's took no lock: none is released (it reported one left behind). */
+  wrongEnvironmentTookNoLock: 'wrong-environment-took-no-lock',
 } as const;

@@ -3,11 +3,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  WRONG_ENVIRONMENT,
   deploymentEnvironmentOf,
   guardEnvironment,
   type ServedEnvironment,
 } from '../../src/activities/environment-guard';
+import { WRONG_ENVIRONMENT } from '../../src/activities/errors';
 import { activityEnvironment } from '../helpers/activity-environment';
 
 const ROOT = '/srv/aegis-staging';
