@@ -73,7 +73,7 @@ export function upgradeWorkflowId(environment: string): string {
 }
 
 export function environmentOf(workflowId: string): string {
-  return workflowId.replace(WORKFLOW_ID_PREFIX, '').replace(/-\d{4}-\d{2}-\d{2}T[\d:]+Z$/, '');
+  return workflowId.replace(WORKFLOW_ID_PREFIX, '').replace(/-\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, '');
 }
 
 /** What a dry run reports: what the upgrade would change. */

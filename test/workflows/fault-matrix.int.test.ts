@@ -4,7 +4,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readDeployEnv, secretValues } from '../../src/activities/env-file';
 import { ROLLING_ORDER, UPGRADE_LOCK_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../../src/platform';
-import { UpgradeFailureType, approveSignal, progressQuery, type UpgradeReport } from '../../src/upgrade';
+import {
+  UpgradeFailureType,
+  approveSignal,
+  progressQuery,
+  upgradeWorkflowId,
+  type UpgradeReport,
+} from '../../src/upgrade';
 import { sandboxFaults, type Fault, type SandboxFaults } from '../helpers/faults';
 import {
   clearServer,
@@ -378,7 +384,8 @@ describe('the fault matrix on the sandbox', () => {
     test(
       'an upgrade terminated half-way → the next is refused naming it → aegis-upgrade unlock → the next upgrades for real',
       async () => {
-        const workflowId = 'aegis-upgrade-matrix';
+        // The worker serves environment default: its upgrades, its unlock.
+        const workflowId = upgradeWorkflowId('default');
         const held: Fault = { action: 'pause', command: 'make * redeploy POD=temporal *AEGIS_IMAGE_TAG=1.3.0' };
         await faults.add(held);
         const terminated = await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId);
@@ -400,7 +407,7 @@ describe('the fault matrix on the sandbox', () => {
         const unlocked = await aegisUpgrade([
           'unlock',
           '--env',
-          'matrix',
+          'default',
           '--reason',
           'terminated by the fault matrix',
         ]);
@@ -502,14 +509,14 @@ describe('the fault matrix on the sandbox', () => {
         const before = await platformState();
         const held: Fault = { action: 'pause', command: 'make * redeploy POD=database *AEGIS_IMAGE_TAG=1.2.0' };
         await faults.add(held);
-        const workflowId = 'aegis-upgrade-outage';
+        const workflowId = upgradeWorkflowId('default');
         const handle = await startUpgrade(platform, { targetVersion: '1.3.1' }, workflowId);
         await faults.paused();
         await faults.knob('registry-down');
         await faults.remove(held);
         let status = '';
         await waitFor(async () => {
-          status = (await aegisUpgrade(['status', '--env', 'outage'])).stdout;
+          status = (await aegisUpgrade(['status', '--env', 'default'])).stdout;
           return /retrying .*attempt [2-9]/.test(status);
         }, 120_000);
         expect(status).toContain('registry-login');
