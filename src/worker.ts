@@ -5,7 +5,7 @@ import { ConfigError, TemporalUnreachable, describeConnection, loadConfig, type 
 import { taskQueueFor } from './environments';
 
 /** A worker pointed at another environment's deployment (its `.env` says so) does not start. */
-async function checkDeployment({ aegis: { environment, root } }: Config): Promise<void> {
+export async function checkDeployment({ aegis: { environment, root } }: Config): Promise<void> {
   const marked = await deploymentEnvironmentOf(root);
   if (marked !== undefined && marked !== environment) {
     throw new ConfigError(
