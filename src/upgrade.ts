@@ -7,7 +7,10 @@ import type { PodName } from './platform';
 
 export const UPGRADE_WORKFLOW_TYPE = 'upgradePlatform';
 
-/** The `default` environment's task queue; the others' derive from it (`taskQueueFor`). @default 'aegis-upgrades' (overridden by `AEGIS_TASK_QUEUE`) */
+/**
+ * The `default` environment's task queue; the others' derive from it (`taskQueueFor`).
+ * @default 'aegis-upgrades' (overridden by `AEGIS_TASK_QUEUE`)
+ */
 export const DEFAULT_TASK_QUEUE = 'aegis-upgrades';
 
 /** Failure types an upgrade ends with; the CLI and the tests match on them. */

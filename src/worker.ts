@@ -10,16 +10,17 @@ export async function checkDeployment({ aegis: { environment, root } }: Config):
   if (marked !== undefined && marked !== environment) {
     throw new ConfigError(
       `AEGIS_ENVIRONMENT is \`${environment}\`, but the deployment ${root} is environment ${marked} ` +
-        `(${ENVIRONMENT_MARKER_KEY} in its .env): set AEGIS_ENVIRONMENT=${marked}, or AEGIS_ROOT to ${environment}'s checkout`,
+        `(${ENVIRONMENT_MARKER_KEY} in its .env): set AEGIS_ENVIRONMENT=${marked}, ` +
+        `or AEGIS_ROOT to ${environment}'s checkout`,
     );
   }
 }
 
 /**
- * The worker: runs the upgrades of one environment, from its task queue until SIGINT or SIGTERM. Then it takes no new task and lets the
- * activities it runs finish (a `make redeploy` is never cut in half) for up to the shutdown grace time; past it they
- * are cancelled, and the next worker retries them. The service manager must wait longer than that (see
- * deploy/aegis-upgrade-worker.service) and signal the worker alone, not the commands it runs.
+ * The worker: runs the upgrades of one environment, from its task queue, until SIGINT or SIGTERM. Then it takes no new
+ * task and lets the activities it runs finish (a `make redeploy` is never cut in half) for up to the shutdown grace
+ * time; past it they are cancelled, and the next worker retries them. The service manager must wait longer than that
+ * (see deploy/aegis-upgrade-worker.service) and signal the worker alone, not the commands it runs.
  */
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
@@ -51,7 +52,8 @@ export async function runWorker(): Promise<void> {
     }
     console.log(
       `aegis-upgrade worker: task queue ${taskQueue}, namespace ${config.temporal.namespace}, ` +
-        `on ${describeConnection(config.temporal)}; environment ${config.aegis.environment}, deployment ${config.aegis.root}`,
+        `on ${describeConnection(config.temporal)}; ` +
+        `environment ${config.aegis.environment}, deployment ${config.aegis.root}`,
     );
     await worker.run();
     console.log('aegis-upgrade worker: stopped');
