@@ -4,7 +4,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { followUpgrade } from '../src/cli/follow';
-import { UPGRADE_WORKFLOW_TYPE } from '../src/upgrade';
+import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId } from '../src/upgrade';
 import { sandbox, sandboxEnv } from '../test/helpers/sandbox';
 import { startDevServer } from '../test/helpers/temporal-server';
 import { startWorker } from '../test/helpers/worker-process';
@@ -35,7 +35,8 @@ async function main(): Promise<void> {
       say(`Upgrading to ${targetVersion}`);
       const handle = await client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
         taskQueue: env.AEGIS_TASK_QUEUE ?? 'aegis-upgrades',
-        workflowId: `aegis-upgrade-demo-${targetVersion}`,
+        // The worker serves environment default: one upgrade after the other under its workflow ID.
+        workflowId: upgradeWorkflowId('default'),
         args: [{ targetVersion }],
       });
       await followUpgrade(handle);

@@ -7,7 +7,10 @@ import type { PodName } from './platform';
 
 export const UPGRADE_WORKFLOW_TYPE = 'upgradePlatform';
 
-/** @default 'aegis-upgrades' (overridden by `AEGIS_TASK_QUEUE`) */
+/**
+ * The `default` environment's task queue; the others' derive from it (`taskQueueFor`).
+ * @default 'aegis-upgrades' (overridden by `AEGIS_TASK_QUEUE`)
+ */
 export const DEFAULT_TASK_QUEUE = 'aegis-upgrades';
 
 /** Failure types an upgrade ends with; the CLI and the tests match on them. */
@@ -79,7 +82,7 @@ export function upgradeWorkflowId(environment: string): string {
 }
 
 export function environmentOf(workflowId: string): string {
-  return workflowId.replace(WORKFLOW_ID_PREFIX, '').replace(/-\d{4}-\d{2}-\d{2}T[\d:]+Z$/, '');
+  return workflowId.replace(WORKFLOW_ID_PREFIX, '').replace(/-\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, '');
 }
 
 /** What a dry run reports: what the upgrade would change. */

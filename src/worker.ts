@@ -1,16 +1,32 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { ConfigError, TemporalUnreachable, describeConnection, loadConfig } from './config';
+import { deploymentEnvironmentOf, ENVIRONMENT_MARKER_KEY } from './activities/environment-guard';
+import { ConfigError, TemporalUnreachable, describeConnection, loadConfig, type Config } from './config';
+import { taskQueueFor } from './environments';
 import { WORKER_TUNING } from './worker-tuning';
 
+/** A worker pointed at another environment's deployment (its `.env` says so) does not start. */
+export async function checkDeployment({ aegis: { environment, root } }: Config): Promise<void> {
+  const marked = await deploymentEnvironmentOf(root);
+  if (marked !== undefined && marked !== environment) {
+    throw new ConfigError(
+      `AEGIS_ENVIRONMENT is \`${environment}\`, but the deployment ${root} is environment ${marked} ` +
+        `(${ENVIRONMENT_MARKER_KEY} in its .env): set AEGIS_ENVIRONMENT=${marked}, ` +
+        `or AEGIS_ROOT to ${environment}'s checkout`,
+    );
+  }
+}
+
 /**
- * The worker: runs upgrades from the task queue until SIGINT or SIGTERM. Then it takes no new task and lets the
- * activities it runs finish (a `make redeploy` is never cut in half) for up to the shutdown grace time; past it they
- * are cancelled, and the next worker retries them. The service manager must wait longer than that (see
- * deploy/aegis-upgrade-worker.service) and signal the worker alone, not the commands it runs.
+ * The worker: runs the upgrades of one environment, from its task queue, until SIGINT or SIGTERM. Then it takes no new
+ * task and lets the activities it runs finish (a `make redeploy` is never cut in half) for up to the shutdown grace
+ * time; past it they are cancelled, and the next worker retries them. The service manager must wait longer than that
+ * (see deploy/aegis-upgrade-worker.service) and signal the worker alone, not the commands it runs.
  */
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
+  await checkDeployment(config);
+  const taskQueue = taskQueueFor(config.aegis.environment, config.temporal.taskQueue);
   const graceSeconds = config.worker.shutdownGraceSeconds;
   const connection = await NativeConnection.connect(config.temporal.connection).catch((error: unknown) => {
     throw new TemporalUnreachable(describeConnection(config.temporal), error);
@@ -19,7 +35,7 @@ export async function runWorker(): Promise<void> {
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
+      taskQueue,
       workflowsPath: require.resolve('./workflows'),
       activities: createActivities({ config }),
       ...WORKER_TUNING,
@@ -37,8 +53,9 @@ export async function runWorker(): Promise<void> {
       );
     }
     console.log(
-      `aegis-upgrade worker: task queue ${config.temporal.taskQueue}, namespace ${config.temporal.namespace}, ` +
-        `on ${describeConnection(config.temporal)}; deployment ${config.aegis.root}`,
+      `aegis-upgrade worker: task queue ${taskQueue}, namespace ${config.temporal.namespace}, ` +
+        `on ${describeConnection(config.temporal)}; ` +
+        `environment ${config.aegis.environment}, deployment ${config.aegis.root}`,
     );
     await worker.run();
     console.log('aegis-upgrade worker: stopped');

@@ -81,6 +81,12 @@ export class InvalidActivityInput extends Error {
   }
 }
 
+/**
+ * The worker refused an activity meant for another environment's deployment (environment-guard.ts): it ran nothing.
+ * Non-retryable by the failure's own flag, not by a retry policy: the compensations retry everything else for ever.
+ */
+export const WRONG_ENVIRONMENT = 'WrongEnvironment';
+
 export const NON_RETRYABLE_ERRORS = [
   'InvalidActivityInput',
   'PreflightFailed',

@@ -3,6 +3,7 @@ import { createBackupActivities } from './backup';
 import { createCommandRunner, type RunCommand } from './command';
 import { createDeployment } from './deployment';
 import { readDeployEnv, secretValues } from './env-file';
+import { deploymentEnvironmentOf, guardEnvironment } from './environment-guard';
 import { createImageActivities } from './images';
 import { createMigrationActivities } from './migrations';
 import { createNotifyActivities } from './notify';
@@ -20,8 +21,20 @@ export interface ActivityDeps {
   run?: RunCommand;
 }
 
-/** Every activity of the upgrade, bound to one deployment. */
+/**
+ * Every activity of the upgrade, bound to one deployment, and each refusing, before it touches anything, a workflow of
+ * another environment than the worker's (a task misrouted to this worker's queue).
+ */
 export function createActivities({ config, run }: ActivityDeps) {
+  const { environment, root } = config.aegis;
+  return guardEnvironment(deploymentActivities({ config, run }), {
+    environment,
+    root,
+    deploymentEnvironment: () => deploymentEnvironmentOf(root),
+  });
+}
+
+function deploymentActivities({ config, run }: ActivityDeps) {
   const deployment = createDeployment({
     config,
     run: run ?? createCommandRunner(async () => secretValues(await readDeployEnv(config.aegis.root))),

@@ -1,9 +1,19 @@
 /** What each command does once its arguments are parsed: the Temporal calls, then what they print. */
 import { Client, Connection } from '@temporalio/client';
 import { describeConnection, loadTemporalConfig, type TemporalConfig } from '../config';
+import { taskQueueFor } from '../environments';
+import { knownEnvironments } from './environments';
 import { ExitCode, TemporalUnreachable, isUnavailable, reportExitCode } from './errors';
 import { followUpgrade } from './follow';
-import { renderHistory, renderOutcome, renderPlan, renderProgress, renderSchedules, renderUnlock } from './render';
+import {
+  renderEnvironments,
+  renderHistory,
+  renderOutcome,
+  renderPlan,
+  renderProgress,
+  renderSchedules,
+  renderUnlock,
+} from './render';
 import {
   createSchedule,
   deleteSchedule,
@@ -58,6 +68,9 @@ async function withTemporal<T>(use: (client: Client, temporal: TemporalConfig) =
   }
 }
 
+/** The task queue of the environment's worker: its upgrades, dry runs and unlocks go there, and nowhere else. */
+const queueOf = (temporal: TemporalConfig, env: string) => taskQueueFor(env, temporal.taskQueue);
+
 /** The request exactly as `upgradeRequest` takes it, whatever else the command's options hold. */
 function requestOf(version: string | undefined, options: UpgradeOptions) {
   const { env, pods, strategy, approveBefore, approvalTimeout, restoreDatabase } = options;
@@ -67,7 +80,7 @@ function requestOf(version: string | undefined, options: UpgradeOptions) {
 export async function start(version: string, options: StartOptions): Promise<number> {
   const request = requestOf(version, options);
   return withTemporal(async (client, temporal) => {
-    const handle = await startUpgrade(client, temporal.taskQueue, request, options.env);
+    const handle = await startUpgrade(client, queueOf(temporal, options.env), request, options.env);
     print(`Started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
     if (!options.follow) return ExitCode.Done;
     return reportExitCode(await followUpgrade(handle, { paint: paint() }));
@@ -77,7 +90,7 @@ export async function start(version: string, options: StartOptions): Promise<num
 export async function plan(version: string, options: PlanOptions): Promise<number> {
   const request = requestOf(version, options);
   return withTemporal(async (client, temporal) => {
-    const report = await planUpgrade(client, temporal.taskQueue, request, options.env);
+    const report = await planUpgrade(client, queueOf(temporal, options.env), request, options.env);
     print(options.json ? json(report) : renderPlan(report));
     return reportExitCode(report);
   });
@@ -126,10 +139,18 @@ export async function history(options: HistoryOptions): Promise<number> {
   });
 }
 
+export async function environments(options: { json?: boolean }): Promise<number> {
+  return withTemporal(async (client, temporal) => {
+    const known = await knownEnvironments(client, temporal.taskQueue);
+    print(options.json ? json(known) : renderEnvironments(known, paint()));
+    return ExitCode.Done;
+  });
+}
+
 export async function unlock(options: UnlockOptions): Promise<number> {
   const request = unlockRequest(options.reason);
   return withTemporal(async (client, temporal) => {
-    print(renderUnlock(await unlockDeployment(client, temporal.taskQueue, options.env, request)));
+    print(renderUnlock(await unlockDeployment(client, queueOf(temporal, options.env), options.env, request)));
     return ExitCode.Done;
   });
 }
@@ -138,7 +159,9 @@ export async function scheduleCreate(options: ScheduleCreateOptions): Promise<nu
   const request = requestOf(options.version, options);
   const spec = windowSpec(options);
   return withTemporal(async (client, temporal) => {
-    print(`Created schedule ${await createSchedule(client, temporal.taskQueue, request, options.env, spec)}`);
+    print(
+      `Created schedule ${await createSchedule(client, queueOf(temporal, options.env), request, options.env, spec)}`,
+    );
     return ExitCode.Done;
   });
 }

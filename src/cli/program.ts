@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
+import { InvalidEnvironmentName, checkEnvironmentName } from '../environments';
 import * as commands from './commands';
 import { ExitCode } from './errors';
 
@@ -9,7 +10,8 @@ const DESCRIPTION = 'aegis-upgrade: upgrade the AEGIS platform through its Tempo
 const GENERAL_HELP = `
 Connection: as the temporal CLI, from profile TEMPORAL_PROFILE (default) of TEMPORAL_CONFIG_FILE
 (~/.config/temporalio/temporal.toml), then TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
-TEMPORAL_API_KEY, TEMPORAL_TLS_*; and AEGIS_TASK_QUEUE (aegis-upgrades).
+TEMPORAL_API_KEY, TEMPORAL_TLS_*; and AEGIS_TASK_QUEUE (aegis-upgrades): the queue of environment default;
+environment X's worker polls <AEGIS_TASK_QUEUE>-X, and --env X sends there.
 
 Exit codes: ${ExitCode.Done} done; ${ExitCode.Failed} the upgrade failed or was rolled back; ${ExitCode.Usage} bad usage (an unknown command or option,
 a bad value or setting, a request refused); ${ExitCode.Unreachable} cannot reach the Temporal server.
@@ -32,10 +34,23 @@ function positiveInteger(value: string): number {
   return number;
 }
 
+/** `--env`'s value, checked as every environment name is: it goes into task queues, IDs and visibility queries. */
+function environmentName(value: string): string {
+  try {
+    return checkEnvironmentName(value, '--env');
+  } catch (error) {
+    if (error instanceof InvalidEnvironmentName) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}
+
 const envOption = () =>
-  new Option('--env <name>', 'the environment: one deployment, its upgrades named aegis-upgrade-<name>').default(
-    'default',
-  );
+  new Option(
+    '--env <name>',
+    "the environment: one deployment and its worker; its upgrades are named aegis-upgrade-<name> and go to its worker's task queue",
+  )
+    .argParser(environmentName)
+    .default('default');
 
 /** What `upgradeRequest` reads: the options of start, plan and schedule create. */
 function withRequestOptions(command: Command): Command {
@@ -169,18 +184,32 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     'Example: aegis-upgrade unlock --env default --reason "rollback finished by hand, make validate passes"',
   );
 
+  const environments = program
+    .command('environments')
+    .summary('the environments: version, last upgrade, worker')
+    .description(
+      'Every environment with an upgrade in the namespace: the version of its last completed upgrade, how its last ' +
+        'upgrade ended, and whether a worker polls its task queue now.',
+    )
+    .option('--json', 'print them as JSON')
+    .action(async (options: { json?: boolean }) => done(await commands.environments(options)));
+  example(environments, 'Example: aegis-upgrade environments');
+
   addScheduleCommands(program, done);
 
   const worker = program
     .command('worker')
     .summary('run the worker that executes the upgrades (needs AEGIS_ROOT)')
     .description(
-      'Runs the worker on the host of the deployment: it takes upgrades from the task queue until SIGINT or ' +
-        'SIGTERM, then finishes what it holds and exits. AEGIS_ROOT (the deploy checkout, required) and the other ' +
-        'AEGIS_* variables: README.',
+      'Runs the worker on the host of the deployment: it takes the upgrades of its environment (AEGIS_ENVIRONMENT, ' +
+        'default: default) from its task queue until SIGINT or SIGTERM, then finishes what it holds and exits. ' +
+        'AEGIS_ROOT (the deploy checkout, required) and the other AEGIS_* variables: README.',
     )
     .action(async () => done(await commands.worker()));
-  example(worker, 'Example: AEGIS_ROOT=/srv/aegis-deploy TEMPORAL_ADDRESS=temporal.example:7233 aegis-upgrade worker');
+  example(
+    worker,
+    'Example: AEGIS_ENVIRONMENT=staging AEGIS_ROOT=/srv/aegis-deploy TEMPORAL_ADDRESS=temporal.example:7233 aegis-upgrade worker',
+  );
 
   reportUsageErrors(program, 'aegis-upgrade');
   return program;

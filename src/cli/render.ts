@@ -2,6 +2,7 @@ import { formatDuration, formatMiB } from '../format';
 import { UPGRADE_LOCK_HISTORY_FILE } from '../platform';
 import type { DatabaseRestore, StepRecord, UpgradeProgress, UpgradeReport } from '../upgrade';
 import { describeLock, type UnlockReport } from '../upgrade-lock';
+import type { EnvironmentSummary } from './environments';
 import type { HistoryEntry } from './upgrades';
 import type { ScheduleSummary } from './schedules';
 import { plain, visibleWidth, type Paint } from './terminal';
@@ -177,4 +178,20 @@ export function renderUnlock(report: UnlockReport): string {
     `Recorded in ${history}: by ${cleared.clearedBy} at ${cleared.clearedAt}${cleared.reason ? `: ${cleared.reason}` : ''}`,
     'The platform is as that upgrade left it: check it (`make validate`) before the next upgrade',
   ].join('\n');
+}
+
+/** Each environment: its version, its last upgrade and whether its worker is there to take the next one. */
+export function renderEnvironments(environments: EnvironmentSummary[], paint: Paint = plain): string {
+  if (environments.length === 0) return 'No environment has had an upgrade yet.';
+  return renderTable(
+    ['ENVIRONMENT', 'VERSION', 'LAST UPGRADE', 'STARTED', 'WORKER', 'TASK QUEUE'],
+    environments.map(({ name, version, lastUpgrade, workerPolling, taskQueue }) => [
+      name,
+      version ?? '?',
+      `${lastUpgrade.toVersion ?? '?'} ${paintPhase(lastUpgrade.outcome, paint)}`,
+      lastUpgrade.startedAt,
+      workerPolling ? paint.ok('polling') : paint.bad('none'),
+      taskQueue,
+    ]),
+  );
 }

@@ -8,6 +8,7 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { planWorkflowId } from '../environments';
 import { formatDuration } from '../format';
 import { ROLLING_ORDER, isPodName } from '../platform';
 import {
@@ -143,7 +144,7 @@ export async function planUpgrade(
 ): Promise<UpgradeReport> {
   const handle = await client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
     taskQueue,
-    workflowId: `aegis-plan-${env}-${Date.now()}`,
+    workflowId: planWorkflowId(env, Date.now()),
     args: [{ ...request, dryRun: true }],
     staticSummary: `AEGIS upgrade plan for ${env} to ${request.targetVersion}`,
   });
@@ -248,7 +249,7 @@ export interface HistoryEntry {
 const HISTORY_SCAN_LIMIT = 1_000;
 
 /** The memo says how an upgrade ended, unless Temporal ended it first (terminated, timed out). */
-function outcomeOf(run: WorkflowExecutionInfo, memo: Partial<UpgradeMemo>): string {
+export function outcomeOf(run: WorkflowExecutionInfo, memo: Partial<UpgradeMemo>): string {
   if (['RUNNING', 'COMPLETED', 'FAILED'].includes(run.status.name))
     return memo.outcome ?? run.status.name.toLowerCase();
   return run.status.name.toLowerCase();

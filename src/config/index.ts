@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_ENVIRONMENT, InvalidEnvironmentName, checkEnvironmentName } from '../environments';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import { ConfigError, reader, type Env } from './variables';
 import { loadWebhooks, type WebhookConfig } from './webhooks';
@@ -11,6 +12,11 @@ export { redactedUrl, webhookFor, webhookVariable, type WebhookConfig } from './
 export interface Config {
   temporal: TemporalConfig;
   aegis: {
+    /**
+     * The environment this deployment is, and the one whose upgrades its worker takes: from its own task queue
+     * (`taskQueueFor`), each activity refusing a workflow of another. @default 'default' (`AEGIS_ENVIRONMENT`)
+     */
+    environment: string;
     /** The deploy checkout the operator runs `make` in (`AEGIS_ROOT`, required). */
     root: string;
     /** Where the images come from. @default 'ghcr.io/100monkeys-ai' (`AEGIS_REGISTRY`) */
@@ -63,6 +69,13 @@ export function loadConfig(env: Env = process.env): Config {
   };
 
   const temporal = loadTemporalConfig(env);
+  const environment = read('AEGIS_ENVIRONMENT', DEFAULT_ENVIRONMENT);
+  try {
+    checkEnvironmentName(environment, 'AEGIS_ENVIRONMENT');
+  } catch (error) {
+    if (error instanceof InvalidEnvironmentName) throw new ConfigError(error.message);
+    throw error;
+  }
   const root = path.resolve(read('AEGIS_ROOT'));
   const registry = read('AEGIS_REGISTRY', 'ghcr.io/100monkeys-ai');
   if (!/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(registry)) {
@@ -73,6 +86,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     temporal,
     aegis: {
+      environment,
       root,
       registry,
       profile: read('AEGIS_PROFILE', 'development'),

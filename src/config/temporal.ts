@@ -35,7 +35,10 @@ export interface TemporalConfig {
   addressSource: string;
   /** @default 'default' (`TEMPORAL_NAMESPACE`, or the profile's `namespace`) */
   namespace: string;
-  /** @default 'aegis-upgrades' (`AEGIS_TASK_QUEUE`) */
+  /**
+   * The task queue of the `default` environment; environment X's is `<taskQueue>-X` (`taskQueueFor`).
+   * @default 'aegis-upgrades' (`AEGIS_TASK_QUEUE`)
+   */
   taskQueue: string;
 }
 

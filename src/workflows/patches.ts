@@ -12,4 +12,6 @@ export const Patch = {
   alreadyAtVersion: 'already-at-version',
   /** Webhooks are told when an upgrade starts, waits for approval and ends (`notify`, workflows/notifications.ts). */
   notifications: 'notifications',
+  /** A pre-flight refused as another environment's took no lock: none is released (it reported one left behind). */
+  wrongEnvironmentTookNoLock: 'wrong-environment-took-no-lock',
 } as const;

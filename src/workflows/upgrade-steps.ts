@@ -26,6 +26,7 @@ import type { UpgradeLockOwner } from '../upgrade-lock';
 import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from '../upgrade-request';
 import { preflightCheck, quick, redeploy, transfer } from './activity-options';
 import { ApprovalGates } from './approvals';
+import { refusedAsWrongEnvironment } from './environment';
 import { upgradeLockOwner } from './lock';
 import { UpgradeNotifier } from './notifications';
 import { Patch } from './patches';
@@ -127,7 +128,9 @@ export async function runPreflight(run: UpgradeRun): Promise<AcceptedRequest> {
   } catch (error) {
     run.announce('refused');
     // A pre-flight that failed or was cancelled after taking the lock must not leave it behind.
-    if (lockRequested) await run.releaseLock();
+    if (lockRequested && !(refusedAsWrongEnvironment(error) && patched(Patch.wrongEnvironmentTookNoLock))) {
+      await run.releaseLock();
+    }
     const unreleased = run.report.lockNotReleased ? `; ${run.report.lockNotReleased}` : '';
     throw ApplicationFailure.create({
       type: UpgradeFailureType.PreflightFailed,

@@ -202,7 +202,8 @@ describe('operating upgrades', () => {
     'a schedule runs an upgrade, skips a trigger that overlaps, and pauses after a rollback',
     async () => {
       await worker?.stop();
-      worker = await platform.startWorker({ AEGIS_SANDBOX_REDEPLOY_DELAY: '3' });
+      // The schedule is environment weekly's: its upgrades go to weekly's task queue, which this worker serves.
+      worker = await platform.startWorker({ AEGIS_SANDBOX_REDEPLOY_DELAY: '3', AEGIS_ENVIRONMENT: 'weekly' });
       const created = await aegisUpgrade([
         'schedule',
         'create',

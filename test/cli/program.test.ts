@@ -60,4 +60,54 @@ describe('runCli', () => {
     expect(await runCli(['status', '--follow'])).toBe(1);
     expect(mocked.status).toHaveBeenCalledWith({ env: 'default', follow: true });
   });
+
+  const commandsWithEnv: [string, string[]][] = [
+    ['start 1.3.0', ['start', '1.3.0']],
+    ['plan 1.3.0', ['plan', '1.3.0']],
+    ['status', ['status']],
+    ['approve', ['approve']],
+    ['abort', ['abort']],
+    ['history', ['history']],
+    ['unlock', ['unlock']],
+    [
+      'schedule create --version 1.3.0 --cron 0 3 * * SUN',
+      ['schedule', 'create', '--version', '1.3.0', '--cron', '0 3 * * SUN'],
+    ],
+    ['schedule delete', ['schedule', 'delete']],
+    ['schedule trigger', ['schedule', 'trigger']],
+  ];
+
+  it.each(commandsWithEnv)('%s refuses an --env that is no environment name, as bad usage', async (_, argv) => {
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await runCli([...argv, '--env', "x' OR 'a'='a"])).toBe(2);
+      expect(stderr).toHaveBeenCalledWith(
+        expect.stringContaining(
+          "aegis-upgrade: option '--env <name>' argument 'x' OR 'a'='a' is invalid. Expected --env to be an environment name",
+        ),
+      );
+    } finally {
+      stderr.mockRestore();
+    }
+    for (const operation of Object.values(mocked)) {
+      if (typeof operation === 'function') expect(operation).not.toHaveBeenCalled();
+    }
+  });
+
+  it.each(commandsWithEnv)('%s hands on a valid --env as given', async (_, argv) => {
+    expect(await runCli([...argv, '--env', 'eu-west-1'])).toBe(0);
+    const called = Object.values(mocked).filter(
+      (operation) => typeof operation === 'function' && (operation as jest.Mock).mock.calls.length > 0,
+    ) as jest.Mock[];
+    expect(called).toHaveLength(1);
+    expect(called[0]?.mock.calls[0]).toContainEqual(expect.objectContaining({ env: 'eu-west-1' }));
+  });
+
+  it.each([
+    [['environments'], {}],
+    [['environments', '--json'], { json: true }],
+  ])('%p lists the environments', async (argv, options) => {
+    expect(await runCli(argv)).toBe(0);
+    expect(mocked.environments).toHaveBeenCalledWith(options);
+  });
 });

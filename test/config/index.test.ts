@@ -15,6 +15,7 @@ describe('loadConfig', () => {
         taskQueue: DEFAULT_TASK_QUEUE,
       },
       aegis: {
+        environment: 'default',
         root: ROOT,
         registry: 'ghcr.io/100monkeys-ai',
         profile: 'development',
@@ -36,6 +37,7 @@ describe('loadConfig', () => {
       TEMPORAL_ADDRESS: 'temporal.internal:7243',
       TEMPORAL_NAMESPACE: 'ops',
       AEGIS_TASK_QUEUE: 'upgrades-eu',
+      AEGIS_ENVIRONMENT: 'eu-west-1',
       AEGIS_REGISTRY: 'registry.local:5000/aegis',
       AEGIS_PROFILE: 'full',
       AEGIS_BACKUP_DIR: '/var/backups/aegis',
@@ -54,6 +56,7 @@ describe('loadConfig', () => {
       taskQueue: 'upgrades-eu',
     });
     expect(config.aegis).toMatchObject({
+      environment: 'eu-west-1',
       registry: 'registry.local:5000/aegis',
       profile: 'full',
       backupDir: '/var/backups/aegis',
@@ -64,6 +67,15 @@ describe('loadConfig', () => {
     });
     expect(config.worker).toEqual({ shutdownGraceSeconds: 600 });
   });
+
+  it.each(['Staging', 'eu_west', '-staging', "x' OR 'a'='a", 'a'.repeat(64)])(
+    'refuses AEGIS_ENVIRONMENT=%s, naming the variable',
+    (environment) => {
+      expect(
+        thrown(ConfigError, () => loadConfig({ AEGIS_ROOT: ROOT, AEGIS_ENVIRONMENT: environment })).message,
+      ).toContain('Expected AEGIS_ENVIRONMENT to be an environment name like staging');
+    },
+  );
 
   it('resolves a relative backup directory inside the checkout', () => {
     expect(loadConfig({ AEGIS_ROOT: ROOT, AEGIS_BACKUP_DIR: 'var/dumps' }).aegis.backupDir).toBe(

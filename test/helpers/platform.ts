@@ -4,7 +4,8 @@ import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { UPGRADE_WORKFLOW_TYPE, type UpgradeReport, type UpgradeRequest } from '../../src/upgrade';
+import { DEFAULT_ENVIRONMENT } from '../../src/environments';
+import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeReport, type UpgradeRequest } from '../../src/upgrade';
 import { sandbox, sandboxEnv } from './sandbox';
 import { startDevServer, type DevServer } from './temporal-server';
 import { startWorker, type WorkerProcess } from './worker-process';
@@ -59,11 +60,18 @@ export async function clearServer(client: Client | undefined): Promise<void> {
   }
 }
 
-export async function startUpgrade(
-  platform: Platform,
-  request: UpgradeRequest,
-  workflowId = `aegis-upgrade-${randomUUID()}`,
-) {
+let lastStart = 0;
+
+/**
+ * A workflow ID of its own for each upgrade of the sandbox's environment (`default`, the worker's): the form a schedule
+ * gives its runs, the time unique to the millisecond. The worker refuses an ID that names another environment.
+ */
+export function newUpgradeId(environment = DEFAULT_ENVIRONMENT): string {
+  lastStart = Math.max(Date.now(), lastStart + 1);
+  return `${upgradeWorkflowId(environment)}-${new Date(lastStart).toISOString()}`;
+}
+
+export async function startUpgrade(platform: Platform, request: UpgradeRequest, workflowId = newUpgradeId()) {
   return platform.client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
     taskQueue: platform.env.AEGIS_TASK_QUEUE ?? '',
     workflowId,

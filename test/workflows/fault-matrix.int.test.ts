@@ -8,6 +8,7 @@ import {
   UpgradeFailureType,
   approveSignal,
   progressQuery,
+  upgradeWorkflowId,
   type UpgradeReport,
   type UpgradeRequest,
 } from '../../src/upgrade';
@@ -398,7 +399,8 @@ describe('the fault matrix on the sandbox', () => {
     test(
       'an upgrade terminated half-way → the next is refused naming it → aegis-upgrade unlock → the next upgrades for real',
       async () => {
-        const workflowId = 'aegis-upgrade-matrix';
+        // The worker serves environment default: its upgrades, its unlock.
+        const workflowId = upgradeWorkflowId('default');
         const held: Fault = { action: 'pause', command: 'make * redeploy POD=temporal *AEGIS_IMAGE_TAG=1.3.0' };
         await faults.add(held);
         const terminated = await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId);
@@ -420,7 +422,7 @@ describe('the fault matrix on the sandbox', () => {
         const unlocked = await aegisUpgrade([
           'unlock',
           '--env',
-          'matrix',
+          'default',
           '--reason',
           'terminated by the fault matrix',
         ]);
@@ -522,7 +524,7 @@ describe('the fault matrix on the sandbox', () => {
         const before = await platformState();
         const held: Fault = { action: 'pause', command: 'make * redeploy POD=database *AEGIS_IMAGE_TAG=1.2.0' };
         await faults.add(held);
-        const workflowId = 'aegis-upgrade-outage';
+        const workflowId = upgradeWorkflowId('default');
         const request = matrixRequest('1.3.1', 'rollback:redeploy:database');
         const handle = await startUpgrade(platform, request, workflowId);
         await faults.paused();
@@ -530,7 +532,7 @@ describe('the fault matrix on the sandbox', () => {
         await faults.remove(held);
         let status = '';
         await waitFor(async () => {
-          status = (await aegisUpgrade(['status', '--env', 'outage'])).stdout;
+          status = (await aegisUpgrade(['status', '--env', 'default'])).stdout;
           return /retrying .*attempt [2-9]/.test(status);
         }, 120_000);
         expect(status).toContain('registry-login');
