@@ -12,6 +12,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readDeployEnv } from '../src/activities/env-file';
 import { loadTemporalConfig } from '../src/config';
+import { taskQueueFor } from '../src/environments';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeReport, type UpgradeRequest } from '../src/upgrade';
 import { REPO_ROOT } from '../test/helpers/repo';
 import { sandbox, sandboxEnv } from '../test/helpers/sandbox';
@@ -77,7 +78,13 @@ class Bench {
       user: deployEnv.POSTGRES_USER ?? 'aegis',
       password: deployEnv.POSTGRES_PASSWORD ?? '',
     });
-    return new Bench(client, loadTemporalConfig(env).taskQueue, root, env.AEGIS_REGISTRY ?? '', services);
+    return new Bench(
+      client,
+      taskQueueFor('default', loadTemporalConfig(env).taskQueue),
+      root,
+      env.AEGIS_REGISTRY ?? '',
+      services,
+    );
   }
 
   /** The platform back on 1.2.0, every service answering: each measured run starts from the same state. */

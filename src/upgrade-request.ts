@@ -32,6 +32,7 @@ const FIELDS = [
   'approvalTimeout',
   'dryRun',
   'redeployAll',
+  'concurrentAfterCore',
   'restoreFrom',
 ] as const satisfies readonly (keyof UpgradeRequest)[];
 const STRATEGIES: readonly UpgradeStrategy[] = ['rolling', 'full'];
@@ -66,6 +67,7 @@ export function parseUpgradeRequest(input: unknown): ParsedUpgradeRequest {
     ...approvalTimeoutProblems(given.approvalTimeout),
     ...booleanProblems('dryRun', given.dryRun),
     ...booleanProblems('redeployAll', given.redeployAll),
+    ...booleanProblems('concurrentAfterCore', given.concurrentAfterCore),
     ...restoreFromProblems(given.restoreFrom),
     ...contradictions(given),
   ];
@@ -85,6 +87,7 @@ export function parseUpgradeRequest(input: unknown): ParsedUpgradeRequest {
     ...(request.approveBefore?.length && { approvalTimeout: request.approvalTimeout ?? DEFAULT_APPROVAL_TIMEOUT }),
     dryRun: request.dryRun ?? false,
     ...(request.redeployAll && { redeployAll: true }),
+    ...(request.concurrentAfterCore && { concurrentAfterCore: true }),
     ...(request.restoreFrom !== undefined && { restoreFrom: request.restoreFrom }),
   };
 }
@@ -118,7 +121,7 @@ function targetVersionProblems(value: unknown): string[] {
   return [`Expected \`targetVersion\` to be an image tag like 1.3.0, got ${got}`];
 }
 
-function booleanProblems(field: 'dryRun' | 'redeployAll', value: unknown): string[] {
+function booleanProblems(field: 'dryRun' | 'redeployAll' | 'concurrentAfterCore', value: unknown): string[] {
   return value === undefined || typeof value === 'boolean'
     ? []
     : [`Expected \`${field}\` to be true or false, got ${typed(value)}`];
@@ -200,6 +203,18 @@ function contradictions(given: Fields): string[] {
     problems.push(
       `Expected \`approveBefore\` to name pods that \`pods\` redeploys, got ${unreached.map((pod) => `\`${pod}\``).join(', ')}: its gate would never be reached`,
     );
+  }
+  if (given.concurrentAfterCore === true) {
+    const order = pods ?? ROLLING_ORDER;
+    const afterCore = order.includes('core') ? order.slice(order.indexOf('core') + 1) : [];
+    const gated = approveBefore?.filter((pod) => afterCore.includes(pod)) ?? [];
+    if (given.strategy === 'full') {
+      problems.push('`concurrentAfterCore` cannot be used with strategy full: it deploys the whole profile at once');
+    } else if (gated.length > 0) {
+      problems.push(
+        `\`concurrentAfterCore\` cannot be used with an approval gate after core (${gated.map((pod) => `\`${pod}\``).join(', ')}): those pods are redeployed at once`,
+      );
+    }
   }
   const noGate = given.approveBefore === undefined || approveBefore?.length === 0;
   if (given.approvalTimeout !== undefined && noGate) {

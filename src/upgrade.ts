@@ -52,6 +52,12 @@ export interface UpgradeRequest {
    */
   redeployAll?: boolean;
   /**
+   * Once the runtime is up on the new version and its migrations are judged, redeploy the pods after it at once
+   * (`temporal`, `seal-gateway`, `observability`) instead of one by one: shorter, and their downtimes overlap. Not with
+   * an approval gate before one of them. @default false (the guide's order)
+   */
+  concurrentAfterCore?: boolean;
+  /**
    * A downgrade's database: the backup (its directory name under the backup directory) taken when the platform
    * last left `targetVersion`; it is restored before the runtime's redeploy. Required to go to an older version.
    */

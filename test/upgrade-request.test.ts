@@ -81,6 +81,12 @@ describe('parseUpgradeRequest accepts', () => {
     expect(parseUpgradeRequest(request)).toEqual(request);
   });
 
+  it('concurrentAfterCore with a gate before core', () => {
+    expect(
+      parseUpgradeRequest({ targetVersion: '1.3.0', concurrentAfterCore: true, approveBefore: ['core'] }),
+    ).toMatchObject({ concurrentAfterCore: true, approveBefore: ['core'] });
+  });
+
   it('redeployAll, kept only when true', () => {
     expect(parseUpgradeRequest({ targetVersion: '1.3.0', redeployAll: true })).toMatchObject({ redeployAll: true });
     expect(parseUpgradeRequest({ targetVersion: '1.3.0', redeployAll: false })).not.toHaveProperty('redeployAll');

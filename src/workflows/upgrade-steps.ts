@@ -214,25 +214,40 @@ export async function pullAndBackUp({ run, preflight, changes }: Upgrade): Promi
 
 /** Step 3, rolling: one pod at a time in the guide's order, each behind its approval gate if the request set one. */
 export async function upgradeRolling(upgrade: Upgrade, baseline: Baseline): Promise<void> {
+  const { pods } = upgrade.preflight;
+  const together = podsRedeployedTogether(pods, upgrade.request);
+  for (const pod of pods.filter((pod) => !together.includes(pod))) await upgradePod(upgrade, baseline, pod);
+  await settleAll(together.map((pod) => upgradePod(upgrade, baseline, pod)));
+}
+
+/**
+ * With `concurrentAfterCore`, the pods after the runtime are redeployed at once: by then the database and the migrated
+ * runtime, which each of them needs, are up, and none of them needs another (see the README). Otherwise none.
+ */
+function podsRedeployedTogether(pods: PodName[], request: ParsedUpgradeRequest): PodName[] {
+  const core = pods.indexOf('core');
+  return request.concurrentAfterCore && core >= 0 ? pods.slice(core + 1) : [];
+}
+
+/** One pod of a rolling upgrade: its gate, the final backup before the runtime, its redeploy and readiness. */
+async function upgradePod(upgrade: Upgrade, baseline: Baseline, pod: PodName): Promise<void> {
   const { run, request, preflight, changes } = upgrade;
   const { toVersion } = preflight;
-  for (const pod of preflight.pods) {
-    if (request.approveBefore.includes(pod)) await awaitApproval(upgrade, pod);
-    if (pod === 'core') await takeFinalBackup(upgrade, baseline.backup);
-    changes.redeployedPods.push(pod);
-    if (pod === 'core') await restoreForDowngrade(upgrade);
-    const notBefore = new Date().toISOString();
-    const redeployed = await run.progress.run(
-      `redeploy:${pod}`,
-      async () => {
-        const result = await redeploy.redeployPod({ pod, tag: toVersion, notBefore });
-        if (pod !== 'core') await redeploy.awaitPodReady({ pod, tag: toVersion });
-        return result;
-      },
-      (result) => (result.skipped ? 'already on the target since this step began' : undefined),
-    );
-    if (pod === 'core') await checkRuntime(upgrade, redeployed.startedAt, baseline.migrationsBefore);
-  }
+  if (request.approveBefore.includes(pod)) await awaitApproval(upgrade, pod);
+  if (pod === 'core') await takeFinalBackup(upgrade, baseline.backup);
+  changes.redeployedPods.push(pod);
+  if (pod === 'core') await restoreForDowngrade(upgrade);
+  const notBefore = new Date().toISOString();
+  const redeployed = await run.progress.run(
+    `redeploy:${pod}`,
+    async () => {
+      const result = await redeploy.redeployPod({ pod, tag: toVersion, notBefore });
+      if (pod !== 'core') await redeploy.awaitPodReady({ pod, tag: toVersion });
+      return result;
+    },
+    (result) => (result.skipped ? 'already on the target since this step began' : undefined),
+  );
+  if (pod === 'core') await checkRuntime(upgrade, redeployed.startedAt, baseline.migrationsBefore);
 }
 
 /** Step 3, full: the whole profile torn down and deployed at once, then every pod judged on the new tag. */

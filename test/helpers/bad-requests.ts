@@ -248,6 +248,17 @@ export const BAD_REQUESTS: BadRequest[] = [
     says: ['`redeployAll` cannot be used with strategy full'],
   },
 
+  {
+    name: 'concurrentAfterCore with a gate after core, which has no pod-by-pod step to wait at',
+    request: { ...version, concurrentAfterCore: true, approveBefore: ['seal-gateway'] },
+    says: ['`concurrentAfterCore` cannot be used with an approval gate after core (`seal-gateway`)'],
+  },
+  {
+    name: 'concurrentAfterCore with a full upgrade',
+    request: { ...version, strategy: 'full', concurrentAfterCore: true },
+    says: ['`concurrentAfterCore` cannot be used with strategy full'],
+  },
+
   // Everything at once
   {
     name: 'every problem of a request, in one message',

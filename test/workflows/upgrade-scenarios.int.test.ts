@@ -71,6 +71,27 @@ describe('upgrade scenarios on stand-in activities', () => {
     SCENARIO_TIMEOUT_MS,
   );
 
+  test(
+    'concurrentAfterCore: the pods after core are redeployed at once, once core is migrated and ready',
+    async () => {
+      const handle = await start('concurrent-after-core', { targetVersion: '1.3.0', concurrentAfterCore: true });
+      const report: UpgradeReport = await handle.result();
+      expect(report.phase).toBe('completed');
+      const calls = standIn.calls(handle.workflowId);
+      const afterCore = calls.slice(calls.indexOf('awaitPodReady:core') + 1, calls.indexOf('validatePlatform'));
+      // Both redeploys are asked for before either pod is waited for: they run side by side.
+      expect(afterCore.slice(0, 2).sort()).toEqual(['redeployPod:seal-gateway', 'redeployPod:temporal']);
+      expect(afterCore.slice(2).sort()).toEqual(['awaitPodReady:seal-gateway', 'awaitPodReady:temporal']);
+      expect(report.steps.filter((step) => step.id.startsWith('redeploy:')).map((step) => step.status)).toEqual([
+        'succeeded',
+        'succeeded',
+        'succeeded',
+        'succeeded',
+      ]);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
   test.each([
     ['rolled-back-pull', 'pullImages', 'pull-images'],
     ['rolled-back-migrations', 'awaitMigrations', 'migrations'],
