@@ -1,8 +1,10 @@
 import path from 'node:path';
+import { loadTelemetryConfig, type TelemetryConfig } from './telemetry';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import { ConfigError, reader, type Env } from './variables';
 
 export { ConfigError } from './variables';
+export { loadTelemetryConfig, type TelemetryConfig } from './telemetry';
 export { TemporalUnreachable, describeConnection, loadTemporalConfig, type TemporalConfig } from './temporal';
 
 /** Everything the worker and the CLI read from the environment, read once at start. */
@@ -37,6 +39,8 @@ export interface Config {
      * `make redeploy` to end, so no pod is left half-replaced. @default 120 (`AEGIS_SHUTDOWN_GRACE_SECONDS`)
      */
     shutdownGraceSeconds: number;
+    /** Its logs and metrics. */
+    telemetry: TelemetryConfig;
   };
 }
 
@@ -83,6 +87,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     worker: {
       shutdownGraceSeconds: positiveInteger('AEGIS_SHUTDOWN_GRACE_SECONDS', 120),
+      telemetry: loadTelemetryConfig(env),
     },
   };
 }
