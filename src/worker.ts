@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig } from './config';
+import { installTelemetry, telemetryInterceptors } from './telemetry/runtime';
 
 /**
  * The worker: runs upgrades from the task queue until SIGINT or SIGTERM. Then it takes no new task and lets the
@@ -11,6 +12,7 @@ import { ConfigError, TemporalUnreachable, describeConnection, loadConfig } from
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
   const graceSeconds = config.worker.shutdownGraceSeconds;
+  const logger = installTelemetry(config.worker.telemetry);
   const connection = await NativeConnection.connect(config.temporal.connection).catch((error: unknown) => {
     throw new TemporalUnreachable(describeConnection(config.temporal), error);
   });
@@ -21,6 +23,7 @@ export async function runWorker(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       workflowsPath: require.resolve('./workflows'),
       activities: createActivities({ config }),
+      interceptors: telemetryInterceptors,
       shutdownGraceTime: `${graceSeconds} seconds`,
       // Past this the SDK gives up on activities that ignore their cancellation: the process exits all the same.
       shutdownForceTime: `${graceSeconds + 30} seconds`,
@@ -28,18 +31,20 @@ export async function runWorker(): Promise<void> {
     // Stays registered: a second signal must not kill the worker in the middle of a redeploy (Node's default).
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.on(signal, () =>
-        console.log(
+        logger.info(
           `aegis-upgrade worker: ${signal}: taking no new task; running activities have ${graceSeconds} s to finish, ` +
             `then they are cancelled and another worker resumes the upgrade`,
         ),
       );
     }
-    console.log(
+    const metrics = config.worker.telemetry.metricsAddress;
+    logger.info(
       `aegis-upgrade worker: task queue ${config.temporal.taskQueue}, namespace ${config.temporal.namespace}, ` +
-        `on ${describeConnection(config.temporal)}; deployment ${config.aegis.root}`,
+        `on ${describeConnection(config.temporal)}; deployment ${config.aegis.root}` +
+        (metrics ? `; metrics on http://${metrics}/metrics` : ''),
     );
     await worker.run();
-    console.log('aegis-upgrade worker: stopped');
+    logger.info('aegis-upgrade worker: stopped');
   } finally {
     await connection.close();
   }
