@@ -36,7 +36,7 @@ describe('a log line', () => {
 
   it('keeps, as JSON, every field but the task token', () => {
     const line = formatLogEntry(commandEntry, 'json');
-    const { taskToken: _hidden, ...expected } = commandEntry.meta ?? {};
+    const expected = Object.fromEntries(Object.entries(commandEntry.meta ?? {}).filter(([key]) => key !== 'taskToken'));
 
     expect(JSON.parse(line)).toEqual({
       time: '2026-11-26T03:00:01.250Z',
