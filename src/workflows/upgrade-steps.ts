@@ -30,6 +30,7 @@ import { upgradeLockOwner } from './lock';
 import { Patch } from './patches';
 import { ProgressLog, errorMessage } from './progress';
 import { lockNotReleased, rollbackPinTag, type UpgradeChanges } from './rollback';
+import { recordPhase, stepTelemetry } from './telemetry';
 
 /** One upgrade as it runs, from its first line: its progress, report, approval gates and lock, shared by its steps. */
 export class UpgradeRun {
@@ -47,7 +48,7 @@ export class UpgradeRun {
     this.workflowId = workflowId;
     this.startTime = startTime;
     this.lockOwner = upgradeLockOwner();
-    this.progress = new ProgressLog(requestedVersion(input));
+    this.progress = new ProgressLog(requestedVersion(input), stepTelemetry(workflowId));
     this.gates = new ApprovalGates((note) => this.progress.notes.push(note));
     setHandler(progressQuery, () => this.progress.snapshot());
     setHandler(approveSignal, (approval) => this.gates.receive(approval));
@@ -64,6 +65,7 @@ export class UpgradeRun {
       outcome: phase,
     };
     upsertMemo({ ...memo });
+    recordPhase(this, phase);
   }
 
   fullReport(): UpgradeReport {
