@@ -1,0 +1,244 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createCommandRunner } from '../../src/activities/command';
+import { readDeployEnv, secretValues } from '../../src/activities/env-file';
+import { UpgradeMetric } from '../../src/telemetry/metrics';
+import { installTelemetry, telemetryInterceptors } from '../../src/telemetry/runtime';
+import { UPGRADE_WORKFLOW_TYPE, type UpgradeReport, type UpgradeRequest } from '../../src/upgrade';
+import { upgradeFailure } from '../helpers/platform';
+import { standInActivities, until, type StandInScenario, type StandIns } from '../helpers/stand-in-activities';
+import { freePort, startDevServer, type DevServer } from '../helpers/temporal-server';
+
+const SETUP_TIMEOUT_MS = 2 * 60_000;
+const SCENARIO_TIMEOUT_MS = 60_000;
+const ENVIRONMENT = 'telemetry';
+const GHCR_TOKEN = 'ghp_telemetryTestTokenDoNotLog';
+
+/** One JSON log line as the worker writes it with AEGIS_LOG_FORMAT=json. */
+interface LogLine {
+  level: string;
+  message: string;
+  workflowId?: string;
+  activityType?: string;
+  step?: string;
+  status?: string;
+  durationMs?: number;
+  exitCode?: number;
+}
+
+/** The value of the sample of `name` whose labels include `labels`, from a Prometheus text page. */
+function sample(page: string, name: string, labels: Record<string, string>): number | undefined {
+  const line = page
+    .split('\n')
+    .find(
+      (candidate) =>
+        candidate.startsWith(`${name}{`) &&
+        Object.entries(labels).every(([key, value]) => candidate.includes(`${key}="${value}"`)),
+    );
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/**
+ * The worker's telemetry as `runWorker` sets it up (the same runtime, logger and interceptors) on the real dev server,
+ * with stand-in activities: the validation runs a real command through the real runner, a `.env` secret among its
+ * arguments. Its own Jest file: the runtime is installed once per module registry.
+ */
+describe('the worker logs every step and command, and its metrics endpoint counts the upgrades', () => {
+  const lines: string[] = [];
+  let server: DevServer;
+  let native: NativeConnection;
+  let connection: Connection;
+  let client: Client;
+  let worker: Worker;
+  let running: Promise<void>;
+  let standIn: StandIns;
+  let metricsUrl: string;
+  let root: string;
+  const taskQueue = 'telemetry';
+
+  beforeAll(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-upgrade-telemetry-'));
+    await fs.writeFile(path.join(root, '.env'), `AEGIS_IMAGE_TAG=1.2.0\nGHCR_TOKEN=${GHCR_TOKEN}\n`);
+    const metricsAddress = `127.0.0.1:${await freePort()}`;
+    metricsUrl = `http://${metricsAddress}/metrics`;
+    installTelemetry({ logLevel: 'INFO', logFormat: 'json', metricsAddress }, (line) => lines.push(line));
+    server = await startDevServer();
+    native = await NativeConnection.connect({ address: server.address });
+    connection = await Connection.connect({ address: server.address });
+    client = new Client({ connection });
+    standIn = standInActivities(new Map());
+    worker = await Worker.create({
+      connection: native,
+      taskQueue,
+      workflowsPath: require.resolve('../../src/workflows'),
+      activities: standIn.activities,
+      interceptors: telemetryInterceptors,
+    });
+    running = worker.run();
+  }, SETUP_TIMEOUT_MS);
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await native?.close();
+    await connection?.close();
+    await server?.stop();
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  /** The validation, as a command run through the real runner that hides the secrets of `.env`. */
+  const validateWithCommand: StandInScenario['overrides'] = {
+    async validatePlatform() {
+      const run = createCommandRunner(async () => secretValues(await readDeployEnv(root)));
+      await run('node', ['-e', 'setTimeout(() => {}, 100)', 'registry-login', GHCR_TOKEN]);
+      return 'all services healthy';
+    },
+  };
+
+  /** Upgrade IDs as the CLI makes them: the environment, then when it started. */
+  const start = (startedAt: string, request: UpgradeRequest, scenario: StandInScenario) => {
+    const workflowId = `aegis-upgrade-${ENVIRONMENT}-${startedAt}`;
+    standIn.scenario(workflowId, scenario);
+    return client.workflow.start(UPGRADE_WORKFLOW_TYPE, { taskQueue, workflowId, args: [request] });
+  };
+  /** The log lines of upgrade `workflowId`, once its last one, `upgrade … <outcome>`, is written (they are buffered). */
+  const logOf = async (workflowId: string, outcome: RegExp): Promise<LogLine[]> => {
+    await until(() => linesOf(workflowId).some((line) => outcome.test(line.message)));
+    return linesOf(workflowId);
+  };
+  const linesOf = (workflowId: string): LogLine[] =>
+    lines
+      .map((line) => JSON.parse(line) as LogLine & { workflowId?: string })
+      .filter((line) => line.workflowId === workflowId);
+  const scrape = async () => (await fetch(metricsUrl)).text();
+
+  let completed: { workflowId: string; report: UpgradeReport };
+  let rolledBack: { workflowId: string; report: UpgradeReport };
+
+  test(
+    'a completed upgrade: each step starts and ends with its duration, the command with its exit code, the retry',
+    async () => {
+      const handle = await start(
+        '2026-11-26T03:00:00Z',
+        { targetVersion: '1.3.0', pods: ['database', 'core'] },
+        {
+          fail: [{ activity: 'pullImages', type: 'RegistryUnreachable', message: 'registry down', retryable: true }],
+          overrides: validateWithCommand,
+        },
+      );
+      completed = { workflowId: handle.workflowId, report: await handle.result() };
+      const log = await logOf(handle.workflowId, / completed in /);
+
+      for (const step of completed.report.steps) {
+        expect(log).toContainEqual(expect.objectContaining({ step: step.id, status: 'running' }));
+        expect(log).toContainEqual(
+          expect.objectContaining({
+            level: 'INFO',
+            step: step.id,
+            status: 'succeeded',
+            durationMs: step.durationMs,
+            message: expect.stringMatching(new RegExp(`^step ${step.id} succeeded in \\d+\\.\\d s`)),
+          }),
+        );
+      }
+      expect(log).toContainEqual(
+        expect.objectContaining({
+          level: 'INFO',
+          activityType: 'validatePlatform',
+          exitCode: 0,
+          durationMs: expect.any(Number),
+          message: expect.stringMatching(
+            /^command `node -e setTimeout\(\(\) => \{\}, 100\) registry-login \*\*\*` exited 0 in \d\.\d s$/,
+          ),
+        }),
+      );
+      expect(log).toContainEqual(
+        expect.objectContaining({
+          level: 'WARN',
+          activityType: 'pullImages',
+          message: 'activity pullImages retried: attempt 2',
+        }),
+      );
+      expect(log).toContainEqual(
+        expect.objectContaining({ message: expect.stringMatching(/^upgrade 1\.2\.0 → 1\.3\.0 completed in /) }),
+      );
+      expect(lines.join('\n')).not.toContain(GHCR_TOKEN);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'a rolled-back upgrade: the failed step, the rollback plan and each rollback step are logged',
+    async () => {
+      const handle = await start(
+        '2026-11-26T04:00:00Z',
+        { targetVersion: '1.3.0', pods: ['database', 'core'] },
+        {
+          fail: [{ activity: 'awaitMigrations', type: 'MigrationFailed', message: 'migration 3 failed' }],
+          overrides: validateWithCommand,
+        },
+      );
+      const failure = await upgradeFailure(handle.result());
+      rolledBack = { workflowId: handle.workflowId, report: failure.report };
+      const log = await logOf(handle.workflowId, / rolled back after /);
+
+      expect(log).toContainEqual(
+        expect.objectContaining({
+          level: 'WARN',
+          step: 'migrations',
+          status: 'failed',
+          message: expect.stringMatching(/^step migrations failed in \d+\.\d s: migration 3 failed$/),
+        }),
+      );
+      expect(log).toContainEqual(
+        expect.objectContaining({
+          level: 'WARN',
+          message: expect.stringMatching(/^rollback planned: Set AEGIS_IMAGE_TAG back to 1\.2\.0; /),
+        }),
+      );
+      for (const step of rolledBack.report.rollback) {
+        expect(step.status).toBe('succeeded');
+        expect(log).toContainEqual(
+          expect.objectContaining({ step: step.id, status: 'succeeded', durationMs: step.durationMs }),
+        );
+      }
+      expect(log).toContainEqual(
+        expect.objectContaining({
+          level: 'WARN',
+          message: expect.stringMatching(
+            /^upgrade 1\.2\.0 → 1\.3\.0 rolled back after .*: migrations failed: migration 3 failed$/,
+          ),
+        }),
+      );
+      expect(lines.join('\n')).not.toContain(GHCR_TOKEN);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'the metrics endpoint counts both by environment and outcome, times the steps, and keeps the last success',
+    async () => {
+      expect(rolledBack).toBeDefined();
+      const page = await scrape();
+      if (!page.includes('aegis_')) throw new Error(`No aegis metric on the page:\n${page}`);
+      const environment = { environment: ENVIRONMENT };
+
+      expect(sample(page, UpgradeMetric.started, environment)).toBe(2);
+      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'completed' })).toBe(1);
+      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'rolled-back' })).toBe(1);
+      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'rollback-failed' })).toBeUndefined();
+      expect(sample(page, `${UpgradeMetric.stepDuration}_count`, { ...environment, step: 'validate' })).toBe(1);
+      expect(
+        sample(page, `${UpgradeMetric.stepDuration}_count`, { ...environment, step: 'migrations', status: 'failed' }),
+      ).toBe(1);
+      const lastSuccess = sample(page, UpgradeMetric.lastSuccess, environment) ?? 0;
+      expect(Math.abs(lastSuccess - Date.now() / 1000)).toBeLessThan(120);
+      // The SDK's own metrics are on the same page.
+      expect(page).toMatch(/^temporal_workflow_completed\{/m);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+});
