@@ -78,12 +78,12 @@ describe('the worker logs every step and command, and its metrics endpoint count
     await fs.rm(root, { recursive: true, force: true });
   });
 
-  /** The validation, as a command run through the real runner that hides the secrets of `.env`. */
-  const validateWithCommand: StandInScenario['overrides'] = {
-    async validatePlatform() {
+  /** The migrations' snapshot runs a command through the real runner that hides the secrets of `.env`. */
+  const withCommand: StandInScenario['overrides'] = {
+    async snapshotMigrations() {
       const run = createCommandRunner(async () => secretValues(await readDeployEnv(root)));
       await run('node', ['-e', 'setTimeout(() => {}, 100)', 'registry-login', GHCR_TOKEN]);
-      return 'all services healthy';
+      return [{ version: 1, description: 'init', success: true, checksum: '00' }];
     },
   };
 
@@ -112,7 +112,7 @@ describe('the worker logs every step and command, and its metrics endpoint count
         { targetVersion: '1.3.0', pods: ['database', 'core'] },
         {
           fail: [{ activity: 'pullImages', type: 'RegistryUnreachable', message: 'registry down', retryable: true }],
-          overrides: validateWithCommand,
+          overrides: withCommand,
         },
       );
       completed = { workflowId: handle.workflowId, report: await handle.result() };
@@ -122,7 +122,7 @@ describe('the worker logs every step and command, and its metrics endpoint count
       expect(log).toContainEqual(
         expect.objectContaining({
           level: 'INFO',
-          activityType: 'validatePlatform',
+          activityType: 'snapshotMigrations',
           exitCode: 0,
           durationMs: expect.any(Number),
           message: expect.stringMatching(
@@ -152,7 +152,7 @@ describe('the worker logs every step and command, and its metrics endpoint count
         { targetVersion: '1.3.0', pods: ['database', 'core'] },
         {
           fail: [{ activity: 'awaitMigrations', type: 'MigrationFailed', message: 'migration 3 failed' }],
-          overrides: validateWithCommand,
+          overrides: withCommand,
         },
       );
       const failure = await upgradeFailure(handle.result());
@@ -189,21 +189,73 @@ describe('the worker logs every step and command, and its metrics endpoint count
   );
 
   test(
-    'the metrics endpoint counts both by environment and outcome, times the steps, and keeps the last success',
+    'a failed rollback: an error line with what is left to do by hand',
+    async () => {
+      const handle = await start(
+        '2026-11-26T05:00:00Z',
+        { targetVersion: '1.3.0', pods: ['database', 'core'] },
+        {
+          fail: [
+            { activity: 'awaitMigrations', type: 'MigrationFailed', message: 'migration 3 failed' },
+            { activity: 'restorePinnedImages', type: 'ImageNotFound', message: 'the pinned images are gone' },
+          ],
+          overrides: withCommand,
+        },
+      );
+      const failure = await upgradeFailure(handle.result());
+      const log = await logOf(handle.workflowId, failure.report);
+
+      expect(failure.report.phase).toBe('rollback-failed');
+      expect(log).toContainEqual(
+        expect.objectContaining({
+          level: 'ERROR',
+          message: expect.stringMatching(
+            /^upgrade 1\.2\.0 → 1\.3\.0 failed and so did its rollback, after .*; finish it by hand: .*aegis-upgrade unlock --env telemetry /,
+          ),
+        }),
+      );
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'a refused upgrade is logged and counted; a dry run is not counted',
+    async () => {
+      const refused = await start('2026-11-26T06:00:00Z', { targetVersion: '1.3.0' }, { refuse: 'not enough disk' });
+      await upgradeFailure(refused.result());
+      const planned = await start('2026-11-26T07:00:00Z', { targetVersion: '1.3.0', dryRun: true }, {});
+      await planned.result();
+      await until(() => outcomeLogged(jsonLogLines(lines.join('\n')), refused.workflowId));
+
+      expect(jsonLogLines(lines.join('\n'))).toContainEqual(
+        expect.objectContaining({
+          level: 'WARN',
+          workflowId: refused.workflowId,
+          message: 'upgrade to 1.3.0 refused by pre-flight: not enough disk',
+        }),
+      );
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'the metrics endpoint counts the upgrades by environment and outcome, times the steps, and keeps the last success',
     async () => {
       expect(rolledBack).toBeDefined();
       const page = await scrape();
       if (!page.includes('aegis_')) throw new Error(`No aegis metric on the page:\n${page}`);
       const environment = { environment: ENVIRONMENT };
 
-      expect(sample(page, UpgradeMetric.started, environment)).toBe(2);
+      expect(sample(page, UpgradeMetric.started, environment)).toBe(4);
       expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'completed' })).toBe(1);
       expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'rolled-back' })).toBe(1);
-      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'rollback-failed' })).toBeUndefined();
+      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'rollback-failed' })).toBe(1);
+      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'refused' })).toBe(1);
+      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'planned' })).toBeUndefined();
       expect(sample(page, `${UpgradeMetric.stepDuration}_count`, { ...environment, step: 'validate' })).toBe(1);
       expect(
         sample(page, `${UpgradeMetric.stepDuration}_count`, { ...environment, step: 'migrations', status: 'failed' }),
-      ).toBe(1);
+      ).toBe(2);
       const lastSuccess = sample(page, UpgradeMetric.lastSuccess, environment) ?? 0;
       expect(Math.abs(lastSuccess - Date.now() / 1000)).toBeLessThan(120);
       // The SDK's own metrics are on the same page.
