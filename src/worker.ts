@@ -3,6 +3,7 @@ import { createActivities } from './activities';
 import { deploymentEnvironmentOf, ENVIRONMENT_MARKER_KEY } from './activities/environment-guard';
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig, type Config } from './config';
 import { taskQueueFor } from './environments';
+import { installTelemetry, telemetryInterceptors } from './telemetry/runtime';
 import { WORKER_TUNING } from './worker-tuning';
 
 /** A worker pointed at another environment's deployment (its `.env` says so) does not start. */
@@ -28,6 +29,7 @@ export async function runWorker(): Promise<void> {
   await checkDeployment(config);
   const taskQueue = taskQueueFor(config.aegis.environment, config.temporal.taskQueue);
   const graceSeconds = config.worker.shutdownGraceSeconds;
+  const logger = installTelemetry(config.worker.telemetry);
   const connection = await NativeConnection.connect(config.temporal.connection).catch((error: unknown) => {
     throw new TemporalUnreachable(describeConnection(config.temporal), error);
   });
@@ -39,6 +41,7 @@ export async function runWorker(): Promise<void> {
       workflowsPath: require.resolve('./workflows'),
       activities: createActivities({ config }),
       ...WORKER_TUNING,
+      interceptors: telemetryInterceptors,
       shutdownGraceTime: `${graceSeconds} seconds`,
       // Past this the SDK gives up on activities that ignore their cancellation: the process exits all the same.
       shutdownForceTime: `${graceSeconds + 30} seconds`,
@@ -46,19 +49,21 @@ export async function runWorker(): Promise<void> {
     // Stays registered: a second signal must not kill the worker in the middle of a redeploy (Node's default).
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.on(signal, () =>
-        console.log(
+        logger.info(
           `aegis-upgrade worker: ${signal}: taking no new task; running activities have ${graceSeconds} s to finish, ` +
             `then they are cancelled and another worker resumes the upgrade`,
         ),
       );
     }
-    console.log(
+    const metrics = config.worker.telemetry.metricsAddress;
+    logger.info(
       `aegis-upgrade worker: task queue ${taskQueue}, namespace ${config.temporal.namespace}, ` +
         `on ${describeConnection(config.temporal)}; ` +
-        `environment ${config.aegis.environment}, deployment ${config.aegis.root}`,
+        `environment ${config.aegis.environment}, deployment ${config.aegis.root}` +
+        (metrics ? `; metrics on http://${metrics}/metrics` : ''),
     );
     await worker.run();
-    console.log('aegis-upgrade worker: stopped');
+    logger.info('aegis-upgrade worker: stopped');
   } finally {
     await connection.close();
   }

@@ -1,10 +1,12 @@
 import path from 'node:path';
 import { DEFAULT_ENVIRONMENT, InvalidEnvironmentName, checkEnvironmentName } from '../environments';
+import { loadTelemetryConfig, type TelemetryConfig } from './telemetry';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import { ConfigError, reader, type Env } from './variables';
 import { loadWebhooks, type WebhookConfig } from './webhooks';
 
 export { ConfigError } from './variables';
+export { loadTelemetryConfig, type TelemetryConfig } from './telemetry';
 export { TemporalUnreachable, describeConnection, loadTemporalConfig, type TemporalConfig } from './temporal';
 export { redactedUrl, webhookFor, webhookVariable, type WebhookConfig } from './webhooks';
 
@@ -45,6 +47,8 @@ export interface Config {
      * `make redeploy` to end, so no pod is left half-replaced. @default 120 (`AEGIS_SHUTDOWN_GRACE_SECONDS`)
      */
     shutdownGraceSeconds: number;
+    /** Its logs and metrics. */
+    telemetry: TelemetryConfig;
   };
   /** Webhooks told when an upgrade starts, waits for approval and ends. @default none (`AEGIS_WEBHOOK_URL[_<ENV>]`) */
   notifications: { webhooks: WebhookConfig };
@@ -101,6 +105,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     worker: {
       shutdownGraceSeconds: positiveInteger('AEGIS_SHUTDOWN_GRACE_SECONDS', 120),
+      telemetry: loadTelemetryConfig(env),
     },
     notifications: { webhooks: loadWebhooks(env) },
   };

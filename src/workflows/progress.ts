@@ -1,4 +1,5 @@
 import type { StepRecord, UpgradePhase, UpgradeProgress } from '../upgrade';
+import type { StepObserver } from './telemetry';
 
 /**
  * What the `progress` query answers: every planned step with its status and timings, so an operator sees
@@ -14,7 +15,11 @@ export class ProgressLog {
   private readonly steps: StepRecord[] = [];
   private readonly rollbackSteps: StepRecord[] = [];
 
-  constructor(readonly toVersion: string) {}
+  /** `observer` sees each step start and end (the worker's log and metrics). */
+  constructor(
+    readonly toVersion: string,
+    private readonly observer?: StepObserver,
+  ) {}
 
   /** Adds steps not yet known, in order, as pending. */
   plan(steps: { id: string; title: string }[], rollback = false): void {
@@ -30,6 +35,7 @@ export class ProgressLog {
     step.status = 'running';
     step.startedAt = new Date().toISOString();
     delete step.endedAt;
+    this.observer?.started(step);
     try {
       const result = await work();
       this.end(step, 'succeeded', describe?.(result));
@@ -80,6 +86,7 @@ export class ProgressLog {
     step.endedAt = endedAt.toISOString();
     if (step.startedAt) step.durationMs = endedAt.getTime() - Date.parse(step.startedAt);
     if (detail !== undefined) step.detail = detail;
+    this.observer?.ended(step);
   }
 }
 

@@ -14,6 +14,7 @@ import { compensate, quick, redeploy } from './activity-options';
 import { Patch } from './patches';
 import { errorMessage, type ProgressLog } from './progress';
 import { manualRollbackSteps, planRollback, type UpgradeChanges } from './rollback';
+import { logRollbackPlan } from './telemetry';
 import {
   UpgradeRun,
   completeAtTarget,
@@ -150,6 +151,7 @@ async function rollBack(
 ): Promise<boolean> {
   progress.phase = 'rolling-back';
   const steps = planRollback(changes, request.restoreDatabase);
+  logRollbackPlan(steps);
   progress.plan(steps, true);
   const done: string[] = [];
   let tag = changes.previousTag;

@@ -33,6 +33,7 @@ import { Patch } from './patches';
 import { ProgressLog, errorMessage } from './progress';
 import { settleAll } from '../settle-all';
 import { lockNotReleased, rollbackPinTag, type UpgradeChanges } from './rollback';
+import { recordPhase, stepTelemetry } from './telemetry';
 
 /** One upgrade as it runs, from its first line: its progress, report, approval gates and lock, shared by its steps. */
 export class UpgradeRun {
@@ -51,7 +52,7 @@ export class UpgradeRun {
     this.workflowId = workflowId;
     this.startTime = startTime;
     this.lockOwner = upgradeLockOwner();
-    this.progress = new ProgressLog(requestedVersion(input));
+    this.progress = new ProgressLog(requestedVersion(input), stepTelemetry(workflowId));
     this.gates = new ApprovalGates((note) => this.progress.notes.push(note));
     setHandler(progressQuery, () => this.progress.snapshot());
     setHandler(approveSignal, (approval) => this.gates.receive(approval));
@@ -69,6 +70,7 @@ export class UpgradeRun {
     };
     upsertMemo({ ...memo });
     this.notifier.phaseEntered(phase);
+    recordPhase(this, phase);
   }
 
   fullReport(): UpgradeReport {

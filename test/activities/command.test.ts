@@ -1,3 +1,4 @@
+import type { LogMetadata, Logger } from '@temporalio/common';
 import { createCommandRunner } from '../../src/activities/command';
 import { parseEnvFile, secretValues } from '../../src/activities/env-file';
 import { CommandFailed } from '../../src/activities/errors';
@@ -33,5 +34,63 @@ describe('a failed command names no secret', () => {
 
     expect(whole.outputTail).toBe('key:\n***\ndone');
     expect(second.outputTail).toBe('unexpected line ***');
+  });
+});
+
+describe('each command is logged as it ends', () => {
+  /** Runs `node -e script ...args` through the real runner, its log lines captured. */
+  async function logged(script: string, args: string[], secrets: string[], timeoutMs?: number) {
+    const lines: { level: string; message: string; meta?: LogMetadata }[] = [];
+    const logger: Pick<Logger, 'log'> = { log: (level, message, meta) => void lines.push({ level, message, meta }) };
+    const run = createCommandRunner(
+      async () => secrets,
+      () => logger as Logger,
+    );
+    await run('node', ['-e', script, ...args], { timeoutMs }).catch(() => undefined);
+    return lines;
+  }
+
+  it('names the program and its arguments, secrets hidden, with the exit code and the duration', async () => {
+    const token = 'ghp_s3cretTOKENvalue';
+    const [line, ...more] = await logged('setTimeout(() => {}, 300)', ['login', token], [token]);
+
+    expect(more).toEqual([]);
+    expect(line?.level).toBe('INFO');
+    expect(line?.message).toMatch(
+      /^command `node -e setTimeout\(\(\) => \{\}, 300\) login \*\*\*` exited 0 in \d\.\d s$/,
+    );
+    expect(line?.meta).toEqual({
+      command: expect.stringContaining('login ***'),
+      exitCode: 0,
+      durationMs: expect.any(Number),
+    });
+    expect(line?.meta?.durationMs).toBeGreaterThanOrEqual(300);
+    expect(JSON.stringify(line)).not.toContain(token);
+  });
+
+  it('logs a failed command as a warning with its exit code', async () => {
+    const [line] = await logged('process.exit(3)', [], []);
+
+    expect(line).toMatchObject({ level: 'WARN', meta: { exitCode: 3 } });
+    expect(line?.message).toMatch(/^command `node -e process.exit\(3\)` exited 3 in \d\.\d s$/);
+  });
+
+  it('logs a command that timed out as such', async () => {
+    const [line] = await logged('setTimeout(() => {}, 10000)', [], [], 200);
+
+    expect(line?.level).toBe('WARN');
+    expect(line?.message).toMatch(/ timed out after \d\.\d s$/);
+  });
+
+  it('withholds the arguments when the secrets to hide cannot be read, and still runs the command', async () => {
+    const lines: string[] = [];
+    const logger = { log: (_level: string, message: string) => void lines.push(message) } as Logger;
+    const run = createCommandRunner(
+      () => Promise.reject(new Error('ENOENT: .env')),
+      () => logger,
+    );
+
+    await expect(run('node', ['-e', '0', 'maybe-a-secret'])).resolves.toEqual({ stdout: '', stderr: '' });
+    expect(lines).toEqual([expect.stringMatching(/^command `node \(arguments withheld\)` exited 0 in /)]);
   });
 });

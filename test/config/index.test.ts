@@ -25,7 +25,7 @@ describe('loadConfig', () => {
         sealGatewayUrl: 'http://127.0.0.1:8089',
         readyTimeoutSeconds: 120,
       },
-      worker: { shutdownGraceSeconds: 120 },
+      worker: { shutdownGraceSeconds: 120, telemetry: { logLevel: 'INFO', logFormat: 'text' } },
       notifications: { webhooks: { perEnvironment: {} } },
     });
     expect(DEFAULT_TASK_QUEUE).toBe('aegis-upgrades');
@@ -47,6 +47,9 @@ describe('loadConfig', () => {
       AEGIS_SEAL_GATEWAY_URL: 'http://seal.internal:8089',
       AEGIS_READY_TIMEOUT_SECONDS: '300',
       AEGIS_SHUTDOWN_GRACE_SECONDS: '600',
+      AEGIS_LOG_LEVEL: 'debug',
+      AEGIS_LOG_FORMAT: 'JSON',
+      AEGIS_METRICS_ADDRESS: '0.0.0.0:9464',
     });
 
     expect(config.temporal).toEqual({
@@ -65,7 +68,10 @@ describe('loadConfig', () => {
       sealGatewayUrl: 'http://seal.internal:8089',
       readyTimeoutSeconds: 300,
     });
-    expect(config.worker).toEqual({ shutdownGraceSeconds: 600 });
+    expect(config.worker).toEqual({
+      shutdownGraceSeconds: 600,
+      telemetry: { logLevel: 'DEBUG', logFormat: 'json', metricsAddress: '0.0.0.0:9464' },
+    });
   });
 
   it.each(['Staging', 'eu_west', '-staging', "x' OR 'a'='a", 'a'.repeat(64)])(
@@ -136,5 +142,22 @@ describe('loadConfig', () => {
 
     expect(message).toContain('AEGIS_REGISTRY');
     expect(message).toContain('`https://ghcr.io/org`');
+  });
+
+  it.each([
+    [
+      'AEGIS_LOG_LEVEL',
+      'verbose',
+      'Expected AEGIS_LOG_LEVEL to be one of TRACE, DEBUG, INFO, WARN, ERROR, got `verbose`',
+    ],
+    ['AEGIS_LOG_FORMAT', 'logfmt', 'Expected AEGIS_LOG_FORMAT to be one of text, json, got `logfmt`'],
+    [
+      'AEGIS_METRICS_ADDRESS',
+      'http://127.0.0.1:9464',
+      'Expected AEGIS_METRICS_ADDRESS to be host:port like 127.0.0.1:9464, got `http://127.0.0.1:9464`',
+    ],
+    ['AEGIS_METRICS_ADDRESS', '9464', 'Expected AEGIS_METRICS_ADDRESS to be host:port like 127.0.0.1:9464, got `9464`'],
+  ])('refuses %s `%s`, naming it', (name, bad, expected) => {
+    expect(thrown(ConfigError, () => loadConfig({ AEGIS_ROOT: ROOT, [name]: bad })).message).toBe(expected);
   });
 });

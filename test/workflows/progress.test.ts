@@ -113,6 +113,37 @@ describe('ProgressLog', () => {
     });
   });
 
+  it('shows its observer each step as it starts and ends, with its status, duration and detail', async () => {
+    const seen: string[] = [];
+    const observed = new ProgressLog('1.3.0', {
+      started: (step) => seen.push(`${step.id} ${step.status}`),
+      ended: (step) => seen.push(`${step.id} ${step.status} ${step.durationMs} ${step.detail}`),
+    });
+    observed.plan([
+      { id: 'set-tag', title: 'Set AEGIS_IMAGE_TAG in .env' },
+      { id: 'validate', title: 'Validate the platform' },
+    ]);
+
+    await observed.run(
+      'set-tag',
+      async () => advance(1_500),
+      () => '1.2.0 → 1.3.0',
+    );
+    await observed
+      .run('validate', async () => {
+        advance(250);
+        throw new Error('runtime unhealthy');
+      })
+      .catch(() => undefined);
+
+    expect(seen).toEqual([
+      'set-tag running',
+      'set-tag succeeded 1500 1.2.0 → 1.3.0',
+      'validate running',
+      'validate failed 250 runtime unhealthy',
+    ]);
+  });
+
   it('refuses to run a step that was not planned', async () => {
     await expect(log.run('redeploy:core', async () => 'done')).rejects.toThrow('No step `redeploy:core` was planned');
   });

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { readDeployEnv, secretValues } from '../../src/activities/env-file';
 import { UpgradeFailureType, progressQuery, type UpgradeReport } from '../../src/upgrade';
 import {
   commandLog,
@@ -14,6 +15,7 @@ import {
   waitFor,
 } from '../helpers/platform';
 import { recordHistory } from '../helpers/histories';
+import { expectUpgradeLogged, jsonLogLines, outcomeLogged } from '../helpers/worker-log';
 import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
 
@@ -124,12 +126,26 @@ describe('upgradePlatform on the sandbox', () => {
   );
 
   test(
-    'strategy full: teardown, deploy, bootstrap-secrets, then the same checks; 1.3.0 completes',
+    'strategy full: teardown, deploy, bootstrap-secrets, then the same checks; 1.3.0 completes, each step and command logged',
     async () => {
-      worker = await platform.startWorker();
+      worker = await platform.startWorker({ AEGIS_LOG_FORMAT: 'json' });
       const handle = await startUpgrade(platform, { targetVersion: '1.3.0', strategy: 'full' });
       const report: UpgradeReport = await handle.result();
       await recordHistory(handle, 'platform-full-completed');
+      const logged = await workerLog(worker, report, handle.workflowId);
+      for (const target of [
+        'teardown PROFILE=\\S+',
+        'deploy PROFILE=\\S+',
+        'bootstrap-secrets PROFILE=\\S+',
+        'validate',
+      ]) {
+        expect(logged.commands).toContainEqual(
+          expect.objectContaining({
+            exitCode: 0,
+            message: expect.stringMatching(new RegExp(`^command \`make -C \\S+ ${target}\` exited 0 in \\d`)),
+          }),
+        );
+      }
 
       expect(report.phase).toBe('completed');
       expect(report.steps.map((step) => step.id)).toEqual([
@@ -173,13 +189,24 @@ describe('upgradePlatform on the sandbox', () => {
   );
 
   test(
-    '1.2.0 → 1.3.1: the failed migration rolls everything back and restores the database',
+    '1.2.0 → 1.3.1: the failed migration rolls everything back and restores the database, each step and command logged',
     async () => {
       const databaseBefore = await dumpRuntimeDatabase();
-      worker = await platform.startWorker();
+      worker = await platform.startWorker({ AEGIS_LOG_FORMAT: 'json' });
       const handle = await startUpgrade(platform, { targetVersion: '1.3.1' });
       const failure = await upgradeFailure(handle.result());
       await recordHistory(handle, 'platform-rolled-back-1.3.1');
+      const { log, commands } = await workerLog(worker, failure.report, handle.workflowId);
+      expect(log).toContainEqual(
+        expect.objectContaining({ level: 'WARN', message: expect.stringMatching(/^rollback planned: /) }),
+      );
+      expect(commands).toContainEqual(
+        expect.objectContaining({
+          exitCode: 0,
+          activityType: 'redeployPod',
+          message: expect.stringMatching(/^command `make -C \S+ redeploy POD=core` exited 0 in \d/),
+        }),
+      );
 
       expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
       expect(failure.report.cause).toMatchObject({
@@ -299,6 +326,17 @@ describe('upgradePlatform on the sandbox', () => {
     },
     SCENARIO_TIMEOUT_MS,
   );
+
+  /**
+   * The worker's log of upgrade `workflowId` (AEGIS_LOG_FORMAT=json), once its outcome is written: each step of the
+   * report and its rollback, each command with its exit code and duration, no secret of the checkout's `.env`.
+   */
+  async function workerLog(running: WorkerProcess, report: UpgradeReport, workflowId: string) {
+    await waitFor(async () => outcomeLogged(jsonLogLines(running.output()), workflowId), 10_000);
+    const secrets = secretValues(await readDeployEnv(platform.root));
+    expect(secrets).toContain(await secret('GHCR_TOKEN'));
+    return expectUpgradeLogged(running.output(), report, workflowId, secrets);
+  }
 
   async function secret(key: string): Promise<string> {
     const env = await fs.readFile(path.join(platform.root, '.env'), 'utf8');
