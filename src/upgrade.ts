@@ -68,6 +68,21 @@ export interface Approval {
 /** Workflow IDs name the environment: `aegis-upgrade-<env>`; a schedule appends its start time. */
 const WORKFLOW_ID_PREFIX = 'aegis-upgrade-';
 
+/**
+ * An environment's name is part of workflow and schedule IDs and of visibility queries (`AegisEnvironment = '…'`):
+ * letters, digits, `.`, `_` and `-` only, so it never needs quoting or escaping anywhere.
+ */
+const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+export function isEnvironmentName(name: string): boolean {
+  return ENVIRONMENT_NAME.test(name);
+}
+
+/** Why `name` is refused as an environment's name. */
+export function environmentNameProblem(name: string): string {
+  return `Expected the environment to be a name like \`staging\` (letters, digits, \`.\`, \`_\`, \`-\`; at most 63, starting with a letter or digit), got \`${name.slice(0, 64)}\``;
+}
+
 export function upgradeWorkflowId(environment: string): string {
   return `${WORKFLOW_ID_PREFIX}${environment}`;
 }

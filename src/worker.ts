@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig } from './config';
+import { checkSearchAttributes } from './search-attributes-registry';
 
 /**
  * The worker: runs upgrades from the task queue until SIGINT or SIGTERM. Then it takes no new task and lets the
@@ -15,6 +16,7 @@ export async function runWorker(): Promise<void> {
     throw new TemporalUnreachable(describeConnection(config.temporal), error);
   });
   try {
+    await checkSearchAttributes(connection.operatorService, config.temporal.namespace);
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,

@@ -3,7 +3,9 @@ import { Client, Connection } from '@temporalio/client';
 import { describeConnection, loadTemporalConfig, type TemporalConfig } from '../config';
 import { ExitCode, TemporalUnreachable, isUnavailable, reportExitCode } from './errors';
 import { followUpgrade } from './follow';
+import { setUpSearchAttributes } from '../search-attributes-registry';
 import { renderHistory, renderOutcome, renderPlan, renderProgress, renderSchedules, renderUnlock } from './render';
+import { renderSetup } from './render-setup';
 import {
   createSchedule,
   deleteSchedule,
@@ -14,6 +16,7 @@ import {
 } from './schedules';
 import { paintFor } from './terminal';
 import { unlockDeployment, unlockRequest } from './unlock';
+import { unregisteredSearchAttributes } from './visibility';
 import {
   abortUpgrade,
   approveUpgrade,
@@ -52,7 +55,9 @@ async function withTemporal<T>(use: (client: Client, temporal: TemporalConfig) =
   try {
     return await use(new Client({ connection, namespace: temporal.namespace }), temporal);
   } catch (error) {
-    throw isUnavailable(error) ? new TemporalUnreachable(server, error) : error;
+    throw isUnavailable(error)
+      ? new TemporalUnreachable(server, error)
+      : (unregisteredSearchAttributes(error) ?? error);
   } finally {
     await connection.close();
   }
@@ -162,6 +167,14 @@ export async function scheduleTrigger(options: EnvOption): Promise<number> {
   return withTemporal(async (client) => {
     await triggerSchedule(client, options.env);
     print(`Triggered the schedule of ${options.env}`);
+    return ExitCode.Done;
+  });
+}
+
+/** Registers the upgrade's search attributes on the namespace; already registered ones are left as they are. */
+export async function setup(): Promise<number> {
+  return withTemporal(async (client, temporal) => {
+    print(renderSetup(await setUpSearchAttributes(client.connection.operatorService, temporal.namespace)));
     return ExitCode.Done;
   });
 }

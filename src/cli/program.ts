@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
+import { environmentNameProblem, isEnvironmentName } from '../upgrade';
 import * as commands from './commands';
 import { ExitCode } from './errors';
 
@@ -32,10 +33,15 @@ function positiveInteger(value: string): number {
   return number;
 }
 
+function environmentName(value: string): string {
+  if (!isEnvironmentName(value)) throw new InvalidArgumentError(environmentNameProblem(value));
+  return value;
+}
+
 const envOption = () =>
-  new Option('--env <name>', 'the environment: one deployment, its upgrades named aegis-upgrade-<name>').default(
-    'default',
-  );
+  new Option('--env <name>', 'the environment: one deployment, its upgrades named aegis-upgrade-<name>')
+    .argParser(environmentName)
+    .default('default');
 
 /** What `upgradeRequest` reads: the options of start, plan and schedule create. */
 function withRequestOptions(command: Command): Command {
@@ -170,6 +176,17 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
   );
 
   addScheduleCommands(program, done);
+
+  const setup = program
+    .command('setup')
+    .summary("register the upgrades' search attributes on the namespace (once)")
+    .description(
+      'Registers the search attributes upgrades are found by (AegisEnvironment, AegisFromVersion, AegisToVersion, ' +
+        'AegisPhase, all Keyword) on the namespace. Run it once per namespace, before the worker; running it again ' +
+        'changes nothing. Refused if one exists with another type.',
+    )
+    .action(async () => done(await commands.setup()));
+  example(setup, 'Example: TEMPORAL_ADDRESS=temporal.example:7233 aegis-upgrade setup');
 
   const worker = program
     .command('worker')

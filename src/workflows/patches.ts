@@ -10,4 +10,6 @@ export const Patch = {
   approvalsPerGate: 'approvals-per-gate',
   /** A target equal to the running version completes after pre-flight (it re-backed-up and redeployed all). */
   alreadyAtVersion: 'already-at-version',
+  /** The phase is kept in the search attributes AegisEnvironment/FromVersion/ToVersion/Phase, `rolling-back` too. */
+  searchAttributes: 'search-attributes',
 } as const;

@@ -13,6 +13,8 @@ export class ProgressLog {
   readonly notes: string[] = [];
   private readonly steps: StepRecord[] = [];
   private readonly rollbackSteps: StepRecord[] = [];
+  /** Called when a step starts or ends: the workflow shows it in the Temporal UI. */
+  onStepChange?: () => void;
 
   constructor(readonly toVersion: string) {}
 
@@ -30,6 +32,7 @@ export class ProgressLog {
     step.status = 'running';
     step.startedAt = new Date().toISOString();
     delete step.endedAt;
+    this.onStepChange?.();
     try {
       const result = await work();
       this.end(step, 'succeeded', describe?.(result));
@@ -80,6 +83,7 @@ export class ProgressLog {
     step.endedAt = endedAt.toISOString();
     if (step.startedAt) step.durationMs = endedAt.getTime() - Date.parse(step.startedAt);
     if (detail !== undefined) step.detail = detail;
+    this.onStepChange?.();
   }
 }
 

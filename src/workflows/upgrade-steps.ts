@@ -29,6 +29,7 @@ import { ApprovalGates } from './approvals';
 import { upgradeLockOwner } from './lock';
 import { Patch } from './patches';
 import { ProgressLog, errorMessage } from './progress';
+import { showCurrentDetails, upsertUpgradeAttributes } from './upgrade-attributes';
 import { lockNotReleased, rollbackPinTag, type UpgradeChanges } from './rollback';
 
 /** One upgrade as it runs, from its first line: its progress, report, approval gates and lock, shared by its steps. */
@@ -52,9 +53,10 @@ export class UpgradeRun {
     setHandler(progressQuery, () => this.progress.snapshot());
     setHandler(approveSignal, (approval) => this.gates.receive(approval));
     setHandler(abortReasonSignal, (reason) => void (this.abortReason = reason));
+    this.progress.onStepChange = () => showCurrentDetails(environmentOf(this.workflowId), this.progress.snapshot());
   }
 
-  /** Enters `phase` and shows it in the memo, where the upgrade history lists it. */
+  /** Enters `phase` and shows it in the memo, the search attributes and the UI's current details. */
   announce(phase: UpgradePhase): void {
     this.progress.phase = phase;
     const memo: UpgradeMemo = {
@@ -64,6 +66,8 @@ export class UpgradeRun {
       outcome: phase,
     };
     upsertMemo({ ...memo });
+    upsertUpgradeAttributes({ ...memo, phase }, this.input.dryRun === true);
+    showCurrentDetails(memo.environment, this.progress.snapshot());
   }
 
   fullReport(): UpgradeReport {
