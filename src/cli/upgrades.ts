@@ -233,6 +233,7 @@ export async function abortUpgrade(client: Client, env: string, reason: string |
 
 export interface HistoryEntry {
   workflowId: string;
+  runId: string;
   environment?: string;
   fromVersion?: string;
   toVersion?: string;
@@ -261,6 +262,7 @@ export async function upgradeHistory(client: Client, env: string, limit: number)
     const memo = (run.memo ?? {}) as Partial<UpgradeMemo>;
     entries.push({
       workflowId: run.workflowId,
+      runId: run.runId,
       environment: env,
       fromVersion: attributes.get(AegisFromVersion) ?? memo.fromVersion,
       toVersion: attributes.get(AegisToVersion) ?? memo.toVersion,
