@@ -56,13 +56,17 @@ export function isUpgradeOf(run: Pick<WorkflowExecutionInfo, 'typedSearchAttribu
   return (run.memo as Partial<UpgradeMemo> | undefined)?.environment === env;
 }
 
-/** The server's refusal of a start whose search attributes the namespace lacks, e.g. on a server never set up. */
-const UNREGISTERED = /has no mapping defined for search attribute (\w+)/;
+/** The server's refusal of a start, or of a query, naming a search attribute the namespace lacks (never set up). */
+const UNREGISTERED = [
+  /has no mapping defined for search attribute (\w+)/,
+  /column name '(\w+)' is not a valid search attribute/,
+];
 
-/** A start the server refused for a search attribute it does not know, as what to do about it; else undefined. */
+/** A call the server refused for a search attribute it does not know, as what to do about it; else undefined. */
 export function unregisteredSearchAttributes(error: unknown): UsageError | undefined {
   for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
-    const name = UNREGISTERED.exec(cause.message)?.[1];
+    const message = cause.message;
+    const name = UNREGISTERED.map((pattern) => pattern.exec(message)?.[1]).find(Boolean);
     if (name) {
       return new UsageError(
         `The Temporal namespace does not know the search attribute ${name}: run \`aegis-upgrade setup\` once to ` +

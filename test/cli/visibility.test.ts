@@ -103,6 +103,13 @@ describe('unregisteredSearchAttributes', () => {
     );
   });
 
+  it('knows the refusal of a query too', () => {
+    const refusal = new Error(
+      "3 INVALID_ARGUMENT: invalid query: invalid expression: column name 'AegisPhase' is not a valid search attribute",
+    );
+    expect(unregisteredSearchAttributes(refusal)?.message).toContain('does not know the search attribute AegisPhase');
+  });
+
   it('leaves any other error alone', () => {
     expect(unregisteredSearchAttributes(new Error('3 INVALID_ARGUMENT: something else'))).toBeUndefined();
     expect(unregisteredSearchAttributes('not an error')).toBeUndefined();
