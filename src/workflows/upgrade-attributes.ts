@@ -7,9 +7,14 @@ import { Patch } from './patches';
  * Shows the upgrade's phase in its search attributes (a new command: upgrades started before the patch replay
  * without it). A dry run is no upgrade: it gets none, so an environment's filter lists its upgrades only.
  */
-export function upsertUpgradeAttributes(attributes: UpgradeAttributes, dryRun: boolean): void {
-  if (dryRun || !patched(Patch.searchAttributes)) return;
+export function upsertUpgradeAttributes(attributes: UpgradeAttributes, input: unknown): void {
+  if (isDryRun(input) || !patched(Patch.searchAttributes)) return;
   upsertSearchAttributes(upgradeSearchAttributes(attributes));
+}
+
+/** The request as it came, not yet checked: it may be anything, `null` included. */
+function isDryRun(input: unknown): boolean {
+  return typeof input === 'object' && input !== null && (input as { dryRun?: unknown }).dryRun === true;
 }
 
 /** What the Temporal UI shows under the run's current details: where the upgrade is, in a few Markdown lines. */

@@ -66,7 +66,7 @@ export class UpgradeRun {
       outcome: phase,
     };
     upsertMemo({ ...memo });
-    upsertUpgradeAttributes({ ...memo, phase }, this.input.dryRun === true);
+    upsertUpgradeAttributes({ ...memo, phase }, this.input);
     showCurrentDetails(memo.environment, this.progress.snapshot());
   }
 
