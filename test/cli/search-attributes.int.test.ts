@@ -133,6 +133,19 @@ describe('upgrades found by their search attributes', () => {
   );
 
   test(
+    "the README's UI filters are queries the server takes",
+    async () => {
+      const readme = await fs.readFile(path.join(REPO_ROOT, 'README.md'), 'utf8');
+      const section = readme.slice(readme.indexOf('### In the Temporal UI'), readme.indexOf("A run's current details"));
+      const filters = [...section.matchAll(/^(Aegis.+?)\s+# /gm)].map((match) => match[1] ?? '');
+
+      expect(filters).toHaveLength(6);
+      for (const filter of filters) await expect(listed(filter)).resolves.toEqual(expect.any(Array));
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
     'a rollback shows in AegisPhase and in the current details while it runs',
     async () => {
       const workflowId = 'aegis-upgrade-delta';
