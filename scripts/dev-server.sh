@@ -3,6 +3,7 @@
 # Runs a Temporal dev server in the foreground (`npm run dev-server`):
 #   gRPC on 127.0.0.1:${TEMPORAL_PORT:-7233}, Web UI on 127.0.0.1:${TEMPORAL_UI_PORT:-8233},
 #   state in <repo>/.sandbox/temporal-dev.db (survives a restart).
+# It has the upgrades' search attributes (AegisEnvironment, ...): no `aegis-upgrade setup` needed.
 # TEMPORAL_HEADLESS=1 runs it without the Web UI. Extra arguments are passed to
 # `temporal server start-dev` (e.g. --namespace NAME, --log-level info).
 set -euo pipefail
@@ -21,6 +22,10 @@ DB_FILE="$REPO_ROOT/.sandbox/temporal-dev.db"
 mkdir -p "$(dirname "$DB_FILE")"
 
 args=(server start-dev --ip 127.0.0.1 --port "$PORT" --db-filename "$DB_FILE")
+# The upgrades' search attributes (src/search-attributes.ts; `aegis-upgrade setup` registers them elsewhere).
+for attribute in AegisEnvironment AegisFromVersion AegisToVersion AegisPhase; do
+  args+=(--search-attribute "$attribute=Keyword")
+done
 # --headless disables the Web UI altogether (then --ui-port means nothing), so
 # the UI port is given only when the UI runs.
 if [ "${TEMPORAL_HEADLESS:-0}" = 1 ]; then

@@ -3,6 +3,7 @@ import { createActivities } from './activities';
 import { deploymentEnvironmentOf, ENVIRONMENT_MARKER_KEY } from './activities/environment-guard';
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig, type Config } from './config';
 import { taskQueueFor } from './environments';
+import { checkSearchAttributes } from './search-attributes-registry';
 import { installTelemetry, telemetryInterceptors } from './telemetry/runtime';
 import { WORKER_TUNING } from './worker-tuning';
 
@@ -34,6 +35,7 @@ export async function runWorker(): Promise<void> {
     throw new TemporalUnreachable(describeConnection(config.temporal), error);
   });
   try {
+    await checkSearchAttributes(connection.operatorService, config.temporal.namespace);
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,

@@ -5,6 +5,7 @@ import { taskQueueFor } from '../environments';
 import { knownEnvironments } from './environments';
 import { ExitCode, TemporalUnreachable, isUnavailable, reportExitCode } from './errors';
 import { followUpgrade } from './follow';
+import { setUpSearchAttributes } from '../search-attributes-registry';
 import {
   renderEnvironments,
   renderHistory,
@@ -14,6 +15,7 @@ import {
   renderSchedules,
   renderUnlock,
 } from './render';
+import { renderSetup } from './render-setup';
 import {
   createSchedule,
   deleteSchedule,
@@ -24,6 +26,7 @@ import {
 } from './schedules';
 import { paintFor } from './terminal';
 import { unlockDeployment, unlockRequest } from './unlock';
+import { unregisteredSearchAttributes } from './visibility';
 import {
   abortUpgrade,
   approveUpgrade,
@@ -62,7 +65,9 @@ async function withTemporal<T>(use: (client: Client, temporal: TemporalConfig) =
   try {
     return await use(new Client({ connection, namespace: temporal.namespace }), temporal);
   } catch (error) {
-    throw isUnavailable(error) ? new TemporalUnreachable(server, error) : error;
+    throw isUnavailable(error)
+      ? new TemporalUnreachable(server, error)
+      : (unregisteredSearchAttributes(error) ?? error);
   } finally {
     await connection.close();
   }
@@ -185,6 +190,14 @@ export async function scheduleTrigger(options: EnvOption): Promise<number> {
   return withTemporal(async (client) => {
     await triggerSchedule(client, options.env);
     print(`Triggered the schedule of ${options.env}`);
+    return ExitCode.Done;
+  });
+}
+
+/** Registers the upgrade's search attributes on the namespace; already registered ones are left as they are. */
+export async function setup(): Promise<number> {
+  return withTemporal(async (client, temporal) => {
+    print(renderSetup(await setUpSearchAttributes(client.connection.operatorService, temporal.namespace)));
     return ExitCode.Done;
   });
 }

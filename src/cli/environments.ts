@@ -64,7 +64,7 @@ export async function knownEnvironments(client: Client, defaultQueue: string): P
     const name = environmentOfWorkflowId(run.workflowId);
     if (name === undefined) continue;
     const memo = (run.memo ?? {}) as Partial<UpgradeMemo>;
-    const outcome = outcomeOf(run, memo);
+    const outcome = outcomeOf(run, memo.outcome);
     const known = byName.get(name);
     if (!known) {
       byName.set(name, {

@@ -197,6 +197,17 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
 
   addScheduleCommands(program, done);
 
+  const setup = program
+    .command('setup')
+    .summary("register the upgrades' search attributes on the namespace (once)")
+    .description(
+      'Registers the search attributes upgrades are found by (AegisEnvironment, AegisFromVersion, AegisToVersion, ' +
+        'AegisPhase, all Keyword) on the namespace. Run it once per namespace, before the worker; running it again ' +
+        'changes nothing. Refused if one exists with another type.',
+    )
+    .action(async () => done(await commands.setup()));
+  example(setup, 'Example: TEMPORAL_ADDRESS=temporal.example:7233 aegis-upgrade setup');
+
   const worker = program
     .command('worker')
     .summary('run the worker that executes the upgrades (needs AEGIS_ROOT)')

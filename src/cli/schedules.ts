@@ -1,7 +1,9 @@
 import { ScheduleOverlapPolicy, type CalendarSpec, type Client, type ScheduleSpec } from '@temporalio/client';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo, type UpgradeRequest } from '../upgrade';
+import { startSearchAttributes } from '../search-attributes';
 import { UsageError } from './errors';
 import { checkedRequest } from './upgrades';
+import { checkedEnvironment } from './visibility';
 
 /** One maintenance window per environment: the schedule is named like the upgrades it starts. */
 export function scheduleId(env: string): string {
@@ -53,7 +55,7 @@ export async function createSchedule(
 ): Promise<string> {
   // Checked here too: a schedule runs unattended, so a bad request would fail every window, with nobody watching.
   const checked = checkedRequest(request);
-  const id = scheduleId(env);
+  const id = scheduleId(checkedEnvironment(env));
   await client.schedule.create({
     scheduleId: id,
     spec,
@@ -64,6 +66,7 @@ export async function createSchedule(
       workflowId: upgradeWorkflowId(env),
       args: [checked],
       memo: { environment: env, toVersion: checked.targetVersion } satisfies Partial<UpgradeMemo>,
+      typedSearchAttributes: startSearchAttributes(env, checked.targetVersion),
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, pauseOnFailure: true },
     memo: { environment: env, toVersion: checked.targetVersion },

@@ -24,7 +24,9 @@ import {
   type UpgradeRequest,
 } from '../upgrade';
 import { InvalidUpgradeRequest, parseUpgradeRequest } from '../upgrade-request';
+import { AegisFromVersion, AegisPhase, AegisToVersion, startSearchAttributes } from '../search-attributes';
 import { UsageError } from './errors';
+import { checkedEnvironment, environmentUpgradesQuery, isUpgradeOf } from './visibility';
 
 export interface UpgradeOptions {
   env: string;
@@ -75,21 +77,16 @@ export async function upgradeOutcome(handle: WorkflowHandle): Promise<UpgradeRep
   }
 }
 
-/** Upgrades of an environment, newest first: started by hand (`aegis-upgrade-<env>`) or by its schedule (suffixed). */
-function environmentQuery(env: string, extra = ''): string {
-  return `WorkflowType = '${UPGRADE_WORKFLOW_TYPE}' AND WorkflowId STARTS_WITH '${upgradeWorkflowId(env)}'${extra}`;
-}
-
 async function runningUpgrade(client: Client, env: string): Promise<WorkflowExecutionInfo | undefined> {
-  for await (const run of client.workflow.list({ query: environmentQuery(env, " AND ExecutionStatus = 'Running'") })) {
-    if ((run.memo as Partial<UpgradeMemo> | undefined)?.environment === env) return run;
+  for await (const run of client.workflow.list({ query: environmentUpgradesQuery(env, { running: true }) })) {
+    if (isUpgradeOf(run, env)) return run;
   }
   return undefined;
 }
 
 /** The environment's upgrade: the running one, or else the last one started. */
 export async function findUpgrade(client: Client, env: string): Promise<WorkflowHandle> {
-  const byHand = client.workflow.getHandle(upgradeWorkflowId(env));
+  const byHand = client.workflow.getHandle(upgradeWorkflowId(checkedEnvironment(env)));
   // Visibility lists lag a moment behind a start: the exact ID answers at once.
   const described = await byHand.describe().catch(() => undefined);
   if (described?.status.name === 'RUNNING') return byHand;
@@ -118,7 +115,7 @@ export async function startUpgrade(
   request: UpgradeRequest,
   env: string,
 ): Promise<WorkflowHandleWithFirstExecutionRunId> {
-  const workflowId = upgradeWorkflowId(env);
+  const workflowId = upgradeWorkflowId(checkedEnvironment(env));
   const running = await runningUpgrade(client, env);
   if (running) throw await alreadyRunning(client, env, running.workflowId);
   try {
@@ -127,6 +124,7 @@ export async function startUpgrade(
       workflowId,
       args: [request],
       memo: { environment: env, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
+      typedSearchAttributes: startSearchAttributes(env, request.targetVersion),
       staticSummary: `AEGIS upgrade of ${env} to ${request.targetVersion}`,
     });
   } catch (error) {
@@ -236,6 +234,7 @@ export async function abortUpgrade(client: Client, env: string, reason: string |
 
 export interface HistoryEntry {
   workflowId: string;
+  runId: string;
   environment?: string;
   fromVersion?: string;
   toVersion?: string;
@@ -248,25 +247,27 @@ export interface HistoryEntry {
 /** How far back history looks: enough for years of weekly windows, bounded for a busy namespace. */
 const HISTORY_SCAN_LIMIT = 1_000;
 
-/** The memo says how an upgrade ended, unless Temporal ended it first (terminated, timed out). */
-export function outcomeOf(run: WorkflowExecutionInfo, memo: Partial<UpgradeMemo>): string {
-  if (['RUNNING', 'COMPLETED', 'FAILED'].includes(run.status.name))
-    return memo.outcome ?? run.status.name.toLowerCase();
+/** The phase (or, for an upgrade from before the search attributes, its memo) says how it ended, unless Temporal ended it first (terminated, timed out). */
+export function outcomeOf(run: WorkflowExecutionInfo, phase: string | undefined): string {
+  if (['RUNNING', 'COMPLETED', 'FAILED'].includes(run.status.name)) return phase ?? run.status.name.toLowerCase();
   return run.status.name.toLowerCase();
 }
 
-/** Past upgrades, newest first. */
+/** Past upgrades, newest first: the server finds them by their search attributes (those before them, by their ID). */
 export async function upgradeHistory(client: Client, env: string, limit: number): Promise<HistoryEntry[]> {
   const entries: HistoryEntry[] = [];
-  for await (const run of client.workflow.list({ query: environmentQuery(env) })) {
+  for await (const run of client.workflow.list({ query: environmentUpgradesQuery(env) })) {
+    if (!isUpgradeOf(run, env)) continue;
+    const attributes = run.typedSearchAttributes;
+    // Upgrades from before the search attributes have their memo only.
     const memo = (run.memo ?? {}) as Partial<UpgradeMemo>;
-    if (memo.environment !== env) continue;
     entries.push({
       workflowId: run.workflowId,
-      environment: memo.environment,
-      fromVersion: memo.fromVersion,
-      toVersion: memo.toVersion,
-      outcome: outcomeOf(run, memo),
+      runId: run.runId,
+      environment: env,
+      fromVersion: attributes.get(AegisFromVersion) ?? memo.fromVersion,
+      toVersion: attributes.get(AegisToVersion) ?? memo.toVersion,
+      outcome: outcomeOf(run, attributes.get(AegisPhase) ?? memo.outcome),
       startedAt: run.startTime.toISOString(),
       duration: run.closeTime ? formatDuration(run.closeTime.getTime() - run.startTime.getTime()) : undefined,
       startedBy: run.searchAttributes?.TemporalScheduledById ? 'schedule' : 'hand',

@@ -14,4 +14,6 @@ export const Patch = {
   notifications: 'notifications',
   /** A pre-flight refused as another environment's took no lock: none is released (it reported one left behind). */
   wrongEnvironmentTookNoLock: 'wrong-environment-took-no-lock',
+  /** The phase is kept in the search attributes AegisEnvironment/FromVersion/ToVersion/Phase, `rolling-back` too. */
+  searchAttributes: 'search-attributes',
 } as const;

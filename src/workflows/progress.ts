@@ -14,6 +14,8 @@ export class ProgressLog {
   readonly notes: string[] = [];
   private readonly steps: StepRecord[] = [];
   private readonly rollbackSteps: StepRecord[] = [];
+  /** Called when a step starts or ends: the workflow shows it in the Temporal UI. */
+  onStepChange?: () => void;
 
   /** `observer` sees each step start and end (the worker's log and metrics). */
   constructor(
@@ -36,6 +38,7 @@ export class ProgressLog {
     step.startedAt = new Date().toISOString();
     delete step.endedAt;
     this.observer?.started(step);
+    this.onStepChange?.();
     try {
       const result = await work();
       this.end(step, 'succeeded', describe?.(result));
@@ -87,6 +90,7 @@ export class ProgressLog {
     if (step.startedAt) step.durationMs = endedAt.getTime() - Date.parse(step.startedAt);
     if (detail !== undefined) step.detail = detail;
     this.observer?.ended(step);
+    this.onStepChange?.();
   }
 }
 

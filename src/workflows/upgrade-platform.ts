@@ -92,6 +92,7 @@ async function rollBackAndFail(
   const { progress, report } = run;
   const { fromVersion, toVersion } = preflight;
   report.cause = describeCause(error, progress, run.abortReason);
+  if (patched(Patch.searchAttributes)) run.announce('rolling-back');
   const rolledBack = await CancellationScope.nonCancellable(() => rollBack(changes, request, progress, report));
   run.announce(progress.phase);
   if (rolledBack) await run.releaseLock();

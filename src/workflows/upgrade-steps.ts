@@ -32,6 +32,7 @@ import { UpgradeNotifier } from './notifications';
 import { Patch } from './patches';
 import { ProgressLog, errorMessage } from './progress';
 import { settleAll } from '../settle-all';
+import { showCurrentDetails, upsertUpgradeAttributes } from './upgrade-attributes';
 import { lockNotReleased, rollbackPinTag, type UpgradeChanges } from './rollback';
 import { recordPhase, stepTelemetry } from './telemetry';
 
@@ -57,9 +58,10 @@ export class UpgradeRun {
     setHandler(progressQuery, () => this.progress.snapshot());
     setHandler(approveSignal, (approval) => this.gates.receive(approval));
     setHandler(abortReasonSignal, (reason) => void (this.abortReason = reason));
+    this.progress.onStepChange = () => showCurrentDetails(environmentOf(this.workflowId), this.progress.snapshot());
   }
 
-  /** Enters `phase` and shows it in the memo, where the upgrade history lists it. */
+  /** Enters `phase` and shows it in the memo, the search attributes and the UI's current details. */
   announce(phase: UpgradePhase): void {
     this.progress.phase = phase;
     const memo: UpgradeMemo = {
@@ -71,6 +73,8 @@ export class UpgradeRun {
     upsertMemo({ ...memo });
     this.notifier.phaseEntered(phase);
     recordPhase(this, phase);
+    upsertUpgradeAttributes({ ...memo, phase }, this.input);
+    showCurrentDetails(memo.environment, this.progress.snapshot());
   }
 
   fullReport(): UpgradeReport {

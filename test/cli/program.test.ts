@@ -54,6 +54,32 @@ describe('runCli', () => {
     expect(mocked.unlock).not.toHaveBeenCalled();
   });
 
+  it.each([
+    ['history'],
+    ['status'],
+    ['start', '1.3.0'],
+    ['schedule', 'create', '--version', '1.3.0', '--cron', '0 3 * * *'],
+  ])('%p refuses an environment name a query or an ID cannot hold, as bad usage, naming it', async (...argv) => {
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await runCli([...argv, '--env', "prod' OR 'x"])).toBe(2);
+      expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toContain(
+        'Expected --env to be an environment name like staging or eu-west-1 (lowercase letters, digits and inner ' +
+          "hyphens, at most 63), got `prod' OR 'x`",
+      );
+    } finally {
+      stderr.mockRestore();
+    }
+    for (const operation of [mocked.history, mocked.status, mocked.start, mocked.scheduleCreate]) {
+      expect(operation).not.toHaveBeenCalled();
+    }
+  });
+
+  it('hands setup nothing: it works on the namespace of the connection', async () => {
+    expect(await runCli(['setup'])).toBe(0);
+    expect(mocked.setup).toHaveBeenCalledWith();
+  });
+
   it('returns the exit code of the operation', async () => {
     mocked.status.mockResolvedValue(1);
 

@@ -14,6 +14,7 @@ const columnStarts = (line: string) => [...line.matchAll(/(?:^|(?<= {2}))\S/g)].
 
 const entry = (fields: Partial<HistoryEntry>): HistoryEntry => ({
   workflowId: 'aegis-upgrade-default',
+  runId: 'run-1',
   environment: 'default',
   fromVersion: '1.2.0',
   toVersion: '1.3.0',

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { UPGRADE_SEARCH_ATTRIBUTES, searchAttributeTypeName } from '../../src/search-attributes';
 import { MissingDependency, REPO_ROOT } from './repo';
 
 /** The real Temporal dev server (the `temporal` CLI built by the bootstrap), on a free port, state in SQLite. */
@@ -86,6 +87,11 @@ export async function startDevServer({ database = 'file' }: DevServerOptions = {
         ...(database === 'file' ? ['--db-filename', dbFile] : []),
         '--log-level',
         'error',
+        // Every test server has the upgrade's search attributes, as `npm run dev-server` and `aegis-upgrade setup` give.
+        ...UPGRADE_SEARCH_ATTRIBUTES.flatMap(({ name, type }) => [
+          '--search-attribute',
+          `${name}=${searchAttributeTypeName(type)}`,
+        ]),
       ],
       { reject: false, stdio: 'ignore' },
     );
