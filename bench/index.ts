@@ -3,7 +3,7 @@
  * in one run. Every figure is measured here; ratios are against baselines measured in this same run. Prints one table
  * and writes the figures to bench-results/<time>.json, so two runs can be compared (README, "The benchmark").
  *
- * AEGIS_BENCH_RUNS (default 3): how many times the guide and our upgrade each run, alternately, for min/median/max.
+ * AEGIS_BENCH_RUNS (default 5): how many times the guide and our upgrade each run, alternately, for min/median/max.
  * AEGIS_BENCH_SCALE (default 1,10,100): the numbers of concurrent stand-in upgrades of the scale figure.
  */
 import { ApplicationFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -215,15 +215,23 @@ function table(rows: string[][]): string {
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('   ')).join('\n');
 }
 
-function comparison(guide: UpgradeRun[], ours: OursRun[]): string {
+/** The guide against each of our configurations, every figure as min / median / max over the runs. */
+function comparison(guide: UpgradeRun[], configurations: [string, OursRun[]][]): string {
   const totalDown = (run: UpgradeRun) => Object.values(run.downtime).reduce((sum, value) => sum + value, 0);
   const row = (label: string, of: (run: UpgradeRun) => number | undefined): string[] => {
-    const g = guide.map(of).filter((value): value is number => value !== undefined);
-    const o = ours.map(of).filter((value): value is number => value !== undefined);
-    return [label, g.length ? triple(g) : '-', o.length ? triple(o) : 'not run', fixed(median(o) / median(g))];
+    const values = (runs: UpgradeRun[]) => runs.map(of).filter((value): value is number => value !== undefined);
+    const g = values(guide);
+    return [
+      label,
+      g.length ? triple(g) : '-',
+      ...configurations.flatMap(([, runs]) => {
+        const o = values(runs);
+        return [o.length ? triple(o) : '-', fixed(median(o) / median(g))];
+      }),
+    ];
   };
   return table([
-    ['', 'guide by hand (min / median / max)', 'ours (min / median / max)', 'ours/guide (medians)'],
+    ['', 'guide by hand', ...configurations.flatMap(([name]) => [name, 'ratio'])],
     row('wall time, s', (run) => run.wallSeconds),
     row('downtime, all services, s', totalDown),
     ...PODS.map((pod) => row(`  downtime ${pod}, s`, (run) => run.downtime[pod])),
@@ -252,7 +260,7 @@ function orchestrationTable(ours: OursRun[]): string {
 }
 
 async function main(): Promise<void> {
-  const runs = Number(process.env.AEGIS_BENCH_RUNS ?? 3);
+  const runs = Number(process.env.AEGIS_BENCH_RUNS ?? 5);
   const scaleCounts = process.env.AEGIS_BENCH_SCALE?.split(',').map(Number) ?? DEFAULT_SCALE_COUNTS;
   say('bringing up the sandbox platform and a Temporal dev server');
   await sandbox('up');
@@ -268,6 +276,8 @@ async function main(): Promise<void> {
     const bench = await Bench.create(new Client({ connection }), env);
     const guide: UpgradeRun[] = [];
     const ours: OursRun[] = [];
+    const concurrent: OursRun[] = [];
+    // Interleaved, so that the sandbox's drift over the run (podman's pod removal is now 0.5 s, now 4 s) hits all alike.
     for (let run = 1; run <= runs; run++) {
       say(`run ${run}/${runs}: the guide's commands, ${FROM_VERSION} → ${TO_VERSION}`);
       guide.push(await bench.guide(run));
@@ -275,17 +285,28 @@ async function main(): Promise<void> {
       say(`run ${run}/${runs}: our upgrade, ${FROM_VERSION} → ${TO_VERSION}`);
       ours.push(await bench.ours());
       say(`  ${ours.at(-1)?.wallSeconds} s`);
+      say(`run ${run}/${runs}: our upgrade with concurrentAfterCore`);
+      concurrent.push(await bench.ours({ targetVersion: TO_VERSION, concurrentAfterCore: true }));
+      say(`  ${concurrent.at(-1)?.wallSeconds} s`);
     }
     say(`our upgrade ${FROM_VERSION} → ${TO_VERSION} redeploying every pod, as the guide does`);
-    const allPods = await bench.ours();
+    const allPods = await bench.ours({ targetVersion: TO_VERSION, redeployAll: true });
     say(`the rollback: ${FROM_VERSION} → ${FAILING_VERSION}, whose migrations fail`);
     const rollback = await bench.rollback();
     say(`scale: ${scaleCounts.join(', ')} concurrent upgrades on one worker, stand-in activities`);
     const scale = await measureScale(scaleCounts, say);
 
     const upgradeHistory = ours.at(-1)?.orchestration;
-    console.log(`\n${FROM_VERSION} → ${TO_VERSION} on the sandbox, ${runs} runs each\n`);
-    console.log(comparison(guide, ours));
+    console.log(
+      `\n${FROM_VERSION} → ${TO_VERSION} on the sandbox, ${runs} runs each: every cell min / median / max, ` +
+        `ratio = ours / guide (medians)\n`,
+    );
+    console.log(
+      comparison(guide, [
+        ['ours (default)', ours],
+        ['ours, concurrentAfterCore', concurrent],
+      ]),
+    );
     console.log(
       `\nours redeploying every pod, as the guide does (one run): wall ${allPods.wallSeconds} s, downtime ` +
         `${fixed(Object.values(allPods.downtime).reduce((a, b) => a + b, 0))} s`,
@@ -301,11 +322,15 @@ async function main(): Promise<void> {
         `rollback ${rollback.history.events} events, ${rollback.history.bytes} bytes`,
     );
 
+    console.log(`\n${formatScaleTable(scale)}`);
+
     await fs.mkdir(RESULTS_DIR, { recursive: true });
     const file = path.join(RESULTS_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     const commit = (await execa('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, reject: false })).stdout;
-    await fs.writeFile(file, `${JSON.stringify({ commit, runs, guide, ours, allPods, rollback, scale }, null, 1)}\n`);
-    console.log(`\n${formatScaleTable(scale)}`);
+    await fs.writeFile(
+      file,
+      `${JSON.stringify({ commit, runs, guide, ours, concurrent, allPods, rollback, scale }, null, 1)}\n`,
+    );
     console.log(`\nfigures written to ${path.relative(REPO_ROOT, file)}`);
   } finally {
     await worker.stop();
