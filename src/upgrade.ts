@@ -93,7 +93,10 @@ export function environmentOf(workflowId: string): string {
 
 /** What a dry run reports: what the upgrade would change. */
 export interface UpgradePlan {
+  /** The pods the upgrade would redeploy, in order. */
   pods: PodName[];
+  /** Pods of the profile the new tag leaves as they are: not redeployed. */
+  unchangedPods?: PodName[];
   /** Per AEGIS container: what runs now → what would run. */
   images: { container: string; current: string; target: string }[];
   checks: string[];

@@ -153,8 +153,9 @@ describe('environments: one deployment, one worker each', () => {
         const name = event.activityTaskScheduledEventAttributes?.activityType?.name;
         return name ? [name] : [];
       });
-      // Refused before it took any lock, it releases none, nor reports one left behind.
-      expect(scheduled).toEqual(['checkPreflight']);
+      // Refused before it took any lock, it releases none, nor reports one left behind. Its refusal's notification
+      // goes to the same wrong worker, whose guard refuses it too (no stand-in ran, above): nothing posted.
+      expect(scheduled).toEqual(['checkPreflight', 'notify']);
       expect(failure.message).not.toContain('lock');
       const attempts = (history.events ?? []).filter((event) => event.activityTaskStartedEventAttributes);
       expect(attempts.every((event) => event.activityTaskStartedEventAttributes?.attempt === 1)).toBe(true);

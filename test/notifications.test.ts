@@ -1,29 +1,16 @@
 import { upgradeNotification, type UpgradeEventFacts } from '../src/notifications';
 import type { UpgradeReport } from '../src/upgrade';
+import { upgradeReport } from './helpers/reports';
 
 const WORKFLOW_ID = 'aegis-upgrade-staging';
 const AT = '2026-11-27T03:00:05.000Z';
 const BACKUP = '/srv/aegis-deploy/backups/20261127T030000Z-1.2.0-to-1.3.0';
 
-function report(overrides: Partial<UpgradeReport> = {}): UpgradeReport {
-  return {
-    phase: 'upgrading',
-    fromVersion: '1.2.0',
-    toVersion: '1.3.0',
-    steps: [],
-    rollback: [],
-    images: [],
-    migrationsApplied: [],
-    databaseRestored: false,
-    ...overrides,
-  };
-}
-
 const facts = (event: UpgradeEventFacts['event'], overrides: Partial<UpgradeReport> = {}): UpgradeEventFacts => ({
   event,
   workflowId: WORKFLOW_ID,
   at: AT,
-  report: report(overrides),
+  report: upgradeReport(overrides),
 });
 
 describe('upgradeNotification', () => {

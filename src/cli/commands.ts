@@ -78,8 +78,18 @@ const queueOf = (temporal: TemporalConfig, env: string) => taskQueueFor(env, tem
 
 /** The request exactly as `upgradeRequest` takes it, whatever else the command's options hold. */
 function requestOf(version: string | undefined, options: UpgradeOptions) {
-  const { env, pods, strategy, approveBefore, approvalTimeout, restoreDatabase } = options;
-  return upgradeRequest(version, { env, pods, strategy, approveBefore, approvalTimeout, restoreDatabase });
+  const { env, pods, strategy, approveBefore, approvalTimeout, restoreDatabase, redeployAll, concurrentAfterCore } =
+    options;
+  return upgradeRequest(version, {
+    env,
+    pods,
+    strategy,
+    approveBefore,
+    approvalTimeout,
+    restoreDatabase,
+    redeployAll,
+    concurrentAfterCore,
+  });
 }
 
 export async function start(version: string, options: StartOptions): Promise<number> {

@@ -73,6 +73,14 @@ function withRequestOptions(command: Command): Command {
         '--restore-database <policy>',
         'when a rollback restores the aegis database; auto (default): if its schema moved',
       ).choices(['auto', 'always', 'never']),
+    )
+    .option(
+      '--redeploy-all',
+      'redeploy every pod, as the guide does, even those the new tag leaves as they are (default: only pods it changes)',
+    )
+    .option(
+      '--concurrent-after-core',
+      'once the runtime is migrated and ready, redeploy the pods after it at once instead of one by one',
     );
 }
 

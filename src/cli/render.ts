@@ -1,6 +1,6 @@
 import { formatDuration, formatMiB } from '../format';
 import { UPGRADE_LOCK_HISTORY_FILE } from '../platform';
-import type { DatabaseRestore, StepRecord, UpgradeProgress, UpgradeReport } from '../upgrade';
+import type { DatabaseRestore, StepRecord, UpgradePlan, UpgradeProgress, UpgradeReport } from '../upgrade';
 import { describeLock, type UnlockReport } from '../upgrade-lock';
 import type { EnvironmentSummary } from './environments';
 import type { HistoryEntry } from './upgrades';
@@ -98,6 +98,11 @@ function renderRestore(restore: DatabaseRestore): string[] {
   ];
 }
 
+/** ` (database, observability unchanged: not redeployed)`, or nothing. */
+function unchanged({ unchangedPods = [] }: UpgradePlan): string {
+  return unchangedPods.length > 0 ? ` (${unchangedPods.join(', ')} unchanged: not redeployed)` : '';
+}
+
 export function renderPlan(report: UpgradeReport): string {
   const plan = report.plan;
   if (!plan) return renderOutcome(report);
@@ -106,7 +111,7 @@ export function renderPlan(report: UpgradeReport): string {
     'Images:',
     ...plan.images.map((image) => `  ${image.container}: ${image.current} → ${image.target}`),
     `Steps: pre-flight, pull images and back up the databases (about ${formatMiB(plan.backupEstimateBytes)} at most), ` +
-      `set AEGIS_IMAGE_TAG=${report.toVersion}, redeploy ${plan.pods.join(' → ')}, check migrations, validate`,
+      `set AEGIS_IMAGE_TAG=${report.toVersion}, redeploy ${plan.pods.join(' → ')}${unchanged(plan)}, check migrations, validate`,
     `On failure: rollback${plan.restorePossible ? ', with a database restore if the schema moved' : ' (no database restore)'}`,
     ...(plan.approvalTimeout
       ? [`Approval gates: each waits up to ${plan.approvalTimeout}, then the upgrade rolls back`]

@@ -35,6 +35,8 @@ export interface UpgradeOptions {
   approveBefore?: string;
   approvalTimeout?: string;
   restoreDatabase?: string;
+  redeployAll?: boolean;
+  concurrentAfterCore?: boolean;
 }
 
 /** `a,b` → `['a', 'b']`: the shared parser checks the names. */
@@ -61,6 +63,9 @@ export function upgradeRequest(targetVersion: string | undefined, options: Upgra
     approveBefore: podList(options.approveBefore),
     approvalTimeout: options.approvalTimeout,
     restoreDatabase: options.restoreDatabase,
+    // Only when given: a flag left out is the request's default, not `false` written into it.
+    ...(options.redeployAll && { redeployAll: true }),
+    ...(options.concurrentAfterCore && { concurrentAfterCore: true }),
   });
 }
 

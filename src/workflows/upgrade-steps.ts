@@ -152,6 +152,7 @@ export function reportPlan(run: UpgradeRun, { request, preflight }: AcceptedRequ
   const { pods } = preflight;
   run.report.plan = {
     pods,
+    ...(preflight.unchangedPods?.length && { unchangedPods: preflight.unchangedPods }),
     images: preflight.images,
     checks: preflight.checks,
     backupEstimateBytes: preflight.databaseBytes,

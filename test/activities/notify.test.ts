@@ -3,6 +3,7 @@ import { createNotifyActivities, type PostJson } from '../../src/activities/noti
 import type { WebhookConfig } from '../../src/config/webhooks';
 import { upgradeNotification, type UpgradeNotification } from '../../src/notifications';
 import { activityEnvironment } from '../helpers/activity-environment';
+import { upgradeReport } from '../helpers/reports';
 
 const URL_WITH_TOKEN = 'https://chat.example/hooks/s3cr3t-t0ken';
 
@@ -10,16 +11,7 @@ const notification: UpgradeNotification = upgradeNotification({
   event: 'completed',
   workflowId: 'aegis-upgrade-staging',
   at: '2026-11-27T03:10:00.000Z',
-  report: {
-    phase: 'completed',
-    fromVersion: '1.2.0',
-    toVersion: '1.3.0',
-    steps: [],
-    rollback: [],
-    images: [],
-    migrationsApplied: [],
-    databaseRestored: false,
-  },
+  report: upgradeReport({ phase: 'completed' }),
 });
 
 /** A webhook that answers `status` (or throws `error`) and records what it was sent. */

@@ -162,7 +162,9 @@ describe('operating upgrades', () => {
       expect(plan.exitCode).toBe(0);
       expect(plan.stdout).toContain('Plan: 1.2.0 → 1.3.0');
       expect(plan.stdout).toMatch(/aegis-core-aegis-runtime: \S+aegis-runtime:1\.2\.0 → \S+aegis-runtime:1\.3\.0/);
-      expect(plan.stdout).toContain('redeploy database → core → temporal → seal-gateway → observability');
+      expect(plan.stdout).toContain(
+        'redeploy core → temporal → seal-gateway (database, observability unchanged: not redeployed)',
+      );
       expect(await fs.readFile(path.join(platform.root, '.env'), 'utf8')).toBe(envBefore);
       expect(await runningImages()).toEqual(containersBefore);
       expect(await fs.readdir(path.join(platform.root, 'backups')).catch(() => [])).toEqual([]);
@@ -178,7 +180,6 @@ describe('operating upgrades', () => {
       expect(followed.exitCode).toBe(0);
       const titles = [
         'Pre-flight checks',
-        'Redeploy database',
         'Redeploy core',
         'Check the runtime migrations and readiness',
         'Validate the platform',
@@ -187,6 +188,7 @@ describe('operating upgrades', () => {
       expect(positions.every((position) => position >= 0)).toBe(true);
       expect([...positions].sort((a, b) => a - b)).toEqual(positions);
       expect(followed.stdout).toMatch(/✓ Redeploy core \(\d+\.\d s\)/);
+      expect(followed.stdout).toContain('- Redeploy database — unchanged, not redeployed');
       const history = await aegisUpgrade(['history', '--json']);
       expect(JSON.parse(history.stdout)[0]).toMatchObject({
         fromVersion: '1.2.0',

@@ -8,6 +8,7 @@ import {
 } from '../../src/cli/render';
 import { plain, withoutEscapes, type Paint } from '../../src/cli/terminal';
 import type { HistoryEntry } from '../../src/cli/upgrades';
+import { upgradeReport } from '../helpers/reports';
 
 /** Column starts of each line: where each cell begins after the two-space gap. */
 const columnStarts = (line: string) => [...line.matchAll(/(?:^|(?<= {2}))\S/g)].map((match) => match.index);
@@ -148,16 +149,7 @@ describe('renderUnlock', () => {
 });
 
 describe('notes and approval gates', () => {
-  const report = {
-    phase: 'completed' as const,
-    fromVersion: '1.3.0',
-    toVersion: '1.3.0',
-    steps: [],
-    rollback: [],
-    images: [],
-    migrationsApplied: [],
-    databaseRestored: false,
-  };
+  const report = upgradeReport({ phase: 'completed', fromVersion: '1.3.0' });
 
   it('shows every note of the progress, such as an approval refused or a version already running', () => {
     const notes = ['Already at 1.3.0: nothing pulled, backed up, changed or redeployed', 'Approval refused: x'];
@@ -174,5 +166,13 @@ describe('notes and approval gates', () => {
       'Approval gates: each waits up to 24 hours, then the upgrade rolls back',
     );
     expect(renderPlan({ ...report, plan })).not.toContain('Approval gates');
+  });
+
+  it('names in the plan the pods the new tag leaves as they are, which are not redeployed', () => {
+    const plan = { pods: ['core' as const], images: [], checks: [], backupEstimateBytes: 0, restorePossible: true };
+    expect(renderPlan({ ...report, plan: { ...plan, unchangedPods: ['database', 'observability'] } })).toContain(
+      'redeploy core (database, observability unchanged: not redeployed), check migrations',
+    );
+    expect(renderPlan({ ...report, plan })).toContain('redeploy core, check migrations');
   });
 });

@@ -24,6 +24,16 @@ describe('upgradeRequest', () => {
     });
   });
 
+  it('--redeploy-all and --concurrent-after-core into the request, and nothing when left out', () => {
+    expect(upgradeRequest('1.3.0', { env: 'default', redeployAll: true, concurrentAfterCore: true })).toMatchObject({
+      redeployAll: true,
+      concurrentAfterCore: true,
+    });
+    const plain = upgradeRequest('1.3.0', { env: 'default' });
+    expect(plain).not.toHaveProperty('redeployAll');
+    expect(plain).not.toHaveProperty('concurrentAfterCore');
+  });
+
   it("refuses with the shared parser's message, every problem at once", () => {
     const { message } = thrown(UsageError, () =>
       upgradeRequest('1.3.0; rm -rf /', {

@@ -12,23 +12,12 @@ import { upgradeFailure } from '../helpers/platform';
 import { standInActivities, until, type StandInScenario, type StandIns } from '../helpers/stand-in-activities';
 import { freePort, startDevServer, type DevServer } from '../helpers/temporal-server';
 import { expectUpgradeLogged, jsonLogLines, outcomeLogged } from '../helpers/worker-log';
+import { metricSample } from '../helpers/metrics';
 
 const SETUP_TIMEOUT_MS = 2 * 60_000;
 const SCENARIO_TIMEOUT_MS = 60_000;
 const ENVIRONMENT = 'telemetry';
 const GHCR_TOKEN = 'ghp_telemetryTestTokenDoNotLog';
-
-/** The value of the sample of `name` whose labels include `labels`, from a Prometheus text page. */
-function sample(page: string, name: string, labels: Record<string, string>): number | undefined {
-  const line = page
-    .split('\n')
-    .find(
-      (candidate) =>
-        candidate.startsWith(`${name}{`) &&
-        Object.entries(labels).every(([key, value]) => candidate.includes(`${key}="${value}"`)),
-    );
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 /**
  * The worker's telemetry as `runWorker` sets it up (the same runtime, logger and interceptors) on the real dev server,
@@ -246,17 +235,21 @@ describe('the worker logs every step and command, and its metrics endpoint count
       if (!page.includes('aegis_')) throw new Error(`No aegis metric on the page:\n${page}`);
       const environment = { environment: ENVIRONMENT };
 
-      expect(sample(page, UpgradeMetric.started, environment)).toBe(4);
-      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'completed' })).toBe(1);
-      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'rolled-back' })).toBe(1);
-      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'rollback-failed' })).toBe(1);
-      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'refused' })).toBe(1);
-      expect(sample(page, UpgradeMetric.ended, { ...environment, outcome: 'planned' })).toBeUndefined();
-      expect(sample(page, `${UpgradeMetric.stepDuration}_count`, { ...environment, step: 'validate' })).toBe(1);
+      expect(metricSample(page, UpgradeMetric.started, environment)).toBe(4);
+      expect(metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'completed' })).toBe(1);
+      expect(metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'rolled-back' })).toBe(1);
+      expect(metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'rollback-failed' })).toBe(1);
+      expect(metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'refused' })).toBe(1);
+      expect(metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'planned' })).toBeUndefined();
+      expect(metricSample(page, `${UpgradeMetric.stepDuration}_count`, { ...environment, step: 'validate' })).toBe(1);
       expect(
-        sample(page, `${UpgradeMetric.stepDuration}_count`, { ...environment, step: 'migrations', status: 'failed' }),
+        metricSample(page, `${UpgradeMetric.stepDuration}_count`, {
+          ...environment,
+          step: 'migrations',
+          status: 'failed',
+        }),
       ).toBe(2);
-      const lastSuccess = sample(page, UpgradeMetric.lastSuccess, environment) ?? 0;
+      const lastSuccess = metricSample(page, UpgradeMetric.lastSuccess, environment) ?? 0;
       expect(Math.abs(lastSuccess - Date.now() / 1000)).toBeLessThan(120);
       // The SDK's own metrics are on the same page.
       expect(page).toMatch(/^temporal_workflow_completed\{/m);
