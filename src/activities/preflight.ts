@@ -195,9 +195,10 @@ export function createPreflightActivities(deployment: Deployment) {
       await claimableLock(root, lockOwner);
       const profileFile = path.join(root, 'profiles', `${config.aegis.profile}.conf`);
       const deployed = profilePods(await fs.readFile(profileFile, 'utf8'));
+      const requested = resolvePods(request, deployed);
       const deployEnv = await deployment.env();
-      const unchangedPods = await podsNotToRedeploy(request, resolvePods(request, deployed), deployEnv);
-      const pods = resolvePods(request, deployed).filter((pod) => !unchangedPods.includes(pod));
+      const unchangedPods = await podsNotToRedeploy(request, requested, deployEnv);
+      const pods = requested.filter((pod) => !unchangedPods.includes(pod));
       const fromVersion = deployEnv.get(IMAGE_TAG_KEY) || 'latest';
       // Independent looks side by side; a refusal is the first failed check in this order, as if run one by one.
       const [{ login, restoreFrom }, compatibility, space, healthy, running] = await settleAll([
