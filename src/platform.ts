@@ -47,6 +47,12 @@ export const DATABASE_WRITERS: readonly { pod: PodName; container: string }[] = 
 /** The lock file an upgrade holds in the deploy checkout: one upgrade at a time per deployment. */
 export const UPGRADE_LOCK_FILE = '.aegis-upgrade.lock';
 
+/**
+ * Beside it, while the writers are stopped: the IDs of the writer containers the upgrade stopped, so that it starts
+ * those again and no other (a container `make redeploy` created since is the new release's: if it stopped, it crashed).
+ */
+export const STOPPED_WRITERS_FILE = '.aegis-upgrade.writers-stopped';
+
 /** Beside it, one JSON line per lock cleared by `aegis-upgrade unlock`: who, when, why, what it held. */
 export const UPGRADE_LOCK_HISTORY_FILE = '.aegis-upgrade.lock-history';
 

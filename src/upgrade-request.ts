@@ -101,6 +101,11 @@ export function requestedVersion(input: unknown): string {
   return typeof version === 'string' && isImageTag(version) ? version : '?';
 }
 
+/** Whether a request, as it came and not yet checked (it may be anything, `null` included), asks a dry run. */
+export function asksDryRun(input: unknown): boolean {
+  return isPlainObject(input) && (input as Fields).dryRun === true;
+}
+
 /** JSON's objects, in any realm (the workflow sandbox has its own `Object`): not arrays, not null. */
 function isPlainObject(value: unknown): value is object {
   return Object.prototype.toString.call(value) === '[object Object]';

@@ -1,12 +1,24 @@
-import { DATABASE_WRITERS } from '../platform';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { DATABASE_WRITERS, STOPPED_WRITERS_FILE } from '../platform';
 import type { Deployment } from './deployment';
+import { writeFileAtomic } from './env-file';
 import { CommandFailed } from './errors';
 
 /** How long a writer may take to shut down cleanly before podman kills it. */
 const STOP_SECONDS = 30;
 
-/** Stops every writer of the migrated databases; one already stopped, or absent from the profile, is no error. */
+/**
+ * Stops every writer of the migrated databases; one already stopped, or absent from the profile, is no error. The
+ * containers it stops are recorded first (added to those an earlier stop recorded), for `startWriters`.
+ */
 export async function stopWriters(deployment: Deployment): Promise<void> {
+  const ids = new Set(await readStoppedWriters(deployment));
+  for (const { container } of DATABASE_WRITERS) {
+    const id = await containerId(deployment, container);
+    if (id) ids.add(id);
+  }
+  await writeFileAtomic(stoppedWritersFile(deployment), `${JSON.stringify([...ids])}\n`);
   await deployment.podman([
     'stop',
     '--ignore',
@@ -16,26 +28,49 @@ export async function stopWriters(deployment: Deployment): Promise<void> {
   ]);
 }
 
-/** Starts every writer container that exists again; a running one is left as it is. Returns those it found. */
+/**
+ * Starts again the writer containers `stopWriters` stopped, those that still exist; a running one is left as it is.
+ * A container created since (a redeploy) is not touched: it is the new release's, and if it stopped, it crashed. With no
+ * record (an upgrade begun on an older worker), every writer container that exists. Returns those it started.
+ */
 export async function startWriters(deployment: Deployment): Promise<string[]> {
+  const stopped = await readStoppedWriters(deployment);
   const found: string[] = [];
   for (const { container } of DATABASE_WRITERS) {
-    if (!(await containerExists(deployment, container))) continue;
+    const id = await containerId(deployment, container);
+    if (!id || (stopped && !stopped.includes(id))) continue;
     await deployment.podman(['start', container]);
     found.push(container);
   }
+  await fs.rm(stoppedWritersFile(deployment), { force: true });
   return found;
 }
 
-async function containerExists(deployment: Deployment, container: string): Promise<boolean> {
+function stoppedWritersFile(deployment: Deployment): string {
+  return path.join(deployment.root, STOPPED_WRITERS_FILE);
+}
+
+/** The recorded IDs; undefined when there is no record (or an unreadable one: then every writer counts). */
+async function readStoppedWriters(deployment: Deployment): Promise<string[] | undefined> {
+  try {
+    const ids: unknown = JSON.parse(await fs.readFile(stoppedWritersFile(deployment), 'utf8'));
+    return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The container's ID, or undefined when it does not exist. */
+async function containerId(deployment: Deployment, container: string): Promise<string | undefined> {
   try {
     await deployment.podman(['container', 'exists', container]);
-    return true;
   } catch (error) {
     // `podman container exists` answers "no" with exit code 1; anything else is podman failing.
-    if (error instanceof CommandFailed && error.exitCode === 1) return false;
+    if (error instanceof CommandFailed && error.exitCode === 1) return undefined;
     throw error;
   }
+  const { stdout } = await deployment.podman(['container', 'inspect', '--format', '{{.Id}}', container]);
+  return stdout.trim();
 }
 
 export function createWriterActivities(deployment: Deployment) {

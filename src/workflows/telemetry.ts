@@ -10,6 +10,7 @@ import {
 } from '../upgrade';
 import type { ProgressLog } from './progress';
 import type { RollbackStep } from './rollback';
+import { asksDryRun } from '../upgrade-request';
 
 /*
  * What the workflow tells the worker's log and metrics. Both go through the SDK's sinks: nothing is recorded in the
@@ -64,7 +65,7 @@ export function recordPhase(
   const cause = report.cause && `${report.cause.step} failed: ${report.cause.message}`;
   switch (phase) {
     case 'preflight':
-      log.info(`upgrade ${versions} started${input.dryRun === true ? ' (dry run)' : ''} on ${environment}`);
+      log.info(`upgrade ${versions} started${asksDryRun(input) ? ' (dry run)' : ''} on ${environment}`);
       break;
     case 'completed':
       log.info(`upgrade ${versions} completed in ${took}`);
@@ -87,7 +88,7 @@ export function recordPhase(
     default:
       log.info(`upgrade ${versions}: ${phase}`);
   }
-  if (input.dryRun === true) return;
+  if (asksDryRun(input)) return;
   if (phase === 'preflight') {
     metricMeter.createCounter(UpgradeMetric.started, '', 'Upgrades started').add(1, { environment });
   }

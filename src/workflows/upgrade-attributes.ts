@@ -1,6 +1,7 @@
 import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import { upgradeSearchAttributes, type UpgradeAttributes } from '../search-attributes';
 import type { UpgradeProgress } from '../upgrade';
+import { asksDryRun } from '../upgrade-request';
 import { Patch } from './patches';
 
 /**
@@ -8,13 +9,8 @@ import { Patch } from './patches';
  * without it). A dry run is no upgrade: it gets none, so an environment's filter lists its upgrades only.
  */
 export function upsertUpgradeAttributes(attributes: UpgradeAttributes, input: unknown): void {
-  if (isDryRun(input) || !patched(Patch.searchAttributes)) return;
+  if (asksDryRun(input) || !patched(Patch.searchAttributes)) return;
   upsertSearchAttributes(upgradeSearchAttributes(attributes));
-}
-
-/** The request as it came, not yet checked: it may be anything, `null` included. */
-function isDryRun(input: unknown): boolean {
-  return typeof input === 'object' && input !== null && (input as { dryRun?: unknown }).dryRun === true;
 }
 
 /** What the Temporal UI shows under the run's current details: where the upgrade is, in a few Markdown lines. */

@@ -157,7 +157,9 @@ describe('checkPreflight checks the registry login and the platform health befor
     expect(error.message).toContain('`make registry-login` fails in');
     expect(error.message).toContain('ERROR: GHCR_TOKEN is not set in .env');
     expect(error.message).toContain('nothing was changed');
-    expect(podmanCalls).toEqual([]);
+    // The registry is never asked for an image; the health looks that run beside the login only read the pods.
+    expect(podmanCalls.filter((args) => ['manifest', 'pull', 'login', 'image'].includes(args[0] ?? ''))).toEqual([]);
+    expect(podmanCalls.every((args) => ['pod', 'container', 'exec'].includes(args[0] ?? ''))).toBe(true);
   });
 
   it('refuses when the registry rejects the token, and never shows the token', async () => {

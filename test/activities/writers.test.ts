@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { CommandFailed } from '../../src/activities/errors';
 import type { Deployment } from '../../src/activities/deployment';
 import { startWriters, stopWriters } from '../../src/activities/writers';
-import { DATABASE_WRITERS, MIGRATED_DATABASES, podFullName } from '../../src/platform';
+import { DATABASE_WRITERS, MIGRATED_DATABASES, STOPPED_WRITERS_FILE, podFullName } from '../../src/platform';
 
 const PODS = path.join(__dirname, '..', '..', 'sandbox', 'deploy', 'podman', 'pods');
 
@@ -41,28 +42,69 @@ describe('the writers of the migrated databases', () => {
 
 describe('stopWriters and startWriters', () => {
   const podman = jest.fn();
-  const deployment = { podman } as unknown as Deployment;
-  beforeEach(() => podman.mockReset().mockResolvedValue({ stdout: '', stderr: '' }));
+  let root: string;
+  let deployment: Deployment;
+  /** The containers podman has, by name: their IDs. */
+  let containers: Record<string, string>;
 
-  it('stops every writer in one call that ignores those absent or stopped', async () => {
+  beforeEach(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'writers-'));
+    deployment = { podman, root } as unknown as Deployment;
+    containers = { 'aegis-core-aegis-runtime': 'id-runtime-1', 'aegis-temporal-temporal-worker': 'id-worker-1' };
+    podman.mockReset().mockImplementation(async (args: string[]) => {
+      const name = args.at(-1) ?? '';
+      if (args[0] === 'container' && args[1] === 'exists' && !(name in containers)) {
+        throw new CommandFailed(args.join(' '), 1, '');
+      }
+      if (args[0] === 'container' && args[1] === 'inspect') return { stdout: `${containers[name]}\n`, stderr: '' };
+      return { stdout: '', stderr: '' };
+    });
+  });
+  afterEach(() => fs.rm(root, { recursive: true, force: true }));
+
+  const calls = () => podman.mock.calls.map(([args]: [string[]]) => args.join(' '));
+
+  it('records the writers it stops, then stops them in one call that ignores those absent or stopped', async () => {
     await stopWriters(deployment);
 
-    expect(podman.mock.calls).toEqual([
-      [['stop', '--ignore', '--time', '30', 'aegis-core-aegis-runtime', 'aegis-temporal-temporal-worker']],
+    expect(calls().at(-1)).toBe('stop --ignore --time 30 aegis-core-aegis-runtime aegis-temporal-temporal-worker');
+    expect(JSON.parse(await fs.readFile(path.join(root, STOPPED_WRITERS_FILE), 'utf8'))).toEqual([
+      'id-runtime-1',
+      'id-worker-1',
+    ]);
+    expect((await fs.stat(path.join(root, STOPPED_WRITERS_FILE))).mode & 0o777).toBe(0o600);
+  });
+
+  it('starts again the writers it stopped, not a container a redeploy created since (it crashed), and forgets them', async () => {
+    await stopWriters(deployment);
+    containers['aegis-core-aegis-runtime'] = 'id-runtime-2';
+    podman.mockClear();
+
+    expect(await startWriters(deployment)).toEqual(['aegis-temporal-temporal-worker']);
+    expect(calls()).toContain('start aegis-temporal-temporal-worker');
+    expect(calls()).not.toContain('start aegis-core-aegis-runtime');
+    await expect(fs.access(path.join(root, STOPPED_WRITERS_FILE))).rejects.toThrow();
+  });
+
+  it('adds to what an earlier stop recorded: a restore stopping them again forgets none', async () => {
+    await stopWriters(deployment);
+    containers['aegis-core-aegis-runtime'] = 'id-runtime-2';
+    await stopWriters(deployment);
+
+    expect(JSON.parse(await fs.readFile(path.join(root, STOPPED_WRITERS_FILE), 'utf8'))).toEqual([
+      'id-runtime-1',
+      'id-worker-1',
+      'id-runtime-2',
     ]);
   });
 
-  it('starts the writers that exist and skips one the profile does not run', async () => {
-    podman.mockImplementation(async (args: string[]) => {
-      if (args[0] === 'container' && args[2] === 'aegis-temporal-temporal-worker') {
-        throw new CommandFailed(args.join(' '), 1, '');
-      }
-      return { stdout: '', stderr: '' };
-    });
+  it('without a record (an upgrade begun on an older worker), starts every writer that exists', async () => {
+    delete containers['aegis-temporal-temporal-worker'];
 
     expect(await startWriters(deployment)).toEqual(['aegis-core-aegis-runtime']);
-    expect(podman.mock.calls.map(([args]) => args.join(' '))).toEqual([
+    expect(calls()).toEqual([
       'container exists aegis-core-aegis-runtime',
+      'container inspect --format {{.Id}} aegis-core-aegis-runtime',
       'start aegis-core-aegis-runtime',
       'container exists aegis-temporal-temporal-worker',
     ]);

@@ -433,9 +433,11 @@ describe('the fault matrix on the sandbox', () => {
 
         // The terminated run had stopped pod temporal for its redeploy: the operator brings it back, as the refusal says.
         await execa('podman', ['pod', 'start', 'aegis-temporal']);
-        // `.env` already says 1.3.0 but pods temporal and seal-gateway still run 1.2.0: not "already at", a real upgrade.
+        // `.env` already says 1.3.0 but pods temporal and seal-gateway still run 1.2.0: not "already at", a real upgrade,
+        // which redeploys every pod (with the tag already set, it cannot tell which pods run what the new tag renders).
         await fs.writeFile(platform.env.AEGIS_SANDBOX_COMMAND_LOG ?? '', '');
-        const report = await expectCompleted(await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId));
+        const next = await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId);
+        const report = await expectCompleted(next, true);
         expect(report.notes ?? []).toEqual([]);
       },
       SCENARIO_TIMEOUT_MS,
