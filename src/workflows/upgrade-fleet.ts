@@ -163,17 +163,22 @@ class FleetRun {
   /** Starts the wave's upgrades, at most `maxConcurrent` at once, none once the wave is over budget or aborted. */
   async upgradeWave(): Promise<void> {
     this.progress.phase = 'upgrading';
-    await this.inLanes(this.wave, (entry) => this.upgrade(entry));
+    await this.inLanes(
+      this.wave,
+      (entry) => this.upgrade(entry),
+      () => this.overBudget() || this.aborted,
+    );
   }
 
   private async inLanes(
     entries: FleetEnvironmentProgress[],
     each: (entry: FleetEnvironmentProgress) => Promise<void>,
+    stopStarting: () => boolean = () => false,
   ): Promise<void> {
     const waiting = [...entries];
     const lane = async () => {
       for (let entry = waiting.shift(); entry; entry = waiting.shift()) {
-        if (this.overBudget() || this.aborted) return;
+        if (stopStarting()) return;
         await each(entry);
       }
     };
