@@ -14,7 +14,6 @@ import { taskQueueFor } from '../../src/environments';
 import { FLEET_WORKFLOW_TYPE, fleetTaskQueue, fleetWorkflowId, type FleetRequest } from '../../src/fleet';
 import { upgradeWorkflowId } from '../../src/upgrade';
 import type { upgradeFleet } from '../../src/workflows/upgrade-fleet';
-import { REPO_ROOT } from './repo';
 import { standInActivities, type StandInScenario, type StandIns } from './stand-in-activities';
 import { startDevServer, type DevServer } from './temporal-server';
 
@@ -63,7 +62,8 @@ export async function startStandInFleet(names: readonly string[], server?: DevSe
   const client = new Client({ connection });
   const defaultQueue = `fleet-${randomUUID().slice(0, 8)}`;
   const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve(`${REPO_ROOT}/src/workflows`),
+    // Beside this file: the sources under ts-jest, the build under dist (the benchmark).
+    workflowsPath: require.resolve('../../src/workflows'),
     logger: new DefaultLogger('ERROR'),
   });
   const environments = new Map<string, StandInEnvironment>();
