@@ -1,4 +1,8 @@
 import { WorkflowFailedError } from '@temporalio/client';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as commands from '../../src/cli/commands';
 import { ApplicationFailure } from '@temporalio/common';
 import { taskQueueFor } from '../../src/environments';
 import { FleetFailureType, fleetProgressQuery, type FleetProgress } from '../../src/fleet';
@@ -152,4 +156,85 @@ describe('upgradeFleet on stand-in environments', () => {
     },
     TEST_TIMEOUT_MS,
   );
+
+  describe('operated from the CLI', () => {
+    const savedEnv = { ...process.env };
+    let config: string;
+    beforeAll(async () => {
+      // The CLI reads its settings from the environment, as an operator's shell gives them; no profile file.
+      config = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-fleet-cli-'));
+      for (const name of Object.keys(process.env)) if (name.startsWith('TEMPORAL_')) delete process.env[name];
+      Object.assign(process.env, {
+        TEMPORAL_ADDRESS: fleet.server.address,
+        AEGIS_TASK_QUEUE: fleet.defaultQueue,
+        XDG_CONFIG_HOME: config,
+      });
+    });
+    afterAll(async () => {
+      process.env = savedEnv;
+      await fs.rm(config, { recursive: true, force: true });
+    });
+
+    /** `aegis-upgrade fleet …` in this process, its output kept out of the test's. */
+    const cli = async (run: () => Promise<number>): Promise<{ exitCode: number; printed: string }> => {
+      const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+      try {
+        const exitCode = await run();
+        return { exitCode, printed: log.mock.calls.map((call) => call.join(' ')).join('\n') };
+      } finally {
+        log.mockRestore();
+      }
+    };
+    const options = { envs: names.join(','), approveBetweenWaves: true };
+
+    test(
+      'fleet start, status while it waits, approve: it completes; status says so',
+      async () => {
+        const started = await cli(() => commands.fleetStart('1.3.0', { ...options, name: 'cli' }));
+        expect(started).toEqual({ exitCode: 0, printed: expect.stringMatching(/^Started aegis-fleet-cli \(run /) });
+        const again = cli(() => commands.fleetStart('1.3.0', { ...options, name: 'cli' }));
+        await expect(again).rejects.toThrow('Fleet aegis-fleet-cli is already running');
+
+        await until(async () => (await cli(() => commands.fleetStatus({ name: 'cli' }))).printed.includes('waiting'));
+        const waiting = await cli(() => commands.fleetStatus({ name: 'cli' }));
+        expect(waiting.printed).toMatch(/^Fleet to 1\.3\.0: waiting-for-approval, wave 2 of 2$/m);
+        expect(waiting.printed).toMatch(/^ {2}canary\s+wave 1 {2}completed\s+from 1\.2\.0$/m);
+        expect(waiting.printed).toMatch(/^ {2}eu\s+wave 2 {2}pending$/m);
+        expect(the('eu').version).toBe(FROM_VERSION);
+
+        expect(await cli(() => commands.fleetApprove({ name: 'cli' }))).toEqual({
+          exitCode: 0,
+          printed: 'Approved: wave 2 of 2 of aegis-fleet-cli',
+        });
+        await fleet.client.workflow.getHandle('aegis-fleet-cli').result();
+        const done = await cli(() => commands.fleetStatus({ name: 'cli', json: true }));
+        expect(done.exitCode).toBe(0);
+        expect(JSON.parse(done.printed)).toMatchObject({ phase: 'completed', environments: expect.any(Array) });
+        expect(the('us').version).toBe('1.3.0');
+        await expect(cli(() => commands.fleetApprove({ name: 'cli' }))).rejects.toThrow();
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    test(
+      'fleet abort at the wait between waves: it ends FleetStopped, the next wave never started',
+      async () => {
+        expect((await cli(() => commands.fleetStart('1.3.0', { ...options, name: 'aborted' }))).exitCode).toBe(0);
+        const handle = fleet.client.workflow.getHandle('aegis-fleet-aborted');
+        await until(async () => (await handle.query(fleetProgressQuery)).phase === 'waiting-for-approval');
+        await expect(cli(() => commands.fleetApprove({ name: 'nothing-here' }))).rejects.toThrow();
+
+        expect((await cli(() => commands.fleetAbort({ name: 'aborted' }))).exitCode).toBe(0);
+        const failure = await fleetFailure(handle.result());
+        expect(failure.type).toBe(FleetFailureType.FleetStopped);
+        expect(failure.message).toContain('an operator aborted it');
+        expect(failure.message).toContain('Upgraded: canary. Never started: eu, us');
+        const status = await cli(() => commands.fleetStatus({ name: 'aborted' }));
+        expect(status.exitCode).toBe(1);
+        expect(status.printed).toContain('FleetStopped: Fleet to 1.3.0 stopped');
+        expect(the('eu').version).toBe(FROM_VERSION);
+      },
+      TEST_TIMEOUT_MS,
+    );
+  });
 });
