@@ -13,6 +13,7 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { UpgradeActivities } from '../activities';
 import { taskQueueFor } from '../environments';
 import {
@@ -25,7 +26,14 @@ import {
   type FleetRequest,
 } from '../fleet';
 import { InvalidFleetRequest, parseFleetRequest, upgradeOptionsOf, type ParsedFleetRequest } from '../fleet-request';
-import { UpgradeFailureType, upgradeWorkflowId, type UpgradeReport, type UpgradeRequest } from '../upgrade';
+import { startSearchAttributes } from '../search-attributes';
+import {
+  UpgradeFailureType,
+  upgradeWorkflowId,
+  type UpgradeMemo,
+  type UpgradeReport,
+  type UpgradeRequest,
+} from '../upgrade';
 import { errorMessage } from './progress';
 import { upgradePlatform } from './upgrade-platform';
 
@@ -218,9 +226,16 @@ class FleetRun {
         taskQueue: taskQueueFor(environment, this.defaultQueue),
         args: [request],
         parentClosePolicy: ParentClosePolicy.ABANDON,
+        // As `aegis-upgrade start` names its upgrades: `status`, `history` and `environments` find it the same way.
+        memo: { environment, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
+        typedSearchAttributes: startSearchAttributes(environment, request.targetVersion),
       });
       return { report: await child.result() };
     } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) {
+        const message = `another upgrade of ${environment} is running (${upgradeWorkflowId(environment)}): the fleet started none`;
+        return { failure: { type: 'UpgradeAlreadyRunning', message } };
+      }
       const cause = error instanceof ChildWorkflowFailure ? error.cause : undefined;
       if (cause instanceof ApplicationFailure) {
         const report = cause.details?.[0] as UpgradeReport | undefined;

@@ -5,8 +5,9 @@ import path from 'node:path';
 import * as commands from '../../src/cli/commands';
 import { ApplicationFailure } from '@temporalio/common';
 import { taskQueueFor } from '../../src/environments';
+import { AegisEnvironment } from '../../src/search-attributes';
 import { FleetFailureType, fleetProgressQuery, type FleetProgress } from '../../src/fleet';
-import { upgradeWorkflowId, type UpgradeRequest } from '../../src/upgrade';
+import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeRequest } from '../../src/upgrade';
 import { FROM_VERSION, startStandInFleet, type StandInEnvironment, type StandInFleet } from '../helpers/fleet';
 import { until } from '../helpers/stand-in-activities';
 
@@ -79,6 +80,8 @@ describe('upgradeFleet on stand-in environments', () => {
         const child = await fleet.client.workflow.getHandle(upgradeWorkflowId(name)).describe();
         expect(child.taskQueue).toBe(taskQueueFor(name, fleet.defaultQueue));
         expect(child.status.name).toBe('COMPLETED');
+        expect(child.memo).toMatchObject({ environment: name, toVersion: '1.3.0', outcome: 'completed' });
+        expect(child.typedSearchAttributes.get(AegisEnvironment)).toBe(name);
         expect(the(name).standIn.calls(upgradeWorkflowId(name))).toContain('validatePlatform');
         expect(the(name).healthChecks).toBeGreaterThan(0);
       }
@@ -153,6 +156,29 @@ describe('upgradeFleet on stand-in environments', () => {
       expect(failure.message).toContain('Never started: canary, us');
       expect(the('eu').version).toBe('1.3.0');
       expect(the('us').version).toBe(FROM_VERSION);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'an environment whose upgrade runs already (started by hand) is a failure of its wave: the fleet starts none there',
+    async () => {
+      the('us').scenario({ hold: 'checkPreflight' });
+      const byHand = await fleet.client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
+        taskQueue: taskQueueFor('us', fleet.defaultQueue),
+        workflowId: upgradeWorkflowId('us'),
+        args: [{ targetVersion: '1.3.1' }],
+      });
+      await until(() => the('us').standIn.holding(upgradeWorkflowId('us')));
+      const handle = await fleet.startFleet('busy', { targetVersion: '1.3.0', environments: names, canary: ['us'] });
+      const failure = await fleetFailure(handle.result());
+      expect(failure.type).toBe(FleetFailureType.FleetStopped);
+      expect(failure.message).toContain(
+        'Failed: us (another upgrade of us is running (aegis-upgrade-us): the fleet started none)',
+      );
+      expect(failure.message).toContain('Never started: canary, eu');
+      the('us').standIn.release(upgradeWorkflowId('us'));
+      await expect(byHand.result()).resolves.toMatchObject({ phase: 'completed', toVersion: '1.3.1' });
     },
     TEST_TIMEOUT_MS,
   );
