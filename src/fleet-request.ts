@@ -5,7 +5,13 @@
 import { msToNumber, type StringValue } from '@temporalio/common/lib/time';
 import { isEnvironmentName } from './environments';
 import { FLEET_SIZE_LIMIT, type BudgetPolicy, type FleetRequest, type FleetUpgradeOptions } from './fleet';
-import { InvalidUpgradeRequest, parseUpgradeRequest, quote, type ParsedUpgradeRequest } from './upgrade-request';
+import {
+  InvalidUpgradeRequest,
+  UPGRADE_REQUEST_FIELDS,
+  parseUpgradeRequest,
+  quote,
+  type ParsedUpgradeRequest,
+} from './upgrade-request';
 
 /** A fleet request with its defaults applied, its waves planned and each environment's upgrade request parsed. */
 export interface ParsedFleetRequest {
@@ -42,6 +48,8 @@ const FLEET_FIELDS = [
   'failureBudget',
   'onBudgetExceeded',
 ] as const satisfies readonly (keyof FleetRequest)[];
+/** Upgrade options no fleet passes on: a fleet is no dry run, and a downgrade names one environment's backup. */
+const NOT_FOR_FLEETS = ['dryRun', 'restoreFrom'] as const;
 const POLICIES: readonly BudgetPolicy[] = ['stop', 'roll-back-wave'];
 /** A bake longer than a week holds the fleet for nothing an operator would wait for. */
 const BAKE_MS = { min: 1_000, max: 7 * 24 * 3_600_000 };
@@ -57,12 +65,12 @@ export function parseFleetRequest(input: unknown): ParsedFleetRequest {
     ]);
   }
   const given: Fields = Object.fromEntries(Object.entries(input as object).filter(([, value]) => value != null));
+  const problems = unknownFields(Object.keys(input as object));
   const upgradeFields = Object.fromEntries(
-    Object.entries(given).filter(([field]) => !(FLEET_FIELDS as readonly string[]).includes(field)),
+    Object.entries(given).filter(([field]) => (UPGRADE_REQUEST_FIELDS as readonly string[]).includes(field)),
   );
-  const problems: string[] = [];
   let upgrade: ParsedUpgradeRequest | undefined;
-  for (const field of ['dryRun', 'restoreFrom'] as const) {
+  for (const field of NOT_FOR_FLEETS) {
     if (field in upgradeFields)
       problems.push(`\`${field}\` is not for a fleet: use \`aegis-upgrade plan\`/\`start\` --env`);
     delete upgradeFields[field];
@@ -166,6 +174,18 @@ function environmentListProblems(
   const repeated = names.filter((name, index) => names.indexOf(name) !== index);
   if (repeated.length > 0) problems.push(`\`${field}\` names ${[...new Set(repeated)].map(quote).join(', ')} twice`);
   return problems.length === before ? names : undefined;
+}
+
+/** Fields neither of the fleet nor of its upgrades: each named, with the fields a fleet request takes. */
+function unknownFields(names: string[]): string[] {
+  const known: readonly string[] = [...FLEET_FIELDS, ...UPGRADE_REQUEST_FIELDS];
+  return names
+    .filter((field) => !known.includes(field))
+    .map(
+      (field) =>
+        `Unknown field ${quote(field)}: expected the fleet's (${FLEET_FIELDS.join(', ')}) or its upgrades' ` +
+        `(${UPGRADE_REQUEST_FIELDS.filter((name) => !(FLEET_FIELDS as readonly string[]).includes(name) && !NOT_FOR_FLEETS.includes(name as never)).join(', ')})`,
+    );
 }
 
 function positiveInteger(field: string, value: unknown, problems: string[]): number | undefined {

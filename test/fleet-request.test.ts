@@ -132,6 +132,17 @@ describe('parseFleetRequest', () => {
     );
   });
 
+  it('names a field of neither the fleet nor its upgrades, with the fields it takes', () => {
+    const error = thrown(InvalidFleetRequest, () =>
+      parseFleetRequest({ targetVersion: '1.3.0', environments: ['a'], waveSzie: 2 }),
+    );
+    expect(error.problems).toEqual([
+      "Unknown field `waveSzie`: expected the fleet's (targetVersion, environments, canary, waveSize, waveShare, " +
+        "maxConcurrent, bake, approveBetweenWaves, failureBudget, onBudgetExceeded) or its upgrades' (pods, strategy, " +
+        'restoreDatabase, approveBefore, approvalTimeout, redeployAll, concurrentAfterCore)',
+    ]);
+  });
+
   it('refuses a fleet above the size it was designed for', () => {
     const error = thrown(InvalidFleetRequest, () =>
       parseFleetRequest({ targetVersion: '1.3.0', environments: names(1001) }),
