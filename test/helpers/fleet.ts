@@ -15,7 +15,7 @@ import { FLEET_WORKFLOW_TYPE, fleetTaskQueue, fleetWorkflowId, type FleetRequest
 import { upgradeWorkflowId } from '../../src/upgrade';
 import type { upgradeFleet } from '../../src/workflows/upgrade-fleet';
 import { standInActivities, type StandInScenario, type StandIns } from './stand-in-activities';
-import { startDevServer, type DevServer } from './temporal-server';
+import { startDevServer, type DevServer, type DevServerOptions } from './temporal-server';
 
 export const FROM_VERSION = '1.2.0';
 
@@ -49,14 +49,18 @@ let runtimeInstalled = false;
 
 /**
  * `names` as environments, each with its own stand-in platform and its own in-process worker (guarded as the real
- * ones), sharing one workflow bundle; `server` when given is used (and left running) instead of a new one.
+ * ones), sharing one workflow bundle; on `server` when given (left running), else on a new one (with these options).
  */
-export async function startStandInFleet(names: readonly string[], server?: DevServer): Promise<StandInFleet> {
+export async function startStandInFleet(
+  names: readonly string[],
+  server?: DevServer | DevServerOptions,
+): Promise<StandInFleet> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
-  const ownServer = server ?? (await startDevServer({ database: 'memory' }));
+  const given = server && 'address' in server ? server : undefined;
+  const ownServer = given ?? (await startDevServer({ database: 'memory', ...server }));
   const connection = await Connection.connect({ address: ownServer.address });
   const native = await NativeConnection.connect({ address: ownServer.address });
   const client = new Client({ connection });
@@ -103,7 +107,7 @@ export async function startStandInFleet(names: readonly string[], server?: DevSe
       await Promise.all(running);
       await native.close();
       await connection.close();
-      if (!server) await ownServer.stop();
+      if (!given) await ownServer.stop();
     },
   };
 }
