@@ -67,6 +67,8 @@ export interface FleetEnvironmentProgress {
   phase: FleetEnvironmentPhase;
   /** The version it ran before the fleet upgraded it. */
   fromVersion?: string;
+  /** Why it counted against its wave's failure budget: its upgrade failed, or its health was lost while baking. */
+  failure?: string;
   /** One short line: why it failed, what rolled it back. */
   detail?: string;
 }

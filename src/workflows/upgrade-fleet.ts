@@ -156,7 +156,7 @@ class FleetRun {
   }
 
   private failures(): number {
-    return this.wave.filter((entry) => entry.phase === 'failed' || entry.phase === 'rolled-back').length;
+    return this.wave.filter((entry) => entry.failure !== undefined).length;
   }
 
   overBudget(): boolean {
@@ -201,6 +201,7 @@ class FleetRun {
     if (outcome.report) entry.fromVersion = outcome.report.fromVersion;
     if (outcome.failure) {
       entry.phase = outcome.failure.type === UpgradeFailureType.UpgradeRolledBack ? 'rolled-back' : 'failed';
+      entry.failure = outcome.failure.message;
       entry.detail = outcome.failure.message;
       return;
     }
@@ -257,6 +258,7 @@ class FleetRun {
       const info = workflowInfo();
       if (info.historyLength > HISTORY_BOUND || info.continueAsNewSuggested) {
         const upgraded = Object.fromEntries(this.upgraded);
+        this.progress.run += 1;
         await continueAsNew<typeof upgradeFleet>(input, { progress: this.progress, bakeUntil: until, upgraded });
       }
       await sleep(Math.min(interval, until - Date.now()));
@@ -283,7 +285,8 @@ class FleetRun {
     }
     if (problem) {
       entry.phase = 'failed';
-      entry.detail = `health lost while baking: ${problem}`;
+      entry.failure = `health lost while baking: ${problem}`;
+      entry.detail = entry.failure;
     }
   }
 
@@ -332,13 +335,9 @@ class FleetRun {
     this.progress.phase = type === FleetFailureType.FleetRolledBack ? 'rolled-back' : 'stopped';
     const named = (phase: FleetEnvironmentProgress['phase']) =>
       this.progress.environments.filter((entry) => entry.phase === phase).map((entry) => entry.environment);
-    const failed = this.progress.environments
-      .filter(
-        (entry) =>
-          entry.phase === 'failed' ||
-          (entry.phase === 'rolled-back' && !entry.detail?.startsWith('rolled back by the fleet')),
-      )
-      .map((entry) => `${entry.environment} (${entry.detail ?? entry.phase})`);
+    const failed = this.progress.environments.flatMap((entry) =>
+      entry.failure === undefined ? [] : [`${entry.environment} (${entry.failure})`],
+    );
     const list = (names: string[]) => (names.length > 0 ? names.join(', ') : 'none');
     return ApplicationFailure.create({
       type,

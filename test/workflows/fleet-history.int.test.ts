@@ -39,6 +39,10 @@ describe('a fleet whose bake continues as new', () => {
       ['eu', 'rolled-back'],
       ['us', 'rolled-back'],
     ]);
+    expect(error.cause.message).toContain(
+      'Failed: eu (health lost while baking: aegis-core: runtime answers 503). Rolled back: eu, us. Upgraded: canary.',
+    );
+    expect(progress.run).toBe(4);
     expect(fleet.environments.get('us')?.version).toBe(FROM_VERSION);
     const us = fleet.environments.get('us')?.standIn.inputs(upgradeWorkflowId('us'), 'checkPreflight') as {
       request: UpgradeRequest;

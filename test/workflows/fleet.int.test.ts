@@ -183,6 +183,17 @@ describe('upgradeFleet on stand-in environments', () => {
     TEST_TIMEOUT_MS,
   );
 
+  test('a request that is no fleet is refused before anything starts', async () => {
+    const handle = await fleet.startFleet('refused', { targetVersion: '1.3.0', environments: [], waveShare: 'half' });
+    const failure = await fleetFailure(handle.result());
+    expect(failure.progress).toBeUndefined();
+    expect(failure.type).toBe(FleetFailureType.FleetRefused);
+    expect(failure.message).toBe(
+      'Fleet request refused, nothing was started: Expected `environments` to list at least one environment; ' +
+        'Expected `waveShare` to be a share of the fleet like 25%, got `"half"`',
+    );
+  });
+
   describe('operated from the CLI', () => {
     const savedEnv = { ...process.env };
     let config: string;
