@@ -1,4 +1,4 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { deploymentEnvironmentOf, ENVIRONMENT_MARKER_KEY } from './activities/environment-guard';
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig, type Config } from './config';
@@ -37,11 +37,16 @@ export async function runWorker(): Promise<void> {
   });
   try {
     await checkSearchAttributes(connection.operatorService, config.temporal.namespace);
+    // Bundled once for both workers: the environment's and the fleets'.
+    const workflowBundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('./workflows'),
+      logger: Runtime.instance().logger,
+    });
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue,
-      workflowsPath: require.resolve('./workflows'),
+      workflowBundle,
       activities: createActivities({ config }),
       ...WORKER_TUNING,
       interceptors: telemetryInterceptors,
@@ -55,7 +60,7 @@ export async function runWorker(): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: fleetTaskQueue(config.temporal.taskQueue),
-      workflowsPath: require.resolve('./workflows'),
+      workflowBundle,
       ...WORKER_TUNING,
       interceptors: telemetryInterceptors,
     });
