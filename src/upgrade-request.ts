@@ -23,7 +23,8 @@ export class InvalidUpgradeRequest extends Error {
   }
 }
 
-const FIELDS = [
+/** Every field of an upgrade request (a fleet request passes the others but targetVersion through to each upgrade). */
+export const UPGRADE_REQUEST_FIELDS = [
   'targetVersion',
   'pods',
   'strategy',
@@ -35,6 +36,7 @@ const FIELDS = [
   'concurrentAfterCore',
   'restoreFrom',
 ] as const satisfies readonly (keyof UpgradeRequest)[];
+const FIELDS = UPGRADE_REQUEST_FIELDS;
 const STRATEGIES: readonly UpgradeStrategy[] = ['rolling', 'full'];
 const RESTORE_POLICIES: readonly RestoreDatabasePolicy[] = ['auto', 'always', 'never'];
 

@@ -1,8 +1,9 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { deploymentEnvironmentOf, ENVIRONMENT_MARKER_KEY } from './activities/environment-guard';
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig, type Config } from './config';
 import { taskQueueFor } from './environments';
+import { fleetTaskQueue } from './fleet';
 import { checkSearchAttributes } from './search-attributes-registry';
 import { installTelemetry, telemetryInterceptors } from './telemetry/runtime';
 import { WORKER_TUNING } from './worker-tuning';
@@ -36,17 +37,32 @@ export async function runWorker(): Promise<void> {
   });
   try {
     await checkSearchAttributes(connection.operatorService, config.temporal.namespace);
+    // Bundled once for both workers: the environment's and the fleets'.
+    const workflowBundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('./workflows'),
+      logger: Runtime.instance().logger,
+    });
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue,
-      workflowsPath: require.resolve('./workflows'),
+      workflowBundle,
       activities: createActivities({ config }),
       ...WORKER_TUNING,
       interceptors: telemetryInterceptors,
       shutdownGraceTime: `${graceSeconds} seconds`,
       // Past this the SDK gives up on activities that ignore their cancellation: the process exits all the same.
       shutdownForceTime: `${graceSeconds + 30} seconds`,
+    });
+    // Fleets run here: every worker also polls the shared fleet queue, for workflows only, so any live worker drives
+    // a fleet; the fleet sends each environment's upgrade and health checks to that environment's own queue.
+    const fleetWorker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: fleetTaskQueue(config.temporal.taskQueue),
+      workflowBundle,
+      ...WORKER_TUNING,
+      interceptors: telemetryInterceptors,
     });
     // Stays registered: a second signal must not kill the worker in the middle of a redeploy (Node's default).
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -60,15 +76,24 @@ export async function runWorker(): Promise<void> {
     const metrics = config.worker.telemetry.metricsAddress;
     logger.info(
       `aegis-upgrade worker: task queue ${taskQueue}, namespace ${config.temporal.namespace}, ` +
-        `on ${describeConnection(config.temporal)}; ` +
+        `on ${describeConnection(config.temporal)}; fleets from ${fleetTaskQueue(config.temporal.taskQueue)}; ` +
         `environment ${config.aegis.environment}, deployment ${config.aegis.root}` +
         (metrics ? `; metrics on http://${metrics}/metrics` : ''),
     );
-    await worker.run();
+    await runBoth(worker, fleetWorker);
     logger.info('aegis-upgrade worker: stopped');
   } finally {
     await connection.close();
   }
+}
+
+/** Runs both workers until they stop; when one fails, the other is shut down too, and the failure is thrown. */
+async function runBoth(worker: Worker, fleetWorker: Worker): Promise<void> {
+  const stopOther = (other: Worker) => (error: unknown) => {
+    if (other.getState() === 'RUNNING') other.shutdown();
+    throw error;
+  };
+  await Promise.all([worker.run().catch(stopOther(fleetWorker)), fleetWorker.run().catch(stopOther(worker))]);
 }
 
 // `node dist/src/worker.js` (npm start); `aegis-upgrade worker` imports runWorker instead.

@@ -27,10 +27,29 @@ export async function deploymentEnvironmentOf(root: string): Promise<string | un
   }
 }
 
-/** Why a worker of `served` must not run an activity of `workflowId`, or undefined when it may. */
-export async function wrongEnvironment(served: ServedEnvironment, workflowId: string): Promise<string | undefined> {
+/**
+ * Activities a fleet asks of each environment on that environment's queue: the fleet's workflow ID names no environment,
+ * so their input names the one meant (`{ environment }`), and the guard checks that instead.
+ */
+export const FLEET_ACTIVITIES: readonly string[] = ['checkHealth'];
+
+/**
+ * Why a worker of `served` must not run an activity of `workflowId`, or undefined when it may. `requested`: the
+ * environment a fleet activity's input names (FLEET_ACTIVITIES).
+ */
+export async function wrongEnvironment(
+  served: ServedEnvironment,
+  workflowId: string,
+  requested?: string,
+): Promise<string | undefined> {
   const { environment, root } = served;
-  const named = environmentOfWorkflowId(workflowId);
+  const named = requested ?? environmentOfWorkflowId(workflowId);
+  if (requested !== undefined && requested !== environment) {
+    return (
+      `Workflow \`${workflowId}\` asked this of environment ${requested}, but this worker serves environment ` +
+      `${environment} (deployment ${root}): the task was routed to the wrong task queue`
+    );
+  }
   if (named === undefined) {
     return (
       `Workflow \`${workflowId}\` names no environment, and this worker serves environment ${environment} ` +
@@ -55,9 +74,9 @@ export async function wrongEnvironment(served: ServedEnvironment, workflowId: st
 }
 
 /** Fails the activity, changing nothing, unless it runs for the environment this worker serves. */
-export async function checkEnvironment(served: ServedEnvironment): Promise<void> {
+export async function checkEnvironment(served: ServedEnvironment, requested?: string): Promise<void> {
   const { workflowExecution, activityType } = Context.current().info;
-  const why = await wrongEnvironment(served, workflowExecution?.workflowId ?? '');
+  const why = await wrongEnvironment(served, workflowExecution?.workflowId ?? '', requested);
   if (why !== undefined) {
     throw ApplicationFailure.create({
       type: WRONG_ENVIRONMENT,
@@ -77,9 +96,16 @@ export function guardEnvironment<Activities extends Record<string, Activity>>(
   const guarded = Object.entries(activities).map(([name, activity]) => [
     name,
     async (...args: Parameters<typeof activity>) => {
-      await checkEnvironment(served);
+      const requested = FLEET_ACTIVITIES.includes(name) ? requestedEnvironment(args[0]) : undefined;
+      await checkEnvironment(served, requested);
       return activity(...args);
     },
   ]);
   return Object.fromEntries(guarded) as Activities;
+}
+
+/** The environment a fleet activity's input names; an input naming none is refused as naming the empty one. */
+function requestedEnvironment(input: unknown): string {
+  const environment = (input as { environment?: unknown } | undefined)?.environment;
+  return typeof environment === 'string' ? environment : '';
 }

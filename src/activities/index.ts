@@ -8,6 +8,7 @@ import { createImageActivities } from './images';
 import { createMigrationActivities } from './migrations';
 import { createNotifyActivities } from './notify';
 import { createPodActivities } from './pods';
+import { createHealthActivities } from './health';
 import { heartbeatWhile } from './heartbeat';
 import { createPreflightActivities, type PreflightInput, type PreflightReport } from './preflight';
 import { createTagActivities } from './tag';
@@ -52,6 +53,7 @@ function deploymentActivities({ config, run }: ActivityDeps) {
     ...createMigrationActivities(deployment),
     ...createValidationActivities(deployment),
     ...createWriterActivities(deployment),
+    ...createHealthActivities(deployment),
     ...createLockActivities(config.aegis.root),
     ...createNotifyActivities(config.notifications.webhooks),
   };

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { formatMiB } from '../format';
-import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, podFullName, type PodName } from '../platform';
+import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../platform';
 import type { BackupRecord, UpgradePlan, UpgradeRequest } from '../upgrade';
 import type { UpgradeLockOwner } from '../upgrade-lock';
 import type { Deployment } from './deployment';
@@ -13,8 +13,7 @@ import { podYamlPath } from './deployment';
 import { podsUnchangedByTag } from './pod-definitions';
 import { settleAll } from '../settle-all';
 import { checkDowngrade } from './downgrade';
-import { createPodProbes, podProblem } from './pods';
-import { createPlatformProbe } from './validation';
+import { createHealthProbe, deployedPods } from './health';
 
 /** A login answers in seconds; a registry that does not answer within this is down for the upgrade's purpose. */
 const REGISTRY_LOGIN_TIMEOUT_MS = 2 * 60_000;
@@ -55,11 +54,7 @@ export interface PreflightReport {
   alreadyAtTarget: boolean;
 }
 
-/** Pods listed by `profiles/<profile>.conf` (`PODS="database core …"`). */
-export function profilePods(conf: string): string[] {
-  const match = /^\s*PODS\s*[:?]?=\s*["']?([^"'\n]*)["']?/m.exec(conf);
-  return match?.[1]?.split(/\s+/).filter(Boolean) ?? [];
-}
+export { profilePods } from './health';
 
 /**
  * Resolves the pods to redeploy, in order, and checks them against the deployment's profile: the one check of the
@@ -83,8 +78,7 @@ export function temporalServerVersion(podYaml: string): string | undefined {
 
 export function createPreflightActivities(deployment: Deployment) {
   const { config, root } = deployment;
-  const probes = createPodProbes(deployment);
-  const platform = createPlatformProbe(deployment);
+  const health = createHealthProbe(deployment);
 
   async function checkCompatibility(pods: PodName[]): Promise<string[]> {
     const [row] = await deployment.query<{ server_version_num: string; server_version: string }>(
@@ -156,21 +150,14 @@ export function createPreflightActivities(deployment: Deployment) {
    * and passing its own health check: a service already down would fail the upgrade at its end and roll it back.
    */
   async function checkPlatformHealthy(profile: readonly string[]): Promise<string> {
-    const podProblems = await Promise.all(
-      profile.map(async (pod) => {
-        const problem = podProblem(await probes.inspectPod(pod), undefined) ?? (await probes.healthProblem(pod));
-        return problem && `${podFullName(pod)}: ${problem}`;
-      }),
-    );
-    const look = await platform.lookAtPlatform();
-    const down = [...podProblems.filter((problem): problem is string => Boolean(problem)), ...look.problems];
-    if (down.length > 0) {
+    const { problems, servicesUp } = await health.healthProblems(profile);
+    if (problems.length > 0) {
       throw new PreflightFailed(
-        `The platform is not healthy before the upgrade: ${down.join('; ')}. An upgrade would fail at its end and ` +
+        `The platform is not healthy before the upgrade: ${problems.join('; ')}. An upgrade would fail at its end and ` +
           'roll back: bring these back first (`make status`, `make validate`), then start again; nothing was changed',
       );
     }
-    return `Platform healthy: pods ${profile.join(', ')} running; ${look.servicesUp} services ✓; runtime ready`;
+    return `Platform healthy: pods ${profile.join(', ')} running; ${servicesUp} services ✓; runtime ready`;
   }
 
   /**
@@ -193,8 +180,7 @@ export function createPreflightActivities(deployment: Deployment) {
     async checkPreflight({ request, lockOwner, readOnly = false }: PreflightInput): Promise<PreflightReport> {
       // First: a deployment another upgrade holds (or left locked) is refused as such, whatever else is wrong.
       await claimableLock(root, lockOwner);
-      const profileFile = path.join(root, 'profiles', `${config.aegis.profile}.conf`);
-      const deployed = profilePods(await fs.readFile(profileFile, 'utf8'));
+      const deployed = await deployedPods(deployment);
       const requested = resolvePods(request, deployed);
       const deployEnv = await deployment.env();
       const unchangedPods = await podsNotToRedeploy(request, requested, deployEnv);

@@ -2,6 +2,17 @@
 import { Client, Connection } from '@temporalio/client';
 import { describeConnection, loadTemporalConfig, type TemporalConfig } from '../config';
 import { taskQueueFor } from '../environments';
+import { fleetTaskQueue } from '../fleet';
+import {
+  abortFleet,
+  approveFleet,
+  checkedFleet,
+  fleetRequest,
+  fleetState,
+  startFleet,
+  type FleetOptions,
+} from './fleet';
+import { renderFleetPlan, renderFleetProgress } from './render-fleet';
 import { knownEnvironments } from './environments';
 import { ExitCode, TemporalUnreachable, isUnavailable, reportExitCode } from './errors';
 import { followUpgrade } from './follow';
@@ -49,6 +60,12 @@ export type AbortOptions = EnvOption & { reason?: string };
 export type ApproveOptions = EnvOption & { pod?: string };
 export type HistoryOptions = EnvOption & { limit: number; json?: boolean };
 export type UnlockOptions = EnvOption & { reason?: string };
+export interface FleetNameOption {
+  name: string;
+}
+export type FleetStartOptions = FleetOptions;
+export type FleetPlanOptions = FleetOptions & { json?: boolean };
+export type FleetStatusOptions = FleetNameOption & { json?: boolean };
 export type ScheduleCreateOptions = UpgradeOptions & WindowOptions & { version: string };
 
 const print = (text: string) => console.log(text);
@@ -200,6 +217,58 @@ export async function scheduleTrigger(options: EnvOption): Promise<number> {
   return withTemporal(async (client) => {
     await triggerSchedule(client, options.env);
     print(`Triggered the schedule of ${options.env}`);
+    return ExitCode.Done;
+  });
+}
+
+/** The waves of a fleet request, from the request alone: no server is asked, nothing changes. */
+export async function fleetPlan(version: string, options: FleetPlanOptions): Promise<number> {
+  const planned = checkedFleet(fleetRequest(version, options));
+  print(options.json ? json(planned) : renderFleetPlan(planned));
+  return ExitCode.Done;
+}
+
+export async function fleetStart(version: string, options: FleetOptions): Promise<number> {
+  const request = fleetRequest(version, options);
+  return withTemporal(async (client, temporal) => {
+    const handle = await startFleet(client, fleetTaskQueue(temporal.taskQueue), request, options.name);
+    print(
+      `Started ${handle.workflowId} (run ${handle.firstExecutionRunId}): ${request.environments.length} environments ` +
+        `to ${request.targetVersion}; watch it with \`aegis-upgrade fleet status --name ${options.name}\``,
+    );
+    return ExitCode.Done;
+  });
+}
+
+export async function fleetStatus(options: FleetStatusOptions): Promise<number> {
+  return withTemporal(async (client) => {
+    const state = await fleetState(client, options.name);
+    const failure = state.running ? undefined : state.failure;
+    if (options.json) print(json(failure ? { ...state.progress, failure } : state.progress));
+    else
+      print(
+        [renderFleetProgress(state.progress, paint()), failure && `${failure.type}: ${failure.message}`]
+          .filter(Boolean)
+          .join('\n'),
+      );
+    return failure ? ExitCode.Failed : ExitCode.Done;
+  });
+}
+
+export async function fleetApprove(options: FleetNameOption): Promise<number> {
+  return withTemporal(async (client) => {
+    print(`Approved: ${await approveFleet(client, options.name)}`);
+    return ExitCode.Done;
+  });
+}
+
+export async function fleetAbort(options: FleetNameOption): Promise<number> {
+  return withTemporal(async (client) => {
+    const workflowId = await abortFleet(client, options.name);
+    print(
+      `Abort requested for ${workflowId}: it starts no new upgrade; those running finish (\`aegis-upgrade abort ` +
+        `--env X\` rolls one back); watch it with \`aegis-upgrade fleet status --name ${options.name}\``,
+    );
     return ExitCode.Done;
   });
 }

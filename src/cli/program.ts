@@ -204,6 +204,7 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
   example(environments, 'Example: aegis-upgrade environments');
 
   addScheduleCommands(program, done);
+  addFleetCommands(program, done);
 
   const setup = program
     .command('setup')
@@ -270,6 +271,101 @@ function addScheduleCommands(program: Command, done: (exitCode: number) => void)
     .description('Runs the window now; skipped while an upgrade of the environment runs.')
     .addOption(envOption())
     .action(async (options: commands.EnvOption) => done(await commands.scheduleTrigger(options)));
+}
+
+const fleetNameOption = () =>
+  new Option('--name <name>', 'the fleet: its workflow is aegis-fleet-<name>')
+    .argParser(environmentName)
+    .default('default');
+
+/** What `fleetRequest` reads: the fleet's waves and the options of each environment's upgrade. */
+function withFleetOptions(command: Command): Command {
+  return command
+    .addOption(fleetNameOption())
+    .requiredOption('--envs <a,b,c>', 'the environments, in the order their waves take them')
+    .option('--canary <a,b>', "the first wave, alone (default: the first environment; '' for none)")
+    .addOption(new Option('--wave-size <n>', 'environments per wave after the canary').argParser(positiveInteger))
+    .addOption(new Option('--wave-share <percent>', "each wave's share of the fleet, e.g. 25%").conflicts('waveSize'))
+    .addOption(
+      new Option('--max-concurrent <n>', 'upgrades of a wave at once (default: all)').argParser(positiveInteger),
+    )
+    .option('--bake <duration>', "how long each wave must stay healthy before the next, e.g. '15 minutes'")
+    .option('--approve-between-waves', 'wait for `aegis-upgrade fleet approve` before each wave after the first')
+    .addOption(new Option('--failure-budget <n>', 'failures a wave tolerates (default: 0)').argParser(wholeNumber))
+    .addOption(
+      new Option(
+        '--on-budget-exceeded <policy>',
+        "stop (default), or roll-back-wave: the wave's upgraded ones too",
+      ).choices(['stop', 'roll-back-wave']),
+    )
+    .option('--pods <a,b>', "each upgrade's pods to redeploy, in order (default: the rolling order)")
+    .addOption(new Option('--strategy <name>', 'each upgrade: rolling (default) or full').choices(['rolling', 'full']))
+    .option('--approve-before <pods>', 'pods before which each upgrade waits for `aegis-upgrade approve --env X`')
+    .option('--approval-timeout <duration>', "how long each upgrade's approval gate waits, e.g. '30 minutes'")
+    .addOption(
+      new Option('--restore-database <policy>', "when an upgrade's rollback restores the database").choices([
+        'auto',
+        'always',
+        'never',
+      ]),
+    );
+}
+
+function wholeNumber(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new InvalidArgumentError('Expected a whole number');
+  return number;
+}
+
+function addFleetCommands(program: Command, done: (exitCode: number) => void): void {
+  const fleet = program
+    .command('fleet')
+    .summary('upgrade many environments in waves: plan|start|status|approve|abort')
+    .description(
+      "Upgrades a list of environments to one version in waves (a canary first), each environment's upgrade the " +
+        'usual one on its own worker (`status --env X` shows it); a wave over its failure budget stops the fleet.',
+    );
+  example(
+    fleet,
+    'Example: aegis-upgrade fleet plan 1.3.0 --envs staging,eu-1,eu-2,us-1 --wave-size 2 --bake "15 minutes"',
+  );
+
+  const plan = withFleetOptions(fleet.command('plan'))
+    .description('Prints the waves the fleet would run, from the request alone. Changes nothing, asks no server.')
+    .argument('<version>', 'the AEGIS image tag to upgrade to, e.g. 1.3.0')
+    .option('--json', 'print the planned request as JSON')
+    .action(async (version: string, options: commands.FleetPlanOptions) =>
+      done(await commands.fleetPlan(version, options)),
+    );
+  example(plan, 'Example: aegis-upgrade fleet plan 1.3.0 --envs staging,eu-1,eu-2 --failure-budget 0');
+
+  const start = withFleetOptions(fleet.command('start'))
+    .description('Starts upgradeFleet as aegis-fleet-<name> on the fleet queue (<AEGIS_TASK_QUEUE>.fleet).')
+    .argument('<version>', 'the AEGIS image tag to upgrade to, e.g. 1.3.0')
+    .action(async (version: string, options: commands.FleetStartOptions) =>
+      done(await commands.fleetStart(version, options)),
+    );
+  example(
+    start,
+    'Example: aegis-upgrade fleet start 1.3.0 --envs staging,eu-1,eu-2 --on-budget-exceeded roll-back-wave',
+  );
+
+  fleet
+    .command('status')
+    .description("Each environment's wave and phase, live; exits 1 when the fleet stopped or rolled back.")
+    .addOption(fleetNameOption())
+    .option('--json', 'print the progress as JSON')
+    .action(async (options: commands.FleetStatusOptions) => done(await commands.fleetStatus(options)));
+  fleet
+    .command('approve')
+    .description('Releases the wait before the next wave (with --approve-between-waves).')
+    .addOption(fleetNameOption())
+    .action(async (options: commands.FleetNameOption) => done(await commands.fleetApprove(options)));
+  fleet
+    .command('abort')
+    .description('Starts no new upgrade; those running finish. The fleet ends FleetStopped.')
+    .addOption(fleetNameOption())
+    .action(async (options: commands.FleetNameOption) => done(await commands.fleetAbort(options)));
 }
 
 /** Parses `argv` (without node and the script) and runs its command; returns the exit code. */

@@ -1,2 +1,3 @@
 export { upgradePlatform } from './upgrade-platform';
 export { unlockDeployment } from './unlock-deployment';
+export { upgradeFleet } from './upgrade-fleet';

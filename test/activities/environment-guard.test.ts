@@ -100,6 +100,50 @@ describe('guardEnvironment', () => {
   });
 });
 
+describe('guardEnvironment of a fleet activity (checkHealth): the environment its input names', () => {
+  const checkAs = (environment: unknown, served: ServedEnvironment) => {
+    const calls: unknown[] = [];
+    const guarded = guardEnvironment(
+      {
+        async checkHealth(input: { environment: string }) {
+          calls.push(input);
+          return { environment: input.environment, version: '1.3.0', problems: [] };
+        },
+      },
+      served,
+    );
+    const result = activityEnvironment({
+      activityType: 'checkHealth',
+      workflowExecution: { workflowId: 'aegis-fleet-nightly', runId: 'run-1' },
+    }).run(guarded.checkHealth, { environment } as { environment: string });
+    return { calls, result };
+  };
+
+  it("runs on the worker of the environment it names, though the fleet's ID names none", async () => {
+    const { calls, result } = checkAs('staging', staging());
+    await expect(result).resolves.toMatchObject({ environment: 'staging' });
+    expect(calls).toHaveLength(1);
+  });
+
+  it('refuses on the worker of another environment, or when it names none', async () => {
+    const misrouted = checkAs('production', staging());
+    expect((await refusal(misrouted.result)).message).toBe(
+      'checkHealth refused: Workflow `aegis-fleet-nightly` asked this of environment production, but this worker ' +
+        'serves environment staging (deployment /srv/aegis-staging): the task was routed to the wrong task queue',
+    );
+    expect(misrouted.calls).toEqual([]);
+    const unnamed = checkAs(undefined, staging());
+    await refusal(unnamed.result);
+    expect(unnamed.calls).toEqual([]);
+  });
+
+  it("refuses when the deployment's .env names another environment", async () => {
+    const { calls, result } = checkAs('staging', staging('production'));
+    expect((await refusal(result)).message).toContain('Deployment /srv/aegis-staging is environment production');
+    expect(calls).toEqual([]);
+  });
+});
+
 describe('deploymentEnvironmentOf', () => {
   let root: string;
   beforeEach(async () => {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import type { RunCommand } from '../../src/activities/command';
+import { FLEET_ACTIVITIES } from '../../src/activities/environment-guard';
 import { WRONG_ENVIRONMENT } from '../../src/activities/errors';
 import { loadConfig } from '../../src/config';
 import { activityEnvironment } from '../helpers/activity-environment';
@@ -40,14 +41,17 @@ describe('createActivities on the worker of one environment', () => {
         workflowExecution: { workflowId: 'aegis-upgrade-production', runId: 'run-1' },
       });
       const error: unknown = await environment
-        .run(activities[name] as (input: unknown) => Promise<unknown>, {})
+        .run(activities[name] as (input: unknown) => Promise<unknown>, { environment: 'production' })
         .catch((thrown: unknown) => thrown);
       expect(error).toBeInstanceOf(ApplicationFailure);
       expect(error).toMatchObject({
         type: WRONG_ENVIRONMENT,
         nonRetryable: true,
+        // A fleet's activity (checkHealth) is checked against the environment its input names.
         message: expect.stringContaining(
-          `${name} refused: Workflow \`aegis-upgrade-production\` is for environment production`,
+          FLEET_ACTIVITIES.includes(name)
+            ? `${name} refused: Workflow \`aegis-upgrade-production\` asked this of environment production`
+            : `${name} refused: Workflow \`aegis-upgrade-production\` is for environment production`,
         ),
       });
     }

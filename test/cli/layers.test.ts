@@ -8,14 +8,23 @@ jest.mock('execa', () => {
 });
 
 describe("the CLI's modules", () => {
-  it.each(['program', 'commands', 'upgrades', 'unlock', 'schedules', 'follow', 'render', 'terminal', 'errors'])(
-    'cli/%s loads without pg or execa',
-    (name) => {
-      jest.isolateModules(() => {
-        expect(() => jest.requireActual(`../../src/cli/${name}`)).not.toThrow();
-      });
-    },
-  );
+  it.each([
+    'program',
+    'commands',
+    'upgrades',
+    'unlock',
+    'schedules',
+    'follow',
+    'render',
+    'terminal',
+    'errors',
+    'fleet',
+    'render-fleet',
+  ])('cli/%s loads without pg or execa', (name) => {
+    jest.isolateModules(() => {
+      expect(() => jest.requireActual(`../../src/cli/${name}`)).not.toThrow();
+    });
+  });
 
   it('this check would see an activity: pre-flight loads pg', () => {
     jest.isolateModules(() => {

@@ -32,6 +32,32 @@ describe('runCli', () => {
     });
   });
 
+  it("hands fleet start the fleet's options and each upgrade's, numbers as numbers", async () => {
+    const argv = ['fleet', 'start', '1.3.0', '--envs', 'a,b,c', '--wave-size', '2', '--failure-budget', '0'];
+    await runCli([...argv, '--on-budget-exceeded', 'roll-back-wave', '--approve-before', 'core', '--name', 'night']);
+
+    expect(mocked.fleetStart).toHaveBeenCalledWith('1.3.0', {
+      name: 'night',
+      envs: 'a,b,c',
+      waveSize: 2,
+      failureBudget: 0,
+      onBudgetExceeded: 'roll-back-wave',
+      approveBefore: 'core',
+    });
+  });
+
+  it('refuses fleet start without --envs, and a fleet name that is no safe name', async () => {
+    const error = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await runCli(['fleet', 'start', '1.3.0'])).toBe(2);
+      expect(await runCli(['fleet', 'status', '--name', 'Night Shift'])).toBe(2);
+    } finally {
+      error.mockRestore();
+    }
+    expect(mocked.fleetStart).not.toHaveBeenCalled();
+    expect(mocked.fleetStatus).not.toHaveBeenCalled();
+  });
+
   it("takes schedule create's --version as the version to upgrade to, not as the program's", async () => {
     await runCli(['schedule', 'create', '--env', 'weekly', '--version', '1.3.2', '--cron', '0 3 * * SUN']);
 

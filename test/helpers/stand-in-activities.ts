@@ -149,6 +149,11 @@ export function standInActivities(scenarios: Map<string, StandInScenario>, { loc
     lockHolderStatus: async () => ({ ownerStatus: 'not found' }),
     clearUpgradeLock: async () => undefined,
     notify: async ({ environment }) => `no webhook configured for ${environment}`,
+    checkHealth: async ({ environment }, scenario) => ({
+      environment,
+      version: scenario.runningVersion ?? RUNNING_VERSION,
+      problems: [],
+    }),
     ...(lockRoot ? createLockActivities(lockRoot) : {}),
   };
 

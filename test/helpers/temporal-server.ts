@@ -60,9 +60,14 @@ export interface DevServerOptions {
    * @default 'file'
    */
   database?: 'file' | 'memory';
+  /** Dynamic config values, e.g. `{ 'limit.historyCount.suggestContinueAsNew': 20 }`. @default none */
+  dynamicConfig?: Record<string, string | number>;
 }
 
-export async function startDevServer({ database = 'file' }: DevServerOptions = {}): Promise<DevServer> {
+export async function startDevServer({
+  database = 'file',
+  dynamicConfig = {},
+}: DevServerOptions = {}): Promise<DevServer> {
   const port = await freePort();
   const uiPort = await freePort();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-upgrade-temporal-'));
@@ -87,6 +92,7 @@ export async function startDevServer({ database = 'file' }: DevServerOptions = {
         ...(database === 'file' ? ['--db-filename', dbFile] : []),
         '--log-level',
         'error',
+        ...Object.entries(dynamicConfig).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]),
         // Every test server has the upgrade's search attributes, as `npm run dev-server` and `aegis-upgrade setup` give.
         ...UPGRADE_SEARCH_ATTRIBUTES.flatMap(({ name, type }) => [
           '--search-attribute',

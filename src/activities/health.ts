@@ -1,0 +1,66 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { podFullName } from '../platform';
+import type { Deployment } from './deployment';
+import { IMAGE_TAG_KEY } from './env-file';
+import { createPodProbes, podProblem } from './pods';
+import { createPlatformProbe } from './validation';
+
+/** Pods listed by `profiles/<profile>.conf` (`PODS="database core …"`). */
+export function profilePods(conf: string): string[] {
+  const match = /^\s*PODS\s*[:?]?=\s*["']?([^"'\n]*)["']?/m.exec(conf);
+  return match?.[1]?.split(/\s+/).filter(Boolean) ?? [];
+}
+
+/** The pods the deployment's profile runs. */
+export async function deployedPods(deployment: Deployment): Promise<string[]> {
+  const { root, config } = deployment;
+  return profilePods(await fs.readFile(path.join(root, 'profiles', `${config.aegis.profile}.conf`), 'utf8'));
+}
+
+/**
+ * Every health problem of the platform now: each pod of the profile running and passing its own health check, and the
+ * look the upgrade's last step takes (`make validate`, the runtime ready). Pre-flight and a fleet's bake both ask this.
+ */
+export function createHealthProbe(deployment: Deployment) {
+  const probes = createPodProbes(deployment);
+  const platform = createPlatformProbe(deployment);
+  return {
+    async healthProblems(profile: readonly string[]): Promise<{ problems: string[]; servicesUp: number }> {
+      const podProblems = await Promise.all(
+        profile.map(async (pod) => {
+          const problem = podProblem(await probes.inspectPod(pod), undefined) ?? (await probes.healthProblem(pod));
+          return problem && `${podFullName(pod)}: ${problem}`;
+        }),
+      );
+      const look = await platform.lookAtPlatform();
+      const problems = [...podProblems.filter((problem): problem is string => Boolean(problem)), ...look.problems];
+      return { problems, servicesUp: look.servicesUp };
+    },
+  };
+}
+
+export interface HealthInput {
+  /** The environment the caller means: a fleet's checks name it, their workflow ID does not (environment-guard.ts). */
+  environment: string;
+}
+
+/** One read-only look at a deployment's health, and the version its `.env` names. */
+export interface HealthReport {
+  environment: string;
+  version: string;
+  /** Empty when healthy. */
+  problems: string[];
+}
+
+export function createHealthActivities(deployment: Deployment) {
+  const probe = createHealthProbe(deployment);
+  return {
+    /** Read only: a fleet asks it of each upgraded environment while its wave bakes. */
+    async checkHealth({ environment }: HealthInput): Promise<HealthReport> {
+      const version = (await deployment.env()).get(IMAGE_TAG_KEY) || 'latest';
+      const { problems } = await probe.healthProblems(await deployedPods(deployment));
+      return { environment, version, problems };
+    },
+  };
+}

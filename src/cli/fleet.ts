@@ -1,0 +1,159 @@
+/** The fleet's operations: its request from the command line, and the Temporal calls of `aegis-upgrade fleet …`. */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type Client,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  FLEET_WORKFLOW_TYPE,
+  approveWaveSignal,
+  fleetProgressQuery,
+  fleetWorkflowId,
+  type FleetProgress,
+  type FleetRequest,
+} from '../fleet';
+import { InvalidFleetRequest, parseFleetRequest, type ParsedFleetRequest } from '../fleet-request';
+import { checkEnvironmentName } from '../environments';
+import { UsageError } from './errors';
+
+/** What `fleet plan` and `fleet start` read from the command line. */
+export interface FleetOptions {
+  /** The fleet's name: its workflow is aegis-fleet-<name>. */
+  name: string;
+  envs: string;
+  canary?: string;
+  waveSize?: number;
+  waveShare?: string;
+  maxConcurrent?: number;
+  bake?: string;
+  approveBetweenWaves?: boolean;
+  failureBudget?: number;
+  onBudgetExceeded?: string;
+  pods?: string;
+  strategy?: string;
+  approveBefore?: string;
+  approvalTimeout?: string;
+  restoreDatabase?: string;
+}
+
+const list = (value: string | undefined) =>
+  value === undefined ? undefined : value.split(',').flatMap((item) => (item.trim() ? [item.trim()] : []));
+
+/** The fleet request the options describe, checked by the one parser the workflow runs too. */
+export function fleetRequest(targetVersion: string, options: FleetOptions): FleetRequest {
+  const request = {
+    targetVersion,
+    environments: list(options.envs) ?? [],
+    canary: list(options.canary),
+    waveSize: options.waveSize,
+    waveShare: options.waveShare,
+    maxConcurrent: options.maxConcurrent,
+    bake: options.bake,
+    approveBetweenWaves: options.approveBetweenWaves,
+    failureBudget: options.failureBudget,
+    onBudgetExceeded: options.onBudgetExceeded,
+    pods: list(options.pods),
+    strategy: options.strategy,
+    approveBefore: list(options.approveBefore),
+    approvalTimeout: options.approvalTimeout,
+    restoreDatabase: options.restoreDatabase,
+  };
+  const given = Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined));
+  checkedFleet(given);
+  return given as unknown as FleetRequest;
+}
+
+/** The shared parser's verdict, as the CLI reports a bad argument (exit 2). */
+export function checkedFleet(input: unknown): ParsedFleetRequest {
+  try {
+    return parseFleetRequest(input);
+  } catch (error) {
+    if (error instanceof InvalidFleetRequest) throw new UsageError(error.message, { cause: error });
+    throw error;
+  }
+}
+
+/** A fleet's name is in its workflow ID: the same safe charset as an environment's. */
+export function checkedFleetName(name: string): string {
+  try {
+    return checkEnvironmentName(name, '--name');
+  } catch (error) {
+    throw new UsageError((error as Error).message, { cause: error });
+  }
+}
+
+/** Starts `aegis-fleet-<name>` on the fleet queue; refused while a fleet of that name runs. */
+export async function startFleet(
+  client: Client,
+  fleetQueue: string,
+  request: FleetRequest,
+  name: string,
+): Promise<WorkflowHandleWithFirstExecutionRunId> {
+  const workflowId = fleetWorkflowId(checkedFleetName(name));
+  try {
+    return await client.workflow.start(FLEET_WORKFLOW_TYPE, {
+      taskQueue: fleetQueue,
+      workflowId,
+      args: [request],
+      memo: { toVersion: request.targetVersion, environments: request.environments.length },
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new UsageError(
+        `Fleet ${workflowId} is already running: watch it with \`aegis-upgrade fleet status --name ${name}\` or stop ` +
+          `it with \`aegis-upgrade fleet abort --name ${name}\``,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/** A fleet's progress: live while it runs, else what it ended with (and why, when it failed). */
+export type FleetState =
+  | { running: true; progress: FleetProgress }
+  | { running: false; progress: FleetProgress; failure?: { type: string; message: string } };
+
+export async function fleetState(client: Client, name: string): Promise<FleetState> {
+  const handle = client.workflow.getHandle(fleetWorkflowId(checkedFleetName(name)));
+  const described = await handle.describe().catch(() => undefined);
+  if (!described) throw new UsageError(`No fleet named ${name} has run: start one with \`aegis-upgrade fleet start\``);
+  if (described.status.name === 'RUNNING') {
+    return { running: true, progress: await handle.query(fleetProgressQuery) };
+  }
+  try {
+    return { running: false, progress: (await handle.result()) as FleetProgress };
+  } catch (error) {
+    if (error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure) {
+      const progress = error.cause.details?.[0] as FleetProgress | undefined;
+      const failure = { type: error.cause.type ?? 'Error', message: error.cause.message };
+      if (progress) return { running: false, progress, failure };
+    }
+    throw error;
+  }
+}
+
+export async function approveFleet(client: Client, name: string): Promise<string> {
+  const handle = client.workflow.getHandle(fleetWorkflowId(checkedFleetName(name)));
+  const progress = await handle.query(fleetProgressQuery);
+  if (progress.phase !== 'waiting-for-approval') {
+    throw new UsageError(
+      `Fleet ${handle.workflowId} waits for no approval now (it is ${progress.phase}, wave ${progress.wave + 1} of ` +
+        `${progress.waves}): approve when \`aegis-upgrade fleet status --name ${name}\` says waiting-for-approval`,
+    );
+  }
+  await handle.signal(approveWaveSignal);
+  return `wave ${progress.wave + 1} of ${progress.waves} of ${handle.workflowId}`;
+}
+
+/**
+ * Cancels the fleet: it starts no new upgrade, lets the running ones finish (none is cut half-way), and ends stopped.
+ * A running environment's upgrade is rolled back by `aegis-upgrade abort --env X`.
+ */
+export async function abortFleet(client: Client, name: string): Promise<string> {
+  const handle = client.workflow.getHandle(fleetWorkflowId(checkedFleetName(name)));
+  await handle.cancel();
+  return handle.workflowId;
+}

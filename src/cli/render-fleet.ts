@@ -1,0 +1,48 @@
+/** What `aegis-upgrade fleet plan|status` print: the waves, and each environment's phase. */
+import type { FleetEnvironmentPhase, FleetProgress } from '../fleet';
+import type { ParsedFleetRequest } from '../fleet-request';
+import { plain, type Paint } from './terminal';
+
+const PHASE_COLOUR: Partial<Record<FleetEnvironmentPhase, keyof Paint>> = {
+  pending: 'dim',
+  upgrading: 'active',
+  baking: 'active',
+  completed: 'ok',
+  'rolling-back': 'warn',
+  'rolled-back': 'warn',
+  failed: 'bad',
+  skipped: 'dim',
+};
+
+/** The waves a fleet request makes, and how each passes to the next; nothing was changed. */
+export function renderFleetPlan(request: ParsedFleetRequest): string {
+  const { waves, targetVersion, maxConcurrent, bake, approveBetweenWaves, failureBudget, onBudgetExceeded } = request;
+  const between = [
+    bake && `each wave stays healthy for ${bake}`,
+    approveBetweenWaves && 'then waits for `aegis-upgrade fleet approve`',
+  ].filter(Boolean);
+  return [
+    `Fleet plan: ${request.environments.length} environments to ${targetVersion} in ${waves.length} waves (nothing was changed)`,
+    ...waves.map((wave, index) => `  Wave ${index + 1}: ${wave.join(', ')}`),
+    `At once: ${maxConcurrent === undefined ? 'the whole wave' : `at most ${maxConcurrent}`}`,
+    ...(between.length > 0 ? [`Between waves: ${between.join(', ')}`] : []),
+    `Failure budget: ${failureBudget} per wave; over it: ${
+      onBudgetExceeded === 'roll-back-wave'
+        ? "stop, and roll back the wave's upgraded environments to their previous versions"
+        : 'stop, leaving the wave as it is'
+    }`,
+  ].join('\n');
+}
+
+/** The fleet's coarse view: its phase, then each environment with its wave and phase; `status --env X` has the steps. */
+export function renderFleetProgress(progress: FleetProgress, paint: Paint = plain): string {
+  const width = Math.max(...progress.environments.map((entry) => entry.environment.length), 11);
+  return [
+    `Fleet to ${progress.targetVersion}: ${progress.phase}, wave ${progress.wave + 1} of ${progress.waves}`,
+    ...progress.environments.map((entry) => {
+      const phase = paint[PHASE_COLOUR[entry.phase] ?? 'dim'](entry.phase.padEnd(12));
+      const from = entry.fromVersion ? ` from ${entry.fromVersion}` : '';
+      return `  ${entry.environment.padEnd(width)}  wave ${entry.wave + 1}  ${phase}${from}${entry.detail ? ` — ${entry.detail}` : ''}`.trimEnd();
+    }),
+  ].join('\n');
+}

@@ -1,0 +1,236 @@
+/**
+ * The one check of a fleet request, and its waves: run by the fleet workflow before anything else, by the CLI before it
+ * starts one, and by `fleet plan`. Pure and deterministic: bundled into the workflow sandbox, no Node built-in, no I/O.
+ */
+import { msToNumber, type StringValue } from '@temporalio/common/lib/time';
+import { isEnvironmentName } from './environments';
+import { FLEET_SIZE_LIMIT, type BudgetPolicy, type FleetRequest, type FleetUpgradeOptions } from './fleet';
+import {
+  InvalidUpgradeRequest,
+  UPGRADE_REQUEST_FIELDS,
+  parseUpgradeRequest,
+  quote,
+  type ParsedUpgradeRequest,
+} from './upgrade-request';
+
+/** A fleet request with its defaults applied, its waves planned and each environment's upgrade request parsed. */
+export interface ParsedFleetRequest {
+  targetVersion: string;
+  environments: string[];
+  /** Each wave's environments, in order; the canary's first. */
+  waves: string[][];
+  maxConcurrent?: number;
+  bakeMs: number;
+  bake?: string;
+  approveBetweenWaves: boolean;
+  failureBudget: number;
+  onBudgetExceeded: BudgetPolicy;
+  /** What each environment's upgrade gets (the same for all). */
+  upgrade: ParsedUpgradeRequest;
+}
+
+export class InvalidFleetRequest extends Error {
+  override readonly name = 'InvalidFleetRequest';
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
+const FLEET_FIELDS = [
+  'targetVersion',
+  'environments',
+  'canary',
+  'waveSize',
+  'waveShare',
+  'maxConcurrent',
+  'bake',
+  'approveBetweenWaves',
+  'failureBudget',
+  'onBudgetExceeded',
+] as const satisfies readonly (keyof FleetRequest)[];
+/** Upgrade options no fleet passes on: a fleet is no dry run, and a downgrade names one environment's backup. */
+const NOT_FOR_FLEETS = ['dryRun', 'restoreFrom'] as const;
+const POLICIES: readonly BudgetPolicy[] = ['stop', 'roll-back-wave'];
+/** A bake longer than a week holds the fleet for nothing an operator would wait for. */
+const BAKE_MS = { min: 1_000, max: 7 * 24 * 3_600_000 };
+const SHARE = /^(\d{1,3}(?:\.\d+)?)%$/;
+
+type Fields = Partial<Record<string, unknown>>;
+
+/** Checks the whole fleet request and returns it planned; throws InvalidFleetRequest naming every problem. */
+export function parseFleetRequest(input: unknown): ParsedFleetRequest {
+  if (Object.prototype.toString.call(input) !== '[object Object]') {
+    throw new InvalidFleetRequest([
+      `Expected the fleet request to be an object like {"targetVersion":"1.3.0","environments":["staging","prod"]}, got ${typed(input)}`,
+    ]);
+  }
+  const given: Fields = Object.fromEntries(Object.entries(input as object).filter(([, value]) => value != null));
+  const problems = unknownFields(Object.keys(input as object));
+  const upgradeFields = Object.fromEntries(
+    Object.entries(given).filter(([field]) => (UPGRADE_REQUEST_FIELDS as readonly string[]).includes(field)),
+  );
+  let upgrade: ParsedUpgradeRequest | undefined;
+  for (const field of NOT_FOR_FLEETS) {
+    if (field in upgradeFields)
+      problems.push(`\`${field}\` is not for a fleet: use \`aegis-upgrade plan\`/\`start\` --env`);
+    delete upgradeFields[field];
+  }
+  try {
+    upgrade = parseUpgradeRequest({ ...upgradeFields, targetVersion: given.targetVersion });
+  } catch (error) {
+    if (!(error instanceof InvalidUpgradeRequest)) throw error;
+    problems.push(...error.problems);
+  }
+  const environments = environmentListProblems('environments', given.environments, problems, true);
+  const canary = environmentListProblems('canary', given.canary, problems, false);
+  for (const name of canary ?? []) {
+    if (environments && !environments.includes(name)) {
+      problems.push(`Expected \`canary\` to name environments of \`environments\`, got ${quote(name)}`);
+    }
+  }
+  const waveSize = positiveInteger('waveSize', given.waveSize, problems);
+  const maxConcurrent = positiveInteger('maxConcurrent', given.maxConcurrent, problems);
+  const failureBudget = given.failureBudget === undefined ? 0 : wholeNumber(given.failureBudget, problems);
+  const share = shareOf(given.waveShare, problems);
+  if (waveSize !== undefined && share !== undefined) problems.push('Give `waveSize` or `waveShare`, not both');
+  const bakeMs = bakeOf(given.bake, problems);
+  if (given.approveBetweenWaves !== undefined && typeof given.approveBetweenWaves !== 'boolean') {
+    problems.push(`Expected \`approveBetweenWaves\` to be true or false, got ${typed(given.approveBetweenWaves)}`);
+  }
+  const policy = given.onBudgetExceeded ?? 'stop';
+  if (!POLICIES.includes(policy as BudgetPolicy)) {
+    problems.push(`Expected \`onBudgetExceeded\` to be one of ${POLICIES.join(', ')}, got ${typed(policy)}`);
+  }
+  if (problems.length > 0 || !upgrade || !environments) throw new InvalidFleetRequest(problems);
+  const waves = planWaves(environments, { canary, waveSize, share });
+  return {
+    targetVersion: upgrade.targetVersion,
+    environments,
+    waves,
+    ...(maxConcurrent !== undefined && { maxConcurrent }),
+    bakeMs,
+    ...(bakeMs > 0 && { bake: given.bake as string }),
+    approveBetweenWaves: given.approveBetweenWaves === true,
+    failureBudget,
+    onBudgetExceeded: policy as BudgetPolicy,
+    upgrade,
+  };
+}
+
+/**
+ * The waves: the canary's environments first (default: the first environment; `[]`: no canary wave), then the rest in
+ * their order, `waveSize` at a time, or `share` percent of the whole fleet rounded up, or all in one wave.
+ */
+export function planWaves(
+  environments: readonly string[],
+  { canary, waveSize, share }: { canary?: readonly string[]; waveSize?: number; share?: number },
+): string[][] {
+  const first = canary ?? environments.slice(0, 1);
+  const rest = environments.filter((name) => !first.includes(name));
+  const size = waveSize ?? (share !== undefined ? Math.ceil((environments.length * share) / 100) : rest.length);
+  const waves = first.length > 0 ? [[...first]] : [];
+  for (let start = 0; start < rest.length; start += Math.max(size, 1)) waves.push(rest.slice(start, start + size));
+  return waves;
+}
+
+/** The per-environment options of a fleet request, as each of its upgrades gets them. */
+export function upgradeOptionsOf(request: ParsedFleetRequest): FleetUpgradeOptions {
+  const options: Partial<ParsedUpgradeRequest> = { ...request.upgrade };
+  delete options.targetVersion;
+  delete options.dryRun;
+  return options;
+}
+
+function environmentListProblems(
+  field: 'environments' | 'canary',
+  value: unknown,
+  problems: string[],
+  required: boolean,
+): string[] | undefined {
+  if (value === undefined) {
+    if (required)
+      problems.push(`Expected \`${field}\` to list environments like ["staging","production"], got nothing`);
+    return undefined;
+  }
+  if (!Array.isArray(value) || value.some((name) => typeof name !== 'string')) {
+    problems.push(`Expected \`${field}\` to be a list of environment names, got ${typed(value)}`);
+    return undefined;
+  }
+  const names = value as string[];
+  const before = problems.length;
+  if (required && names.length === 0) problems.push('Expected `environments` to list at least one environment');
+  if (names.length > FLEET_SIZE_LIMIT) {
+    problems.push(`A fleet takes at most ${FLEET_SIZE_LIMIT} environments, got ${names.length}: split it`);
+  }
+  const invalid = names.filter((name) => !isEnvironmentName(name));
+  if (invalid.length > 0) {
+    problems.push(
+      `Expected \`${field}\` to hold environment names (lowercase letters, digits and inner hyphens), got ${invalid
+        .slice(0, 5)
+        .map(quote)
+        .join(', ')}`,
+    );
+  }
+  const repeated = names.filter((name, index) => names.indexOf(name) !== index);
+  if (repeated.length > 0) problems.push(`\`${field}\` names ${[...new Set(repeated)].map(quote).join(', ')} twice`);
+  return problems.length === before ? names : undefined;
+}
+
+/** Fields neither of the fleet nor of its upgrades: each named, with the fields a fleet request takes. */
+function unknownFields(names: string[]): string[] {
+  const known: readonly string[] = [...FLEET_FIELDS, ...UPGRADE_REQUEST_FIELDS];
+  return names
+    .filter((field) => !known.includes(field))
+    .map(
+      (field) =>
+        `Unknown field ${quote(field)}: expected the fleet's (${FLEET_FIELDS.join(', ')}) or its upgrades' ` +
+        `(${UPGRADE_REQUEST_FIELDS.filter((name) => !(FLEET_FIELDS as readonly string[]).includes(name) && !NOT_FOR_FLEETS.includes(name as never)).join(', ')})`,
+    );
+}
+
+function positiveInteger(field: string, value: unknown, problems: string[]): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  problems.push(`Expected \`${field}\` to be a positive whole number, got ${typed(value)}`);
+  return undefined;
+}
+
+function wholeNumber(value: unknown, problems: string[]): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  problems.push(`Expected \`failureBudget\` to be a whole number of failures a wave tolerates, got ${typed(value)}`);
+  return 0;
+}
+
+function shareOf(value: unknown, problems: string[]): number | undefined {
+  if (value === undefined) return undefined;
+  const match = typeof value === 'string' ? SHARE.exec(value) : null;
+  const share = Number(match?.[1]);
+  if (match && share > 0 && share <= 100) return share;
+  problems.push(`Expected \`waveShare\` to be a share of the fleet like 25%, got ${typed(value)}`);
+  return undefined;
+}
+
+function bakeOf(value: unknown, problems: string[]): number {
+  if (value === undefined) return 0;
+  let ms: number | undefined;
+  try {
+    ms = typeof value === 'string' ? msToNumber(value as StringValue) : undefined;
+  } catch {
+    ms = undefined;
+  }
+  if (ms !== undefined && Number.isFinite(ms) && ms >= BAKE_MS.min && ms <= BAKE_MS.max) return ms;
+  problems.push(
+    `Expected \`bake\` to be a duration like '15 minutes', between 1 second and 7 days, got ${typed(value)}`,
+  );
+  return 0;
+}
+
+function typed(value: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    // A cycle or a BigInt: not from JSON.
+  }
+  return quote(json ?? typeof value);
+}
