@@ -43,9 +43,14 @@ describe('what an operator sees of a completed and a rolled-back upgrade on the 
     await new Promise<void>((resolve) => receiver?.listen(0, '127.0.0.1', resolve));
   }, SCENARIO_TIMEOUT_MS);
 
-  afterAll(async () => {
+  // Before the platform's own afterAll closes its connection to the server.
+  afterEach(async () => {
     await clearServer(platform.client);
     await worker?.stop();
+    worker = undefined;
+  });
+
+  afterAll(async () => {
     await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
   });
 
