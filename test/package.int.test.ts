@@ -109,7 +109,8 @@ describe('the npm package', () => {
         );
         expect(worker.output()).toContain(
           `aegis-upgrade worker: task queue aegis-upgrades-package, namespace default, ` +
-            `on ${server.address} (TEMPORAL_ADDRESS, no TLS); environment default, deployment ${root}`,
+            `on ${server.address} (TEMPORAL_ADDRESS, no TLS); fleets from aegis-upgrades-package.fleet; ` +
+            `environment default, deployment ${root}`,
         );
         const exitCode = await worker.stop();
         worker = undefined;
