@@ -10,6 +10,7 @@ import {
   UPGRADE_REQUEST_FIELDS,
   parseUpgradeRequest,
   quote,
+  typed,
   type ParsedUpgradeRequest,
 } from './upgrade-request';
 
@@ -223,14 +224,4 @@ function bakeOf(value: unknown, problems: string[]): number {
     `Expected \`bake\` to be a duration like '15 minutes', between 1 second and 7 days, got ${typed(value)}`,
   );
   return 0;
-}
-
-function typed(value: unknown): string {
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(value);
-  } catch {
-    // A cycle or a BigInt: not from JSON.
-  }
-  return quote(json ?? typeof value);
 }

@@ -273,7 +273,7 @@ export function quote(text: string): string {
 }
 
 /** A value of the wrong type, as JSON, so `"false"` reads as the string it is. */
-function typed(value: unknown): string {
+export function typed(value: unknown): string {
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
