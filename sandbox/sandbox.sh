@@ -10,6 +10,10 @@
 #   sandbox.sh env      `export KEY=value` lines for the worker and the tests (stdout only)
 #   sandbox.sh fault …  inject faults: add a rule for podman/make commands, take the registry or
 #                       PostgreSQL away, make the deploy checkout read-only; `fault clear` (and reset) undo
+#   sandbox.sh infrastructure   images, registry and its content only (no pods): what deployments share
+#
+# Several deployments at once, each as if on its own host: sandbox/deployments.sh (it runs this script
+# with AEGIS_SANDBOX_SHARED_DIR set, see "A deployment on its own host" below).
 #
 # See sandbox/README.md.
 set -euo pipefail
@@ -28,6 +32,20 @@ DEPLOYED_SIG_FILE="$STATE_DIR/deployed.sig"
 FAULT_BIN_DIR="$STATE_DIR/bin"
 FAULT_RULES="$STATE_DIR/faults"
 REGISTRIES_CONF=/etc/containers/registries.conf.d/50-aegis-sandbox.conf
+
+# A deployment on its own host (sandbox/deployments.sh): podman's storage, run state, locks and network
+# definitions of its own under <state>/podman, so the fixed pod names and the network `aegis-network` exist
+# once per deployment, and two deployments' networks (bridge, subnet, DNS) never merge. Images and the
+# registry are the main sandbox's (AEGIS_SANDBOX_SHARED_DIR, remembered in <state>/podman/shared-dir).
+PODMAN_DIR="$STATE_DIR/podman"
+SHARED_DIR="${AEGIS_SANDBOX_SHARED_DIR:-}"
+[[ -z "$SHARED_DIR" && -f "$PODMAN_DIR/shared-dir" ]] && SHARED_DIR="$(cat "$PODMAN_DIR/shared-dir")"
+if [[ -n "$SHARED_DIR" ]]; then
+  BUILD_DIR="$SHARED_DIR/build"
+  REGISTRY_DIR="$SHARED_DIR/registry"
+  export CONTAINERS_CONF="$PODMAN_DIR/containers.conf" CONTAINERS_STORAGE_CONF="$PODMAN_DIR/storage.conf"
+fi
+own_host() { [[ -n "$SHARED_DIR" ]]; }
 
 BASELINE=1.2.0
 NETWORK=aegis-network
@@ -207,6 +225,10 @@ generate_deploy() {
     [[ -x "$src/$rel" ]] && chmod +x "$DEPLOY_DIR/$rel"
   done < <(cd "$src" && find . -type f | sort)
   render "$src/env.template" "$DEPLOY_DIR/.env"
+  if [[ -n "${AEGIS_SANDBOX_ENVIRONMENT:-}" ]]; then
+    printf '\n# --- Which environment this deployment is (its upgrade worker checks it) ---\nAEGIS_ENVIRONMENT=%s\n' \
+      "$AEGIS_SANDBOX_ENVIRONMENT" >> "$DEPLOY_DIR/.env"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -264,7 +286,70 @@ ensure_network() {
     say "network $NETWORK has no DNS (made under another network backend): removing it and its pods"
     podman network rm -f -t 10 "$NETWORK" >/dev/null
   fi
-  podman network exists "$NETWORK" || { say "creating network $NETWORK"; podman network create "$NETWORK" >/dev/null; }
+  podman network exists "$NETWORK" && return 0
+  if own_host; then
+    # Its own bridge and subnet: a network configuration directory of its own does not know the others'.
+    [[ -n "${AEGIS_SANDBOX_SUBNET:-}" && -n "${AEGIS_SANDBOX_BRIDGE:-}" ]] \
+      || die "network $NETWORK is missing: create it with sandbox/deployments.sh up (it names the subnet and bridge)"
+    say "creating network $NETWORK (subnet $AEGIS_SANDBOX_SUBNET, bridge $AEGIS_SANDBOX_BRIDGE)"
+    podman network create --subnet "$AEGIS_SANDBOX_SUBNET" "$NETWORK" >/dev/null
+    # podman 4.3 has no --interface-name: its bridge name (podman1, ...) is set in the definition before any
+    # container uses the network, or each deployment would take podman1 and share one bridge.
+    sed -i -E "s/(\"network_interface\": *\")[^\"]*\"/\1$AEGIS_SANDBOX_BRIDGE\"/" "$PODMAN_DIR/networks/$NETWORK.json"
+    grep -q "\"network_interface\": *\"$AEGIS_SANDBOX_BRIDGE\"" "$PODMAN_DIR/networks/$NETWORK.json" \
+      || die "could not name the bridge of $NETWORK in $PODMAN_DIR/networks/$NETWORK.json"
+  else
+    say "creating network $NETWORK"
+    podman network create "$NETWORK" >/dev/null
+  fi
+}
+
+# The podman settings of a deployment on its own host: the bootstrap's (runc, ulimits, netavark) with its own
+# storage, run directory, lock files and network definitions. Rootful podman 4.3 also keeps every network's
+# run state in one directory, /run/containers/networks, whatever the settings say: aardvark-dns's names are
+# kept there per network *name*, so two deployments' `aegis-network` would answer each other's pod names.
+# podman finds netavark in helper_binaries_dir first: there, a netavark that keeps this deployment's network
+# run state (and so its own aardvark-dns, answering on its own bridge) in <state>/podman/network-run.
+write_own_podman_settings() {
+  local real_netavark
+  mkdir -p "$PODMAN_DIR/helpers" "$PODMAN_DIR/network-run"
+  printf '%s\n' "$SHARED_DIR" > "$PODMAN_DIR/shared-dir"
+  real_netavark="$(command -v netavark || echo /usr/lib/podman/netavark)"
+  [[ -x "$real_netavark" ]] || die "netavark is not installed (apt-get install netavark aardvark-dns)"
+  cat > "$PODMAN_DIR/helpers/netavark" <<EOF
+#!/usr/bin/env bash
+# Written by sandbox.sh: netavark for the deployment in $STATE_DIR, with its own network run state.
+args=()
+while [[ \$# -gt 0 ]]; do
+  case "\$1" in
+    --config) args+=(--config "$PODMAN_DIR/network-run"); shift 2 ;;
+    --config=*) args+=(--config="$PODMAN_DIR/network-run"); shift ;;
+    *) args+=("\$1"); shift ;;
+  esac
+done
+exec $real_netavark "\${args[@]}"
+EOF
+  chmod +x "$PODMAN_DIR/helpers/netavark"
+  cat > "$PODMAN_DIR/containers.conf" <<EOF
+# Written by sandbox.sh for the deployment in $STATE_DIR: podman as on a host of its own.
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
+[engine]
+runtime = "runc"
+tmp_dir = "$PODMAN_DIR/tmp"
+lock_type = "file"
+helper_binaries_dir = ["$PODMAN_DIR/helpers", "/usr/local/libexec/podman", "/usr/local/lib/podman", "/usr/libexec/podman", "/usr/lib/podman"]
+[network]
+network_backend = "netavark"
+network_config_dir = "$PODMAN_DIR/networks"
+EOF
+  cat > "$PODMAN_DIR/storage.conf" <<EOF
+# Written by sandbox.sh for the deployment in $STATE_DIR.
+[storage]
+driver = "overlay"
+graphroot = "$PODMAN_DIR/storage"
+runroot = "$PODMAN_DIR/run"
+EOF
 }
 
 wait_for() { # <seconds> <what> <command...>
@@ -345,10 +430,16 @@ ensure_infrastructure() {
   command -v envsubst >/dev/null || die "envsubst is not installed (apt-get install gettext-base)"
   [[ -x /usr/lib/postgresql/15/bin/postgres ]] || die "PostgreSQL 15 binaries are missing (apt-get install postgresql-15)"
   load_secrets
-  ensure_images
-  ensure_insecure_registry
-  start_registry
-  ensure_registry_content
+  if own_host; then
+    registry_answers || die "the shared registry at $REGISTRY_HOST does not answer: sandbox/deployments.sh up starts it"
+    write_own_podman_settings
+    pull_baseline
+  else
+    ensure_images
+    ensure_insecure_registry
+    start_registry
+    ensure_registry_content
+  fi
   ensure_network
   install_fault_shims
 }
@@ -445,8 +536,12 @@ cmd_down() {
   local i
   load_ports read
   for (( i=${#PODS_ORDER[@]}-1; i>=0; i-- )); do remove_pod "${PODS_ORDER[$i]}"; done
-  stop_registry
   rm -f "$DEPLOYED_SIG_FILE"
+  if own_host; then
+    say "deployment down (its images and database files kept in $STATE_DIR; the shared registry left running)"
+    return 0
+  fi
+  stop_registry
   say "sandbox down (images, registry storage and database files kept in $STATE_DIR)"
 }
 
@@ -488,6 +583,16 @@ export AEGIS_SANDBOX_COMMAND_LOG=$COMMAND_LOG
 export AEGIS_SANDBOX_BIN=$FAULT_BIN_DIR
 export AEGIS_SANDBOX_FAULTS=$FAULT_RULES
 EOF
+  if own_host; then
+    echo "export CONTAINERS_CONF=$CONTAINERS_CONF"
+    echo "export CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF"
+  fi
+}
+
+cmd_infrastructure() {
+  own_host && die "infrastructure is the main sandbox's: run it without AEGIS_SANDBOX_SHARED_DIR"
+  load_ports up
+  ensure_infrastructure
 }
 
 # up/reset/down never overlap (several test runs may share one sandbox).
@@ -504,8 +609,9 @@ case "${1:-}" in
   up) take_lock; cmd_up ;;
   down) take_lock; cmd_down ;;
   reset) take_lock; cmd_reset ;;
+  infrastructure) take_lock; cmd_infrastructure ;;
   status) cmd_status ;;
   env) cmd_env ;;
   fault) shift; cmd_fault "$@" ;;
-  *) echo "usage: $0 up|down|reset|status|env|fault" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|reset|status|env|fault|infrastructure" >&2; exit 2 ;;
 esac

@@ -39,6 +39,13 @@ is_root || die "run as root"
 t0=$SECONDS
 
 if command -v podman >/dev/null 2>&1; then
+  # The sandbox's deployments (sandbox/deployments.sh) each keep a podman storage of their own.
+  for conf in "$REPO_ROOT"/.sandbox/deployments/*/podman/containers.conf; do
+    [ -f "$conf" ] || continue
+    log "podman system reset of deployment $(basename "$(dirname "$(dirname "$conf")")")"
+    CONTAINERS_CONF="$conf" CONTAINERS_STORAGE_CONF="$(dirname "$conf")/storage.conf" \
+      podman system reset --force >/dev/null 2>&1 || log "its podman system reset failed; removing its directory below"
+  done
   log "podman system reset: every pod, container, image, network and volume"
   podman system reset --force >/dev/null 2>&1 || log "podman system reset failed; removing its directories below"
 fi

@@ -237,15 +237,26 @@ ensure_registry_content() {
 
 # What a host that has run the baseline holds locally: third-party images and the 1.2.0 images.
 # (A name already present, e.g. from an earlier pull, is left as it is.)
+baseline_images() { # "<local build name>|<path under the registry host>" per image
+  printf '%s\n' "${THIRD_PARTY_IMAGES[@]}" \
+    "aegis-runtime:$BASELINE|100monkeys-ai/aegis-runtime:$BASELINE" \
+    "aegis-temporal-worker:$BASELINE|100monkeys-ai/aegis-temporal-worker:$BASELINE" \
+    "aegis-seal-gateway:$BASELINE|100monkeys-ai/aegis-seal-gateway:$BASELINE"
+}
 tag_local_baseline() {
   local spec pair
-  for spec in "${THIRD_PARTY_IMAGES[@]}" \
-              "aegis-runtime:$BASELINE|100monkeys-ai/aegis-runtime:$BASELINE" \
-              "aegis-temporal-worker:$BASELINE|100monkeys-ai/aegis-temporal-worker:$BASELINE" \
-              "aegis-seal-gateway:$BASELINE|100monkeys-ai/aegis-seal-gateway:$BASELINE"; do
+  while IFS= read -r spec; do
     pair="$REGISTRY_HOST/${spec##*|}"
     podman image exists "$pair" || podman tag "$LOCAL_NS/${spec%%|*}" "$pair"
-  done
+  done < <(baseline_images)
+}
+# The same on a deployment with storage of its own (no local builds there): pulled from the registry.
+pull_baseline() {
+  local spec ref
+  while IFS= read -r spec; do
+    ref="$REGISTRY_HOST/${spec##*|}"
+    podman image exists "$ref" || { say "pulling $ref"; podman pull --quiet "$ref" >/dev/null; }
+  done < <(baseline_images)
 }
 
 # Forgets locally pulled releases other than the baseline, so the next scenario really pulls.

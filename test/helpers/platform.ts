@@ -102,9 +102,17 @@ export async function imageTag(root: string): Promise<string | undefined> {
   return /^AEGIS_IMAGE_TAG=(.*)$/m.exec(await fs.readFile(path.join(root, '.env'), 'utf8'))?.[1];
 }
 
+/**
+ * The podman a host's commands use: none for the main sandbox, a deployment's `CONTAINERS_CONF` and
+ * `CONTAINERS_STORAGE_CONF` (sandbox/deployments.sh) for one of several deployments.
+ */
+export type PodmanHost = Record<string, string>;
+
 /** The image each AEGIS container runs, e.g. `{ 'aegis-core-aegis-runtime': '…/aegis-runtime:1.2.0' }`. */
-export async function runningImages(): Promise<Record<string, string>> {
-  const { stdout } = await execa('podman', ['ps', '--filter', 'name=^aegis-', '--format', '{{.Names}} {{.Image}}']);
+export async function runningImages(host: PodmanHost = {}): Promise<Record<string, string>> {
+  const { stdout } = await execa('podman', ['ps', '--filter', 'name=^aegis-', '--format', '{{.Names}} {{.Image}}'], {
+    env: host,
+  });
   return Object.fromEntries(
     stdout
       .split('\n')
@@ -113,34 +121,22 @@ export async function runningImages(): Promise<Record<string, string>> {
   );
 }
 
-export async function psql(sql: string, database = 'aegis'): Promise<string> {
-  const { stdout } = await execa('podman', [
-    'exec',
-    'aegis-database-postgres',
-    'psql',
-    '-X',
-    '-At',
-    '-U',
-    'aegis',
-    '-d',
-    database,
-    '-c',
-    sql,
-  ]);
+export async function psql(sql: string, database = 'aegis', host: PodmanHost = {}): Promise<string> {
+  const { stdout } = await execa(
+    'podman',
+    ['exec', 'aegis-database-postgres', 'psql', '-X', '-At', '-U', 'aegis', '-d', database, '-c', sql],
+    { env: host },
+  );
   return stdout.trim();
 }
 
 /** Schema and rows of one database (`aegis` by default) as plain SQL, for comparing a state before and after. */
-export async function dumpRuntimeDatabase(database = 'aegis'): Promise<string> {
-  const { stdout } = await execa('podman', [
-    'exec',
-    'aegis-database-postgres',
-    'pg_dump',
-    '-U',
-    'aegis',
-    '--no-owner',
-    database,
-  ]);
+export async function dumpRuntimeDatabase(database = 'aegis', host: PodmanHost = {}): Promise<string> {
+  const { stdout } = await execa(
+    'podman',
+    ['exec', 'aegis-database-postgres', 'pg_dump', '-U', 'aegis', '--no-owner', database],
+    { env: host },
+  );
   // pg_dump 15.x brackets its output with a random `\restrict` key: not part of the state.
   return stdout.replace(/^\\(un)?restrict .*$/gm, '');
 }

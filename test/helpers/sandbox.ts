@@ -18,6 +18,11 @@ export async function sandbox(command: 'up' | 'down' | 'reset' | 'status'): Prom
 /** What `npm run sandbox -- env` prints, as an environment for the worker and the tests. */
 export async function sandboxEnv(): Promise<Record<string, string>> {
   const { stdout } = await execa('bash', [SANDBOX, 'env']);
+  return exportedVariables(stdout);
+}
+
+/** `export KEY=value` lines (what `sandbox.sh env` and `deployments.sh env` print) as variables. */
+export function exportedVariables(stdout: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const line of stdout.split('\n')) {
     const match = /^export ([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());

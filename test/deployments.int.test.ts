@@ -1,0 +1,269 @@
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { type ApplicationFailure } from '@temporalio/common';
+import { execa } from 'execa';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { readDeployEnv } from '../src/activities/env-file';
+import { lockHistoryPath } from '../src/activities/lock';
+import { taskQueueFor } from '../src/environments';
+import { FleetFailureType, fleetWorkflowId, type FleetProgress } from '../src/fleet';
+import { UPGRADE_WORKFLOW_TYPE, UpgradeFailureType } from '../src/upgrade';
+import { deployments, sandboxDeployment, type SandboxDeployment } from './helpers/deployments';
+import { faultLine } from './helpers/faults';
+import {
+  clearServer,
+  commandLog,
+  dumpRuntimeDatabase,
+  imageTag,
+  newUpgradeId,
+  psql,
+  runningImages,
+  upgradeFailure,
+  waitFor,
+} from './helpers/platform';
+import { REPO_ROOT } from './helpers/repo';
+import { startDevServer, type DevServer } from './helpers/temporal-server';
+import { startWorker, type WorkerProcess } from './helpers/worker-process';
+
+const SETUP_TIMEOUT_MS = 20 * 60_000;
+const TEST_TIMEOUT_MS = 10 * 60_000;
+const ENVIRONMENTS = ['staging', 'prod-a', 'prod-b'] as const;
+type Environment = (typeof ENVIRONMENTS)[number];
+const RUNTIME = 'aegis-core-aegis-runtime';
+
+/** What a test compares of a deployment before and after: its tag, its containers' images, its runtime's database. */
+async function stateOf(deployment: SandboxDeployment) {
+  return {
+    tag: await imageTag(deployment.root),
+    images: await runningImages(deployment.host),
+    database: await dumpRuntimeDatabase('aegis', deployment.host),
+  };
+}
+
+/**
+ * Three AEGIS deployments on this machine, each as if on its own host (sandbox/deployments.sh: podman storage, network,
+ * PostgreSQL, ports of its own), each with its own worker process as operators run it, on one real Temporal dev server;
+ * the operator's CLI. The acceptance of issue 9 on real deployments: routing, misrouting, and fleets in waves.
+ */
+describe('several deployments on one machine, one worker each', () => {
+  let server: DevServer;
+  let connection: Connection;
+  let client: Client;
+  const queue = `deployments-${randomUUID().slice(0, 8)}`;
+  const deployed = {} as Record<Environment, SandboxDeployment>;
+  const workers: WorkerProcess[] = [];
+  let cliEnv: Record<string, string>;
+
+  const cli = (args: string[]) =>
+    execa('node', [path.join(REPO_ROOT, 'bin', 'aegis-upgrade.js'), ...args], {
+      env: cliEnv,
+      reject: false,
+      all: true,
+    });
+
+  beforeAll(async () => {
+    server = await startDevServer();
+    connection = await Connection.connect({ address: server.address });
+    client = new Client({ connection });
+    await deployments('up', ENVIRONMENTS);
+    await deployments('reset', ENVIRONMENTS);
+    const cleanEnv = Object.fromEntries(
+      Object.entries(process.env as Record<string, string>).filter(([name]) => !name.startsWith('TEMPORAL_')),
+    );
+    const common = { TEMPORAL_ADDRESS: server.address, AEGIS_TASK_QUEUE: queue };
+    // No profile file of the machine's user: the CLI reads its settings from the environment only.
+    cliEnv = { ...cleanEnv, ...common, XDG_CONFIG_HOME: await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-cli-')) };
+    for (const environment of ENVIRONMENTS) {
+      const deployment = await sandboxDeployment(environment);
+      deployed[environment] = deployment;
+      workers.push(
+        await startWorker({
+          ...cleanEnv,
+          ...deployment.env,
+          ...common,
+          AEGIS_READY_TIMEOUT_SECONDS: '40',
+          // The deployment's fault shim first, as the fault matrix runs its worker.
+          PATH: `${deployment.env.AEGIS_SANDBOX_BIN}:${process.env.PATH ?? ''}`,
+        }),
+      );
+    }
+  }, SETUP_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await clearServer(client);
+    await Promise.all(workers.map((worker) => worker.stop()));
+    await connection?.close();
+    await server?.stop();
+    await deployments('down', ENVIRONMENTS);
+  }, SETUP_TIMEOUT_MS);
+
+  test(
+    "each deployment's pods reach their own database by name, never another deployment's",
+    async () => {
+      const clusters: string[] = [];
+      for (const environment of ENVIRONMENTS) {
+        const { host, root } = deployed[environment];
+        const own = await psql('select system_identifier from pg_control_system()', 'postgres', host);
+        const password = (await readDeployEnv(root)).get('POSTGRES_PASSWORD') ?? '';
+        // From the runtime's container, as the runtime connects: `aegis-database`, resolved on its own network.
+        const { stdout } = await execa(
+          'podman',
+          [
+            'exec',
+            '-e',
+            `PGPASSWORD=${password}`,
+            RUNTIME,
+            'psql',
+            '-X',
+            '-At',
+            '-h',
+            'aegis-database',
+            '-U',
+            'aegis',
+            '-d',
+            'postgres',
+            '-c',
+            'select system_identifier from pg_control_system()',
+          ],
+          { env: host },
+        );
+        expect(stdout.trim()).toBe(own);
+        clusters.push(own);
+      }
+      expect(new Set(clusters).size).toBe(ENVIRONMENTS.length);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    '`start --env staging` upgrades staging and never touches prod-a; a task misrouted to prod-a changes nothing',
+    async () => {
+      const { staging, 'prod-a': prodA } = deployed;
+      const prodABefore = await stateOf(prodA);
+
+      const started = await cli(['start', '1.3.0', '--env', 'staging', '--follow']);
+      expect(started.exitCode).toBe(0);
+      expect(await imageTag(staging.root)).toBe('1.3.0');
+      expect((await runningImages(staging.host))[RUNTIME]).toMatch(/\/aegis-runtime:1\.3\.0$/);
+      expect(await commandLog(staging.env)).toContain('redeploy POD=core AEGIS_IMAGE_TAG=1.3.0');
+
+      const misrouted = await client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
+        taskQueue: taskQueueFor('prod-a', queue),
+        workflowId: newUpgradeId('staging'),
+        args: [{ targetVersion: '1.3.1' }],
+      });
+      const failure = await upgradeFailure(misrouted.result());
+      expect(failure.type).toBe(UpgradeFailureType.PreflightFailed);
+      expect(failure.message).toContain(
+        'is for environment staging, but this worker serves environment prod-a ' +
+          `(deployment ${prodA.root}): the task was routed to the wrong task queue`,
+      );
+
+      expect(await stateOf(prodA)).toEqual(prodABefore);
+      expect(await commandLog(prodA.env)).toEqual([]);
+      await expect(fs.access(lockHistoryPath(prodA.root))).rejects.toThrow();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  /** Starts a fleet with the CLI and polls `fleet status --json` until it ends: each environment's phases as seen. */
+  async function runFleet(name: string, args: string[]) {
+    await deployments('reset', ENVIRONMENTS);
+    const started = await cli(['fleet', 'start', '1.3.0', '--name', name, '--envs', ENVIRONMENTS.join(','), ...args]);
+    expect(started.all).toContain(`Started ${fleetWorkflowId(name)}`);
+    const seen = Object.fromEntries(ENVIRONMENTS.map((environment) => [environment, [] as string[]]));
+    let last: (FleetProgress & { failure?: { type: string } }) | undefined;
+    await waitFor(async () => {
+      const status = await cli(['fleet', 'status', '--name', name, '--json']);
+      last = JSON.parse(status.stdout) as typeof last;
+      for (const entry of last?.environments ?? []) {
+        const phases = seen[entry.environment] ?? [];
+        if (phases.at(-1) !== entry.phase) phases.push(entry.phase);
+      }
+      return ['completed', 'stopped', 'rolled-back'].includes(last?.phase ?? '');
+    }, TEST_TIMEOUT_MS);
+    return { seen, last };
+  }
+
+  test(
+    'a fleet of 3, canary then a wave of 2, brings all to 1.3.0; `fleet status` shows each phase live',
+    async () => {
+      const { seen, last } = await runFleet('three', ['--wave-size', '2']);
+
+      expect(last?.phase).toBe('completed');
+      for (const environment of ENVIRONMENTS) {
+        expect(seen[environment]).toContain('upgrading');
+        expect(seen[environment]?.at(-1)).toBe('completed');
+        expect(await imageTag(deployed[environment].root)).toBe('1.3.0');
+        expect((await runningImages(deployed[environment].host))[RUNTIME]).toMatch(/\/aegis-runtime:1\.3\.0$/);
+      }
+      // The canary's wave came first: the wave of two was still pending when it upgraded.
+      expect(seen['prod-a']?.[0]).toBe('pending');
+      await expect(client.workflow.getHandle(fleetWorkflowId('three')).result()).resolves.toMatchObject({
+        phase: 'completed',
+      });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'a fleet whose second wave fails on prod-b, budget 0, roll-back-wave: prod-a back as before, the canary kept',
+    async () => {
+      const { staging, 'prod-a': prodA, 'prod-b': prodB } = deployed;
+      await deployments('reset', ENVIRONMENTS);
+      const before = { prodA: await stateOf(prodA), prodB: await stateOf(prodB) };
+      // 1.3.0 fails on prod-b alone: its runtime stops right after its redeploy (never ready), on that host only.
+      const fault = faultLine({
+        action: 'stop-after:core',
+        command: 'make * redeploy POD=core *AEGIS_IMAGE_TAG=1.3.0',
+      });
+      await fs.appendFile(prodB.env.AEGIS_SANDBOX_FAULTS ?? '', `${fault}\n`);
+
+      const started = await cli([
+        'fleet',
+        'start',
+        '1.3.0',
+        '--name',
+        'budget',
+        '--envs',
+        ENVIRONMENTS.join(','),
+        '--wave-size',
+        '2',
+        '--failure-budget',
+        '0',
+        '--on-budget-exceeded',
+        'roll-back-wave',
+      ]);
+      expect(started.exitCode).toBe(0);
+
+      const ended = await client.workflow
+        .getHandle(fleetWorkflowId('budget'))
+        .result()
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(ended).toBeInstanceOf(WorkflowFailedError);
+      const failure = (ended as WorkflowFailedError).cause as ApplicationFailure;
+      expect(failure.type).toBe(FleetFailureType.FleetRolledBack);
+      expect(failure.message).toContain('wave 2 of 2 went over its failure budget of 0');
+
+      const status = await cli(['fleet', 'status', '--name', 'budget', '--json']);
+      expect(status.exitCode).toBe(1);
+      const progress = JSON.parse(status.stdout) as FleetProgress;
+      const phase = (environment: string) => progress.environments.find((e) => e.environment === environment);
+      expect(phase('staging')?.phase).toBe('completed');
+      expect(phase('prod-b')?.phase).toBe('rolled-back');
+      expect(phase('prod-a')?.phase).toBe('rolled-back');
+      expect(phase('prod-a')?.detail).toMatch(/^rolled back by the fleet to 1\.2\.0, database restored from /);
+
+      expect(await imageTag(staging.root)).toBe('1.3.0');
+      expect((await runningImages(staging.host))[RUNTIME]).toMatch(/\/aegis-runtime:1\.3\.0$/);
+      expect(await stateOf(prodA)).toEqual(before.prodA);
+      expect(await stateOf(prodB)).toEqual(before.prodB);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
