@@ -155,7 +155,11 @@ export function createPostgresMajorActivities(deployment: Deployment) {
         () => false,
       );
       if (existed) await heartbeatWhile(deployment.podman(['unshare', 'rm', '-rf', '--', fresh]), `emptying ${fresh}`);
-      await fs.mkdir(fresh, { mode: 0o700 });
+      await fs.mkdir(fresh, { recursive: true, mode: 0o700 });
+      // initdb refuses a directory with anything in it: so does this, before the redeploy would fail on it.
+      const left = await fs.readdir(fresh);
+      if (left.length > 0)
+        throw new RestoreBlocked(`${fresh} is not empty after emptying it: ${left.slice(0, 5).join(', ')}`);
       return existed ? `${fresh} emptied (left by an earlier attempt)` : `${fresh} created`;
     },
 
