@@ -3,9 +3,16 @@
  * the one check of a request against the version running, used by the CLI, pre-flight and the workflow alike.
  * Pure and deterministic: it is bundled into the workflow sandbox, so no Node built-in and no I/O.
  */
+import { UPGRADE_WORKFLOW_TYPE } from './upgrade';
 import { InvalidUpgradeRequest, quote, typed } from './upgrade-request';
 
 export const COMPONENT_WORKFLOW_TYPE = 'upgradeComponent';
+
+/**
+ * Every workflow that upgrades an environment under its upgrade ID and holds its lock: `status`, `history` and
+ * `unlock` look for them all.
+ */
+export const ENVIRONMENT_UPGRADE_TYPES: readonly string[] = [UPGRADE_WORKFLOW_TYPE, COMPONENT_WORKFLOW_TYPE];
 
 /**
  * The guide's compatibility table: its one row (runtime 0.x, pre-alpha) is the only published constraint. OpenBao is
