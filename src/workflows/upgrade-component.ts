@@ -3,7 +3,7 @@ import type { ComponentPreflight } from '../activities/component-preflight';
 import { parseComponentRequest, type ComponentUpgradeRequest } from '../components';
 import { TEMPORAL_CONTAINER, DATABASE_CONTAINER } from '../platform';
 import { UpgradeFailureType, type UpgradeReport, type UpgradeRequest } from '../upgrade';
-import { compensate, preflightCheck, redeploy } from './activity-options';
+import { compensate, preflightCheck } from './activity-options';
 import {
   manualComponentRollbackSteps,
   noComponentChanges,
@@ -12,7 +12,7 @@ import {
 } from './component-rollback';
 import { STRATEGIES, type ComponentUpgrade } from './component-steps';
 import { errorMessage } from './progress';
-import { UpgradeRun, checkBeforeChanging, completeAtTarget } from './upgrade-steps';
+import { UpgradeRun, backupIdOf, checkBeforeChanging, completeAtTarget, validateAndComplete } from './upgrade-steps';
 
 /**
  * Upgrades one of the platform's own components (PostgreSQL, Temporal) with the AEGIS upgrade's guarantees: checked
@@ -53,16 +53,13 @@ async function runComponentUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
   run.announce('upgrading');
   const strategy = STRATEGIES[plan.strategy];
   progress.plan([...strategy.steps(preflight), { id: 'validate', title: 'Validate the platform' }]);
-  const backupId = `${run.startTime.toISOString().replace(/[-:]|\.\d+/g, '')}-${plan.component}-${plan.fromVersion}-to-${plan.toVersion}`;
+  const backupId = backupIdOf(run, `${plan.component}-${plan.fromVersion}`, plan.toVersion);
   const upgrade: ComponentUpgrade = { run, preflight, changes: noComponentChanges(preflight), backupId };
   try {
     // Steps 2–3: the strategy's backup, change and verification.
     await strategy.upgrade(upgrade);
     // Step 4: validate.
-    await progress.run('validate', () => redeploy.validatePlatform());
-    run.announce('completed');
-    await run.releaseLock();
-    return run.fullReport();
+    return await validateAndComplete(run);
   } catch (error) {
     throw await rollBackAndFail(upgrade, error);
   }

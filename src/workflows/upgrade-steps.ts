@@ -176,6 +176,19 @@ export async function checkBeforeChanging<T>(
   }
 }
 
+/** The backup's directory name: when the upgrade started, and what from and to (`20261126T031500Z-1.2.0-to-1.3.0`). */
+export function backupIdOf(run: UpgradeRun, from: string, to: string): string {
+  return `${run.startTime.toISOString().replace(/[-:]|\.\d+/g, '')}-${from}-to-${to}`;
+}
+
+/** Step 4: the platform validated, the upgrade completed and its lock released. */
+export async function validateAndComplete(run: UpgradeRun): Promise<UpgradeReport> {
+  await run.progress.run('validate', () => redeploy.validatePlatform());
+  run.announce('completed');
+  await run.releaseLock();
+  return run.fullReport();
+}
+
 /** A dry run's answer: what the upgrade would do, from pre-flight's read-only checks; nothing was locked. */
 export function reportPlan(run: UpgradeRun, { request, preflight }: AcceptedRequest): UpgradeReport {
   const { pods } = preflight;
@@ -226,7 +239,7 @@ export function noChangesYet(run: UpgradeRun, preflight: PreflightReport): Upgra
 export async function pullAndBackUp({ run, preflight, changes }: Upgrade): Promise<BackupRecord> {
   const { progress, report } = run;
   const { fromVersion, toVersion } = preflight;
-  const backupId = `${run.startTime.toISOString().replace(/[-:]|\.\d+/g, '')}-${fromVersion}-to-${toVersion}`;
+  const backupId = backupIdOf(run, fromVersion, toVersion);
   const [pulled, backup] = await settleAll([
     progress.run(
       'pull-images',
