@@ -71,7 +71,12 @@ export function planComponentRollback(changes: ComponentChanges): ComponentRollb
   if (!touched) return [];
   const steps: ComponentRollbackStep[] = [];
   if (changes.clientsStarted) {
-    steps.push({ kind: 'stop-clients', id: 'rollback:stop-clients', title: 'Stop the database clients again' });
+    steps.push({
+      kind: 'stop-clients',
+      id: 'rollback:stop-clients',
+      title:
+        'Stop the database clients again (what they wrote to the new cluster since they started is not carried back)',
+    });
   }
   const restoreTemporal = changes.strategy === 'temporal-minor' && changes.redeployed && changes.temporalBackup;
   if (restoreTemporal) {

@@ -197,6 +197,15 @@ describe('upgradeComponent, on stand-in activities', () => {
     ]);
   });
 
+  test('a completed upgrade tells the webhooks it started and completed, naming the component', async () => {
+    const { handle, inputs } = await start({ component: 'postgres', targetVersion: '15.10' });
+    await handle.result();
+    expect(inputs('notify')).toMatchObject([
+      { event: 'started', fromVersion: 'postgres 15.8', toVersion: 'postgres 15.10' },
+      { event: 'completed' },
+    ]);
+  });
+
   test('Temporal 1.22 → 1.23: stopped, backed up, the new tag, redeployed and its version checked', async () => {
     const { handle, calls, inputs } = await start({ component: 'temporal', targetVersion: '1.23' });
     const report: UpgradeReport = await handle.result();
@@ -219,6 +228,10 @@ describe('upgradeComponent, on stand-in activities', () => {
     expect(skipped.message).toMatch(/upgrade 1\.22 → 1\.23 → 1\.24, one request per step/);
     // Pre-flight refuses before it takes the lock; the release after any refusal finds none of this run's.
     expect(overridden.calls()).toEqual(['checkComponentPreflight', 'releaseUpgradeLock']);
+    // A request that parses, refused by pre-flight, is told to the webhooks; one that does not parse is not.
+    const events = (inputs: unknown[]) => inputs.map((notification) => (notification as { event: string }).event);
+    expect(events(overridden.inputs('notify'))).toEqual(['refused']);
+    expect(events(refused.inputs('notify'))).toEqual([]);
   });
 
   test('Temporal 1.23 → 1.24 with the override completes, and its report says the override was used', async () => {
