@@ -84,3 +84,16 @@ export function isMutableTag(tag: string): boolean {
 export function rollbackImageTag(previousTag: string, pinTag: string): string {
   return isMutableTag(previousTag) ? pinTag : previousTag;
 }
+
+/**
+ * The pods whose containers connect to the database (the URLs and seeds of their YAML): a major PostgreSQL upgrade stops
+ * them all before its dump, so the old cluster is never written after it, and starts them once the new one is verified.
+ */
+export const DATABASE_CLIENT_PODS: readonly PodName[] = ['core', 'temporal', 'seal-gateway'];
+
+/** Beside the lock, while a major PostgreSQL upgrade has them stopped: the client pods it stopped (those running). */
+export const STOPPED_CLIENTS_FILE = '.aegis-upgrade.clients-stopped';
+
+/** The platform's own Temporal server (pod temporal) and the databases its schema tool migrates. */
+export const TEMPORAL_CONTAINER = 'aegis-temporal-temporal';
+export const TEMPORAL_DATABASES: readonly string[] = ['temporal', 'temporal_visibility'];

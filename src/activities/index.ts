@@ -1,6 +1,13 @@
 import type { Config } from '../config';
 import { createBackupActivities } from './backup';
 import { createCommandRunner, type RunCommand } from './command';
+import {
+  createComponentPreflightActivities,
+  type ComponentPreflight,
+  type ComponentPreflightInput,
+} from './component-preflight';
+import { createComponentTagActivities } from './component-tags';
+import { createComponentVersionActivities } from './component-versions';
 import { createDeployment } from './deployment';
 import { readDeployEnv, secretValues } from './env-file';
 import { deploymentEnvironmentOf, guardEnvironment } from './environment-guard';
@@ -8,10 +15,12 @@ import { createImageActivities } from './images';
 import { createMigrationActivities } from './migrations';
 import { createNotifyActivities } from './notify';
 import { createPodActivities } from './pods';
+import { createPostgresMajorActivities } from './postgres-major';
 import { createHealthActivities } from './health';
 import { heartbeatWhile } from './heartbeat';
 import { createPreflightActivities, type PreflightInput, type PreflightReport } from './preflight';
 import { createTagActivities } from './tag';
+import { createTemporalDatabaseActivities } from './temporal-databases';
 import { createLockActivities } from './unlock';
 import { createValidationActivities } from './validation';
 import { createWriterActivities } from './writers';
@@ -41,10 +50,15 @@ function deploymentActivities({ config, run }: ActivityDeps) {
     run: run ?? createCommandRunner(async () => secretValues(await readDeployEnv(config.aegis.root))),
   });
   const preflight = createPreflightActivities(deployment);
+  const componentPreflight = createComponentPreflightActivities(deployment);
   return {
     /** Every check before anything changes; heartbeats, so a worker that dies in it is replaced within seconds. */
     async checkPreflight(input: PreflightInput): Promise<PreflightReport> {
       return heartbeatWhile(preflight.checkPreflight(input), 'pre-flight checks');
+    },
+    /** A component upgrade's checks, heartbeating like the AEGIS upgrade's. */
+    async checkComponentPreflight(input: ComponentPreflightInput): Promise<ComponentPreflight> {
+      return heartbeatWhile(componentPreflight.checkComponentPreflight(input), 'component pre-flight checks');
     },
     ...createImageActivities(deployment),
     ...createBackupActivities(deployment),
@@ -54,6 +68,10 @@ function deploymentActivities({ config, run }: ActivityDeps) {
     ...createValidationActivities(deployment),
     ...createWriterActivities(deployment),
     ...createHealthActivities(deployment),
+    ...createComponentTagActivities(deployment),
+    ...createComponentVersionActivities(deployment),
+    ...createPostgresMajorActivities(deployment),
+    ...createTemporalDatabaseActivities(deployment),
     ...createLockActivities(config.aegis.root),
     ...createNotifyActivities(config.notifications.webhooks),
   };

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { COMPATIBILITY } from '../components';
 import { formatMiB } from '../format';
 import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../platform';
 import type { BackupRecord, UpgradePlan, UpgradeRequest } from '../upgrade';
@@ -17,9 +18,6 @@ import { createHealthProbe, deployedPods } from './health';
 
 /** A login answers in seconds; a registry that does not answer within this is down for the upgrade's purpose. */
 const REGISTRY_LOGIN_TIMEOUT_MS = 2 * 60_000;
-
-/** The guide's compatibility table: its one row (runtime 0.x) is the only published constraint. */
-export const COMPATIBILITY = { temporal: ['1.22', '1.23'], postgresMinMajor: 15 } as const;
 
 export interface PreflightInput {
   request: UpgradeRequest;

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { UPGRADE_WORKFLOW_TYPE } from '../upgrade';
+import { ENVIRONMENT_UPGRADE_TYPES } from '../components';
 import type { LockClearance, UpgradeLock, UpgradeLockOwner, UpgradeLockState } from '../upgrade-lock';
 import { clearLock, readLock, releaseLock } from './lock';
 
@@ -43,7 +43,8 @@ export function createLockActivities(root: string) {
     async lockHolderStatus({ lock }: { lock?: UpgradeLock }): Promise<LockHolderStatus> {
       const { client, info } = Context.current();
       if (!lock) {
-        const query = `WorkflowType = '${UPGRADE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${info.taskQueue}'`;
+        const types = ENVIRONMENT_UPGRADE_TYPES.map((type) => `WorkflowType = '${type}'`).join(' OR ');
+        const query = `(${types}) AND ExecutionStatus = 'Running' AND TaskQueue = '${info.taskQueue}'`;
         for await (const run of client.workflow.list({ query })) {
           return { running: { workflowId: run.workflowId, runId: run.runId, startedAt: run.startTime.toISOString() } };
         }

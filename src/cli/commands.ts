@@ -13,6 +13,7 @@ import {
   type FleetOptions,
 } from './fleet';
 import { renderFleetPlan, renderFleetProgress } from './render-fleet';
+import { componentRequest, planComponent, startComponentUpgrade, type ComponentOptions } from './components';
 import { knownEnvironments } from './environments';
 import { ExitCode, TemporalUnreachable, isUnavailable, reportExitCode } from './errors';
 import { followUpgrade } from './follow';
@@ -123,6 +124,28 @@ export async function plan(version: string, options: PlanOptions): Promise<numbe
   const request = requestOf(version, options);
   return withTemporal(async (client, temporal) => {
     const report = await planUpgrade(client, queueOf(temporal, options.env), request, options.env);
+    print(options.json ? json(report) : renderPlan(report));
+    return reportExitCode(report);
+  });
+}
+
+export type ComponentStartOptions = ComponentOptions & { follow?: boolean };
+export type ComponentPlanOptions = ComponentOptions & { json?: boolean };
+
+export async function componentStart(component: string, version: string, options: ComponentStartOptions) {
+  const request = componentRequest(component, version, options);
+  return withTemporal(async (client, temporal) => {
+    const handle = await startComponentUpgrade(client, queueOf(temporal, options.env), request, options.env);
+    print(`Started ${handle.workflowId} (run ${handle.firstExecutionRunId}): ${component} ${version}`);
+    if (!options.follow) return ExitCode.Done;
+    return reportExitCode(await followUpgrade(handle, { paint: paint() }));
+  });
+}
+
+export async function componentPlan(component: string, version: string, options: ComponentPlanOptions) {
+  const request = componentRequest(component, version, options);
+  return withTemporal(async (client, temporal) => {
+    const report = await planComponent(client, queueOf(temporal, options.env), request, options.env);
     print(options.json ? json(report) : renderPlan(report));
     return reportExitCode(report);
   });

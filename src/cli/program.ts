@@ -205,6 +205,7 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
 
   addScheduleCommands(program, done);
   addFleetCommands(program, done);
+  addComponentCommands(program, done);
 
   const setup = program
     .command('setup')
@@ -309,6 +310,37 @@ function withFleetOptions(command: Command): Command {
         'never',
       ]),
     );
+}
+
+function addComponentCommands(program: Command, done: (exitCode: number) => void): void {
+  const component = program
+    .command('component')
+    .summary("upgrade the platform's PostgreSQL or Temporal: plan|start")
+    .description(
+      "Upgrades the platform's own PostgreSQL (minor, or major on a fresh cluster restored from a dump) or Temporal " +
+        '(one minor at a time) as upgradeComponent, under aegis-upgrade-<env>: `status`, `history` and `abort` ' +
+        'show and stop it like an AEGIS upgrade, and it rolls itself back.',
+    );
+  const withComponentOptions = (command: Command) =>
+    command
+      .addOption(envOption())
+      .argument('<component>', 'postgres or temporal')
+      .argument('<version>', 'PostgreSQL 15.8, 16 or 16.2; Temporal 1.23 or 1.23.1')
+      .option('--allow-unsupported', 'Temporal outside the range the AEGIS runtime supports (the report says so)');
+  const plan = withComponentOptions(component.command('plan'))
+    .description('Runs the read-only pre-flight on the worker: minor or major, the checks, or why it is refused.')
+    .option('--json', 'print the report as JSON')
+    .action(async (name: string, version: string, options: commands.ComponentPlanOptions) =>
+      done(await commands.componentPlan(name, version, options)),
+    );
+  example(plan, 'Example: aegis-upgrade component plan postgres 16 --env staging');
+  const start = withComponentOptions(component.command('start'))
+    .description('Starts upgradeComponent as aegis-upgrade-<env>. Refused while an upgrade runs for that environment.')
+    .option('--follow', 'stay live until the upgrade ends; exit 0 when it completed, 1 when it was rolled back')
+    .action(async (name: string, version: string, options: commands.ComponentStartOptions) =>
+      done(await commands.componentStart(name, version, options)),
+    );
+  example(start, 'Example: aegis-upgrade component start temporal 1.23 --follow');
 }
 
 function wholeNumber(value: string): number {

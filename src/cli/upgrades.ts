@@ -120,17 +120,46 @@ export async function startUpgrade(
   request: UpgradeRequest,
   env: string,
 ): Promise<WorkflowHandleWithFirstExecutionRunId> {
+  return startEnvironmentUpgrade(client, {
+    workflowType: UPGRADE_WORKFLOW_TYPE,
+    taskQueue,
+    env,
+    request,
+    toVersion: request.targetVersion,
+    summary: `AEGIS upgrade of ${env} to ${request.targetVersion}`,
+  });
+}
+
+/** What starts one of an environment's upgrades: the AEGIS upgrade, or a component's. */
+export interface EnvironmentUpgradeStart {
+  workflowType: string;
+  taskQueue: string;
+  env: string;
+  request: object;
+  /** What the memo and search attributes name as the target, e.g. `1.3.0` or `postgres 16`. */
+  toVersion: string;
+  summary: string;
+}
+
+/**
+ * Starts an upgrade as `aegis-upgrade-<env>`, the ID every upgrade of the environment has: refused while any of them
+ * runs, by hand or by schedule, and found by `status`, `history` and `abort` alike.
+ */
+export async function startEnvironmentUpgrade(
+  client: Client,
+  { workflowType, taskQueue, env, request, toVersion, summary }: EnvironmentUpgradeStart,
+): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const workflowId = upgradeWorkflowId(checkedEnvironment(env));
   const running = await runningUpgrade(client, env);
   if (running) throw await alreadyRunning(client, env, running.workflowId);
   try {
-    return await client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
+    return await client.workflow.start(workflowType, {
       taskQueue,
       workflowId,
       args: [request],
-      memo: { environment: env, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
-      typedSearchAttributes: startSearchAttributes(env, request.targetVersion),
-      staticSummary: `AEGIS upgrade of ${env} to ${request.targetVersion}`,
+      memo: { environment: env, toVersion } satisfies Partial<UpgradeMemo>,
+      typedSearchAttributes: startSearchAttributes(env, toVersion),
+      staticSummary: summary,
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) throw await alreadyRunning(client, env, workflowId);
@@ -145,11 +174,26 @@ export async function planUpgrade(
   request: UpgradeRequest,
   env: string,
 ): Promise<UpgradeReport> {
-  const handle = await client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
+  return planEnvironmentUpgrade(client, {
+    workflowType: UPGRADE_WORKFLOW_TYPE,
+    taskQueue,
+    env,
+    request,
+    toVersion: request.targetVersion,
+    summary: `AEGIS upgrade plan for ${env} to ${request.targetVersion}`,
+  });
+}
+
+/** Any upgrade's dry run: its request with `dryRun`, under a plan's own ID. */
+export async function planEnvironmentUpgrade(
+  client: Client,
+  { workflowType, taskQueue, env, request, summary }: EnvironmentUpgradeStart,
+): Promise<UpgradeReport> {
+  const handle = await client.workflow.start(workflowType, {
     taskQueue,
     workflowId: planWorkflowId(env, Date.now()),
     args: [{ ...request, dryRun: true }],
-    staticSummary: `AEGIS upgrade plan for ${env} to ${request.targetVersion}`,
+    staticSummary: summary,
   });
   return upgradeOutcome(handle);
 }

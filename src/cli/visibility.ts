@@ -2,8 +2,9 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { AegisEnvironment } from '../search-attributes';
 import { InvalidEnvironmentName, isEnvironmentName } from '../environments';
-import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo } from '../upgrade';
+import { upgradeWorkflowId, type UpgradeMemo } from '../upgrade';
 import { UsageError } from './errors';
+import { ENVIRONMENT_UPGRADE_TYPES } from '../components';
 
 /** Quotes, backslashes and control characters: what a query literal would have to escape. */
 const NEEDS_ESCAPE = /['"\\\p{Cc}]/u;
@@ -36,7 +37,7 @@ export function environmentUpgradesQuery(env: string, { running = false } = {}):
   const byId = `WorkflowId STARTS_WITH ${queryLiteral(upgradeWorkflowId(env))}`;
   const status = running ? " AND ExecutionStatus = 'Running'" : '';
   return (
-    `WorkflowType = ${queryLiteral(UPGRADE_WORKFLOW_TYPE)} AND ` +
+    `(${ENVIRONMENT_UPGRADE_TYPES.map((type) => `WorkflowType = ${queryLiteral(type)}`).join(' OR ')}) AND ` +
     `(${AegisEnvironment.name} = ${name} OR (${AegisEnvironment.name} IS NULL AND ${byId}))${status}`
   );
 }

@@ -1,4 +1,5 @@
-import { CancellationScope, patched } from '@temporalio/workflow';
+import { CancellationScope, patched, workflowInfo } from '@temporalio/workflow';
+import { COMPONENT_WORKFLOW_TYPE, parseComponentRequest } from '../components';
 import { upgradeNotification, type UpgradeEvent, type UpgradeEventFacts } from '../notifications';
 import type { PodName } from '../platform';
 import type { UpgradePhase } from '../upgrade';
@@ -74,9 +75,11 @@ export class UpgradeNotifier {
   }
 }
 
+/** By the parser of the workflow's own request: a component upgrade's is not an AEGIS upgrade's. */
 function requestParses(input: unknown): boolean {
+  const parse = workflowInfo().workflowType === COMPONENT_WORKFLOW_TYPE ? parseComponentRequest : parseUpgradeRequest;
   try {
-    parseUpgradeRequest(input);
+    parse(input);
     return true;
   } catch {
     return false;

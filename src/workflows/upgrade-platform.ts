@@ -10,7 +10,7 @@ import {
   type UpgradeRequest,
 } from '../upgrade';
 import type { ParsedUpgradeRequest } from '../upgrade-request';
-import { compensate, quick, redeploy } from './activity-options';
+import { compensate, quick } from './activity-options';
 import { Patch } from './patches';
 import { errorMessage, type ProgressLog } from './progress';
 import { manualRollbackSteps, planRollback, type UpgradeChanges } from './rollback';
@@ -25,6 +25,7 @@ import {
   skipUnchangedPods,
   upgradeFull,
   upgradeRolling,
+  validateAndComplete,
   type Upgrade,
 } from './upgrade-steps';
 
@@ -72,10 +73,7 @@ async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
     else await upgradeRolling(upgrade, { backup, migrationsBefore });
 
     // Step 4: validate.
-    await progress.run('validate', () => redeploy.validatePlatform());
-    run.announce('completed');
-    await run.releaseLock();
-    return run.fullReport();
+    return await validateAndComplete(run);
   } catch (error) {
     throw await rollBackAndFail(upgrade, error);
   }

@@ -47,13 +47,19 @@ export class UpgradeRun {
   readonly notifier = new UpgradeNotifier(this);
   abortReason?: string;
 
-  /** Answers the `progress` query and takes the `approve` and `abortReason` signals from now on. */
-  constructor(readonly input: UpgradeRequest) {
+  /**
+   * Answers the `progress` query and takes the `approve` and `abortReason` signals from now on. `toVersion` is what the
+   * progress, memo and search attributes name as the target (a component upgrade's names its component).
+   */
+  constructor(
+    readonly input: UpgradeRequest,
+    toVersion = requestedVersion(input),
+  ) {
     const { workflowId, startTime } = workflowInfo();
     this.workflowId = workflowId;
     this.startTime = startTime;
     this.lockOwner = upgradeLockOwner();
-    this.progress = new ProgressLog(requestedVersion(input), stepTelemetry(workflowId));
+    this.progress = new ProgressLog(toVersion, stepTelemetry(workflowId));
     this.gates = new ApprovalGates((note) => this.progress.notes.push(note));
     setHandler(progressQuery, () => this.progress.snapshot());
     setHandler(approveSignal, (approval) => this.gates.receive(approval));
@@ -113,23 +119,46 @@ export interface Baseline {
  * a failed check or a cancel fails the upgrade as PreflightFailed, nothing changed and the lock released.
  */
 export async function runPreflight(run: UpgradeRun): Promise<AcceptedRequest> {
-  const { progress, lockOwner } = run;
+  return checkBeforeChanging(
+    run,
+    async (lockRequested) => {
+      const request = parseUpgradeRequest(run.input);
+      lockRequested(!request.dryRun);
+      const preflight = await preflightCheck.checkPreflight({
+        request,
+        lockOwner: run.lockOwner,
+        readOnly: request.dryRun,
+      });
+      return { request, preflight };
+    },
+    ({ preflight }) => preflight.checks.join('; '),
+  );
+}
+
+/**
+ * The pre-flight step of any upgrade: `check` parses its request and runs its checks, saying first whether they take
+ * the lock. A refusal, a failed check or a cancel fails the upgrade as PreflightFailed, the lock released if taken.
+ */
+export async function checkBeforeChanging<T>(
+  run: UpgradeRun,
+  check: (lockRequested: (requested: boolean) => void) => Promise<T>,
+  describe: (accepted: T) => string,
+): Promise<T> {
+  const { progress } = run;
   progress.plan([{ id: 'preflight', title: 'Pre-flight checks' }]);
   let lockRequested = false;
   try {
     return await progress.run(
       'preflight',
       async () => {
-        const request = parseUpgradeRequest(run.input);
-        lockRequested = !request.dryRun;
-        const preflight = await preflightCheck.checkPreflight({ request, lockOwner, readOnly: request.dryRun });
+        const accepted = await check((requested) => void (lockRequested = requested));
         // A cancel that came while it ran ends the upgrade here, nothing changed: the lock it took is released below.
         if (CancellationScope.current().consideredCancelled) {
           throw new CancelledFailure('the upgrade was cancelled during pre-flight; nothing was changed');
         }
-        return { request, preflight };
+        return accepted;
       },
-      ({ preflight }) => preflight.checks.join('; '),
+      describe,
     );
   } catch (error) {
     run.announce('refused');
@@ -145,6 +174,19 @@ export async function runPreflight(run: UpgradeRun): Promise<AcceptedRequest> {
       details: [run.fullReport()],
     });
   }
+}
+
+/** The backup's directory name: when the upgrade started, and what from and to (`20261126T031500Z-1.2.0-to-1.3.0`). */
+export function backupIdOf(run: UpgradeRun, from: string, to: string): string {
+  return `${run.startTime.toISOString().replace(/[-:]|\.\d+/g, '')}-${from}-to-${to}`;
+}
+
+/** Step 4: the platform validated, the upgrade completed and its lock released. */
+export async function validateAndComplete(run: UpgradeRun): Promise<UpgradeReport> {
+  await run.progress.run('validate', () => redeploy.validatePlatform());
+  run.announce('completed');
+  await run.releaseLock();
+  return run.fullReport();
 }
 
 /** A dry run's answer: what the upgrade would do, from pre-flight's read-only checks; nothing was locked. */
@@ -197,7 +239,7 @@ export function noChangesYet(run: UpgradeRun, preflight: PreflightReport): Upgra
 export async function pullAndBackUp({ run, preflight, changes }: Upgrade): Promise<BackupRecord> {
   const { progress, report } = run;
   const { fromVersion, toVersion } = preflight;
-  const backupId = `${run.startTime.toISOString().replace(/[-:]|\.\d+/g, '')}-${fromVersion}-to-${toVersion}`;
+  const backupId = backupIdOf(run, fromVersion, toVersion);
   const [pulled, backup] = await settleAll([
     progress.run(
       'pull-images',

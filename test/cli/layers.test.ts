@@ -20,6 +20,7 @@ describe("the CLI's modules", () => {
     'errors',
     'fleet',
     'render-fleet',
+    'components',
   ])('cli/%s loads without pg or execa', (name) => {
     jest.isolateModules(() => {
       expect(() => jest.requireActual(`../../src/cli/${name}`)).not.toThrow();

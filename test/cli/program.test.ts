@@ -46,6 +46,18 @@ describe('runCli', () => {
     });
   });
 
+  it('hands component plan and start the component, its version and the override', async () => {
+    await runCli(['component', 'plan', 'postgres', '16', '--env', 'staging', '--json']);
+    await runCli(['component', 'start', 'temporal', '1.24', '--allow-unsupported', '--follow']);
+
+    expect(mocked.componentPlan).toHaveBeenCalledWith('postgres', '16', { env: 'staging', json: true });
+    expect(mocked.componentStart).toHaveBeenCalledWith('temporal', '1.24', {
+      env: 'default',
+      allowUnsupported: true,
+      follow: true,
+    });
+  });
+
   it('refuses fleet start without --envs, and a fleet name that is no safe name', async () => {
     const error = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {

@@ -1,4 +1,5 @@
 import { UsageError } from '../../src/cli/errors';
+import { componentRequest } from '../../src/cli/components';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { retryingActivities, upgradeRequest, withRetries } from '../../src/cli/upgrades';
 import type { UpgradeProgress } from '../../src/upgrade';
@@ -95,5 +96,20 @@ describe('retryingActivities and withRetries', () => {
 
   it('changes nothing when no activity is being retried', () => {
     expect(withRetries(progress, retryingActivities(description([])))).toBe(progress);
+  });
+});
+
+describe('componentRequest', () => {
+  it("is the shared parser's request, its refusal a usage error (exit 2) naming the problem", () => {
+    expect(componentRequest('postgres', '16', { env: 'default' })).toEqual({
+      component: 'postgres',
+      targetVersion: '16',
+      allowUnsupported: false,
+      dryRun: false,
+    });
+    expect(thrown(UsageError, () => componentRequest('temporal', '1.24', { env: 'default' })).message).toBe(
+      'Temporal 1.24 is outside the range AEGIS runtime 0.x supports (1.22–1.23): set `allowUnsupported` (--allow-unsupported) to go there anyway',
+    );
+    expect(() => componentRequest('postgres', '14', { env: 'default' })).toThrow(UsageError);
   });
 });

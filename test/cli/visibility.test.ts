@@ -57,14 +57,14 @@ describe('queryLiteral', () => {
 describe('environmentUpgradesQuery', () => {
   it("asks for the environment's upgrades by attribute, and for older ones by their ID", () => {
     expect(environmentUpgradesQuery('staging')).toBe(
-      "WorkflowType = 'upgradePlatform' AND (AegisEnvironment = 'staging' OR " +
+      "(WorkflowType = 'upgradePlatform' OR WorkflowType = 'upgradeComponent') AND (AegisEnvironment = 'staging' OR " +
         "(AegisEnvironment IS NULL AND WorkflowId STARTS_WITH 'aegis-upgrade-staging'))",
     );
   });
 
   it('asks for the running one only with running', () => {
     expect(environmentUpgradesQuery('default', { running: true })).toBe(
-      "WorkflowType = 'upgradePlatform' AND (AegisEnvironment = 'default' OR " +
+      "(WorkflowType = 'upgradePlatform' OR WorkflowType = 'upgradeComponent') AND (AegisEnvironment = 'default' OR " +
         "(AegisEnvironment IS NULL AND WorkflowId STARTS_WITH 'aegis-upgrade-default')) AND ExecutionStatus = 'Running'",
     );
   });

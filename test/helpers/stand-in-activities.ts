@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { UpgradeActivities } from '../../src/activities';
 import { acquireLock } from '../../src/activities/lock';
 import { createLockActivities } from '../../src/activities/unlock';
+import { postgresImageTag } from '../../src/activities/component-tags';
+import { ComponentUpgradeRefused, planComponentUpgrade, temporalImageTag } from '../../src/components';
 import type { PodName } from '../../src/platform';
 import { UPGRADE_WORKFLOW_TYPE, type UpgradeRequest } from '../../src/upgrade';
 import { REPO_ROOT } from './repo';
@@ -38,6 +40,8 @@ export interface StandInScenario {
   holdThroughCancel?: boolean;
   /** Pre-flight refuses with this message (the real one throws PreflightFailed). */
   refuse?: string;
+  /** The version a component upgrade finds running. @default postgres 15.8, temporal 1.22.3 */
+  componentVersion?: string;
   /** Activities replaced for this upgrade (after the knobs above); their calls are recorded all the same. */
   overrides?: Partial<UpgradeActivities>;
 }
@@ -66,6 +70,8 @@ interface Call {
 }
 
 const RUNNING_VERSION = '1.2.0';
+const COMPONENT_VERSIONS = { postgres: '15.8', temporal: '1.22.3' } as const;
+const PGDATA = '/srv/aegis-state/pgdata';
 const DEPLOYED_PODS: PodName[] = ['database', 'core', 'temporal', 'seal-gateway'];
 
 /**
@@ -154,6 +160,51 @@ export function standInActivities(scenarios: Map<string, StandInScenario>, { loc
       version: scenario.runningVersion ?? RUNNING_VERSION,
       problems: [],
     }),
+    async checkComponentPreflight({ request, lockOwner, readOnly }, scenario) {
+      if (scenario.refuse) throw ApplicationFailure.nonRetryable(scenario.refuse, 'PreflightFailed');
+      const version = scenario.componentVersion ?? COMPONENT_VERSIONS[request.component];
+      let plan;
+      try {
+        plan = planComponentUpgrade(request, version);
+      } catch (error) {
+        if (error instanceof ComponentUpgradeRefused)
+          throw ApplicationFailure.nonRetryable(error.message, 'PreflightFailed');
+        throw error;
+      }
+      if (lockRoot && !readOnly) {
+        await acquireLock(lockRoot, { ...lockOwner, fromVersion: version, toVersion: request.targetVersion });
+        lockTakers.set(lockOwner.workflowId, lockOwner.runId);
+      }
+      const postgres = request.component === 'postgres';
+      const currentTag = postgres ? '15-alpine' : version;
+      return {
+        plan,
+        currentTag,
+        targetTag: postgres ? postgresImageTag(currentTag, plan.toVersion) : temporalImageTag(plan.toVersion),
+        aegisTag: scenario.runningVersion ?? RUNNING_VERSION,
+        ...(postgres && { dataDirectory: PGDATA }),
+        ...(plan.strategy === 'postgres-major' && { newDataDirectory: `${PGDATA}-16` }),
+        checks: ['stand-in platform'],
+      };
+    },
+    setComponentImageTag: async ({ pod }) => (pod === 'database' ? '15-alpine' : COMPONENT_VERSIONS.temporal),
+    setDatabaseDataDirectory: async () => PGDATA,
+    verifyPostgresVersion: async ({ version }) => `PostgreSQL ${version}`,
+    verifyTemporalServer: async ({ tag }) => `auto-setup:${tag} running`,
+    stopDatabaseClients: async () => ['core', 'temporal', 'seal-gateway'],
+    startDatabaseClients: async () => ['core', 'temporal', 'seal-gateway'],
+    dumpCluster: async ({ backupId }) => ({
+      location: `/var/backups/aegis/${backupId}`,
+      file: { name: 'cluster.sql', bytes: 1, sha256: '0'.repeat(64) },
+      takenAt: new Date().toISOString(),
+      summary: '3 databases, 4 tables (10 rows), 1 roles',
+    }),
+    prepareDataDirectory: async ({ directory }) => `${directory} created`,
+    restoreCluster: async ({ directory }) => `restored into ${directory}`,
+    verifyClusterCopy: async () => 'identical',
+    stopTemporalServer: async () => undefined,
+    backUpTemporalDatabases: async ({ backupId }) => ({ location: `/var/backups/aegis/${backupId}`, files: [] }),
+    restoreTemporalDatabases: async () => ['temporal', 'temporal_visibility'],
     ...(lockRoot ? createLockActivities(lockRoot) : {}),
   };
 

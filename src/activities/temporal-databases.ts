@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { dumpFileName } from '../backup-layout';
+import { MANIFEST_FILE } from '../backup-layout';
+import { TEMPORAL_DATABASES, podFullName } from '../platform';
+import type { BackupRecord } from '../upgrade';
+import { backupDirectory, checkBackupLocation } from './backup';
+import type { Deployment } from './deployment';
+import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
+import { BackupInvalid } from './errors';
+import { heartbeatWhile } from './heartbeat';
+
+const STOP_SECONDS = 30;
+const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/**
+ * The platform's Temporal databases, around an upgrade of its server: dumped with the server stopped, and restored
+ * whole (dropped, created, `pg_restore --single-transaction`) when the rollback goes back to the server that cannot run
+ * the migrated schema. Only ever for the platform's own Temporal, never the one this worker runs on (pre-flight).
+ */
+export function createTemporalDatabaseActivities(deployment: Deployment) {
+  const { exec, role, dump, verify } = createDumpTools(deployment);
+
+  return {
+    /** Stops pod temporal (its server and its AEGIS worker) so that nothing writes its databases. */
+    async stopTemporalServer(): Promise<void> {
+      await heartbeatWhile(
+        deployment.podman(['pod', 'stop', '--ignore', '-t', String(STOP_SECONDS), podFullName('temporal')]),
+        `stopping ${podFullName('temporal')}`,
+      );
+    },
+
+    /** `pg_dump -Fc` of each Temporal database, verified; a backup finished before a crash is kept. */
+    async backUpTemporalDatabases({ backupId }: { backupId: string }): Promise<BackupRecord> {
+      const location = backupDirectory(deployment.config.aegis.backupDir, backupId);
+      const done = await readJson<BackupRecord>(path.join(location, MANIFEST_FILE));
+      if (done) {
+        for (const file of done.files) await verify(location, file);
+        return done;
+      }
+      await privateDirectory(location);
+      const user = await role();
+      const files = await heartbeatWhile(
+        Promise.all(
+          TEMPORAL_DATABASES.map((database) =>
+            dump(location, dumpFileName(database), ['pg_dump', '-U', user, '-Fc', database]),
+          ),
+        ),
+        'pg_dump of the Temporal databases',
+      );
+      for (const file of files) await verify(location, file);
+      const record: BackupRecord = { location, files };
+      await writePrivateJson(path.join(location, MANIFEST_FILE), record);
+      return record;
+    },
+
+    /** Each Temporal database dropped, created and restored in one transaction: again after a crash, from scratch. */
+    async restoreTemporalDatabases({ backup }: { backup: BackupRecord }): Promise<string[]> {
+      const location = checkBackupLocation(deployment.config.aegis.backupDir, backup.location);
+      const user = await role();
+      return heartbeatWhile(
+        (async () => {
+          for (const database of TEMPORAL_DATABASES) {
+            const file = backup.files.find((candidate) => candidate.name === dumpFileName(database));
+            if (!file) throw new BackupInvalid(`${location} holds no dump of ${database}`);
+            await verify(location, file);
+            await deployment.psql('postgres', `drop database if exists ${ident(database)} with (force)`);
+            await deployment.psql('postgres', `create database ${ident(database)} owner ${ident(user)}`);
+            await exec(['pg_restore', '-U', user, '-d', database, '--single-transaction', '--exit-on-error'], {
+              inputFile: path.join(location, file.name),
+            });
+          }
+          return [...TEMPORAL_DATABASES];
+        })(),
+        'restore of the Temporal databases',
+      );
+    },
+  };
+}
