@@ -34,11 +34,18 @@ podman() {
 
 # shellcheck source=lib/images.sh
 . "$SANDBOX_SRC/lib/images.sh"
+# TEMPORAL_CLI_BIN: the project's temporal CLI (scripts/bootstrap.sh builds it)
+# shellcheck source=../scripts/lib/temporal-cli.sh
+. "$REPO_ROOT/scripts/lib/temporal-cli.sh"
 
-wait_for() { # <seconds> <what> <command...>
-  local deadline=$((SECONDS + $1)) what="$2"
+wait_for() { # <seconds> <what> <command...>; status 99 of the command ends the wait at once
+  local deadline=$((SECONDS + $1)) what="$2" rc
   shift 2
-  until "$@" >/dev/null 2>&1; do
+  while true; do
+    rc=0
+    "$@" >/dev/null 2>&1 || rc=$?
+    [[ $rc -ne 0 ]] || return 0
+    [[ $rc -ne 99 ]] || { say "gave up waiting for $what"; return 1; }
     ((SECONDS < deadline)) || { say "timed out waiting for $what"; return 1; }
     sleep 0.5
   done
@@ -152,6 +159,98 @@ EOF
   say "postgres check passed in $((SECONDS - started)) s"
 }
 
+# --- Temporal --------------------------------------------------------------------------------
+ip_of() { podman inspect --format "{{(index .NetworkSettings.Networks \"$NETWORK\").IPAddress}}" "$1"; }
+temporal_cli() { "$TEMPORAL_CLI_BIN" "$@" --address "$(ip_of check-temporal):7233"; }
+schema_versions() {
+  local db
+  for db in temporal temporal_visibility; do
+    printf '%s=%s ' "$db" "$(psql_in check-temporal-db "$db" -c 'SELECT curr_version FROM schema_version')"
+  done
+}
+
+# Runs release <version> as container check-temporal on check-temporal-db, like the temporal pod.
+start_temporal() { # <version>
+  remove_container check-temporal
+  podman run -d --name check-temporal --network "$NETWORK" \
+    -e DB=postgresql -e DB_PORT=5432 -e POSTGRES_USER=aegis -e POSTGRES_PWD="$PASSWORD" \
+    -e POSTGRES_SEEDS=check-temporal-db -e DYNAMIC_CONFIG_FILE_PATH=config/dynamicconfig/development-sql.yaml \
+    -v "$SANDBOX_SRC/deploy/podman/pods/temporal/development-sql.yaml:/etc/temporal/config/dynamicconfig/development-sql.yaml:ro" \
+    "$(temporal_server_image "$1")" >/dev/null
+}
+
+# Healthy, or fails the wait at once when the container has stopped.
+temporal_healthy() {
+  [[ "$(podman inspect --format '{{.State.Status}}' check-temporal)" == running ]] || return 99
+  temporal_cli operator cluster health
+}
+
+# Waits for the frontend to answer `operator cluster health`; prints the seconds it took.
+wait_temporal() { # <version>
+  local started=$SECONDS
+  wait_for 120 "Temporal $1" temporal_healthy || {
+    podman logs --tail 40 check-temporal >&2
+    die "Temporal $1 did not become healthy (its log above)"
+  }
+  echo $((SECONDS - started))
+}
+
+check_temporal() {
+  local from="${1:-}" to="${2:-}" started=$SECONDS t system
+  [[ -n "$from" && -n "$to" ]] || die "usage: check-component-images.sh temporal FROM TO (e.g. 1.22.6 1.23.1)"
+  [[ -x "$TEMPORAL_CLI_BIN" ]] || die "the temporal CLI is not at $TEMPORAL_CLI_BIN: run scripts/bootstrap.sh"
+  mkdir -p "$BUILD_DIR"
+  build_tool
+  podman image exists "$LOCAL_NS/postgres:15" || build_postgres
+  ensure_temporal_server_images "$from" "$to"
+  say "images: $(podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep '/temporal-server:' | tr '\n' ' ')"
+  ensure_network
+  start_postgres check-temporal-db "$LOCAL_NS/postgres:15"
+
+  say "== Temporal $from on a new PostgreSQL"
+  start_temporal "$from"
+  t="$(wait_temporal "$from")"
+  system="$(temporal_cli operator cluster system -o json)"
+  say "healthy after $t s: $(temporal_cli operator cluster health | tr '\n' ' ')"
+  say "cluster system: serverVersion $(sed -n 's/.*"serverVersion": *"\([^"]*\)".*/\1/p' <<<"$system")"
+  [[ "$system" == *"\"serverVersion\": \"$from\""* ]] || die "the server does not report version $from: $system"
+  say "schema_version: $(schema_versions)"
+  temporal_cli operator namespace create --namespace default --retention 24h >/dev/null
+  wait_for 30 "namespace default" temporal_cli workflow list --namespace default
+  temporal_cli workflow start --namespace default --workflow-id check-survives-upgrade --type CheckWorkflow --task-queue check >/dev/null
+  say "namespace default registered, workflow check-survives-upgrade started (no worker: stays running)"
+  podman logs check-temporal >"$CHECK_DIR/temporal-$from.log" 2>&1
+  podman stop -t 30 check-temporal >/dev/null
+
+  say "== Temporal $to on the same databases"
+  start_temporal "$to"
+  t="$(wait_temporal "$to")"
+  system="$(temporal_cli operator cluster system -o json)"
+  say "healthy after $t s; cluster system: serverVersion $(sed -n 's/.*"serverVersion": *"\([^"]*\)".*/\1/p' <<<"$system")"
+  [[ "$system" == *"\"serverVersion\": \"$to\""* ]] || die "the server does not report version $to: $system"
+  say "schema_version: $(schema_versions)"
+  say "workflow check-survives-upgrade: $(temporal_cli workflow describe --namespace default -w check-survives-upgrade -o json | sed -n 's/.*"status": *"\([^"]*\)".*/\1/p' | head -n 1)"
+  podman logs check-temporal >"$CHECK_DIR/temporal-$to.log" 2>&1
+  podman stop -t 30 check-temporal >/dev/null
+
+  say "== Temporal $from again, on the schema $to migrated"
+  start_temporal "$from"
+  if t="$(wait_temporal "$from" 2>/dev/null)"; then
+    system="$(temporal_cli operator cluster system -o json)"
+    say "$from STARTED on the migrated schema (healthy after $t s, serverVersion $(sed -n 's/.*"serverVersion": *"\([^"]*\)".*/\1/p' <<<"$system"))"
+    say "schema_version: $(schema_versions)"
+    say "workflow check-survives-upgrade: $(temporal_cli workflow describe --namespace default -w check-survives-upgrade -o json 2>&1 | sed -n 's/.*"status": *"\([^"]*\)".*/\1/p' | head -n 1)"
+  else
+    say "$from did not come up on the migrated schema; the end of its log:"
+    podman logs --tail 20 check-temporal 2>&1 | sed 's/^/[check]   /' >&2
+  fi
+  podman logs check-temporal >"$CHECK_DIR/temporal-$from-on-$to-schema.log" 2>&1
+  say "container logs kept in $CHECK_DIR/temporal-*.log"
+  remove_container check-temporal
+  remove_container check-temporal-db
+  say "temporal check done in $((SECONDS - started)) s"
+}
+
 clean() {
   local c
   for c in $(podman ps -a --format '{{.Names}}' | grep '^check-' || true); do remove_container "$c"; done
@@ -161,6 +260,7 @@ clean() {
 
 case "${1:-}" in
   postgres) check_postgres ;;
+  temporal) shift; check_temporal "$@" ;;
   clean) clean ;;
   *) sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -222,6 +222,85 @@ EOF
   rm -rf "$ctx"
 }
 
+# --- Real Temporal servers (opt-in) --------------------------------------------------------------
+# temporalio/auto-setup:<version> images made of a real server release (scripts/temporal-server.sh
+# builds it, minutes the first time) that set up their schema on PostgreSQL like auto-setup
+# (images/temporal/entrypoint.sh). Only the component-upgrade tests need them, not the default
+# platform (whose temporal pod runs the 1.23.0 stand-in): built when asked for, by
+# `sandbox.sh images temporal <version>...` or AEGIS_SANDBOX_TEMPORAL_SERVERS="<version> ...".
+TEMPORAL_IMAGE_LABEL=io.aegis-upgrade.temporal-image
+
+temporal_server_image() { echo "$LOCAL_NS/temporal-server:$1"; }
+
+# What a version's image is made of: its release's files and this image's sources.
+temporal_image_hash() { # <release dir>
+  {
+    sha256sum "$1/temporal-server" "$1/temporal-sql-tool" "$SANDBOX_SRC"/images/temporal/* | cut -d' ' -f1
+    find "$1/schema" -type f -print0 | sort -z | xargs -0 sha256sum | cut -d' ' -f1
+    declare -f build_temporal_server_image
+    busybox --help 2>&1 | head -1
+  } | sha256sum | cut -c1-16
+}
+
+build_temporal_server_image() { # <version> <release dir> <hash>
+  local v="$1" dir="$2" hash="$3" r="$BUILD_DIR/rootfs-temporal-$1" f lib kind
+  say "building image temporalio/auto-setup:$v (real Temporal server $v on PostgreSQL)"
+  rootfs_skeleton "$r"
+  mkdir -p "$r/etc/temporal/config/dynamicconfig" "$r/etc/temporal/schema" "$r/lib64"
+  for f in temporal-server temporal-sql-tool; do
+    # Debug symbols are half of a Go binary; nobody debugs these in the sandbox.
+    if command -v strip >/dev/null; then strip -o "$r/usr/local/bin/$f" "$dir/$f"; else cp "$dir/$f" "$r/usr/local/bin/$f"; fi
+  done
+  cp -r "$dir/schema/postgresql" "$r/etc/temporal/schema/postgresql"
+  for kind in temporal visibility; do # the version update-schema brings each database to
+    find "$r/etc/temporal/schema/postgresql/v12/$kind/versioned" -mindepth 1 -maxdepth 1 -type d -name 'v*' \
+      | sed 's|.*/v||' | sort -V | tail -n 1 >"$r/etc/temporal/schema/postgresql/v12/$kind/VERSION"
+  done
+  install -m 0755 "$SANDBOX_SRC/images/temporal/entrypoint.sh" "$r/etc/temporal/entrypoint.sh"
+  install -m 0644 "$SANDBOX_SRC/images/temporal/config.yaml" "$r/etc/temporal/config-template.yaml"
+  for f in "$r"/usr/local/bin/temporal-*; do
+    ldd "$f" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' || true
+  done | sort -u | while read -r lib; do
+    [[ -e "$lib" ]] || continue
+    mkdir -p "$r$(dirname "$lib")"
+    cp -L "$lib" "$r$lib"
+  done
+  [[ -e "$r/lib64/ld-linux-x86-64.so.2" ]] || cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"
+  import_rootfs "$r" "$(temporal_server_image "$v")" \
+    --change "LABEL $TEMPORAL_IMAGE_LABEL=$hash" --change "LABEL org.opencontainers.image.version=$v" \
+    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV TZ=UTC' --change "ENV TEMPORAL_VERSION=$v" \
+    --change 'WORKDIR /etc/temporal' --change 'EXPOSE 7233' --change 'STOPSIGNAL SIGTERM' \
+    --change 'CMD ["/etc/temporal/entrypoint.sh"]'
+  rm -rf "$r"
+}
+
+# Builds the images of the given releases that are missing or stale (building the releases first).
+ensure_temporal_server_images() { # <version>...
+  local v dir hash have
+  [[ $# -gt 0 ]] || return 0
+  mkdir -p "$BUILD_DIR"
+  build_tool
+  for v in "$@"; do
+    dir="$("$REPO_ROOT/scripts/temporal-server.sh" "$v" | tail -n 1)" || die "could not build Temporal server $v (above)"
+    hash="$(temporal_image_hash "$dir")"
+    have="$(podman image inspect --format "{{index .Labels \"$TEMPORAL_IMAGE_LABEL\"}}" "$(temporal_server_image "$v")" 2>/dev/null || true)"
+    [[ "$have" == "$hash" ]] || build_temporal_server_image "$v" "$dir" "$hash"
+  done
+}
+
+# Puts them into the sandbox registry as temporalio/auto-setup:<version> (once per build).
+publish_temporal_server_images() { # <version>...
+  local v hash
+  for v in "$@"; do
+    hash="$(podman image inspect --format "{{index .Labels \"$TEMPORAL_IMAGE_LABEL\"}}" "$(temporal_server_image "$v")")"
+    if [[ "$(cat "$REGISTRY_DIR/temporal-$v.pushed" 2>/dev/null)" != "$hash:$REGISTRY_HOST" ]] \
+       || ! manifest_exists temporalio/auto-setup "$v"; then
+      push_image "$(temporal_server_image "$v")" "$REGISTRY_HOST/temporalio/auto-setup:$v"
+      echo "$hash:$REGISTRY_HOST" >"$REGISTRY_DIR/temporal-$v.pushed"
+    fi
+  done
+}
+
 # Builds whatever is missing or stale. Cheap when everything is current.
 ensure_images() {
   mkdir -p "$BUILD_DIR"
