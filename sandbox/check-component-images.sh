@@ -22,7 +22,9 @@ BUILD_DIR="$CHECK_DIR/build"
 NETWORK=aegis-component-check
 # Apart from podman's default range and the sandbox's network.
 SUBNET=10.213.7.0/24
-PASSWORD=check-only-password
+# Quotes, backslash, & | @ : the image's config template must carry them (a space cannot: see
+# images/temporal/entrypoint.sh).
+PASSWORD='check"only"pw:it'\''s\&|@'
 
 say() { printf '[check] %s\n' "$*" >&2; }
 die() { printf '[check] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -238,7 +238,7 @@ temporal_image_hash() { # <release dir>
     sha256sum "$1/temporal-server" "$1/temporal-sql-tool" "$SANDBOX_SRC"/images/temporal/* | cut -d' ' -f1
     find "$1/schema" -type f -print0 | sort -z | xargs -0 sha256sum | cut -d' ' -f1
     declare -f build_temporal_server_image
-    busybox --help 2>&1 | head -1
+    busybox --help 2>&1 | sed -n 1p # sed reads it all: head would end busybox by SIGPIPE, now and then
   } | sha256sum | cut -c1-16
 }
 
@@ -282,7 +282,7 @@ ensure_temporal_server_images() { # <version>...
   build_tool
   for v in "$@"; do
     dir="$("$REPO_ROOT/scripts/temporal-server.sh" "$v" | tail -n 1)" || die "could not build Temporal server $v (above)"
-    hash="$(temporal_image_hash "$dir")"
+    hash="$(temporal_image_hash "$dir")" || die "could not hash the files of Temporal server $v in $dir"
     have="$(podman image inspect --format "{{index .Labels \"$TEMPORAL_IMAGE_LABEL\"}}" "$(temporal_server_image "$v")" 2>/dev/null || true)"
     [[ "$have" == "$hash" ]] || build_temporal_server_image "$v" "$dir" "$hash"
   done
@@ -292,7 +292,8 @@ ensure_temporal_server_images() { # <version>...
 publish_temporal_server_images() { # <version>...
   local v hash
   for v in "$@"; do
-    hash="$(podman image inspect --format "{{index .Labels \"$TEMPORAL_IMAGE_LABEL\"}}" "$(temporal_server_image "$v")")"
+    hash="$(podman image inspect --format "{{index .Labels \"$TEMPORAL_IMAGE_LABEL\"}}" "$(temporal_server_image "$v")")" ||
+      die "no image $(temporal_server_image "$v") to publish: build it first (ensure_temporal_server_images)"
     if [[ "$(cat "$REGISTRY_DIR/temporal-$v.pushed" 2>/dev/null)" != "$hash:$REGISTRY_HOST" ]] \
        || ! manifest_exists temporalio/auto-setup "$v"; then
       push_image "$(temporal_server_image "$v")" "$REGISTRY_HOST/temporalio/auto-setup:$v"

@@ -28,6 +28,15 @@ SCHEMA_DIR=/etc/temporal/schema/postgresql/v12
 
 say() { echo "temporal auto-setup ($VERSION): $*"; }
 
+# Temporal's PostgreSQL plugin (server and sql tool) puts the password unquoted into a key=value
+# connection string: a space in it fails as "password authentication failed" (checked with 1.22.6).
+case "$POSTGRES_PWD" in
+*" "*)
+    echo "temporal auto-setup ($VERSION): POSTGRES_PWD contains a space, which Temporal's PostgreSQL plugin cannot pass on; use a password without spaces" >&2
+    exit 2
+    ;;
+esac
+
 case "$DB" in
 postgresql | postgres12) SQL_PLUGIN=postgres12 ;;
 postgres12_pgx) SQL_PLUGIN=postgres12_pgx ;;
