@@ -8,8 +8,10 @@
 #        cluster with 16's psql, and compares every table's row count and content checksum.
 #   check-component-images.sh temporal FROM TO   builds the real auto-setup images of Temporal
 #        server FROM and TO (e.g. 1.22.6 1.23.1; scripts/temporal-server.sh builds the releases,
-#        minutes each the first time), runs FROM on a fresh PostgreSQL 15, then TO on the same
-#        databases (schema migrated), then FROM again on the migrated schema (refused).
+#        minutes each the first time), runs FROM on a fresh PostgreSQL 15 (namespace default, one
+#        workflow), TO with SKIP_SCHEMA_SETUP=true on FROM's schema (must refuse), TO on the same
+#        databases (schema migrated, workflow still there), then FROM again on TO's schema and
+#        reports what it does (Temporal accepts a schema newer than its own: it comes up).
 #   check-component-images.sh clean      removes its containers, network and storage.
 #
 # Environment: AEGIS_COMPONENT_CHECK_DIR (default <repo>/.podman) holds the storage and builds.
@@ -172,13 +174,15 @@ schema_versions() {
 }
 
 # Runs release <version> as container check-temporal on check-temporal-db, like the temporal pod.
-start_temporal() { # <version>
+start_temporal() { # <version> [podman run options...]
+  local v="$1"
+  shift
   remove_container check-temporal
-  podman run -d --name check-temporal --network "$NETWORK" \
+  podman run -d --name check-temporal --network "$NETWORK" "$@" \
     -e DB=postgresql -e DB_PORT=5432 -e POSTGRES_USER=aegis -e POSTGRES_PWD="$PASSWORD" \
     -e POSTGRES_SEEDS=check-temporal-db -e DYNAMIC_CONFIG_FILE_PATH=config/dynamicconfig/development-sql.yaml \
     -v "$SANDBOX_SRC/deploy/podman/pods/temporal/development-sql.yaml:/etc/temporal/config/dynamicconfig/development-sql.yaml:ro" \
-    "$(temporal_server_image "$1")" >/dev/null
+    "$(temporal_server_image "$v")" >/dev/null
 }
 
 # Healthy, or fails the wait at once when the container has stopped.
@@ -198,7 +202,7 @@ wait_temporal() { # <version>
 }
 
 check_temporal() {
-  local from="${1:-}" to="${2:-}" started=$SECONDS t system
+  local from="${1:-}" to="${2:-}" started=$SECONDS t system schema_before status
   [[ -n "$from" && -n "$to" ]] || die "usage: check-component-images.sh temporal FROM TO (e.g. 1.22.6 1.23.1)"
   [[ -x "$TEMPORAL_CLI_BIN" ]] || die "the temporal CLI is not at $TEMPORAL_CLI_BIN: run scripts/bootstrap.sh"
   mkdir -p "$BUILD_DIR"
@@ -216,13 +220,24 @@ check_temporal() {
   say "healthy after $t s: $(temporal_cli operator cluster health | tr '\n' ' ')"
   say "cluster system: serverVersion $(sed -n 's/.*"serverVersion": *"\([^"]*\)".*/\1/p' <<<"$system")"
   [[ "$system" == *"\"serverVersion\": \"$from\""* ]] || die "the server does not report version $from: $system"
-  say "schema_version: $(schema_versions)"
+  schema_before="$(schema_versions)"
+  say "schema_version: $schema_before"
   temporal_cli operator namespace create --namespace default --retention 24h >/dev/null
   wait_for 30 "namespace default" temporal_cli workflow list --namespace default
   temporal_cli workflow start --namespace default --workflow-id check-survives-upgrade --type CheckWorkflow --task-queue check >/dev/null
   say "namespace default registered, workflow check-survives-upgrade started (no worker: stays running)"
   podman logs check-temporal >"$CHECK_DIR/temporal-$from.log" 2>&1
   podman stop -t 30 check-temporal >/dev/null
+
+  say "== Temporal $to on $from's schema, with SKIP_SCHEMA_SETUP=true (no migration)"
+  start_temporal "$to" -e SKIP_SCHEMA_SETUP=true
+  if (wait_temporal "$to") >/dev/null 2>&1; then # a subshell: its die ends only the wait
+    die "$to started on $from's schema without migrating it"
+  fi
+  say "$to refused, as expected; the end of its log:"
+  podman logs check-temporal 2>&1 | grep -v '^{' | tail -n 3 | cut -c1-400 | sed 's/^/[check]   /' >&2
+  podman logs check-temporal 2>&1 | grep -E '"level":"(error|fatal)"' | tail -n 2 | cut -c1-400 | sed 's/^/[check]   /' >&2
+  podman logs check-temporal >"$CHECK_DIR/temporal-$to-on-$from-schema.log" 2>&1
 
   say "== Temporal $to on the same databases"
   start_temporal "$to"
@@ -231,7 +246,10 @@ check_temporal() {
   say "healthy after $t s; cluster system: serverVersion $(sed -n 's/.*"serverVersion": *"\([^"]*\)".*/\1/p' <<<"$system")"
   [[ "$system" == *"\"serverVersion\": \"$to\""* ]] || die "the server does not report version $to: $system"
   say "schema_version: $(schema_versions)"
-  say "workflow check-survives-upgrade: $(temporal_cli workflow describe --namespace default -w check-survives-upgrade -o json | sed -n 's/.*"status": *"\([^"]*\)".*/\1/p' | head -n 1)"
+  [[ "$(schema_versions)" != "$schema_before" ]] || die "$to did not move the schema versions ($schema_before)"
+  status="$(temporal_cli workflow describe --namespace default -w check-survives-upgrade -o json | sed -n 's/.*"status": *"\([^"]*\)".*/\1/p' | head -n 1)"
+  say "workflow check-survives-upgrade: $status"
+  [[ "$status" == WORKFLOW_EXECUTION_STATUS_RUNNING ]] || die "the workflow started on $from is not running on $to"
   podman logs check-temporal >"$CHECK_DIR/temporal-$to.log" 2>&1
   podman stop -t 30 check-temporal >/dev/null
 
@@ -264,5 +282,5 @@ case "${1:-}" in
   postgres) check_postgres ;;
   temporal) shift; check_temporal "$@" ;;
   clean) clean ;;
-  *) sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
