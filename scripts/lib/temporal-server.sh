@@ -22,6 +22,11 @@ TEMPORAL_SERVER_VERSIONS=(1.22.6 1.23.1 1.24.2)
 # user's own Go caches.
 TEMPORAL_SERVER_GOCACHE_DIR="$AEGIS_UPGRADE_CACHE/temporal-server-go"
 
+# How the binaries are built, recorded beside them: a cache built another way is rebuilt.
+# Static (no cgo), like Temporal's own release binaries, so an image needs no C library; without
+# the build machine's paths in their stack traces.
+TEMPORAL_SERVER_BUILD_RECIPE="CGO_ENABLED=0 go install -trimpath"
+
 temporal_server_dir() {
   printf '%s/temporal-server-v%s\n' "$AEGIS_UPGRADE_CACHE" "$1"
 }
@@ -32,6 +37,7 @@ temporal_server_ok() {
   local dir
   dir="$(temporal_server_dir "$1")"
   [ -x "$dir/temporal-server" ] && [ -x "$dir/temporal-sql-tool" ] &&
+    [ "$(cat "$dir/build-recipe" 2>/dev/null)" = "$TEMPORAL_SERVER_BUILD_RECIPE" ] &&
     [ -d "$dir/schema/postgresql/v12/temporal/versioned" ] &&
     [ -d "$dir/schema/postgresql/v12/visibility/versioned" ]
 }
@@ -67,9 +73,9 @@ temporal_server_build() (
   log "  with go $(go_version), into $dir"
   started=$SECONDS
   export GOBIN="$tmp" GOMODCACHE="$TEMPORAL_SERVER_GOCACHE_DIR/mod" GOCACHE="$TEMPORAL_SERVER_GOCACHE_DIR/build"
-  export GOFLAGS="-modcacherw -buildvcs=false"
+  export GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0
   for pkg in cmd/server cmd/tools/sql; do
-    if ! go install "go.temporal.io/server/$pkg@v$version" >&2; then
+    if ! go install -trimpath "go.temporal.io/server/$pkg@v$version" >&2; then
       log "ERROR: go install go.temporal.io/server/$pkg@v$version failed (output above)"
       exit 1
     fi
@@ -90,6 +96,7 @@ temporal_server_build() (
     log "ERROR: the built sql tool does not run: $("$tmp/temporal-sql-tool" --version 2>&1 || true)"
     exit 1
   }
+  echo "$TEMPORAL_SERVER_BUILD_RECIPE" >"$tmp/build-recipe"
   chmod 0755 "$tmp"
   rm -rf "$dir"
   mv "$tmp" "$dir"
