@@ -10,6 +10,10 @@
 #   sandbox.sh env      `export KEY=value` lines for the worker and the tests (stdout only)
 #   sandbox.sh fault …  inject faults: add a rule for podman/make commands, take the registry or
 #                       PostgreSQL away, make the deploy checkout read-only; `fault clear` (and reset) undo
+#   sandbox.sh images temporal <version>…  also build and publish real Temporal servers as
+#                       temporalio/auto-setup:<version> (1.22.6 1.23.1 1.24.2; minutes each the first
+#                       time, cached), for the component-upgrade tests. The default platform keeps
+#                       its stand-in; AEGIS_SANDBOX_TEMPORAL_SERVERS="<version> …" does the same on `up`.
 #   sandbox.sh infrastructure   images, registry and its content only (no pods): what deployments share
 #
 # Several deployments at once, each as if on its own host: sandbox/deployments.sh (it runs this script
@@ -439,6 +443,12 @@ ensure_infrastructure() {
     ensure_insecure_registry
     start_registry
     ensure_registry_content
+    if [[ -n "${AEGIS_SANDBOX_TEMPORAL_SERVERS:-}" ]]; then
+      local -a versions
+      read -r -a versions <<<"$AEGIS_SANDBOX_TEMPORAL_SERVERS"
+      ensure_temporal_server_images "${versions[@]}"
+      publish_temporal_server_images "${versions[@]}"
+    fi
   fi
   ensure_network
   install_fault_shims
@@ -595,6 +605,17 @@ cmd_infrastructure() {
   ensure_infrastructure
 }
 
+cmd_images() {
+  [[ "${1:-}" == temporal && $# -ge 2 ]] || die "usage: sandbox.sh images temporal <version>... (e.g. 1.22.6 1.23.1 1.24.2)"
+  shift
+  load_ports up
+  ensure_infrastructure
+  ensure_temporal_server_images "$@"
+  publish_temporal_server_images "$@"
+  local v
+  for v in "$@"; do say "real Temporal server in the registry: $REGISTRY_HOST/temporalio/auto-setup:$v"; done
+}
+
 # up/reset/down never overlap (several test runs may share one sandbox).
 take_lock() {
   mkdir -p "$STATE_DIR"
@@ -613,5 +634,6 @@ case "${1:-}" in
   status) cmd_status ;;
   env) cmd_env ;;
   fault) shift; cmd_fault "$@" ;;
-  *) echo "usage: $0 up|down|reset|status|env|fault|infrastructure" >&2; exit 2 ;;
+  images) shift; take_lock; cmd_images "$@" ;;
+  *) echo "usage: $0 up|down|reset|status|env|fault|infrastructure|images" >&2; exit 2 ;;
 esac

@@ -3,7 +3,9 @@
 # Installs and checks everything the tests and the demo need, on a fresh
 # Debian 12 machine as root: npm dependencies, Debian packages (podman, runc,
 # docker-registry, busybox-static, PostgreSQL 15, ...), podman settings and the
-# `temporal` CLI (built from source, cached outside the checkout).
+# `temporal` CLI (built from source, cached outside the checkout), and PyPI's
+# pgserver wheel (PostgreSQL 16 for the sandbox's postgres:16 image, cached
+# outside the checkout).
 #
 # Run first by `npm test` and `npm run demo`. Idempotent: a few seconds when
 # everything is in place.
@@ -20,6 +22,8 @@ LOG_PREFIX=bootstrap
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/temporal-cli.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/temporal-cli.sh"
+# shellcheck source=lib/pgserver.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/pgserver.sh"
 # shellcheck source=lib/smoke.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/smoke.sh"
 
@@ -28,7 +32,8 @@ NODE_MIN_VERSION="20.19"
 # Debian packages the project needs, each with a command (or file) that proves
 # it is there where dpkg is not available.
 #   postgresql-15: its server binaries go into the sandbox's PostgreSQL image;
-#   postgresql-client-15: psql/pg_dump of the same major version.
+#   postgresql-client-15: psql/pg_dump of the same major version;
+#   python3-pip: fetches the pgserver wheel (PostgreSQL 16, scripts/lib/pgserver.sh).
 declare -A PACKAGE_PROVIDES=(
   [podman]=podman
   [runc]=runc
@@ -40,6 +45,7 @@ declare -A PACKAGE_PROVIDES=(
   [busybox-static]=busybox
   [postgresql-15]=/usr/lib/postgresql/15/bin/postgres
   [postgresql-client-15]=psql
+  [python3-pip]=pip3
   [gettext-base]=envsubst
   [make]=make
   [curl]=curl
@@ -52,7 +58,7 @@ declare -A PACKAGE_PROVIDES=(
 #   iptables: netavark runs it to set up every network (without it a pod's
 #     infra container fails with "netavark: No such file or directory").
 SYSTEM_PACKAGES=(podman runc catatonit netavark aardvark-dns iptables docker-registry
-  busybox-static postgresql-15 postgresql-client-15 gettext-base make curl git)
+  busybox-static postgresql-15 postgresql-client-15 python3-pip gettext-base make curl git)
 
 # crun fails on these machines ("cgroups in hybrid mode not supported") and
 # containers may not raise rlimits (setrlimit RLIMIT_NPROC: Operation not
@@ -250,6 +256,16 @@ ensure_temporal_cli() {
   temporal_cli_ensure || exit 1
 }
 
+# --- PostgreSQL 16 (pgserver wheel) ---------------------------------------------------
+ensure_pgserver_wheel() {
+  pgserver_wheel_ok && return 0
+  if [ "$CHECK_ONLY" -eq 1 ]; then
+    problem "pgserver $PGSERVER_VERSION wheel (PostgreSQL $PGSERVER_PG_VERSION) at $PGSERVER_WHEEL_PATH"
+    return 0
+  fi
+  pgserver_fetch || die "could not fetch the pgserver wheel (above)"
+}
+
 # --- main ---------------------------------------------------------------------------
 NODE_VERSION="?"
 PODMAN_VERSION="?"
@@ -260,6 +276,7 @@ ensure_system_packages
 ensure_podman_conf
 check_podman
 ensure_temporal_cli
+ensure_pgserver_wheel
 
 if [ "${#PROBLEMS[@]}" -gt 0 ]; then
   log "bootstrap --check: ${#PROBLEMS[@]} thing(s) missing; run scripts/bootstrap.sh (as root) to install them"

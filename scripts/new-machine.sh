@@ -15,7 +15,8 @@
 #   - the Debian packages the bootstrap installed and those they pulled in (as
 #     recorded by the bootstrap, plus any of its packages a new machine of this
 #     kind does not come with), purged;
-#   - the temporal CLI cache (AEGIS_UPGRADE_CACHE) and npm's download cache;
+#   - the cache AEGIS_UPGRADE_CACHE (temporal CLI, Temporal server releases, pgserver wheel)
+#     and npm's download cache;
 #   - this checkout's node_modules, dist and sandbox state (.sandbox).
 # What it leaves: packages a new machine already has (PostgreSQL 15, make,
 # curl, git, gettext-base), and packages apt upgraded rather than installed
@@ -75,7 +76,7 @@ log "removing podman's storage and network state"
 rm -rf /var/lib/containers /run/containers /etc/containers/networks /var/lib/cni /etc/cni /run/libpod
 rmdir -p /etc/containers/containers.conf.d /etc/containers/registries.conf.d 2>/dev/null || true
 
-log "removing the temporal CLI cache $AEGIS_UPGRADE_CACHE and npm's download cache"
+log "removing the cache $AEGIS_UPGRADE_CACHE (temporal CLI, Temporal servers, pgserver wheel) and npm's download cache"
 rm -rf "$AEGIS_UPGRADE_CACHE"
 npm cache clean --force >/dev/null 2>&1 || true
 

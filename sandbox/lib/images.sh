@@ -7,12 +7,17 @@
 
 LOCAL_NS=localhost/aegis-sandbox
 PG_BASE="$LOCAL_NS/pg-base:15"
+PG16_BASE="$LOCAL_NS/pg-base:16"
 MINI_BASE="$LOCAL_NS/mini-base:1"
 RUNTIME_VERSIONS_FILE="$SANDBOX_SRC/images/runtime/versions.conf"
+
+# shellcheck source=../../scripts/lib/pgserver.sh
+. "$REPO_ROOT/scripts/lib/pgserver.sh"
 
 # Third-party images: local build name -> path under the registry host.
 THIRD_PARTY_IMAGES=(
   "postgres:15|library/postgres:15-alpine"
+  "postgres:16|library/postgres:16-alpine"
   "temporal:1.23.0|temporalio/auto-setup:1.23.0"
   "temporal-ui:2.21.3|temporalio/ui:2.21.3"
   "prometheus:v2.53.0|prom/prometheus:v2.53.0"
@@ -31,6 +36,7 @@ images_hash() {
     sha256sum "$SANDBOX_SRC/lib/images.sh"
     busybox --help 2>&1 | head -1
     /usr/lib/postgresql/15/bin/postgres --version
+    echo "$PGSERVER_WHEEL_SHA256"
   } | sha256sum | cut -c1-16
 }
 
@@ -95,6 +101,44 @@ build_pg_base() {
   rm -rf "$r"
 }
 
+# PostgreSQL 16 from the pgserver wheel (scripts/lib/pgserver.sh), laid out like the 15 image:
+# /usr/lib/postgresql/16/{bin,lib,share}. Its client tools find their libpq through the RPATH
+# $ORIGIN/../../../pgserver.libs, hence /usr/lib/pgserver.libs.
+build_pg16_base() {
+  local r="$BUILD_DIR/rootfs-pg16" unpacked="$BUILD_DIR/pgserver" f lib
+  pgserver_wheel_ok || {
+    say "PostgreSQL 16 comes from PyPI's pgserver $PGSERVER_VERSION wheel, not cached at $PGSERVER_WHEEL_PATH (scripts/bootstrap.sh fetches it): fetching it now"
+    pgserver_fetch || die "could not fetch the pgserver wheel (above); run scripts/bootstrap.sh"
+  }
+  say "building PostgreSQL $PGSERVER_PG_VERSION base image from the pgserver $PGSERVER_VERSION wheel"
+  rm -rf "$unpacked"
+  mkdir -p "$unpacked"
+  busybox unzip -q "$PGSERVER_WHEEL_PATH" 'pgserver/pginstall/*' 'pgserver.libs/*' -d "$unpacked"
+  rootfs_skeleton "$r"
+  mkdir -p "$r/usr/lib/postgresql/16" "$r/var/run/postgresql" "$r/var/lib/postgresql/data" "$r/lib64"
+  cp -a "$unpacked/pgserver/pginstall/bin" "$unpacked/pgserver/pginstall/share" "$r/usr/lib/postgresql/16/"
+  mkdir -p "$r/usr/lib/postgresql/16/lib"
+  cp -a "$unpacked/pgserver/pginstall/lib/postgresql" "$r/usr/lib/postgresql/16/lib/"
+  rm -rf "$r/usr/lib/postgresql/16/lib/postgresql/pgxs"
+  cp -a "$unpacked/pgserver.libs" "$r/usr/lib/pgserver.libs"
+  # A wheel keeps no file modes.
+  chmod 0755 "$r"/usr/lib/postgresql/16/bin/* "$r"/usr/lib/postgresql/16/lib/postgresql/*.so "$r"/usr/lib/pgserver.libs/*
+  for f in "$r"/usr/lib/postgresql/16/bin/* "$r"/usr/lib/postgresql/16/lib/postgresql/*.so; do
+    ldd "$f" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' || true
+  done | grep -v "^$r/" | sort -u > "$BUILD_DIR/pg16-libs.txt"
+  while read -r lib; do
+    [[ -e "$lib" ]] || continue
+    mkdir -p "$r$(dirname "$lib")"
+    cp -L "$lib" "$r$lib"
+  done < "$BUILD_DIR/pg16-libs.txt"
+  [[ -e "$r/lib64/ld-linux-x86-64.so.2" ]] || cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"
+  chown -R 70:70 "$r/var/run/postgresql" "$r/var/lib/postgresql"
+  import_rootfs "$r" "$PG16_BASE" \
+    --change 'ENV PATH=/usr/local/bin:/usr/lib/postgresql/16/bin:/usr/bin:/bin' \
+    --change 'ENV TZ=UTC' --change 'CMD ["/bin/sh"]'
+  rm -rf "$r" "$unpacked"
+}
+
 build_mini_base() {
   local r="$BUILD_DIR/rootfs-mini"
   say "building busybox base image"
@@ -108,10 +152,10 @@ podman_build() { # <image name> <context dir>  (Containerfile inside the context
   podman build --pull=never --quiet -t "$1" "$2" >/dev/null
 }
 
-build_derived_images() {
-  local ctx="$BUILD_DIR/ctx" v readiness m
-  rm -rf "$ctx"
-  mkdir -p "$ctx/postgres" "$ctx/components"
+# postgres:15 and postgres:16: the same entrypoint on each major's base image.
+build_postgres_images() { # <context dir>
+  local ctx="$1"
+  mkdir -p "$ctx/postgres"
   # entrypoints must be executable whatever the checkout did with file modes
   install -m 0755 "$SANDBOX_SRC/images/postgres/entrypoint.sh" "$ctx/postgres/entrypoint.sh"
   cat > "$ctx/postgres/Containerfile" <<EOF
@@ -124,6 +168,16 @@ CMD ["/usr/local/bin/docker-entrypoint.sh"]
 EOF
   say "building image postgres:15 (sandbox)"
   podman_build "$LOCAL_NS/postgres:15" "$ctx/postgres"
+  sed -i "1s|.*|FROM $PG16_BASE|" "$ctx/postgres/Containerfile"
+  say "building image postgres:16 (sandbox, PostgreSQL $PGSERVER_PG_VERSION)"
+  podman_build "$LOCAL_NS/postgres:16" "$ctx/postgres"
+}
+
+build_derived_images() {
+  local ctx="$BUILD_DIR/ctx" v readiness m
+  rm -rf "$ctx"
+  mkdir -p "$ctx/components"
+  build_postgres_images "$ctx"
 
   install -m 0755 "$SANDBOX_SRC/images/components/entrypoint.sh" "$ctx/components/entrypoint.sh"
   printf 'FROM %s\nCOPY entrypoint.sh /app/entrypoint.sh\n' "$MINI_BASE" > "$ctx/components/Containerfile"
@@ -168,13 +222,93 @@ EOF
   rm -rf "$ctx"
 }
 
+# --- Real Temporal servers (opt-in) --------------------------------------------------------------
+# temporalio/auto-setup:<version> images made of a real server release (scripts/temporal-server.sh
+# builds it, minutes the first time) that set up their schema on PostgreSQL like auto-setup
+# (images/temporal/entrypoint.sh). Only the component-upgrade tests need them, not the default
+# platform (whose temporal pod runs the 1.23.0 stand-in): built when asked for, by
+# `sandbox.sh images temporal <version>...` or AEGIS_SANDBOX_TEMPORAL_SERVERS="<version> ...".
+TEMPORAL_IMAGE_LABEL=io.aegis-upgrade.temporal-image
+
+temporal_server_image() { echo "$LOCAL_NS/temporal-server:$1"; }
+
+# What a version's image is made of: its release's files and this image's sources.
+temporal_image_hash() { # <release dir>
+  {
+    sha256sum "$1/temporal-server" "$1/temporal-sql-tool" "$SANDBOX_SRC"/images/temporal/* | cut -d' ' -f1
+    find "$1/schema" -type f -print0 | sort -z | xargs -0 sha256sum | cut -d' ' -f1
+    declare -f build_temporal_server_image
+    busybox --help 2>&1 | sed -n 1p # sed reads it all: head would end busybox by SIGPIPE, now and then
+  } | sha256sum | cut -c1-16
+}
+
+build_temporal_server_image() { # <version> <release dir> <hash>
+  local v="$1" dir="$2" hash="$3" r="$BUILD_DIR/rootfs-temporal-$1" f lib kind
+  say "building image temporalio/auto-setup:$v (real Temporal server $v on PostgreSQL)"
+  rootfs_skeleton "$r"
+  mkdir -p "$r/etc/temporal/config/dynamicconfig" "$r/etc/temporal/schema" "$r/lib64"
+  for f in temporal-server temporal-sql-tool; do
+    # Without debug symbols the image is a third smaller (~105 MB instead of ~145 MB).
+    if command -v strip >/dev/null; then strip -o "$r/usr/local/bin/$f" "$dir/$f"; else cp "$dir/$f" "$r/usr/local/bin/$f"; fi
+  done
+  cp -r "$dir/schema/postgresql" "$r/etc/temporal/schema/postgresql"
+  for kind in temporal visibility; do # the version update-schema brings each database to
+    find "$r/etc/temporal/schema/postgresql/v12/$kind/versioned" -mindepth 1 -maxdepth 1 -type d -name 'v*' \
+      | sed 's|.*/v||' | sort -V | tail -n 1 >"$r/etc/temporal/schema/postgresql/v12/$kind/VERSION"
+  done
+  install -m 0755 "$SANDBOX_SRC/images/temporal/entrypoint.sh" "$r/etc/temporal/entrypoint.sh"
+  install -m 0644 "$SANDBOX_SRC/images/temporal/config.yaml" "$r/etc/temporal/config-template.yaml"
+  for f in "$r"/usr/local/bin/temporal-*; do
+    ldd "$f" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' || true
+  done | sort -u | while read -r lib; do
+    [[ -e "$lib" ]] || continue
+    mkdir -p "$r$(dirname "$lib")"
+    cp -L "$lib" "$r$lib"
+  done
+  [[ -e "$r/lib64/ld-linux-x86-64.so.2" ]] || cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"
+  import_rootfs "$r" "$(temporal_server_image "$v")" \
+    --change "LABEL $TEMPORAL_IMAGE_LABEL=$hash" --change "LABEL org.opencontainers.image.version=$v" \
+    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV TZ=UTC' --change "ENV TEMPORAL_VERSION=$v" \
+    --change 'WORKDIR /etc/temporal' --change 'EXPOSE 7233' --change 'STOPSIGNAL SIGTERM' \
+    --change 'CMD ["/etc/temporal/entrypoint.sh"]'
+  rm -rf "$r"
+}
+
+# Builds the images of the given releases that are missing or stale (building the releases first).
+ensure_temporal_server_images() { # <version>...
+  local v dir hash have
+  [[ $# -gt 0 ]] || return 0
+  mkdir -p "$BUILD_DIR"
+  build_tool
+  for v in "$@"; do
+    dir="$("$REPO_ROOT/scripts/temporal-server.sh" "$v" | tail -n 1)" || die "could not build Temporal server $v (above)"
+    hash="$(temporal_image_hash "$dir")" || die "could not hash the files of Temporal server $v in $dir"
+    have="$(podman image inspect --format "{{index .Labels \"$TEMPORAL_IMAGE_LABEL\"}}" "$(temporal_server_image "$v")" 2>/dev/null || true)"
+    [[ "$have" == "$hash" ]] || build_temporal_server_image "$v" "$dir" "$hash"
+  done
+}
+
+# Puts them into the sandbox registry as temporalio/auto-setup:<version> (once per build).
+publish_temporal_server_images() { # <version>...
+  local v hash
+  for v in "$@"; do
+    hash="$(podman image inspect --format "{{index .Labels \"$TEMPORAL_IMAGE_LABEL\"}}" "$(temporal_server_image "$v")")" ||
+      die "no image $(temporal_server_image "$v") to publish: build it first (ensure_temporal_server_images)"
+    if [[ "$(cat "$REGISTRY_DIR/temporal-$v.pushed" 2>/dev/null)" != "$hash:$REGISTRY_HOST" ]] \
+       || ! manifest_exists temporalio/auto-setup "$v"; then
+      push_image "$(temporal_server_image "$v")" "$REGISTRY_HOST/temporalio/auto-setup:$v"
+      echo "$hash:$REGISTRY_HOST" >"$REGISTRY_DIR/temporal-$v.pushed"
+    fi
+  done
+}
+
 # Builds whatever is missing or stale. Cheap when everything is current.
 ensure_images() {
   mkdir -p "$BUILD_DIR"
   local want have="" img missing=0
   want="$(images_hash)"
   [[ -f "$BUILD_DIR/images.stamp" ]] && have="$(cat "$BUILD_DIR/images.stamp")"
-  for img in "$PG_BASE" "$MINI_BASE" "$LOCAL_NS/postgres:15" "$LOCAL_NS/aegis-runtime:1.2.0"; do
+  for img in "$PG_BASE" "$PG16_BASE" "$MINI_BASE" "$LOCAL_NS/postgres:15" "$LOCAL_NS/postgres:16" "$LOCAL_NS/aegis-runtime:1.2.0"; do
     podman image exists "$img" || missing=1
   done
   if [[ "$want" == "$have" && $missing == 0 ]]; then
@@ -183,6 +317,7 @@ ensure_images() {
   say "building sandbox images (first time or sources changed; well under a minute)"
   build_tool
   if [[ "$want" != "$have" ]] || ! podman image exists "$PG_BASE"; then build_pg_base; fi
+  if [[ "$want" != "$have" ]] || ! podman image exists "$PG16_BASE"; then build_pg16_base; fi
   if [[ "$want" != "$have" ]] || ! podman image exists "$MINI_BASE"; then build_mini_base; fi
   build_derived_images
   echo "$want" > "$BUILD_DIR/images.stamp"
@@ -218,7 +353,8 @@ ensure_registry_content() {
   stamp="$REGISTRY_DIR/pushed.stamp"
   if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] \
      || ! manifest_exists 100monkeys-ai/aegis-runtime 1.4.0 \
-     || ! manifest_exists library/postgres 15-alpine; then
+     || ! manifest_exists library/postgres 15-alpine \
+     || ! manifest_exists library/postgres 16-alpine; then
     say "publishing images to the sandbox registry $REGISTRY_HOST"
     for spec in "${THIRD_PARTY_IMAGES[@]}"; do
       push_image "$LOCAL_NS/${spec%%|*}" "$REGISTRY_HOST/${spec##*|}"

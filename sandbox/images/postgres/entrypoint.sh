@@ -1,5 +1,5 @@
 #!/bin/sh
-# Entrypoint of the sandbox PostgreSQL 15 image (stand-in for postgres:15-alpine).
+# Entrypoint of the sandbox PostgreSQL images 15 and 16 (stand-ins for postgres:15-alpine, 16-alpine).
 # First start on an empty data directory: initdb with superuser $POSTGRES_USER and its password
 # (password auth over TCP, trust on the local socket so `podman exec ... psql -U aegis` works),
 # then create $POSTGRES_DB plus the Temporal databases. Every start: run postgres as PID 1.
