@@ -13,6 +13,8 @@
 #                           is in the file, then run the real program (a test kills the worker meanwhile)
 #   stop-after:<pod> <glob> run the real program, then stop pod aegis-<pod>'s containers
 #                           (the command succeeded, the pod is not ready)
+#   once:<action> <glob>    <action> on the first matching command only: the rule leaves the file first (a
+#                           forward step fails, the rollback's same command then runs for real)
 set -uo pipefail
 
 program="$(basename "$0")"
@@ -39,6 +41,11 @@ while IFS= read -r rule || [[ -n "$rule" ]]; do
   [[ -n "$action" && "$action" != \#* && "$pattern" != "$rule" ]] || continue
   # shellcheck disable=SC2053 # the pattern is a glob on purpose
   [[ "$subject" == $pattern ]] || continue
+  if [[ "$action" == once:* ]]; then
+    { grep -vxF -- "$rule" "$rules" || true; } > "$rules.once.$$"
+    mv -f "$rules.once.$$" "$rules"
+    action="${action#once:}"
+  fi
   case "$action" in
     fail)
       echo "sandbox fault: $subject" >&2

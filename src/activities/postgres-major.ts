@@ -154,7 +154,7 @@ export function createPostgresMajorActivities(deployment: Deployment) {
         () => true,
         () => false,
       );
-      if (existed) await heartbeatWhile(deployment.podman(['unshare', 'rm', '-rf', '--', fresh]), `emptying ${fresh}`);
+      if (existed) await heartbeatWhile(removeClusterFiles(deployment, fresh), `emptying ${fresh}`);
       await fs.mkdir(fresh, { recursive: true, mode: 0o700 });
       // initdb refuses a directory with anything in it: so does this, before the redeploy would fail on it.
       const left = await fs.readdir(fresh);
@@ -234,6 +234,16 @@ export function createPostgresMajorActivities(deployment: Deployment) {
       return `${describeFingerprint(after)}: identical`;
     },
   };
+}
+
+/**
+ * Removes a cluster's directory. Its files belong to the container's user: root removes them itself; a rootless worker
+ * through `podman unshare`, as podman maps that user (`podman unshare` refuses to run as root).
+ */
+function removeClusterFiles(deployment: Deployment, directory: string): Promise<unknown> {
+  return process.getuid?.() === 0
+    ? fs.rm(directory, { recursive: true, force: true })
+    : deployment.podman(['unshare', 'rm', '-rf', '--', directory]);
 }
 
 async function writeRestoreScript(dumpFile: string, script: string): Promise<void> {

@@ -15,19 +15,24 @@ export interface TableFingerprint {
 }
 
 /**
- * Counts and checksums every user table of the database in one statement (query_to_xml runs a query per table). Rows
+ * Counts and checksums every user table of the database in one psql call: a session-local function runs the query of
+ * each table (not query_to_xml: a server built without libxml, as the PostgreSQL 16 of the sandbox is, lacks it). Rows
  * are ordered in the C collation: the two majors may run on other libcs, whose collations order text otherwise.
  */
 const TABLE_FINGERPRINTS = `
-select name, (xpath('/row/n/text()', x))[1]::text as rows, coalesce((xpath('/row/h/text()', x))[1]::text, '')
-from (
-  select format('%I.%I', n.nspname, c.relname) as name,
-         query_to_xml(format(
-           'select count(*) as n, md5(coalesce(string_agg(t::text, '''' order by t::text collate "C"), '''')) as h from %I.%I t',
-           n.nspname, c.relname), false, true, '') as x
-  from pg_class c join pg_namespace n on n.oid = c.relnamespace
-  where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast'
-) tables order by name`;
+create function pg_temp.aegis_table_fingerprint(schema_name name, table_name name, out n bigint, out h text)
+language plpgsql as $fingerprint$
+begin
+  execute format(
+    'select count(*), md5(coalesce(string_agg(t::text, '''' order by t::text collate "C"), '''')) from %I.%I t',
+    schema_name, table_name) into n, h;
+end
+$fingerprint$;
+select format('%I.%I', n.nspname, c.relname), f.n, f.h
+from pg_class c join pg_namespace n on n.oid = c.relnamespace,
+     lateral pg_temp.aegis_table_fingerprint(n.nspname, c.relname) f
+where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_t(oast|emp)'
+order by 1`;
 
 /** Read with the database container's own psql, so it reads either major alike. */
 export async function fingerprintCluster(deployment: Deployment): Promise<ClusterFingerprint> {

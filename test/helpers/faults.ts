@@ -6,9 +6,11 @@ import { waitFor } from './platform';
 
 const SANDBOX = path.join(REPO_ROOT, 'sandbox', 'sandbox.sh');
 
+type FaultAction = 'fail' | 'hang' | 'pause' | `stop-after:${string}`;
+
 /** One rule of the sandbox's fault shim (sandbox/faults/shim.sh): an action and a glob on the command. */
 export interface Fault {
-  action: 'fail' | 'hang' | 'pause' | `stop-after:${string}`;
+  action: FaultAction | `once:${FaultAction}`;
   /** Matched against `<program> <arguments…> AEGIS_IMAGE_TAG=<tag in .env>`. */
   command: string;
 }

@@ -1,0 +1,277 @@
+import { execa } from 'execa';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { readDeployEnv } from '../../src/activities/env-file';
+import { sandboxFaults, type Fault } from '../helpers/faults';
+import { clearServer, commandLog, psql, usePlatform, waitFor } from '../helpers/platform';
+import { MissingDependency, REPO_ROOT } from '../helpers/repo';
+import { sandbox } from '../helpers/sandbox';
+import type { WorkerProcess } from '../helpers/worker-process';
+
+const SCENARIO_TIMEOUT_MS = 10 * 60_000;
+const CLI = path.join(REPO_ROOT, 'bin', 'aegis-upgrade.js');
+/** The real Temporal releases the sandbox builds for these tests (`sandbox.sh images temporal …`). */
+const TEMPORAL_FROM = '1.22.6';
+const TEMPORAL_TO = '1.23.1';
+/** The restore of the cluster dump into the new major: `podman exec -i aegis-database-postgres psql -X -q …`. */
+const RESTORE_COMMAND = 'podman exec -i aegis-database-postgres psql -X -q *';
+
+/**
+ * Every database, role and table of the platform's cluster: per table its row count and an md5 of its rows in order,
+ * computed here, apart from the upgrade's own fingerprint.
+ */
+async function clusterContent(): Promise<Record<string, string>> {
+  const content: Record<string, string> = {
+    roles: await psql(
+      "select string_agg(rolname, ',' order by rolname) from pg_roles where rolname !~ '^pg_'",
+      'postgres',
+    ),
+  };
+  const databases = (
+    await psql(
+      "select datname from pg_database where not datistemplate and datname <> 'postgres' order by 1",
+      'postgres',
+    )
+  ).split('\n');
+  for (const database of databases) {
+    const tables = (
+      await psql(
+        "select format('%I.%I', schemaname, tablename) from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1",
+        database,
+      )
+    )
+      .split('\n')
+      .filter(Boolean);
+    for (const table of tables) {
+      content[`${database}.${table}`] = await psql(
+        `select count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\\n' order by t::text), '')) from ${table} t`,
+        database,
+      );
+    }
+  }
+  return content;
+}
+
+async function serverVersion(): Promise<string> {
+  return psql('show server_version', 'postgres');
+}
+
+/**
+ * The platform's own components upgraded on the sandbox by the real worker: PostgreSQL 15 → 16 (the real 16.2 of the
+ * pgserver wheel), its rollback and a worker killed in its data step, and the platform's Temporal from one real release
+ * to the next (built from source), its refusal to skip a minor and its rollback onto restored databases.
+ */
+describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () => {
+  const platform = usePlatform();
+  let worker: WorkerProcess | undefined;
+  let faults: ReturnType<typeof sandboxFaults>;
+
+  const cli = (args: string[]) => execa('node', [CLI, ...args], { env: platform.env, reject: false, all: true });
+  /** A command's exit code beside its output: a failed expectation shows what the CLI said. */
+  const outcome = ({ exitCode, all }: { exitCode?: number; all?: string }) => `exit ${exitCode}\n${all ?? ''}`;
+  const startWorker = async () => {
+    worker = await platform.startWorker({ PATH: faults.workerPath() });
+    return worker;
+  };
+  const withFault = async (fault: Fault) => faults.add(fault);
+  const yamlOf = (pod: string) =>
+    fs.readFile(path.join(platform.root, 'podman', 'pods', pod, `pod-${pod}.yaml`), 'utf8');
+
+  beforeAll(() => {
+    faults = sandboxFaults(platform.env);
+  });
+  beforeEach(async () => {
+    await sandbox('reset');
+  }, SCENARIO_TIMEOUT_MS);
+  afterEach(async () => {
+    await clearServer(platform.client);
+    await worker?.stop();
+    worker = undefined;
+  }, SCENARIO_TIMEOUT_MS);
+  afterAll(async () => {
+    // The next file starts from PostgreSQL 15 and the stand-in Temporal, as every scenario's reset leaves them.
+    await sandbox('reset');
+  }, SCENARIO_TIMEOUT_MS);
+
+  describe('PostgreSQL', () => {
+    test(
+      '15 → 16: every table identical, the runtime healthy, the old data directory kept',
+      async () => {
+        const before = await clusterContent();
+        expect(await serverVersion()).toMatch(/^15\./);
+        await startWorker();
+
+        const upgrade = await cli(['component', 'start', 'postgres', '16', '--follow']);
+        expect(outcome(upgrade)).toMatch(/^exit 0\n/);
+
+        expect(await serverVersion()).toBe('16.2');
+        expect(await clusterContent()).toEqual(before);
+        const yaml = await yamlOf('database');
+        expect(yaml).toMatch(/image: ".*\/library\/postgres:16-alpine"/);
+        const dataDirectory = /hostPath:\s*\n\s*path: "?([^"\n]+)"?/.exec(yaml)?.[1] ?? '';
+        expect(dataDirectory).toMatch(/pgdata-16$/);
+        // The old cluster stays, untouched, for a rollback.
+        await expect(fs.readFile(path.join(path.dirname(dataDirectory), 'pgdata', 'PG_VERSION'), 'utf8')).resolves.toBe(
+          '15\n',
+        );
+        const ready = await fetch(`${platform.env.AEGIS_RUNTIME_URL}/health/ready`);
+        expect(await ready.json()).toMatchObject({ status: 'ready', dependencies: { database: true } });
+
+        const history = await cli(['history', '--json']);
+        expect(history.stdout).toContain('postgres 16');
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
+      'a failure after the new cluster started: back on 15 on the original directory, identical',
+      async () => {
+        const before = await clusterContent();
+        // The restore into the running 16 fails (each attempt): the new cluster has started, the old one is stopped.
+        await withFault({ action: 'fail', command: RESTORE_COMMAND });
+        await startWorker();
+
+        const upgrade = await cli(['component', 'start', 'postgres', '16', '--follow']);
+        expect(outcome(upgrade)).toMatch(/^exit 1\n/);
+        expect(upgrade.all).toContain('rolled back');
+
+        expect(await serverVersion()).toMatch(/^15\./);
+        expect(await clusterContent()).toEqual(before);
+        expect(await yamlOf('database')).toMatch(/image: ".*\/library\/postgres:15-alpine"/);
+        expect(await yamlOf('database')).not.toContain('pgdata-16');
+        const ready = await fetch(`${platform.env.AEGIS_RUNTIME_URL}/health/ready`);
+        expect(await ready.json()).toMatchObject({ status: 'ready', dependencies: { database: true } });
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
+      'the worker SIGKILLed in the restore: a new worker finishes the upgrade or rolls it back, nothing lost',
+      async () => {
+        const before = await clusterContent();
+        const pause: Fault = { action: 'pause', command: RESTORE_COMMAND };
+        await withFault(pause);
+        await startWorker();
+        const started = await cli(['component', 'start', 'postgres', '16']);
+        expect(outcome(started)).toMatch(/^exit 0\n/);
+
+        await faults.paused();
+        await worker?.killTree();
+        await faults.remove(pause);
+        await startWorker();
+
+        const followed = await cli(['status', '--follow']);
+        const version = await serverVersion();
+        if (followed.exitCode === 0) expect(version).toBe('16.2');
+        else expect(version).toMatch(/^15\./);
+        expect(await clusterContent()).toEqual(before);
+        await expect(fs.access(path.join(platform.root, '.aegis-upgrade.clients-stopped'))).rejects.toThrow();
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe('Temporal', () => {
+    beforeAll(async () => {
+      // Built from source once (minutes), then cached outside the checkout.
+      const built = await execa(
+        'bash',
+        [path.join(REPO_ROOT, 'sandbox', 'sandbox.sh'), 'images', 'temporal', TEMPORAL_FROM, TEMPORAL_TO],
+        { reject: false, all: true },
+      );
+      if (built.failed) {
+        throw new MissingDependency(
+          `\`sandbox.sh images temporal ${TEMPORAL_FROM} ${TEMPORAL_TO}\` failed (exit ${built.exitCode}):\n${built.all}`,
+          'It builds Temporal releases with `go install` (the Go module proxy): see scripts/temporal-server.sh',
+        );
+      }
+    }, 30 * 60_000);
+
+    /** The platform's temporal pod on a real release, on fresh `temporal` and `temporal_visibility` databases. */
+    const runRealTemporal = async (version: string) => {
+      for (const database of ['temporal', 'temporal_visibility']) {
+        await psql(`drop database if exists ${database} with (force)`, 'postgres');
+        await psql(`create database ${database}`, 'postgres');
+      }
+      const file = path.join(platform.root, 'podman', 'pods', 'temporal', 'pod-temporal.yaml');
+      await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace(/auto-setup:[\w.]+/, `auto-setup:${version}`));
+      await execa('make', ['-C', platform.root, 'redeploy', 'POD=temporal'], { env: platform.env });
+      await waitFor(async () => (await schemaVersion()) !== '', 120_000);
+    };
+    const schemaVersion = () =>
+      psql(
+        "select coalesce((select curr_version from schema_version limit 1), '') where to_regclass('schema_version') is not null",
+        'temporal',
+      ).catch(() => '');
+    const systemInfo = async () => {
+      const port = (await readDeployEnv(platform.root)).get('AEGIS_SANDBOX_TEMPORAL_GRPC_PORT');
+      const { stdout } = await execa('npm', [
+        'run',
+        '--silent',
+        'temporal',
+        '--',
+        'operator',
+        'cluster',
+        'system',
+        '--address',
+        `127.0.0.1:${port}`,
+        '-o',
+        'json',
+      ]);
+      return JSON.parse(stdout) as { serverVersion: string };
+    };
+
+    test(
+      `${TEMPORAL_FROM} → ${TEMPORAL_TO} completes: the schema migrated, the new server answers`,
+      async () => {
+        await runRealTemporal(TEMPORAL_FROM);
+        expect(await schemaVersion()).toBe('1.10');
+        await startWorker();
+
+        const upgrade = await cli(['component', 'start', 'temporal', TEMPORAL_TO, '--follow']);
+        expect(outcome(upgrade)).toMatch(/^exit 0\n/);
+
+        expect(await schemaVersion()).toBe('1.11');
+        expect(await yamlOf('temporal')).toContain(`auto-setup:${TEMPORAL_TO}`);
+        await waitFor(async () => (await systemInfo().catch(() => undefined))?.serverVersion === TEMPORAL_TO, 60_000);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
+      `${TEMPORAL_FROM} → 1.24 is refused before any change, naming the steps`,
+      async () => {
+        await runRealTemporal(TEMPORAL_FROM);
+        await startWorker();
+        const log = await commandLog(platform.env);
+
+        const refused = await cli(['component', 'start', 'temporal', '1.24.2', '--follow']);
+        expect(refused.exitCode).not.toBe(0);
+        expect(refused.all).toContain('1.22 → 1.23 → 1.24');
+        expect(await yamlOf('temporal')).toContain(`auto-setup:${TEMPORAL_FROM}`);
+        expect(await commandLog(platform.env)).toEqual(log);
+        expect(await schemaVersion()).toBe('1.10');
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
+      'a failure after the schema migrated: the databases restored, the previous server running on them',
+      async () => {
+        await runRealTemporal(TEMPORAL_FROM);
+        // The new server migrates the schema, then its pod stops: never ready. Once: the rollback's redeploy is real.
+        await withFault({ action: 'once:stop-after:temporal', command: 'make * redeploy POD=temporal *' });
+        await startWorker();
+
+        const upgrade = await cli(['component', 'start', 'temporal', TEMPORAL_TO, '--follow']);
+        expect(outcome(upgrade)).toMatch(/^exit 1\n/);
+        expect(upgrade.all).toContain('rolled back');
+
+        expect(await yamlOf('temporal')).toContain(`auto-setup:${TEMPORAL_FROM}`);
+        expect(await schemaVersion()).toBe('1.10');
+        await waitFor(async () => (await systemInfo().catch(() => undefined))?.serverVersion === TEMPORAL_FROM, 60_000);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+});
