@@ -48,10 +48,11 @@ export async function fingerprintCluster(deployment: Deployment): Promise<Cluste
   );
   const databases = [];
   for (const name of names) {
-    const tables = rows(await deployment.psql(name, TABLE_FINGERPRINTS)).map((line) => {
-      const [table = '', count = '0', md5 = ''] = line.split('|');
-      return { name: table, rows: Number(count), md5 };
-    });
+    // psql also prints the function's command tag (CREATE FUNCTION): a table's line has three fields.
+    const tables = rows(await deployment.psql(name, TABLE_FINGERPRINTS))
+      .map((line) => line.split('|'))
+      .filter((fields) => fields.length === 3)
+      .map(([table = '', count = '0', md5 = '']) => ({ name: table, rows: Number(count), md5 }));
     databases.push({ name, tables });
   }
   return { roles, databases };

@@ -1,7 +1,6 @@
 import path from 'node:path';
-import { dumpFileName } from '../backup-layout';
-import { MANIFEST_FILE } from '../backup-layout';
-import { TEMPORAL_DATABASES, podFullName } from '../platform';
+import { MANIFEST_FILE, dumpFileName } from '../backup-layout';
+import { TEMPORAL_CONTAINER, TEMPORAL_DATABASES } from '../platform';
 import type { BackupRecord } from '../upgrade';
 import { backupDirectory, checkBackupLocation } from './backup';
 import type { Deployment } from './deployment';
@@ -22,10 +21,14 @@ export function createTemporalDatabaseActivities(deployment: Deployment) {
 
   return {
     /** Stops pod temporal (its server and its AEGIS worker) so that nothing writes its databases. */
+    /**
+     * Stops the Temporal server's container, the one writer of its databases (the UI and the AEGIS worker beside it
+     * only talk to it); the redeploy that follows replaces the whole pod.
+     */
     async stopTemporalServer(): Promise<void> {
       await heartbeatWhile(
-        deployment.podman(['pod', 'stop', '--ignore', '-t', String(STOP_SECONDS), podFullName('temporal')]),
-        `stopping ${podFullName('temporal')}`,
+        deployment.podman(['stop', '--ignore', '-t', String(STOP_SECONDS), TEMPORAL_CONTAINER]),
+        `stopping ${TEMPORAL_CONTAINER}`,
       );
     },
 

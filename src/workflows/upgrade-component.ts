@@ -126,6 +126,7 @@ async function rollBack(run: UpgradeRun, changes: ComponentChanges): Promise<boo
     for (const step of steps) {
       await progress.run(step.id, () => runRollbackStep(step.kind, changes));
       done.push(step.id);
+      if (step.kind === 'restore-temporal-databases' && changes.temporalBackup) report.databaseRestored = true;
     }
     progress.markRolledBack(['set-tag', 'set-definition', `redeploy:${changes.pod}`, 'restore', 'start-clients']);
     progress.phase = 'rolled-back';
