@@ -103,7 +103,7 @@ build_postgres() {
   mkdir -p "$BUILD_DIR"
   build_tool
   podman image exists "$PG_BASE" || build_pg_base
-  podman image exists "$PG16_BASE" || build_pg16_base
+  podman image exists "$PG16_BASE" || build_pgserver_base 0.1.4 "$PG16_BASE"
   local ctx="$BUILD_DIR/ctx-postgres"
   rm -rf "$ctx"
   build_postgres_images "$ctx"

@@ -256,14 +256,18 @@ ensure_temporal_cli() {
   temporal_cli_ensure || exit 1
 }
 
-# --- PostgreSQL 16 (pgserver wheel) ---------------------------------------------------
-ensure_pgserver_wheel() {
-  pgserver_wheel_ok && return 0
-  if [ "$CHECK_ONLY" -eq 1 ]; then
-    problem "pgserver $PGSERVER_VERSION wheel (PostgreSQL $PGSERVER_PG_VERSION) at $PGSERVER_WHEEL_PATH"
-    return 0
-  fi
-  pgserver_fetch || die "could not fetch the pgserver wheel (above)"
+# --- PostgreSQL 16 and a second 15.x (pgserver wheels) -----------------------------------
+ensure_pgserver_wheels() {
+  local entry
+  for entry in "${PGSERVER_RELEASES[@]}"; do
+    pgserver_release "${entry%%|*}"
+    pgserver_wheel_ok && continue
+    if [ "$CHECK_ONLY" -eq 1 ]; then
+      problem "pgserver $PGSERVER_VERSION wheel (PostgreSQL $PGSERVER_PG_VERSION) at $PGSERVER_WHEEL_PATH"
+      continue
+    fi
+    pgserver_fetch || die "could not fetch the pgserver wheel (above)"
+  done
 }
 
 # --- main ---------------------------------------------------------------------------
@@ -276,7 +280,7 @@ ensure_system_packages
 ensure_podman_conf
 check_podman
 ensure_temporal_cli
-ensure_pgserver_wheel
+ensure_pgserver_wheels
 
 if [ "${#PROBLEMS[@]}" -gt 0 ]; then
   log "bootstrap --check: ${#PROBLEMS[@]} thing(s) missing; run scripts/bootstrap.sh (as root) to install them"

@@ -8,6 +8,7 @@
 LOCAL_NS=localhost/aegis-sandbox
 PG_BASE="$LOCAL_NS/pg-base:15"
 PG16_BASE="$LOCAL_NS/pg-base:16"
+PG155_BASE="$LOCAL_NS/pg-base:15.5"
 MINI_BASE="$LOCAL_NS/mini-base:1"
 RUNTIME_VERSIONS_FILE="$SANDBOX_SRC/images/runtime/versions.conf"
 
@@ -18,6 +19,8 @@ RUNTIME_VERSIONS_FILE="$SANDBOX_SRC/images/runtime/versions.conf"
 THIRD_PARTY_IMAGES=(
   "postgres:15|library/postgres:15-alpine"
   "postgres:16|library/postgres:16-alpine"
+  "postgres:15.5|library/postgres:15.5-alpine"
+  "postgres:15|library/postgres:15.18-alpine"
   "temporal:1.23.0|temporalio/auto-setup:1.23.0"
   "temporal-ui:2.21.3|temporalio/ui:2.21.3"
   "prometheus:v2.53.0|prom/prometheus:v2.53.0"
@@ -101,13 +104,16 @@ build_pg_base() {
   rm -rf "$r"
 }
 
-# PostgreSQL 16 from the pgserver wheel (scripts/lib/pgserver.sh), laid out like the 15 image:
-# /usr/lib/postgresql/16/{bin,lib,share}. Its client tools find their libpq through the RPATH
+# PostgreSQL from a pgserver wheel (scripts/lib/pgserver.sh), laid out like the 15 image:
+# /usr/lib/postgresql/<major>/{bin,lib,share}. Its client tools find their libpq through the RPATH
 # $ORIGIN/../../../pgserver.libs, hence /usr/lib/pgserver.libs.
-build_pg16_base() {
-  local r="$BUILD_DIR/rootfs-pg16" unpacked="$BUILD_DIR/pgserver" f lib
+build_pgserver_base() { # <pgserver version> <image name>
+  local release="$1" image="$2" major r unpacked f lib
+  pgserver_release "$release" || die "no pgserver release $release"
+  major="${PGSERVER_PG_VERSION%%.*}"
+  r="$BUILD_DIR/rootfs-pgserver-$release" unpacked="$BUILD_DIR/pgserver-$release"
   pgserver_wheel_ok || {
-    say "PostgreSQL 16 comes from PyPI's pgserver $PGSERVER_VERSION wheel, not cached at $PGSERVER_WHEEL_PATH (scripts/bootstrap.sh fetches it): fetching it now"
+    say "PostgreSQL $PGSERVER_PG_VERSION comes from PyPI's pgserver $PGSERVER_VERSION wheel, not cached at $PGSERVER_WHEEL_PATH (scripts/bootstrap.sh fetches it): fetching it now"
     pgserver_fetch || die "could not fetch the pgserver wheel (above); run scripts/bootstrap.sh"
   }
   say "building PostgreSQL $PGSERVER_PG_VERSION base image from the pgserver $PGSERVER_VERSION wheel"
@@ -115,28 +121,29 @@ build_pg16_base() {
   mkdir -p "$unpacked"
   busybox unzip -q "$PGSERVER_WHEEL_PATH" 'pgserver/pginstall/*' 'pgserver.libs/*' -d "$unpacked"
   rootfs_skeleton "$r"
-  mkdir -p "$r/usr/lib/postgresql/16" "$r/var/run/postgresql" "$r/var/lib/postgresql/data" "$r/lib64"
-  cp -a "$unpacked/pgserver/pginstall/bin" "$unpacked/pgserver/pginstall/share" "$r/usr/lib/postgresql/16/"
-  mkdir -p "$r/usr/lib/postgresql/16/lib"
-  cp -a "$unpacked/pgserver/pginstall/lib/postgresql" "$r/usr/lib/postgresql/16/lib/"
-  rm -rf "$r/usr/lib/postgresql/16/lib/postgresql/pgxs"
+  mkdir -p "$r/usr/lib/postgresql/$major" "$r/var/run/postgresql" "$r/var/lib/postgresql/data" "$r/lib64"
+  cp -a "$unpacked/pgserver/pginstall/bin" "$unpacked/pgserver/pginstall/share" "$r/usr/lib/postgresql/$major/"
+  mkdir -p "$r/usr/lib/postgresql/$major/lib"
+  cp -a "$unpacked/pgserver/pginstall/lib/postgresql" "$r/usr/lib/postgresql/$major/lib/"
+  rm -rf "$r/usr/lib/postgresql/$major/lib/postgresql/pgxs"
   cp -a "$unpacked/pgserver.libs" "$r/usr/lib/pgserver.libs"
   # A wheel keeps no file modes.
-  chmod 0755 "$r"/usr/lib/postgresql/16/bin/* "$r"/usr/lib/postgresql/16/lib/postgresql/*.so "$r"/usr/lib/pgserver.libs/*
-  for f in "$r"/usr/lib/postgresql/16/bin/* "$r"/usr/lib/postgresql/16/lib/postgresql/*.so; do
+  chmod 0755 "$r/usr/lib/postgresql/$major"/bin/* "$r/usr/lib/postgresql/$major"/lib/postgresql/*.so "$r"/usr/lib/pgserver.libs/*
+  for f in "$r/usr/lib/postgresql/$major"/bin/* "$r/usr/lib/postgresql/$major"/lib/postgresql/*.so; do
     ldd "$f" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' || true
-  done | grep -v "^$r/" | sort -u > "$BUILD_DIR/pg16-libs.txt"
+  done | grep -v "^$r/" | sort -u > "$BUILD_DIR/pgserver-$release-libs.txt"
   while read -r lib; do
     [[ -e "$lib" ]] || continue
     mkdir -p "$r$(dirname "$lib")"
     cp -L "$lib" "$r$lib"
-  done < "$BUILD_DIR/pg16-libs.txt"
+  done < "$BUILD_DIR/pgserver-$release-libs.txt"
   [[ -e "$r/lib64/ld-linux-x86-64.so.2" ]] || cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"
   chown -R 70:70 "$r/var/run/postgresql" "$r/var/lib/postgresql"
-  import_rootfs "$r" "$PG16_BASE" \
-    --change 'ENV PATH=/usr/local/bin:/usr/lib/postgresql/16/bin:/usr/bin:/bin' \
+  import_rootfs "$r" "$image" \
+    --change "ENV PATH=/usr/local/bin:/usr/lib/postgresql/$major/bin:/usr/bin:/bin" \
     --change 'ENV TZ=UTC' --change 'CMD ["/bin/sh"]'
   rm -rf "$r" "$unpacked"
+  pgserver_release 0.1.4
 }
 
 build_mini_base() {
@@ -171,6 +178,9 @@ EOF
   sed -i "1s|.*|FROM $PG16_BASE|" "$ctx/postgres/Containerfile"
   say "building image postgres:16 (sandbox, PostgreSQL $PGSERVER_PG_VERSION)"
   podman_build "$LOCAL_NS/postgres:16" "$ctx/postgres"
+  sed -i "1s|.*|FROM $PG155_BASE|" "$ctx/postgres/Containerfile"
+  say "building image postgres:15.5 (sandbox, a second 15.x for minor upgrades)"
+  podman_build "$LOCAL_NS/postgres:15.5" "$ctx/postgres"
 }
 
 build_derived_images() {
@@ -308,7 +318,7 @@ ensure_images() {
   local want have="" img missing=0
   want="$(images_hash)"
   [[ -f "$BUILD_DIR/images.stamp" ]] && have="$(cat "$BUILD_DIR/images.stamp")"
-  for img in "$PG_BASE" "$PG16_BASE" "$MINI_BASE" "$LOCAL_NS/postgres:15" "$LOCAL_NS/postgres:16" "$LOCAL_NS/aegis-runtime:1.2.0"; do
+  for img in "$PG_BASE" "$PG16_BASE" "$MINI_BASE" "$LOCAL_NS/postgres:15" "$LOCAL_NS/postgres:16" "$LOCAL_NS/postgres:15.5" "$LOCAL_NS/aegis-runtime:1.2.0"; do
     podman image exists "$img" || missing=1
   done
   if [[ "$want" == "$have" && $missing == 0 ]]; then
@@ -317,7 +327,8 @@ ensure_images() {
   say "building sandbox images (first time or sources changed; well under a minute)"
   build_tool
   if [[ "$want" != "$have" ]] || ! podman image exists "$PG_BASE"; then build_pg_base; fi
-  if [[ "$want" != "$have" ]] || ! podman image exists "$PG16_BASE"; then build_pg16_base; fi
+  if [[ "$want" != "$have" ]] || ! podman image exists "$PG16_BASE"; then build_pgserver_base 0.1.4 "$PG16_BASE"; fi
+  if [[ "$want" != "$have" ]] || ! podman image exists "$PG155_BASE"; then build_pgserver_base 0.0.9 "$PG155_BASE"; fi
   if [[ "$want" != "$have" ]] || ! podman image exists "$MINI_BASE"; then build_mini_base; fi
   build_derived_images
   echo "$want" > "$BUILD_DIR/images.stamp"

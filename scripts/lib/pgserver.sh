@@ -6,17 +6,29 @@
 # builds the postgres:16 image from it and fetches it itself if it is missing).
 # Needs nothing else sourced; messages go to stderr.
 
-PGSERVER_VERSION=0.1.4
-# The wheel for CPython 3.11 on x86_64 Linux, whatever python runs pip: only its
-# PostgreSQL files are used, never its Python module.
-PGSERVER_WHEEL=pgserver-0.1.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
-PGSERVER_WHEEL_SHA256=d595789b47624a3d963aa9aa6359da9be31beb7e61f1a45541953242068b8813
-# The PostgreSQL version inside (what `postgres --version` prints).
-PGSERVER_PG_VERSION=16.2
+# Releases of the wheel the sandbox uses: "<pgserver version>|<wheel file>|<sha256>|<PostgreSQL inside>".
+# 0.1.4 gives the second major (16); 0.0.9 a second 15.x beside Debian's, for minor upgrades. Only their
+# PostgreSQL files are used (the wheels are for CPython 3.11 on x86_64 Linux), never their Python module.
+PGSERVER_RELEASES=(
+  "0.1.4|pgserver-0.1.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl|d595789b47624a3d963aa9aa6359da9be31beb7e61f1a45541953242068b8813|16.2"
+  "0.0.9|pgserver-0.0.9-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl|22fd3b19b7e190dd7ad14398c249cec6aefd2cc892d0bfeed7aa2500c085fc99|15.5"
+)
 
-# Outside the checkout, beside the temporal CLI: survives fresh clones.
-PGSERVER_DIR="${AEGIS_UPGRADE_CACHE:-$HOME/.cache/aegis-upgrade}/pgserver-$PGSERVER_VERSION"
-PGSERVER_WHEEL_PATH="$PGSERVER_DIR/$PGSERVER_WHEEL"
+# Selects one release: PGSERVER_VERSION, PGSERVER_WHEEL, PGSERVER_WHEEL_SHA256, PGSERVER_PG_VERSION and where it
+# is cached (outside the checkout, beside the temporal CLI: survives fresh clones).
+pgserver_release() { # <pgserver version>
+  local entry
+  for entry in "${PGSERVER_RELEASES[@]}"; do
+    [ "${entry%%|*}" = "$1" ] || continue
+    IFS='|' read -r PGSERVER_VERSION PGSERVER_WHEEL PGSERVER_WHEEL_SHA256 PGSERVER_PG_VERSION <<<"$entry"
+    PGSERVER_DIR="${AEGIS_UPGRADE_CACHE:-$HOME/.cache/aegis-upgrade}/pgserver-$PGSERVER_VERSION"
+    PGSERVER_WHEEL_PATH="$PGSERVER_DIR/$PGSERVER_WHEEL"
+    return 0
+  done
+  echo "ERROR: no pgserver release $1 in scripts/lib/pgserver.sh" >&2
+  return 1
+}
+pgserver_release 0.1.4
 
 # True when the cached wheel is there and is the expected file.
 pgserver_wheel_ok() {

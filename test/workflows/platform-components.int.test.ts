@@ -94,6 +94,56 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
   }, SCENARIO_TIMEOUT_MS);
 
   describe('PostgreSQL', () => {
+    /** The database pod on PostgreSQL 15.5 (pgserver 0.0.9's, a second 15.x), on its data: where a minor starts. */
+    const runPostgres155 = async () => {
+      const file = path.join(platform.root, 'podman', 'pods', 'database', 'pod-database.yaml');
+      const yaml = await fs.readFile(file, 'utf8');
+      await fs.writeFile(file, yaml.replace(/library\/postgres:[\w.-]+/, 'library/postgres:15.5-alpine'));
+      await execa('make', ['-C', platform.root, 'redeploy', 'POD=database'], { env: platform.env });
+      await waitFor(async () => (await serverVersion().catch(() => '')) === '15.5', 60_000);
+      await waitFor(async () => {
+        const ready = await fetch(`${platform.env.AEGIS_RUNTIME_URL}/health/ready`).catch(() => undefined);
+        return ((await ready?.json()) as { status?: string } | undefined)?.status === 'ready';
+      }, 60_000);
+    };
+
+    test(
+      'minor 15.5 → 15.18: the new version runs, every table identical',
+      async () => {
+        await runPostgres155();
+        const before = await clusterContent();
+        await startWorker();
+
+        const upgrade = await cli(['component', 'start', 'postgres', '15.18', '--follow']);
+        expect(outcome(upgrade)).toMatch(/^exit 0\n/);
+
+        expect(await serverVersion()).toMatch(/^15\.18 /);
+        expect(await yamlOf('database')).toMatch(/image: ".*\/library\/postgres:15\.18-alpine"/);
+        expect(await clusterContent()).toEqual(before);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
+      'minor 15.5 → 15.18 whose database never gets ready: back on 15.5, every table identical',
+      async () => {
+        await runPostgres155();
+        const before = await clusterContent();
+        // The new version's pod stops right after its redeploy. Once: the rollback's redeploy is real.
+        await withFault({ action: 'once:stop-after:database', command: 'make * redeploy POD=database *' });
+        await startWorker();
+
+        const upgrade = await cli(['component', 'start', 'postgres', '15.18', '--follow']);
+        expect(outcome(upgrade)).toMatch(/^exit 1\n/);
+        expect(upgrade.all).toContain('Result: rolled-back');
+
+        expect(await serverVersion()).toBe('15.5');
+        expect(await yamlOf('database')).toMatch(/image: ".*\/library\/postgres:15\.5-alpine"/);
+        expect(await clusterContent()).toEqual(before);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
     test(
       '15 → 16: every table identical, the runtime healthy, the old data directory kept',
       async () => {
