@@ -51,6 +51,10 @@ export interface LockClearance {
 export interface UnlockReport {
   path: string;
   cleared?: LockClearance;
+  /** The database writers the dead upgrade had stopped and recorded, started again by the unlock. */
+  writersStarted?: string[];
+  /** Why starting them failed: the lock is cleared all the same, and they are to be started by hand. */
+  writersNotStarted?: string;
 }
 
 /** `unlockDeployment` refused (the owner still runs, the request is bad): nothing was changed. */

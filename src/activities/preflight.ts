@@ -74,6 +74,15 @@ export function temporalServerVersion(podYaml: string): string | undefined {
   return /temporalio\/auto-setup:(\d+\.\d+)/.exec(podYaml)?.[1];
 }
 
+/** `.env` names the target but some containers run another image: an upgrade ended part-way (terminated) left it so. */
+export function partlyUpgraded(tag: string, images: UpgradePlan['images']): string {
+  const behind = images.filter((image) => image.current !== image.target);
+  return (
+    `Left part-way by an earlier upgrade: .env names ${tag} already, but ` +
+    `${behind.map((image) => `${image.container} runs ${image.current}`).join(', ')}; every pod is redeployed`
+  );
+}
+
 export function createPreflightActivities(deployment: Deployment) {
   const { config, root } = deployment;
   const health = createHealthProbe(deployment);
@@ -218,6 +227,7 @@ export function createPreflightActivities(deployment: Deployment) {
       const alreadyAtTarget =
         fromVersion === request.targetVersion && images.every((image) => image.current === image.target);
       if (alreadyAtTarget) checks.push(`Already at ${fromVersion}: an upgrade changes nothing`);
+      else if (fromVersion === request.targetVersion) checks.push(partlyUpgraded(fromVersion, images));
       if (!readOnly) await acquireLock(root, { ...lockOwner, fromVersion, toVersion: request.targetVersion });
       return {
         profile: config.aegis.profile,

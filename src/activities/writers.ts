@@ -31,10 +31,12 @@ export async function stopWriters(deployment: Deployment): Promise<void> {
 /**
  * Starts again the writer containers `stopWriters` stopped, those that still exist; a running one is left as it is.
  * A container created since (a redeploy) is not touched: it is the new release's, and if it stopped, it crashed. With no
- * record (an upgrade begun on an older worker), every writer container that exists. Returns those it started.
+ * record (an upgrade begun on an older worker), every writer container that exists, unless `recordedOnly`. Returns
+ * those it started.
  */
-export async function startWriters(deployment: Deployment): Promise<string[]> {
+export async function startWriters(deployment: Deployment, { recordedOnly = false } = {}): Promise<string[]> {
   const stopped = await readStoppedWriters(deployment);
+  if (!stopped && recordedOnly) return [];
   const found: string[] = [];
   for (const { container } of DATABASE_WRITERS) {
     const id = await containerId(deployment, container);
@@ -78,6 +80,14 @@ export function createWriterActivities(deployment: Deployment) {
     /** Brings the writers back once the new runtime's migrations are judged, or at the end of a rollback. */
     async resumeWriters(): Promise<string[]> {
       return startWriters(deployment);
+    },
+
+    /**
+     * For `unlock`: starts again the writers that an upgrade which ended without its rollback (terminated) stopped and
+     * recorded; none when there is no record, since then no upgrade left them stopped.
+     */
+    async resumeRecordedWriters(): Promise<string[]> {
+      return startWriters(deployment, { recordedOnly: true });
     },
   };
 }

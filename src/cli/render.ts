@@ -1,5 +1,5 @@
 import { formatDuration, formatMiB } from '../format';
-import { UPGRADE_LOCK_HISTORY_FILE } from '../platform';
+import { STOPPED_WRITERS_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../platform';
 import type { DatabaseRestore, StepRecord, UpgradePlan, UpgradeProgress, UpgradeReport } from '../upgrade';
 import { describeLock, type UnlockReport } from '../upgrade-lock';
 import type { EnvironmentSummary } from './environments';
@@ -178,10 +178,20 @@ export function renderUnlock(report: UnlockReport): string {
       ? `it named no upgrade (${previous.unreadable})`
       : `it was held by ${describeLock(previous)} (its run: ${(cleared.ownerStatus ?? 'ended').toLowerCase()})`;
   const history = report.path.replace(/[^/]*$/, UPGRADE_LOCK_HISTORY_FILE);
+  const writers = report.writersStarted ?? [];
   return [
     `Cleared the upgrade lock ${report.path}: ${held}`,
     `Recorded in ${history}: by ${cleared.clearedBy} at ${cleared.clearedAt}${cleared.reason ? `: ${cleared.reason}` : ''}`,
-    'The platform is as that upgrade left it: check it (`make validate`) before the next upgrade',
+    ...(writers.length > 0
+      ? [`Started again the database writers that upgrade had stopped for its final dump: ${writers.join(', ')}`]
+      : []),
+    ...(report.writersNotStarted
+      ? [
+          `Could not start again the database writers that upgrade had stopped: ${report.writersNotStarted}. ` +
+            `Start them by hand (\`podman start <container>\`, see \`${STOPPED_WRITERS_FILE}\` in the checkout)`,
+        ]
+      : []),
+    'Anything else is as that upgrade left it: check it (`make validate`) before the next upgrade; its pre-flight names what is not running',
   ].join('\n');
 }
 

@@ -16,4 +16,6 @@ export const Patch = {
   wrongEnvironmentTookNoLock: 'wrong-environment-took-no-lock',
   /** The phase is kept in the search attributes AegisEnvironment/FromVersion/ToVersion/Phase, `rolling-back` too. */
   searchAttributes: 'search-attributes',
+  /** `unlockDeployment` starts again the writers a dead upgrade stopped and recorded (they stayed stopped). */
+  unlockResumesWriters: 'unlock-resumes-writers',
 } as const;

@@ -1,4 +1,4 @@
-import { ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { UpgradeActivities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../activities/errors';
 import { environmentOf } from '../upgrade';
@@ -9,6 +9,7 @@ import {
   type UnlockReport,
   type UnlockRequest,
 } from '../upgrade-lock';
+import { Patch } from './patches';
 import { errorMessage } from './progress';
 
 /** Reading, asking Temporal, removing a file: seconds each. */
@@ -17,7 +18,8 @@ const LOCK_CHECK: ActivityOptions = {
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS] },
 };
 
-const { readUpgradeLock, lockHolderStatus, clearUpgradeLock } = proxyActivities<UpgradeActivities>(LOCK_CHECK);
+const { readUpgradeLock, lockHolderStatus, clearUpgradeLock, resumeRecordedWriters } =
+  proxyActivities<UpgradeActivities>(LOCK_CHECK);
 
 function refused(why: string): ApplicationFailure {
   return ApplicationFailure.create({
@@ -30,7 +32,8 @@ function refused(why: string): ApplicationFailure {
 /**
  * The break-glass: clears the deployment's upgrade lock that an upgrade left behind (it ended `RollbackFailed`, or was
  * terminated), on the worker of the deployment, and records who cleared it and why. Refused while the upgrade that
- * holds it still runs: that one is stopped with an abort, which rolls it back and releases the lock.
+ * holds it still runs: that one is stopped with an abort, which rolls it back and releases the lock. Then starts again
+ * the database writers that upgrade had stopped and recorded (for its final dump): a terminated run never did.
  */
 export async function unlockDeployment(input: UnlockRequest): Promise<UnlockReport> {
   const problems = unlockRequestProblems(input);
@@ -48,10 +51,17 @@ export async function unlockDeployment(input: UnlockRequest): Promise<UnlockRepo
     );
   }
   const { clearedBy, reason } = input;
+  let report: UnlockReport;
   try {
     const cleared = await clearUpgradeLock({ expected: found, clearedBy, reason, ownerStatus: holder.ownerStatus });
-    return { path: found.path, cleared };
+    report = { path: found.path, cleared };
   } catch (error) {
     throw refused(errorMessage(error));
+  }
+  if (!patched(Patch.unlockResumesWriters)) return report;
+  try {
+    return { ...report, writersStarted: await resumeRecordedWriters() };
+  } catch (error) {
+    return { ...report, writersNotStarted: errorMessage(error) };
   }
 }

@@ -1,5 +1,5 @@
 import { PreflightFailed } from '../../src/activities/errors';
-import { profilePods, resolvePods, temporalServerVersion } from '../../src/activities/preflight';
+import { partlyUpgraded, profilePods, resolvePods, temporalServerVersion } from '../../src/activities/preflight';
 import type { UpgradeRequest } from '../../src/upgrade';
 import { thrown } from '../helpers/thrown';
 
@@ -101,5 +101,22 @@ describe('temporalServerVersion', () => {
   it('is undefined when the server image is not pinned to a version', () => {
     expect(temporalServerVersion('image: temporalio/auto-setup:${TEMPORAL_VERSION}')).toBeUndefined();
     expect(temporalServerVersion('image: temporalio/ui:2.21.3')).toBeUndefined();
+  });
+});
+
+describe('partlyUpgraded', () => {
+  it('names the containers that do not run what .env names (an upgrade terminated part-way)', () => {
+    const images = [
+      { container: 'aegis-core-aegis-runtime', current: 'r/aegis-runtime:1.3.0', target: 'r/aegis-runtime:1.3.0' },
+      {
+        container: 'aegis-temporal-temporal-worker',
+        current: 'r/aegis-temporal-worker:1.2.0',
+        target: 'r/aegis-temporal-worker:1.3.0',
+      },
+    ];
+    expect(partlyUpgraded('1.3.0', images)).toBe(
+      'Left part-way by an earlier upgrade: .env names 1.3.0 already, but aegis-temporal-temporal-worker runs ' +
+        'r/aegis-temporal-worker:1.2.0; every pod is redeployed',
+    );
   });
 });

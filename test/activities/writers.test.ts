@@ -110,6 +110,18 @@ describe('stopWriters and startWriters', () => {
     ]);
   });
 
+  it('for unlock: starts again only what an upgrade recorded; without a record, nothing (no upgrade stopped them)', async () => {
+    expect(await startWriters(deployment, { recordedOnly: true })).toEqual([]);
+    expect(calls()).toEqual([]);
+
+    await stopWriters(deployment);
+    expect(await startWriters(deployment, { recordedOnly: true })).toEqual([
+      'aegis-core-aegis-runtime',
+      'aegis-temporal-temporal-worker',
+    ]);
+    await expect(fs.access(path.join(root, STOPPED_WRITERS_FILE))).rejects.toThrow();
+  });
+
   it('fails when podman fails, rather than leaving a writer stopped without a word', async () => {
     podman.mockRejectedValueOnce(new CommandFailed('podman container exists aegis-core-aegis-runtime', 125, 'boom'));
 

@@ -132,8 +132,22 @@ describe('renderUnlock', () => {
         `Cleared the upgrade lock ${path}: it was held by upgrade \`aegis-upgrade-default\` (run run-1, 1.2.0 → 1.3.0) ` +
           'since 2026-11-26T03:00:00.000Z (its run: terminated)',
         'Recorded in /srv/aegis-deploy/.aegis-upgrade.lock-history: by alice@ops at 2026-11-26T09:00:00.000Z: rolled back by hand',
-        'The platform is as that upgrade left it: check it (`make validate`) before the next upgrade',
+        'Anything else is as that upgrade left it: check it (`make validate`) before the next upgrade; its pre-flight names what is not running',
       ].join('\n'),
+    );
+  });
+
+  it('says which database writers it started again, or why it could not', () => {
+    const previous = { unreadable: 'it is empty' };
+    const writersStarted = ['aegis-core-aegis-runtime', 'aegis-temporal-temporal-worker'];
+    expect(renderUnlock({ path, cleared: { ...clearance, previous }, writersStarted })).toContain(
+      'Started again the database writers that upgrade had stopped for its final dump: ' +
+        'aegis-core-aegis-runtime, aegis-temporal-temporal-worker',
+    );
+    expect(
+      renderUnlock({ path, cleared: { ...clearance, previous }, writersNotStarted: 'podman: no such pod' }),
+    ).toContain(
+      'Could not start again the database writers that upgrade had stopped: podman: no such pod. Start them by hand',
     );
   });
 

@@ -150,6 +150,7 @@ export function standInActivities(scenarios: Map<string, StandInScenario>, { loc
     restoreDatabase: async () => ({ restored: true, reason: 'schema moved: restored' }),
     backUpFinal: async ({ backup }) => ({ ...backup, final: { takenAt: new Date().toISOString(), files: [] } }),
     resumeWriters: async () => [],
+    resumeRecordedWriters: async () => [],
     releaseUpgradeLock: async () => undefined,
     readUpgradeLock: async () => ({ path: '/srv/aegis-deploy/.aegis-upgrade.lock', state: 'free' }),
     lockHolderStatus: async () => ({ ownerStatus: 'not found' }),

@@ -119,6 +119,41 @@ const ROLLBACK_KILLS: { step: string; pause: string; armed?: 'when-rolling-back'
  */
 const CHANGED_BY_TAG: readonly string[] = ['core', 'temporal', 'seal-gateway'];
 
+/**
+ * A terminated upgrade runs no rollback: inside each step from the final dump on, what it leaves stopped. The writers
+ * are stopped, and recorded, from the final dump until the new runtime's migrations are judged; a redeploy stops its
+ * pod before `make redeploy` (held here).
+ */
+const TERMINATED_AFTER_WRITERS_STOP: {
+  step: string;
+  pause: string;
+  /** The writers `unlock` starts again. */
+  writers: string[];
+  /** A pod the run stopped for its redeploy, which is not a writer: pre-flight names it. */
+  podLeftStopped?: string;
+  /** Every pod already runs 1.3.0: the next upgrade has nothing to do. */
+  atTarget?: boolean;
+}[] = [
+  {
+    step: 'final-backup',
+    pause: 'podman exec * pg_dump * AEGIS_IMAGE_TAG=1.3.0',
+    writers: ['aegis-core-aegis-runtime', 'aegis-temporal-temporal-worker'],
+  },
+  {
+    step: 'redeploy:core',
+    pause: 'make * redeploy POD=core *AEGIS_IMAGE_TAG=1.3.0',
+    writers: ['aegis-core-aegis-runtime', 'aegis-temporal-temporal-worker'],
+  },
+  { step: 'migrations', pause: 'podman logs *aegis-core-aegis-runtime*', writers: ['aegis-temporal-temporal-worker'] },
+  ...(['temporal', 'seal-gateway'] as const).map((pod) => ({
+    step: `redeploy:${pod}`,
+    pause: `make * redeploy POD=${pod} *AEGIS_IMAGE_TAG=1.3.0`,
+    writers: [],
+    podLeftStopped: pod,
+  })),
+  { step: 'validate', pause: 'make * validate *AEGIS_IMAGE_TAG=1.3.0', writers: [], atTarget: true },
+];
+
 function matrixRequest(targetVersion: string, step: string): UpgradeRequest {
   const pod = /(?:^|:)redeploy:(.+)$/.exec(step)?.[1];
   return pod && !CHANGED_BY_TAG.includes(pod) ? { targetVersion, redeployAll: true } : { targetVersion };
@@ -396,12 +431,13 @@ describe('the fault matrix on the sandbox', () => {
       SCENARIO_TIMEOUT_MS,
     );
 
-    test(
-      'an upgrade terminated half-way → the next is refused naming it → aegis-upgrade unlock → the next upgrades for real',
-      async () => {
+    test.each(TERMINATED_AFTER_WRITERS_STOP)(
+      'terminated inside $step → the next is refused naming it → aegis-upgrade unlock starts again the writers it had ' +
+        'stopped ($writers) → the next upgrade completes',
+      async ({ pause, writers, podLeftStopped, atTarget }) => {
         // The worker serves environment default: its upgrades, its unlock.
         const workflowId = upgradeWorkflowId('default');
-        const held: Fault = { action: 'pause', command: 'make * redeploy POD=temporal *AEGIS_IMAGE_TAG=1.3.0' };
+        const held: Fault = { action: 'pause', command: pause };
         await faults.add(held);
         const terminated = await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId);
         await faults.paused();
@@ -427,18 +463,39 @@ describe('the fault matrix on the sandbox', () => {
           'terminated by the fault matrix',
         ]);
         expect({ exitCode: unlocked.exitCode, output: unlocked.all }).toMatchObject({ exitCode: 0 });
+        const restarted = /^Started again the database writers .*: (.*)$/m.exec(unlocked.all ?? '')?.[1];
+        expect({ restarted: restarted?.split(', ') ?? [], output: unlocked.all }).toMatchObject({ restarted: writers });
         const history = path.join(platform.root, UPGRADE_LOCK_HISTORY_FILE);
         expect((await fs.readFile(history, 'utf8')).trim().split('\n')).toHaveLength(1);
         expect(((await fs.stat(history)).mode & 0o777).toString(8)).toBe('600');
 
-        // The terminated run had stopped pod temporal for its redeploy: the operator brings it back, as the refusal says.
-        await execa('podman', ['pod', 'start', 'aegis-temporal']);
-        // `.env` already says 1.3.0 but pods temporal and seal-gateway still run 1.2.0: not "already at", a real upgrade,
-        // which redeploys every pod (with the tag already set, it cannot tell which pods run what the new tag renders).
+        if (podLeftStopped) {
+          // The run had stopped this pod for its redeploy: pre-flight names it, and the operator brings it back.
+          const named = await upgradeFailure(
+            (await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId)).result(),
+          );
+          expect({ type: named.type, message: named.message }).toMatchObject({
+            type: UpgradeFailureType.PreflightFailed,
+            message: expect.stringContaining(`aegis-${podLeftStopped}`),
+          });
+          tally.refused++;
+          await execa('podman', ['pod', 'start', `aegis-${podLeftStopped}`]);
+        }
         await fs.writeFile(platform.env.AEGIS_SANDBOX_COMMAND_LOG ?? '', '');
         const next = await startUpgrade(platform, { targetVersion: '1.3.0' }, workflowId);
+        if (atTarget) {
+          const report: UpgradeReport = await next.result();
+          expect(report.notes).toEqual(['Already at 1.3.0: nothing pulled, backed up, changed or redeployed']);
+          tally.completed++;
+          return;
+        }
+        // `.env` already says 1.3.0 but some pods still run 1.2.0: not "already at", a real upgrade, which redeploys
+        // every pod (with the tag already set, it cannot tell which pods run what the new tag renders), and says why.
         const report = await expectCompleted(next, true);
         expect(report.notes ?? []).toEqual([]);
+        expect(report.steps.find((record) => record.id === 'preflight')?.detail).toContain(
+          'Left part-way by an earlier upgrade: .env names 1.3.0 already',
+        );
       },
       SCENARIO_TIMEOUT_MS,
     );
