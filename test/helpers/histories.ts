@@ -1,9 +1,11 @@
 import type { WorkflowHandle } from '@temporalio/client';
 // The SDK's own protobuf messages (a dependency of @temporalio/client), for the recorded files' format.
 import { temporal } from '@temporalio/proto';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from './repo';
+import type { ScheduledCommand } from './scheduled-commands';
 
 /**
  * Recorded upgrade histories: the replay test (test/workflows/replay.test.ts) runs every one against the current
@@ -55,4 +57,35 @@ export async function readHistories(): Promise<RecordedHistory[]> {
       history: History.fromObject(JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8')) as object),
     })),
   );
+}
+
+/** The ID the workflow ran under: replayed under another, it would derive another environment and lock owner. */
+export function workflowIdOf(history: temporal.api.history.v1.IHistory): string {
+  const id = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId;
+  if (!id) throw new Error('The history does not start with its workflow ID: record it again with recordHistory');
+  return id;
+}
+
+/** The activities, child upgrades and continue-as-new the history recorded, in order, each with its input. */
+export function scheduledCommands(history: temporal.api.history.v1.IHistory): ScheduledCommand[] {
+  return (history.events ?? []).flatMap((event): ScheduledCommand[] => {
+    const activity = event.activityTaskScheduledEventAttributes;
+    if (activity) {
+      return [{ command: 'activity', type: `${activity.activityType?.name}`, input: decoded(activity.input) }];
+    }
+    const child = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (child) {
+      const { workflowType, workflowId, input } = child;
+      return [{ command: 'child', type: `${workflowType?.name}`, workflowId: `${workflowId}`, input: decoded(input) }];
+    }
+    const continued = event.workflowExecutionContinuedAsNewEventAttributes;
+    if (continued) {
+      return [{ command: 'continue-as-new', type: `${continued.workflowType?.name}`, input: decoded(continued.input) }];
+    }
+    return [];
+  });
+}
+
+function decoded(payloads: temporal.api.common.v1.IPayloads | null | undefined): unknown[] {
+  return (payloads?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload as Payload));
 }

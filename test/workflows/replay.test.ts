@@ -1,25 +1,53 @@
 import { Worker } from '@temporalio/worker';
-import { readHistories, type RecordedHistory } from '../helpers/histories';
+import { readHistories, scheduledCommands, workflowIdOf, type RecordedHistory } from '../helpers/histories';
+import type { ScheduledCommand } from '../helpers/scheduled-commands';
 
 /** Bundling the workflow code takes seconds; replaying a dozen histories, well under one each. */
 const REPLAY_TIMEOUT_MS = 120_000;
 
 /**
- * Every recorded upgrade (test/histories/*.json) replayed against the current workflow code, without a server:
- * an upgrade in flight when the worker package is upgraded resumes on the new code only if this passes.
- * It fails when a change alters the command sequence without `patched()` (docs/versioning.md).
+ * Every recorded history (test/histories/) replayed against the current workflow code, without a server: a workflow in
+ * flight when the worker package is upgraded resumes on the new code only if this passes (docs/versioning.md).
+ *
+ * Temporal's replay fails when the code issues other commands than the history holds, in kind or order, an activity or
+ * child workflow of another type (or child ID), or a patch marker it does not expect. It does not compare inputs: pods
+ * rolled back in another order are the same `redeployPod` commands to it. So each history's activities, child upgrades
+ * and continue-as-new are also compared, input for input, with what the current code schedules on replay.
  */
-describe('recorded upgrades replay on the current workflow code', () => {
+describe('recorded workflows replay on the current workflow code', () => {
   let histories: RecordedHistory[] = [];
-  const results = new Map<string, string | undefined>();
+  const errors = new Map<string, string | undefined>();
+  /** What the current code scheduled on replay, by history name. */
+  const replayed = new Map<string, ScheduledCommand[]>();
 
   beforeAll(async () => {
     histories = await readHistories();
+    const byRun = new Map<string, ScheduledCommand[]>();
     const replays = Worker.runReplayHistories(
-      { workflowsPath: require.resolve('../../src/workflows'), replayName: 'aegis-upgrade-replay' },
-      histories.map(({ name, history }) => ({ workflowId: name, history })),
+      {
+        workflowsPath: require.resolve('../../src/workflows'),
+        replayName: 'aegis-upgrade-replay',
+        interceptors: { workflowModules: [require.resolve('../helpers/scheduled-commands')] },
+        sinks: {
+          scheduling: {
+            scheduled: {
+              fn: ({ runId }, command: ScheduledCommand) => {
+                byRun.set(runId, [...(byRun.get(runId) ?? []), command]);
+              },
+              callDuringReplay: true,
+            },
+          },
+        },
+      },
+      // Under the ID each ran with: the workflow derives its environment, lock owner and notifications from it.
+      histories.map(({ history }) => ({ workflowId: workflowIdOf(history), history })),
     );
-    for await (const result of replays) results.set(result.workflowId, result.error?.message);
+    let index = 0;
+    for await (const result of replays) {
+      const { name } = histories[index++] as RecordedHistory;
+      errors.set(name, result.error?.message);
+      replayed.set(name, byRun.get(result.runId) ?? []);
+    }
   }, REPLAY_TIMEOUT_MS);
 
   const endings = [
@@ -43,9 +71,36 @@ describe('recorded upgrades replay on the current workflow code', () => {
   });
 
   test('each replays without a nondeterminism error', () => {
-    expect(results.size).toBe(histories.length);
-    expect(Object.fromEntries(results)).toEqual(
-      Object.fromEntries(histories.map((recorded) => [recorded.name, undefined])),
-    );
+    expect(errors.size).toBe(histories.length);
+    expect(Object.fromEntries(errors)).toEqual(Object.fromEntries(histories.map(({ name }) => [name, undefined])));
+  });
+
+  test('each schedules the activities and child upgrades it recorded, in order, with the same inputs', () => {
+    // Those of older code (`<commit>/name`) are kept for their commands only: their inputs were that code's.
+    const current = histories.filter(({ name }) => !name.includes('/'));
+    const differences = current.map(({ name, history }) => [
+      name,
+      firstDifference(scheduledCommands(history), replayed.get(name) ?? []),
+    ]);
+    expect(Object.fromEntries(differences)).toEqual(Object.fromEntries(current.map(({ name }) => [name, undefined])));
   });
 });
+
+/** Where the current code departs from the history, or undefined; inputs as the history holds them, in JSON. */
+function firstDifference(recorded: ScheduledCommand[], current: ScheduledCommand[]): string | undefined {
+  const was = recorded.map(described);
+  const now = current.map(described);
+  for (let index = 0; index < Math.max(was.length, now.length); index++) {
+    if (was[index] !== now[index]) {
+      return (
+        `command ${index + 1}: the history has ${was[index] ?? 'nothing'}, the current code schedules ` +
+        `${now[index] ?? 'nothing'}: fix the code, or if the change is meant, see docs/versioning.md (patch or re-record)`
+      );
+    }
+  }
+  return undefined;
+}
+
+function described({ command, type, workflowId, input }: ScheduledCommand): string {
+  return `${command} ${type}${workflowId ? ` ${workflowId}` : ''} ${JSON.stringify(input)}`;
+}

@@ -1,0 +1,44 @@
+/**
+ * Workflow-side half of the replay test's input check (test/workflows/replay.test.ts): bundled with the workflows, it
+ * hands every activity, child upgrade and continue-as-new the code asks for, with its input, to the `scheduling` sink.
+ */
+import { CancellationScope, proxySinks, type Sinks, type WorkflowInterceptorsFactory } from '@temporalio/workflow';
+
+/** One command that carries an input Temporal's replay does not compare: what ran where, in which order. */
+export interface ScheduledCommand {
+  command: 'activity' | 'child' | 'continue-as-new';
+  /** The activity's or workflow's type. */
+  type: string;
+  /** A child's workflow ID (the environment it upgrades). */
+  workflowId?: string;
+  input: unknown[];
+}
+
+export interface SchedulingSinks extends Sinks {
+  scheduling: { scheduled(command: ScheduledCommand): void };
+}
+
+const { scheduling } = proxySinks<SchedulingSinks>();
+
+/** As the SDK does: a call in a cancelled scope is refused at once and issues no command, so none is in the history. */
+const issued = () => !CancellationScope.current().consideredCancelled;
+
+export const interceptors: WorkflowInterceptorsFactory = () => ({
+  outbound: [
+    {
+      scheduleActivity(input, next) {
+        if (issued()) scheduling.scheduled({ command: 'activity', type: input.activityType, input: input.args });
+        return next(input);
+      },
+      startChildWorkflowExecution(input, next) {
+        const { workflowId, args } = input.options;
+        if (issued()) scheduling.scheduled({ command: 'child', type: input.workflowType, workflowId, input: args });
+        return next(input);
+      },
+      continueAsNew(input, next) {
+        scheduling.scheduled({ command: 'continue-as-new', type: input.options.workflowType, input: input.args });
+        return next(input);
+      },
+    },
+  ],
+});
