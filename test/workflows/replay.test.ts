@@ -9,10 +9,11 @@ const REPLAY_TIMEOUT_MS = 120_000;
  * Every recorded history (test/histories/) replayed against the current workflow code, without a server: a workflow in
  * flight when the worker package is upgraded resumes on the new code only if this passes (docs/versioning.md).
  *
- * Temporal's replay fails when the code issues other commands than the history holds, in kind or order, an activity or
- * child workflow of another type (or child ID), or a patch marker it does not expect. It does not compare inputs: pods
- * rolled back in another order are the same `redeployPod` commands to it. So each history's activities, child upgrades
- * and continue-as-new are also compared, input for input, with what the current code schedules on replay.
+ * Temporal's replay fails when the code issues commands other than the history's, in kind or order: another activity
+ * type, another child workflow type or ID, a patch marker it does not expect. It compares no input, and not which
+ * workflow task issued a command: pods rolled back in another order, or children started before the approval they
+ * waited for, replay. So the activities, child upgrades and continue-as-new of each history recorded on the current
+ * code are also compared with what the code schedules on replay: input for input, in the same workflow task.
  */
 describe('recorded workflows replay on the current workflow code', () => {
   let histories: RecordedHistory[] = [];
@@ -63,10 +64,20 @@ describe('recorded workflows replay on the current workflow code', () => {
     'worker-restarted',
   ];
 
-  test('a history of every kind of ending is recorded', () => {
+  /** The other workflows: a fleet in each of its runs (a bake continued, a wave rolled back), components, unlocks. */
+  const others = [
+    ...['fleet-approved-run-1', 'fleet-approved-run-2'],
+    ...[1, 2, 3, 4].map((run) => `fleet-rolled-back-run-${run}`),
+    'component-postgres-minor-completed',
+    'component-postgres-major-rolled-back',
+    'component-temporal-rolled-back',
+    ...['unlock-free', 'unlock-refused', 'unlock-cleared'],
+  ];
+
+  test('a history of every kind of ending is recorded, of every workflow', () => {
     const names = histories.map((recorded) => recorded.name);
     expect(names).toEqual(
-      expect.arrayContaining([...endings, 'already-at-version', 'approved-early', 'approval-timed-out']),
+      expect.arrayContaining([...endings, 'already-at-version', 'approved-early', 'approval-timed-out', ...others]),
     );
   });
 
@@ -75,7 +86,7 @@ describe('recorded workflows replay on the current workflow code', () => {
     expect(Object.fromEntries(errors)).toEqual(Object.fromEntries(histories.map(({ name }) => [name, undefined])));
   });
 
-  test('each schedules the activities and child upgrades it recorded, in order, with the same inputs', () => {
+  test('each schedules the activities and child upgrades it recorded, in order, in the same workflow task, with the same inputs', () => {
     // Those of older code (`<commit>/name`) are kept for their commands only: their inputs were that code's.
     const current = histories.filter(({ name }) => !name.includes('/'));
     const differences = current.map(({ name, history }) => [
@@ -101,6 +112,6 @@ function firstDifference(recorded: ScheduledCommand[], current: ScheduledCommand
   return undefined;
 }
 
-function described({ command, type, workflowId, input }: ScheduledCommand): string {
-  return `${command} ${type}${workflowId ? ` ${workflowId}` : ''} ${JSON.stringify(input)}`;
+function described({ command, type, workflowId, input, task }: ScheduledCommand): string {
+  return `${command} ${type}${workflowId ? ` ${workflowId}` : ''} ${JSON.stringify(input)} in the task of event ${task}`;
 }
