@@ -64,6 +64,10 @@ describe('recorded workflows replay on the current workflow code', () => {
     'worker-restarted',
   ];
 
+  /** On the sandbox, a worker killed inside each step of a rollback (fault-matrix.int.test.ts). */
+  const killedInRollback = ['tag', 'database', 'redeploy-core', 'redeploy-database', 'writers', 'validate'].map(
+    (step) => `platform-killed-in-rollback-${step}`,
+  );
   /** The other workflows: a fleet in each of its runs (a bake continued, a wave rolled back), components, unlocks. */
   const others = [
     ...['fleet-approved-run-1', 'fleet-approved-run-2'],
@@ -77,7 +81,14 @@ describe('recorded workflows replay on the current workflow code', () => {
   test('a history of every kind of ending is recorded, of every workflow', () => {
     const names = histories.map((recorded) => recorded.name);
     expect(names).toEqual(
-      expect.arrayContaining([...endings, 'already-at-version', 'approved-early', 'approval-timed-out', ...others]),
+      expect.arrayContaining([
+        ...endings,
+        'already-at-version',
+        'approved-early',
+        'approval-timed-out',
+        ...killedInRollback,
+        ...others,
+      ]),
     );
   });
 
