@@ -44,8 +44,9 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
       },
       startChildWorkflowExecution(input, next) {
         const { workflowId, args } = input.options;
-        if (issued())
+        if (issued()) {
           scheduling.scheduled({ command: 'child', type: input.workflowType, workflowId, input: args, task: task() });
+        }
         return next(input);
       },
       continueAsNew(input, next) {
