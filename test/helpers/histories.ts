@@ -1,13 +1,16 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 // The SDK's own protobuf messages (a dependency of @temporalio/client), for the recorded files' format.
 import { temporal } from '@temporalio/proto';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from './repo';
+import type { ScheduledCommand } from './scheduled-commands';
 
 /**
- * Recorded upgrade histories: the replay test (test/workflows/replay.test.ts) runs every one against the current
- * workflow code, so a change to the command sequence without `patched()` fails `npm test` (docs/versioning.md).
+ * Recorded histories of every workflow: the replay test (test/workflows/replay.test.ts) runs each against the current
+ * workflow code, so a change to the commands, or to the inputs of the activities they schedule, fails `npm test`
+ * (docs/versioning.md).
  */
 /**
  * Stored as protobufjs writes a message as an object (longs, enums and bytes as strings), not as the CLI's proto3
@@ -27,8 +30,25 @@ export function recordingHistories(): boolean {
 /** Writes the upgrade's history as `test/histories/<name>.json`, only when AEGIS_RECORD_HISTORIES=1. */
 export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
   if (!recordingHistories()) return;
+  await writeHistory(name, await handle.fetchHistory());
+}
+
+/**
+ * Writes every run of a workflow that continued as new (a fleet: one run a wave), the first as `<name>-run-1.json`:
+ * an upgrade of the worker may find it in any of them. Only when AEGIS_RECORD_HISTORIES=1.
+ */
+export async function recordEveryRun(handle: WorkflowHandleWithFirstExecutionRunId, name: string): Promise<void> {
+  if (!recordingHistories()) return;
+  let runId: string | undefined = handle.firstExecutionRunId;
+  for (let run = 1; runId; run++) {
+    const history = await handle.client.getHandle(handle.workflowId, runId).fetchHistory();
+    await writeHistory(`${name}-run-${run}`, history);
+    runId = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+}
+
+async function writeHistory(name: string, history: temporal.api.history.v1.IHistory): Promise<void> {
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) throw new Error(`History name \`${name}\` must be like rolled-back-1.3.1`);
-  const history = await handle.fetchHistory();
   await fs.mkdir(HISTORIES_DIR, { recursive: true });
   const json = History.toObject(History.fromObject(history), { longs: String, enums: String, bytes: String });
   await fs.writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(json, null, 1)}\n`);
@@ -55,4 +75,56 @@ export async function readHistories(): Promise<RecordedHistory[]> {
       history: History.fromObject(JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8')) as object),
     })),
   );
+}
+
+/** The ID the workflow ran under: replayed under another, it would derive another environment and lock owner. */
+export function workflowIdOf(history: temporal.api.history.v1.IHistory): string {
+  const id = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId;
+  if (!id) throw new Error('The history does not start with its workflow ID: record it again with recordHistory');
+  return id;
+}
+
+/** The activities, child upgrades and continue-as-new the history recorded, in order, each with its input and task. */
+export function scheduledCommands(history: temporal.api.history.v1.IHistory): ScheduledCommand[] {
+  const events = history.events ?? [];
+  const taskStarts = new Map(
+    events.flatMap((event) => {
+      const completed = event.workflowTaskCompletedEventAttributes;
+      return completed ? [[Number(event.eventId), Number(completed.startedEventId)] as const] : [];
+    }),
+  );
+  const task = (completedId: Long | number | null | undefined) => taskStarts.get(Number(completedId)) ?? 0;
+  return events.flatMap((event): ScheduledCommand[] => {
+    const activity = event.activityTaskScheduledEventAttributes;
+    if (activity) {
+      const { activityType, input, workflowTaskCompletedEventId } = activity;
+      const type = `${activityType?.name}`;
+      return [{ command: 'activity', type, input: decoded(input), task: task(workflowTaskCompletedEventId) }];
+    }
+    const child = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (child) {
+      const { workflowType, workflowId, input, workflowTaskCompletedEventId } = child;
+      const type = `${workflowType?.name}`;
+      return [
+        {
+          command: 'child',
+          type,
+          workflowId: `${workflowId}`,
+          input: decoded(input),
+          task: task(workflowTaskCompletedEventId),
+        },
+      ];
+    }
+    const continued = event.workflowExecutionContinuedAsNewEventAttributes;
+    if (continued) {
+      const { workflowType, input, workflowTaskCompletedEventId } = continued;
+      const type = `${workflowType?.name}`;
+      return [{ command: 'continue-as-new', type, input: decoded(input), task: task(workflowTaskCompletedEventId) }];
+    }
+    return [];
+  });
+}
+
+function decoded(payloads: temporal.api.common.v1.IPayloads | null | undefined): unknown[] {
+  return (payloads?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload as Payload));
 }
