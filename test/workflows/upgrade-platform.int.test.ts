@@ -16,6 +16,7 @@ import {
 } from '../helpers/platform';
 import { recordHistory } from '../helpers/histories';
 import { expectUpgradeLogged, jsonLogLines, outcomeLogged } from '../helpers/worker-log';
+import { sandboxFaults } from '../helpers/faults';
 import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
 
@@ -327,6 +328,67 @@ describe('upgradePlatform on the sandbox', () => {
     },
     SCENARIO_TIMEOUT_MS,
   );
+
+  describe('concurrentAfterCore: the pods after the runtime redeployed at once', () => {
+    /** Each redeploy stretched to 3 s, so that two side by side overlap for certain. */
+    const startConcurrentWorker = (extra: Record<string, string> = {}) =>
+      platform.startWorker({ AEGIS_SANDBOX_REDEPLOY_DELAY: '3', AEGIS_READY_TIMEOUT_SECONDS: '15', ...extra });
+
+    test(
+      '1.2.0 → 1.3.0 completes: temporal and seal-gateway redeployed side by side, after core and its migrations',
+      async () => {
+        worker = await startConcurrentWorker();
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.0', concurrentAfterCore: true });
+        const report: UpgradeReport = await handle.result();
+
+        expect(report.phase).toBe('completed');
+        expect(await runningImages()).toMatchObject(images('1.3.0'));
+        const step = (id: string) => report.steps.find((record) => record.id === id);
+        const [migrations, temporal, sealGateway] = ['migrations', 'redeploy:temporal', 'redeploy:seal-gateway'].map(
+          (id) => ({ id, started: Date.parse(step(id)?.startedAt ?? ''), ended: Date.parse(step(id)?.endedAt ?? '') }),
+        );
+        // After the runtime's migrations were judged, and overlapping each other.
+        expect({
+          temporal: temporal!.started >= migrations!.ended,
+          sealGateway: sealGateway!.started >= migrations!.ended,
+        }).toEqual({ temporal: true, sealGateway: true });
+        expect({
+          overlap: Math.min(temporal!.ended, sealGateway!.ended) > Math.max(temporal!.started, sealGateway!.started),
+          temporal,
+          sealGateway,
+        }).toMatchObject({ overlap: true });
+        const redeployed = await redeployedPods();
+        expect(redeployed.slice(0, 1)).toEqual(['core']);
+        expect([...redeployed.slice(1)].sort()).toEqual(['seal-gateway', 'temporal']);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
+      'seal-gateway not ready after its concurrent redeploy → rolled back: .env, images and the database as before',
+      async () => {
+        const databaseBefore = await dumpRuntimeDatabase();
+        const faults = sandboxFaults(platform.env);
+        await faults.add({
+          action: 'stop-after:seal-gateway',
+          command: 'make * redeploy POD=seal-gateway *AEGIS_IMAGE_TAG=1.3.0',
+        });
+        worker = await startConcurrentWorker({ PATH: faults.workerPath() });
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.0', concurrentAfterCore: true });
+
+        const failure = await upgradeFailure(handle.result());
+        expect({ type: failure.type, step: failure.report.cause?.step }).toEqual({
+          type: UpgradeFailureType.UpgradeRolledBack,
+          step: 'redeploy:seal-gateway',
+        });
+        // Temporal, redeployed beside it, is rolled back too, and the migrated database restored.
+        expect(failure.report.databaseRestored).toBe(true);
+        await faults.clear();
+        await expectBaseline(databaseBefore);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
 
   /**
    * The worker's log of upgrade `workflowId` (AEGIS_LOG_FORMAT=json), once its outcome is written: each step of the
