@@ -229,6 +229,8 @@ generate_deploy() {
     [[ -x "$src/$rel" ]] && chmod +x "$DEPLOY_DIR/$rel"
   done < <(cd "$src" && find . -type f | sort)
   render "$src/env.template" "$DEPLOY_DIR/.env"
+  # An empty backups/ (the guide's `pg_dumpall > ./backups/…` needs it): "no backup taken" is read from it.
+  mkdir -m 0700 "$DEPLOY_DIR/backups"
   if [[ -n "${AEGIS_SANDBOX_ENVIRONMENT:-}" ]]; then
     printf '\n# --- Which environment this deployment is (its upgrade worker checks it) ---\nAEGIS_ENVIRONMENT=%s\n' \
       "$AEGIS_SANDBOX_ENVIRONMENT" >> "$DEPLOY_DIR/.env"
