@@ -39,6 +39,11 @@ module.exports = {
       testPathIgnorePatterns: ['\\.int\\.test\\.ts$'],
     },
     // On the real Temporal server, podman and PostgreSQL: one at a time, they share the sandbox platform.
-    { ...shared, displayName: 'integration', testMatch: ['<rootDir>/test/**/*.int.test.ts'] },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/**/*.int.test.ts'],
+      globalSetup: '<rootDir>/test/helpers/integration-setup.ts',
+    },
   ],
 };

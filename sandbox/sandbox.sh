@@ -116,6 +116,8 @@ load_secrets() {
 # Registry
 # ---------------------------------------------------------------------------------------------
 
+# A zombie has ended: only its parent (this script) has not reaped it yet.
+process_alive() { local state; state="$(ps -o stat= -p "$1" 2>/dev/null)" && [[ "$state" != Z* ]]; }
 registry_answers() { curl -sf -o /dev/null --max-time 2 "http://$REGISTRY_HOST/v2/"; }
 registry_pid() {
   local pid
@@ -136,7 +138,7 @@ ensure_insecure_registry() {
 }
 
 start_registry() {
-  local pid i
+  local pid deadline
   mkdir -p "$REGISTRY_DIR/data"
   cat > "$REGISTRY_DIR/config.yml.new" <<EOF
 version: 0.1
@@ -168,16 +170,23 @@ EOF
   fi
   if [[ -z "${pid:-}" ]]; then
     say "starting registry on $REGISTRY_HOST (storage $REGISTRY_DIR/data)"
-    setsid docker-registry serve "$REGISTRY_DIR/config.yml" >> "$REGISTRY_DIR/registry.log" 2>&1 < /dev/null 9>&- &
-    echo $! > "$REGISTRY_DIR/registry.pid"
+    # AEGIS_SANDBOX_REGISTRY_START_DELAY (seconds, tests): the process becomes docker-registry late, as on a busy machine.
+    { sleep "${AEGIS_SANDBOX_REGISTRY_START_DELAY:-0}"; exec setsid docker-registry serve "$REGISTRY_DIR/config.yml"; } \
+      >> "$REGISTRY_DIR/registry.log" 2>&1 < /dev/null 9>&- &
+    pid=$!
+    echo "$pid" > "$REGISTRY_DIR/registry.pid"
   fi
-  for i in $(seq 1 100); do
-    registry_answers && return 0
-    registry_pid >/dev/null || break
+  # Until the port answers, the process is judged alive by its pid alone: it may not have exec'd docker-registry yet.
+  deadline=$((SECONDS + 60))
+  until registry_answers; do
+    process_alive "$pid" || registry_failed "its process $pid ended"
+    (( SECONDS < deadline )) || registry_failed "no answer within 60 s, its process $pid still running"
     sleep 0.2
   done
+}
+registry_failed() {
   tail -n 20 "$REGISTRY_DIR/registry.log" >&2 || true
-  die "the registry did not come up on $REGISTRY_HOST"
+  die "the registry did not come up on $REGISTRY_HOST: $1 (its log is above, from $REGISTRY_DIR/registry.log)"
 }
 
 stop_registry() {
@@ -229,6 +238,8 @@ generate_deploy() {
     [[ -x "$src/$rel" ]] && chmod +x "$DEPLOY_DIR/$rel"
   done < <(cd "$src" && find . -type f | sort)
   render "$src/env.template" "$DEPLOY_DIR/.env"
+  # An empty backups/ (the guide's `pg_dumpall > ./backups/…` needs it): "no backup taken" is read from it.
+  mkdir -m 0700 "$DEPLOY_DIR/backups"
   if [[ -n "${AEGIS_SANDBOX_ENVIRONMENT:-}" ]]; then
     printf '\n# --- Which environment this deployment is (its upgrade worker checks it) ---\nAEGIS_ENVIRONMENT=%s\n' \
       "$AEGIS_SANDBOX_ENVIRONMENT" >> "$DEPLOY_DIR/.env"

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { parseValidateOutput, validationFailures, KNOWN_NOISE } from '../src/activities/validation';
 import { judgeMigrationLog } from '../src/activities/migrations';
-import { imageTag, psql, runningImages, usePlatform } from './helpers/platform';
+import { backupsIn, commandLog, imageTag, psql, runningImages, usePlatform } from './helpers/platform';
 import { sandbox } from './helpers/sandbox';
 
 /** The bench every other test stands on: a real Temporal server and the sandbox platform, as the issue describes. */
@@ -23,6 +23,9 @@ describe('the test bench', () => {
   test('the sandbox comes up at 1.2.0 and make validate passes but for the known noise', async () => {
     await sandbox('reset');
     expect(await imageTag(platform.root)).toBe('1.2.0');
+    // The records "nothing changed" is read from: there, and empty.
+    expect(await backupsIn(platform.root)).toEqual([]);
+    expect(await commandLog(platform.env)).toEqual([]);
     const { stdout, exitCode } = await execa('make', ['-C', platform.root, 'validate']);
     expect(exitCode).toBe(0);
     const lines = parseValidateOutput(stdout);

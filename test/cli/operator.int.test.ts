@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { progressQuery, type UpgradeProgress, type UpgradeReport } from '../../src/upgrade';
 import { REPO_ROOT } from '../helpers/repo';
-import { clearServer, imageTag, runningImages, usePlatform, waitFor } from '../helpers/platform';
+import { backupsIn, clearServer, imageTag, runningImages, usePlatform, waitFor } from '../helpers/platform';
 import { recordHistory } from '../helpers/histories';
 import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
@@ -167,7 +167,7 @@ describe('operating upgrades', () => {
       );
       expect(await fs.readFile(path.join(platform.root, '.env'), 'utf8')).toBe(envBefore);
       expect(await runningImages()).toEqual(containersBefore);
-      expect(await fs.readdir(path.join(platform.root, 'backups')).catch(() => [])).toEqual([]);
+      expect(await backupsIn(platform.root)).toEqual([]);
     },
     SCENARIO_TIMEOUT_MS,
   );

@@ -154,14 +154,35 @@ export async function dumpEveryDatabase(): Promise<Record<string, string>> {
   return dumps;
 }
 
-/** The sandbox's record of the make targets it ran, e.g. `redeploy POD=core AEGIS_IMAGE_TAG=1.3.0`. */
+/**
+ * The sandbox's record of the make targets it ran, e.g. `redeploy POD=core AEGIS_IMAGE_TAG=1.3.0`. A missing log
+ * fails: "nothing ran" must be read from the log the sandbox keeps, not assumed from its absence.
+ */
 export async function commandLog(env: Record<string, string>): Promise<string[]> {
-  const file = env.AEGIS_SANDBOX_COMMAND_LOG ?? '';
-  const text = await fs.readFile(file, 'utf8').catch(() => '');
+  const file = env.AEGIS_SANDBOX_COMMAND_LOG;
+  if (!file) throw new Error('AEGIS_SANDBOX_COMMAND_LOG is not set: take the environment from `sandbox.sh env`');
+  const text = await fs.readFile(file, 'utf8').catch((error: unknown) => {
+    throw new Error(`The sandbox's command log ${file} cannot be read: \`sandbox.sh up\` or \`reset\` creates it`, {
+      cause: error,
+    });
+  });
   return text
     .split('\n')
     .filter(Boolean)
     .map((line) => line.replace(/^\S+\s+/, ''));
+}
+
+/**
+ * The entries of the deploy checkout's `backups/` (the worker's default backup directory). A missing directory fails:
+ * `sandbox.sh reset` leaves it empty, so "no backup taken" is read from it, never assumed from a wrong path.
+ */
+export async function backupsIn(root: string): Promise<string[]> {
+  const directory = path.join(root, 'backups');
+  return fs.readdir(directory).catch((error: unknown) => {
+    throw new Error(`The backup directory ${directory} cannot be read: \`sandbox.sh reset\` creates it`, {
+      cause: error,
+    });
+  });
 }
 
 export async function waitFor(check: () => Promise<boolean>, timeoutMs = 5 * 60_000): Promise<void> {

@@ -14,6 +14,7 @@ import {
 } from '../../src/upgrade';
 import { sandboxFaults, type Fault, type SandboxFaults } from '../helpers/faults';
 import {
+  backupsIn,
   clearServer,
   commandLog,
   dumpEveryDatabase,
@@ -263,7 +264,7 @@ describe('the fault matrix on the sandbox', () => {
     const history = JSON.stringify(await handle.fetchHistory());
     for (const secret of secrets) expect(history.includes(secret)).toBe(false);
     const backups = path.join(platform.root, 'backups');
-    for (const entry of await fs.readdir(backups, { recursive: true }).catch(() => [] as string[])) {
+    for (const entry of await fs.readdir(backups, { recursive: true })) {
       const { mode } = await fs.stat(path.join(backups, entry));
       expect({ entry, mode: (mode & 0o077).toString(8) }).toEqual({ entry, mode: '0' });
     }
@@ -340,7 +341,7 @@ describe('the fault matrix on the sandbox', () => {
         expect(failure.message).toContain('sandbox fault: podman manifest inspect');
         expect(await platformState()).toEqual(before);
         expect(await lockLeft()).toBe(false);
-        expect(await fs.readdir(path.join(platform.root, 'backups')).catch(() => [])).toEqual([]);
+        expect(await backupsIn(platform.root)).toEqual([]);
         tally.refused++;
       },
       SCENARIO_TIMEOUT_MS,
@@ -510,12 +511,12 @@ describe('the fault matrix on the sandbox', () => {
         await expectCompleted(await startUpgrade(platform, { targetVersion: '1.3.0' }));
         await fs.writeFile(platform.env.AEGIS_SANDBOX_COMMAND_LOG ?? '', '');
         const upgraded = await platformState();
-        const backups = await fs.readdir(path.join(platform.root, 'backups'));
+        const backups = await backupsIn(platform.root);
 
         const again: UpgradeReport = await (await startUpgrade(platform, { targetVersion: '1.3.0' })).result();
         expect(again.notes).toEqual(['Already at 1.3.0: nothing pulled, backed up, changed or redeployed']);
         expect(await changingCommands()).toEqual([]);
-        expect(await fs.readdir(path.join(platform.root, 'backups'))).toEqual(backups);
+        expect(await backupsIn(platform.root)).toEqual(backups);
 
         const downgrade = await upgradeFailure((await startUpgrade(platform, { targetVersion: '1.2.0' })).result());
         expect(downgrade.type).toBe(UpgradeFailureType.PreflightFailed);
@@ -565,7 +566,7 @@ describe('the fault matrix on the sandbox', () => {
         expect(await fs.readFile(path.join(platform.root, '.env'), 'utf8')).toBe(env);
         expect(await runningImages()).toEqual(images);
         expect(await lockLeft()).toBe(false);
-        expect(await fs.readdir(path.join(platform.root, 'backups')).catch(() => [])).toEqual([]);
+        expect(await backupsIn(platform.root)).toEqual([]);
         expect(await changingCommands()).toEqual([]);
         await expectNothingLeaked(handle);
         tally.refused++;

@@ -257,7 +257,8 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
       const file = path.join(platform.root, 'podman', 'pods', 'temporal', 'pod-temporal.yaml');
       await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace(/auto-setup:[\w.]+/, `auto-setup:${version}`));
       await execa('make', ['-C', platform.root, 'redeploy', 'POD=temporal'], { env: platform.env });
-      await waitFor(async () => (await schemaVersion()) !== '', 120_000);
+      // Its server starts once both schemas are complete; schema_version shows each step before that (0.0, … 1.9, 1.10).
+      await waitFor(async () => (await systemInfo().catch(() => undefined))?.serverVersion === version);
     };
     const schemaVersion = () =>
       psql(

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { readDeployEnv, secretValues } from '../../src/activities/env-file';
 import { UpgradeFailureType, progressQuery, type UpgradeReport } from '../../src/upgrade';
 import {
+  backupsIn,
   commandLog,
   dumpRuntimeDatabase,
   imageTag,
@@ -254,7 +255,7 @@ describe('upgradePlatform on the sandbox', () => {
       expect(failure.message).not.toContain('aegis-runtime:1.4.0');
       expect(await fs.readFile(path.join(platform.root, '.env'), 'utf8')).toBe(envBefore);
       expect(await runningImages()).toEqual(containersBefore);
-      expect(await fs.readdir(path.join(platform.root, 'backups')).catch(() => [])).toEqual([]);
+      expect(await backupsIn(platform.root)).toEqual([]);
       // Pre-flight's looks run side by side: its `make validate` (which only looks) may have run; nothing else did.
       expect((await commandLog(platform.env)).filter((line) => !line.startsWith('validate '))).toEqual([]);
     },
@@ -277,7 +278,7 @@ describe('upgradePlatform on the sandbox', () => {
       expect(redeployed.filter((pod) => pod !== 'temporal')).toEqual(['core', 'seal-gateway']);
       expect(redeployed.filter((pod) => pod === 'temporal').length).toBeLessThanOrEqual(2);
       expect(report.steps.find((step) => step.id === 'redeploy:temporal')?.status).toBe('succeeded');
-      expect(await fs.readdir(path.join(platform.root, 'backups'))).toHaveLength(1);
+      expect(await backupsIn(platform.root)).toHaveLength(1);
     },
     SCENARIO_TIMEOUT_MS,
   );
