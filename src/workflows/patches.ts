@@ -16,4 +16,6 @@ export const Patch = {
   wrongEnvironmentTookNoLock: 'wrong-environment-took-no-lock',
   /** The phase is kept in the search attributes AegisEnvironment/FromVersion/ToVersion/Phase, `rolling-back` too. */
   searchAttributes: 'search-attributes',
+  /** A dry run notifies nobody, refused too (a refused one told the default webhook of `aegis-plan-<env>-<ms>`). */
+  dryRunsNotifyNobody: 'dry-runs-notify-nobody',
 } as const;
