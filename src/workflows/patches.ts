@@ -16,6 +16,8 @@ export const Patch = {
   wrongEnvironmentTookNoLock: 'wrong-environment-took-no-lock',
   /** The phase is kept in the search attributes AegisEnvironment/FromVersion/ToVersion/Phase, `rolling-back` too. */
   searchAttributes: 'search-attributes',
+  /** An approval releases only the gate waited at when it arrives (one was kept for a later gate, and skipped it). */
+  approvalsReleaseTheGateWaiting: 'approvals-release-the-gate-waiting',
   /** A dry run notifies nobody, refused too (a refused one told the default webhook of `aegis-plan-<env>-<ms>`). */
   dryRunsNotifyNobody: 'dry-runs-notify-nobody',
 } as const;
