@@ -3,6 +3,7 @@
  * the one check of a request against the version running, used by the CLI, pre-flight and the workflow alike.
  * Pure and deterministic: it is bundled into the workflow sandbox, so no Node built-in and no I/O.
  */
+import { coerce, lt, parse, type SemVer } from 'semver';
 import { UPGRADE_WORKFLOW_TYPE } from './upgrade';
 import { InvalidUpgradeRequest, quote, typed } from './upgrade-request';
 
@@ -129,42 +130,55 @@ export class ComponentUpgradeRefused extends Error {
 }
 
 function planPostgres(fromVersion: string, toVersion: string): ComponentPlan {
-  const from = POSTGRES_VERSION.exec(fromVersion);
-  const to = POSTGRES_VERSION.exec(toVersion);
+  const [from, to] = [postgresVersion(fromVersion), postgresVersion(toVersion)];
   if (!from || !to) throw new ComponentUpgradeRefused(`Cannot read PostgreSQL version ${quote(fromVersion)}`);
-  const [fromMajor, toMajor] = [Number(from[1]), Number(to[1])];
-  if (toMajor < fromMajor) {
+  if (to.major < from.major) {
     throw new ComponentUpgradeRefused(
       `PostgreSQL ${fromVersion} → ${toVersion} is a downgrade of the major version: a cluster cannot go back to an older major; nothing was changed`,
     );
   }
+  // A target without a minor (`15`) is its major's newest release: only a named minor can be older than the running one.
+  if (POSTGRES_VERSION.exec(toVersion)?.[2] !== undefined && lt(to, from)) {
+    throw new ComponentUpgradeRefused(
+      `PostgreSQL ${fromVersion} → ${toVersion} is a downgrade: it would go back without a backup, on data files ` +
+        `${fromVersion} wrote; name ${fromVersion} or a newer minor; nothing was changed`,
+    );
+  }
   return {
     component: 'postgres',
-    strategy: toMajor === fromMajor ? 'postgres-minor' : 'postgres-major',
+    strategy: to.major === from.major ? 'postgres-minor' : 'postgres-major',
     fromVersion,
     toVersion,
     alreadyAtTarget: fromVersion === toVersion,
   };
 }
 
+/** `15.18` as 15.18.0, `16` as 16.0.0, for semver's order; undefined when it is no PostgreSQL version. */
+function postgresVersion(version: string): SemVer | undefined {
+  return (POSTGRES_VERSION.test(version) && coerce(version)) || undefined;
+}
+
 function planTemporal(fromVersion: string, toVersion: string, allowUnsupported: boolean): ComponentPlan {
-  const from = TEMPORAL_VERSION.exec(fromVersion);
-  const to = TEMPORAL_VERSION.exec(toVersion);
+  const [from, to] = [temporalVersion(fromVersion), temporalVersion(toVersion)];
   if (!from || !to) throw new ComponentUpgradeRefused(`Cannot read Temporal version ${quote(fromVersion)}`);
-  const [fromMinor, toMinor] = [Number(from[2]), Number(to[2])];
-  if (from[1] !== to[1]) {
+  if (from.major !== to.major) {
     throw new ComponentUpgradeRefused(
       `Temporal ${fromVersion} → ${toVersion} changes the major version: not supported`,
     );
   }
-  const patchBack = toMinor === fromMinor && to[3] !== undefined && Number(to[3]) < Number(from[3] ?? 0);
-  if (toMinor < fromMinor || patchBack) {
+  if (lt(to, from)) {
+    // Within one minor, `1.22` reads as "any 1.22" to an operator: say which release it deploys.
+    const deploys =
+      to.minor === from.minor && to.version !== toVersion ? ` (${toVersion} deploys auto-setup:${to.version})` : '';
     throw new ComponentUpgradeRefused(
-      `Temporal ${fromVersion} → ${toVersion} is a downgrade: an older server cannot run a migrated schema; nothing was changed`,
+      `Temporal ${fromVersion} → ${toVersion} is a downgrade${deploys}: an older server cannot run a migrated schema; nothing was changed`,
     );
   }
-  if (toMinor > fromMinor + 1) {
-    const steps = Array.from({ length: toMinor - fromMinor + 1 }, (_, index) => `${from[1]}.${fromMinor + index}`);
+  if (to.minor > from.minor + 1) {
+    const steps = Array.from(
+      { length: to.minor - from.minor + 1 },
+      (_, index) => `${from.major}.${from.minor + index}`,
+    );
     throw new ComponentUpgradeRefused(
       `Temporal upgrades one minor version at a time: ${fromVersion} → ${toVersion} skips ${steps.slice(1, -1).join(', ')}; ` +
         `upgrade ${steps.join(' → ')}, one request per step; nothing was changed`,
@@ -176,7 +190,7 @@ function planTemporal(fromVersion: string, toVersion: string, allowUnsupported: 
     strategy: 'temporal-minor',
     fromVersion,
     toVersion,
-    alreadyAtTarget: sameTemporal(fromVersion, toVersion),
+    alreadyAtTarget: from.compare(to) === 0,
     ...(!supported &&
       allowUnsupported && {
         override: `Temporal ${toVersion} is outside the supported range ${temporalRange()}: allowed by the request's allowUnsupported`,
@@ -184,13 +198,14 @@ function planTemporal(fromVersion: string, toVersion: string, allowUnsupported: 
   };
 }
 
+/** The auto-setup release a Temporal version deploys, in semver's order; undefined when it is no Temporal version. */
+function temporalVersion(version: string): SemVer | undefined {
+  return (TEMPORAL_VERSION.test(version) && parse(temporalImageTag(version))) || undefined;
+}
+
 /** `1.23` names `1.23.0`: what auto-setup's tags and the YAML call it. */
 export function temporalImageTag(version: string): string {
   return /^\d+\.\d+$/.test(version) ? `${version}.0` : version;
-}
-
-function sameTemporal(a: string, b: string): boolean {
-  return temporalImageTag(a) === temporalImageTag(b);
 }
 
 export function isSupportedTemporal(version: string): boolean {

@@ -6,10 +6,12 @@ import { msToNumber, type StringValue } from '@temporalio/common/lib/time';
 import { isEnvironmentName } from './environments';
 import { FLEET_SIZE_LIMIT, type BudgetPolicy, type FleetRequest, type FleetUpgradeOptions } from './fleet';
 import {
+  FIELD_LIMIT,
   InvalidUpgradeRequest,
   UPGRADE_REQUEST_FIELDS,
   parseUpgradeRequest,
   quote,
+  tooManyFields,
   typed,
   type ParsedUpgradeRequest,
 } from './upgrade-request';
@@ -51,6 +53,11 @@ const FLEET_FIELDS = [
 ] as const satisfies readonly (keyof FleetRequest)[];
 /** Upgrade options no fleet passes on: a fleet is no dry run, and a downgrade names one environment's backup. */
 const NOT_FOR_FLEETS = ['dryRun', 'restoreFrom'] as const;
+/** What a fleet passes on to each of its upgrades. */
+const UPGRADE_OPTIONS = UPGRADE_REQUEST_FIELDS.filter(
+  (name) =>
+    !(FLEET_FIELDS as readonly string[]).includes(name) && !(NOT_FOR_FLEETS as readonly string[]).includes(name),
+);
 const POLICIES: readonly BudgetPolicy[] = ['stop', 'roll-back-wave'];
 /** A bake longer than a week holds the fleet for nothing an operator would wait for. */
 const BAKE_MS = { min: 1_000, max: 7 * 24 * 3_600_000 };
@@ -65,6 +72,9 @@ export function parseFleetRequest(input: unknown): ParsedFleetRequest {
       `Expected the fleet request to be an object like {"targetVersion":"1.3.0","environments":["staging","prod"]}, got ${typed(input)}`,
     ]);
   }
+  const size = Object.keys(input as object).length;
+  if (size > FIELD_LIMIT)
+    throw new InvalidFleetRequest([tooManyFields('fleet request', size, [...FLEET_FIELDS, ...UPGRADE_OPTIONS])]);
   const given: Fields = Object.fromEntries(Object.entries(input as object).filter(([, value]) => value != null));
   const problems = unknownFields(Object.keys(input as object));
   const upgradeFields = Object.fromEntries(
@@ -84,8 +94,9 @@ export function parseFleetRequest(input: unknown): ParsedFleetRequest {
   }
   const environments = environmentListProblems('environments', given.environments, problems, true);
   const canary = environmentListProblems('canary', given.canary, problems, false);
+  const inFleet = new Set(environments);
   for (const name of canary ?? []) {
-    if (environments && !environments.includes(name)) {
+    if (environments && !inFleet.has(name)) {
       problems.push(`Expected \`canary\` to name environments of \`environments\`, got ${quote(name)}`);
     }
   }
@@ -127,7 +138,8 @@ export function planWaves(
   { canary, waveSize, share }: { canary?: readonly string[]; waveSize?: number; share?: number },
 ): string[][] {
   const first = canary ?? environments.slice(0, 1);
-  const rest = environments.filter((name) => !first.includes(name));
+  const inFirst = new Set(first);
+  const rest = environments.filter((name) => !inFirst.has(name));
   const size = waveSize ?? (share !== undefined ? Math.ceil((environments.length * share) / 100) : rest.length);
   const waves = first.length > 0 ? [[...first]] : [];
   for (let start = 0; start < rest.length; start += Math.max(size, 1)) waves.push(rest.slice(start, start + size));
@@ -153,6 +165,11 @@ function environmentListProblems(
       problems.push(`Expected \`${field}\` to list environments like ["staging","production"], got nothing`);
     return undefined;
   }
+  // Refused by its length before any name is read: each check below is linear, but a list may be megabytes.
+  if (Array.isArray(value) && value.length > FLEET_SIZE_LIMIT) {
+    problems.push(`A fleet takes at most ${FLEET_SIZE_LIMIT} environments, got ${value.length}: split it`);
+    return undefined;
+  }
   if (!Array.isArray(value) || value.some((name) => typeof name !== 'string')) {
     problems.push(`Expected \`${field}\` to be a list of environment names, got ${typed(value)}`);
     return undefined;
@@ -160,9 +177,6 @@ function environmentListProblems(
   const names = value as string[];
   const before = problems.length;
   if (required && names.length === 0) problems.push('Expected `environments` to list at least one environment');
-  if (names.length > FLEET_SIZE_LIMIT) {
-    problems.push(`A fleet takes at most ${FLEET_SIZE_LIMIT} environments, got ${names.length}: split it`);
-  }
   const invalid = names.filter((name) => !isEnvironmentName(name));
   if (invalid.length > 0) {
     problems.push(
@@ -172,8 +186,9 @@ function environmentListProblems(
         .join(', ')}`,
     );
   }
-  const repeated = names.filter((name, index) => names.indexOf(name) !== index);
-  if (repeated.length > 0) problems.push(`\`${field}\` names ${[...new Set(repeated)].map(quote).join(', ')} twice`);
+  const [seen, repeated] = [new Set<string>(), new Set<string>()];
+  for (const name of names) (seen.has(name) ? repeated : seen).add(name);
+  if (repeated.size > 0) problems.push(`\`${field}\` names ${[...repeated].map(quote).join(', ')} twice`);
   return problems.length === before ? names : undefined;
 }
 
@@ -185,7 +200,7 @@ function unknownFields(names: string[]): string[] {
     .map(
       (field) =>
         `Unknown field ${quote(field)}: expected the fleet's (${FLEET_FIELDS.join(', ')}) or its upgrades' ` +
-        `(${UPGRADE_REQUEST_FIELDS.filter((name) => !(FLEET_FIELDS as readonly string[]).includes(name) && !NOT_FOR_FLEETS.includes(name as never)).join(', ')})`,
+        `(${UPGRADE_OPTIONS.join(', ')})`,
     );
 }
 

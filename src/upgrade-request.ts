@@ -47,6 +47,8 @@ const APPROVAL_TIMEOUT_RANGE = 'between 1 second and 7 days';
 const QUOTE_LIMIT = 64;
 /** Past this many problems the message counts the rest: each is usually the same mistake again. */
 const PROBLEM_LIMIT = 20;
+/** More fields than this is no request anyone wrote: refused by its size, before any field is read. */
+export const FIELD_LIMIT = 100;
 
 type Fields = Partial<Record<string, unknown>>;
 
@@ -57,6 +59,8 @@ export function parseUpgradeRequest(input: unknown): ParsedUpgradeRequest {
       `Expected the upgrade request to be an object like {"targetVersion":"1.3.0"}, got ${typed(input)}`,
     ]);
   }
+  const size = Object.keys(input).length;
+  if (size > FIELD_LIMIT) throw new InvalidUpgradeRequest([tooManyFields('upgrade request', size, FIELDS)]);
   // null is how many clients write a field they leave out: it counts as absent, like undefined.
   const given: Fields = Object.fromEntries(Object.entries(input).filter(([, value]) => value != null));
   const problems = [
@@ -111,6 +115,11 @@ export function asksDryRun(input: unknown): boolean {
 /** JSON's objects, in any realm (the workflow sandbox has its own `Object`): not arrays, not null. */
 function isPlainObject(value: unknown): value is object {
   return Object.prototype.toString.call(value) === '[object Object]';
+}
+
+/** The refusal of a request too big to read: its fields are not checked one by one. */
+export function tooManyFields(request: string, size: number, fields: readonly string[]): string {
+  return `Expected the ${request} to have at most ${FIELD_LIMIT} fields, got ${size}: send only ${fields.join(', ')}`;
 }
 
 function unknownFields(names: string[]): string[] {

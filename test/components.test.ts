@@ -81,6 +81,15 @@ describe('planComponentUpgrade', () => {
     expect(plan('postgres', '15.8', '15.8').alreadyAtTarget).toBe(true);
   });
 
+  test('PostgreSQL: a downgrade of the minor is refused; the major alone names its newest minor', () => {
+    expect(planRefusal('postgres', '15.18', '15.5')).toBe(
+      'PostgreSQL 15.18 → 15.5 is a downgrade: it would go back without a backup, on data files 15.18 wrote; ' +
+        'name 15.18 or a newer minor; nothing was changed',
+    );
+    expect(plan('postgres', '15.5', '15.18')).toMatchObject({ strategy: 'postgres-minor', alreadyAtTarget: false });
+    expect(plan('postgres', '15.18', '15')).toMatchObject({ strategy: 'postgres-minor' });
+  });
+
   test('PostgreSQL: a downgrade of the major is refused', () => {
     expect(planRefusal('postgres', '16.2', '15.8')).toBe(
       'PostgreSQL 16.2 → 15.8 is a downgrade of the major version: a cluster cannot go back to an older major; nothing was changed',
@@ -99,6 +108,10 @@ describe('planComponentUpgrade', () => {
       'Temporal 1.23.0 → 1.22 is a downgrade: an older server cannot run a migrated schema; nothing was changed',
     );
     expect(planRefusal('temporal', '1.23.2', '1.23.1')).toMatch(/is a downgrade/);
+    expect(planRefusal('temporal', '1.22.6', '1.22')).toBe(
+      'Temporal 1.22.6 → 1.22 is a downgrade (1.22 deploys auto-setup:1.22.0): an older server cannot run a migrated ' +
+        'schema; nothing was changed',
+    );
     expect(planRefusal('temporal', '1.23.0', '2.0', true)).toBe(
       'Temporal 1.23.0 → 2.0 changes the major version: not supported',
     );

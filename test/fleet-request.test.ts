@@ -149,6 +149,36 @@ describe('parseFleetRequest', () => {
     );
     expect(error.problems).toEqual(['A fleet takes at most 1000 environments, got 1001: split it']);
   });
+
+  it('refuses huge lists by their length, reading no name: neither repeats nor canaries are looked for', () => {
+    const twice = [...names(20_000), ...names(20_000)];
+    const error = thrown(InvalidFleetRequest, () =>
+      parseFleetRequest({ targetVersion: '1.3.0', environments: twice, canary: twice }),
+    );
+    expect(error.problems).toEqual([
+      'A fleet takes at most 1000 environments, got 40000: split it',
+      'A fleet takes at most 1000 environments, got 40000: split it',
+    ]);
+  });
+
+  it('refuses a request of thousands of fields by its size, reading none of them', () => {
+    const fields = Object.fromEntries(Array.from({ length: 20_000 }, (_, index) => [`field${index}`, 1]));
+    const error = thrown(InvalidFleetRequest, () =>
+      parseFleetRequest({ targetVersion: '1.3.0', environments: ['staging'], ...fields }),
+    );
+    expect(error.problems).toEqual([
+      'Expected the fleet request to have at most 100 fields, got 20002: send only targetVersion, environments, ' +
+        'canary, waveSize, waveShare, maxConcurrent, bake, approveBetweenWaves, failureBudget, onBudgetExceeded, pods, ' +
+        'strategy, restoreDatabase, approveBefore, approvalTimeout, redeployAll, concurrentAfterCore',
+    ]);
+  });
+
+  it('names each environment listed twice once, however often', () => {
+    const error = thrown(InvalidFleetRequest, () =>
+      parseFleetRequest({ targetVersion: '1.3.0', environments: ['a', 'b', 'a', 'a', 'b'] }),
+    );
+    expect(error.problems).toEqual(['`environments` names `a`, `b` twice']);
+  });
 });
 
 describe('fleet names and queues', () => {

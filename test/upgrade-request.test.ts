@@ -43,6 +43,16 @@ describe('parseUpgradeRequest refuses', () => {
     ]);
   });
 
+  it('a request of thousands of fields by its size, reading none of them', () => {
+    // Near-misses of `targetVersion`: each one read would be a typo to suggest a field for.
+    const fields = Object.fromEntries(Array.from({ length: 20_000 }, (_, index) => [`targetVersio${index}`, 1]));
+
+    expect(refusal({ targetVersion: '1.3.0', ...fields }).problems).toEqual([
+      'Expected the upgrade request to have at most 100 fields, got 20001: send only targetVersion, pods, strategy, ' +
+        'restoreDatabase, approveBefore, approvalTimeout, dryRun, redeployAll, concurrentAfterCore, restoreFrom',
+    ]);
+  });
+
   it('does not suggest a field for a name far from all of them', () => {
     expect(refusal({ targetVersion: '1.3.0', rollback: 'auto' }).message).not.toContain('did you mean');
   });

@@ -1,25 +1,15 @@
+import { compare, valid } from 'semver';
 import type { BackupRecord, UpgradeRequest } from '../upgrade';
 import { backupDirectory, readManifest } from './backup';
 import { PreflightFailed } from './errors';
 
-/** `X.Y.Z` with an optional `-suffix`: the only tags whose order is known (`latest`, `sha-…` have none). */
-const SEMVER_LIKE = /^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$/;
-
-/** Negative when `a` is older than `b`, positive when newer, 0 when equal; undefined when either has no order. */
+/**
+ * Negative when `a` is older than `b`, positive when newer, 0 when equal, by the semver rules (1.3.0-rc.9 before
+ * 1.3.0-rc.10 before 1.3.0); undefined when either is no semver version (`latest`, `1.3`, `sha-…` have no order).
+ */
 export function compareVersions(a: string, b: string): number | undefined {
-  const left = SEMVER_LIKE.exec(a);
-  const right = SEMVER_LIKE.exec(b);
-  if (!left || !right) return undefined;
-  for (let part = 1; part <= 3; part++) {
-    const difference = Number(left[part]) - Number(right[part]);
-    if (difference !== 0) return difference;
-  }
-  // A pre-release comes before its release (1.3.0-rc.1 < 1.3.0); two pre-releases compare as text.
-  const [leftSuffix, rightSuffix] = [left[4], right[4]];
-  if (leftSuffix === rightSuffix) return 0;
-  if (leftSuffix === undefined) return 1;
-  if (rightSuffix === undefined) return -1;
-  return leftSuffix < rightSuffix ? -1 : 1;
+  const [left, right] = [valid(a), valid(b)];
+  return left && right ? compare(left, right) : undefined;
 }
 
 /**

@@ -183,6 +183,28 @@ export function createPreflightActivities(deployment: Deployment) {
     return unchanged.filter((pod) => !request.approveBefore?.includes(pod));
   }
 
+  /**
+   * A `pods` list may leave out only pods the new tag does not change: the upgrade sets the tag in `.env`, and the next
+   * `make redeploy` of a pod left out, by anyone, would upgrade it without a backup or a migration check.
+   */
+  async function checkNoPodLeftBehind(
+    request: UpgradeRequest,
+    deployed: readonly string[],
+    deployEnv: Map<string, string>,
+  ) {
+    if (!request.pods) return;
+    const leftOut = ROLLING_ORDER.filter((pod) => deployed.includes(pod) && !request.pods?.includes(pod));
+    const unchanged = await podsUnchangedByTag(root, leftOut, deployEnv, request.targetVersion);
+    const behind = leftOut.filter((pod) => !unchanged.includes(pod));
+    if (behind.length === 0) return;
+    const named = behind.map((pod) => `\`${pod}\``).join(', ');
+    throw new PreflightFailed(
+      `\`pods\` leaves out ${named}, whose definition ${request.targetVersion} changes: the upgrade sets ` +
+        `${IMAGE_TAG_KEY}=${request.targetVersion} in .env, so their next \`make redeploy\` would upgrade them without a ` +
+        `backup or a migration check. Add them to \`pods\`, or leave \`pods\` out; nothing was changed`,
+    );
+  }
+
   return {
     async checkPreflight({ request, lockOwner, readOnly = false }: PreflightInput): Promise<PreflightReport> {
       // First: a deployment another upgrade holds (or left locked) is refused as such, whatever else is wrong.
@@ -190,6 +212,7 @@ export function createPreflightActivities(deployment: Deployment) {
       const deployed = await deployedPods(deployment);
       const requested = resolvePods(request, deployed);
       const deployEnv = await deployment.env();
+      await checkNoPodLeftBehind(request, deployed, deployEnv);
       const unchangedPods = await podsNotToRedeploy(request, requested, deployEnv);
       const pods = requested.filter((pod) => !unchangedPods.includes(pod));
       const fromVersion = deployEnv.get(IMAGE_TAG_KEY) || 'latest';

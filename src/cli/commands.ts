@@ -169,8 +169,11 @@ export async function status(options: StatusOptions): Promise<number> {
 
 export async function approve(options: ApproveOptions): Promise<number> {
   return withTemporal(async (client) => {
-    const { workflowId, step } = await approveUpgrade(client, options.env, options.pod);
-    print(`Approved: ${step ?? ''} of ${workflowId}`);
+    const { workflowId, gate } = await approveUpgrade(client, options.env, options.pod);
+    print(
+      `Approval of the gate before ${gate} sent to ${workflowId}; if another approval released that gate first, ` +
+        `\`aegis-upgrade status --env ${options.env}\` shows this one refused in its notes`,
+    );
     return ExitCode.Done;
   });
 }

@@ -150,10 +150,10 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     .command('approve')
     .summary('release a waiting approval gate')
     .description(
-      'Releases the approval gate the upgrade waits at; with --pod, the gate before that pod, even before it is reached.',
+      'Releases the approval gate the upgrade waits at, naming it: the upgrade refuses it if that gate was released since.',
     )
     .addOption(envOption())
-    .option('--pod <pod>', 'the pod whose gate to release (default: the gate the upgrade waits at)')
+    .option('--pod <pod>', 'approve only if the upgrade waits at the gate before this pod')
     .action(async (options: commands.ApproveOptions) => done(await commands.approve(options)));
   example(approve, 'Example: aegis-upgrade approve --env default');
 

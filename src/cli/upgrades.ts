@@ -10,7 +10,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { planWorkflowId } from '../environments';
 import { formatDuration } from '../format';
-import { ROLLING_ORDER, isPodName } from '../platform';
+import { ROLLING_ORDER, isPodName, type PodName } from '../platform';
 import {
   UPGRADE_WORKFLOW_TYPE,
   abortReasonSignal,
@@ -246,31 +246,37 @@ export function withRetries(progress: UpgradeProgress, retrying: readonly Retryi
   return { ...progress, steps: progress.steps.map(annotate), rollback: progress.rollback.map(annotate) };
 }
 
+/** An approval gate's step: `approve:<pod>`. */
+const APPROVAL_STEP = 'approve:';
+
 /**
- * Releases the gate the environment's upgrade waits at, or with `pod` that pod's gate, even before the upgrade reaches
- * it; returns the upgrade and the gate it releases. The workflow refuses an approval no gate takes, in its notes.
+ * Releases the gate the environment's upgrade waits at, naming it in the signal: the workflow refuses an approval of
+ * any gate but the one waiting (another operator's approval may have released it since). With `pod`, only if the
+ * upgrade waits at that pod's gate. Returns the upgrade and the pod whose gate the approval names.
  */
 export async function approveUpgrade(
   client: Client,
   env: string,
   pod?: string,
-): Promise<{ workflowId: string; step?: string }> {
+): Promise<{ workflowId: string; gate: PodName }> {
   if (pod !== undefined && !isPodName(pod)) {
     throw new UsageError(`Unknown pod \`${pod}\` for --pod: expected one of ${ROLLING_ORDER.join(', ')}`);
   }
   const handle = await findUpgrade(client, env);
   const progress = await handle.query(progressQuery);
-  const gate = pod && progress.steps.find((step) => step.id === `approve:${pod}`);
-  if (pod && (!gate || (gate.status !== 'pending' && gate.status !== 'running'))) {
-    throw new UsageError(`${handle.workflowId} has no approval gate before ${pod} left to release`);
-  }
-  if (!pod && progress.phase !== 'waiting-for-approval') {
+  const gate = progress.steps.find((step) => step.id.startsWith(APPROVAL_STEP) && step.status === 'running');
+  if (progress.phase !== 'waiting-for-approval' || !gate) {
     throw new UsageError(
-      `${handle.workflowId} is not waiting for an approval (phase: ${progress.phase}); name the gate with --pod to approve it ahead`,
+      `${handle.workflowId} is not waiting for an approval (phase: ${progress.phase}); approve when ` +
+        `\`aegis-upgrade status --env ${env}\` says waiting-for-approval`,
     );
   }
-  await handle.signal(approveSignal, pod ? { pod } : {});
-  return { workflowId: handle.workflowId, step: pod ? `approve:${pod}` : progress.currentStep };
+  const waiting = gate.id.slice(APPROVAL_STEP.length) as PodName;
+  if (pod !== undefined && pod !== waiting) {
+    throw new UsageError(`${handle.workflowId} waits at the gate before ${waiting}, not ${pod}: nothing was approved`);
+  }
+  await handle.signal(approveSignal, { pod: waiting });
+  return { workflowId: handle.workflowId, gate: waiting };
 }
 
 /** Cancels the environment's upgrade, which rolls it back; returns its workflow ID. */

@@ -5,10 +5,12 @@ import type { Approval } from '../upgrade';
 import { quote } from '../upgrade-request';
 
 /**
- * The upgrade's approval gates, each remembering its approval: an `approve` sent before its gate is reached is kept
- * for it, not lost. An approval naming a pod releases that pod's gate; one naming none releases the gate the upgrade
- * waits at, or else the next one not yet approved. An approval no gate can take is refused through `refuse`, which
- * the workflow records in the progress's notes for the operator to see.
+ * The upgrade's approval gates. An approval releases the gate the upgrade waits at when it arrives, and only that one:
+ * one naming another gate (passed, approved already, not reached yet) is refused, and so is one without a name that
+ * arrives while no gate waits: it is never kept for a later gate, so two operators approving at once cannot skip one.
+ * Upgrades started before (`open` with `onlyTheGateWaiting` false) keep the rules they started with: an approval sent
+ * before its gate was kept for it, and one without a name went to the next gate. A refused approval goes through
+ * `refuse`, which the workflow records in the progress's notes for the operator to see.
  */
 export class ApprovalGates {
   /** Unknown until the request is parsed: approvals that arrive before are kept and sorted out then. */
@@ -17,12 +19,14 @@ export class ApprovalGates {
   private readonly approved = new Set<PodName>();
   private readonly passed = new Set<PodName>();
   private waitingAt?: PodName;
+  private onlyTheGateWaiting = false;
 
   constructor(private readonly refuse: (note: string) => void) {}
 
   /** The gates of the parsed request, in the order the upgrade reaches them. */
-  open(gates: readonly PodName[]): void {
+  open(gates: readonly PodName[], onlyTheGateWaiting: boolean): void {
     this.gates = gates;
+    this.onlyTheGateWaiting = onlyTheGateWaiting;
     for (const input of this.early.splice(0)) this.receive(input);
   }
 
@@ -34,6 +38,7 @@ export class ApprovalGates {
     }
     const approval = readApproval(input);
     if (typeof approval === 'string') return this.refuse(`Approval refused: ${approval}`);
+    if (this.onlyTheGateWaiting) return this.releaseTheGateWaiting(approval.pod);
     const pod =
       approval.pod ??
       (this.waitingAt && !this.approved.has(this.waitingAt) ? this.waitingAt : undefined) ??
@@ -46,6 +51,26 @@ export class ApprovalGates {
     if (this.passed.has(pod)) return this.refuse(`Approval for \`${pod}\` refused: its gate was already passed`);
     if (this.approved.has(pod)) return this.refuse(`Approval for \`${pod}\` refused: its gate is already approved`);
     this.approved.add(pod);
+  }
+
+  /** The gate waited at, if `pod` names it or nothing: any other approval would release a gate nobody saw waiting. */
+  private releaseTheGateWaiting(pod: PodName | undefined): void {
+    const waiting = this.waitingAt && !this.approved.has(this.waitingAt) ? this.waitingAt : undefined;
+    if (waiting && (pod === undefined || pod === waiting)) {
+      this.approved.add(waiting);
+      return;
+    }
+    const now = waiting ? `the upgrade waits at the gate before \`${waiting}\`` : 'no gate waits for an approval now';
+    if (pod === undefined) {
+      return this.refuse(`Approval refused: ${now}; an approval is never kept for a later gate`);
+    }
+    const gates = this.gates ?? [];
+    const why = !gates.includes(pod)
+      ? `the upgrade has no gate before it (gates: ${gates.map((gate) => `\`${gate}\``).join(', ') || 'none'})`
+      : this.approved.has(pod) || this.passed.has(pod)
+        ? 'its gate is already approved'
+        : `its gate is not reached yet, and ${now}`;
+    this.refuse(`Approval for \`${pod}\` refused: ${why}; approve a gate while the upgrade waits at it`);
   }
 
   isApproved(pod: PodName): boolean {

@@ -3,7 +3,7 @@ import { COMPONENT_WORKFLOW_TYPE, parseComponentRequest } from '../components';
 import { upgradeNotification, type UpgradeEvent, type UpgradeEventFacts } from '../notifications';
 import type { PodName } from '../platform';
 import type { UpgradePhase } from '../upgrade';
-import { parseUpgradeRequest } from '../upgrade-request';
+import { asksDryRun, parseUpgradeRequest } from '../upgrade-request';
 import { deliver } from './activity-options';
 import { Patch } from './patches';
 import { errorMessage } from './progress';
@@ -37,6 +37,8 @@ export class UpgradeNotifier {
     if (event === 'started' && this.started) event = undefined;
     // A request that does not parse is refused at once, to whoever started it by hand: it schedules nothing.
     if (event === 'refused' && !requestParses(this.run.input)) event = undefined;
+    // A dry run answers whoever asked it, and its ID names no environment's webhook (`aegis-plan-<env>-<ms>`).
+    if (event && asksDryRun(this.run.input) && patched(Patch.dryRunsNotifyNobody)) event = undefined;
     // Upgrades started before notifications replay without them (docs/versioning.md).
     if (!event || !patched(Patch.notifications)) return;
     this.started ||= event === 'started';

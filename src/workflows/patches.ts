@@ -18,4 +18,8 @@ export const Patch = {
   searchAttributes: 'search-attributes',
   /** `unlockDeployment` starts again the writers a dead upgrade stopped and recorded (they stayed stopped). */
   unlockResumesWriters: 'unlock-resumes-writers',
+  /** An approval releases only the gate waited at when it arrives (one was kept for a later gate, and skipped it). */
+  approvalsReleaseTheGateWaiting: 'approvals-release-the-gate-waiting',
+  /** A dry run notifies nobody, refused too (a refused one told the default webhook of `aegis-plan-<env>-<ms>`). */
+  dryRunsNotifyNobody: 'dry-runs-notify-nobody',
 } as const;

@@ -23,9 +23,13 @@ export interface StepObserver {
   ended(step: StepRecord): void;
 }
 
-/** Logs each step's start and end with its duration, and records the duration by environment, step and status. */
-export function stepTelemetry(workflowId: string): StepObserver {
+/**
+ * Logs each step's start and end with its duration, and records the duration by environment, step and status; a dry
+ * run's only in the log: each has a workflow ID of its own, a label value the metrics would keep for ever.
+ */
+export function stepTelemetry(workflowId: string, input: unknown): StepObserver {
   const environment = environmentOf(workflowId);
+  const counted = !asksDryRun(input);
   return {
     started(step) {
       log.info(`step ${step.id} started: ${step.title}`, { step: step.id, status: step.status });
@@ -36,7 +40,7 @@ export function stepTelemetry(workflowId: string): StepObserver {
       const fields = { step: id, status, ...(durationMs !== undefined && { durationMs }) };
       if (status === 'failed') log.warn(message, fields);
       else log.info(message, fields);
-      if (durationMs !== undefined) {
+      if (counted && durationMs !== undefined) {
         metricMeter
           .createHistogram(UpgradeMetric.stepDuration, 'float', 's', 'How long each upgrade step took')
           .record(durationMs / 1000, { environment, step: id, status });

@@ -48,7 +48,8 @@ async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
   const { request, preflight } = accepted;
   const { fromVersion, toVersion, pods } = preflight;
   progress.fromVersion = fromVersion;
-  run.gates.open(pods.filter((pod) => request.approveBefore.includes(pod)));
+  const gates = pods.filter((pod) => request.approveBefore.includes(pod));
+  run.gates.open(gates, gates.length > 0 && patched(Patch.approvalsReleaseTheGateWaiting));
   if (request.dryRun) return reportPlan(run, accepted);
   if (preflight.alreadyAtTarget && patched(Patch.alreadyAtVersion)) return completeAtTarget(run);
 

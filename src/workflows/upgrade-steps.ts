@@ -59,7 +59,7 @@ export class UpgradeRun {
     this.workflowId = workflowId;
     this.startTime = startTime;
     this.lockOwner = upgradeLockOwner();
-    this.progress = new ProgressLog(toVersion, stepTelemetry(workflowId));
+    this.progress = new ProgressLog(toVersion, stepTelemetry(workflowId, input));
     this.gates = new ApprovalGates((note) => this.progress.notes.push(note));
     setHandler(progressQuery, () => this.progress.snapshot());
     setHandler(approveSignal, (approval) => this.gates.receive(approval));

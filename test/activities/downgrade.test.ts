@@ -11,6 +11,9 @@ describe('compareVersions', () => {
     ['2.0.0', '2.0.0', 0],
     ['1.3.0-rc.1', '1.3.0', -1],
     ['1.3.0-pre-alpha', '1.2.9', 1],
+    ['1.3.0-rc.10', '1.3.0-rc.9', 1],
+    ['1.3.0-rc.9', '1.3.0-rc.10', -1],
+    ['1.3.0-alpha', '1.3.0-alpha.1', -1],
   ])('%s against %s', (a, b, sign) => {
     expect(Math.sign(compareVersions(a, b) ?? NaN)).toBe(sign);
   });

@@ -9,6 +9,7 @@ import { readDeployEnv, secretValues } from '../../src/activities/env-file';
 import { PreflightFailed } from '../../src/activities/errors';
 import { createPreflightActivities, type PreflightReport } from '../../src/activities/preflight';
 import { loadConfig } from '../../src/config';
+import type { PodName } from '../../src/platform';
 import { activityEnvironment } from '../helpers/activity-environment';
 
 /**
@@ -35,6 +36,12 @@ const VALIDATE_OK = ['  ✗ PostgreSQL (localhost:5432)', '  ✓ AEGIS Runtime',
 );
 
 const PODS = ['database', 'core', 'seal-gateway'];
+/** The image each pod's YAML names, as aegis-deploy's do: the database's is no AEGIS image. */
+const POD_IMAGES = {
+  database: 'postgres:15-alpine',
+  core: 'ghcr.io/100monkeys-ai/aegis-runtime:${AEGIS_IMAGE_TAG}',
+  'seal-gateway': 'ghcr.io/100monkeys-ai/aegis-seal-gateway:${AEGIS_IMAGE_TAG}',
+};
 
 interface Platform {
   /** Container state by pod, `running` unless set. */
@@ -101,18 +108,18 @@ describe('checkPreflight checks the registry login and the platform health befor
     };
   }
 
-  const request = { targetVersion: '1.3.0', pods: ['database', 'core'] as const };
+  const request = { targetVersion: '1.3.0', pods: ['database', 'core', 'seal-gateway'] as PodName[] };
 
-  async function preflight(token = 'ghp_valid0123456789abcdef') {
+  async function preflight(token = 'ghp_valid0123456789abcdef', pods = request.pods) {
     const { checkPreflight } = createPreflightActivities(await deployment(token));
     return activityEnvironment().run(checkPreflight, {
-      request: { ...request, pods: [...request.pods] },
+      request: { ...request, pods: [...pods] },
       lockOwner: { workflowId: 'aegis-upgrade-default', runId: 'run-1' },
     });
   }
 
-  async function refusal(token?: string): Promise<PreflightFailed> {
-    const error = await preflight(token).then(
+  async function refusal(token?: string, pods?: PodName[]): Promise<PreflightFailed> {
+    const error = await preflight(token, pods).then(
       () => undefined,
       (thrown: unknown) => thrown,
     );
@@ -127,6 +134,10 @@ describe('checkPreflight checks the registry login and the platform health befor
     await fs.writeFile(path.join(root, 'profiles', 'development.conf'), `PODS="${PODS.join(' ')}"\n`);
     await fs.writeFile(path.join(root, 'Makefile'), MAKEFILE);
     await fs.writeFile(path.join(root, 'validate.out'), VALIDATE_OK);
+    for (const [pod, image] of Object.entries(POD_IMAGES)) {
+      await fs.mkdir(path.join(root, 'podman', 'pods', pod), { recursive: true });
+      await fs.writeFile(path.join(root, 'podman', 'pods', pod, `pod-${pod}.yaml`), `image: ${image}\n`);
+    }
     platform = {
       containerState: {},
       runtimeReady: { status: 'ready', dependencies: { database: true, temporal: true } },
@@ -194,6 +205,20 @@ describe('checkPreflight checks the registry login and the platform health befor
     const error = await refusal();
 
     expect(error.message).toMatch(/aegis-seal-gateway: http:\/\/127\.0\.0\.1:\d+\/health says "unhealthy"/);
+  });
+
+  it('refuses a `pods` list that leaves out a pod the new tag changes, naming each; one the tag leaves alone may go', async () => {
+    const error = await refusal(undefined, ['database']);
+
+    expect(error.message).toBe(
+      '`pods` leaves out `core`, `seal-gateway`, whose definition 1.3.0 changes: the upgrade sets ' +
+        'AEGIS_IMAGE_TAG=1.3.0 in .env, so their next `make redeploy` would upgrade them without a backup or a ' +
+        'migration check. Add them to `pods`, or leave `pods` out; nothing was changed',
+    );
+    expect(((await preflight(undefined, ['core', 'seal-gateway'])) as PreflightReport).pods).toEqual([
+      'core',
+      'seal-gateway',
+    ]);
   });
 
   it('refuses when make validate sees a service down, as the last step of the upgrade would', async () => {

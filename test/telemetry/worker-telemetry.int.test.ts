@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createCommandRunner } from '../../src/activities/command';
 import { readDeployEnv, secretValues } from '../../src/activities/env-file';
+import { planWorkflowId } from '../../src/environments';
 import { UpgradeMetric } from '../../src/telemetry/metrics';
 import { installTelemetry, telemetryInterceptors } from '../../src/telemetry/runtime';
 import { UPGRADE_WORKFLOW_TYPE, type UpgradeReport, type UpgradeRequest } from '../../src/upgrade';
@@ -223,6 +224,26 @@ describe('the worker logs every step and command, and its metrics endpoint count
           message: 'upgrade to 1.3.0 refused by pre-flight: not enough disk',
         }),
       );
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'dry runs, as the CLI names them, planned or refused: no metric names them',
+    async () => {
+      const dryRun = (scenario: StandInScenario) => {
+        const workflowId = planWorkflowId(ENVIRONMENT, Date.now());
+        standIn.scenario(workflowId, scenario);
+        const args = [{ targetVersion: '1.3.0', dryRun: true }];
+        return client.workflow.start(UPGRADE_WORKFLOW_TYPE, { taskQueue, workflowId, args });
+      };
+      const planned = await dryRun({});
+      await planned.result();
+      const refused = await dryRun({ refuse: 'not enough disk' });
+      await upgradeFailure(refused.result());
+      await until(() => outcomeLogged(jsonLogLines(lines.join('\n')), refused.workflowId));
+
+      expect(await scrape()).not.toContain('aegis-plan-');
     },
     SCENARIO_TIMEOUT_MS,
   );

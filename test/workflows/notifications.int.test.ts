@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createNotifyActivities } from '../../src/activities/notify';
 import { loadWebhooks } from '../../src/config/webhooks';
+import { planWorkflowId } from '../../src/environments';
 import type { UpgradeEvent, UpgradeNotification } from '../../src/notifications';
 import {
   UpgradeFailureType,
@@ -229,6 +230,22 @@ describe('webhook notifications', () => {
 
       expect(((await handle.result()) as UpgradeReport).phase).toBe('planned');
       expect(receiver.events('dry-run')).toEqual([]);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'a dry run that pre-flight refuses posts nothing either, under the ID the CLI gives it',
+    async () => {
+      const workflowId = planWorkflowId('dry-refused', Date.now());
+      const handle = await bench.start(
+        workflowId,
+        { targetVersion: '1.3.0', dryRun: true },
+        { refuse: 'Images missing from the registry', overrides: { notify } },
+      );
+
+      expect((await upgradeFailure(handle.result())).report.phase).toBe('refused');
+      expect(receiver.posts.filter((post) => post.workflowId === workflowId)).toEqual([]);
     },
     SCENARIO_TIMEOUT_MS,
   );

@@ -184,10 +184,10 @@ describe('upgrade scenarios on stand-in activities', () => {
   );
 
   test(
-    'approved-early: an approve sent before the gate (the README line, no input) is kept for it',
+    'approval-refused-early: an approve sent before the gate is refused, not kept for it; the gate then waits',
     async () => {
       const handle = await start(
-        'approved-early',
+        'approval-refused-early',
         { targetVersion: '1.3.0', approveBefore: ['core'] },
         {
           hold: 'redeployPod:database',
@@ -197,6 +197,8 @@ describe('upgrade scenarios on stand-in activities', () => {
       await handle.signal(approveSignal);
       await handle.signal(approveSignal, { pod: 'temporal' });
       standIn.release(handle.workflowId);
+      await untilPhase(handle, 'waiting-for-approval');
+      await handle.signal(approveSignal, { pod: 'core' });
       const report: UpgradeReport = await handle.result();
       expect(report.phase).toBe('completed');
       expect(report.steps.find((step) => step.id === 'approve:core')).toMatchObject({
@@ -204,9 +206,10 @@ describe('upgrade scenarios on stand-in activities', () => {
         title: 'Wait for approval before core (up to 24 hours)',
       });
       expect(report.notes).toEqual([
-        'Approval for `temporal` refused: the upgrade has no gate before it (gates: `core`)',
+        'Approval refused: no gate waits for an approval now; an approval is never kept for a later gate',
+        'Approval for `temporal` refused: the upgrade has no gate before it (gates: `core`); approve a gate while the upgrade waits at it',
       ]);
-      await recordHistory(handle, 'approved-early');
+      await recordHistory(handle, 'approval-refused-early');
     },
     SCENARIO_TIMEOUT_MS,
   );
