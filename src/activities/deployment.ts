@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Client } from 'pg';
 import type { Config } from '../config';
-import { DATABASE_CONTAINER, RUNTIME_DATABASE, podFullName, type PodName } from '../platform';
+import { DATABASE_CONTAINER, RUNTIME_DATABASE, podFullName } from '../platform';
 import type { RunCommand, CommandOptions, CommandResult } from './command';
 import { readDeployEnv, secretValues } from './env-file';
 
@@ -94,6 +94,7 @@ export function createDeployment({ config, run }: DeploymentDeps): Deployment {
   };
 }
 
-export function podYamlPath(root: string, pod: PodName): string {
+/** `pod` is any pod of the profile (`secrets` and `storage` too), not only those the upgrade redeploys. */
+export function podYamlPath(root: string, pod: string): string {
   return path.join(root, 'podman', 'pods', pod, `pod-${pod}.yaml`);
 }
