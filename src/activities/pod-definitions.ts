@@ -177,7 +177,7 @@ export function mountedVolume(definition: PodDefinition, mountPath: string): Mou
   return { kind: 'other', volume, source: source ?? 'not declared under volumes' };
 }
 
-/** `host directory /srv/pg`, `named volume aegis-postgres-data`, …: a mounted volume in a message. */
+/** `the host directory /srv/pg`, `the named volume aegis-postgres-data (…)`, …: a mounted volume in a message. */
 export function describeVolume(volume: MountedVolume): string {
   switch (volume.kind) {
     case 'host-directory':
@@ -187,7 +187,7 @@ export function describeVolume(volume: MountedVolume): string {
     case 'other':
       return `volume ${volume.volume} (${volume.source})`;
     case 'none':
-      return 'no volume';
+      return 'no volume (none is mounted there)';
   }
 }
 

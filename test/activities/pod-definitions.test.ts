@@ -169,6 +169,18 @@ describe('a pod definition read and edited in any key order', () => {
     );
   });
 
+  test('a cluster in no volume, or in one of another kind, is said as such', () => {
+    const emptyDir = parsePodDefinition(
+      databasePod(containerKeys, mountKeys, ['name: postgres-data', 'emptyDir: {}']),
+      'pod-database.yaml',
+    );
+    expect(databaseDataVolume(emptyDir)).toEqual({ kind: 'other', volume: 'postgres-data', source: 'emptyDir' });
+    expect(() => databaseDataDirectory(emptyDir)).toThrow('in volume postgres-data (emptyDir), not a host directory');
+    const unmounted = parsePodDefinition('spec:\n  containers:\n    - name: postgres\n', 'pod-database.yaml');
+    expect(databaseDataVolume(unmounted)).toEqual({ kind: 'none' });
+    expect(() => withDatabaseDataDirectory(unmounted, '/srv/pg-16')).toThrow('in no volume (none is mounted there)');
+  });
+
   test('a file that is not YAML is refused, naming it and the line', () => {
     expect(() => parsePodDefinition('spec:\n  containers:\n    - image: [x\n', '/srv/aegis/pod-core.yaml')).toThrow(
       /^\/srv\/aegis\/pod-core\.yaml is not valid YAML \(.*line \d+/,
