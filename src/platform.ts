@@ -21,6 +21,9 @@ export const POD_IMAGES: Partial<Record<PodName, { image: AegisImage; container:
 };
 
 export const DATABASE_CONTAINER = 'aegis-database-postgres';
+
+/** The PostgreSQL role the activities connect, dump and restore as when `.env` sets no `POSTGRES_USER` (FACTS.md). */
+export const DEFAULT_DATABASE_ROLE = 'aegis';
 export const RUNTIME_CONTAINER = 'aegis-core-aegis-runtime';
 
 /** The runtime's own database: the only one a rollback restores (never Temporal's, it holds this very upgrade). */

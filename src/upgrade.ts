@@ -162,6 +162,11 @@ export interface BackupRecord {
   files: BackupFile[];
   /** The migrated databases dumped again with their writers stopped, just before the new runtime started. */
   final?: { takenAt: string; files: BackupFile[] };
+  /**
+   * The PostgreSQL role (`POSTGRES_USER`) the dumps were taken as: a restore by hand runs as it. Absent from the
+   * records of runs started before it was kept.
+   */
+  role?: string;
 }
 
 /** What a rollback's restore replaced, and with what: the writes it discarded and where the replaced data is. */

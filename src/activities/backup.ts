@@ -78,13 +78,13 @@ export function createBackupActivities(deployment: Deployment) {
   async function backUp({ backupId, fromVersion, toVersion }: BackupInput): Promise<BackupRecord> {
     const directory = backupDirectory(deployment.config.aegis.backupDir, backupId);
     const existing = await readManifest(directory);
+    const user = await role();
     if (existing) {
       // A backup finished before a crash is kept, not taken twice.
       for (const file of existing.files) await verify(directory, file);
-      return { location: directory, files: existing.files };
+      return { location: directory, files: existing.files, role: user };
     }
     await privateDirectory(directory);
-    const user = await role();
     const databases = (
       await deployment.psql(
         'postgres',
@@ -110,7 +110,7 @@ export function createBackupActivities(deployment: Deployment) {
       files,
     };
     await writePrivateJson(path.join(directory, MANIFEST_FILE), manifest);
-    return { location: directory, files };
+    return { location: directory, files, role: user };
   }
 
   /**
@@ -130,7 +130,7 @@ export function createBackupActivities(deployment: Deployment) {
     } else {
       for (const file of manifest.final.files) await verify(location, file);
     }
-    return { location, files: manifest.files, final: manifest.final };
+    return { location, files: manifest.files, final: manifest.final, role: await role() };
   }
 
   return {

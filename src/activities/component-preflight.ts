@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import {
   ComponentUpgradeRefused,
   openbaoSupported,
@@ -9,13 +8,21 @@ import {
 } from '../components';
 import { podFullName } from '../platform';
 import type { UpgradeLockOwner } from '../upgrade-lock';
-import { componentImageTag, databaseDataDirectory, postgresImageTag } from './component-tags';
+import { checkDataDirectory, componentImageTag, databaseDataDirectory, postgresImageTag } from './component-tags';
 import type { Deployment } from './deployment';
 import { podYamlPath } from './deployment';
 import { IMAGE_TAG_KEY } from './env-file';
-import { PreflightFailed } from './errors';
+import { InvalidActivityInput, PreflightFailed } from './errors';
 import { createHealthProbe, deployedPods } from './health';
 import { acquireLock, claimableLock } from './lock';
+import {
+  containerImages,
+  makeVariables,
+  publishedPort,
+  readPodDefinition,
+  type PodDefinition,
+} from './pod-definitions';
+import { sameTemporalServer } from './temporal-identity';
 
 export interface ComponentPreflightInput {
   request: ParsedComponentRequest;
@@ -31,41 +38,57 @@ export interface ComponentPreflight {
   targetTag: string;
   /** AEGIS_IMAGE_TAG: pod temporal also runs the AEGIS worker, whose readiness is judged on it. */
   aegisTag: string;
-  /** PostgreSQL: the cluster's host directory now; a major upgrade's fresh sibling for the new cluster. */
+  /** A major PostgreSQL upgrade: the cluster's host directory now, and the fresh sibling for the new cluster. */
   dataDirectory?: string;
   newDataDirectory?: string;
   /** One line per check passed. */
   checks: string[];
 }
 
-/** The OpenBao image line of a pod's YAML (`image: "…/openbao/openbao:2.0.1"`). */
-const OPENBAO_IMAGE = /^\s*(?:-\s*)?image:\s*["']?[^\s"']*openbao[^\s"':]*:([^\s"']+)/gm;
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]', '0.0.0.0']);
+/** Temporal's frontend port inside pod temporal: the host port it is published on reaches the platform's Temporal. */
+const TEMPORAL_FRONTEND_PORT = 7233;
 
-/** The host port pod temporal publishes its frontend (container port 7233) on, as its YAML says. */
-export function temporalHostPort(podYaml: string): number | undefined {
-  const port = /containerPort:\s*7233\s*\n\s*hostPort:\s*["']?(\d+)/.exec(podYaml)?.[1];
-  return port === undefined ? undefined : Number(port);
+/** The address the platform's Temporal answers at on this host: its published frontend port. */
+export function platformTemporalAddress(definition: PodDefinition): string {
+  const published = publishedPort(definition, TEMPORAL_FRONTEND_PORT);
+  if (!published) {
+    throw new PreflightFailed(
+      `${definition.file} publishes no host port for Temporal's frontend (containerPort ${TEMPORAL_FRONTEND_PORT}): ` +
+        "the worker cannot ask the platform's Temporal who it is, so cannot tell it from its own. Publish it (hostPort); nothing was changed",
+    );
+  }
+  // A port published on every address answers on loopback too.
+  const host = published.hostIP && !['0.0.0.0', '::'].includes(published.hostIP) ? published.hostIP : '127.0.0.1';
+  return `${host.includes(':') ? `[${host}]` : host}:${published.hostPort}`;
 }
 
-/**
- * Whether this worker's own Temporal server is the platform's (FACTS.md): stopping it, or restoring its databases,
- * would stop or rewind this very upgrade. Judged from the worker's address: a loopback host on the pod's published port.
- */
-export function isPlatformTemporal(workerAddress: string, podYaml: string): boolean {
-  const match = /^(.*):(\d+)$/.exec(workerAddress);
-  const port = temporalHostPort(podYaml);
-  return Boolean(match && port !== undefined && Number(match[2]) === port && LOOPBACK.has(match[1] ?? ''));
+/** The cluster's directory as a major upgrade writes beside it: a path it can name in the YAML again on rollback. */
+function plainDataDirectory(directory: string): string {
+  try {
+    return checkDataDirectory(directory);
+  } catch (error) {
+    if (!(error instanceof InvalidActivityInput)) throw error;
+    throw new PreflightFailed(
+      `pod-database.yaml names the cluster's directory \`${directory}\`, not a plain absolute path: a major upgrade ` +
+        'writes a new directory beside it and names both in the YAML; write the path out in full; nothing was changed',
+    );
+  }
+}
+
+/** The OpenBao images of a pod (`openbao/openbao`, `openbao/openbao-ubi`, …). */
+function openbaoImages(definition: PodDefinition) {
+  return containerImages(definition).filter((image) => image.name.split('/').pop()?.startsWith('openbao'));
 }
 
 export function createComponentPreflightActivities(deployment: Deployment) {
   const { config, root } = deployment;
   const health = createHealthProbe(deployment);
-  const yaml = (pod: string) => fs.readFile(podYamlPath(root, pod as 'database'), 'utf8');
+  /** A pod's YAML as `make redeploy` renders it: its ports and tags as podman reads them. */
+  const rendered = async (pod: string) => readPodDefinition(root, pod, makeVariables(await deployment.env()));
 
   async function runningVersion(request: ParsedComponentRequest): Promise<{ version: string; tag: string }> {
     const pod = request.component === 'postgres' ? 'database' : 'temporal';
-    const tag = componentImageTag(await yaml(pod), pod);
+    const tag = componentImageTag(await readPodDefinition(root, pod), pod);
     if (!tag) throw new PreflightFailed(`${podYamlPath(root, pod)} names no ${request.component} image to upgrade`);
     if (request.component === 'temporal') return { version: tag, tag };
     const [row] = await deployment.query<{ version: string }>(
@@ -79,8 +102,11 @@ export function createComponentPreflightActivities(deployment: Deployment) {
   async function checkOpenbao(pods: readonly string[]): Promise<string> {
     const found: string[] = [];
     for (const pod of pods) {
-      const text = await yaml(pod).catch(() => '');
-      for (const [, tag = ''] of text.matchAll(OPENBAO_IMAGE)) {
+      const definition = await rendered(pod).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      });
+      for (const { tag = '' } of definition ? openbaoImages(definition) : []) {
         if (openbaoSupported(tag) !== true) {
           throw new PreflightFailed(
             `OpenBao ${tag} in ${podFullName(pod)} is not supported: AEGIS needs OpenBao 2.0+ (pin a version tag of 2.0 or later); nothing was changed`,
@@ -95,14 +121,16 @@ export function createComponentPreflightActivities(deployment: Deployment) {
   /** A Temporal upgrade, and a major PostgreSQL one (it stops pod temporal), refuse to run on the platform's Temporal. */
   async function checkOwnTemporal(plan: ComponentPlan): Promise<string> {
     if (plan.strategy === 'postgres-minor') return 'Temporal: the database restarts under it, as any redeploy does';
-    const address = config.temporal.connection.address;
-    if (isPlatformTemporal(address, await yaml('temporal').catch(() => ''))) {
+    const { connection, namespace } = config.temporal;
+    const platform = platformTemporalAddress(await rendered('temporal'));
+    const { same, why } = await sameTemporalServer(connection, platform, namespace);
+    if (same) {
       throw new PreflightFailed(
-        `This worker's Temporal server (${address}) is the platform's own (pod temporal): a ${plan.strategy} upgrade stops it ` +
-          'and restores its databases under this very upgrade. Run the worker on another Temporal server (TEMPORAL_ADDRESS) for it; nothing was changed',
+        `This worker's Temporal server (${connection.address}) is the platform's own (pod temporal, ${why}): a ${plan.strategy} ` +
+          'upgrade stops it and restores its databases under this very upgrade. Run the worker on another Temporal server (TEMPORAL_ADDRESS) for it; nothing was changed',
       );
     }
-    return `Temporal: this worker's server (${address}) is not the platform's`;
+    return `Temporal: this worker's server is not the platform's: ${why}`;
   }
 
   async function checkHealthy(pods: readonly string[]): Promise<string> {
@@ -143,12 +171,10 @@ export function createComponentPreflightActivities(deployment: Deployment) {
         aegisTag: (await deployment.env()).get(IMAGE_TAG_KEY) || 'latest',
         checks,
       };
-      if (request.component === 'postgres') {
-        const dataDirectory = databaseDataDirectory(await yaml('database'));
-        if (!dataDirectory) throw new PreflightFailed(`${podYamlPath(root, 'database')} mounts no data directory`);
-        report.dataDirectory = dataDirectory;
-        if (plan.strategy === 'postgres-major')
-          report.newDataDirectory = `${dataDirectory}-${plan.toVersion.split('.')[0]}`;
+      if (plan.strategy === 'postgres-major') {
+        const dataDirectory = databaseDataDirectory(await readPodDefinition(root, 'database'));
+        report.dataDirectory = plainDataDirectory(dataDirectory);
+        report.newDataDirectory = `${dataDirectory}-${plan.toVersion.split('.')[0]}`;
       }
       if (!readOnly) {
         await acquireLock(root, {

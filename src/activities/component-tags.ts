@@ -1,17 +1,26 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isImageTag } from '../platform';
 import type { Deployment } from './deployment';
-import { podYamlPath } from './deployment';
 import { writeFileAtomic } from './env-file';
 import { InvalidActivityInput, PreflightFailed } from './errors';
+import {
+  containerImages,
+  describeVolume,
+  mountedVolume,
+  namesRepository,
+  readPodDefinition,
+  withScalar,
+  type ContainerImage,
+  type MountedVolume,
+  type PodDefinition,
+} from './pod-definitions';
 
-/** The pods whose YAML names a third-party image this worker upgrades, and how that image line reads. */
+/** The pods whose YAML names a third-party image this worker upgrades, and that image's repository. */
 export const COMPONENT_IMAGES = {
-  // `image: "…/library/postgres:15-alpine"`; PgBouncer's image beside it is another repository.
-  database: /^(\s*(?:-\s*)?image:\s*["']?(?:[^\s"']*\/)?postgres:)([A-Za-z0-9_][A-Za-z0-9_.-]*)/m,
-  // `image: "…/temporalio/auto-setup:1.23.0"`; the UI (`temporalio/ui`) and the AEGIS worker are left alone.
-  temporal: /^(\s*(?:-\s*)?image:\s*["']?(?:[^\s"']*\/)?temporalio\/auto-setup:)([A-Za-z0-9_][A-Za-z0-9_.-]*)/m,
+  // PgBouncer and the exporter beside it are other repositories.
+  database: 'postgres',
+  // The UI (`temporalio/ui`) and the AEGIS worker are left alone.
+  temporal: 'temporalio/auto-setup',
 } as const;
 
 export type ComponentPod = keyof typeof COMPONENT_IMAGES;
@@ -19,13 +28,19 @@ export type ComponentPod = keyof typeof COMPONENT_IMAGES;
 /** Where PostgreSQL keeps its cluster inside its container: the volume mounted there is the data directory. */
 const PGDATA_MOUNT = '/var/lib/postgresql/data';
 
-/** The component image's tag in a pod's YAML, or undefined when no line names that image. */
-export function componentImageTag(yaml: string, pod: ComponentPod): string | undefined {
-  return COMPONENT_IMAGES[pod].exec(yaml)?.[2];
+function componentImage(definition: PodDefinition, pod: ComponentPod): ContainerImage | undefined {
+  return containerImages(definition).find((image) => namesRepository(image.name, COMPONENT_IMAGES[pod]));
 }
 
-export function withComponentImageTag(yaml: string, pod: ComponentPod, tag: string): string {
-  return yaml.replace(COMPONENT_IMAGES[pod], (_, prefix: string) => `${prefix}${tag}`);
+/** The component image's tag in a pod's YAML, or undefined when no container runs that image with a tag. */
+export function componentImageTag(definition: PodDefinition, pod: ComponentPod): string | undefined {
+  return componentImage(definition, pod)?.tag;
+}
+
+export function withComponentImageTag(definition: PodDefinition, pod: ComponentPod, tag: string): string {
+  const image = componentImage(definition, pod);
+  if (!image) throw new PreflightFailed(`${definition.file} names no ${COMPONENT_IMAGES[pod]} image to upgrade`);
+  return withScalar(definition, image.node, `${image.name}:${tag}`);
 }
 
 /**
@@ -37,27 +52,32 @@ export function postgresImageTag(currentTag: string, version: string): string {
   return `${version}${variant}`;
 }
 
-/** The `hostPath` line of the volume mounted at PGDATA, as `path: <dir>` in the pod's `volumes`. */
-function dataVolumePath(yaml: string): RegExp | undefined {
-  const mounted = new RegExp(
-    `-\\s*name:\\s*["']?([\\w.-]+)["']?\\s*\\n\\s*mountPath:\\s*["']?${PGDATA_MOUNT}["']?\\s*$`,
-    'm',
-  );
-  const volume = mounted.exec(yaml)?.[1];
-  if (!volume) return undefined;
-  return new RegExp(`(-\\s*name:\\s*["']?${volume}["']?\\s*\\n\\s*hostPath:\\s*\\n\\s*path:\\s*)(\\S+)`);
+/** What keeps the database pod's cluster: the volume mounted at PGDATA, a host directory or a named volume. */
+export function databaseDataVolume(definition: PodDefinition): MountedVolume {
+  return mountedVolume(definition, PGDATA_MOUNT);
 }
 
-/** The host directory of the database pod's cluster, or undefined when the YAML mounts none at PGDATA. */
-export function databaseDataDirectory(yaml: string): string | undefined {
-  const line = dataVolumePath(yaml);
-  return line && line.exec(yaml)?.[2]?.replace(/^["']|["']$/g, '');
+type HostDirectory = Extract<MountedVolume, { kind: 'host-directory' }>;
+
+/** The database pod's data volume when it is a host directory; refuses, naming it, any other storage. */
+function hostDataDirectory(definition: PodDefinition): HostDirectory {
+  const volume = databaseDataVolume(definition);
+  if (volume.kind !== 'host-directory') {
+    throw new PreflightFailed(
+      `${definition.file} keeps the cluster (${PGDATA_MOUNT}) in ${describeVolume(volume)}, not a host directory: ` +
+        'a major upgrade starts the new cluster in a fresh directory beside the old one (hostPath); move the data to a host directory first',
+    );
+  }
+  return volume;
 }
 
-export function withDatabaseDataDirectory(yaml: string, directory: string): string {
-  const line = dataVolumePath(yaml);
-  if (!line) throw new PreflightFailed(`pod-database.yaml mounts no volume at ${PGDATA_MOUNT}`);
-  return yaml.replace(line, (_, prefix: string) => `${prefix}${directory}`);
+/** The host directory of the database pod's cluster. */
+export function databaseDataDirectory(definition: PodDefinition): string {
+  return hostDataDirectory(definition).path;
+}
+
+export function withDatabaseDataDirectory(definition: PodDefinition, directory: string): string {
+  return withScalar(definition, hostDataDirectory(definition).node, directory);
 }
 
 /** A data directory this worker writes into a pod's YAML: absolute, plain, never one a shell or YAML would re-read. */
@@ -69,28 +89,27 @@ export function checkDataDirectory(directory: unknown): string {
 }
 
 export function createComponentTagActivities(deployment: Deployment) {
-  const yamlOf = (pod: ComponentPod) => podYamlPath(deployment.root, pod);
-  const read = (pod: ComponentPod) => fs.readFile(yamlOf(pod), 'utf8');
+  const read = (pod: ComponentPod) => readPodDefinition(deployment.root, pod);
 
   return {
     /** Sets the component image's tag in the pod's YAML; returns the tag it had. Again with the same tag: a no-op. */
     async setComponentImageTag({ pod, tag }: { pod: ComponentPod; tag: string }): Promise<string> {
       if (typeof tag !== 'string' || !isImageTag(tag))
         throw new InvalidActivityInput('tag', 'an image tag', String(tag));
-      const yaml = await read(pod);
-      const previous = componentImageTag(yaml, pod);
-      if (previous === undefined) throw new PreflightFailed(`${yamlOf(pod)} names no ${pod} image to upgrade`);
-      if (previous !== tag) await writeFileAtomic(yamlOf(pod), withComponentImageTag(yaml, pod, tag));
+      const definition = await read(pod);
+      const previous = componentImageTag(definition, pod);
+      if (previous === undefined) throw new PreflightFailed(`${definition.file} names no ${pod} image to upgrade`);
+      if (previous !== tag) await writeFileAtomic(definition.file, withComponentImageTag(definition, pod, tag));
       return previous;
     },
 
     /** Points the database pod's data volume at `directory`; returns the directory it named. */
     async setDatabaseDataDirectory({ directory }: { directory: string }): Promise<string> {
       const wanted = checkDataDirectory(directory);
-      const yaml = await read('database');
-      const previous = databaseDataDirectory(yaml);
-      if (previous !== wanted) await writeFileAtomic(yamlOf('database'), withDatabaseDataDirectory(yaml, wanted));
-      return previous ?? '';
+      const definition = await read('database');
+      const previous = databaseDataDirectory(definition);
+      if (previous !== wanted) await writeFileAtomic(definition.file, withDatabaseDataDirectory(definition, wanted));
+      return previous;
     },
   };
 }

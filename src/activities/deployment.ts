@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { Client } from 'pg';
 import type { Config } from '../config';
-import { DATABASE_CONTAINER, RUNTIME_DATABASE, podFullName, type PodName } from '../platform';
+import { DATABASE_CONTAINER, RUNTIME_DATABASE, podFullName } from '../platform';
 import type { RunCommand, CommandOptions, CommandResult } from './command';
-import { readDeployEnv, secretValues } from './env-file';
+import { databaseRole, readDeployEnv, secretValues } from './env-file';
 
 /** How the activities reach one AEGIS deployment: its checkout, its podman, its PostgreSQL. */
 export interface Deployment {
@@ -44,7 +44,7 @@ export function createDeployment({ config, run }: DeploymentDeps): Deployment {
       }),
     podman: (args, options) => run('podman', args, options),
     psql: async (database, sql) => {
-      const user = (await env()).get('POSTGRES_USER') ?? 'aegis';
+      const user = databaseRole(await env());
       const args = [
         'exec',
         DATABASE_CONTAINER,
@@ -74,7 +74,7 @@ export function createDeployment({ config, run }: DeploymentDeps): Deployment {
       const client = new Client({
         host: config.aegis.postgres.host,
         port: config.aegis.postgres.port,
-        user: values.get('POSTGRES_USER') ?? 'aegis',
+        user: databaseRole(values),
         password: values.get('POSTGRES_PASSWORD'),
         database,
         connectionTimeoutMillis: 10_000,
@@ -94,6 +94,7 @@ export function createDeployment({ config, run }: DeploymentDeps): Deployment {
   };
 }
 
-export function podYamlPath(root: string, pod: PodName): string {
+/** `pod` is any pod of the profile (`secrets` and `storage` too), not only those the upgrade redeploys. */
+export function podYamlPath(root: string, pod: string): string {
   return path.join(root, 'podman', 'pods', pod, `pod-${pod}.yaml`);
 }

@@ -7,7 +7,7 @@ import { DATABASE_CONTAINER, MIGRATED_DATABASES } from '../platform';
 import type { BackupFile } from '../upgrade';
 import type { CommandOptions } from './command';
 import type { Deployment } from './deployment';
-import { writeFileAtomic } from './env-file';
+import { databaseRole, writeFileAtomic } from './env-file';
 import { BackupInvalid } from './errors';
 
 /** A dump of a large database takes a while; one that takes longer than this is stuck. */
@@ -57,7 +57,7 @@ export function createDumpTools(deployment: Deployment) {
       ...options,
       timeoutMs: DUMP_TIMEOUT_MS,
     });
-  const role = async () => (await deployment.env()).get('POSTGRES_USER') ?? 'aegis';
+  const role = async () => databaseRole(await deployment.env());
 
   /** Checks a dump as `pg_restore` reads it, and that it is the file the manifest describes. */
   async function verify(directory: string, file: BackupFile): Promise<void> {

@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { DEFAULT_DATABASE_ROLE } from '../platform';
 
 /** The deploy checkout's `.env`: the image tag lives there, beside the platform's secrets. */
 export const IMAGE_TAG_KEY = 'AEGIS_IMAGE_TAG';
+
+/** The PostgreSQL role of `.env` (`POSTGRES_USER`): every psql, dump and restore runs as it. */
+export function databaseRole(deployEnv: ReadonlyMap<string, string>): string {
+  return deployEnv.get('POSTGRES_USER') ?? DEFAULT_DATABASE_ROLE;
+}
 
 /** Keys whose values never leave the worker: not in history, reports, errors or logs. */
 const SECRET_KEY = /(TOKEN|PASSWORD|SECRET|PRIVATE_KEY|API_KEY|ROLE_ID)/;

@@ -1,5 +1,6 @@
 import { DATABASE_CONTAINER, POD_IMAGES, podFullName, type PodName } from '../platform';
 import type { Deployment } from './deployment';
+import { databaseRole } from './env-file';
 import { PodNotReady } from './errors';
 import { heartbeatWhile, pause } from './heartbeat';
 import { imageRef } from './images';
@@ -70,13 +71,7 @@ export function createPodProbes(deployment: Deployment) {
     switch (pod) {
       case 'database':
         return deployment
-          .podman([
-            'exec',
-            DATABASE_CONTAINER,
-            'pg_isready',
-            '-U',
-            (await deployment.env()).get('POSTGRES_USER') ?? 'aegis',
-          ])
+          .podman(['exec', DATABASE_CONTAINER, 'pg_isready', '-U', databaseRole(await deployment.env())])
           .then(() => undefined)
           .catch(() => 'PostgreSQL does not accept connections yet');
       case 'core':

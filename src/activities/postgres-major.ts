@@ -18,11 +18,11 @@ import type { BackupFile } from '../upgrade';
 import { backupDirectory, checkBackupLocation } from './backup';
 import { checkDataDirectory, databaseDataDirectory } from './component-tags';
 import type { Deployment } from './deployment';
-import { podYamlPath } from './deployment';
 import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
 import { writeFileAtomic } from './env-file';
 import { InvalidActivityInput, RestoreBlocked, ValidationFailed } from './errors';
 import { heartbeatWhile } from './heartbeat';
+import { readPodDefinition } from './pod-definitions';
 import {
   describeFingerprint,
   fingerprintCluster,
@@ -67,8 +67,7 @@ export function createPostgresMajorActivities(deployment: Deployment) {
   const { role, dump, verify } = createDumpTools(deployment);
   const probes = createPodProbes(deployment);
   const clientsFile = path.join(deployment.root, STOPPED_CLIENTS_FILE);
-  const dataDirectory = async () =>
-    databaseDataDirectory(await fs.readFile(podYamlPath(deployment.root, 'database'), 'utf8'));
+  const dataDirectory = async () => databaseDataDirectory(await readPodDefinition(deployment.root, 'database'));
 
   async function readFingerprint(location: string): Promise<ClusterFingerprint> {
     const fingerprint = await readJson<ClusterFingerprint>(path.join(location, FINGERPRINT_FILE));

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import semver from 'semver';
 import { COMPATIBILITY } from '../components';
 import { formatMiB } from '../format';
 import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../platform';
@@ -10,8 +11,8 @@ import { IMAGE_TAG_KEY } from './env-file';
 import { CommandFailed, PreflightFailed } from './errors';
 import { imageExistsInRegistry, imageRef } from './images';
 import { acquireLock, claimableLock } from './lock';
-import { podYamlPath } from './deployment';
-import { podsUnchangedByTag } from './pod-definitions';
+import { componentImageTag } from './component-tags';
+import { podsUnchangedByTag, readPodDefinition, type PodDefinition } from './pod-definitions';
 import { settleAll } from '../settle-all';
 import { checkDowngrade } from './downgrade';
 import { createHealthProbe, deployedPods } from './health';
@@ -70,8 +71,11 @@ export function resolvePods(request: UpgradeRequest, deployed: readonly string[]
 }
 
 /** The Temporal server version pinned in pod temporal's YAML (`temporalio/auto-setup:1.23.0` → `1.23`). */
-export function temporalServerVersion(podYaml: string): string | undefined {
-  return /temporalio\/auto-setup:(\d+\.\d+)/.exec(podYaml)?.[1];
+export function temporalServerVersion(definition: PodDefinition): string | undefined {
+  const tag = componentImageTag(definition, 'temporal') ?? '';
+  const version = semver.coerce(tag);
+  const majorMinor = version && `${version.major}.${version.minor}`;
+  return majorMinor && tag.startsWith(majorMinor) ? majorMinor : undefined;
 }
 
 /** `.env` names the target but some containers run another image: an upgrade ended part-way (terminated) left it so. */
@@ -99,7 +103,7 @@ export function createPreflightActivities(deployment: Deployment) {
     }
     const checks = [`PostgreSQL ${row?.server_version} (${COMPATIBILITY.postgresMinMajor}+ required)`];
     if (pods.includes('temporal')) {
-      const temporal = temporalServerVersion(await fs.readFile(podYamlPath(root, 'temporal'), 'utf8'));
+      const temporal = temporalServerVersion(await readPodDefinition(root, 'temporal'));
       if (!temporal || !(COMPATIBILITY.temporal as readonly string[]).includes(temporal)) {
         throw new PreflightFailed(
           `Temporal ${temporal ?? '(not found in pod-temporal.yaml)'} is not supported: AEGIS needs ${COMPATIBILITY.temporal.join(' or ')}`,

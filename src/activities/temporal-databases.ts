@@ -36,12 +36,12 @@ export function createTemporalDatabaseActivities(deployment: Deployment) {
     async backUpTemporalDatabases({ backupId }: { backupId: string }): Promise<BackupRecord> {
       const location = backupDirectory(deployment.config.aegis.backupDir, backupId);
       const done = await readJson<BackupRecord>(path.join(location, MANIFEST_FILE));
+      const user = await role();
       if (done) {
         for (const file of done.files) await verify(location, file);
-        return done;
+        return { role: user, ...done };
       }
       await privateDirectory(location);
-      const user = await role();
       const files = await heartbeatWhile(
         Promise.all(
           TEMPORAL_DATABASES.map((database) =>
@@ -51,7 +51,7 @@ export function createTemporalDatabaseActivities(deployment: Deployment) {
         'pg_dump of the Temporal databases',
       );
       for (const file of files) await verify(location, file);
-      const record: BackupRecord = { location, files };
+      const record: BackupRecord = { location, files, role: user };
       await writePrivateJson(path.join(location, MANIFEST_FILE), record);
       return record;
     },

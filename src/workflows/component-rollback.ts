@@ -1,8 +1,9 @@
 import type { ComponentPreflight } from '../activities/component-preflight';
 import { dumpFileName } from '../backup-layout';
 import type { ComponentStrategy } from '../components';
-import { DATABASE_CLIENT_PODS, TEMPORAL_DATABASES, podFullName } from '../platform';
+import { DATABASE_CLIENT_PODS, DATABASE_CONTAINER, TEMPORAL_DATABASES, podFullName } from '../platform';
 import type { BackupRecord } from '../upgrade';
+import { backupRole } from './rollback';
 
 /** What a component upgrade has touched so far: each entry is recorded before the step that changes it runs. */
 export interface ComponentChanges {
@@ -124,11 +125,7 @@ export function manualComponentRollbackSteps(changes: ComponentChanges, done: re
         case 'stop-temporal':
           return [`podman pod stop --ignore ${podFullName('temporal')}`];
         case 'restore-temporal-databases':
-          return TEMPORAL_DATABASES.map(
-            (database) =>
-              `podman exec aegis-database-postgres psql -U aegis -d postgres -c "drop database if exists ${database} with (force)" -c "create database ${database} owner aegis" && ` +
-              `podman exec -i aegis-database-postgres pg_restore -U aegis -d ${database} --single-transaction < ${changes.temporalBackup?.location}/${dumpFileName(database)}`,
-          );
+          return changes.temporalBackup ? manualTemporalRestore(changes.temporalBackup) : [];
         case 'restore-definition':
           return [`edit ${yaml}: ${step.title.replace(/^Set /, 'set ').replace(/ in pod-.*$/, '')}`];
         case 'redeploy':
@@ -139,4 +136,14 @@ export function manualComponentRollbackSteps(changes: ComponentChanges, done: re
           return ['make validate'];
       }
     });
+}
+
+/** Each Temporal database dropped, created and restored from its dump, as `restoreTemporalDatabases` does it. */
+function manualTemporalRestore(backup: BackupRecord): string[] {
+  const role = backupRole(backup);
+  return TEMPORAL_DATABASES.map(
+    (database) =>
+      `podman exec ${DATABASE_CONTAINER} psql -U ${role} -d postgres -c "drop database if exists ${database} with (force)" -c "create database ${database} owner ${role}" && ` +
+      `podman exec -i ${DATABASE_CONTAINER} pg_restore -U ${role} -d ${database} --single-transaction < ${backup.location}/${dumpFileName(database)}`,
+  );
 }

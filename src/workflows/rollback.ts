@@ -2,6 +2,7 @@ import { PRE_RESTORE_DIRECTORY, restoreSourceName, restoringDatabase } from '../
 import {
   DATABASE_CONTAINER,
   DATABASE_WRITERS,
+  DEFAULT_DATABASE_ROLE,
   MIGRATED_DATABASES,
   UPGRADE_LOCK_FILE,
   rollbackImageTag,
@@ -155,16 +156,22 @@ export function lockNotReleased(reason: string, environment: string): string {
  * dump restored into a scratch database in one transaction, then swapped in. Each line can be run again.
  */
 function manualRestore(backup: BackupRecord, database: string): string[] {
-  const psql = `podman exec ${DATABASE_CONTAINER} psql -X -v ON_ERROR_STOP=1 -U aegis -d postgres`;
+  const role = backupRole(backup);
+  const psql = `podman exec ${DATABASE_CONTAINER} psql -X -v ON_ERROR_STOP=1 -U ${role} -d postgres`;
   const scratch = restoringDatabase(database);
   const preRestore = `${backup.location}/${PRE_RESTORE_DIRECTORY}`;
   return [
     `(umask 077 && mkdir -p ${preRestore} && if ${psql} -Atc "select 1 from pg_database where datname = '${database}'" | grep -q 1; ` +
-      `then podman exec ${DATABASE_CONTAINER} pg_dump -U aegis -Fc ${database} > ${preRestore}/${database}.manual-$(date -u +%Y%m%dT%H%M%SZ).dump; fi)`,
-    `${psql} -c "drop database if exists ${scratch} with (force)" -c "create database ${scratch} owner aegis"`,
-    `podman exec -i ${DATABASE_CONTAINER} pg_restore -U aegis -d ${scratch} --single-transaction --exit-on-error < ${backup.location}/${restoreSourceName(backup, database)}`,
+      `then podman exec ${DATABASE_CONTAINER} pg_dump -U ${role} -Fc ${database} > ${preRestore}/${database}.manual-$(date -u +%Y%m%dT%H%M%SZ).dump; fi)`,
+    `${psql} -c "drop database if exists ${scratch} with (force)" -c "create database ${scratch} owner ${role}"`,
+    `podman exec -i ${DATABASE_CONTAINER} pg_restore -U ${role} -d ${scratch} --single-transaction --exit-on-error < ${backup.location}/${restoreSourceName(backup, database)}`,
     `${psql} -c "drop database if exists ${database} with (force)" -c "alter database ${scratch} rename to ${database}"`,
   ];
+}
+
+/** The role a backup's dumps were taken as, which the activities read from `POSTGRES_USER`; an older record's default. */
+export function backupRole(backup: BackupRecord): string {
+  return backup.role ?? DEFAULT_DATABASE_ROLE;
 }
 
 /** OCI tags are at most 128 characters: the workflow ID is cut, never the run ID that makes the tag this run's own. */

@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { isPlatformTemporal, temporalHostPort } from '../../src/activities/component-preflight';
 import {
   componentImageTag,
   createComponentTagActivities,
@@ -12,31 +11,36 @@ import {
 } from '../../src/activities/component-tags';
 import { namesPostgresVersion } from '../../src/activities/component-versions';
 import type { Deployment } from '../../src/activities/deployment';
+import { parsePodDefinition } from '../../src/activities/pod-definitions';
 import { restoreLine } from '../../src/activities/postgres-major';
 import { fingerprintDifferences, type ClusterFingerprint } from '../../src/activities/table-checksums';
-import { REPO_ROOT } from '../helpers/repo';
+import { sandboxPodDefinition as sandboxDefinition, sandboxPodText as sandboxText } from '../helpers/sandbox-pods';
 
-/** The sandbox's own pod definitions: the lines these activities edit are the ones the sandbox deploys. */
-const sandboxYaml = (pod: string) =>
-  fs.readFile(path.join(REPO_ROOT, 'sandbox', 'deploy', 'podman', 'pods', pod, `pod-${pod}.yaml`), 'utf8');
+const changedLines = (before: string, after: string) =>
+  after.split('\n').filter((line, index) => line !== before.split('\n')[index]);
 
 describe('the component lines of the pods’ YAML', () => {
   test('the database pod: its postgres tag and its data directory, each changed alone', async () => {
-    const yaml = await sandboxYaml('database');
-    expect(componentImageTag(yaml, 'database')).toBe('15-alpine');
-    expect(databaseDataDirectory(yaml)).toBe('@PGDATA_DIR@');
-    const changed = withDatabaseDataDirectory(withComponentImageTag(yaml, 'database', '16-alpine'), '/srv/pg-16');
+    const definition = await sandboxDefinition('database');
+    expect(componentImageTag(definition, 'database')).toBe('15-alpine');
+    expect(databaseDataDirectory(definition)).toBe('/srv/sandbox/pgdata');
+    const tagged = parsePodDefinition(withComponentImageTag(definition, 'database', '16-alpine'), definition.file);
+    const changed = parsePodDefinition(withDatabaseDataDirectory(tagged, '/srv/pg-16'), definition.file);
     expect(componentImageTag(changed, 'database')).toBe('16-alpine');
     expect(databaseDataDirectory(changed)).toBe('/srv/pg-16');
-    const diff = changed.split('\n').filter((line, index) => line !== yaml.split('\n')[index]);
-    expect(diff).toEqual(['      image: "@REGISTRY_HOST@/library/postgres:16-alpine"', '        path: /srv/pg-16']);
+    expect(changedLines(definition.text, changed.text)).toEqual([
+      '      image: "127.0.0.1:5000/library/postgres:16-alpine"',
+      '        path: /srv/pg-16',
+    ]);
   });
 
   test('the temporal pod: the auto-setup tag only, not the UI or the AEGIS worker', async () => {
-    const yaml = await sandboxYaml('temporal');
-    expect(componentImageTag(yaml, 'temporal')).toBe('1.23.0');
-    const changed = withComponentImageTag(yaml, 'temporal', '1.24.0');
-    expect(changed.replace('auto-setup:1.24.0', 'auto-setup:1.23.0')).toBe(yaml);
+    const definition = await sandboxDefinition('temporal');
+    expect(componentImageTag(definition, 'temporal')).toBe('1.23.0');
+    const changed = withComponentImageTag(definition, 'temporal', '1.24.0');
+    expect(changedLines(definition.text, changed)).toEqual([
+      '      image: "127.0.0.1:5000/temporalio/auto-setup:1.24.0"',
+    ]);
   });
 
   test('a new PostgreSQL version keeps the variant of the image running', () => {
@@ -49,26 +53,17 @@ describe('the component lines of the pods’ YAML', () => {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), 'component-tags-'));
     const file = path.join(root, 'podman', 'pods', 'database', 'pod-database.yaml');
     await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(file, await sandboxYaml('database'));
+    await fs.writeFile(file, await sandboxText('database'));
     const tags = createComponentTagActivities({ root } as Deployment);
     expect(await tags.setComponentImageTag({ pod: 'database', tag: '16-alpine' })).toBe('15-alpine');
     expect(await tags.setComponentImageTag({ pod: 'database', tag: '16-alpine' })).toBe('16-alpine');
-    expect(await tags.setDatabaseDataDirectory({ directory: '/srv/pg-16' })).toBe('@PGDATA_DIR@');
+    expect(await tags.setDatabaseDataDirectory({ directory: '/srv/pg-16' })).toBe('/srv/sandbox/pgdata');
     await expect(tags.setDatabaseDataDirectory({ directory: '/srv/pg 16; rm -rf /' })).rejects.toThrow(
       'Expected `directory` to be an absolute path',
     );
-    expect(databaseDataDirectory(await fs.readFile(file, 'utf8'))).toBe('/srv/pg-16');
+    expect(databaseDataDirectory(parsePodDefinition(await fs.readFile(file, 'utf8'), file))).toBe('/srv/pg-16');
     await fs.rm(root, { recursive: true, force: true });
   });
-});
-
-test('the platform’s own Temporal: a loopback address on the port pod temporal publishes', async () => {
-  const yaml = (await sandboxYaml('temporal')).replace('@TEMPORAL_GRPC_PORT@', '17233');
-  expect(temporalHostPort(yaml)).toBe(17233);
-  expect(isPlatformTemporal('127.0.0.1:17233', yaml)).toBe(true);
-  expect(isPlatformTemporal('localhost:17233', yaml)).toBe(true);
-  expect(isPlatformTemporal('127.0.0.1:7233', yaml)).toBe(false);
-  expect(isPlatformTemporal('temporal.example.com:17233', yaml)).toBe(false);
 });
 
 test('select version() names the target: a major any of its minors, a minor exactly', () => {

@@ -1,4 +1,5 @@
 import { PreflightFailed } from '../../src/activities/errors';
+import { parsePodDefinition } from '../../src/activities/pod-definitions';
 import { partlyUpgraded, profilePods, resolvePods, temporalServerVersion } from '../../src/activities/preflight';
 import type { UpgradeRequest } from '../../src/upgrade';
 import { thrown } from '../helpers/thrown';
@@ -95,12 +96,15 @@ describe('temporalServerVersion', () => {
       '      image: docker.io/temporalio/ui:2.21.3',
     ].join('\n');
 
-    expect(temporalServerVersion(yaml)).toBe('1.23');
+    expect(temporalServerVersion(parsePodDefinition(yaml, 'pod-temporal.yaml'))).toBe('1.23');
   });
 
   it('is undefined when the server image is not pinned to a version', () => {
-    expect(temporalServerVersion('image: temporalio/auto-setup:${TEMPORAL_VERSION}')).toBeUndefined();
-    expect(temporalServerVersion('image: temporalio/ui:2.21.3')).toBeUndefined();
+    const pod = (image: string) =>
+      parsePodDefinition(`spec:\n  containers:\n    - image: ${image}\n`, 'pod-temporal.yaml');
+    expect(temporalServerVersion(pod('temporalio/auto-setup:${TEMPORAL_VERSION}'))).toBeUndefined();
+    expect(temporalServerVersion(pod('temporalio/auto-setup:latest'))).toBeUndefined();
+    expect(temporalServerVersion(pod('temporalio/ui:2.21.3'))).toBeUndefined();
   });
 });
 

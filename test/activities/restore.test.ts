@@ -254,3 +254,22 @@ describe('restoreDatabase on a real PostgreSQL', () => {
     180_000,
   );
 });
+
+describe('a backup taken as another POSTGRES_USER than aegis', () => {
+  it('records that role, so that a restore by hand runs as it', async () => {
+    admin('do $$ begin create role platform_admin superuser login; exception when duplicate_object then null; end $$');
+    const asAdmin: Deployment = {
+      ...deployment(),
+      env: async () => new Map([['POSTGRES_USER', 'platform_admin']]),
+    };
+    const activities = createBackupActivities(asAdmin);
+    const env = activityEnvironment();
+    const backupId = '20261126T040000Z-1.2.0-to-1.3.0';
+    const request = { backupId, fromVersion: '1.2.0', toVersion: '1.3.0' };
+
+    const first: BackupRecord = await env.run(activities.backUpDatabases, request);
+    const again: BackupRecord = await env.run(activities.backUpDatabases, request);
+    const final: BackupRecord = await env.run(activities.backUpFinal, { backup: first });
+    expect([first.role, again.role, final.role]).toEqual(['platform_admin', 'platform_admin', 'platform_admin']);
+  });
+});

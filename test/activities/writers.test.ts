@@ -4,21 +4,37 @@ import path from 'node:path';
 import { CommandFailed } from '../../src/activities/errors';
 import type { Deployment } from '../../src/activities/deployment';
 import { startWriters, stopWriters } from '../../src/activities/writers';
+import { renderPodDefinition } from '../../src/activities/pod-definitions';
 import { DATABASE_WRITERS, MIGRATED_DATABASES, STOPPED_WRITERS_FILE, podFullName } from '../../src/platform';
+import { SANDBOX_PODS, sandboxPodDefinition } from '../helpers/sandbox-pods';
 
-const PODS = path.join(__dirname, '..', '..', 'sandbox', 'deploy', 'podman', 'pods');
+/** The pod YAML's fields this test reads. */
+interface PodSpec {
+  metadata: { name: string };
+  spec: { containers: { name: string; env?: { name: string; value?: unknown }[] }[] };
+}
+
+/** What `.env` gives the URLs' placeholders: only their path, the database, matters here. */
+const VARIABLES = new Map([
+  ['POSTGRES_USER', 'aegis'],
+  ['POSTGRES_PASSWORD', 'secret'],
+  ['AEGIS_DB_HOST', 'aegis-database'],
+]);
 
 /** Containers of the pods' YAML whose environment holds a URL to a migrated database. */
 async function writersInPodYaml(): Promise<string[]> {
   const found: string[] = [];
-  for (const pod of await fs.readdir(PODS)) {
-    const yaml = await fs.readFile(path.join(PODS, pod, `pod-${pod}.yaml`), 'utf8');
-    const podName = /^ {2}name: (\S+)$/m.exec(yaml)?.[1];
-    let container: string | undefined;
-    for (const line of yaml.split('\n')) {
-      container = /^ {4}- name: (\S+)$/.exec(line)?.[1] ?? container;
-      const url = /value: "?postgresql:\/\/[^"]*\/([A-Za-z0-9_]+)"?$/.exec(line);
-      if (url && MIGRATED_DATABASES.includes(url[1] ?? '')) found.push(`${podName}-${container}`);
+  for (const pod of await fs.readdir(SANDBOX_PODS)) {
+    const { document } = await sandboxPodDefinition(pod);
+    const spec = document.toJS() as PodSpec;
+    for (const container of spec.spec.containers) {
+      const urls = (container.env ?? []).map(({ value }) => renderPodDefinition(String(value ?? ''), VARIABLES));
+      const databases = urls
+        .filter((url) => url.startsWith('postgresql://'))
+        .map((url) => new URL(url).pathname.slice(1));
+      if (databases.some((database) => MIGRATED_DATABASES.includes(database))) {
+        found.push(`${spec.metadata.name}-${container.name}`);
+      }
     }
   }
   return found.sort();

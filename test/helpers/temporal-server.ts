@@ -62,11 +62,14 @@ export interface DevServerOptions {
   database?: 'file' | 'memory';
   /** Dynamic config values, e.g. `{ 'limit.historyCount.suggestContinueAsNew': 20 }`. @default none */
   dynamicConfig?: Record<string, string | number>;
+  /** The address it listens on; `0.0.0.0` answers at every address of this host. @default '127.0.0.1' */
+  ip?: string;
 }
 
 export async function startDevServer({
   database = 'file',
   dynamicConfig = {},
+  ip = '127.0.0.1',
 }: DevServerOptions = {}): Promise<DevServer> {
   const port = await freePort();
   const uiPort = await freePort();
@@ -84,7 +87,7 @@ export async function startDevServer({
         'start-dev',
         '--headless',
         '--ip',
-        '127.0.0.1',
+        ip,
         '--port',
         String(port),
         '--ui-port',

@@ -1,7 +1,14 @@
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {
+  componentImageTag,
+  databaseDataDirectory,
+  withComponentImageTag,
+  type ComponentPod,
+} from '../../src/activities/component-tags';
 import { readDeployEnv } from '../../src/activities/env-file';
+import { readPodDefinition } from '../../src/activities/pod-definitions';
 import { sandboxFaults, type Fault } from '../helpers/faults';
 import { clearServer, commandLog, psql, usePlatform, waitFor } from '../helpers/platform';
 import { MissingDependency, REPO_ROOT } from '../helpers/repo';
@@ -74,8 +81,8 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
     return worker;
   };
   const withFault = async (fault: Fault) => faults.add(fault);
-  const yamlOf = (pod: string) =>
-    fs.readFile(path.join(platform.root, 'podman', 'pods', pod, `pod-${pod}.yaml`), 'utf8');
+  const definitionOf = (pod: string) => readPodDefinition(platform.root, pod);
+  const imageTagOf = async (pod: ComponentPod) => componentImageTag(await definitionOf(pod), pod);
 
   beforeAll(() => {
     faults = sandboxFaults(platform.env);
@@ -96,9 +103,8 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
   describe('PostgreSQL', () => {
     /** The database pod on PostgreSQL 15.5 (pgserver 0.0.9's, a second 15.x), on its data: where a minor starts. */
     const runPostgres155 = async () => {
-      const file = path.join(platform.root, 'podman', 'pods', 'database', 'pod-database.yaml');
-      const yaml = await fs.readFile(file, 'utf8');
-      await fs.writeFile(file, yaml.replace(/library\/postgres:[\w.-]+/, 'library/postgres:15.5-alpine'));
+      const definition = await definitionOf('database');
+      await fs.writeFile(definition.file, withComponentImageTag(definition, 'database', '15.5-alpine'));
       await execa('make', ['-C', platform.root, 'redeploy', 'POD=database'], { env: platform.env });
       await waitFor(async () => (await serverVersion().catch(() => '')) === '15.5', 60_000);
       await waitFor(async () => {
@@ -118,7 +124,7 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
         expect(outcome(upgrade)).toMatch(/^exit 0\n/);
 
         expect(await serverVersion()).toMatch(/^15\.18 /);
-        expect(await yamlOf('database')).toMatch(/image: ".*\/library\/postgres:15\.18-alpine"/);
+        expect(await imageTagOf('database')).toBe('15.18-alpine');
         expect(await clusterContent()).toEqual(before);
       },
       SCENARIO_TIMEOUT_MS,
@@ -138,7 +144,7 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
         expect(upgrade.all).toContain('Result: rolled-back');
 
         expect(await serverVersion()).toBe('15.5');
-        expect(await yamlOf('database')).toMatch(/image: ".*\/library\/postgres:15\.5-alpine"/);
+        expect(await imageTagOf('database')).toBe('15.5-alpine');
         expect(await clusterContent()).toEqual(before);
       },
       SCENARIO_TIMEOUT_MS,
@@ -156,9 +162,8 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
 
         expect(await serverVersion()).toBe('16.2');
         expect(await clusterContent()).toEqual(before);
-        const yaml = await yamlOf('database');
-        expect(yaml).toMatch(/image: ".*\/library\/postgres:16-alpine"/);
-        const dataDirectory = /hostPath:\s*\n\s*path: "?([^"\n]+)"?/.exec(yaml)?.[1] ?? '';
+        expect(await imageTagOf('database')).toBe('16-alpine');
+        const dataDirectory = databaseDataDirectory(await definitionOf('database'));
         expect(dataDirectory).toMatch(/pgdata-16$/);
         // The old cluster stays, untouched, for a rollback.
         await expect(fs.readFile(path.join(path.dirname(dataDirectory), 'pgdata', 'PG_VERSION'), 'utf8')).resolves.toBe(
@@ -187,8 +192,8 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
 
         expect(await serverVersion()).toMatch(/^15\./);
         expect(await clusterContent()).toEqual(before);
-        expect(await yamlOf('database')).toMatch(/image: ".*\/library\/postgres:15-alpine"/);
-        expect(await yamlOf('database')).not.toContain('pgdata-16');
+        expect(await imageTagOf('database')).toBe('15-alpine');
+        expect(databaseDataDirectory(await definitionOf('database'))).toMatch(/\/pgdata$/);
         const ready = await fetch(`${platform.env.AEGIS_RUNTIME_URL}/health/ready`);
         expect(await ready.json()).toMatchObject({ status: 'ready', dependencies: { database: true } });
       },
@@ -254,8 +259,8 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
     /** The platform's temporal pod on a real release, on fresh `temporal` and `temporal_visibility` databases. */
     const runRealTemporal = async (version: string) => {
       await emptyTemporalDatabases();
-      const file = path.join(platform.root, 'podman', 'pods', 'temporal', 'pod-temporal.yaml');
-      await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace(/auto-setup:[\w.]+/, `auto-setup:${version}`));
+      const definition = await definitionOf('temporal');
+      await fs.writeFile(definition.file, withComponentImageTag(definition, 'temporal', version));
       await execa('make', ['-C', platform.root, 'redeploy', 'POD=temporal'], { env: platform.env });
       // Its server starts once both schemas are complete; schema_version shows each step before that (0.0, … 1.9, 1.10).
       await waitFor(async () => (await systemInfo().catch(() => undefined))?.serverVersion === version);
@@ -294,7 +299,7 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
         expect(outcome(upgrade)).toMatch(/^exit 0\n/);
 
         expect(await schemaVersion()).toBe('1.11');
-        expect(await yamlOf('temporal')).toContain(`auto-setup:${TEMPORAL_TO}`);
+        expect(await imageTagOf('temporal')).toBe(TEMPORAL_TO);
         await waitFor(async () => (await systemInfo().catch(() => undefined))?.serverVersion === TEMPORAL_TO, 60_000);
       },
       SCENARIO_TIMEOUT_MS,
@@ -315,7 +320,7 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
         const skipping = await cli(['component', 'start', 'temporal', '1.24.2', '--allow-unsupported', '--follow']);
         expect(outcome(skipping)).toMatch(/^exit [1-9]\n/);
         expect(skipping.all).toContain('1.22 → 1.23 → 1.24');
-        expect(await yamlOf('temporal')).toContain(`auto-setup:${TEMPORAL_FROM}`);
+        expect(await imageTagOf('temporal')).toBe(TEMPORAL_FROM);
         expect(await commandLog(platform.env)).toEqual(log);
         expect(await schemaVersion()).toBe('1.10');
       },
@@ -334,7 +339,7 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
         expect(outcome(upgrade)).toMatch(/^exit 1\n/);
         expect(upgrade.all).toContain('Result: rolled-back');
 
-        expect(await yamlOf('temporal')).toContain(`auto-setup:${TEMPORAL_FROM}`);
+        expect(await imageTagOf('temporal')).toBe(TEMPORAL_FROM);
         expect(await schemaVersion()).toBe('1.10');
         await waitFor(async () => (await systemInfo().catch(() => undefined))?.serverVersion === TEMPORAL_FROM, 60_000);
       },

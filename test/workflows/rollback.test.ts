@@ -263,6 +263,25 @@ describe('manualRollbackSteps', () => {
     ]);
   });
 
+  it('connects, dumps, restores and owns as the POSTGRES_USER the backup was taken as, not `aegis`', () => {
+    const commands = manualRollbackSteps(
+      changes({ redeployedPods: ['core'], backup: { ...BACKUP, role: 'platform_admin' } }),
+      ['rollback:tag'],
+      'auto',
+      'default',
+    ).join('\n');
+
+    expect(commands.match(/-U \S+/g)).toEqual(Array(5).fill('-U platform_admin'));
+    expect(commands).toContain('create database aegis__restoring owner platform_admin"');
+    expect(commands).not.toMatch(/-U aegis|owner aegis/);
+  });
+
+  it('connects as aegis for a backup recorded without its role (a run started before it was kept)', () => {
+    const commands = manualRollbackSteps(failedAtCore, ['rollback:tag'], 'auto', 'default').join('\n');
+
+    expect(commands.match(/-U \S+/g)).toEqual(Array(5).fill('-U aegis'));
+  });
+
   it('never tells the operator to drop the database when the policy is `never`', () => {
     const commands = manualRollbackSteps(failedAtCore, ['rollback:tag'], 'never', 'default');
 
