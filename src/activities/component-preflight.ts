@@ -16,6 +16,7 @@ import { IMAGE_TAG_KEY } from './env-file';
 import { PreflightFailed } from './errors';
 import { createHealthProbe, deployedPods } from './health';
 import { acquireLock, claimableLock } from './lock';
+import { createPostgresMajorChecks } from './postgres-major-checks';
 
 export interface ComponentPreflightInput {
   request: ParsedComponentRequest;
@@ -61,6 +62,7 @@ export function isPlatformTemporal(workerAddress: string, podYaml: string): bool
 export function createComponentPreflightActivities(deployment: Deployment) {
   const { config, root } = deployment;
   const health = createHealthProbe(deployment);
+  const majorChecks = createPostgresMajorChecks(deployment);
   const yaml = (pod: string) => fs.readFile(podYamlPath(root, pod as 'database'), 'utf8');
 
   async function runningVersion(request: ParsedComponentRequest): Promise<{ version: string; tag: string }> {
@@ -147,8 +149,13 @@ export function createComponentPreflightActivities(deployment: Deployment) {
         const dataDirectory = databaseDataDirectory(await yaml('database'));
         if (!dataDirectory) throw new PreflightFailed(`${podYamlPath(root, 'database')} mounts no data directory`);
         report.dataDirectory = dataDirectory;
-        if (plan.strategy === 'postgres-major')
-          report.newDataDirectory = `${dataDirectory}-${plan.toVersion.split('.')[0]}`;
+        if (plan.strategy === 'postgres-major') {
+          const newDataDirectory = `${dataDirectory}-${plan.toVersion.split('.')[0]}`;
+          report.newDataDirectory = newDataDirectory;
+          // Before anything stops: a missing extension or a full disk would otherwise fail the restore half-way.
+          checks.push(await majorChecks.checkExtensions(report.targetTag));
+          checks.push(await majorChecks.checkDiskSpace({ newDataDirectory }));
+        }
       }
       if (!readOnly) {
         await acquireLock(root, {
