@@ -16,4 +16,6 @@ export const Patch = {
   wrongEnvironmentTookNoLock: 'wrong-environment-took-no-lock',
   /** The phase is kept in the search attributes AegisEnvironment/FromVersion/ToVersion/Phase, `rolling-back` too. */
   searchAttributes: 'search-attributes',
+  /** A cancellation waits for a database-changing dump or restore to end before the rollback (they were abandoned). */
+  waitForDatabaseChanges: 'wait-for-database-changes',
 } as const;
