@@ -103,7 +103,8 @@ export function createPostgresMajorChecks(deployment: Deployment) {
     /** Refuses when the target image lacks an extension a database uses: its restore would fail half-way. */
     async checkExtensions(tag: string): Promise<string> {
       const image = await targetImage(deployment, tag);
-      const [inUse, available] = await Promise.all([extensionsInUse(), extensionsOf(image)]);
+      const available = await extensionsOf(image);
+      const inUse = await extensionsInUse();
       const missing = [...inUse].filter(([name]) => !available.has(name));
       if (missing.length > 0) {
         const listed = missing.map(([name, databases]) => `${name} (in ${databases.join(', ')})`).join(', ');
