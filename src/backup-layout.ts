@@ -4,8 +4,9 @@
  *
  * <backup>/globals.sql, <db>.dump, manifest.json   taken at the start, beside the pulls
  * <backup>/final/<db>.dump                         the migrated databases, writers stopped, just before the new runtime
- * <backup>/restore.json                            a rollback's decision to restore, taken once
- * <backup>/pre-restore/<db>.dump, manifest.json    the migrated databases as they were just before the restore
+ * <backup>/restores/<run>/restore.json             the decision of the run that restores (a rollback or a downgrade)
+ * <backup>/restores/<run>/pre-restore/<db>.dump    the migrated databases as they were just before that run's restore
+ * <backup>/pre-restore/<db>.manual-<time>.dump     the same, taken by an operator's manual rollback
  */
 import type { BackupRecord } from './upgrade';
 
@@ -13,6 +14,14 @@ export const MANIFEST_FILE = 'manifest.json';
 export const FINAL_DIRECTORY = 'final';
 export const PRE_RESTORE_DIRECTORY = 'pre-restore';
 export const RESTORE_DECISION_FILE = 'restore.json';
+
+/**
+ * Where one workflow run's restore keeps its state, inside the backup: a retry of that run resumes it, while a later
+ * run that names the same backup (a second downgrade) restores again, from a fresh pre-restore dump.
+ */
+export function restoreRunDirectory(runId: string): string {
+  return `restores/${runId}`;
+}
 
 export function dumpFileName(database: string): string {
   return `${database}.dump`;

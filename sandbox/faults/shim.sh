@@ -35,7 +35,8 @@ rules="${AEGIS_SANDBOX_FAULTS:-}"
 tag="$(sed -n 's/^AEGIS_IMAGE_TAG=//p' "${AEGIS_ROOT:-.}/.env" 2>/dev/null | tail -n 1)"
 subject="$program $* AEGIS_IMAGE_TAG=$tag"
 
-while IFS= read -r rule || [[ -n "$rule" ]]; do
+# The rules are read on fd 3: the program run keeps the shim's stdin (`podman exec -i … < dump`).
+while IFS= read -r -u 3 rule || [[ -n "$rule" ]]; do
   action="${rule%% *}"
   pattern="${rule#* }"
   [[ -n "$action" && "$action" != \#* && "$pattern" != "$rule" ]] || continue
@@ -58,10 +59,10 @@ while IFS= read -r rule || [[ -n "$rule" ]]; do
     pause)
       printf '%s\n' "$subject" >> "$rules.paused"
       while grep -qxF -- "$rule" "$rules" 2>/dev/null; do sleep 0.1; done
-      exec "$real" "$@"
+      exec "$real" "$@" 3<&-
       ;;
     stop-after:*)
-      "$real" "$@"
+      "$real" "$@" 3<&-
       status=$?
       podman_bin="$(PATH="${PATH//$self_dir/}" command -v podman)"
       "$podman_bin" pod stop -t 0 "aegis-${action#stop-after:}" >/dev/null 2>&1
@@ -73,5 +74,5 @@ while IFS= read -r rule || [[ -n "$rule" ]]; do
       exit 2
       ;;
   esac
-done < "$rules"
+done 3< "$rules"
 exec "$real" "$@"

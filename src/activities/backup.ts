@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { Context } from '@temporalio/activity';
 import { FINAL_DIRECTORY, MANIFEST_FILE, dumpFileName } from '../backup-layout';
 import type { BackupFile, BackupRecord, RestoreDatabasePolicy } from '../upgrade';
 import type { Deployment } from './deployment';
@@ -145,7 +146,10 @@ export function createBackupActivities(deployment: Deployment) {
       if (policy === 'never') return { restored: false, reason: 'restoreDatabase is never' };
       const manifest = await readManifest(location);
       if (!manifest) throw new BackupInvalid(`${path.join(location, MANIFEST_FILE)} is missing: cannot restore`);
-      return heartbeatWhile(restore(location, manifest, policy), 'restoring');
+      // The restore is the run's own: its retries resume it, a later run restores again (activities/restore.ts).
+      const runId = Context.current().info.workflowExecution?.runId;
+      if (!runId) throw new InvalidActivityInput('workflowExecution', 'a workflow run to key the restore by', 'none');
+      return heartbeatWhile(restore(location, manifest, policy, runId), 'restoring');
     },
   };
 }

@@ -23,6 +23,7 @@ import {
   type PodDefinition,
 } from './pod-definitions';
 import { sameTemporalServer } from './temporal-identity';
+import { createPostgresMajorChecks } from './postgres-major-checks';
 
 export interface ComponentPreflightInput {
   request: ParsedComponentRequest;
@@ -85,6 +86,7 @@ export function createComponentPreflightActivities(deployment: Deployment) {
   const health = createHealthProbe(deployment);
   /** A pod's YAML as `make redeploy` renders it: its ports and tags as podman reads them. */
   const rendered = async (pod: string) => readPodDefinition(root, pod, makeVariables(await deployment.env()));
+  const majorChecks = createPostgresMajorChecks(deployment);
 
   async function runningVersion(request: ParsedComponentRequest): Promise<{ version: string; tag: string }> {
     const pod = request.component === 'postgres' ? 'database' : 'temporal';
@@ -174,7 +176,11 @@ export function createComponentPreflightActivities(deployment: Deployment) {
       if (plan.strategy === 'postgres-major') {
         const dataDirectory = databaseDataDirectory(await readPodDefinition(root, 'database'));
         report.dataDirectory = plainDataDirectory(dataDirectory);
-        report.newDataDirectory = `${dataDirectory}-${plan.toVersion.split('.')[0]}`;
+        const newDataDirectory = `${dataDirectory}-${plan.toVersion.split('.')[0]}`;
+        report.newDataDirectory = newDataDirectory;
+        // Before anything stops: a missing extension or a full disk would otherwise fail the restore half-way.
+        checks.push(await majorChecks.checkExtensions(report.targetTag));
+        checks.push(await majorChecks.checkDiskSpace({ newDataDirectory }));
       }
       if (!readOnly) {
         await acquireLock(root, {

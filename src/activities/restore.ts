@@ -2,20 +2,23 @@
  * A rollback's database restore, safe to run again from the start after a crash or a failure at any point: each
  * step looks at what is there before it acts, and nothing is destroyed before a verified copy of it exists.
  *
- * Per migrated database D (scratch S = `D__restoring`, set aside A = `D__pre_restore_<backup hash>`), the steps,
- * and what a retry finds when the try before stopped just after each:
+ * The state below is the run's own (`restores/<run>/` in the backup, the marker, A's name): a retry of the run resumes
+ * it, and a later run naming the same backup (a second downgrade) restores again rather than finding it done.
+ *
+ * Per migrated database D (scratch S = `D__restoring`, set aside A = `D__pre_restore_<backup and run hash>`), the
+ * steps, and what a retry finds when the try before stopped just after each:
  *
  * | # | step                                                    | a retry after a crash here                                 |
  * |---|---------------------------------------------------------|------------------------------------------------------------|
  * | 1 | decide (policy, `_sqlx_migrations` of D vs the backup)  | nothing recorded: decides again, D untouched               |
- * | 2 | record the decision in `restore.json`                   | reads it: never needs D to decide again                    |
+ * | 2 | record the decision in the run's `restore.json`         | reads it: never needs D to decide again                    |
  * | 3 | verify the dump to restore (size, SHA-256, pg_restore)  | verifies again                                             |
  * | 4 | stop every writer (`DATABASE_WRITERS`)                  | stops them again (a no-op)                                 |
- * | 5 | pg_dump D into `pre-restore/D.dump.partial`, rename it  | no pre-restore manifest: dumps again over a fresh partial  |
- * | 6 | record `pre-restore/manifest.json`                      | verifies the pre-restore dump, goes on                     |
+ * | 5 | pg_dump D into the run's `pre-restore/D.dump.partial`   | no pre-restore manifest: dumps again over a fresh partial  |
+ * | 6 | record the run's `pre-restore/manifest.json`            | verifies the pre-restore dump, goes on                     |
  * | 7 | drop S if it exists, create S                           | S exists unmarked: dropped and filled again                |
  * | 8 | pg_restore into S, in one transaction                   | S unmarked (empty or whole): dropped and filled again      |
- * | 9 | mark S complete (COMMENT ON DATABASE, this restore)     | S marked: not filled again                                 |
+ * | 9 | mark S complete (COMMENT ON DATABASE, this run)         | S marked: not filled again                                 |
  * |10 | end the sessions on D, rename D to A                    | D absent, S marked: only the second rename is left         |
  * |11 | end the sessions on S, rename S to D                    | D marked: the swap is done                                 |
  * |12 | drop A (its content is in the verified pre-restore dump)| A absent: `if exists`                                      |
@@ -30,6 +33,7 @@ import {
   MANIFEST_FILE,
   PRE_RESTORE_DIRECTORY,
   RESTORE_DECISION_FILE,
+  restoreRunDirectory,
   restoreSourceName,
   restoringDatabase,
 } from '../backup-layout';
@@ -37,7 +41,7 @@ import { MIGRATED_DATABASES } from '../platform';
 import type { BackupFile, DatabaseRestore } from '../upgrade';
 import type { BackupManifest } from './backup';
 import type { Deployment } from './deployment';
-import { createDumpTools, readJson, writePrivateJson } from './dump-files';
+import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
 import { BackupInvalid, RestoreBlocked } from './errors';
 import { readMigrations, sameMigrations } from './migrations';
 import { stopWriters } from './writers';
@@ -61,9 +65,10 @@ interface PreRestoreManifest {
   files: BackupFile[];
 }
 
-/** Name the live database carries between the two renames; unique per backup, so another upgrade's is never taken. */
-export function setAsideDatabase(database: string, backupId: string): string {
-  return `${database}__pre_restore_${createHash('sha256').update(backupId).digest('hex').slice(0, 8)}`;
+/** Name the live database carries between the two renames; unique per backup and run, so another's is never taken. */
+export function setAsideDatabase(database: string, backupId: string, runId: string): string {
+  const hash = createHash('sha256').update(`${backupId}/${runId}`).digest('hex');
+  return `${database}__pre_restore_${hash.slice(0, 8)}`;
 }
 
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
@@ -73,8 +78,8 @@ export function createRestore(deployment: Deployment) {
   const { exec, role, verify, dumpMigratedDatabases } = createDumpTools(deployment);
   const sql = (statement: string) => deployment.psql('postgres', statement);
 
-  async function decide(location: string, manifest: BackupManifest, policy: 'auto' | 'always') {
-    const file = path.join(location, RESTORE_DECISION_FILE);
+  async function decide(location: string, runDirectory: string, manifest: BackupManifest, policy: 'auto' | 'always') {
+    const file = path.join(location, runDirectory, RESTORE_DECISION_FILE);
     const recorded = await readJson<RestoreDecision>(file);
     if (recorded) return recorded;
     const schemaMoved = policy === 'always' || !sameMigrations(await readMigrations(deployment), manifest.migrations);
@@ -110,14 +115,15 @@ export function createRestore(deployment: Deployment) {
   }
 
   /** The migrated databases as they are now, dumped and verified once; the swap never starts before this. */
-  async function dumpBeforeRestore(location: string): Promise<PreRestoreManifest> {
-    const manifestFile = path.join(location, PRE_RESTORE_DIRECTORY, MANIFEST_FILE);
+  async function dumpBeforeRestore(location: string, runDirectory: string): Promise<PreRestoreManifest> {
+    const directory = `${runDirectory}/${PRE_RESTORE_DIRECTORY}`;
+    const manifestFile = path.join(location, directory, MANIFEST_FILE);
     const recorded = await readJson<PreRestoreManifest>(manifestFile);
     if (recorded) {
       for (const file of recorded.files) await verify(location, file);
       return recorded;
     }
-    const manifest = await dumpMigratedDatabases(location, PRE_RESTORE_DIRECTORY);
+    const manifest = await dumpMigratedDatabases(location, directory);
     await writePrivateJson(manifestFile, manifest);
     return manifest;
   }
@@ -141,11 +147,11 @@ export function createRestore(deployment: Deployment) {
   }
 
   /** Puts the dump in place of `database` by two renames, going on from whatever a try before left. */
-  async function swapIn(location: string, database: string, source: BackupFile): Promise<void> {
+  async function swapIn(location: string, runId: string, database: string, source: BackupFile): Promise<void> {
     const backupId = path.basename(location);
-    const marker = `aegis-upgrade restored ${backupId}/${source.name} sha256:${source.sha256.slice(0, 16)}`;
+    const marker = `aegis-upgrade restored ${backupId}/${source.name} sha256:${source.sha256.slice(0, 16)} run ${runId}`;
     const scratch = restoringDatabase(database);
-    const aside = setAsideDatabase(database, backupId);
+    const aside = setAsideDatabase(database, backupId, runId);
     const state = await databasesNow([database, scratch, aside], marker);
     if (state.get(database) !== true) {
       if (state.has(database) && state.has(aside)) {
@@ -165,13 +171,16 @@ export function createRestore(deployment: Deployment) {
     await sql(`drop database if exists ${ident(aside)} with (force)`);
   }
 
-  /** Restores the migrated databases from the backup when `policy` (and the schema) says so. */
+  /** Restores the migrated databases from the backup when `policy` (and the schema) says so, for the run `runId`. */
   return async function restore(
     location: string,
     manifest: BackupManifest,
     policy: 'auto' | 'always',
+    runId: string,
   ): Promise<RestoreResult> {
-    const decision = await decide(location, manifest, policy);
+    const runDirectory = restoreRunDirectory(runId);
+    await privateDirectory(path.join(location, runDirectory));
+    const decision = await decide(location, runDirectory, manifest, policy);
     if (!decision.restore) return { restored: false, reason: decision.reason };
     const dumps = [...manifest.files, ...(manifest.final?.files ?? [])];
     const sources = MIGRATED_DATABASES.map((database) => {
@@ -181,11 +190,11 @@ export function createRestore(deployment: Deployment) {
     });
     for (const { file } of sources) await verify(location, file);
     await stopWriters(deployment);
-    const preRestore = await dumpBeforeRestore(location);
-    for (const { database, file } of sources) await swapIn(location, database, file);
+    const preRestore = await dumpBeforeRestore(location, runDirectory);
+    for (const { database, file } of sources) await swapIn(location, runId, database, file);
     const restoredAt = decision.restoredAt ?? new Date().toISOString();
     if (!decision.restoredAt) {
-      await writePrivateJson(path.join(location, RESTORE_DECISION_FILE), { ...decision, restoredAt });
+      await writePrivateJson(path.join(location, runDirectory, RESTORE_DECISION_FILE), { ...decision, restoredAt });
     }
     const writersStopped = sources.every(({ file }) => file.name.startsWith(`${FINAL_DIRECTORY}/`));
     const dumpTakenAt = (writersStopped ? manifest.final?.takenAt : manifest.startedAt) ?? manifest.createdAt;

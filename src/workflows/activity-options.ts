@@ -1,10 +1,11 @@
-import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { UpgradeActivities } from '../activities';
 import {
   COMPENSATION_NON_RETRYABLE_ERRORS,
   NON_RETRYABLE_ERRORS,
   NOTIFY_NON_RETRYABLE_ERRORS,
 } from '../activities/errors';
+import { Patch } from './patches';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
 
@@ -28,6 +29,15 @@ const TRANSFER: ActivityOptions = {
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
+};
+/**
+ * Dumps and restores that change the database or its writers (the final dump stops them; a restore swaps databases or
+ * fills a new cluster): as long as transfers, but a cancellation waits for them to end, so the rollback never reads the
+ * database before their change lands, nor shares their scratch database.
+ */
+const DATABASE_CHANGE: ActivityOptions = {
+  ...TRANSFER,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
 /**
  * Redeploys and bounded waits. A redeploy is never abandoned half-way: a cancellation waits for it to end
@@ -75,5 +85,8 @@ export const quick = proxyActivities<UpgradeActivities>(QUICK);
 export const preflightCheck = proxyActivities<UpgradeActivities>(PREFLIGHT);
 export const transfer = proxyActivities<UpgradeActivities>(TRANSFER);
 export const redeploy = proxyActivities<UpgradeActivities>(REDEPLOY);
+const databaseChangeActivities = proxyActivities<UpgradeActivities>(DATABASE_CHANGE);
+/** The database-changing activities; upgrades started before the patch cancel them as transfers, as they did. */
+export const databaseChange = () => (patched(Patch.waitForDatabaseChanges) ? databaseChangeActivities : transfer);
 export const compensate = proxyActivities<UpgradeActivities>(COMPENSATION);
 export const deliver = proxyActivities<UpgradeActivities>(NOTIFY);

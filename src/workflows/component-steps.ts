@@ -5,7 +5,7 @@
 import type { ComponentPreflight } from '../activities/component-preflight';
 import type { ComponentStrategy } from '../components';
 import { DATABASE_CLIENT_PODS, TEMPORAL_DATABASES } from '../platform';
-import { quick, redeploy, transfer } from './activity-options';
+import { databaseChange, quick, redeploy, transfer } from './activity-options';
 import type { ComponentChanges } from './component-rollback';
 import type { UpgradeRun } from './upgrade-steps';
 
@@ -78,7 +78,7 @@ export const STRATEGIES: Record<ComponentStrategy, Strategy> = {
       await redeployComponent(upgrade);
       await progress.run(
         'restore',
-        () => transfer.restoreCluster({ dump, directory }),
+        () => databaseChange().restoreCluster({ dump, directory }),
         (done) => done,
       );
       await progress.run(

@@ -22,4 +22,6 @@ export const Patch = {
   approvalsReleaseTheGateWaiting: 'approvals-release-the-gate-waiting',
   /** A dry run notifies nobody, refused too (a refused one told the default webhook of `aegis-plan-<env>-<ms>`). */
   dryRunsNotifyNobody: 'dry-runs-notify-nobody',
+  /** A cancellation waits for a database-changing dump or restore to end before the rollback (they were abandoned). */
+  waitForDatabaseChanges: 'wait-for-database-changes',
 } as const;

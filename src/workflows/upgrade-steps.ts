@@ -24,7 +24,7 @@ import {
 } from '../upgrade';
 import type { UpgradeLockOwner } from '../upgrade-lock';
 import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from '../upgrade-request';
-import { preflightCheck, quick, redeploy, transfer } from './activity-options';
+import { databaseChange, preflightCheck, quick, redeploy, transfer } from './activity-options';
 import { ApprovalGates } from './approvals';
 import { refusedAsWrongEnvironment } from './environment';
 import { upgradeLockOwner } from './lock';
@@ -339,7 +339,7 @@ async function takeFinalBackup({ run, changes }: Upgrade, backup: BackupRecord):
   changes.writersStopped = true;
   const record = await run.progress.run(
     'final-backup',
-    () => transfer.backUpFinal({ backup }),
+    () => databaseChange().backUpFinal({ backup }),
     (final) => `writers stopped; ${final.final?.files.map((file) => file.name).join(', ')} verified`,
   );
   run.report.backup = record;
@@ -352,7 +352,7 @@ async function restoreForDowngrade({ run, preflight }: Upgrade): Promise<void> {
   if (!backup) return;
   await run.progress.run(
     'restore-from',
-    () => transfer.restoreDatabase({ backup, policy: 'always' }),
+    () => databaseChange().restoreDatabase({ backup, policy: 'always' }),
     (outcome) => outcome.reason,
   );
 }

@@ -16,6 +16,7 @@ import { activityEnvironment } from '../helpers/activity-environment';
 import { localDeployment, startLocalPostgres } from '../helpers/local-postgres';
 
 const WRITERS = ['aegis-core-aegis-runtime', 'aegis-temporal-temporal-worker'];
+const RUN = 'c0ffee00-0000-4000-8000-000000000001';
 
 /** The old release's schema and rows: three migrations, as the sandbox's 1.2.0 runtime leaves them. */
 const OLD_RELEASE = `
@@ -80,9 +81,11 @@ async function upgradeThatMigrated(): Promise<BackupRecord> {
   return record;
 }
 
-async function restore(hooks: Parameters<typeof deployment>[0] = {}): Promise<RestoreResult> {
+/** The rollback's restore, as the workflow run `runId` asks for it. */
+async function restore(hooks: Parameters<typeof deployment>[0] = {}, runId = RUN): Promise<RestoreResult> {
   const { restoreDatabase } = createBackupActivities(deployment(hooks));
-  return activityEnvironment().run(restoreDatabase, { backup: templateRecord, policy: 'auto' as const });
+  const env = activityEnvironment({ workflowExecution: { workflowId: 'upgrade-production', runId } });
+  return env.run(restoreDatabase, { backup: templateRecord, policy: 'auto' as const });
 }
 
 /** Every file and directory under `root`, as `<name> <file|dir> <mode>`. */
@@ -119,8 +122,9 @@ async function resetToRollbackStart(): Promise<void> {
   podmanCalls = [];
 }
 
-async function expectRestored(result: RestoreResult): Promise<void> {
+async function expectRestored(result: RestoreResult, runId = RUN): Promise<void> {
   const location = templateRecord.location;
+  const preRestoreDump = path.join(location, 'restores', runId, 'pre-restore', 'aegis.dump');
   expect(result.restored).toBe(true);
   // The final dump's content: the old runtime's write during the gate kept, the new runtime's discarded.
   expect(agents()).toEqual([1, 2, 50]);
@@ -129,14 +133,14 @@ async function expectRestored(result: RestoreResult): Promise<void> {
   expect(databases().filter((name) => name.startsWith('aegis'))).toEqual(['aegis']);
   // The database as the rollback found it, new table included, kept beside the backup.
   const listing = execFileSync('/usr/lib/postgresql/15/bin/pg_restore', ['--list'], {
-    input: await fs.readFile(path.join(location, 'pre-restore', 'aegis.dump')),
+    input: await fs.readFile(preRestoreDump),
   }).toString();
   expect(listing).toContain('TABLE public execution_events');
   expect(result.restore).toMatchObject({
     databases: ['aegis'],
     dumps: [path.join(location, 'final', 'aegis.dump')],
     writersStopped: true,
-    preRestoreDumps: [path.join(location, 'pre-restore', 'aegis.dump')],
+    preRestoreDumps: [preRestoreDump],
   });
   // Writers stopped before anything was dumped or dropped.
   expect(podmanCalls).toContainEqual(['stop', '--ignore', '--time', '30', ...WRITERS]);
@@ -195,6 +199,19 @@ describe('restoreDatabase on a real PostgreSQL', () => {
 
     expect(again).toEqual(first);
     await expectRestored(again);
+  });
+
+  it('asked again by a later run (a second downgrade from the same backup), restores again from a fresh dump', async () => {
+    await resetToRollbackStart();
+    const first = await restore();
+    admin(NEW_RUNTIME, 'aegis');
+
+    const second = await restore({}, 'c0ffee00-0000-4000-8000-000000000002');
+
+    expect(agents()).toEqual([1, 2, 50]);
+    expect(second.restore?.restoredAt).not.toBe(first.restore?.restoredAt);
+    expect(second.restore?.preRestoreDumps).not.toEqual(first.restore?.preRestoreDumps);
+    await expectRestored(second, 'c0ffee00-0000-4000-8000-000000000002');
   });
 
   it('restores nothing under `auto` when the schema did not move, and keeps that decision', async () => {

@@ -46,6 +46,8 @@ export function localDeployment(options: {
   podmanCalls: string[][];
   before?: (what: string) => void;
   after?: (what: string) => void;
+  /** The stdout of a recorded podman call; empty when undefined. */
+  answer?: (args: readonly string[]) => string | undefined;
 }): Deployment {
   const { socketDir, backupDir, podmanCalls } = options;
   const env = { PGHOST: socketDir, PGPORT: String(PORT), PATH: process.env.PATH ?? '' };
@@ -75,7 +77,7 @@ export function localDeployment(options: {
           return run(path.join(BIN, tool), rest, { ...commandOptions, env });
         }
         podmanCalls.push([...args]);
-        return { stdout: '', stderr: '' };
+        return { stdout: options.answer?.(args) ?? '', stderr: '' };
       }),
     psql,
     runningImages: async () => ({}),

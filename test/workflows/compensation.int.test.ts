@@ -2,6 +2,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { InvalidActivityInput } from '../../src/activities/errors';
 import { upgradeState } from '../../src/cli/upgrades';
+import type { PodName } from '../../src/platform';
 import { UpgradeFailureType, environmentOf, type UpgradeProgress, type UpgradeReport } from '../../src/upgrade';
 import { upgradeFailure } from '../helpers/platform';
 import {
@@ -9,6 +10,7 @@ import {
   type StandInFailure,
   type StandInScenario,
   type StandInServer,
+  until,
 } from '../helpers/stand-in-activities';
 
 /**
@@ -128,4 +130,47 @@ describe('compensation and lock release, on stand-in activities', () => {
     expect(report.lockNotReleased).toContain('EACCES: permission denied');
     expect(report.lockNotReleased).toContain(`\`aegis-upgrade unlock --env ${environmentOf(handle.workflowId)} `);
   }, 60_000);
+
+  /** A downgrade 1.3.0 → 1.2.0 naming the backup taken when the platform left 1.2.0. */
+  const downgradePreflight = async () => ({
+    profile: 'development',
+    fromVersion: '1.3.0',
+    toVersion: '1.2.0',
+    pods: ['database', 'core'] as PodName[],
+    images: [],
+    checks: ['stand-in platform'],
+    databaseBytes: 1024,
+    alreadyAtTarget: false,
+    restoreFrom: { location: '/var/backups/aegis/20261001T030000Z-1.2.0-to-1.3.0', files: [] },
+  });
+
+  // The held activity does not see the cancellation (its commands run on): the rollback must wait for it to end.
+  test.each([
+    ['the restore of a downgrade (restore-from)', 'restoreDatabase', { targetVersion: '1.2.0', restoreFrom: 'x' }],
+    ['the final dump, which stops the writers', 'backUpFinal', { targetVersion: '1.3.0' }],
+  ])(
+    'an abort during %s rolls back only once it ended',
+    async (_, activity, request) => {
+      const workflowId = `aegis-upgrade-stand-in-${randomUUID().slice(0, 8)}`;
+      const handle = await bench.start(workflowId, request, {
+        deployedPods: ['database', 'core'],
+        hold: activity,
+        holdThroughCancel: true,
+        ...(activity === 'restoreDatabase' && { overrides: { checkPreflight: downgradePreflight } }),
+      });
+      await until(() => bench.standIn.holding(workflowId));
+      const calledBefore = bench.standIn.calls(workflowId);
+
+      await handle.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const calledWhileHeld = bench.standIn.calls(workflowId).slice(calledBefore.length);
+      bench.standIn.release(workflowId);
+      const failure = await upgradeFailure(handle.result());
+
+      expect(calledWhileHeld).toEqual([]);
+      expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
+      expect(bench.standIn.calls(workflowId).slice(calledBefore.length)).toContain('releaseUpgradeLock');
+    },
+    30_000,
+  );
 });

@@ -579,6 +579,35 @@ describe('the fault matrix on the sandbox', () => {
     eachScenario();
 
     test(
+      'an abort while a downgrade restores its backup → the rollback waits for the restore to end; back on 1.3.0, identical',
+      async () => {
+        const upgraded = await expectCompleted(await startUpgrade(platform, { targetVersion: '1.3.0' }));
+        const before = await platformState();
+        // The restore's commands do not see the cancellation: held here, the restore goes on once released.
+        const held: Fault = { action: 'pause', command: 'podman exec * pg_restore -U *' };
+        await faults.add(held);
+        const restoreFrom = path.basename(upgraded.backup?.location ?? '');
+        const handle = await startUpgrade(platform, { targetVersion: '1.2.0', restoreFrom });
+        await faults.paused();
+        expect((await handle.query(progressQuery)).steps.find((step) => step.id === 'restore-from')?.status).toBe(
+          'running',
+        );
+
+        await handle.cancel();
+        await new Promise((resolve) => setTimeout(resolve, 10_000));
+        const rollbackWhileHeld = (await handle.query(progressQuery)).rollback.filter(
+          (step) => step.status !== 'pending',
+        );
+        await faults.remove(held);
+
+        expect(rollbackWhileHeld).toEqual([]);
+        // The restore ends whole; the cancellation stops the next step, and the rollback restores the downgrade's backup.
+        await expectRolledBack(handle, 'redeploy:core', before);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
       'the registry gone while the rollback redeploys → the rollback retries (status shows it) and completes when it is back',
       async () => {
         const before = await platformState();

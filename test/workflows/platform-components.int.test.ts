@@ -179,6 +179,27 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
     );
 
     test(
+      '15 → 16 with btree_gin in use, which 16 lacks: refused by pre-flight, naming it, before anything stops',
+      async () => {
+        await psql('create extension btree_gin', 'aegis');
+        await startWorker();
+        const commandsBefore = (await commandLog(platform.env)).length;
+
+        const upgrade = await cli(['component', 'start', 'postgres', '16', '--follow']);
+        expect(outcome(upgrade)).toMatch(/^exit 1\n/);
+        expect(upgrade.all).toContain('lacks extensions the cluster uses: btree_gin (in aegis)');
+
+        expect(await serverVersion()).toMatch(/^15\./);
+        expect(await imageTagOf('database')).toBe('15-alpine');
+        const commands = (await commandLog(platform.env)).slice(commandsBefore);
+        expect(commands.filter((line) => line.includes('pod stop'))).toEqual([]);
+        const ready = await fetch(`${platform.env.AEGIS_RUNTIME_URL}/health/ready`);
+        expect(await ready.json()).toMatchObject({ status: 'ready', dependencies: { database: true } });
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
       'a failure after the new cluster started: back on 15 on the original directory, identical',
       async () => {
         const before = await clusterContent();
