@@ -67,7 +67,7 @@ export interface FleetCarry {
 /** What the fleet keeps of a completed upgrade of this run's wave, to roll it back. */
 interface Upgraded {
   fromVersion: string;
-  /** The upgrade's backup directory name, when its schema moved: a rollback restores it. */
+  /** The upgrade's backup directory name: the pre-flight refuses a downgrade that names none (checkDowngrade). */
   restoreFrom?: string;
 }
 
@@ -211,7 +211,7 @@ class FleetRun {
       const backup = report.backup?.location.split('/').pop();
       this.upgraded.set(entry.environment, {
         fromVersion: report.fromVersion,
-        ...(report.migrationsApplied.length > 0 && backup && { restoreFrom: backup }),
+        ...(backup && { restoreFrom: backup }),
       });
     }
   }

@@ -140,6 +140,31 @@ describe('upgradeFleet on stand-in environments', () => {
   );
 
   test(
+    'roll-back-wave after a release that applied no migration: the healthy one goes back too, past the real downgrade rule',
+    async () => {
+      the('eu').scenario({
+        fail: [{ activity: 'validatePlatform', type: 'ValidationFailed', message: 'Validation failed: ✗ Runtime API' }],
+      });
+      the('us').scenario({ overrides: { awaitMigrations: async () => [] } });
+      const handle = await fleet.startFleet('no-migration', {
+        targetVersion: '1.3.0',
+        environments: names,
+        onBudgetExceeded: 'roll-back-wave',
+      });
+      const failure = await fleetFailure(handle.result());
+
+      expect(failure.type).toBe(FleetFailureType.FleetRolledBack);
+      expect(phases(failure.progress)).toEqual({
+        canary: [0, 'completed'],
+        eu: [1, 'rolled-back'],
+        us: [1, 'rolled-back'],
+      });
+      expect([the('eu').version, the('us').version]).toEqual([FROM_VERSION, FROM_VERSION]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
     'health lost while baking counts against the budget; with stop, the rest is left as it is and never started',
     async () => {
       the('eu').healthProblems = ['aegis-core: runtime answers 503'];
