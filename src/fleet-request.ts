@@ -25,6 +25,10 @@ export interface ParsedFleetRequest {
   bake?: string;
   approveBetweenWaves: boolean;
   failureBudget: number;
+  /** The canary wave's own budget (`failureBudget` is for the waves after it). */
+  canaryFailureBudget: number;
+  /** The first wave is the canary's. */
+  hasCanary: boolean;
   onBudgetExceeded: BudgetPolicy;
   /** What each environment's upgrade gets (the same for all). */
   upgrade: ParsedUpgradeRequest;
@@ -47,6 +51,7 @@ const FLEET_FIELDS = [
   'bake',
   'approveBetweenWaves',
   'failureBudget',
+  'canaryFailureBudget',
   'onBudgetExceeded',
 ] as const satisfies readonly (keyof FleetRequest)[];
 /** Upgrade options no fleet passes on: a fleet is no dry run, and a downgrade names one environment's backup. */
@@ -91,7 +96,11 @@ export function parseFleetRequest(input: unknown): ParsedFleetRequest {
   }
   const waveSize = positiveInteger('waveSize', given.waveSize, problems);
   const maxConcurrent = positiveInteger('maxConcurrent', given.maxConcurrent, problems);
-  const failureBudget = given.failureBudget === undefined ? 0 : wholeNumber(given.failureBudget, problems);
+  const failureBudget = budgetOf('failureBudget', given.failureBudget, problems);
+  const canaryFailureBudget = budgetOf('canaryFailureBudget', given.canaryFailureBudget, problems);
+  if (given.canaryFailureBudget !== undefined && Array.isArray(canary) && canary.length === 0) {
+    problems.push('`canaryFailureBudget` is for the canary wave, and `canary` is [] (no canary wave): leave it out');
+  }
   const share = shareOf(given.waveShare, problems);
   if (waveSize !== undefined && share !== undefined) problems.push('Give `waveSize` or `waveShare`, not both');
   const bakeMs = bakeOf(given.bake, problems);
@@ -113,6 +122,8 @@ export function parseFleetRequest(input: unknown): ParsedFleetRequest {
     ...(bakeMs > 0 && { bake: given.bake as string }),
     approveBetweenWaves: given.approveBetweenWaves === true,
     failureBudget,
+    canaryFailureBudget,
+    hasCanary: canary === undefined || canary.length > 0,
     onBudgetExceeded: policy as BudgetPolicy,
     upgrade,
   };
@@ -196,9 +207,12 @@ function positiveInteger(field: string, value: unknown, problems: string[]): num
   return undefined;
 }
 
-function wholeNumber(value: unknown, problems: string[]): number {
+/** A failure budget: absent is 0, a failure never passes unless the request says so. */
+function budgetOf(field: 'failureBudget' | 'canaryFailureBudget', value: unknown, problems: string[]): number {
+  if (value === undefined) return 0;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  problems.push(`Expected \`failureBudget\` to be a whole number of failures a wave tolerates, got ${typed(value)}`);
+  const wave = field === 'failureBudget' ? 'a wave' : 'the canary wave';
+  problems.push(`Expected \`${field}\` to be a whole number of failures ${wave} tolerates, got ${typed(value)}`);
   return 0;
 }
 

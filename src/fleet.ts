@@ -37,8 +37,10 @@ export interface FleetRequest extends FleetUpgradeOptions {
   bake?: string;
   /** Wait for `fleet approve` (the `approveWave` signal) before each wave after the first. @default false */
   approveBetweenWaves?: boolean;
-  /** Failures a wave tolerates: failed upgrades and health lost while baking. @default 0 */
+  /** Failures a wave after the canary's tolerates: failed upgrades and health lost while baking. @default 0 */
   failureBudget?: number;
+  /** Failures the canary wave tolerates: its own budget, so a failed canary stops the fleet. @default 0 */
+  canaryFailureBudget?: number;
   /** What a wave over budget does: stop, or also roll back its environments that were upgraded. @default 'stop' */
   onBudgetExceeded?: BudgetPolicy;
 }

@@ -30,6 +30,7 @@ export interface FleetOptions {
   bake?: string;
   approveBetweenWaves?: boolean;
   failureBudget?: number;
+  canaryFailureBudget?: number;
   onBudgetExceeded?: string;
   pods?: string;
   strategy?: string;
@@ -53,6 +54,7 @@ export function fleetRequest(targetVersion: string, options: FleetOptions): Flee
     bake: options.bake,
     approveBetweenWaves: options.approveBetweenWaves,
     failureBudget: options.failureBudget,
+    canaryFailureBudget: options.canaryFailureBudget,
     onBudgetExceeded: options.onBudgetExceeded,
     pods: list(options.pods),
     strategy: options.strategy,

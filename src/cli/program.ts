@@ -292,7 +292,16 @@ function withFleetOptions(command: Command): Command {
     )
     .option('--bake <duration>', "how long each wave must stay healthy before the next, e.g. '15 minutes'")
     .option('--approve-between-waves', 'wait for `aegis-upgrade fleet approve` before each wave after the first')
-    .addOption(new Option('--failure-budget <n>', 'failures a wave tolerates (default: 0)').argParser(wholeNumber))
+    .addOption(
+      new Option('--failure-budget <n>', 'failures a wave after the canary tolerates (default: 0)').argParser(
+        wholeNumber,
+      ),
+    )
+    .addOption(
+      new Option('--canary-failure-budget <n>', 'failures the canary wave tolerates (default: 0)').argParser(
+        wholeNumber,
+      ),
+    )
     .addOption(
       new Option(
         '--on-budget-exceeded <policy>',

@@ -17,6 +17,9 @@ const PHASE_COLOUR: Partial<Record<FleetEnvironmentPhase, keyof Paint>> = {
 /** The waves a fleet request makes, and how each passes to the next; nothing was changed. */
 export function renderFleetPlan(request: ParsedFleetRequest): string {
   const { waves, targetVersion, maxConcurrent, bake, approveBetweenWaves, failureBudget, onBudgetExceeded } = request;
+  const budget = request.hasCanary
+    ? `${request.canaryFailureBudget} for the canary wave, ${failureBudget} per wave after it`
+    : `${failureBudget} per wave`;
   const between = [
     bake && `each wave stays healthy for ${bake}`,
     approveBetweenWaves && 'then waits for `aegis-upgrade fleet approve`',
@@ -26,7 +29,7 @@ export function renderFleetPlan(request: ParsedFleetRequest): string {
     ...waves.map((wave, index) => `  Wave ${index + 1}: ${wave.join(', ')}`),
     `At once: ${maxConcurrent === undefined ? 'the whole wave' : `at most ${maxConcurrent}`}`,
     ...(between.length > 0 ? [`Between waves: ${between.join(', ')}`] : []),
-    `Failure budget: ${failureBudget} per wave; over it: ${
+    `Failure budget: ${budget}; over it: ${
       onBudgetExceeded === 'roll-back-wave'
         ? "stop, and roll back the wave's upgraded environments to their previous versions"
         : 'stop, leaving the wave as it is'

@@ -16,4 +16,6 @@ export const Patch = {
   wrongEnvironmentTookNoLock: 'wrong-environment-took-no-lock',
   /** The phase is kept in the search attributes AegisEnvironment/FromVersion/ToVersion/Phase, `rolling-back` too. */
   searchAttributes: 'search-attributes',
+  /** A fleet's canary wave has its own failure budget, `canaryFailureBudget` (it had the waves' `failureBudget`). */
+  canaryFailureBudget: 'canary-failure-budget',
 } as const;

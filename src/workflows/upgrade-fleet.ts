@@ -6,6 +6,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -34,6 +35,7 @@ import {
   type UpgradeReport,
   type UpgradeRequest,
 } from '../upgrade';
+import { Patch } from './patches';
 import { errorMessage } from './progress';
 import { upgradePlatform } from './upgrade-platform';
 
@@ -128,6 +130,8 @@ class FleetRun {
   private approved = false;
   private readonly defaultQueue = defaultQueueOfFleet(workflowInfo().taskQueue);
   private readonly upgraded: Map<string, Upgraded>;
+  /** Failures this run's wave tolerates. */
+  private readonly budget: number;
 
   constructor(
     private readonly request: ParsedFleetRequest,
@@ -144,6 +148,7 @@ class FleetRun {
       ),
       run: 1,
     };
+    this.budget = this.budgetOfWave(this.progress.wave);
     setHandler(fleetProgressQuery, () => this.progress);
     setHandler(approveWaveSignal, () => {
       if (this.progress.phase === 'waiting-for-approval') this.approved = true;
@@ -160,7 +165,14 @@ class FleetRun {
   }
 
   overBudget(): boolean {
-    return this.failures() > this.request.failureBudget;
+    return this.failures() > this.budget;
+  }
+
+  /** The canary wave has its own budget; fleets started before it had the waves' budget there too. */
+  private budgetOfWave(wave: number): number {
+    const { hasCanary, failureBudget, canaryFailureBudget } = this.request;
+    if (wave !== 0 || !hasCanary || failureBudget === canaryFailureBudget) return failureBudget;
+    return patched(Patch.canaryFailureBudget) ? canaryFailureBudget : failureBudget;
   }
 
   async awaitApproval(): Promise<void> {
@@ -297,7 +309,8 @@ class FleetRun {
 
   /** No new upgrade starts; by policy, the wave's upgraded environments go back to their versions. Returns the failure. */
   async stopOverBudget(): Promise<ApplicationFailure> {
-    const why = `wave ${this.progress.wave + 1} of ${this.progress.waves} went over its failure budget of ${this.request.failureBudget}`;
+    const canary = this.progress.wave === 0 && this.request.hasCanary ? " (the canary's)" : '';
+    const why = `wave ${this.progress.wave + 1} of ${this.progress.waves}${canary} went over its failure budget of ${this.budget}`;
     if (this.request.onBudgetExceeded !== 'roll-back-wave') return this.stop(FleetFailureType.FleetStopped, why);
     this.progress.phase = 'rolling-back';
     const toRollBack = this.wave.filter((entry) => this.upgraded.has(entry.environment));

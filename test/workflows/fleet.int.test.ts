@@ -165,6 +165,26 @@ describe('upgradeFleet on stand-in environments', () => {
   );
 
   test(
+    'a failed canary stops the fleet whatever `failureBudget` the later waves have: the canary has its own, 0',
+    async () => {
+      the('canary').scenario({
+        fail: [{ activity: 'validatePlatform', type: 'ValidationFailed', message: 'Validation failed: ✗ Runtime API' }],
+      });
+      const handle = await fleet.startFleet('canary-budget', {
+        targetVersion: '1.3.0',
+        environments: names,
+        failureBudget: 1,
+      });
+      const failure = await fleetFailure(handle.result());
+      expect(failure.type).toBe(FleetFailureType.FleetStopped);
+      expect(failure.message).toContain("wave 1 of 2 (the canary's) went over its failure budget of 0");
+      expect(phases(failure.progress)).toEqual({ canary: [0, 'rolled-back'], eu: [1, 'skipped'], us: [1, 'skipped'] });
+      expect([the('eu').version, the('us').version]).toEqual([FROM_VERSION, FROM_VERSION]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
     'health lost while baking counts against the budget; with stop, the rest is left as it is and never started',
     async () => {
       the('eu').healthProblems = ['aegis-core: runtime answers 503'];
