@@ -89,6 +89,28 @@ export interface FleetProgress {
   run: number;
 }
 
+/** The lists of a fleet's summary, by where each environment ended: each environment is in exactly one. */
+const SUMMARY: readonly [string, readonly FleetEnvironmentPhase[]][] = [
+  ['Failed', ['failed']],
+  ['Rolled back', ['rolled-back']],
+  ['Upgraded', ['completed']],
+  ['Still running', ['upgrading', 'baking', 'rolling-back']],
+  ['Never started', ['pending', 'skipped']],
+];
+
+/** `Failed: eu (why). Rolled back: us. Upgraded: canary. …`: each environment once, with why it failed. */
+export function summarizeFleet(progress: FleetProgress): string {
+  return SUMMARY.flatMap(([title, phases]) => {
+    const entries = progress.environments.filter((entry) => phases.includes(entry.phase));
+    if (entries.length === 0 && title === 'Still running') return [];
+    const named = entries.map((entry) => {
+      const why = entry.failure ?? (entry.phase === 'failed' ? entry.detail : undefined);
+      return why ? `${entry.environment} (${why})` : entry.environment;
+    });
+    return [`${title}: ${named.length > 0 ? named.join(', ') : 'none'}`];
+  }).join('. ');
+}
+
 /** Fleet IDs: `aegis-fleet-<name>`; no environment is named in them, so no environment's worker takes their work. */
 const FLEET_ID_PREFIX = 'aegis-fleet-';
 

@@ -22,6 +22,7 @@ import {
   approveWaveSignal,
   defaultQueueOfFleet,
   fleetProgressQuery,
+  summarizeFleet,
   type FleetEnvironmentProgress,
   type FleetProgress,
   type FleetRequest,
@@ -346,18 +347,11 @@ class FleetRun {
     for (const entry of this.progress.environments) if (entry.phase === 'pending') entry.phase = 'skipped';
     this.wavePassed();
     this.progress.phase = type === FleetFailureType.FleetRolledBack ? 'rolled-back' : 'stopped';
-    const named = (phase: FleetEnvironmentProgress['phase']) =>
-      this.progress.environments.filter((entry) => entry.phase === phase).map((entry) => entry.environment);
-    const failed = this.progress.environments.flatMap((entry) =>
-      entry.failure === undefined ? [] : [`${entry.environment} (${entry.failure})`],
-    );
-    const list = (names: string[]) => (names.length > 0 ? names.join(', ') : 'none');
     return ApplicationFailure.create({
       type,
       message:
         `Fleet to ${this.request.targetVersion} ${type === FleetFailureType.FleetRolledBack ? 'rolled back its wave' : 'stopped'}: ${why}. ` +
-        `Failed: ${list(failed)}. Rolled back: ${list(named('rolled-back'))}. Upgraded: ${list(named('completed'))}. ` +
-        `Never started: ${list(named('skipped'))}`,
+        summarizeFleet(this.progress),
       nonRetryable: true,
       details: [this.progress],
     });

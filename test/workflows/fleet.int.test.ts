@@ -114,8 +114,10 @@ describe('upgradeFleet on stand-in environments', () => {
         us: [1, 'rolled-back'],
       });
       expect(failure.message).toContain('wave 2 of 2 went over its failure budget of 0');
-      expect(failure.message).toMatch(/Failed: eu \(Upgrade 1\.2\.0 → 1\.3\.0 rolled back: validate failed/);
-      expect(failure.message).toContain('Rolled back: eu, us. Upgraded: canary. Never started: none');
+      expect(failure.message).toMatch(
+        /Failed: none\. Rolled back: eu \(Upgrade 1\.2\.0 → 1\.3\.0 rolled back: validate failed/,
+      );
+      expect(failure.message).toMatch(/\), us\. Upgraded: canary\. Never started: none$/);
       expect([the('canary').version, the('eu').version, the('us').version]).toEqual([
         '1.3.0',
         FROM_VERSION,
@@ -180,6 +182,32 @@ describe('upgradeFleet on stand-in environments', () => {
       expect(failure.message).toContain("wave 1 of 2 (the canary's) went over its failure budget of 0");
       expect(phases(failure.progress)).toEqual({ canary: [0, 'rolled-back'], eu: [1, 'skipped'], us: [1, 'skipped'] });
       expect([the('eu').version, the('us').version]).toEqual([FROM_VERSION, FROM_VERSION]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "an environment whose rollback by the fleet failed is in the summary's Failed list, every environment in one list",
+    async () => {
+      the('eu').scenario({
+        fail: [{ activity: 'validatePlatform', type: 'ValidationFailed', message: 'Validation failed: ✗ Runtime API' }],
+      });
+      // Its upgrade calls no restoreDatabase: the first call is the fleet's rollback restoring its backup.
+      the('us').scenario({
+        fail: [{ activity: 'restoreDatabase', type: 'BackupInvalid', message: 'dump checksum mismatch' }],
+      });
+      const handle = await fleet.startFleet('rollback-failed', {
+        targetVersion: '1.3.0',
+        environments: names,
+        onBudgetExceeded: 'roll-back-wave',
+      });
+      const failure = await fleetFailure(handle.result());
+      expect(phases(failure.progress)).toEqual({ canary: [0, 'completed'], eu: [1, 'rolled-back'], us: [1, 'failed'] });
+      expect(failure.message).toMatch(/Failed: us \(the fleet's rollback to 1\.2\.0 failed: .*dump checksum mismatch/);
+      expect(failure.message).toMatch(
+        /Rolled back: eu \(Upgrade 1\.2\.0 → 1\.3\.0 rolled back: validate failed.*\)\. Upgraded: canary\. Never started: none$/,
+      );
+      for (const name of names) expect(failure.message.split(name)).toHaveLength(2);
     },
     TEST_TIMEOUT_MS,
   );
