@@ -30,6 +30,7 @@ export interface ParsedFleetRequest {
   /** The first wave is the canary's. */
   hasCanary: boolean;
   onBudgetExceeded: BudgetPolicy;
+  restoreDatabaseOnWaveRollback: boolean;
   /** What each environment's upgrade gets (the same for all). */
   upgrade: ParsedUpgradeRequest;
 }
@@ -53,6 +54,7 @@ const FLEET_FIELDS = [
   'failureBudget',
   'canaryFailureBudget',
   'onBudgetExceeded',
+  'restoreDatabaseOnWaveRollback',
 ] as const satisfies readonly (keyof FleetRequest)[];
 /** Upgrade options no fleet passes on: a fleet is no dry run, and a downgrade names one environment's backup. */
 const NOT_FOR_FLEETS = ['dryRun', 'restoreFrom'] as const;
@@ -104,12 +106,18 @@ export function parseFleetRequest(input: unknown): ParsedFleetRequest {
   const share = shareOf(given.waveShare, problems);
   if (waveSize !== undefined && share !== undefined) problems.push('Give `waveSize` or `waveShare`, not both');
   const bakeMs = bakeOf(given.bake, problems);
-  if (given.approveBetweenWaves !== undefined && typeof given.approveBetweenWaves !== 'boolean') {
-    problems.push(`Expected \`approveBetweenWaves\` to be true or false, got ${typed(given.approveBetweenWaves)}`);
+  for (const field of ['approveBetweenWaves', 'restoreDatabaseOnWaveRollback'] as const) {
+    if (given[field] !== undefined && typeof given[field] !== 'boolean') {
+      problems.push(`Expected \`${field}\` to be true or false, got ${typed(given[field])}`);
+    }
   }
   const policy = given.onBudgetExceeded ?? 'stop';
   if (!POLICIES.includes(policy as BudgetPolicy)) {
     problems.push(`Expected \`onBudgetExceeded\` to be one of ${POLICIES.join(', ')}, got ${typed(policy)}`);
+  } else if (given.restoreDatabaseOnWaveRollback !== undefined && policy !== 'roll-back-wave') {
+    problems.push(
+      '`restoreDatabaseOnWaveRollback` is for `onBudgetExceeded: roll-back-wave`: add it or leave this out',
+    );
   }
   if (problems.length > 0 || !upgrade || !environments) throw new InvalidFleetRequest(problems);
   const waves = planWaves(environments, { canary, waveSize, share });
@@ -125,6 +133,7 @@ export function parseFleetRequest(input: unknown): ParsedFleetRequest {
     canaryFailureBudget,
     hasCanary: canary === undefined || canary.length > 0,
     onBudgetExceeded: policy as BudgetPolicy,
+    restoreDatabaseOnWaveRollback: given.restoreDatabaseOnWaveRollback === true,
     upgrade,
   };
 }

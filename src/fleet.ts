@@ -43,6 +43,12 @@ export interface FleetRequest extends FleetUpgradeOptions {
   canaryFailureBudget?: number;
   /** What a wave over budget does: stop, or also roll back its environments that were upgraded. @default 'stop' */
   onBudgetExceeded?: BudgetPolicy;
+  /**
+   * roll-back-wave restores each upgraded environment's pre-upgrade dump, discarding every write since (the bake may
+   * last 7 days). Without this, it rolls the images back and keeps the data, and an environment whose upgrade migrated
+   * the schema is left on the new version, the fleet stopped naming the choice. @default false
+   */
+  restoreDatabaseOnWaveRollback?: boolean;
 }
 
 /** Failure types a fleet ends with; the CLI and the tests match on them. */

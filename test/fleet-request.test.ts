@@ -96,6 +96,7 @@ describe('parseFleetRequest', () => {
         canaryFailureBudget: 'one',
         bake: 'forever',
         onBudgetExceeded: 'panic',
+        restoreDatabaseOnWaveRollback: 'yes',
         strategy: 'fast',
         dryRun: true,
       }),
@@ -110,6 +111,7 @@ describe('parseFleetRequest', () => {
       'Expected `canaryFailureBudget` to be a whole number of failures the canary wave tolerates, got `"one"`',
       'Expected `waveShare` to be a share of the fleet like 25%, got `"120%"`',
       'Expected `bake` to be a duration like \'15 minutes\', between 1 second and 7 days, got `"forever"`',
+      'Expected `restoreDatabaseOnWaveRollback` to be true or false, got `"yes"`',
       'Expected `onBudgetExceeded` to be one of stop, roll-back-wave, got `"panic"`',
     ]);
   });
@@ -134,6 +136,11 @@ describe('parseFleetRequest', () => {
         parseFleetRequest({ targetVersion: '1.3.0', environments: ['a'], canary: [], canaryFailureBudget: 1 }),
       ).problems,
     ).toEqual(['`canaryFailureBudget` is for the canary wave, and `canary` is [] (no canary wave): leave it out']);
+    expect(
+      thrown(InvalidFleetRequest, () =>
+        parseFleetRequest({ targetVersion: '1.3.0', environments: ['a'], restoreDatabaseOnWaveRollback: true }),
+      ).problems,
+    ).toEqual(['`restoreDatabaseOnWaveRollback` is for `onBudgetExceeded: roll-back-wave`: add it or leave this out']);
     expect(thrown(InvalidFleetRequest, () => parseFleetRequest({ targetVersion: '1.3.0' })).problems).toEqual([
       'Expected `environments` to list environments like ["staging","production"], got nothing',
     ]);
@@ -148,7 +155,7 @@ describe('parseFleetRequest', () => {
     );
     expect(error.problems).toEqual([
       "Unknown field `waveSzie`: expected the fleet's (targetVersion, environments, canary, waveSize, waveShare, " +
-        "maxConcurrent, bake, approveBetweenWaves, failureBudget, canaryFailureBudget, onBudgetExceeded) or its upgrades' (pods, strategy, " +
+        "maxConcurrent, bake, approveBetweenWaves, failureBudget, canaryFailureBudget, onBudgetExceeded, restoreDatabaseOnWaveRollback) or its upgrades' (pods, strategy, " +
         'restoreDatabase, approveBefore, approvalTimeout, redeployAll, concurrentAfterCore)',
     ]);
   });

@@ -32,6 +32,7 @@ export interface FleetOptions {
   failureBudget?: number;
   canaryFailureBudget?: number;
   onBudgetExceeded?: string;
+  restoreDatabaseOnWaveRollback?: boolean;
   pods?: string;
   strategy?: string;
   approveBefore?: string;
@@ -56,6 +57,7 @@ export function fleetRequest(targetVersion: string, options: FleetOptions): Flee
     failureBudget: options.failureBudget,
     canaryFailureBudget: options.canaryFailureBudget,
     onBudgetExceeded: options.onBudgetExceeded,
+    restoreDatabaseOnWaveRollback: options.restoreDatabaseOnWaveRollback,
     pods: list(options.pods),
     strategy: options.strategy,
     approveBefore: list(options.approveBefore),

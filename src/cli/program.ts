@@ -308,6 +308,10 @@ function withFleetOptions(command: Command): Command {
         "stop (default), or roll-back-wave: the wave's upgraded ones too",
       ).choices(['stop', 'roll-back-wave']),
     )
+    .option(
+      '--restore-database-on-wave-rollback',
+      "roll-back-wave restores each environment's pre-upgrade dump, discarding the writes since (default: keep the data)",
+    )
     .option('--pods <a,b>', "each upgrade's pods to redeploy, in order (default: the rolling order)")
     .addOption(new Option('--strategy <name>', 'each upgrade: rolling (default) or full').choices(['rolling', 'full']))
     .option('--approve-before <pods>', 'pods before which each upgrade waits for `aegis-upgrade approve --env X`')

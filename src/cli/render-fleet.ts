@@ -30,9 +30,13 @@ export function renderFleetPlan(request: ParsedFleetRequest): string {
     `At once: ${maxConcurrent === undefined ? 'the whole wave' : `at most ${maxConcurrent}`}`,
     ...(between.length > 0 ? [`Between waves: ${between.join(', ')}`] : []),
     `Failure budget: ${budget}; over it: ${
-      onBudgetExceeded === 'roll-back-wave'
-        ? "stop, and roll back the wave's upgraded environments to their previous versions"
-        : 'stop, leaving the wave as it is'
+      onBudgetExceeded !== 'roll-back-wave'
+        ? 'stop, leaving the wave as it is'
+        : request.restoreDatabaseOnWaveRollback
+          ? "stop, and roll back the wave's upgraded environments to their previous versions, restoring their " +
+            'pre-upgrade dumps (the writes since are discarded)'
+          : "stop, and roll back the wave's upgraded environments to their previous versions, keeping their data " +
+            '(one whose upgrade migrated the schema is left as it is)'
     }`,
   ].join('\n');
 }

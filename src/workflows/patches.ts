@@ -18,4 +18,6 @@ export const Patch = {
   searchAttributes: 'search-attributes',
   /** A fleet's canary wave has its own failure budget, `canaryFailureBudget` (it had the waves' `failureBudget`). */
   canaryFailureBudget: 'canary-failure-budget',
+  /** roll-back-wave keeps the data unless `restoreDatabaseOnWaveRollback` (it restored every migrated environment). */
+  waveRollbackKeepsData: 'wave-rollback-keeps-data',
 } as const;

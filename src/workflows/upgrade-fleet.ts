@@ -72,6 +72,8 @@ interface Upgraded {
   fromVersion: string;
   /** The upgrade's backup directory name: the pre-flight refuses a downgrade that names none (checkDowngrade). */
   restoreFrom?: string;
+  /** Its upgrade applied migrations: going back keeps the data only by restoring the backup. */
+  schemaMoved?: boolean;
 }
 
 /**
@@ -225,6 +227,7 @@ class FleetRun {
       this.upgraded.set(entry.environment, {
         fromVersion: report.fromVersion,
         ...(backup && { restoreFrom: backup }),
+        schemaMoved: report.migrationsApplied.length > 0,
       });
     }
   }
@@ -315,13 +318,38 @@ class FleetRun {
     if (this.request.onBudgetExceeded !== 'roll-back-wave') return this.stop(FleetFailureType.FleetStopped, why);
     this.progress.phase = 'rolling-back';
     const toRollBack = this.wave.filter((entry) => this.upgraded.has(entry.environment));
-    await this.inLanes(toRollBack, (entry) => this.rollBack(entry));
+    const keepData = !this.request.restoreDatabaseOnWaveRollback && patched(Patch.waveRollbackKeepsData);
+    const migrated = keepData ? toRollBack.filter((entry) => this.upgradeOf(entry).schemaMoved !== false) : [];
+    await this.inLanes(
+      toRollBack.filter((entry) => !migrated.includes(entry)),
+      (entry) => this.rollBack(entry, keepData),
+    );
+    if (migrated.length > 0) return this.stop(FleetFailureType.FleetStopped, `${why}; ${this.choiceFor(migrated)}`);
     return this.stop(FleetFailureType.FleetRolledBack, why);
   }
 
-  /** A completed upgrade of this wave undone: an upgrade back to its previous version, with its own backup if needed. */
-  private async rollBack(entry: FleetEnvironmentProgress): Promise<void> {
-    const upgraded = this.upgraded.get(entry.environment) as Upgraded;
+  private upgradeOf(entry: FleetEnvironmentProgress): Upgraded {
+    return this.upgraded.get(entry.environment) as Upgraded;
+  }
+
+  /** Environments whose upgrade migrated the schema: going back discards what was written since, so an operator says. */
+  private choiceFor(migrated: FleetEnvironmentProgress[]): string {
+    const named = migrated.map(
+      (entry) => `${entry.environment} (backup ${this.upgradeOf(entry).restoreFrom ?? 'none'})`,
+    );
+    return (
+      `not rolled back, as their upgrade migrated the schema: ${named.join(', ')}. Going back restores that backup and ` +
+      `discards every write since it was taken: downgrade each with its backup as \`restoreFrom\`, or start the fleet ` +
+      `again with \`restoreDatabaseOnWaveRollback\`; else they stay on ${this.request.targetVersion}`
+    );
+  }
+
+  /**
+   * A completed upgrade of this wave undone: an upgrade back to its previous version, naming its own backup (the
+   * pre-flight's rule), restored unless `keepData` (then only if the schema moved after all: restoreDatabase never).
+   */
+  private async rollBack(entry: FleetEnvironmentProgress, keepData: boolean): Promise<void> {
+    const upgraded = this.upgradeOf(entry);
     // A rollback waits at no approval gate: the wave is already over its budget.
     const options = upgradeOptionsOf(this.request);
     delete options.approveBefore;
@@ -331,8 +359,13 @@ class FleetRun {
       ...options,
       targetVersion: upgraded.fromVersion,
       ...(upgraded.restoreFrom && { restoreFrom: upgraded.restoreFrom }),
+      ...(keepData && { restoreDatabase: 'never' }),
     });
-    const restored = upgraded.restoreFrom ? `, database restored from ${upgraded.restoreFrom}` : '';
+    const restored = !upgraded.restoreFrom
+      ? ''
+      : keepData
+        ? ', its data kept'
+        : `, database restored from ${upgraded.restoreFrom} (the writes since it was taken discarded)`;
     if (outcome.failure) {
       entry.phase = 'failed';
       entry.detail = `the fleet's rollback to ${upgraded.fromVersion} failed: ${outcome.failure.message}`;

@@ -50,6 +50,12 @@ describe('runCli', () => {
       envs: 'a,b',
       canaryFailureBudget: 1,
     });
+    await runCli(['fleet', 'plan', '1.3.0', '--envs', 'a', '--restore-database-on-wave-rollback']);
+    expect(mocked.fleetPlan).toHaveBeenLastCalledWith('1.3.0', {
+      name: 'default',
+      envs: 'a',
+      restoreDatabaseOnWaveRollback: true,
+    });
   });
 
   it('hands component plan and start the component, its version and the override', async () => {

@@ -26,6 +26,7 @@ describe('a fleet whose bake continues as new', () => {
       environments: ['canary', 'eu', 'us'],
       bake: '1 second',
       onBudgetExceeded: 'roll-back-wave',
+      restoreDatabaseOnWaveRollback: true,
     });
     const error = await handle.result().then(
       () => new Error('Expected the fleet to fail'),

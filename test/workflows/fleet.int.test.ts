@@ -103,6 +103,7 @@ describe('upgradeFleet on stand-in environments', () => {
         environments: names,
         failureBudget: 0,
         onBudgetExceeded: 'roll-back-wave',
+        restoreDatabaseOnWaveRollback: true,
         maxConcurrent: 2,
       });
       const failure = await fleetFailure(handle.result());
@@ -162,6 +163,40 @@ describe('upgradeFleet on stand-in environments', () => {
         us: [1, 'rolled-back'],
       });
       expect([the('eu').version, the('us').version]).toEqual([FROM_VERSION, FROM_VERSION]);
+      // Not asked to restore: its downgrade names its backup, restored only if the schema moved (it did not).
+      const restores = the('us').standIn.inputs(upgradeWorkflowId('us'), 'restoreDatabase');
+      expect(restores).toEqual([expect.objectContaining({ policy: 'auto' })]);
+      expect(failure.progress.environments.find((entry) => entry.environment === 'us')?.detail).toBe(
+        'rolled back by the fleet to 1.2.0, its data kept',
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'roll-back-wave without restoreDatabaseOnWaveRollback keeps what a migrated environment wrote: it stops, naming the choice',
+    async () => {
+      the('eu').scenario({
+        fail: [{ activity: 'validatePlatform', type: 'ValidationFailed', message: 'Validation failed: ✗ Runtime API' }],
+      });
+      const handle = await fleet.startFleet('keeps-data', {
+        targetVersion: '1.3.0',
+        environments: names,
+        onBudgetExceeded: 'roll-back-wave',
+      });
+      const failure = await fleetFailure(handle.result());
+      expect(failure.type).toBe(FleetFailureType.FleetStopped);
+      expect(phases(failure.progress)).toEqual({
+        canary: [0, 'completed'],
+        eu: [1, 'rolled-back'],
+        us: [1, 'completed'],
+      });
+      expect(failure.message).toMatch(
+        /not rolled back, as their upgrade migrated the schema: us \(backup \d{8}T\d{6}Z-1\.2\.0-to-1\.3\.0\)\. Going back restores that backup and discards every write since it was taken/,
+      );
+      expect(failure.message).toContain('`restoreDatabaseOnWaveRollback`; else they stay on 1.3.0');
+      expect(the('us').version).toBe('1.3.0');
+      expect(the('us').standIn.calls(upgradeWorkflowId('us'))).not.toContain('restoreDatabase');
     },
     TEST_TIMEOUT_MS,
   );
@@ -200,6 +235,7 @@ describe('upgradeFleet on stand-in environments', () => {
         targetVersion: '1.3.0',
         environments: names,
         onBudgetExceeded: 'roll-back-wave',
+        restoreDatabaseOnWaveRollback: true,
       });
       const failure = await fleetFailure(handle.result());
       expect(phases(failure.progress)).toEqual({ canary: [0, 'completed'], eu: [1, 'rolled-back'], us: [1, 'failed'] });
