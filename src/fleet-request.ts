@@ -4,7 +4,13 @@
  */
 import { msToNumber, type StringValue } from '@temporalio/common/lib/time';
 import { isEnvironmentName } from './environments';
-import { FLEET_SIZE_LIMIT, type BudgetPolicy, type FleetRequest, type FleetUpgradeOptions } from './fleet';
+import {
+  DEFAULT_UPGRADE_START_DEADLINE,
+  FLEET_SIZE_LIMIT,
+  type BudgetPolicy,
+  type FleetRequest,
+  type FleetUpgradeOptions,
+} from './fleet';
 import {
   InvalidUpgradeRequest,
   UPGRADE_REQUEST_FIELDS,
@@ -31,6 +37,9 @@ export interface ParsedFleetRequest {
   hasCanary: boolean;
   onBudgetExceeded: BudgetPolicy;
   restoreDatabaseOnWaveRollback: boolean;
+  /** How long each upgrade may wait for its worker to take it, as given (or the default) and in ms. */
+  upgradeStartDeadline: string;
+  upgradeStartDeadlineMs: number;
   /** What each environment's upgrade gets (the same for all). */
   upgrade: ParsedUpgradeRequest;
 }
@@ -55,12 +64,15 @@ const FLEET_FIELDS = [
   'canaryFailureBudget',
   'onBudgetExceeded',
   'restoreDatabaseOnWaveRollback',
+  'upgradeStartDeadline',
 ] as const satisfies readonly (keyof FleetRequest)[];
 /** Upgrade options no fleet passes on: a fleet is no dry run, and a downgrade names one environment's backup. */
 const NOT_FOR_FLEETS = ['dryRun', 'restoreFrom'] as const;
 const POLICIES: readonly BudgetPolicy[] = ['stop', 'roll-back-wave'];
 /** A bake longer than a week holds the fleet for nothing an operator would wait for. */
 const BAKE_MS = { min: 1_000, max: 7 * 24 * 3_600_000 };
+/** A live worker takes an upgrade within seconds; past a day, a fleet waits for a worker nobody is bringing back. */
+const START_DEADLINE_MS = { min: 5_000, max: 24 * 3_600_000 };
 const SHARE = /^(\d{1,3}(?:\.\d+)?)%$/;
 
 type Fields = Partial<Record<string, unknown>>;
@@ -106,6 +118,8 @@ export function parseFleetRequest(input: unknown): ParsedFleetRequest {
   const share = shareOf(given.waveShare, problems);
   if (waveSize !== undefined && share !== undefined) problems.push('Give `waveSize` or `waveShare`, not both');
   const bakeMs = bakeOf(given.bake, problems);
+  const upgradeStartDeadline = (given.upgradeStartDeadline ?? DEFAULT_UPGRADE_START_DEADLINE) as string;
+  const upgradeStartDeadlineMs = startDeadlineOf(upgradeStartDeadline, problems);
   for (const field of ['approveBetweenWaves', 'restoreDatabaseOnWaveRollback'] as const) {
     if (given[field] !== undefined && typeof given[field] !== 'boolean') {
       problems.push(`Expected \`${field}\` to be true or false, got ${typed(given[field])}`);
@@ -134,6 +148,8 @@ export function parseFleetRequest(input: unknown): ParsedFleetRequest {
     hasCanary: canary === undefined || canary.length > 0,
     onBudgetExceeded: policy as BudgetPolicy,
     restoreDatabaseOnWaveRollback: given.restoreDatabaseOnWaveRollback === true,
+    upgradeStartDeadline,
+    upgradeStartDeadlineMs,
     upgrade,
   };
 }
@@ -234,14 +250,27 @@ function shareOf(value: unknown, problems: string[]): number | undefined {
   return undefined;
 }
 
+/** A duration like '15 minutes' in ms; undefined when it is none. */
+function durationMs(value: unknown): number | undefined {
+  try {
+    return typeof value === 'string' ? msToNumber(value as StringValue) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function startDeadlineOf(value: unknown, problems: string[]): number {
+  const ms = durationMs(value);
+  if (ms !== undefined && Number.isFinite(ms) && ms >= START_DEADLINE_MS.min && ms <= START_DEADLINE_MS.max) return ms;
+  problems.push(
+    `Expected \`upgradeStartDeadline\` to be a duration like '10 minutes', between 5 seconds and 1 day, got ${typed(value)}`,
+  );
+  return 0;
+}
+
 function bakeOf(value: unknown, problems: string[]): number {
   if (value === undefined) return 0;
-  let ms: number | undefined;
-  try {
-    ms = typeof value === 'string' ? msToNumber(value as StringValue) : undefined;
-  } catch {
-    ms = undefined;
-  }
+  const ms = durationMs(value);
   if (ms !== undefined && Number.isFinite(ms) && ms >= BAKE_MS.min && ms <= BAKE_MS.max) return ms;
   problems.push(
     `Expected \`bake\` to be a duration like '15 minutes', between 1 second and 7 days, got ${typed(value)}`,

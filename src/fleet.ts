@@ -49,7 +49,15 @@ export interface FleetRequest extends FleetUpgradeOptions {
    * the schema is left on the new version, the fleet stopped naming the choice. @default false
    */
   restoreDatabaseOnWaveRollback?: boolean;
+  /**
+   * How long each environment's upgrade may wait for its worker to take it (e.g. `10 minutes`; 5 seconds to 1 day).
+   * Past it, the upgrade is cancelled and counts against the wave's budget. @default DEFAULT_UPGRADE_START_DEADLINE
+   */
+  upgradeStartDeadline?: string;
 }
+
+/** A live worker takes an upgrade within seconds; ten minutes covers a worker restarting, not one that is down. */
+export const DEFAULT_UPGRADE_START_DEADLINE = '10 minutes';
 
 /** Failure types a fleet ends with; the CLI and the tests match on them. */
 export const FleetFailureType = {
@@ -110,7 +118,7 @@ export function summarizeFleet(progress: FleetProgress): string {
     const entries = progress.environments.filter((entry) => phases.includes(entry.phase));
     if (entries.length === 0 && title === 'Still running') return [];
     const named = entries.map((entry) => {
-      const why = entry.failure ?? (entry.phase === 'failed' ? entry.detail : undefined);
+      const why = entry.failure ?? (entry.phase === 'failed' || entry.phase === 'skipped' ? entry.detail : undefined);
       return why ? `${entry.environment} (${why})` : entry.environment;
     });
     return [`${title}: ${named.length > 0 ? named.join(', ') : 'none'}`];
@@ -141,5 +149,7 @@ export function defaultQueueOfFleet(fleetQueue: string): string {
 }
 
 export const fleetProgressQuery = defineQuery<FleetProgress>('fleetProgress');
+/** An environment's upgrade, started by the fleet, tells it a worker took it: the upgrade's workflow ID. */
+export const upgradeStartedSignal = defineSignal<[string]>('upgradeStarted');
 /** Releases the fleet's wait before its next wave (with `approveBetweenWaves`). */
 export const approveWaveSignal = defineSignal('approveWave');

@@ -51,6 +51,8 @@ describe('parseFleetRequest', () => {
       failureBudget: 0,
       canaryFailureBudget: 0,
       hasCanary: true,
+      upgradeStartDeadline: '10 minutes',
+      upgradeStartDeadlineMs: 600_000,
       onBudgetExceeded: 'stop',
     });
     expect(upgradeOptionsOf(parsed)).toEqual({
@@ -97,6 +99,7 @@ describe('parseFleetRequest', () => {
         bake: 'forever',
         onBudgetExceeded: 'panic',
         restoreDatabaseOnWaveRollback: 'yes',
+        upgradeStartDeadline: '1 second',
         strategy: 'fast',
         dryRun: true,
       }),
@@ -111,6 +114,7 @@ describe('parseFleetRequest', () => {
       'Expected `canaryFailureBudget` to be a whole number of failures the canary wave tolerates, got `"one"`',
       'Expected `waveShare` to be a share of the fleet like 25%, got `"120%"`',
       'Expected `bake` to be a duration like \'15 minutes\', between 1 second and 7 days, got `"forever"`',
+      'Expected `upgradeStartDeadline` to be a duration like \'10 minutes\', between 5 seconds and 1 day, got `"1 second"`',
       'Expected `restoreDatabaseOnWaveRollback` to be true or false, got `"yes"`',
       'Expected `onBudgetExceeded` to be one of stop, roll-back-wave, got `"panic"`',
     ]);
@@ -155,7 +159,7 @@ describe('parseFleetRequest', () => {
     );
     expect(error.problems).toEqual([
       "Unknown field `waveSzie`: expected the fleet's (targetVersion, environments, canary, waveSize, waveShare, " +
-        "maxConcurrent, bake, approveBetweenWaves, failureBudget, canaryFailureBudget, onBudgetExceeded, restoreDatabaseOnWaveRollback) or its upgrades' (pods, strategy, " +
+        "maxConcurrent, bake, approveBetweenWaves, failureBudget, canaryFailureBudget, onBudgetExceeded, restoreDatabaseOnWaveRollback, upgradeStartDeadline) or its upgrades' (pods, strategy, " +
         'restoreDatabase, approveBefore, approvalTimeout, redeployAll, concurrentAfterCore)',
     ]);
   });

@@ -33,6 +33,7 @@ export interface FleetOptions {
   canaryFailureBudget?: number;
   onBudgetExceeded?: string;
   restoreDatabaseOnWaveRollback?: boolean;
+  upgradeStartDeadline?: string;
   pods?: string;
   strategy?: string;
   approveBefore?: string;
@@ -58,6 +59,7 @@ export function fleetRequest(targetVersion: string, options: FleetOptions): Flee
     canaryFailureBudget: options.canaryFailureBudget,
     onBudgetExceeded: options.onBudgetExceeded,
     restoreDatabaseOnWaveRollback: options.restoreDatabaseOnWaveRollback,
+    upgradeStartDeadline: options.upgradeStartDeadline,
     pods: list(options.pods),
     strategy: options.strategy,
     approveBefore: list(options.approveBefore),

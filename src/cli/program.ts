@@ -309,6 +309,10 @@ function withFleetOptions(command: Command): Command {
       ).choices(['stop', 'roll-back-wave']),
     )
     .option(
+      '--upgrade-start-deadline <duration>',
+      "how long each upgrade may wait for its environment's worker, e.g. '10 minutes' (default)",
+    )
+    .option(
       '--restore-database-on-wave-rollback',
       "roll-back-wave restores each environment's pre-upgrade dump, discarding the writes since (default: keep the data)",
     )

@@ -20,4 +20,8 @@ export const Patch = {
   canaryFailureBudget: 'canary-failure-budget',
   /** roll-back-wave keeps the data unless `restoreDatabaseOnWaveRollback` (it restored every migrated environment). */
   waveRollbackKeepsData: 'wave-rollback-keeps-data',
+  /** A fleet's upgrade signals the fleet when a worker takes it (`upgradeStarted`). */
+  tellFleetStarted: 'tell-fleet-started',
+  /** A fleet gives each upgrade `upgradeStartDeadline` to start, and an abort cancels those not yet started. */
+  fleetUpgradeStartDeadline: 'fleet-upgrade-start-deadline',
 } as const;

@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  ChildWorkflowCancellationType,
   ChildWorkflowFailure,
   ParentClosePolicy,
   condition,
@@ -23,6 +24,7 @@ import {
   defaultQueueOfFleet,
   fleetProgressQuery,
   summarizeFleet,
+  upgradeStartedSignal,
   type FleetEnvironmentProgress,
   type FleetProgress,
   type FleetRequest,
@@ -125,6 +127,9 @@ function parsedOrRefused(input: FleetRequest): ParsedFleetRequest {
   }
 }
 
+/** How runUpgrade says an upgrade was cancelled before a worker took it. */
+const NOT_STARTED = 'UpgradeNotStarted';
+
 /** One run of the fleet: its wave's upgrades, bake, and what a wave over budget does. */
 class FleetRun {
   readonly progress: FleetProgress;
@@ -133,6 +138,8 @@ class FleetRun {
   private approved = false;
   private readonly defaultQueue = defaultQueueOfFleet(workflowInfo().taskQueue);
   private readonly upgraded: Map<string, Upgraded>;
+  /** Upgrades (by workflow ID) a worker took since the fleet started them. */
+  private readonly started = new Set<string>();
   /** Failures this run's wave tolerates. */
   private readonly budget: number;
 
@@ -153,6 +160,7 @@ class FleetRun {
     };
     this.budget = this.budgetOfWave(this.progress.wave);
     setHandler(fleetProgressQuery, () => this.progress);
+    setHandler(upgradeStartedSignal, (workflowId) => void this.started.add(workflowId));
     setHandler(approveWaveSignal, () => {
       if (this.progress.phase === 'waiting-for-approval') this.approved = true;
     });
@@ -214,6 +222,11 @@ class FleetRun {
     const request: UpgradeRequest = { ...upgradeOptionsOf(this.request), targetVersion: this.request.targetVersion };
     const outcome = await this.runUpgrade(entry.environment, request);
     if (outcome.report) entry.fromVersion = outcome.report.fromVersion;
+    if (outcome.failure?.type === NOT_STARTED && this.aborted) {
+      entry.phase = 'skipped';
+      entry.detail = outcome.failure.message;
+      return;
+    }
     if (outcome.failure) {
       entry.phase = outcome.failure.type === UpgradeFailureType.UpgradeRolledBack ? 'rolled-back' : 'failed';
       entry.failure = outcome.failure.message;
@@ -237,16 +250,35 @@ class FleetRun {
     environment: string,
     request: UpgradeRequest,
   ): Promise<{ report?: UpgradeReport; failure?: { type: string; message: string } }> {
+    const workflowId = upgradeWorkflowId(environment);
+    const taskQueue = taskQueueFor(environment, this.defaultQueue);
+    const scope = new CancellationScope();
+    this.started.delete(workflowId);
     try {
-      const child = await startChild(upgradePlatform, {
-        workflowId: upgradeWorkflowId(environment),
-        taskQueue: taskQueueFor(environment, this.defaultQueue),
-        args: [request],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        // As `aegis-upgrade start` names its upgrades: `status`, `history` and `environments` find it the same way.
-        memo: { environment, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
-        typedSearchAttributes: startSearchAttributes(environment, request.targetVersion),
-      });
+      const child = await scope.run(() =>
+        startChild(upgradePlatform, {
+          workflowId,
+          taskQueue,
+          args: [request],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          // A cancelled upgrade that no worker took is not waited for: its worker may never come.
+          cancellationType: ChildWorkflowCancellationType.TRY_CANCEL,
+          // As `aegis-upgrade start` names its upgrades: `status`, `history` and `environments` find it the same way.
+          memo: { environment, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
+          typedSearchAttributes: startSearchAttributes(environment, request.targetVersion),
+        }),
+      );
+      if (patched(Patch.fleetUpgradeStartDeadline)) {
+        await condition(() => this.started.has(workflowId) || this.aborted, this.request.upgradeStartDeadlineMs);
+        if (!this.started.has(workflowId)) {
+          scope.cancel();
+          await child.result().catch(() => undefined);
+          const why = this.aborted
+            ? 'the fleet was aborted before a worker took its upgrade'
+            : `its upgrade did not start within ${this.request.upgradeStartDeadline}: no worker took it from queue ${taskQueue}`;
+          return { failure: { type: NOT_STARTED, message: `${why}; ${workflowId} was cancelled` } };
+        }
+      }
       return { report: await child.result() };
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) {

@@ -56,6 +56,12 @@ describe('runCli', () => {
       envs: 'a',
       restoreDatabaseOnWaveRollback: true,
     });
+    await runCli(['fleet', 'start', '1.3.0', '--envs', 'a', '--upgrade-start-deadline', '2 minutes']);
+    expect(mocked.fleetStart).toHaveBeenLastCalledWith('1.3.0', {
+      name: 'default',
+      envs: 'a',
+      upgradeStartDeadline: '2 minutes',
+    });
   });
 
   it('hands component plan and start the component, its version and the override', async () => {

@@ -292,6 +292,50 @@ describe('upgradeFleet on stand-in environments', () => {
     TEST_TIMEOUT_MS,
   );
 
+  test(
+    "an environment whose worker is down counts against the budget once its upgrade's start deadline passes",
+    async () => {
+      // No worker polls ghost's queue: its upgrade is started on the server and never taken.
+      const handle = await fleet.startFleet('worker-down', {
+        targetVersion: '1.3.0',
+        environments: ['eu', 'ghost'],
+        canary: [],
+        upgradeStartDeadline: '5 seconds',
+      });
+      const failure = await fleetFailure(handle.result());
+      expect(failure.type).toBe(FleetFailureType.FleetStopped);
+      expect(phases(failure.progress)).toEqual({ eu: [0, 'completed'], ghost: [0, 'failed'] });
+      expect(failure.message).toContain(
+        `Failed: ghost (its upgrade did not start within 5 seconds: no worker took it from queue ` +
+          `${taskQueueFor('ghost', fleet.defaultQueue)}; aegis-upgrade-ghost was cancelled)`,
+      );
+      expect(the('eu').version).toBe('1.3.0');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'fleet abort ends a wave that waits for an upgrade no worker takes',
+    async () => {
+      const handle = await fleet.startFleet('abort-waiting', {
+        targetVersion: '1.3.0',
+        environments: ['gone', 'eu'],
+        upgradeStartDeadline: '1 hour',
+      });
+      await until(async () => phases(await handle.query(fleetProgressQuery)).gone?.[1] === 'upgrading');
+      await handle.cancel();
+      const failure = await fleetFailure(handle.result());
+      expect(failure.type).toBe(FleetFailureType.FleetStopped);
+      expect(failure.message).toContain('an operator aborted it');
+      expect(phases(failure.progress)).toEqual({ gone: [0, 'skipped'], eu: [1, 'skipped'] });
+      expect(failure.message).toContain(
+        'Never started: gone (the fleet was aborted before a worker took its upgrade; aegis-upgrade-gone was cancelled), eu',
+      );
+      expect(the('eu').version).toBe(FROM_VERSION);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
   test('a request that is no fleet is refused before anything starts', async () => {
     const handle = await fleet.startFleet('refused', { targetVersion: '1.3.0', environments: [], waveShare: 'half' });
     const failure = await fleetFailure(handle.result());
