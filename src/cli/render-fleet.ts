@@ -1,5 +1,6 @@
 /** What `aegis-upgrade fleet plan|status` print: the waves, and each environment's phase. */
 import type { FleetEnvironmentPhase, FleetProgress } from '../fleet';
+import type { UnpolledQueue } from './fleet';
 import type { ParsedFleetRequest } from '../fleet-request';
 import { plain, type Paint } from './terminal';
 
@@ -42,14 +43,22 @@ export function renderFleetPlan(request: ParsedFleetRequest): string {
 }
 
 /** The fleet's coarse view: its phase, then each environment with its wave and phase; `status --env X` has the steps. */
-export function renderFleetProgress(progress: FleetProgress, paint: Paint = plain): string {
+export function renderFleetProgress(
+  progress: FleetProgress,
+  paint: Paint = plain,
+  unpolled: readonly UnpolledQueue[] = [],
+): string {
   const width = Math.max(...progress.environments.map((entry) => entry.environment.length), 11);
   return [
     `Fleet to ${progress.targetVersion}: ${progress.phase}, wave ${progress.wave + 1} of ${progress.waves}`,
     ...progress.environments.map((entry) => {
       const phase = paint[PHASE_COLOUR[entry.phase] ?? 'dim'](entry.phase.padEnd(12));
       const from = entry.fromVersion ? ` from ${entry.fromVersion}` : '';
-      return `  ${entry.environment.padEnd(width)}  wave ${entry.wave + 1}  ${phase}${from}${entry.detail ? ` — ${entry.detail}` : ''}`.trimEnd();
+      const queue = unpolled.find((idle) => idle.environment === entry.environment)?.taskQueue;
+      const worker = queue
+        ? ` — ${paint.bad(`no worker polls its queue ${queue} (none in the last minute): start its worker`)}`
+        : '';
+      return `  ${entry.environment.padEnd(width)}  wave ${entry.wave + 1}  ${phase}${from}${entry.detail ? ` — ${entry.detail}` : ''}${worker}`.trimEnd();
     }),
   ].join('\n');
 }

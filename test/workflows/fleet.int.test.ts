@@ -407,6 +407,30 @@ describe('upgradeFleet on stand-in environments', () => {
     );
 
     test(
+      "fleet status shows, within a minute, an environment whose queue no worker polls; abort ends the fleet's wait",
+      async () => {
+        const started = await cli(() =>
+          commands.fleetStart('1.3.0', { envs: 'nobody', name: 'no-worker', upgradeStartDeadline: '1 hour' }),
+        );
+        expect(started.exitCode).toBe(0);
+        const queue = taskQueueFor('nobody', fleet.defaultQueue);
+        const shown = `no worker polls its queue ${queue} (none in the last minute): start its worker`;
+        await until(
+          async () => (await cli(() => commands.fleetStatus({ name: 'no-worker' }))).printed.includes(shown),
+          60_000,
+        );
+        const status = await cli(() => commands.fleetStatus({ name: 'no-worker', json: true }));
+        expect(JSON.parse(status.printed)).toMatchObject({ unpolled: [{ environment: 'nobody', taskQueue: queue }] });
+
+        expect((await cli(() => commands.fleetAbort({ name: 'no-worker' }))).exitCode).toBe(0);
+        const failure = await fleetFailure(fleet.client.workflow.getHandle('aegis-fleet-no-worker').result());
+        expect(failure.type).toBe(FleetFailureType.FleetStopped);
+        expect(phases(failure.progress)).toEqual({ nobody: [0, 'skipped'] });
+      },
+      2 * TEST_TIMEOUT_MS,
+    );
+
+    test(
       'fleet abort at the wait between waves: it ends FleetStopped, the next wave never started',
       async () => {
         expect((await cli(() => commands.fleetStart('1.3.0', { ...options, name: 'aborted' }))).exitCode).toBe(0);
