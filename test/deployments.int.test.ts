@@ -236,6 +236,7 @@ describe('several deployments on one machine, one worker each', () => {
         '0',
         '--on-budget-exceeded',
         'roll-back-wave',
+        '--restore-database-on-wave-rollback',
       ]);
       expect(started.exitCode).toBe(0);
 
