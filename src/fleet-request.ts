@@ -4,7 +4,13 @@
  */
 import { msToNumber, type StringValue } from '@temporalio/common/lib/time';
 import { isEnvironmentName } from './environments';
-import { FLEET_SIZE_LIMIT, type BudgetPolicy, type FleetRequest, type FleetUpgradeOptions } from './fleet';
+import {
+  DEFAULT_UPGRADE_START_DEADLINE,
+  FLEET_SIZE_LIMIT,
+  type BudgetPolicy,
+  type FleetRequest,
+  type FleetUpgradeOptions,
+} from './fleet';
 import {
   FIELD_LIMIT,
   InvalidUpgradeRequest,
@@ -27,7 +33,15 @@ export interface ParsedFleetRequest {
   bake?: string;
   approveBetweenWaves: boolean;
   failureBudget: number;
+  /** The canary wave's own budget (`failureBudget` is for the waves after it). */
+  canaryFailureBudget: number;
+  /** The first wave is the canary's. */
+  hasCanary: boolean;
   onBudgetExceeded: BudgetPolicy;
+  restoreDatabaseOnWaveRollback: boolean;
+  /** How long each upgrade may wait for its worker to take it, as given (or the default) and in ms. */
+  upgradeStartDeadline: string;
+  upgradeStartDeadlineMs: number;
   /** What each environment's upgrade gets (the same for all). */
   upgrade: ParsedUpgradeRequest;
 }
@@ -49,7 +63,10 @@ const FLEET_FIELDS = [
   'bake',
   'approveBetweenWaves',
   'failureBudget',
+  'canaryFailureBudget',
   'onBudgetExceeded',
+  'restoreDatabaseOnWaveRollback',
+  'upgradeStartDeadline',
 ] as const satisfies readonly (keyof FleetRequest)[];
 /** Upgrade options no fleet passes on: a fleet is no dry run, and a downgrade names one environment's backup. */
 const NOT_FOR_FLEETS = ['dryRun', 'restoreFrom'] as const;
@@ -61,6 +78,8 @@ const UPGRADE_OPTIONS = UPGRADE_REQUEST_FIELDS.filter(
 const POLICIES: readonly BudgetPolicy[] = ['stop', 'roll-back-wave'];
 /** A bake longer than a week holds the fleet for nothing an operator would wait for. */
 const BAKE_MS = { min: 1_000, max: 7 * 24 * 3_600_000 };
+/** A live worker takes an upgrade within seconds; past a day, a fleet waits for a worker nobody is bringing back. */
+const START_DEADLINE_MS = { min: 5_000, max: 24 * 3_600_000 };
 const SHARE = /^(\d{1,3}(?:\.\d+)?)%$/;
 
 type Fields = Partial<Record<string, unknown>>;
@@ -102,16 +121,28 @@ export function parseFleetRequest(input: unknown): ParsedFleetRequest {
   }
   const waveSize = positiveInteger('waveSize', given.waveSize, problems);
   const maxConcurrent = positiveInteger('maxConcurrent', given.maxConcurrent, problems);
-  const failureBudget = given.failureBudget === undefined ? 0 : wholeNumber(given.failureBudget, problems);
+  const failureBudget = budgetOf('failureBudget', given.failureBudget, problems);
+  const canaryFailureBudget = budgetOf('canaryFailureBudget', given.canaryFailureBudget, problems);
+  if (given.canaryFailureBudget !== undefined && Array.isArray(canary) && canary.length === 0) {
+    problems.push('`canaryFailureBudget` is for the canary wave, and `canary` is [] (no canary wave): leave it out');
+  }
   const share = shareOf(given.waveShare, problems);
   if (waveSize !== undefined && share !== undefined) problems.push('Give `waveSize` or `waveShare`, not both');
   const bakeMs = bakeOf(given.bake, problems);
-  if (given.approveBetweenWaves !== undefined && typeof given.approveBetweenWaves !== 'boolean') {
-    problems.push(`Expected \`approveBetweenWaves\` to be true or false, got ${typed(given.approveBetweenWaves)}`);
+  const upgradeStartDeadline = (given.upgradeStartDeadline ?? DEFAULT_UPGRADE_START_DEADLINE) as string;
+  const upgradeStartDeadlineMs = startDeadlineOf(upgradeStartDeadline, problems);
+  for (const field of ['approveBetweenWaves', 'restoreDatabaseOnWaveRollback'] as const) {
+    if (given[field] !== undefined && typeof given[field] !== 'boolean') {
+      problems.push(`Expected \`${field}\` to be true or false, got ${typed(given[field])}`);
+    }
   }
   const policy = given.onBudgetExceeded ?? 'stop';
   if (!POLICIES.includes(policy as BudgetPolicy)) {
     problems.push(`Expected \`onBudgetExceeded\` to be one of ${POLICIES.join(', ')}, got ${typed(policy)}`);
+  } else if (given.restoreDatabaseOnWaveRollback !== undefined && policy !== 'roll-back-wave') {
+    problems.push(
+      '`restoreDatabaseOnWaveRollback` is for `onBudgetExceeded: roll-back-wave`: add it or leave this out',
+    );
   }
   if (problems.length > 0 || !upgrade || !environments) throw new InvalidFleetRequest(problems);
   const waves = planWaves(environments, { canary, waveSize, share });
@@ -124,7 +155,12 @@ export function parseFleetRequest(input: unknown): ParsedFleetRequest {
     ...(bakeMs > 0 && { bake: given.bake as string }),
     approveBetweenWaves: given.approveBetweenWaves === true,
     failureBudget,
+    canaryFailureBudget,
+    hasCanary: canary === undefined || canary.length > 0,
     onBudgetExceeded: policy as BudgetPolicy,
+    restoreDatabaseOnWaveRollback: given.restoreDatabaseOnWaveRollback === true,
+    upgradeStartDeadline,
+    upgradeStartDeadlineMs,
     upgrade,
   };
 }
@@ -211,9 +247,12 @@ function positiveInteger(field: string, value: unknown, problems: string[]): num
   return undefined;
 }
 
-function wholeNumber(value: unknown, problems: string[]): number {
+/** A failure budget: absent is 0, a failure never passes unless the request says so. */
+function budgetOf(field: 'failureBudget' | 'canaryFailureBudget', value: unknown, problems: string[]): number {
+  if (value === undefined) return 0;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  problems.push(`Expected \`failureBudget\` to be a whole number of failures a wave tolerates, got ${typed(value)}`);
+  const wave = field === 'failureBudget' ? 'a wave' : 'the canary wave';
+  problems.push(`Expected \`${field}\` to be a whole number of failures ${wave} tolerates, got ${typed(value)}`);
   return 0;
 }
 
@@ -226,14 +265,27 @@ function shareOf(value: unknown, problems: string[]): number | undefined {
   return undefined;
 }
 
+/** A duration like '15 minutes' in ms; undefined when it is none. */
+function durationMs(value: unknown): number | undefined {
+  try {
+    return typeof value === 'string' ? msToNumber(value as StringValue) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function startDeadlineOf(value: unknown, problems: string[]): number {
+  const ms = durationMs(value);
+  if (ms !== undefined && Number.isFinite(ms) && ms >= START_DEADLINE_MS.min && ms <= START_DEADLINE_MS.max) return ms;
+  problems.push(
+    `Expected \`upgradeStartDeadline\` to be a duration like '10 minutes', between 5 seconds and 1 day, got ${typed(value)}`,
+  );
+  return 0;
+}
+
 function bakeOf(value: unknown, problems: string[]): number {
   if (value === undefined) return 0;
-  let ms: number | undefined;
-  try {
-    ms = typeof value === 'string' ? msToNumber(value as StringValue) : undefined;
-  } catch {
-    ms = undefined;
-  }
+  const ms = durationMs(value);
   if (ms !== undefined && Number.isFinite(ms) && ms >= BAKE_MS.min && ms <= BAKE_MS.max) return ms;
   problems.push(
     `Expected \`bake\` to be a duration like '15 minutes', between 1 second and 7 days, got ${typed(value)}`,

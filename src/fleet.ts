@@ -37,11 +37,27 @@ export interface FleetRequest extends FleetUpgradeOptions {
   bake?: string;
   /** Wait for `fleet approve` (the `approveWave` signal) before each wave after the first. @default false */
   approveBetweenWaves?: boolean;
-  /** Failures a wave tolerates: failed upgrades and health lost while baking. @default 0 */
+  /** Failures a wave after the canary's tolerates: failed upgrades and health lost while baking. @default 0 */
   failureBudget?: number;
+  /** Failures the canary wave tolerates: its own budget, so a failed canary stops the fleet. @default 0 */
+  canaryFailureBudget?: number;
   /** What a wave over budget does: stop, or also roll back its environments that were upgraded. @default 'stop' */
   onBudgetExceeded?: BudgetPolicy;
+  /**
+   * roll-back-wave restores each upgraded environment's pre-upgrade dump, discarding every write since (the bake may
+   * last 7 days). Without this, it rolls the images back and keeps the data, and an environment whose upgrade migrated
+   * the schema is left on the new version, the fleet stopped naming the choice. @default false
+   */
+  restoreDatabaseOnWaveRollback?: boolean;
+  /**
+   * How long each environment's upgrade may wait for its worker to take it (e.g. `10 minutes`; 5 seconds to 1 day).
+   * Past it, the upgrade is cancelled and counts against the wave's budget. @default DEFAULT_UPGRADE_START_DEADLINE
+   */
+  upgradeStartDeadline?: string;
 }
+
+/** A live worker takes an upgrade within seconds; ten minutes covers a worker restarting, not one that is down. */
+export const DEFAULT_UPGRADE_START_DEADLINE = '10 minutes';
 
 /** Failure types a fleet ends with; the CLI and the tests match on them. */
 export const FleetFailureType = {
@@ -87,6 +103,28 @@ export interface FleetProgress {
   run: number;
 }
 
+/** The lists of a fleet's summary, by where each environment ended: each environment is in exactly one. */
+const SUMMARY: readonly [string, readonly FleetEnvironmentPhase[]][] = [
+  ['Failed', ['failed']],
+  ['Rolled back', ['rolled-back']],
+  ['Upgraded', ['completed']],
+  ['Still running', ['upgrading', 'baking', 'rolling-back']],
+  ['Never started', ['pending', 'skipped']],
+];
+
+/** `Failed: eu (why). Rolled back: us. Upgraded: canary. …`: each environment once, with why it failed. */
+export function summarizeFleet(progress: FleetProgress): string {
+  return SUMMARY.flatMap(([title, phases]) => {
+    const entries = progress.environments.filter((entry) => phases.includes(entry.phase));
+    if (entries.length === 0 && title === 'Still running') return [];
+    const named = entries.map((entry) => {
+      const why = entry.failure ?? (entry.phase === 'failed' || entry.phase === 'skipped' ? entry.detail : undefined);
+      return why ? `${entry.environment} (${why})` : entry.environment;
+    });
+    return [`${title}: ${named.length > 0 ? named.join(', ') : 'none'}`];
+  }).join('. ');
+}
+
 /** Fleet IDs: `aegis-fleet-<name>`; no environment is named in them, so no environment's worker takes their work. */
 const FLEET_ID_PREFIX = 'aegis-fleet-';
 
@@ -111,5 +149,7 @@ export function defaultQueueOfFleet(fleetQueue: string): string {
 }
 
 export const fleetProgressQuery = defineQuery<FleetProgress>('fleetProgress');
+/** An environment's upgrade, started by the fleet, tells it a worker took it: the upgrade's workflow ID. */
+export const upgradeStartedSignal = defineSignal<[string]>('upgradeStarted');
 /** Releases the fleet's wait before its next wave (with `approveBetweenWaves`). */
 export const approveWaveSignal = defineSignal('approveWave');

@@ -34,7 +34,10 @@ export interface UpgradeRequest {
   pods?: PodName[];
   /** `rolling` redeploys pod by pod; `full` is the guide's teardown, deploy, bootstrap-secrets. @default 'rolling' */
   strategy?: UpgradeStrategy;
-  /** When a rollback restores the `aegis` database. `auto`: when `_sqlx_migrations` changed. @default 'auto' */
+  /**
+   * When a rollback restores the `aegis` database. `auto`: when `_sqlx_migrations` changed. On a downgrade, `never`
+   * keeps the data unless the schema moved since `restoreFrom` (then it is restored). @default 'auto'
+   */
   restoreDatabase?: RestoreDatabasePolicy;
   /** Pods before which the upgrade waits for an operator's `approve`. @default [] */
   approveBefore?: PodName[];

@@ -236,6 +236,7 @@ describe('several deployments on one machine, one worker each', () => {
         '0',
         '--on-budget-exceeded',
         'roll-back-wave',
+        '--restore-database-on-wave-rollback',
       ]);
       expect(started.exitCode).toBe(0);
 
@@ -264,6 +265,48 @@ describe('several deployments on one machine, one worker each', () => {
       expect((await runningImages(staging.host))[RUNTIME]).toMatch(/\/aegis-runtime:1\.3\.0$/);
       expect(await stateOf(prodA)).toEqual(before.prodA);
       expect(await stateOf(prodB)).toEqual(before.prodB);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'from 1.3.0 to 1.3.3 (no new migration) in one wave of prod-a and prod-b, prod-b failing, roll-back-wave: both end on 1.3.0',
+    async () => {
+      const { 'prod-a': prodA, 'prod-b': prodB } = deployed;
+      await deployments('reset', ['prod-a', 'prod-b']);
+      for (const environment of ['prod-a', 'prod-b']) {
+        expect((await cli(['start', '1.3.0', '--env', environment, '--follow'])).exitCode).toBe(0);
+      }
+      const fault = faultLine({
+        action: 'stop-after:core',
+        command: 'make * redeploy POD=core *AEGIS_IMAGE_TAG=1.3.3',
+      });
+      await fs.appendFile(prodB.env.AEGIS_SANDBOX_FAULTS ?? '', `${fault}\n`);
+
+      const started = await cli([
+        ...['fleet', 'start', '1.3.3', '--name', 'no-migration', '--envs', 'prod-a,prod-b', '--canary', ''],
+        ...['--on-budget-exceeded', 'roll-back-wave'],
+      ]);
+      expect(started.exitCode).toBe(0);
+      const ended = await client.workflow
+        .getHandle(fleetWorkflowId('no-migration'))
+        .result()
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(ended).toBeInstanceOf(WorkflowFailedError);
+      const failure = (ended as WorkflowFailedError).cause as ApplicationFailure;
+      expect(failure.type).toBe(FleetFailureType.FleetRolledBack);
+      const progress = failure.details?.[0] as FleetProgress;
+      expect(progress.environments.map((entry) => [entry.environment, entry.phase])).toEqual([
+        ['prod-a', 'rolled-back'],
+        ['prod-b', 'rolled-back'],
+      ]);
+      for (const deployment of [prodA, prodB]) {
+        expect(await imageTag(deployment.root)).toBe('1.3.0');
+        expect((await runningImages(deployment.host))[RUNTIME]).toMatch(/\/aegis-runtime:1\.3\.0$/);
+      }
     },
     TEST_TIMEOUT_MS,
   );

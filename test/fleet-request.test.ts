@@ -49,6 +49,10 @@ describe('parseFleetRequest', () => {
       bakeMs: 0,
       approveBetweenWaves: false,
       failureBudget: 0,
+      canaryFailureBudget: 0,
+      hasCanary: true,
+      upgradeStartDeadline: '10 minutes',
+      upgradeStartDeadlineMs: 600_000,
       onBudgetExceeded: 'stop',
     });
     expect(upgradeOptionsOf(parsed)).toEqual({
@@ -66,6 +70,7 @@ describe('parseFleetRequest', () => {
       waveShare: '50%',
       bake: '15 minutes',
       failureBudget: 1,
+      canaryFailureBudget: 1,
       onBudgetExceeded: 'roll-back-wave',
       maxConcurrent: 2,
       approveBetweenWaves: true,
@@ -90,8 +95,11 @@ describe('parseFleetRequest', () => {
         waveSize: 2,
         waveShare: '120%',
         failureBudget: -1,
+        canaryFailureBudget: 'one',
         bake: 'forever',
         onBudgetExceeded: 'panic',
+        restoreDatabaseOnWaveRollback: 'yes',
+        upgradeStartDeadline: '1 second',
         strategy: 'fast',
         dryRun: true,
       }),
@@ -103,8 +111,11 @@ describe('parseFleetRequest', () => {
       'Expected `environments` to hold environment names (lowercase letters, digits and inner hyphens), got `Prod EU`',
       '`environments` names `staging` twice',
       'Expected `failureBudget` to be a whole number of failures a wave tolerates, got `-1`',
+      'Expected `canaryFailureBudget` to be a whole number of failures the canary wave tolerates, got `"one"`',
       'Expected `waveShare` to be a share of the fleet like 25%, got `"120%"`',
       'Expected `bake` to be a duration like \'15 minutes\', between 1 second and 7 days, got `"forever"`',
+      'Expected `upgradeStartDeadline` to be a duration like \'10 minutes\', between 5 seconds and 1 day, got `"1 second"`',
+      'Expected `restoreDatabaseOnWaveRollback` to be true or false, got `"yes"`',
       'Expected `onBudgetExceeded` to be one of stop, roll-back-wave, got `"panic"`',
     ]);
   });
@@ -124,6 +135,16 @@ describe('parseFleetRequest', () => {
       'Expected `canary` to name environments of `environments`, got `b`',
       'Give `waveSize` or `waveShare`, not both',
     ]);
+    expect(
+      thrown(InvalidFleetRequest, () =>
+        parseFleetRequest({ targetVersion: '1.3.0', environments: ['a'], canary: [], canaryFailureBudget: 1 }),
+      ).problems,
+    ).toEqual(['`canaryFailureBudget` is for the canary wave, and `canary` is [] (no canary wave): leave it out']);
+    expect(
+      thrown(InvalidFleetRequest, () =>
+        parseFleetRequest({ targetVersion: '1.3.0', environments: ['a'], restoreDatabaseOnWaveRollback: true }),
+      ).problems,
+    ).toEqual(['`restoreDatabaseOnWaveRollback` is for `onBudgetExceeded: roll-back-wave`: add it or leave this out']);
     expect(thrown(InvalidFleetRequest, () => parseFleetRequest({ targetVersion: '1.3.0' })).problems).toEqual([
       'Expected `environments` to list environments like ["staging","production"], got nothing',
     ]);
@@ -138,7 +159,7 @@ describe('parseFleetRequest', () => {
     );
     expect(error.problems).toEqual([
       "Unknown field `waveSzie`: expected the fleet's (targetVersion, environments, canary, waveSize, waveShare, " +
-        "maxConcurrent, bake, approveBetweenWaves, failureBudget, onBudgetExceeded) or its upgrades' (pods, strategy, " +
+        "maxConcurrent, bake, approveBetweenWaves, failureBudget, canaryFailureBudget, onBudgetExceeded, restoreDatabaseOnWaveRollback, upgradeStartDeadline) or its upgrades' (pods, strategy, " +
         'restoreDatabase, approveBefore, approvalTimeout, redeployAll, concurrentAfterCore)',
     ]);
   });

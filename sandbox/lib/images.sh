@@ -26,7 +26,7 @@ THIRD_PARTY_IMAGES=(
   "prometheus:v2.53.0|prom/prometheus:v2.53.0"
 )
 # Versions for which aegis-temporal-worker and aegis-seal-gateway are released.
-COMPONENT_VERSIONS=(1.2.0 1.3.0 1.3.1 1.3.2)
+COMPONENT_VERSIONS=(1.2.0 1.3.0 1.3.1 1.3.2 1.3.3)
 
 runtime_versions() { grep -v '^#' "$RUNTIME_VERSIONS_FILE" | grep -v '^[[:space:]]*$' | cut -d'|' -f1; }
 runtime_field() { grep "^$1|" "$RUNTIME_VERSIONS_FILE" | cut -d'|' -f"$2"; }

@@ -267,13 +267,15 @@ export async function fleetStart(version: string, options: FleetOptions): Promis
 }
 
 export async function fleetStatus(options: FleetStatusOptions): Promise<number> {
-  return withTemporal(async (client) => {
-    const state = await fleetState(client, options.name);
+  return withTemporal(async (client, temporal) => {
+    const state = await fleetState(client, options.name, temporal.taskQueue);
     const failure = state.running ? undefined : state.failure;
-    if (options.json) print(json(failure ? { ...state.progress, failure } : state.progress));
+    const unpolled = state.running ? state.unpolled : [];
+    if (options.json)
+      print(json({ ...state.progress, ...(failure && { failure }), ...(unpolled.length > 0 && { unpolled }) }));
     else
       print(
-        [renderFleetProgress(state.progress, paint()), failure && `${failure.type}: ${failure.message}`]
+        [renderFleetProgress(state.progress, paint(), unpolled), failure && `${failure.type}: ${failure.message}`]
           .filter(Boolean)
           .join('\n'),
       );

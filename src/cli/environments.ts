@@ -25,12 +25,20 @@ const SCAN_LIMIT = 1_000;
  */
 export const WORKER_SEEN_WITHIN_MS = 2 * 60_000;
 
+/** A live worker's last poll is at most a minute old (the server ends a long poll after one): `fleet status`'s bound. */
+export const WORKER_POLLED_WITHIN_MS = 60_000;
+
 /** Numbers of the Temporal API's enums (`TaskQueueKind.NORMAL`, `TaskQueueType.WORKFLOW` and `.ACTIVITY`). */
 const NORMAL_KIND = 1;
 const TASK_QUEUE_TYPES = { workflow: 1, activity: 2 } as const;
 
 /** Whether a worker polls `taskQueue` now: for workflow tasks and for activities, both needed to run an upgrade. */
-export async function workerPolling(client: Client, taskQueue: string, now = Date.now()): Promise<boolean> {
+export async function workerPolling(
+  client: Client,
+  taskQueue: string,
+  now = Date.now(),
+  within = WORKER_SEEN_WITHIN_MS,
+): Promise<boolean> {
   const seen = await Promise.all(
     Object.values(TASK_QUEUE_TYPES).map(async (taskQueueType) => {
       const { pollers } = await client.workflowService.describeTaskQueue({
@@ -38,9 +46,7 @@ export async function workerPolling(client: Client, taskQueue: string, now = Dat
         taskQueue: { name: taskQueue, kind: NORMAL_KIND },
         taskQueueType,
       });
-      return (pollers ?? []).some(
-        (poller) => now - (optionalTsToMs(poller.lastAccessTime) ?? 0) < WORKER_SEEN_WITHIN_MS,
-      );
+      return (pollers ?? []).some((poller) => now - (optionalTsToMs(poller.lastAccessTime) ?? 0) < within);
     }),
   );
   return seen.every(Boolean);

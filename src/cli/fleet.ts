@@ -15,7 +15,8 @@ import {
   type FleetRequest,
 } from '../fleet';
 import { InvalidFleetRequest, parseFleetRequest, type ParsedFleetRequest } from '../fleet-request';
-import { checkEnvironmentName } from '../environments';
+import { checkEnvironmentName, taskQueueFor } from '../environments';
+import { WORKER_POLLED_WITHIN_MS, workerPolling } from './environments';
 import { UsageError } from './errors';
 
 /** What `fleet plan` and `fleet start` read from the command line. */
@@ -30,7 +31,10 @@ export interface FleetOptions {
   bake?: string;
   approveBetweenWaves?: boolean;
   failureBudget?: number;
+  canaryFailureBudget?: number;
   onBudgetExceeded?: string;
+  restoreDatabaseOnWaveRollback?: boolean;
+  upgradeStartDeadline?: string;
   pods?: string;
   strategy?: string;
   approveBefore?: string;
@@ -53,7 +57,10 @@ export function fleetRequest(targetVersion: string, options: FleetOptions): Flee
     bake: options.bake,
     approveBetweenWaves: options.approveBetweenWaves,
     failureBudget: options.failureBudget,
+    canaryFailureBudget: options.canaryFailureBudget,
     onBudgetExceeded: options.onBudgetExceeded,
+    restoreDatabaseOnWaveRollback: options.restoreDatabaseOnWaveRollback,
+    upgradeStartDeadline: options.upgradeStartDeadline,
     pods: list(options.pods),
     strategy: options.strategy,
     approveBefore: list(options.approveBefore),
@@ -113,15 +120,23 @@ export async function startFleet(
 
 /** A fleet's progress: live while it runs, else what it ended with (and why, when it failed). */
 export type FleetState =
-  | { running: true; progress: FleetProgress }
+  | { running: true; progress: FleetProgress; unpolled: UnpolledQueue[] }
   | { running: false; progress: FleetProgress; failure?: { type: string; message: string } };
 
-export async function fleetState(client: Client, name: string): Promise<FleetState> {
+/** An environment the fleet waits for whose queue no worker polled within the last minute. */
+export interface UnpolledQueue {
+  environment: string;
+  taskQueue: string;
+}
+
+/** `defaultQueue` is `AEGIS_TASK_QUEUE`: each environment's queue derives from it. */
+export async function fleetState(client: Client, name: string, defaultQueue: string): Promise<FleetState> {
   const handle = client.workflow.getHandle(fleetWorkflowId(checkedFleetName(name)));
   const described = await handle.describe().catch(() => undefined);
   if (!described) throw new UsageError(`No fleet named ${name} has run: start one with \`aegis-upgrade fleet start\``);
   if (described.status.name === 'RUNNING') {
-    return { running: true, progress: await handle.query(fleetProgressQuery) };
+    const progress = await handle.query(fleetProgressQuery);
+    return { running: true, progress, unpolled: await unpolledQueues(client, progress, defaultQueue) };
   }
   try {
     return { running: false, progress: (await handle.result()) as FleetProgress };
@@ -133,6 +148,22 @@ export async function fleetState(client: Client, name: string): Promise<FleetSta
     }
     throw error;
   }
+}
+
+/** The environments the fleet waits for (upgrading, baking, rolling back) whose worker does not poll their queue. */
+async function unpolledQueues(client: Client, progress: FleetProgress, defaultQueue: string): Promise<UnpolledQueue[]> {
+  const waitedFor = progress.environments.filter((entry) =>
+    ['upgrading', 'baking', 'rolling-back'].includes(entry.phase),
+  );
+  const now = Date.now();
+  const polled = await Promise.all(
+    waitedFor.map(async ({ environment }) => {
+      const taskQueue = taskQueueFor(environment, defaultQueue);
+      const polling = await workerPolling(client, taskQueue, now, WORKER_POLLED_WITHIN_MS);
+      return polling ? [] : [{ environment, taskQueue }];
+    }),
+  );
+  return polled.flat();
 }
 
 export async function approveFleet(client: Client, name: string): Promise<string> {

@@ -292,12 +292,29 @@ function withFleetOptions(command: Command): Command {
     )
     .option('--bake <duration>', "how long each wave must stay healthy before the next, e.g. '15 minutes'")
     .option('--approve-between-waves', 'wait for `aegis-upgrade fleet approve` before each wave after the first')
-    .addOption(new Option('--failure-budget <n>', 'failures a wave tolerates (default: 0)').argParser(wholeNumber))
+    .addOption(
+      new Option('--failure-budget <n>', 'failures a wave after the canary tolerates (default: 0)').argParser(
+        wholeNumber,
+      ),
+    )
+    .addOption(
+      new Option('--canary-failure-budget <n>', 'failures the canary wave tolerates (default: 0)').argParser(
+        wholeNumber,
+      ),
+    )
     .addOption(
       new Option(
         '--on-budget-exceeded <policy>',
         "stop (default), or roll-back-wave: the wave's upgraded ones too",
       ).choices(['stop', 'roll-back-wave']),
+    )
+    .option(
+      '--upgrade-start-deadline <duration>',
+      "how long each upgrade may wait for its environment's worker, e.g. '10 minutes' (default)",
+    )
+    .option(
+      '--restore-database-on-wave-rollback',
+      "roll-back-wave restores each environment's pre-upgrade dump, discarding the writes since (default: keep the data)",
     )
     .option('--pods <a,b>', "each upgrade's pods to redeploy, in order (default: the rolling order)")
     .addOption(new Option('--strategy <name>', 'each upgrade: rolling (default) or full').choices(['rolling', 'full']))

@@ -24,4 +24,12 @@ export const Patch = {
   dryRunsNotifyNobody: 'dry-runs-notify-nobody',
   /** A cancellation waits for a database-changing dump or restore to end before the rollback (they were abandoned). */
   waitForDatabaseChanges: 'wait-for-database-changes',
+  /** A fleet's canary wave has its own failure budget, `canaryFailureBudget` (it had the waves' `failureBudget`). */
+  canaryFailureBudget: 'canary-failure-budget',
+  /** roll-back-wave keeps the data unless `restoreDatabaseOnWaveRollback` (it restored every migrated environment). */
+  waveRollbackKeepsData: 'wave-rollback-keeps-data',
+  /** A fleet's upgrade signals the fleet when a worker takes it (`upgradeStarted`). */
+  tellFleetStarted: 'tell-fleet-started',
+  /** A fleet gives each upgrade `upgradeStartDeadline` to start, and an abort cancels those not yet started. */
+  fleetUpgradeStartDeadline: 'fleet-upgrade-start-deadline',
 } as const;

@@ -1,11 +1,13 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  ChildWorkflowCancellationType,
   ChildWorkflowFailure,
   ParentClosePolicy,
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -21,6 +23,8 @@ import {
   approveWaveSignal,
   defaultQueueOfFleet,
   fleetProgressQuery,
+  summarizeFleet,
+  upgradeStartedSignal,
   type FleetEnvironmentProgress,
   type FleetProgress,
   type FleetRequest,
@@ -34,6 +38,7 @@ import {
   type UpgradeReport,
   type UpgradeRequest,
 } from '../upgrade';
+import { Patch } from './patches';
 import { errorMessage } from './progress';
 import { upgradePlatform } from './upgrade-platform';
 
@@ -67,8 +72,10 @@ export interface FleetCarry {
 /** What the fleet keeps of a completed upgrade of this run's wave, to roll it back. */
 interface Upgraded {
   fromVersion: string;
-  /** The upgrade's backup directory name, when its schema moved: a rollback restores it. */
+  /** The upgrade's backup directory name: the pre-flight refuses a downgrade that names none (checkDowngrade). */
   restoreFrom?: string;
+  /** Its upgrade applied migrations: going back keeps the data only by restoring the backup. */
+  schemaMoved?: boolean;
 }
 
 /**
@@ -120,6 +127,9 @@ function parsedOrRefused(input: FleetRequest): ParsedFleetRequest {
   }
 }
 
+/** How runUpgrade says an upgrade was cancelled before a worker took it. */
+const NOT_STARTED = 'UpgradeNotStarted';
+
 /** One run of the fleet: its wave's upgrades, bake, and what a wave over budget does. */
 class FleetRun {
   readonly progress: FleetProgress;
@@ -128,6 +138,10 @@ class FleetRun {
   private approved = false;
   private readonly defaultQueue = defaultQueueOfFleet(workflowInfo().taskQueue);
   private readonly upgraded: Map<string, Upgraded>;
+  /** Upgrades (by workflow ID) a worker took since the fleet started them. */
+  private readonly started = new Set<string>();
+  /** Failures this run's wave tolerates. */
+  private readonly budget: number;
 
   constructor(
     private readonly request: ParsedFleetRequest,
@@ -144,7 +158,9 @@ class FleetRun {
       ),
       run: 1,
     };
+    this.budget = this.budgetOfWave(this.progress.wave);
     setHandler(fleetProgressQuery, () => this.progress);
+    setHandler(upgradeStartedSignal, (workflowId) => void this.started.add(workflowId));
     setHandler(approveWaveSignal, () => {
       if (this.progress.phase === 'waiting-for-approval') this.approved = true;
     });
@@ -160,7 +176,14 @@ class FleetRun {
   }
 
   overBudget(): boolean {
-    return this.failures() > this.request.failureBudget;
+    return this.failures() > this.budget;
+  }
+
+  /** The canary wave has its own budget; fleets started before it had the waves' budget there too. */
+  private budgetOfWave(wave: number): number {
+    const { hasCanary, failureBudget, canaryFailureBudget } = this.request;
+    if (wave !== 0 || !hasCanary || failureBudget === canaryFailureBudget) return failureBudget;
+    return patched(Patch.canaryFailureBudget) ? canaryFailureBudget : failureBudget;
   }
 
   async awaitApproval(): Promise<void> {
@@ -199,6 +222,11 @@ class FleetRun {
     const request: UpgradeRequest = { ...upgradeOptionsOf(this.request), targetVersion: this.request.targetVersion };
     const outcome = await this.runUpgrade(entry.environment, request);
     if (outcome.report) entry.fromVersion = outcome.report.fromVersion;
+    if (outcome.failure?.type === NOT_STARTED && this.aborted) {
+      entry.phase = 'skipped';
+      entry.detail = outcome.failure.message;
+      return;
+    }
     if (outcome.failure) {
       entry.phase = outcome.failure.type === UpgradeFailureType.UpgradeRolledBack ? 'rolled-back' : 'failed';
       entry.failure = outcome.failure.message;
@@ -211,7 +239,8 @@ class FleetRun {
       const backup = report.backup?.location.split('/').pop();
       this.upgraded.set(entry.environment, {
         fromVersion: report.fromVersion,
-        ...(report.migrationsApplied.length > 0 && backup && { restoreFrom: backup }),
+        ...(backup && { restoreFrom: backup }),
+        schemaMoved: report.migrationsApplied.length > 0,
       });
     }
   }
@@ -221,16 +250,35 @@ class FleetRun {
     environment: string,
     request: UpgradeRequest,
   ): Promise<{ report?: UpgradeReport; failure?: { type: string; message: string } }> {
+    const workflowId = upgradeWorkflowId(environment);
+    const taskQueue = taskQueueFor(environment, this.defaultQueue);
+    const scope = new CancellationScope();
+    this.started.delete(workflowId);
     try {
-      const child = await startChild(upgradePlatform, {
-        workflowId: upgradeWorkflowId(environment),
-        taskQueue: taskQueueFor(environment, this.defaultQueue),
-        args: [request],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        // As `aegis-upgrade start` names its upgrades: `status`, `history` and `environments` find it the same way.
-        memo: { environment, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
-        typedSearchAttributes: startSearchAttributes(environment, request.targetVersion),
-      });
+      const child = await scope.run(() =>
+        startChild(upgradePlatform, {
+          workflowId,
+          taskQueue,
+          args: [request],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          // A cancelled upgrade that no worker took is not waited for: its worker may never come.
+          cancellationType: ChildWorkflowCancellationType.TRY_CANCEL,
+          // As `aegis-upgrade start` names its upgrades: `status`, `history` and `environments` find it the same way.
+          memo: { environment, toVersion: request.targetVersion } satisfies Partial<UpgradeMemo>,
+          typedSearchAttributes: startSearchAttributes(environment, request.targetVersion),
+        }),
+      );
+      if (patched(Patch.fleetUpgradeStartDeadline)) {
+        await condition(() => this.started.has(workflowId) || this.aborted, this.request.upgradeStartDeadlineMs);
+        if (!this.started.has(workflowId)) {
+          scope.cancel();
+          await child.result().catch(() => undefined);
+          const why = this.aborted
+            ? 'the fleet was aborted before a worker took its upgrade'
+            : `its upgrade did not start within ${this.request.upgradeStartDeadline}: no worker took it from queue ${taskQueue}`;
+          return { failure: { type: NOT_STARTED, message: `${why}; ${workflowId} was cancelled` } };
+        }
+      }
       return { report: await child.result() };
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) {
@@ -297,17 +345,43 @@ class FleetRun {
 
   /** No new upgrade starts; by policy, the wave's upgraded environments go back to their versions. Returns the failure. */
   async stopOverBudget(): Promise<ApplicationFailure> {
-    const why = `wave ${this.progress.wave + 1} of ${this.progress.waves} went over its failure budget of ${this.request.failureBudget}`;
+    const canary = this.progress.wave === 0 && this.request.hasCanary ? " (the canary's)" : '';
+    const why = `wave ${this.progress.wave + 1} of ${this.progress.waves}${canary} went over its failure budget of ${this.budget}`;
     if (this.request.onBudgetExceeded !== 'roll-back-wave') return this.stop(FleetFailureType.FleetStopped, why);
     this.progress.phase = 'rolling-back';
     const toRollBack = this.wave.filter((entry) => this.upgraded.has(entry.environment));
-    await this.inLanes(toRollBack, (entry) => this.rollBack(entry));
+    const keepData = !this.request.restoreDatabaseOnWaveRollback && patched(Patch.waveRollbackKeepsData);
+    const migrated = keepData ? toRollBack.filter((entry) => this.upgradeOf(entry).schemaMoved !== false) : [];
+    await this.inLanes(
+      toRollBack.filter((entry) => !migrated.includes(entry)),
+      (entry) => this.rollBack(entry, keepData),
+    );
+    if (migrated.length > 0) return this.stop(FleetFailureType.FleetStopped, `${why}; ${this.choiceFor(migrated)}`);
     return this.stop(FleetFailureType.FleetRolledBack, why);
   }
 
-  /** A completed upgrade of this wave undone: an upgrade back to its previous version, with its own backup if needed. */
-  private async rollBack(entry: FleetEnvironmentProgress): Promise<void> {
-    const upgraded = this.upgraded.get(entry.environment) as Upgraded;
+  private upgradeOf(entry: FleetEnvironmentProgress): Upgraded {
+    return this.upgraded.get(entry.environment) as Upgraded;
+  }
+
+  /** Environments whose upgrade migrated the schema: going back discards what was written since, so an operator says. */
+  private choiceFor(migrated: FleetEnvironmentProgress[]): string {
+    const named = migrated.map(
+      (entry) => `${entry.environment} (backup ${this.upgradeOf(entry).restoreFrom ?? 'none'})`,
+    );
+    return (
+      `not rolled back, as their upgrade migrated the schema: ${named.join(', ')}. Going back restores that backup and ` +
+      `discards every write since it was taken: downgrade each with its backup as \`restoreFrom\`, or start the fleet ` +
+      `again with \`restoreDatabaseOnWaveRollback\`; else they stay on ${this.request.targetVersion}`
+    );
+  }
+
+  /**
+   * A completed upgrade of this wave undone: an upgrade back to its previous version, naming its own backup (the
+   * pre-flight's rule), restored unless `keepData` (then only if the schema moved after all: restoreDatabase never).
+   */
+  private async rollBack(entry: FleetEnvironmentProgress, keepData: boolean): Promise<void> {
+    const upgraded = this.upgradeOf(entry);
     // A rollback waits at no approval gate: the wave is already over its budget.
     const options = upgradeOptionsOf(this.request);
     delete options.approveBefore;
@@ -317,8 +391,13 @@ class FleetRun {
       ...options,
       targetVersion: upgraded.fromVersion,
       ...(upgraded.restoreFrom && { restoreFrom: upgraded.restoreFrom }),
+      ...(keepData && { restoreDatabase: 'never' }),
     });
-    const restored = upgraded.restoreFrom ? `, database restored from ${upgraded.restoreFrom}` : '';
+    const restored = !upgraded.restoreFrom
+      ? ''
+      : keepData
+        ? ', its data kept'
+        : `, database restored from ${upgraded.restoreFrom} (the writes since it was taken discarded)`;
     if (outcome.failure) {
       entry.phase = 'failed';
       entry.detail = `the fleet's rollback to ${upgraded.fromVersion} failed: ${outcome.failure.message}`;
@@ -333,18 +412,11 @@ class FleetRun {
     for (const entry of this.progress.environments) if (entry.phase === 'pending') entry.phase = 'skipped';
     this.wavePassed();
     this.progress.phase = type === FleetFailureType.FleetRolledBack ? 'rolled-back' : 'stopped';
-    const named = (phase: FleetEnvironmentProgress['phase']) =>
-      this.progress.environments.filter((entry) => entry.phase === phase).map((entry) => entry.environment);
-    const failed = this.progress.environments.flatMap((entry) =>
-      entry.failure === undefined ? [] : [`${entry.environment} (${entry.failure})`],
-    );
-    const list = (names: string[]) => (names.length > 0 ? names.join(', ') : 'none');
     return ApplicationFailure.create({
       type,
       message:
         `Fleet to ${this.request.targetVersion} ${type === FleetFailureType.FleetRolledBack ? 'rolled back its wave' : 'stopped'}: ${why}. ` +
-        `Failed: ${list(failed)}. Rolled back: ${list(named('rolled-back'))}. Upgraded: ${list(named('completed'))}. ` +
-        `Never started: ${list(named('skipped'))}`,
+        summarizeFleet(this.progress),
       nonRetryable: true,
       details: [this.progress],
     });

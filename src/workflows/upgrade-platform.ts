@@ -1,4 +1,12 @@
-import { ApplicationFailure, CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  getExternalWorkflowHandle,
+  isCancellation,
+  patched,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { upgradeStartedSignal } from '../fleet';
 import type { PreflightReport } from '../activities/preflight';
 import { ROLLING_ORDER, type PodName } from '../platform';
 import {
@@ -36,7 +44,20 @@ import {
  */
 export async function upgradePlatform(input: UpgradeRequest): Promise<UpgradeReport> {
   const run = new UpgradeRun(input);
+  await tellFleetStarted();
   return run.notifier.settleAfter(runUpgrade(run));
+}
+
+/** A fleet's upgrade tells the fleet that a worker took it: the fleet gives each a deadline to start. */
+async function tellFleetStarted(): Promise<void> {
+  const { parent, workflowId } = workflowInfo();
+  if (!parent || !patched(Patch.tellFleetStarted)) return;
+  try {
+    await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(upgradeStartedSignal, workflowId);
+  } catch (error) {
+    // The fleet ended (or was terminated) meanwhile: the upgrade runs on its own, as an abandoned child does.
+    if (isCancellation(error)) throw error;
+  }
 }
 
 async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {

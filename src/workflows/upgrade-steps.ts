@@ -346,13 +346,17 @@ async function takeFinalBackup({ run, changes }: Upgrade, backup: BackupRecord):
   changes.backup = record;
 }
 
-/** A downgrade's database: the backup taken when the platform last left the target version. */
-async function restoreForDowngrade({ run, preflight }: Upgrade): Promise<void> {
+/**
+ * A downgrade's database: the backup taken when the platform last left the target version. With `restoreDatabase:
+ * never` it is restored only if the schema moved since (`auto`): an older runtime must not run on a newer schema.
+ */
+async function restoreForDowngrade({ run, request, preflight }: Upgrade): Promise<void> {
   const backup = preflight.restoreFrom;
   if (!backup) return;
+  const policy = request.restoreDatabase === 'never' ? 'auto' : 'always';
   await run.progress.run(
     'restore-from',
-    () => databaseChange().restoreDatabase({ backup, policy: 'always' }),
+    () => databaseChange().restoreDatabase({ backup, policy }),
     (outcome) => outcome.reason,
   );
 }

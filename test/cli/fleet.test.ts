@@ -36,7 +36,7 @@ describe('fleet plan', () => {
         '  Wave 3: us-1, us-2',
         'At once: the whole wave',
         'Between waves: each wave stays healthy for 15 minutes, then waits for `aegis-upgrade fleet approve`',
-        "Failure budget: 0 per wave; over it: stop, and roll back the wave's upgraded environments to their previous versions",
+        "Failure budget: 0 for the canary wave, 0 per wave after it; over it: stop, and roll back the wave's upgraded environments to their previous versions, keeping their data (one whose upgrade migrated the schema is left as it is)",
       ].join('\n'),
     );
   });

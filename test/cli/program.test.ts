@@ -35,6 +35,7 @@ describe('runCli', () => {
   it("hands fleet start the fleet's options and each upgrade's, numbers as numbers", async () => {
     const argv = ['fleet', 'start', '1.3.0', '--envs', 'a,b,c', '--wave-size', '2', '--failure-budget', '0'];
     await runCli([...argv, '--on-budget-exceeded', 'roll-back-wave', '--approve-before', 'core', '--name', 'night']);
+    await runCli(['fleet', 'start', '1.3.0', '--envs', 'a,b', '--canary-failure-budget', '1']);
 
     expect(mocked.fleetStart).toHaveBeenCalledWith('1.3.0', {
       name: 'night',
@@ -43,6 +44,23 @@ describe('runCli', () => {
       failureBudget: 0,
       onBudgetExceeded: 'roll-back-wave',
       approveBefore: 'core',
+    });
+    expect(mocked.fleetStart).toHaveBeenLastCalledWith('1.3.0', {
+      name: 'default',
+      envs: 'a,b',
+      canaryFailureBudget: 1,
+    });
+    await runCli(['fleet', 'plan', '1.3.0', '--envs', 'a', '--restore-database-on-wave-rollback']);
+    expect(mocked.fleetPlan).toHaveBeenLastCalledWith('1.3.0', {
+      name: 'default',
+      envs: 'a',
+      restoreDatabaseOnWaveRollback: true,
+    });
+    await runCli(['fleet', 'start', '1.3.0', '--envs', 'a', '--upgrade-start-deadline', '2 minutes']);
+    expect(mocked.fleetStart).toHaveBeenLastCalledWith('1.3.0', {
+      name: 'default',
+      envs: 'a',
+      upgradeStartDeadline: '2 minutes',
     });
   });
 

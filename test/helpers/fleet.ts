@@ -8,6 +8,11 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { MANIFEST_FILE } from '../../src/backup-layout';
+import { checkDowngrade } from '../../src/activities/downgrade';
 import { guardEnvironment } from '../../src/activities/environment-guard';
 import type { PreflightReport } from '../../src/activities/preflight';
 import { taskQueueFor } from '../../src/environments';
@@ -29,6 +34,8 @@ export interface StandInEnvironment {
   healthProblems: string[];
   /** How many times a fleet checked its health. */
   healthChecks: number;
+  /** Its backup directory: each upgrade's backup writes its manifest there, as the real one does. */
+  backupDir: string;
   /** The stand-ins, checkHealth answering from `version` and `healthProblems` (a fleet's call: no upgrade's scenario). */
   activities: StandIns['activities'];
   /** Gives the next upgrade of it this scenario (on top of the version-keeping stand-ins). */
@@ -71,9 +78,10 @@ export async function startStandInFleet(
     logger: new DefaultLogger('ERROR'),
   });
   const environments = new Map<string, StandInEnvironment>();
+  const backups = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-fleet-backups-'));
   const workers: Worker[] = [await fleetWorker(native, defaultQueue, workflowBundle)];
   for (const environment of names) {
-    const entry = standInEnvironment(environment);
+    const entry = standInEnvironment(environment, path.join(backups, environment));
     environments.set(environment, entry);
     workers.push(
       await Worker.create({
@@ -108,6 +116,7 @@ export async function startStandInFleet(
       await native.close();
       await connection.close();
       if (!given) await ownServer.stop();
+      await fs.rm(backups, { recursive: true, force: true });
     },
   };
 }
@@ -116,8 +125,11 @@ function fleetWorker(native: NativeConnection, defaultQueue: string, workflowBun
   return Worker.create({ connection: native, taskQueue: fleetTaskQueue(defaultQueue), workflowBundle });
 }
 
-/** An environment whose stand-ins keep its version: pre-flight reads it, setImageTag sets it, checkHealth reports it. */
-function standInEnvironment(environment: string): StandInEnvironment {
+/**
+ * An environment whose stand-ins keep its version: pre-flight reads it and applies the real downgrade rule
+ * (`checkDowngrade`) on the manifests its backups write, setImageTag sets it, checkHealth reports it.
+ */
+function standInEnvironment(environment: string, backupDir: string): StandInEnvironment {
   const standIn = standInActivities(new Map());
   const entry: StandInEnvironment = {
     environment,
@@ -125,6 +137,7 @@ function standInEnvironment(environment: string): StandInEnvironment {
     version: FROM_VERSION,
     healthProblems: [],
     healthChecks: 0,
+    backupDir,
     activities: {
       ...standIn.activities,
       async checkHealth() {
@@ -137,6 +150,7 @@ function standInEnvironment(environment: string): StandInEnvironment {
         ...scenario,
         overrides: {
           async checkPreflight({ request }): Promise<PreflightReport> {
+            const restoreFrom = await checkDowngrade(request, entry.version, backupDir);
             return {
               profile: 'development',
               fromVersion: entry.version,
@@ -146,10 +160,16 @@ function standInEnvironment(environment: string): StandInEnvironment {
               checks: ['stand-in platform'],
               databaseBytes: 1024,
               alreadyAtTarget: entry.version === request.targetVersion,
-              ...(request.restoreFrom && {
-                restoreFrom: { location: `/var/backups/aegis/${request.restoreFrom}`, files: [] },
-              }),
+              ...(restoreFrom && { restoreFrom }),
             };
+          },
+          async backUpDatabases({ backupId, fromVersion, toVersion }) {
+            const location = path.join(backupDir, backupId);
+            await fs.mkdir(location, { recursive: true });
+            const createdAt = new Date().toISOString();
+            const manifest = { createdAt, fromVersion, toVersion, images: {}, migrations: [], files: [] };
+            await fs.writeFile(path.join(location, MANIFEST_FILE), JSON.stringify(manifest));
+            return { location, files: [] };
           },
           async setImageTag({ tag }) {
             const previous = entry.version;

@@ -26,6 +26,7 @@ describe('a fleet whose bake continues as new', () => {
       environments: ['canary', 'eu', 'us'],
       bake: '1 second',
       onBudgetExceeded: 'roll-back-wave',
+      restoreDatabaseOnWaveRollback: true,
     });
     const error = await handle.result().then(
       () => new Error('Expected the fleet to fail'),
@@ -40,7 +41,7 @@ describe('a fleet whose bake continues as new', () => {
       ['us', 'rolled-back'],
     ]);
     expect(error.cause.message).toContain(
-      'Failed: eu (health lost while baking: aegis-core: runtime answers 503). Rolled back: eu, us. Upgraded: canary.',
+      'Failed: none. Rolled back: eu (health lost while baking: aegis-core: runtime answers 503), us. Upgraded: canary.',
     );
     expect(progress.run).toBe(4);
     expect(fleet.environments.get('us')?.version).toBe(FROM_VERSION);

@@ -103,6 +103,7 @@ describe('upgradeFleet on stand-in environments', () => {
         environments: names,
         failureBudget: 0,
         onBudgetExceeded: 'roll-back-wave',
+        restoreDatabaseOnWaveRollback: true,
         maxConcurrent: 2,
       });
       const failure = await fleetFailure(handle.result());
@@ -114,8 +115,10 @@ describe('upgradeFleet on stand-in environments', () => {
         us: [1, 'rolled-back'],
       });
       expect(failure.message).toContain('wave 2 of 2 went over its failure budget of 0');
-      expect(failure.message).toMatch(/Failed: eu \(Upgrade 1\.2\.0 → 1\.3\.0 rolled back: validate failed/);
-      expect(failure.message).toContain('Rolled back: eu, us. Upgraded: canary. Never started: none');
+      expect(failure.message).toMatch(
+        /Failed: none\. Rolled back: eu \(Upgrade 1\.2\.0 → 1\.3\.0 rolled back: validate failed/,
+      );
+      expect(failure.message).toMatch(/\), us\. Upgraded: canary\. Never started: none$/);
       expect([the('canary').version, the('eu').version, the('us').version]).toEqual([
         '1.3.0',
         FROM_VERSION,
@@ -135,6 +138,112 @@ describe('upgradeFleet on stand-in environments', () => {
       expect(failure.progress.environments.find((entry) => entry.environment === 'us')?.detail).toMatch(
         /^rolled back by the fleet to 1\.2\.0, database restored from \d{8}T/,
       );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'roll-back-wave after a release that applied no migration: the healthy one goes back too, past the real downgrade rule',
+    async () => {
+      the('eu').scenario({
+        fail: [{ activity: 'validatePlatform', type: 'ValidationFailed', message: 'Validation failed: ✗ Runtime API' }],
+      });
+      the('us').scenario({ overrides: { awaitMigrations: async () => [] } });
+      const handle = await fleet.startFleet('no-migration', {
+        targetVersion: '1.3.0',
+        environments: names,
+        onBudgetExceeded: 'roll-back-wave',
+      });
+      const failure = await fleetFailure(handle.result());
+
+      expect(failure.type).toBe(FleetFailureType.FleetRolledBack);
+      expect(phases(failure.progress)).toEqual({
+        canary: [0, 'completed'],
+        eu: [1, 'rolled-back'],
+        us: [1, 'rolled-back'],
+      });
+      expect([the('eu').version, the('us').version]).toEqual([FROM_VERSION, FROM_VERSION]);
+      // Not asked to restore: its downgrade names its backup, restored only if the schema moved (it did not).
+      const restores = the('us').standIn.inputs(upgradeWorkflowId('us'), 'restoreDatabase');
+      expect(restores).toEqual([expect.objectContaining({ policy: 'auto' })]);
+      expect(failure.progress.environments.find((entry) => entry.environment === 'us')?.detail).toBe(
+        'rolled back by the fleet to 1.2.0, its data kept',
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'roll-back-wave without restoreDatabaseOnWaveRollback keeps what a migrated environment wrote: it stops, naming the choice',
+    async () => {
+      the('eu').scenario({
+        fail: [{ activity: 'validatePlatform', type: 'ValidationFailed', message: 'Validation failed: ✗ Runtime API' }],
+      });
+      const handle = await fleet.startFleet('keeps-data', {
+        targetVersion: '1.3.0',
+        environments: names,
+        onBudgetExceeded: 'roll-back-wave',
+      });
+      const failure = await fleetFailure(handle.result());
+      expect(failure.type).toBe(FleetFailureType.FleetStopped);
+      expect(phases(failure.progress)).toEqual({
+        canary: [0, 'completed'],
+        eu: [1, 'rolled-back'],
+        us: [1, 'completed'],
+      });
+      expect(failure.message).toMatch(
+        /not rolled back, as their upgrade migrated the schema: us \(backup \d{8}T\d{6}Z-1\.2\.0-to-1\.3\.0\)\. Going back restores that backup and discards every write since it was taken/,
+      );
+      expect(failure.message).toContain('`restoreDatabaseOnWaveRollback`; else they stay on 1.3.0');
+      expect(the('us').version).toBe('1.3.0');
+      expect(the('us').standIn.calls(upgradeWorkflowId('us'))).not.toContain('restoreDatabase');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'a failed canary stops the fleet whatever `failureBudget` the later waves have: the canary has its own, 0',
+    async () => {
+      the('canary').scenario({
+        fail: [{ activity: 'validatePlatform', type: 'ValidationFailed', message: 'Validation failed: ✗ Runtime API' }],
+      });
+      const handle = await fleet.startFleet('canary-budget', {
+        targetVersion: '1.3.0',
+        environments: names,
+        failureBudget: 1,
+      });
+      const failure = await fleetFailure(handle.result());
+      expect(failure.type).toBe(FleetFailureType.FleetStopped);
+      expect(failure.message).toContain("wave 1 of 2 (the canary's) went over its failure budget of 0");
+      expect(phases(failure.progress)).toEqual({ canary: [0, 'rolled-back'], eu: [1, 'skipped'], us: [1, 'skipped'] });
+      expect([the('eu').version, the('us').version]).toEqual([FROM_VERSION, FROM_VERSION]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "an environment whose rollback by the fleet failed is in the summary's Failed list, every environment in one list",
+    async () => {
+      the('eu').scenario({
+        fail: [{ activity: 'validatePlatform', type: 'ValidationFailed', message: 'Validation failed: ✗ Runtime API' }],
+      });
+      // Its upgrade calls no restoreDatabase: the first call is the fleet's rollback restoring its backup.
+      the('us').scenario({
+        fail: [{ activity: 'restoreDatabase', type: 'BackupInvalid', message: 'dump checksum mismatch' }],
+      });
+      const handle = await fleet.startFleet('rollback-failed', {
+        targetVersion: '1.3.0',
+        environments: names,
+        onBudgetExceeded: 'roll-back-wave',
+        restoreDatabaseOnWaveRollback: true,
+      });
+      const failure = await fleetFailure(handle.result());
+      expect(phases(failure.progress)).toEqual({ canary: [0, 'completed'], eu: [1, 'rolled-back'], us: [1, 'failed'] });
+      expect(failure.message).toMatch(/Failed: us \(the fleet's rollback to 1\.2\.0 failed: .*dump checksum mismatch/);
+      expect(failure.message).toMatch(
+        /Rolled back: eu \(Upgrade 1\.2\.0 → 1\.3\.0 rolled back: validate failed.*\)\. Upgraded: canary\. Never started: none$/,
+      );
+      for (const name of names) expect(failure.message.split(name)).toHaveLength(2);
     },
     TEST_TIMEOUT_MS,
   );
@@ -179,6 +288,50 @@ describe('upgradeFleet on stand-in environments', () => {
       expect(failure.message).toContain('Never started: canary, eu');
       the('us').standIn.release(upgradeWorkflowId('us'));
       await expect(byHand.result()).resolves.toMatchObject({ phase: 'completed', toVersion: '1.3.1' });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "an environment whose worker is down counts against the budget once its upgrade's start deadline passes",
+    async () => {
+      // No worker polls ghost's queue: its upgrade is started on the server and never taken.
+      const handle = await fleet.startFleet('worker-down', {
+        targetVersion: '1.3.0',
+        environments: ['eu', 'ghost'],
+        canary: [],
+        upgradeStartDeadline: '5 seconds',
+      });
+      const failure = await fleetFailure(handle.result());
+      expect(failure.type).toBe(FleetFailureType.FleetStopped);
+      expect(phases(failure.progress)).toEqual({ eu: [0, 'completed'], ghost: [0, 'failed'] });
+      expect(failure.message).toContain(
+        `Failed: ghost (its upgrade did not start within 5 seconds: no worker took it from queue ` +
+          `${taskQueueFor('ghost', fleet.defaultQueue)}; aegis-upgrade-ghost was cancelled)`,
+      );
+      expect(the('eu').version).toBe('1.3.0');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'fleet abort ends a wave that waits for an upgrade no worker takes',
+    async () => {
+      const handle = await fleet.startFleet('abort-waiting', {
+        targetVersion: '1.3.0',
+        environments: ['gone', 'eu'],
+        upgradeStartDeadline: '1 hour',
+      });
+      await until(async () => phases(await handle.query(fleetProgressQuery)).gone?.[1] === 'upgrading');
+      await handle.cancel();
+      const failure = await fleetFailure(handle.result());
+      expect(failure.type).toBe(FleetFailureType.FleetStopped);
+      expect(failure.message).toContain('an operator aborted it');
+      expect(phases(failure.progress)).toEqual({ gone: [0, 'skipped'], eu: [1, 'skipped'] });
+      expect(failure.message).toContain(
+        'Never started: gone (the fleet was aborted before a worker took its upgrade; aegis-upgrade-gone was cancelled), eu',
+      );
+      expect(the('eu').version).toBe(FROM_VERSION);
     },
     TEST_TIMEOUT_MS,
   );
@@ -251,6 +404,30 @@ describe('upgradeFleet on stand-in environments', () => {
         await expect(cli(() => commands.fleetApprove({ name: 'cli' }))).rejects.toThrow();
       },
       TEST_TIMEOUT_MS,
+    );
+
+    test(
+      "fleet status shows, within a minute, an environment whose queue no worker polls; abort ends the fleet's wait",
+      async () => {
+        const started = await cli(() =>
+          commands.fleetStart('1.3.0', { envs: 'nobody', name: 'no-worker', upgradeStartDeadline: '1 hour' }),
+        );
+        expect(started.exitCode).toBe(0);
+        const queue = taskQueueFor('nobody', fleet.defaultQueue);
+        const shown = `no worker polls its queue ${queue} (none in the last minute): start its worker`;
+        await until(
+          async () => (await cli(() => commands.fleetStatus({ name: 'no-worker' }))).printed.includes(shown),
+          60_000,
+        );
+        const status = await cli(() => commands.fleetStatus({ name: 'no-worker', json: true }));
+        expect(JSON.parse(status.printed)).toMatchObject({ unpolled: [{ environment: 'nobody', taskQueue: queue }] });
+
+        expect((await cli(() => commands.fleetAbort({ name: 'no-worker' }))).exitCode).toBe(0);
+        const failure = await fleetFailure(fleet.client.workflow.getHandle('aegis-fleet-no-worker').result());
+        expect(failure.type).toBe(FleetFailureType.FleetStopped);
+        expect(phases(failure.progress)).toEqual({ nobody: [0, 'skipped'] });
+      },
+      2 * TEST_TIMEOUT_MS,
     );
 
     test(
