@@ -189,7 +189,7 @@ describe('parseFleetRequest', () => {
     );
     expect(error.problems).toEqual([
       'Expected the fleet request to have at most 100 fields, got 20002: send only targetVersion, environments, ' +
-        'canary, waveSize, waveShare, maxConcurrent, bake, approveBetweenWaves, failureBudget, onBudgetExceeded, pods, ' +
+        'canary, waveSize, waveShare, maxConcurrent, bake, approveBetweenWaves, failureBudget, canaryFailureBudget, onBudgetExceeded, restoreDatabaseOnWaveRollback, upgradeStartDeadline, pods, ' +
         'strategy, restoreDatabase, approveBefore, approvalTimeout, redeployAll, concurrentAfterCore',
     ]);
   });

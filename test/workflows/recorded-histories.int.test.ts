@@ -69,6 +69,7 @@ describe('histories of the fleet, component and unlock workflows', () => {
           environments: ['canary', 'eu', 'us'],
           bake: '1 second',
           onBudgetExceeded: 'roll-back-wave',
+          restoreDatabaseOnWaveRollback: true,
         });
         const error = await handle.result().then(
           () => new Error('Expected the fleet to fail'),
