@@ -23,7 +23,7 @@ import {
   usePlatform,
   waitFor,
 } from '../helpers/platform';
-import { recordHistory } from '../helpers/histories';
+import { activitiesScheduledTwice, activityRuns, recordHistory } from '../helpers/histories';
 import { REPO_ROOT } from '../helpers/repo';
 import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
@@ -238,23 +238,6 @@ describe('the fault matrix on the sandbox', () => {
   /** The make targets the sandbox recorded, but `validate`, which only looks (pre-flight runs it too). */
   const changingCommands = async () => (await commandLog(platform.env)).filter((line) => !line.startsWith('validate '));
 
-  /** No activity scheduled twice with the same input: no completed step ran again after a crash. */
-  async function stepsScheduledTwice(handle: WorkflowHandle): Promise<string[]> {
-    const seen = new Set<string>();
-    const twice: string[] = [];
-    for (const event of (await handle.fetchHistory()).events ?? []) {
-      const scheduled = event.activityTaskScheduledEventAttributes;
-      if (!scheduled) continue;
-      const payloads = (scheduled.input?.payloads ?? []).map((payload) =>
-        Buffer.from(payload.data ?? new Uint8Array()).toString('utf8'),
-      );
-      const key = `${scheduled.activityType?.name}(${payloads.join(',')})`;
-      if (seen.has(key)) twice.push(key);
-      seen.add(key);
-    }
-    return twice;
-  }
-
   async function expectRolledBack(handle: WorkflowHandle, step: string, before: PlatformState): Promise<void> {
     const failure = await upgradeFailure(handle.result());
     expect({ type: failure.type, step: failure.report.cause?.step }).toEqual({
@@ -269,7 +252,7 @@ describe('the fault matrix on the sandbox', () => {
   async function expectCompleted(handle: WorkflowHandle, redeployAll = false): Promise<UpgradeReport> {
     const report: UpgradeReport = await handle.result();
     expect(report.phase).toBe('completed');
-    expect(await stepsScheduledTwice(handle)).toEqual([]);
+    expect(activitiesScheduledTwice(activityRuns(await handle.fetchHistory()))).toEqual([]);
     expect(/^AEGIS_IMAGE_TAG=(.*)$/m.exec((await platformState()).env)?.[1]).toBe('1.3.0');
     expect(await runningImages()).toMatchObject({
       'aegis-core-aegis-runtime': `${platform.env.AEGIS_REGISTRY}/aegis-runtime:1.3.0`,
