@@ -12,6 +12,7 @@ import { FleetFailureType, fleetWorkflowId, type FleetProgress } from '../src/fl
 import { UPGRADE_WORKFLOW_TYPE, UpgradeFailureType } from '../src/upgrade';
 import { deployments, sandboxDeployment, type SandboxDeployment } from './helpers/deployments';
 import { faultLine } from './helpers/faults';
+import { useLeakCheck } from './helpers/leaks';
 import {
   clearServer,
   commandLog,
@@ -55,6 +56,7 @@ describe('several deployments on one machine, one worker each', () => {
   const deployed = {} as Record<Environment, SandboxDeployment>;
   const workers: WorkerProcess[] = [];
   let cliEnv: Record<string, string>;
+  useLeakCheck(() => ({ client, roots: ENVIRONMENTS.map((environment) => deployed[environment].root) }));
 
   const cli = (args: string[]) =>
     execa('node', [path.join(REPO_ROOT, 'bin', 'aegis-upgrade.js'), ...args], {

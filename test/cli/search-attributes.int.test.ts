@@ -133,14 +133,67 @@ describe('upgrades found by their search attributes', () => {
   );
 
   test(
-    "the README's UI filters are queries the server takes",
+    "each of the README's UI filters finds the upgrades its comment says, and no other",
     async () => {
       const readme = await fs.readFile(path.join(REPO_ROOT, 'README.md'), 'utf8');
       const section = readme.slice(readme.indexOf('### In the Temporal UI'), readme.indexOf("A run's current details"));
-      const filters = [...section.matchAll(/^(Aegis.+?)\s+# /gm)].map((match) => match[1] ?? '');
+      const filters = [...section.matchAll(/^(Aegis.+?)\s+# (.+)$/gm)].map(([, filter = '', says = '']) => ({
+        filter,
+        says,
+      }));
 
-      expect(filters).toHaveLength(6);
-      for (const filter of filters) await expect(listed(filter)).resolves.toEqual(expect.any(Array));
+      // Upgrades of default and prod that tell the filters apart: ended, waiting at a gate, rolling back.
+      const defaultCompleted = await upgrade('default', { targetVersion: '1.3.0' });
+      const prodRolledBack = await upgrade(
+        'prod',
+        { targetVersion: '1.3.0' },
+        { fail: [{ activity: 'validatePlatform', type: 'ValidationFailed', message: 'make validate failed' }] },
+      );
+      const waiting = await startUpgrade(
+        client,
+        bench.taskQueue,
+        { targetVersion: '1.3.1', approveBefore: ['core'] },
+        'default',
+      );
+      bench.standIn.scenario('aegis-upgrade-prod', {
+        fail: [{ activity: 'awaitPodReady:temporal', type: 'PodNotReady', message: 'temporal not ready' }],
+        hold: 'validatePlatform',
+      });
+      const rollingBack = await startUpgrade(client, bench.taskQueue, { targetVersion: '1.3.1' }, 'prod');
+      await until(() => bench.standIn.holding('aegis-upgrade-prod'));
+      const expected: Record<string, string[]> = {
+        'every upgrade of an environment': [defaultCompleted, waiting.firstExecutionRunId],
+        'the one running now': [waiting.firstExecutionRunId],
+        'waiting for `aegis-upgrade approve`': [waiting.firstExecutionRunId],
+        'needs a look': [rollingBack.firstExecutionRunId],
+        'what failed in prod': [prodRolledBack],
+        'every upgrade to 1.3.0, any environment': [defaultCompleted, prodRolledBack],
+      };
+      const ours = new Set([
+        defaultCompleted,
+        prodRolledBack,
+        waiting.firstExecutionRunId,
+        rollingBack.firstExecutionRunId,
+      ]);
+      // Other tests' upgrades (alpha, delta) may match too: each filter is judged on the runs of this test.
+      const found = async () =>
+        Object.fromEntries(
+          await Promise.all(
+            filters.map(async ({ filter, says }) => [says, (await listed(filter)).filter((id) => ours.has(id))]),
+          ),
+        );
+      const sorted = Object.fromEntries(Object.entries(expected).map(([says, ids]) => [says, [...ids].sort()]));
+      try {
+        await until(async () => JSON.stringify(await found()) === JSON.stringify(sorted), 20_000).catch(
+          () => undefined,
+        );
+        expect(filters.map(({ says }) => says)).toEqual(Object.keys(expected));
+        expect(await found()).toEqual(sorted);
+      } finally {
+        await waiting.terminate();
+        bench.standIn.release('aegis-upgrade-prod');
+        await rollingBack.result().catch(() => undefined);
+      }
     },
     TEST_TIMEOUT_MS,
   );

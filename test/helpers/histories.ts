@@ -128,3 +128,45 @@ export function scheduledCommands(history: temporal.api.history.v1.IHistory): Sc
 function decoded(payloads: temporal.api.common.v1.IPayloads | null | undefined): unknown[] {
   return (payloads?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload as Payload));
 }
+
+/** One activity of a history: what was scheduled, the attempt that ended it, and what it returned. */
+export interface ActivityRun {
+  activity: string;
+  input: unknown[];
+  /** 1 unless a worker died in it, or it failed and was retried. */
+  attempt: number;
+  result?: unknown;
+}
+
+export function activityRuns(history: temporal.api.history.v1.IHistory): ActivityRun[] {
+  const runs = new Map<number, ActivityRun>();
+  for (const event of history.events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled) {
+      runs.set(Number(event.eventId), {
+        activity: `${scheduled.activityType?.name}`,
+        input: decoded(scheduled.input),
+        attempt: 0,
+      });
+    }
+    const started = event.activityTaskStartedEventAttributes;
+    const startedRun = started && runs.get(Number(started.scheduledEventId));
+    if (startedRun) startedRun.attempt = started.attempt ?? 0;
+    const completed = event.activityTaskCompletedEventAttributes;
+    const completedRun = completed && runs.get(Number(completed.scheduledEventId));
+    if (completedRun) completedRun.result = decoded(completed.result)[0];
+  }
+  return [...runs.values()];
+}
+
+/** Activities scheduled twice with the same input: a completed step ran again (a retry is the same scheduling). */
+export function activitiesScheduledTwice(runs: ActivityRun[]): string[] {
+  const seen = new Set<string>();
+  const twice: string[] = [];
+  for (const { activity, input } of runs) {
+    const key = `${activity}(${JSON.stringify(input)})`;
+    if (seen.has(key)) twice.push(key);
+    seen.add(key);
+  }
+  return twice;
+}

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_ENVIRONMENT } from '../../src/environments';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeReport, type UpgradeRequest } from '../../src/upgrade';
+import { useLeakCheck, type Secrets } from './leaks';
 import { sandbox, sandboxEnv } from './sandbox';
 import { startDevServer, type DevServer } from './temporal-server';
 import { startWorker, type WorkerProcess } from './worker-process';
@@ -17,13 +18,18 @@ export interface Platform {
   /** The worker's environment: the sandbox's variables, this server, a task queue of the file's own. */
   env: Record<string, string>;
   root: string;
+  /** The secrets of the checkout's `.env` seen so far; after each test none may be in a history (see `useLeakCheck`). */
+  secrets: Secrets;
   startWorker(extra?: Record<string, string>): Promise<WorkerProcess>;
 }
 
 /** How long bringing up the server and the sandbox may take: the first `up` builds images. */
 export const SETUP_TIMEOUT_MS = 20 * 60_000;
 
-/** `env` overrides the worker's environment for the whole file, e.g. its task queue. */
+/**
+ * `env` overrides the worker's environment for the whole file, e.g. its task queue. After each test, every workflow on
+ * the server and every backup of the checkout are checked for leaks.
+ */
 export function usePlatform(env: Record<string, string> = {}): Platform {
   const platform = {} as Platform;
   let connection: Connection | undefined;
@@ -48,6 +54,7 @@ export function usePlatform(env: Record<string, string> = {}): Platform {
     await connection?.close();
     await platform.server?.stop();
   });
+  platform.secrets = useLeakCheck(() => ({ client: platform.client, roots: [platform.root] }));
   return platform;
 }
 

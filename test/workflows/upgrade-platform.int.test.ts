@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readDeployEnv, secretValues } from '../../src/activities/env-file';
+import type { RedeployResult } from '../../src/activities/pods';
 import { UpgradeFailureType, progressQuery, type UpgradeReport } from '../../src/upgrade';
 import {
   backupsIn,
@@ -15,7 +16,7 @@ import {
   usePlatform,
   waitFor,
 } from '../helpers/platform';
-import { recordHistory } from '../helpers/histories';
+import { activitiesScheduledTwice, activityRuns, recordHistory } from '../helpers/histories';
 import { expectUpgradeLogged, jsonLogLines, outcomeLogged } from '../helpers/worker-log';
 import { sandboxFaults } from '../helpers/faults';
 import { sandbox } from '../helpers/sandbox';
@@ -263,7 +264,8 @@ describe('upgradePlatform on the sandbox', () => {
   );
 
   test(
-    'a worker killed in the middle of a redeploy: a new one finishes the upgrade, no step runs twice',
+    'a worker killed in the middle of a redeploy: a new one retries that redeploy (its make again only if the first ' +
+      'did not finish) and finishes the upgrade; no completed step runs again',
     async () => {
       const handle = await upgradeInsideRedeployOfTemporal();
       await worker?.kill();
@@ -273,10 +275,15 @@ describe('upgradePlatform on the sandbox', () => {
       await recordHistory(handle, 'platform-worker-killed');
       expect(report.phase).toBe('completed');
       expect(await runningImages()).toMatchObject(images('1.3.0'));
-      // The redeploy the worker died in may run again (it never completed); every other ran exactly once.
-      const redeployed = await redeployedPods();
-      expect(redeployed.filter((pod) => pod !== 'temporal')).toEqual(['core', 'seal-gateway']);
-      expect(redeployed.filter((pod) => pod === 'temporal').length).toBeLessThanOrEqual(2);
+      const runs = activityRuns(await handle.fetchHistory());
+      expect(activitiesScheduledTwice(runs)).toEqual([]);
+      // Only the redeploy the worker died in ran a second attempt; it skips its make if the killed worker's finished.
+      const retried = runs.filter((run) => run.attempt !== 1);
+      expect(retried).toEqual([
+        expect.objectContaining({ activity: 'redeployPod', input: [expect.objectContaining({ pod: 'temporal' })] }),
+      ]);
+      const { skipped } = retried[0]?.result as RedeployResult;
+      expect(await redeployedPods()).toEqual(['core', 'temporal', ...(skipped ? [] : ['temporal']), 'seal-gateway']);
       expect(report.steps.find((step) => step.id === 'redeploy:temporal')?.status).toBe('succeeded');
       expect(await backupsIn(platform.root)).toHaveLength(1);
     },
