@@ -20,15 +20,7 @@ let work: string;
 let podmanCalls: string[][];
 let imageLacks: string[];
 
-const admin = (sql: string, database = 'postgres') =>
-  execFileSync(
-    '/usr/lib/postgresql/15/bin/psql',
-    ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-U', 'aegis', '-d', database],
-    {
-      input: sql,
-      env: { ...process.env, PGHOST: postgres.socketDir, PGPORT: '5432' },
-    },
-  ).toString();
+const admin = (sql: string, database?: string) => postgres.admin(sql, database);
 
 /** `podman container inspect` names the running image; `podman run … find` lists the target image's control files. */
 function answer(args: readonly string[]): string | undefined {

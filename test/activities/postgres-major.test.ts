@@ -3,7 +3,6 @@
  * both majors): the cluster dumped with its fingerprint, restored into a cluster an attempt had already restored into
  * (as after a worker crash), and compared table by table; a changed row is a difference.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,15 +22,7 @@ let postgres: Awaited<ReturnType<typeof startLocalPostgres>>;
 let work: string;
 let podmanCalls: string[][];
 
-const admin = (sql: string, database = 'postgres') =>
-  execFileSync(
-    '/usr/lib/postgresql/15/bin/psql',
-    ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-U', 'aegis', '-d', database],
-    {
-      input: sql,
-      env: { ...process.env, PGHOST: postgres.socketDir, PGPORT: '5432' },
-    },
-  ).toString();
+const admin = (sql: string, database?: string) => postgres.admin(sql, database);
 
 function activities(hooks: { before?: (what: string) => void } = {}) {
   const backupDir = path.join(work, 'backups');

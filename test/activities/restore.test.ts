@@ -44,15 +44,7 @@ let templateRecord: BackupRecord;
 let podmanCalls: string[][];
 
 const backupDir = () => path.join(work, 'backups');
-const admin = (sql: string, database = 'postgres') =>
-  execFileSync(
-    '/usr/lib/postgresql/15/bin/psql',
-    ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-U', 'aegis', '-d', database],
-    {
-      input: sql,
-      env: { ...process.env, PGHOST: postgres.socketDir, PGPORT: '5432' },
-    },
-  ).toString();
+const admin = (sql: string, database?: string) => postgres.admin(sql, database);
 const databases = () =>
   admin('select datname from pg_database where not datistemplate order by 1').split('\n').filter(Boolean);
 const agents = () => admin('select id from agents order by id', 'aegis').split('\n').filter(Boolean).map(Number);

@@ -15,7 +15,14 @@ const PORT = 5432;
  * A throw-away PostgreSQL 15 cluster on a Unix socket in a private directory: no TCP port, so tests never collide.
  * initdb refuses to run as root: as root, the server runs as `nobody`.
  */
-export async function startLocalPostgres(): Promise<{ socketDir: string; stop: () => Promise<void> }> {
+export interface LocalPostgres {
+  socketDir: string;
+  /** Runs `sql` with psql as the superuser `aegis`, stopping at the first error; returns its unaligned output. */
+  admin(sql: string, database?: string): string;
+  stop(): Promise<void>;
+}
+
+export async function startLocalPostgres(): Promise<LocalPostgres> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-pg-'));
   const asServer = (file: string, args: string[]) => {
     const command = process.getuid?.() === 0 ? ['runuser', ['-u', 'nobody', '--', file, ...args]] : [file, args];
@@ -28,6 +35,11 @@ export async function startLocalPostgres(): Promise<{ socketDir: string; stop: (
   asServer(path.join(BIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', path.join(root, 'log'), '-w', 'start']);
   return {
     socketDir: root,
+    admin: (sql, database = 'postgres') =>
+      execFileSync(path.join(BIN, 'psql'), ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-U', 'aegis', '-d', database], {
+        input: sql,
+        env: { ...process.env, PGHOST: root, PGPORT: String(PORT) },
+      }).toString(),
     stop: async () => {
       asServer(path.join(BIN, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
       await fs.rm(root, { recursive: true, force: true });
