@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FleetFailureType, fleetWorkflowId, type FleetProgress } from '../../src/fleet';
 import { upgradeWorkflowId, type UpgradeRequest } from '../../src/upgrade';
 import { FROM_VERSION, startStandInFleet, type StandInFleet } from '../helpers/fleet';
+import { recordEveryRun } from '../helpers/histories';
 
 /**
  * A server that suggests continue-as-new after 5 events: every bake continues as new before it checks health, so the
@@ -58,5 +59,6 @@ describe('a fleet whose bake continues as new', () => {
     const query = `WorkflowId = '${fleetWorkflowId('long-bake')}'`;
     for await (const run of fleet.client.workflow.list({ query })) runs.push(run.runId);
     expect(runs).toHaveLength(4);
+    await recordEveryRun(handle, 'fleet-rolled-back');
   }, 60_000);
 });

@@ -1,14 +1,13 @@
-import { WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { type WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readLock } from '../../src/activities/lock';
 import { COMPONENT_WORKFLOW_TYPE, type ComponentUpgradeRequest } from '../../src/components';
-import { FleetFailureType, approveWaveSignal, fleetProgressQuery, type FleetProgress } from '../../src/fleet';
+import { approveWaveSignal, fleetProgressQuery, type FleetProgress } from '../../src/fleet';
 import { UpgradeFailureType, type UpgradeReport } from '../../src/upgrade';
 import { UNLOCK_WORKFLOW_TYPE, UnlockFailureType, type UnlockReport, type UnlockRequest } from '../../src/upgrade-lock';
-import { FROM_VERSION, startStandInFleet, type StandInFleet } from '../helpers/fleet';
+import { startStandInFleet, type StandInFleet } from '../helpers/fleet';
 import { recordEveryRun, recordHistory } from '../helpers/histories';
 import { upgradeFailure } from '../helpers/platform';
 import { startStandInServer, until, type StandInScenario, type StandInServer } from '../helpers/stand-in-activities';
@@ -19,7 +18,8 @@ const TEST_TIMEOUT_MS = 60_000;
 /**
  * The fleet, component upgrade and unlock workflows on the real dev server with stand-in activities, each to an ending
  * a worker upgrade may find in flight; with AEGIS_RECORD_HISTORIES=1 their histories are written to test/histories/
- * for the replay test (the platform upgrade's come from upgrade-scenarios and the sandbox tests).
+ * for the replay test (the platform upgrade's come from upgrade-scenarios and the sandbox tests; the fleet whose bakes
+ * continue as new, `fleet-rolled-back`, from fleet-history).
  */
 describe('histories of the fleet, component and unlock workflows', () => {
   describe('a fleet, one run a wave', () => {
@@ -43,43 +43,6 @@ describe('histories of the fleet, component and unlock workflows', () => {
         const progress: FleetProgress = await handle.result();
         expect(progress).toMatchObject({ phase: 'completed', run: 2 });
         await recordEveryRun(handle, 'fleet-approved');
-      },
-      TEST_TIMEOUT_MS,
-    );
-  });
-
-  describe('a fleet whose bakes continue as new', () => {
-    let fleet: StandInFleet;
-    beforeAll(async () => {
-      // The server suggests continue-as-new after 5 events: each bake continues as new before its first check.
-      fleet = await startStandInFleet(['canary', 'eu', 'us'], {
-        dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 5 },
-      });
-    }, SETUP_TIMEOUT_MS);
-    afterAll(async () => fleet?.close());
-
-    test(
-      'fleet-rolled-back: health lost in the second bake, its wave rolled back from what the runs carried: four runs',
-      async () => {
-        const eu = fleet.environments.get('eu');
-        if (!eu) throw new Error('no environment eu');
-        eu.healthProblems = ['aegis-core: runtime answers 503'];
-        const handle = await fleet.startFleet('rolled-back', {
-          targetVersion: '1.3.0',
-          environments: ['canary', 'eu', 'us'],
-          bake: '1 second',
-          onBudgetExceeded: 'roll-back-wave',
-          restoreDatabaseOnWaveRollback: true,
-        });
-        const error = await handle.result().then(
-          () => new Error('Expected the fleet to fail'),
-          (failure: unknown) => failure,
-        );
-        if (!(error instanceof WorkflowFailedError) || !(error.cause instanceof ApplicationFailure)) throw error;
-        expect(error.cause.type).toBe(FleetFailureType.FleetRolledBack);
-        expect(error.cause.details?.[0]).toMatchObject({ phase: 'rolled-back', run: 4 });
-        expect(fleet.environments.get('us')?.version).toBe(FROM_VERSION);
-        await recordEveryRun(handle, 'fleet-rolled-back');
       },
       TEST_TIMEOUT_MS,
     );
