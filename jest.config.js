@@ -31,6 +31,7 @@ const shared = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  testSequencer: '<rootDir>/jest.sequencer.js',
   projects: [
     {
       ...shared,
@@ -38,12 +39,15 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testPathIgnorePatterns: ['\\.int\\.test\\.ts$'],
     },
-    // On the real Temporal server, podman and PostgreSQL: one at a time, they share the sandbox platform.
+    // On the real Temporal server, podman and PostgreSQL. With several workers, each is a lane with a sandbox
+    // deployment of its own (test/helpers/lane-setup.ts); in band, they share the main sandbox.
     {
       ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/helpers/integration-setup.ts',
+      globalTeardown: '<rootDir>/test/helpers/integration-teardown.ts',
+      setupFiles: ['<rootDir>/test/helpers/lane-setup.ts'],
     },
   ],
 };

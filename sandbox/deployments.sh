@@ -8,22 +8,28 @@
 #   deployments.sh env NAME        `export KEY=value` lines for NAME's worker and tests (stdout only)
 #   deployments.sh status NAME     `sandbox.sh status` of NAME
 #   deployments.sh list            known deployments: name, slot, PostgreSQL and runtime ports
+#   deployments.sh sandbox-env NAME  `export KEY=value` lines that make sandbox.sh, podman and the tests act on
+#                                  NAME (a test lane runs with them: test/helpers/lane-setup.ts)
 #
 # Each deployment is `sandbox.sh` with a state directory of its own (<repo>/.sandbox/deployments/NAME):
 # its own podman storage, run state and network definitions (so the real, fixed pod names stay the same
 # and its `aegis-network` never merges with another's), its own bridge and subnet (10.90.<slot>.0/24),
-# PostgreSQL data, deploy checkout, secrets and host ports (the main sandbox's ports + 100 × slot). The
-# registry and the built images are shared. A name is an environment name (lowercase letters, digits, '-').
+# PostgreSQL data, deploy checkout, secrets, host ports (the main sandbox's ports + 100 × slot) and registry
+# process. The registry's storage and the built images are shared. A name is an environment name (lowercase letters, digits, '-').
 # Slots 1–9: nine deployments at most, beside the main sandbox.
 set -euo pipefail
 
 SANDBOX_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(dirname "$SANDBOX_SRC")"
-SHARED_DIR="${AEGIS_SANDBOX_DIR:-$REPO_ROOT/.sandbox}"
+# From a test lane (its variables set by `sandbox-env`), the main sandbox is the lane's shared directory.
+SHARED_DIR="${AEGIS_SANDBOX_SHARED_DIR:-${AEGIS_SANDBOX_DIR:-$REPO_ROOT/.sandbox}}"
 DEPLOYMENTS_DIR="$SHARED_DIR/deployments"
 MAX_SLOT=9
-# name:default host port, as in sandbox.sh (the registry is shared, not offset)
-OFFSET_PORTS=(POSTGRES:15432 RUNTIME:18088 SEAL_GATEWAY:18089 TEMPORAL_UI:18233 TEMPORAL_GRPC:18234 PROMETHEUS:19090)
+# name:default host port, as in sandbox.sh
+OFFSET_PORTS=(REGISTRY:15000 POSTGRES:15432 RUNTIME:18088 SEAL_GATEWAY:18089 TEMPORAL_UI:18233 TEMPORAL_GRPC:18234 PROMETHEUS:19090)
+
+# shellcheck source=lib/main-sandbox.sh
+. "$SANDBOX_SRC/lib/main-sandbox.sh"
 
 say() { printf '[deployments] %s\n' "$*" >&2; }
 die() { printf '[deployments] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -35,8 +41,14 @@ check_name() {
 
 known() { [[ -d "$DEPLOYMENTS_DIR" ]] && find "$DEPLOYMENTS_DIR" -mindepth 2 -maxdepth 2 -name slot -printf '%h\n' | xargs -rn1 basename | sort; }
 
-# The deployment's slot (1–9), given once and remembered in its state directory.
+# The deployment's slot (1–9), given once and remembered in its state directory; test lanes ask at once.
 slot_of() {
+  local name="$1" dir="$DEPLOYMENTS_DIR/$1"
+  if [[ -f "$dir/slot" ]]; then cat "$dir/slot"; return; fi
+  mkdir -p "$DEPLOYMENTS_DIR"
+  ( flock -w 60 8 || die "another deployments.sh holds $DEPLOYMENTS_DIR/.slots.lock"; new_slot "$name" ) 8> "$DEPLOYMENTS_DIR/.slots.lock"
+}
+new_slot() {
   local name="$1" dir="$DEPLOYMENTS_DIR/$1" slot used
   if [[ -f "$dir/slot" ]]; then cat "$dir/slot"; return; fi
   used=" $(cat "$DEPLOYMENTS_DIR"/*/slot 2>/dev/null | tr '\n' ' ') "
@@ -52,14 +64,20 @@ slot_of() {
 
 # Runs sandbox.sh for one deployment, with its state directory, ports, subnet and bridge.
 on_deployment() { # <name> <sandbox.sh arguments...>
-  local name="$1" slot spec key def registry_port
+  local name="$1"
   shift
+  local -a env
+  mapfile -t env < <(deployment_variables "$name")
+  env "${env[@]}" bash "$SANDBOX_SRC/sandbox.sh" "$@"
+}
+
+# KEY=value lines: what sandbox.sh acts on for NAME (see DEPLOYMENT_VARIABLES).
+deployment_variables() { # <name>
+  local name="$1" slot spec key def
   slot="$(slot_of "$name")"
-  registry_port="$(sed -n 's/^AEGIS_SANDBOX_REGISTRY_PORT=//p' "$SHARED_DIR/ports.env" 2>/dev/null | tail -n 1)"
   local -a env=(
     "AEGIS_SANDBOX_DIR=$DEPLOYMENTS_DIR/$name"
     "AEGIS_SANDBOX_SHARED_DIR=$SHARED_DIR"
-    "AEGIS_SANDBOX_REGISTRY_PORT=${registry_port:-15000}"
     "AEGIS_SANDBOX_SUBNET=10.90.$slot.0/24"
     "AEGIS_SANDBOX_BRIDGE=aegis-dep$slot"
     "AEGIS_SANDBOX_ENVIRONMENT=$name"
@@ -68,7 +86,7 @@ on_deployment() { # <name> <sandbox.sh arguments...>
     key="${spec%%:*}" def="${spec##*:}"
     env+=("AEGIS_SANDBOX_${key}_PORT=$((def + 100 * slot))")
   done
-  env "${env[@]}" bash "$SANDBOX_SRC/sandbox.sh" "$@"
+  printf '%s\n' "${env[@]}"
 }
 
 cmd_up() {
@@ -76,7 +94,7 @@ cmd_up() {
   [[ $# -gt 0 ]] || die "usage: deployments.sh up NAME..."
   for name in "$@"; do check_name "$name"; done
   say "shared images and registry (the main sandbox's)"
-  AEGIS_SANDBOX_DIR="$SHARED_DIR" bash "$SANDBOX_SRC/sandbox.sh" infrastructure
+  run_main_sandbox "$SHARED_DIR" infrastructure
   for name in "$@"; do
     say "deployment $name (slot $(slot_of "$name"))"
     on_deployment "$name" up
@@ -122,5 +140,13 @@ case "${1:-}" in
     ;;
   status) shift; [[ $# -eq 1 ]] || die "usage: deployments.sh status NAME"; cmd_each status "$1" ;;
   list) cmd_list ;;
-  *) echo "usage: $0 up|reset|down|env|status|list" >&2; exit 2 ;;
+  sandbox-env)
+    shift
+    [[ $# -eq 1 ]] || die "usage: deployments.sh sandbox-env NAME"
+    check_name "$1"
+    deployment_variables "$1" | sed 's/^/export /'
+    echo "export CONTAINERS_CONF=$DEPLOYMENTS_DIR/$1/podman/containers.conf"
+    echo "export CONTAINERS_STORAGE_CONF=$DEPLOYMENTS_DIR/$1/podman/storage.conf"
+    ;;
+  *) echo "usage: $0 up|reset|down|env|status|list|sandbox-env" >&2; exit 2 ;;
 esac

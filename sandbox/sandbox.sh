@@ -27,6 +27,7 @@ REPO_ROOT="$(dirname "$SANDBOX_SRC")"
 STATE_DIR="${AEGIS_SANDBOX_DIR:-$REPO_ROOT/.sandbox}"
 BUILD_DIR="$STATE_DIR/build"
 REGISTRY_DIR="$STATE_DIR/registry"
+REGISTRY_DATA="$REGISTRY_DIR/data"
 DEPLOY_DIR="$STATE_DIR/deploy"
 PGDATA_DIR="$STATE_DIR/pgdata"
 COMMAND_LOG="$STATE_DIR/commands.log"
@@ -35,18 +36,20 @@ SECRETS_FILE="$STATE_DIR/secrets.env"
 DEPLOYED_SIG_FILE="$STATE_DIR/deployed.sig"
 FAULT_BIN_DIR="$STATE_DIR/bin"
 FAULT_RULES="$STATE_DIR/faults"
-REGISTRIES_CONF=/etc/containers/registries.conf.d/50-aegis-sandbox.conf
+REGISTRIES_CONF_DIR=/etc/containers/registries.conf.d
 
 # A deployment on its own host (sandbox/deployments.sh): podman's storage, run state, locks and network
 # definitions of its own under <state>/podman, so the fixed pod names and the network `aegis-network` exist
 # once per deployment, and two deployments' networks (bridge, subnet, DNS) never merge. Images and the
-# registry are the main sandbox's (AEGIS_SANDBOX_SHARED_DIR, remembered in <state>/podman/shared-dir).
+# registry's storage are the main sandbox's (AEGIS_SANDBOX_SHARED_DIR, remembered in <state>/podman/shared-dir).
+# Each deployment serves that storage from a registry process of its own, on its own port: taking one
+# deployment's registry away (`fault registry-down`) leaves the others' pulls alone.
 PODMAN_DIR="$STATE_DIR/podman"
 SHARED_DIR="${AEGIS_SANDBOX_SHARED_DIR:-}"
 [[ -z "$SHARED_DIR" && -f "$PODMAN_DIR/shared-dir" ]] && SHARED_DIR="$(cat "$PODMAN_DIR/shared-dir")"
 if [[ -n "$SHARED_DIR" ]]; then
   BUILD_DIR="$SHARED_DIR/build"
-  REGISTRY_DIR="$SHARED_DIR/registry"
+  REGISTRY_DATA="$SHARED_DIR/registry/data"
   export CONTAINERS_CONF="$PODMAN_DIR/containers.conf" CONTAINERS_STORAGE_CONF="$PODMAN_DIR/storage.conf"
 fi
 own_host() { [[ -n "$SHARED_DIR" ]]; }
@@ -63,6 +66,8 @@ die() { printf '[sandbox] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck source=lib/images.sh
 . "$SANDBOX_SRC/lib/images.sh"
+# shellcheck source=lib/main-sandbox.sh
+. "$SANDBOX_SRC/lib/main-sandbox.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Ports and secrets (remembered in the state directory)
@@ -127,8 +132,12 @@ registry_pid() {
   echo "$pid"
 }
 
+# One file per registry port: the main sandbox's and each deployment's registry are marked side by side.
+registries_conf() { if own_host; then echo "$REGISTRIES_CONF_DIR/50-aegis-sandbox-$PORT_REGISTRY.conf"; else echo "$REGISTRIES_CONF_DIR/50-aegis-sandbox.conf"; fi; }
+
 ensure_insecure_registry() {
-  local want
+  local want REGISTRIES_CONF
+  REGISTRIES_CONF="$(registries_conf)"
   want="$(printf '# Written by the aegis-upgrade sandbox (sandbox/sandbox.sh): its registry speaks plain HTTP.\n[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REGISTRY_HOST")"
   if [[ ! -f "$REGISTRIES_CONF" || "$(cat "$REGISTRIES_CONF")" != "$want" ]]; then
     say "marking $REGISTRY_HOST as an insecure (HTTP) registry in $REGISTRIES_CONF"
@@ -139,7 +148,7 @@ ensure_insecure_registry() {
 
 start_registry() {
   local pid deadline
-  mkdir -p "$REGISTRY_DIR/data"
+  mkdir -p "$REGISTRY_DIR" "$REGISTRY_DATA"
   cat > "$REGISTRY_DIR/config.yml.new" <<EOF
 version: 0.1
 log:
@@ -150,7 +159,7 @@ log:
     service: aegis-sandbox-registry
 storage:
   filesystem:
-    rootdirectory: $REGISTRY_DIR/data
+    rootdirectory: $REGISTRY_DATA
   delete:
     enabled: true
 http:
@@ -169,7 +178,7 @@ EOF
     die "something else already answers on $REGISTRY_HOST (not the sandbox registry); set AEGIS_SANDBOX_REGISTRY_PORT"
   fi
   if [[ -z "${pid:-}" ]]; then
-    say "starting registry on $REGISTRY_HOST (storage $REGISTRY_DIR/data)"
+    say "starting registry on $REGISTRY_HOST (storage $REGISTRY_DATA)"
     # AEGIS_SANDBOX_REGISTRY_START_DELAY (seconds, tests): the process becomes docker-registry late, as on a busy machine.
     { sleep "${AEGIS_SANDBOX_REGISTRY_START_DELAY:-0}"; exec setsid docker-registry serve "$REGISTRY_DIR/config.yml"; } \
       >> "$REGISTRY_DIR/registry.log" 2>&1 < /dev/null 9>&- &
@@ -446,7 +455,10 @@ ensure_infrastructure() {
   [[ -x /usr/lib/postgresql/15/bin/postgres ]] || die "PostgreSQL 15 binaries are missing (apt-get install postgresql-15)"
   load_secrets
   if own_host; then
-    registry_answers || die "the shared registry at $REGISTRY_HOST does not answer: sandbox/deployments.sh up starts it"
+    [[ -f "$SHARED_DIR/registry/pushed.stamp" ]] \
+      || die "the main sandbox's registry holds no images yet: sandbox/deployments.sh up builds and pushes them"
+    ensure_insecure_registry
+    start_registry
     write_own_podman_settings
     pull_baseline
   else
@@ -559,7 +571,8 @@ cmd_down() {
   for (( i=${#PODS_ORDER[@]}-1; i>=0; i-- )); do remove_pod "${PODS_ORDER[$i]}"; done
   rm -f "$DEPLOYED_SIG_FILE"
   if own_host; then
-    say "deployment down (its images and database files kept in $STATE_DIR; the shared registry left running)"
+    stop_registry
+    say "deployment down (its images and database files kept in $STATE_DIR; the main sandbox's registry left running)"
     return 0
   fi
   stop_registry
@@ -619,6 +632,8 @@ cmd_infrastructure() {
 cmd_images() {
   [[ "${1:-}" == temporal && $# -ge 2 ]] || die "usage: sandbox.sh images temporal <version>... (e.g. 1.22.6 1.23.1 1.24.2)"
   shift
+  # Images are built once, into the main sandbox's registry, whose storage every deployment's registry serves.
+  if own_host; then run_main_sandbox "$SHARED_DIR" images temporal "$@"; return; fi
   load_ports up
   ensure_infrastructure
   ensure_temporal_server_images "$@"

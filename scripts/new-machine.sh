@@ -56,7 +56,7 @@ fi
 
 log "removing the bootstrap's podman settings and the sandbox's registry setting"
 rm -f /etc/containers/containers.conf.d/50-aegis-upgrade.conf \
-  /etc/containers/registries.conf.d/50-aegis-sandbox.conf
+  /etc/containers/registries.conf.d/50-aegis-sandbox.conf /etc/containers/registries.conf.d/50-aegis-sandbox-*.conf
 
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]; }
 purge=()

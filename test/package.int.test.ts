@@ -7,7 +7,7 @@ import { REPO_ROOT } from './helpers/repo';
 import { startDevServer, type DevServer } from './helpers/temporal-server';
 import { startWorker, type WorkerProcess } from './helpers/worker-process';
 
-/** `npm pack` builds first (prepack), and the install fetches the dependencies: from npm's cache when it has them. */
+/** The install fetches the dependencies: from npm's cache when it has them. */
 const INSTALL_TIMEOUT_MS = 5 * 60_000;
 const WORKER_TIMEOUT_MS = 2 * 60_000;
 
@@ -36,7 +36,8 @@ describe('the npm package', () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-upgrade-package-'));
     app = path.join(dir, 'app');
     await fs.mkdir(app);
-    const packed = await npm(['pack', '--json', '--pack-destination', dir], REPO_ROOT);
+    // The build npm test made, packed as it is: prepack's build would replace dist/ under the tests running beside.
+    const packed = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], REPO_ROOT);
     const [manifest] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
     if (!manifest) throw new Error(`npm pack printed no package:\n${packed.stdout}`);
     files = manifest.files.map((file) => file.path);
@@ -59,6 +60,13 @@ describe('the npm package', () => {
     );
     expect(files.filter((file) => /^(sandbox|test|scripts|src)\//.test(file))).toEqual([]);
     expect(files.filter((file) => !PRODUCT.test(file))).toEqual([]);
+  });
+
+  test('npm pack builds the product first (prepack): packed by hand, it never ships a stale dist/', async () => {
+    const manifest = JSON.parse(await fs.readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(manifest.scripts.prepack).toBe('npm run --silent build');
   });
 
   test('aegis-upgrade --help works where it is installed', async () => {

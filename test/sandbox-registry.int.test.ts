@@ -17,7 +17,12 @@ describe('the sandbox registry on a busy machine', () => {
   let port: number;
   const hogs: ResultPromise[] = [];
   const registry = (command: 'registry-up' | 'registry-down', env: Record<string, string> = {}) =>
-    execa('bash', [SANDBOX, 'fault', command], { env: { AEGIS_SANDBOX_DIR: dir, ...env }, reject: false, all: true });
+    // Not a test lane's deployment (AEGIS_SANDBOX_SHARED_DIR cleared): a main sandbox's registry, its storage its own.
+    execa('bash', [SANDBOX, 'fault', command], {
+      env: { AEGIS_SANDBOX_DIR: dir, AEGIS_SANDBOX_SHARED_DIR: '', ...env },
+      reject: false,
+      all: true,
+    });
   const answers = () =>
     fetch(`http://127.0.0.1:${port}/v2/`).then(
       (response) => response.ok,
