@@ -31,6 +31,8 @@ REGISTRY_DATA="$REGISTRY_DIR/data"
 DEPLOY_DIR="$STATE_DIR/deploy"
 PGDATA_DIR="$STATE_DIR/pgdata"
 COMMAND_LOG="$STATE_DIR/commands.log"
+# Every podman and make command a worker runs through the fault shim (faults/shim.sh), with its end.
+COMMANDS_RUN="$STATE_DIR/commands-run.log"
 PORTS_FILE="$STATE_DIR/ports.env"
 SECRETS_FILE="$STATE_DIR/secrets.env"
 DEPLOYED_SIG_FILE="$STATE_DIR/deployed.sig"
@@ -519,7 +521,7 @@ cmd_up() {
   load_ports up
   ensure_infrastructure
   [[ -f "$DEPLOY_DIR/.env" ]] || { say "writing the deploy checkout $DEPLOY_DIR"; generate_deploy; }
-  touch "$COMMAND_LOG"
+  touch "$COMMAND_LOG" "$COMMANDS_RUN"
   sig="$(deployed_signature)"
   if [[ -f "$DEPLOYED_SIG_FILE" && "$(cat "$DEPLOYED_SIG_FILE")" != "$sig" ]]; then
     say "ports or images changed since the last deployment: redeploying every pod"
@@ -550,6 +552,7 @@ cmd_reset() {
   clear_faults
   generate_deploy
   : > "$COMMAND_LOG"
+  : > "$COMMANDS_RUN"
   if ! pod_in_place database; then deploy_pod database; fi
   wait_database
   recreate_aegis_database
@@ -614,6 +617,7 @@ export AEGIS_POSTGRES_PORT=$PORT_POSTGRES
 export AEGIS_RUNTIME_URL=http://127.0.0.1:$PORT_RUNTIME
 export AEGIS_SEAL_GATEWAY_URL=http://127.0.0.1:$PORT_SEAL_GATEWAY
 export AEGIS_SANDBOX_COMMAND_LOG=$COMMAND_LOG
+export AEGIS_SANDBOX_COMMANDS_RUN=$COMMANDS_RUN
 export AEGIS_SANDBOX_BIN=$FAULT_BIN_DIR
 export AEGIS_SANDBOX_FAULTS=$FAULT_RULES
 EOF

@@ -15,6 +15,12 @@
 #                           (the command succeeded, the pod is not ready)
 #   once:<action> <glob>    <action> on the first matching command only: the rule leaves the file first (a
 #                           forward step fails, the rollback's same command then runs for real)
+#
+# The journal of commands: with $AEGIS_SANDBOX_COMMANDS_RUN set (`sandbox.sh env` names <state>/commands-run.log),
+# every command is written there, tab-separated, when it starts ("<id> start <parent id or -> <subject>"), when a
+# pause rule holds it ("<id> held"), and when it ends ("<id> end <exit code>"). A command killed with the worker
+# has no end line. Commands that another one (a make) runs name it as their parent. `.env`'s secret values are
+# written ***. The tests read it to prove that no change was made twice (test/helpers/commands-run.ts).
 set -uo pipefail
 
 program="$(basename "$0")"
@@ -29,11 +35,44 @@ for entry in "${path_entries[@]}"; do
 done
 [[ -n "$real" ]] || { echo "sandbox fault shim: no real $program on PATH" >&2; exit 127; }
 
-rules="${AEGIS_SANDBOX_FAULTS:-}"
-[[ -n "$rules" && -s "$rules" ]] || exec "$real" "$@"
-
 tag="$(sed -n 's/^AEGIS_IMAGE_TAG=//p' "${AEGIS_ROOT:-.}/.env" 2>/dev/null | tail -n 1)"
 subject="$program $* AEGIS_IMAGE_TAG=$tag"
+
+journal="${AEGIS_SANDBOX_COMMANDS_RUN:-}"
+run_id="$(date +%s%N)-$$"
+journal() { [[ -z "$journal" ]] || printf '%s\t%s\n' "$run_id" "$*" >> "$journal"; }
+if [[ -n "$journal" ]]; then
+  written="$subject"
+  while IFS= read -r secret; do
+    [[ ${#secret} -ge 4 ]] && written="${written//"$secret"/***}"
+  done < <(sed -n -E 's/^[A-Z_]*(TOKEN|PASSWORD|SECRET|KEY)[A-Z_]*=//p' "${AEGIS_ROOT:-.}/.env" 2>/dev/null)
+  journal "start	${AEGIS_SANDBOX_COMMAND_PARENT:--}	${written//$'\n'/ }"
+  export AEGIS_SANDBOX_COMMAND_PARENT="$run_id"
+fi
+# Runs the real program (the rules stay on fd 3 only, stdin stays its own) and journals its end. A signal the
+# shim gets (a cancelled command) goes to the program, as if the shim had exec'd it.
+run_real() {
+  local child status
+  "$real" "$@" 3<&- <&0 &
+  child=$!
+  trap 'kill -TERM "$child" 2>/dev/null' TERM
+  trap 'kill -INT "$child" 2>/dev/null' INT
+  wait "$child"
+  status=$?
+  while kill -0 "$child" 2>/dev/null; do
+    wait "$child"
+    status=$?
+  done
+  journal "end	$status"
+  return "$status"
+}
+
+rules="${AEGIS_SANDBOX_FAULTS:-}"
+if [[ -z "$rules" || ! -s "$rules" ]]; then
+  [[ -n "$journal" ]] || exec "$real" "$@"
+  run_real "$@"
+  exit
+fi
 
 # The rules are read on fd 3: the program run keeps the shim's stdin (`podman exec -i … < dump`).
 while IFS= read -r -u 3 rule || [[ -n "$rule" ]]; do
@@ -50,6 +89,7 @@ while IFS= read -r -u 3 rule || [[ -n "$rule" ]]; do
   case "$action" in
     fail)
       echo "sandbox fault: $subject" >&2
+      journal "end	1"
       exit 1
       ;;
     hang)
@@ -58,11 +98,13 @@ while IFS= read -r -u 3 rule || [[ -n "$rule" ]]; do
       ;;
     pause)
       printf '%s\n' "$subject" >> "$rules.paused"
+      journal held
       while grep -qxF -- "$rule" "$rules" 2>/dev/null; do sleep 0.1; done
-      exec "$real" "$@" 3<&-
+      run_real "$@"
+      exit
       ;;
     stop-after:*)
-      "$real" "$@" 3<&-
+      run_real "$@"
       status=$?
       podman_bin="$(PATH="${PATH//$self_dir/}" command -v podman)"
       "$podman_bin" pod stop -t 0 "aegis-${action#stop-after:}" >/dev/null 2>&1
@@ -75,4 +117,4 @@ while IFS= read -r -u 3 rule || [[ -n "$rule" ]]; do
       ;;
   esac
 done 3< "$rules"
-exec "$real" "$@"
+run_real "$@"

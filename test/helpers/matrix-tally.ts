@@ -5,6 +5,13 @@ import { REPO_ROOT } from './repo';
 /** Where each part of the fault matrix writes its tally, one JSON line each, for the run's closing summary. */
 export const MATRIX_RESULTS = path.join(REPO_ROOT, '.test-results', 'fault-matrix.jsonl');
 
+/** What the journal of commands proved in a part: its scenarios, their changes, the repeats proven harmless. */
+export interface JournalTally {
+  scenarios: number;
+  succeeded: number;
+  harmless: Record<string, number>;
+}
+
 export interface MatrixPartTally {
   part: string;
   /** The sandbox the part ran on: its lane's deployment, or the main sandbox. */
@@ -13,6 +20,7 @@ export interface MatrixPartTally {
   rolledBack: number;
   completed: number;
   refused: number;
+  journal?: JournalTally;
   startedAt: number;
   endedAt: number;
 }
@@ -31,10 +39,22 @@ export async function recordMatrixPart(tally: Omit<MatrixPartTally, 'sandbox'>):
   const entry: MatrixPartTally = { ...tally, sandbox: process.env.AEGIS_SANDBOX_DIR ?? 'main' };
   process.stdout.write(
     `fault matrix, ${tally.part}: ${tally.scenarios} scenarios in ${minutes(tally.endedAt - tally.startedAt)} min; ` +
-      `${outcomes(tally)}\n`,
+      `${outcomes(tally)}${journalLine(tally.journal)}\n`,
   );
   await fs.promises.mkdir(path.dirname(MATRIX_RESULTS), { recursive: true });
   await fs.promises.appendFile(MATRIX_RESULTS, `${JSON.stringify(entry)}\n`);
+}
+
+function journalLine(journal: JournalTally | undefined): string {
+  if (!journal?.scenarios) return '';
+  const repeats = Object.entries(journal.harmless);
+  const total = repeats.reduce((sum, [, count]) => sum + count, 0);
+  return (
+    `; journal of commands: ${journal.scenarios} scenarios, ${journal.succeeded} changes that succeeded, none twice` +
+    (total
+      ? ` but ${total} repeats proven harmless (${repeats.map(([reason, n]) => `${n} ${reason}`).join(', ')})`
+      : '')
+  );
 }
 
 export function clearMatrixResults(): void {

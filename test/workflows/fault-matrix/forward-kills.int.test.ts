@@ -1,7 +1,13 @@
 import { progressQuery } from '../../../src/upgrade';
 import { type Fault } from '../../helpers/faults';
 import { startUpgrade, waitFor } from '../../helpers/platform';
-import { SCENARIO_TIMEOUT_MS, FORWARD_KILLS, matrixRequest, useFaultMatrix } from '../../helpers/fault-matrix';
+import {
+  completedChanges,
+  SCENARIO_TIMEOUT_MS,
+  FORWARD_KILLS,
+  matrixRequest,
+  useFaultMatrix,
+} from '../../helpers/fault-matrix';
 
 /**
  * The fault matrix, part forward-kills: a worker killed inside each forward step, and the Temporal server restarted.
@@ -15,6 +21,7 @@ describe('the fault matrix on the sandbox: forward-kills', () => {
     killWorker,
     eachScenario,
     expectCompleted,
+    expectNoChangeTwice,
     killInside,
     expectNoSecretPrinted,
   } = useFaultMatrix('forward-kills');
@@ -31,6 +38,7 @@ describe('the fault matrix on the sandbox: forward-kills', () => {
         const handle = await startUpgrade(platform, request);
         await killInside(handle, fault, step);
         await expectCompleted(handle, request.redeployAll);
+        await expectNoChangeTwice({ killed: true, including: completedChanges(request.redeployAll) });
       },
       SCENARIO_TIMEOUT_MS,
     );
@@ -52,6 +60,7 @@ describe('the fault matrix on the sandbox: forward-kills', () => {
         await faults.envReadOnly(platform.root, false);
         await startWorker();
         await expectCompleted(handle);
+        await expectNoChangeTwice({ killed: true, including: completedChanges() });
       },
       SCENARIO_TIMEOUT_MS,
     );
@@ -70,6 +79,7 @@ describe('the fault matrix on the sandbox: forward-kills', () => {
         await platform.server.restart();
         await faults.remove(fault);
         await expectCompleted(handle);
+        await expectNoChangeTwice({ killed: false, including: completedChanges() });
       },
       SCENARIO_TIMEOUT_MS,
     );

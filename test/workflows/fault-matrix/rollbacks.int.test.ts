@@ -19,6 +19,7 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
     eachScenario,
     platformState,
     expectRolledBack,
+    expectNoChangeTwice,
     expectCompleted,
     killInside,
     expectNoSecretPrinted,
@@ -40,6 +41,11 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
         }
         await killInside(handle, fault, step);
         await expectRolledBack(handle, 'migrations', before);
+        // The rollback of 1.3.1 brings back the runtime of 1.2.0 with one redeploy, whatever step the kill was in.
+        await expectNoChangeTwice({
+          killed: true,
+          including: [/^make .* redeploy POD=core .*AEGIS_IMAGE_TAG=1\.2\.0$/],
+        });
         await recordHistory(handle, `platform-killed-in-${step.replace(/:/g, '-')}`);
       },
       SCENARIO_TIMEOUT_MS,
