@@ -12,6 +12,9 @@ import { createPostgresMajorChecks, spaceShortfalls } from '../../src/activities
 import { activityEnvironment } from '../helpers/activity-environment';
 import { localDeployment, startLocalPostgres } from '../helpers/local-postgres';
 
+// Every test here runs statements on a real PostgreSQL: on a machine busy with the sandbox lanes, seconds each.
+jest.setTimeout(60_000);
+
 const SHARE = '/usr/share/postgresql/15';
 const RUNNING_IMAGE = 'docker.io/library/postgres:15-alpine';
 

@@ -10,6 +10,9 @@ import { createPostgresMajorActivities, type ClusterDump } from '../../src/activ
 import { activityEnvironment } from '../helpers/activity-environment';
 import { localDeployment, startLocalPostgres } from '../helpers/local-postgres';
 
+// Every test here runs statements on a real PostgreSQL: on a machine busy with the sandbox lanes, seconds each.
+jest.setTimeout(60_000);
+
 const PLATFORM = `
   create role reader login;
   create table agents (id int primary key, name text not null, tags text[]);

@@ -15,6 +15,9 @@ import type { BackupRecord } from '../../src/upgrade';
 import { activityEnvironment } from '../helpers/activity-environment';
 import { localDeployment, startLocalPostgres } from '../helpers/local-postgres';
 
+// Every test here runs statements on a real PostgreSQL: on a machine busy with the sandbox lanes, seconds each.
+jest.setTimeout(60_000);
+
 const WRITERS = ['aegis-core-aegis-runtime', 'aegis-temporal-temporal-worker'];
 const RUN = 'c0ffee00-0000-4000-8000-000000000001';
 
