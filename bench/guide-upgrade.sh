@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The operator guide's upgrade (../shared/aegis/upgrade-procedures.txt, "Image Update Procedure", the rolling
-# order, "Database Migrations") typed as a plain sequential script: the baseline `npm run bench` measures us
-# against. No checks, no rollback: what an operator does by hand, as fast as a script can do it.
+# The operator guide's upgrade (docs/benchmark.md, "The baseline": the tag, the pulls, the backup, the rolling
+# order, the migrations) typed as a plain sequential script: the baseline `npm run bench` measures us against.
+# No checks, no rollback: what an operator does by hand, as fast as a script can do it.
 #
 #   guide-upgrade.sh <deploy checkout> <registry> <tag> <backup file>
 #

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: our upgrade against the operator guide's commands typed as a script, on the same sandbox platform,
  * in one run. Every figure is measured here; ratios are against baselines measured in this same run. Prints one table
- * and writes the figures to bench-results/<time>.json, so two runs can be compared (README, "The benchmark").
+ * and writes the figures to bench-results/<time>.json, so two runs can be compared (docs/benchmark.md).
  *
  * AEGIS_BENCH_RUNS (default 5): how many times the guide and our upgrade each run, alternately, for min/median/max.
  * AEGIS_BENCH_SCALE (default 1,10,100): the numbers of concurrent stand-in upgrades of the scale figure.

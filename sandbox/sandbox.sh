@@ -19,7 +19,7 @@
 # Several deployments at once, each as if on its own host: sandbox/deployments.sh (it runs this script
 # with AEGIS_SANDBOX_SHARED_DIR set, see "A deployment on its own host" below).
 #
-# See sandbox/README.md.
+# See docs/sandbox.md.
 set -euo pipefail
 
 SANDBOX_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -480,7 +480,7 @@ ensure_infrastructure() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Fault injection (see faults/shim.sh and README.md)
+# Fault injection (see faults/shim.sh and docs/sandbox.md)
 # ---------------------------------------------------------------------------------------------
 
 install_fault_shims() {

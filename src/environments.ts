@@ -56,8 +56,9 @@ const START_TIME = '-\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z';
 
 /**
  * The workflow IDs that name an environment, each with the environment first: upgrades (`upgradeWorkflowId`, and a
- * schedule's, its start time appended), dry runs (`planWorkflowId`), unlocks (`unlockWorkflowId`, or the README's
- * `aegis-unlock-<env>-<n>`). The test of this file checks each against the function that makes it.
+ * schedule's, its start time appended), dry runs (`planWorkflowId`), unlocks (`unlockWorkflowId`, or the
+ * `aegis-unlock-<env>-<n>` of docs/temporal-recipes.md). The test of this file checks each against the function that
+ * makes it.
  */
 const ID_FORMS = [
   new RegExp(`^${upgradeWorkflowId('')}(.+?)(?:${START_TIME})?$`),

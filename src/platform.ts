@@ -1,5 +1,5 @@
 /**
- * What the AEGIS platform is made of, as the deploy checkout and the runtime define it (see FACTS.md).
+ * What the AEGIS platform is made of, as the deploy checkout and the runtime define it (see docs/platform.md).
  * Pure data: the workflow, the activities and the CLI all read it.
  */
 
@@ -22,7 +22,7 @@ export const POD_IMAGES: Partial<Record<PodName, { image: AegisImage; container:
 
 export const DATABASE_CONTAINER = 'aegis-database-postgres';
 
-/** The PostgreSQL role the activities connect, dump and restore as when `.env` sets no `POSTGRES_USER` (FACTS.md). */
+/** The role the activities connect, dump and restore as when `.env` sets no `POSTGRES_USER` (docs/platform.md). */
 export const DEFAULT_DATABASE_ROLE = 'aegis';
 export const RUNTIME_CONTAINER = 'aegis-core-aegis-runtime';
 

@@ -76,8 +76,9 @@ export const DEFAULT_APPROVAL_TIMEOUT = '24 hours';
 
 /**
  * What an `approve` signal may carry: the pod whose gate it releases (`{"pod":"core"}`), taken only while the upgrade
- * waits at that gate. Without it (older clients, the README's `temporal workflow signal --name approve`), it releases
- * the gate waiting when it arrives, if any. An approval no waiting gate takes is refused and recorded in the notes.
+ * waits at that gate. Without it (older clients, the `temporal workflow signal --name approve` of
+ * docs/temporal-recipes.md), it releases the gate waiting when it arrives, if any. An approval no waiting gate takes
+ * is refused and recorded in the notes.
  */
 export interface Approval {
   pod?: PodName;

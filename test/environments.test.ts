@@ -58,7 +58,7 @@ describe('environmentOfWorkflowId', () => {
     expect(environmentOfWorkflowId(`${upgradeWorkflowId(env)}-${now.toISOString()}`)).toBe(env);
     expect(environmentOfWorkflowId(planWorkflowId(env, now.getTime()))).toBe(env);
     expect(environmentOfWorkflowId(unlockWorkflowId(env, now))).toBe(env);
-    // The README's `temporal workflow execute` unlock.
+    // The `temporal workflow execute` unlock of docs/temporal-recipes.md.
     expect(environmentOfWorkflowId(`aegis-unlock-${env}-1`)).toBe(env);
   });
 

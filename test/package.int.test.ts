@@ -11,9 +11,9 @@ import { startWorker, type WorkerProcess } from './helpers/worker-process';
 const INSTALL_TIMEOUT_MS = 5 * 60_000;
 const WORKER_TIMEOUT_MS = 2 * 60_000;
 
-/** What the tarball may hold: the built product, its command, its service unit and its README. */
+/** What the tarball may hold: the built product, its command, its service unit, its README and the docs it links to. */
 const PRODUCT =
-  /^(README\.md|package\.json|bin\/[^/]+\.js|deploy\/(aegis-upgrade-worker\.service|worker\.env\.example)|dist\/src\/.+\.js(\.map)?)$/;
+  /^(README\.md|docs\/[^/]+\.md|package\.json|bin\/[^/]+\.js|deploy\/(aegis-upgrade-worker\.service|worker\.env\.example)|dist\/src\/.+\.js(\.map)?)$/;
 
 const UNIT = 'deploy/aegis-upgrade-worker.service';
 /** The unit's command, found on systemd's own PATH where `npm install -g` put it. */
@@ -56,6 +56,7 @@ describe('the npm package', () => {
         'dist/src/cli/main.js',
         'dist/src/worker.js',
         'dist/src/workflows/index.js',
+        'docs/configuration.md',
       ]),
     );
     expect(files.filter((file) => /^(sandbox|test|scripts|src)\//.test(file))).toEqual([]);

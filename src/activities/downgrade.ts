@@ -14,8 +14,8 @@ export function compareVersions(a: string, b: string): number | undefined {
 
 /**
  * A downgrade would start older code on a schema newer code migrated, which the older runtime runs on anyway
- * (FACTS.md): refused unless the request names the backup taken when the platform left the target version, which is
- * then restored before the runtime's redeploy. Returns that backup, or undefined when no restore is needed.
+ * (docs/platform.md): refused unless the request names the backup taken when the platform left the target version,
+ * which is then restored before the runtime's redeploy. Returns that backup, or undefined when no restore is needed.
  */
 export async function checkDowngrade(
   request: UpgradeRequest,

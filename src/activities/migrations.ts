@@ -15,7 +15,7 @@ export interface MigrationRow {
 export type MigrationVerdict =
   { state: 'pending' } | { state: 'succeeded'; line: string } | { state: 'failed'; line: string };
 
-/** The runtime's own lines (FACTS.md); `grep -i migrat`, the guide's check, misses "up to date". */
+/** The runtime's own lines (docs/platform.md); `grep -i migrat`, the guide's check, misses "up to date". */
 const SUCCESS_LINES = ['Database migrations applied successfully', 'Database is up to date'];
 const FAILURE_LINES = ['Failed to apply migrations', 'Failed to connect to PostgreSQL'];
 

@@ -3,7 +3,7 @@ import { ValidationFailed } from './errors';
 import { heartbeatWhile, pause } from './heartbeat';
 import { stripAnsi } from './output';
 
-/** `make validate` probes these over HTTP though they do not speak it: their ✗ is expected (FACTS.md). */
+/** `make validate` probes these over HTTP though they do not speak it: their ✗ is expected (docs/platform.md). */
 export const KNOWN_NOISE = ['PostgreSQL', 'Temporal Server'];
 
 export interface ValidateLine {

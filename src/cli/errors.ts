@@ -3,7 +3,7 @@ import type { UpgradeReport } from '../upgrade';
 
 export { TemporalUnreachable } from '../config';
 
-/** What `aegis-upgrade` exits with, whatever the command; `--help` and the README list them. */
+/** What `aegis-upgrade` exits with, whatever the command; `--help` and docs/cli.md list them. */
 export const ExitCode = {
   /** The command did what it was asked; an upgrade it waited for completed. */
   Done: 0,

@@ -224,7 +224,7 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     .description(
       'Runs the worker on the host of the deployment: it takes the upgrades of its environment (AEGIS_ENVIRONMENT, ' +
         'default: default) from its task queue until SIGINT or SIGTERM, then finishes what it holds and exits. ' +
-        'AEGIS_ROOT (the deploy checkout, required) and the other AEGIS_* variables: README.',
+        'AEGIS_ROOT (the deploy checkout, required) and the other AEGIS_* variables: docs/configuration.md.',
     )
     .action(async () => done(await commands.worker()));
   example(
@@ -261,15 +261,18 @@ function addScheduleCommands(program: Command, done: (exitCode: number) => void)
   schedule
     .command('list')
     .description('The maintenance windows: paused or active, and when each runs next.')
+    .addHelpText('after', '\nExample: aegis-upgrade schedule list')
     .action(async () => done(await commands.scheduleList()));
   schedule
     .command('delete')
     .description('Deletes the maintenance window of an environment.')
+    .addHelpText('after', '\nExample: aegis-upgrade schedule delete --env staging')
     .addOption(envOption())
     .action(async (options: commands.EnvOption) => done(await commands.scheduleDelete(options)));
   schedule
     .command('trigger')
     .description('Runs the window now; skipped while an upgrade of the environment runs.')
+    .addHelpText('after', '\nExample: aegis-upgrade schedule trigger --env staging')
     .addOption(envOption())
     .action(async (options: commands.EnvOption) => done(await commands.scheduleTrigger(options)));
 }
@@ -338,6 +341,7 @@ function addComponentCommands(program: Command, done: (exitCode: number) => void
         '(one minor at a time) as upgradeComponent, under aegis-upgrade-<env>: `status`, `history` and `abort` ' +
         'show and stop it like an AEGIS upgrade, and it rolls itself back.',
     );
+  example(component, 'Example: aegis-upgrade component start postgres 16 --env staging --follow');
   const withComponentOptions = (command: Command) =>
     command
       .addOption(envOption())
@@ -402,17 +406,20 @@ function addFleetCommands(program: Command, done: (exitCode: number) => void): v
   fleet
     .command('status')
     .description("Each environment's wave and phase, live; exits 1 when the fleet stopped or rolled back.")
+    .addHelpText('after', '\nExample: aegis-upgrade fleet status --name nightly')
     .addOption(fleetNameOption())
     .option('--json', 'print the progress as JSON')
     .action(async (options: commands.FleetStatusOptions) => done(await commands.fleetStatus(options)));
   fleet
     .command('approve')
     .description('Releases the wait before the next wave (with --approve-between-waves).')
+    .addHelpText('after', '\nExample: aegis-upgrade fleet approve --name nightly')
     .addOption(fleetNameOption())
     .action(async (options: commands.FleetNameOption) => done(await commands.fleetApprove(options)));
   fleet
     .command('abort')
     .description('Starts no new upgrade; those running finish. The fleet ends FleetStopped.')
+    .addHelpText('after', '\nExample: aegis-upgrade fleet abort --name nightly')
     .addOption(fleetNameOption())
     .action(async (options: commands.FleetNameOption) => done(await commands.fleetAbort(options)));
 }

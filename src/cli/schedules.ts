@@ -1,4 +1,11 @@
-import { ScheduleOverlapPolicy, type CalendarSpec, type Client, type ScheduleSpec } from '@temporalio/client';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type CalendarSpec,
+  type Client,
+  type ScheduleSpec,
+} from '@temporalio/client';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo, type UpgradeRequest } from '../upgrade';
 import { startSearchAttributes } from '../search-attributes';
 import { UsageError } from './errors';
@@ -43,6 +50,37 @@ export function windowSpec(options: WindowOptions): ScheduleSpec {
 }
 
 /**
+ * What the server answers about the schedule the operator named, as the operator's mistake: one line and exit 2
+ * (docs/cli.md), not a stack. Anything else is left as it is.
+ */
+function refused(error: unknown, env: string): unknown {
+  const id = scheduleId(env);
+  if (error instanceof ScheduleAlreadyRunning) {
+    return new UsageError(`Schedule ${id} exists already: \`aegis-upgrade schedule delete --env ${env}\` first`, {
+      cause: error,
+    });
+  }
+  if (error instanceof ScheduleNotFoundError) {
+    return new UsageError(`No schedule ${id}: \`aegis-upgrade schedule list\` shows the schedules there are`, {
+      cause: error,
+    });
+  }
+  // How the SDK reports a spec the server refused (a cron expression or a time zone it cannot read).
+  if (error instanceof TypeError)
+    return new UsageError(`The server refused the window: ${error.message}`, { cause: error });
+  return error;
+}
+
+/** `work`, its refusals said as `refused` says them. */
+async function refusing<T>(env: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw refused(error, env);
+  }
+}
+
+/**
  * A maintenance window: overlapping runs are skipped, and a failed (rolled back) upgrade pauses the schedule so it
  * does not retry into the same failure every night.
  */
@@ -56,7 +94,7 @@ export async function createSchedule(
   // Checked here too: a schedule runs unattended, so a bad request would fail every window, with nobody watching.
   const checked = checkedRequest(request);
   const id = scheduleId(checkedEnvironment(env));
-  await client.schedule.create({
+  const created = client.schedule.create({
     scheduleId: id,
     spec,
     action: {
@@ -71,6 +109,7 @@ export async function createSchedule(
     policies: { overlap: ScheduleOverlapPolicy.SKIP, pauseOnFailure: true },
     memo: { environment: env, toVersion: checked.targetVersion },
   });
+  await refusing(env, created);
   return id;
 }
 
@@ -98,12 +137,15 @@ export async function listSchedules(client: Client): Promise<ScheduleSummary[]> 
 }
 
 export async function deleteSchedule(client: Client, env: string): Promise<void> {
-  await client.schedule.getHandle(scheduleId(env)).delete();
+  await refusing(env, client.schedule.getHandle(scheduleId(env)).delete());
 }
 
 /** Runs the window now, under the schedule's own overlap policy: a trigger while an upgrade runs is skipped. */
 export async function triggerSchedule(client: Client, env: string): Promise<void> {
   const handle = client.schedule.getHandle(scheduleId(env));
   // The SDK's trigger allows overlaps unless told otherwise.
-  await handle.trigger((await handle.describe()).policies.overlap);
+  await refusing(
+    env,
+    handle.describe().then(({ policies }) => handle.trigger(policies.overlap)),
+  );
 }

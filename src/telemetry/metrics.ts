@@ -1,6 +1,6 @@
 /**
  * The upgrade's own metrics, beside the SDK's `temporal_*` ones on the same endpoint. Named once here: the workflow
- * records them, the worker sets their buckets, the README's queries and the tests read them.
+ * records them, the worker sets their buckets, the queries of docs/observability.md and the tests read them.
  */
 export const UpgradeMetric = {
   /** Upgrades started, by `environment` (a dry run is none). */

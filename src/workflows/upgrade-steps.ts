@@ -271,7 +271,7 @@ export async function upgradeRolling(upgrade: Upgrade, baseline: Baseline): Prom
 
 /**
  * With `concurrentAfterCore`, the pods after the runtime are redeployed at once: by then the database and the migrated
- * runtime, which each of them needs, are up, and none of them needs another (see the README). Otherwise none.
+ * runtime, which each of them needs, are up, and none of them needs another (see docs/benchmark.md). Otherwise none.
  */
 function podsRedeployedTogether(pods: PodName[], request: ParsedUpgradeRequest): PodName[] {
   const core = pods.indexOf('core');

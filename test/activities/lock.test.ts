@@ -13,7 +13,7 @@ import {
 } from '../../src/activities/lock';
 import type { UpgradeLock } from '../../src/upgrade-lock';
 
-/** Two runs of the README's hand-started upgrade: the same workflow ID, each its own run. */
+/** Two runs of the hand-started upgrade of docs/temporal-recipes.md: the same workflow ID, each its own run. */
 const FIRST = { workflowId: 'aegis-upgrade-default', runId: 'run-1', fromVersion: '1.2.0', toVersion: '1.3.0' };
 const SECOND = { ...FIRST, runId: 'run-2', fromVersion: '1.3.0', toVersion: '1.3.1' };
 const SCHEDULED = { ...FIRST, workflowId: 'aegis-upgrade-default-2025-06-01T03:00:00Z', runId: 'run-3' };

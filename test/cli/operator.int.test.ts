@@ -10,9 +10,9 @@ import type { WorkerProcess } from '../helpers/worker-process';
 
 const SCENARIO_TIMEOUT_MS = 10 * 60_000;
 
-/** How operators drive upgrades: our CLI and the `temporal` CLI, exactly as the README writes them. */
+/** How operators drive upgrades: our CLI and the `temporal` CLI, exactly as docs/temporal-recipes.md writes them. */
 describe('operating upgrades', () => {
-  // The README's `temporal` lines name the default task queue: this file's worker serves it.
+  // The `temporal` lines of docs/temporal-recipes.md name the default task queue: this file's worker serves it.
   const platform = usePlatform({ AEGIS_TASK_QUEUE: 'aegis-upgrades' });
   let worker: WorkerProcess | undefined;
 
@@ -54,7 +54,7 @@ describe('operating upgrades', () => {
   });
 
   test(
-    'the README temporal lines start an upgrade and query it; status --json shows it',
+    'the temporal lines of docs/temporal-recipes.md start an upgrade and query it; status --json shows it',
     async () => {
       const started = await temporal([
         'workflow',
@@ -238,7 +238,7 @@ describe('operating upgrades', () => {
   );
 
   test(
-    'the README temporal schedule lines create and trigger a schedule that runs the upgrade',
+    'the temporal schedule lines of docs/temporal-recipes.md create and trigger a schedule that runs the upgrade',
     async () => {
       const created = await temporal([
         'schedule',

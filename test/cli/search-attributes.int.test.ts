@@ -133,10 +133,10 @@ describe('upgrades found by their search attributes', () => {
   );
 
   test(
-    "each of the README's UI filters finds the upgrades its comment says, and no other",
+    'each UI filter of docs/observability.md finds the upgrades its comment says, and no other',
     async () => {
-      const readme = await fs.readFile(path.join(REPO_ROOT, 'README.md'), 'utf8');
-      const section = readme.slice(readme.indexOf('### In the Temporal UI'), readme.indexOf("A run's current details"));
+      const doc = await fs.readFile(path.join(REPO_ROOT, 'docs', 'observability.md'), 'utf8');
+      const section = doc.slice(doc.indexOf('## In the Temporal UI'), doc.indexOf("A run's current details"));
       const filters = [...section.matchAll(/^(Aegis.+?)\s+# (.+)$/gm)].map(([, filter = '', says = '']) => ({
         filter,
         says,

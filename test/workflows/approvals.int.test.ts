@@ -46,7 +46,7 @@ describe('approvals release only the gate waiting', () => {
       .map((signal) => JSON.parse(Buffer.from(signal.input?.payloads?.[0]?.data ?? '').toString('utf8')) as unknown);
 
   test(
-    'two approvals without a gate name sent at once (the README line): one releases core, the other is refused',
+    'two approvals without a gate name sent at once (docs/temporal-recipes.md): one releases core, the other is refused',
     async () => {
       const handle = await start('two-at-once');
       await atGateOrEnd(handle, 'core');

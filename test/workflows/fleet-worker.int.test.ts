@@ -10,9 +10,10 @@ import { startDevServer, temporalCliBinary, type DevServer } from '../helpers/te
 import { startWorker, type WorkerProcess } from '../helpers/worker-process';
 
 /**
- * The worker as operators run it also polls the fleet queue: a fleet started with the README's `temporal workflow
- * start` line runs on it, and sends the environment's upgrade to the environment's own queue. The deployment is an
- * empty directory, so that upgrade is refused at pre-flight, changing nothing, and the fleet stops saying so.
+ * The worker as operators run it also polls the fleet queue: a fleet started with the `temporal workflow start` line
+ * of docs/temporal-recipes.md runs on it, and sends the environment's upgrade to the environment's own queue. The
+ * deployment is an empty directory, so that upgrade is refused at pre-flight, changing nothing, and the fleet stops
+ * saying so.
  */
 describe('the worker process drives fleets', () => {
   let server: DevServer;
