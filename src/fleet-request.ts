@@ -69,7 +69,7 @@ const FLEET_FIELDS = [
   'upgradeStartDeadline',
 ] as const satisfies readonly (keyof FleetRequest)[];
 /** Upgrade options no fleet passes on: a fleet is no dry run, and a downgrade names one environment's backup. */
-const NOT_FOR_FLEETS = ['dryRun', 'restoreFrom'] as const;
+export const NOT_FOR_FLEETS = ['dryRun', 'restoreFrom'] as const;
 /** What a fleet passes on to each of its upgrades. */
 const UPGRADE_OPTIONS = UPGRADE_REQUEST_FIELDS.filter(
   (name) =>

@@ -37,8 +37,8 @@ export const UPGRADE_REQUEST_FIELDS = [
   'restoreFrom',
 ] as const satisfies readonly (keyof UpgradeRequest)[];
 const FIELDS = UPGRADE_REQUEST_FIELDS;
-const STRATEGIES: readonly UpgradeStrategy[] = ['rolling', 'full'];
-const RESTORE_POLICIES: readonly RestoreDatabasePolicy[] = ['auto', 'always', 'never'];
+export const STRATEGIES: readonly UpgradeStrategy[] = ['rolling', 'full'];
+export const RESTORE_POLICIES: readonly RestoreDatabasePolicy[] = ['auto', 'always', 'never'];
 
 /** An approval gate holds the deployment's lock with pods half-upgraded: a week is the longest wait that makes sense. */
 const APPROVAL_TIMEOUT_MS = { min: 1_000, max: 7 * 24 * 3_600_000 };

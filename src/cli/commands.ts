@@ -94,24 +94,8 @@ async function withTemporal<T>(use: (client: Client, temporal: TemporalConfig) =
 /** The task queue of the environment's worker: its upgrades, dry runs and unlocks go there, and nowhere else. */
 const queueOf = (temporal: TemporalConfig, env: string) => taskQueueFor(env, temporal.taskQueue);
 
-/** The request exactly as `upgradeRequest` takes it, whatever else the command's options hold. */
-function requestOf(version: string | undefined, options: UpgradeOptions) {
-  const { env, pods, strategy, approveBefore, approvalTimeout, restoreDatabase, redeployAll, concurrentAfterCore } =
-    options;
-  return upgradeRequest(version, {
-    env,
-    pods,
-    strategy,
-    approveBefore,
-    approvalTimeout,
-    restoreDatabase,
-    redeployAll,
-    concurrentAfterCore,
-  });
-}
-
 export async function start(version: string, options: StartOptions): Promise<number> {
-  const request = requestOf(version, options);
+  const request = upgradeRequest(version, options);
   return withTemporal(async (client, temporal) => {
     const handle = await startUpgrade(client, queueOf(temporal, options.env), request, options.env);
     print(`Started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
@@ -121,7 +105,7 @@ export async function start(version: string, options: StartOptions): Promise<num
 }
 
 export async function plan(version: string, options: PlanOptions): Promise<number> {
-  const request = requestOf(version, options);
+  const request = upgradeRequest(version, options);
   return withTemporal(async (client, temporal) => {
     const report = await planUpgrade(client, queueOf(temporal, options.env), request, options.env);
     print(options.json ? json(report) : renderPlan(report));
@@ -214,7 +198,7 @@ export async function unlock(options: UnlockOptions): Promise<number> {
 }
 
 export async function scheduleCreate(options: ScheduleCreateOptions): Promise<number> {
-  const request = requestOf(options.version, options);
+  const request = upgradeRequest(options.version, options);
   const spec = windowSpec(options);
   return withTemporal(async (client, temporal) => {
     print(

@@ -14,13 +14,16 @@ import {
   type FleetProgress,
   type FleetRequest,
 } from '../fleet';
-import { InvalidFleetRequest, parseFleetRequest, type ParsedFleetRequest } from '../fleet-request';
+import { InvalidFleetRequest, parseFleetRequest, type NOT_FOR_FLEETS, type ParsedFleetRequest } from '../fleet-request';
 import { checkEnvironmentName, taskQueueFor } from '../environments';
 import { WORKER_POLLED_WITHIN_MS, workerPolling } from './environments';
 import { UsageError } from './errors';
+import { requestFieldsOf, type RequestFlagValues } from './request-options';
 
-/** What `fleet plan` and `fleet start` read from the command line. */
-export interface FleetOptions {
+/** What `fleet plan` and `fleet start` read from the command line: the fleet's flags, and each environment's upgrade's. */
+export type FleetOptions = FleetFlagValues & Omit<RequestFlagValues, (typeof NOT_FOR_FLEETS)[number]>;
+
+interface FleetFlagValues {
   /** The fleet's name: its workflow is aegis-fleet-<name>. */
   name: string;
   envs: string;
@@ -35,11 +38,6 @@ export interface FleetOptions {
   onBudgetExceeded?: string;
   restoreDatabaseOnWaveRollback?: boolean;
   upgradeStartDeadline?: string;
-  pods?: string;
-  strategy?: string;
-  approveBefore?: string;
-  approvalTimeout?: string;
-  restoreDatabase?: string;
 }
 
 const list = (value: string | undefined) =>
@@ -61,11 +59,7 @@ export function fleetRequest(targetVersion: string, options: FleetOptions): Flee
     onBudgetExceeded: options.onBudgetExceeded,
     restoreDatabaseOnWaveRollback: options.restoreDatabaseOnWaveRollback,
     upgradeStartDeadline: options.upgradeStartDeadline,
-    pods: list(options.pods),
-    strategy: options.strategy,
-    approveBefore: list(options.approveBefore),
-    approvalTimeout: options.approvalTimeout,
-    restoreDatabase: options.restoreDatabase,
+    ...requestFieldsOf(options),
   };
   const given = Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined));
   checkedFleet(given);

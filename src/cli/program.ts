@@ -4,6 +4,7 @@ import path from 'node:path';
 import { InvalidEnvironmentName, checkEnvironmentName } from '../environments';
 import * as commands from './commands';
 import { ExitCode } from './errors';
+import { addRequestFlags } from './request-options';
 
 const DESCRIPTION = 'aegis-upgrade: upgrade the AEGIS platform through its Temporal worker';
 
@@ -53,36 +54,7 @@ const envOption = () =>
     .default('default');
 
 /** What `upgradeRequest` reads: the options of start, plan and schedule create. */
-function withRequestOptions(command: Command): Command {
-  return command
-    .addOption(envOption())
-    .option('--pods <a,b>', "pods to redeploy, in order (default: the rolling order, limited to the profile's pods)")
-    .addOption(
-      new Option(
-        '--strategy <name>',
-        "rolling (default): pod by pod; full: the guide's teardown, deploy, bootstrap-secrets",
-      ).choices(['rolling', 'full']),
-    )
-    .option('--approve-before <pods>', 'pods before which the upgrade waits for `aegis-upgrade approve`')
-    .option(
-      '--approval-timeout <duration>',
-      "how long an approval gate waits, e.g. '30 minutes', before the upgrade rolls back (default: no limit)",
-    )
-    .addOption(
-      new Option(
-        '--restore-database <policy>',
-        'when a rollback restores the aegis database; auto (default): if its schema moved',
-      ).choices(['auto', 'always', 'never']),
-    )
-    .option(
-      '--redeploy-all',
-      'redeploy every pod, as the guide does, even those the new tag leaves as they are (default: only pods it changes)',
-    )
-    .option(
-      '--concurrent-after-core',
-      'once the runtime is migrated and ready, redeploy the pods after it at once instead of one by one',
-    );
-}
+const withRequestOptions = (command: Command) => addRequestFlags(command.addOption(envOption()));
 
 const example = (command: Command, text: string) => command.addHelpText('after', `\n${text}`);
 
@@ -284,7 +256,7 @@ const fleetNameOption = () =>
 
 /** What `fleetRequest` reads: the fleet's waves and the options of each environment's upgrade. */
 function withFleetOptions(command: Command): Command {
-  return command
+  command
     .addOption(fleetNameOption())
     .requiredOption('--envs <a,b,c>', 'the environments, in the order their waves take them')
     .option('--canary <a,b>', "the first wave, alone (default: the first environment; '' for none)")
@@ -318,18 +290,8 @@ function withFleetOptions(command: Command): Command {
     .option(
       '--restore-database-on-wave-rollback',
       "roll-back-wave restores each environment's pre-upgrade dump, discarding the writes since (default: keep the data)",
-    )
-    .option('--pods <a,b>', "each upgrade's pods to redeploy, in order (default: the rolling order)")
-    .addOption(new Option('--strategy <name>', 'each upgrade: rolling (default) or full').choices(['rolling', 'full']))
-    .option('--approve-before <pods>', 'pods before which each upgrade waits for `aegis-upgrade approve --env X`')
-    .option('--approval-timeout <duration>', "how long each upgrade's approval gate waits, e.g. '30 minutes'")
-    .addOption(
-      new Option('--restore-database <policy>', "when an upgrade's rollback restores the database").choices([
-        'auto',
-        'always',
-        'never',
-      ]),
     );
+  return addRequestFlags(command, 'fleet');
 }
 
 function addComponentCommands(program: Command, done: (exitCode: number) => void): void {

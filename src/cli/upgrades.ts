@@ -26,23 +26,11 @@ import {
 import { InvalidUpgradeRequest, parseUpgradeRequest } from '../upgrade-request';
 import { AegisFromVersion, AegisPhase, AegisToVersion, startSearchAttributes } from '../search-attributes';
 import { UsageError } from './errors';
+import { requestFieldsOf, type RequestFlagValues } from './request-options';
 import { checkedEnvironment, environmentUpgradesQuery, isUpgradeOf } from './visibility';
 
-export interface UpgradeOptions {
-  env: string;
-  pods?: string;
-  strategy?: string;
-  approveBefore?: string;
-  approvalTimeout?: string;
-  restoreDatabase?: string;
-  redeployAll?: boolean;
-  concurrentAfterCore?: boolean;
-}
-
-/** `a,b` → `['a', 'b']`: the shared parser checks the names. */
-function podList(value: string | undefined): string[] | undefined {
-  return value?.split(',').map((pod) => pod.trim());
-}
+/** What `start`, `plan` and `schedule create` read: the environment and the request's flags. */
+export type UpgradeOptions = RequestFlagValues & { env: string };
 
 /** The shared parser's verdict on a request, as the CLI reports a bad argument (exit 2). */
 export function checkedRequest(input: unknown): UpgradeRequest {
@@ -56,17 +44,7 @@ export function checkedRequest(input: unknown): UpgradeRequest {
 
 export function upgradeRequest(targetVersion: string | undefined, options: UpgradeOptions): UpgradeRequest {
   if (!targetVersion) throw new UsageError('Expected the version to upgrade to, e.g. `aegis-upgrade start 1.3.0`');
-  return checkedRequest({
-    targetVersion,
-    pods: podList(options.pods),
-    strategy: options.strategy,
-    approveBefore: podList(options.approveBefore),
-    approvalTimeout: options.approvalTimeout,
-    restoreDatabase: options.restoreDatabase,
-    // Only when given: a flag left out is the request's default, not `false` written into it.
-    ...(options.redeployAll && { redeployAll: true }),
-    ...(options.concurrentAfterCore && { concurrentAfterCore: true }),
-  });
+  return checkedRequest({ targetVersion, ...requestFieldsOf(options) });
 }
 
 /** The report an upgrade ended with: its result, or the details of its failure. */

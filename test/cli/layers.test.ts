@@ -21,6 +21,7 @@ describe("the CLI's modules", () => {
     'fleet',
     'render-fleet',
     'components',
+    'request-options',
   ])('cli/%s loads without pg or execa', (name) => {
     jest.isolateModules(() => {
       expect(() => jest.requireActual(`../../src/cli/${name}`)).not.toThrow();
