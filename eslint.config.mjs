@@ -3,7 +3,19 @@ import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.sandbox/', 'coverage/', '*.config.js', '*.config.mjs', 'jest.sequencer.js', 'bin/', '.test-results/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      '.sandbox/',
+      'coverage/',
+      '*.config.js',
+      '*.config.mjs',
+      'jest.sequencer.js',
+      'bin/',
+      '.test-results/',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
