@@ -3,7 +3,7 @@
  * change before it makes it (component-rollback.ts undoes them).
  */
 import type { ComponentPreflight } from '../activities/component-preflight';
-import type { ComponentStrategy } from '../components';
+import type { ComponentStrategy, ComponentUpgradeRequest } from '../components';
 import { DATABASE_CLIENT_PODS, TEMPORAL_DATABASES } from '../platform';
 import { databaseChange, quick, redeploy, transfer } from './activity-options';
 import type { ComponentChanges } from './component-rollback';
@@ -11,7 +11,7 @@ import type { UpgradeRun } from './upgrade-steps';
 
 /** A component upgrade past pre-flight: what its steps read, and the changes a rollback undoes. */
 export interface ComponentUpgrade {
-  run: UpgradeRun;
+  run: UpgradeRun<ComponentUpgradeRequest>;
   preflight: ComponentPreflight;
   changes: ComponentChanges;
   /** The backup's directory name under the backup directory, unique to this upgrade. */

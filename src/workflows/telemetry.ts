@@ -1,13 +1,7 @@
 import { log, metricMeter } from '@temporalio/workflow';
 import { formatDuration } from '../format';
 import { UpgradeMetric } from '../telemetry/metrics';
-import {
-  environmentOf,
-  type StepRecord,
-  type UpgradeOutcome,
-  type UpgradePhase,
-  type UpgradeRequest,
-} from '../upgrade';
+import { environmentOf, type StepRecord, type UpgradeOutcome, type UpgradePhase } from '../upgrade';
 import type { ProgressLog } from './progress';
 import type { RollbackStep } from './rollback';
 import { asksDryRun } from '../upgrade-request';
@@ -53,7 +47,8 @@ export function stepTelemetry(workflowId: string, input: unknown): StepObserver 
 export interface PhaseContext {
   workflowId: string;
   startTime: Date;
-  input: UpgradeRequest;
+  /** The request as it came, an AEGIS upgrade's or a component's. */
+  input: unknown;
   progress: ProgressLog;
   report: UpgradeOutcome;
 }

@@ -1,17 +1,17 @@
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { ComponentPreflight } from '../activities/component-preflight';
 import { parseComponentRequest, type ComponentUpgradeRequest } from '../components';
 import { TEMPORAL_CONTAINER, DATABASE_CONTAINER } from '../platform';
-import { UpgradeFailureType, type UpgradeReport, type UpgradeRequest } from '../upgrade';
+import type { UpgradeReport } from '../upgrade';
 import { compensate, preflightCheck } from './activity-options';
 import {
   manualComponentRollbackSteps,
   noComponentChanges,
   planComponentRollback,
   type ComponentChanges,
+  type ComponentRollbackStep,
 } from './component-rollback';
 import { STRATEGIES, type ComponentUpgrade } from './component-steps';
-import { errorMessage } from './progress';
+import { upgradeOrRollBack, type PlannedRollback } from './runner';
 import { UpgradeRun, backupIdOf, checkBeforeChanging, completeAtTarget, validateAndComplete } from './upgrade-steps';
 
 /**
@@ -21,11 +21,11 @@ import { UpgradeRun, backupIdOf, checkBeforeChanging, completeAtTarget, validate
  */
 export async function upgradeComponent(input: ComponentUpgradeRequest): Promise<UpgradeReport> {
   // The run's report and queries are the AEGIS upgrade's; its target names the component (`postgres 16`).
-  const run = new UpgradeRun(input as unknown as UpgradeRequest, componentTarget(input));
+  const run = new UpgradeRun(input, componentTarget(input));
   return run.notifier.settleAfter(runComponentUpgrade(run));
 }
 
-async function runComponentUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
+async function runComponentUpgrade(run: UpgradeRun<ComponentUpgradeRequest>): Promise<UpgradeReport> {
   const { progress } = run;
   run.announce('preflight');
 
@@ -50,19 +50,19 @@ async function runComponentUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
   if (request.dryRun) return reportComponentPlan(run, preflight);
   if (plan.alreadyAtTarget) return completeAtTarget(run);
 
-  run.announce('upgrading');
   const strategy = STRATEGIES[plan.strategy];
-  progress.plan([...strategy.steps(preflight), { id: 'validate', title: 'Validate the platform' }]);
   const backupId = backupIdOf(run, `${plan.component}-${plan.fromVersion}`, plan.toVersion);
   const upgrade: ComponentUpgrade = { run, preflight, changes: noComponentChanges(preflight), backupId };
-  try {
-    // Steps 2–3: the strategy's backup, change and verification.
-    await strategy.upgrade(upgrade);
-    // Step 4: validate.
-    return await validateAndComplete(run);
-  } catch (error) {
-    throw await rollBackAndFail(upgrade, error);
-  }
+  return upgradeOrRollBack(run, {
+    steps: [...strategy.steps(preflight), { id: 'validate', title: 'Validate the platform' }],
+    async runSteps() {
+      // Steps 2–3: the strategy's backup, change and verification.
+      await strategy.upgrade(upgrade);
+      // Step 4: validate.
+      return validateAndComplete(run);
+    },
+    planRollback: () => planComponentCompensation(upgrade),
+  });
 }
 
 function componentTarget(input: unknown): string {
@@ -92,60 +92,20 @@ function reportComponentPlan(run: UpgradeRun, preflight: ComponentPreflight): Up
   return run.fullReport();
 }
 
-/** The failure path: undoes what the upgrade changed, and answers the failure it ends with, its report attached. */
-async function rollBackAndFail({ run, changes }: ComponentUpgrade, error: unknown): Promise<ApplicationFailure> {
-  const { progress, report } = run;
-  const step = progress.firstFailure?.id ?? progress.current()?.id ?? 'unknown';
-  const message = isCancellation(error)
-    ? `the upgrade was cancelled by an operator${run.abortReason ? `: ${run.abortReason}` : ''}`
-    : errorMessage(error);
-  report.cause = { step, message };
-  run.announce('rolling-back');
-  const rolledBack = await CancellationScope.nonCancellable(() => rollBack(run, changes));
-  run.announce(progress.phase);
-  if (rolledBack) await run.releaseLock();
-  const versions = `${progress.fromVersion} → ${progress.toVersion}`;
-  return ApplicationFailure.create({
-    type: rolledBack ? UpgradeFailureType.UpgradeRolledBack : UpgradeFailureType.RollbackFailed,
-    message: rolledBack
-      ? `Upgrade ${versions} rolled back: ${step} failed: ${message}`
-      : `Upgrade ${versions} failed and so did its rollback; finish it by hand: ${report.manualSteps?.join(' && ')}`,
-    nonRetryable: true,
-    details: [run.fullReport()],
-  });
+/** The compensation of what the upgrade changed, as component-rollback.ts plans it. */
+function planComponentCompensation({ run, changes }: ComponentUpgrade): PlannedRollback<ComponentRollbackStep> {
+  return {
+    steps: planComponentRollback(changes),
+    async undo(step) {
+      await run.progress.run(step.id, () => runRollbackStep(step.kind, changes));
+      if (step.kind === 'restore-temporal-databases' && changes.temporalBackup) run.report.databaseRestored = true;
+    },
+    undone: () => ['set-tag', 'set-definition', `redeploy:${changes.pod}`, 'restore', 'start-clients'],
+    manualSteps: (done) => manualComponentRollbackSteps(changes, done),
+  };
 }
 
-/** Runs the compensation; on failure records what is left and how to finish it by hand. True when all was undone. */
-async function rollBack(run: UpgradeRun, changes: ComponentChanges): Promise<boolean> {
-  const { progress, report } = run;
-  progress.phase = 'rolling-back';
-  const steps = planComponentRollback(changes);
-  progress.plan(steps, true);
-  const done: string[] = [];
-  try {
-    for (const step of steps) {
-      await progress.run(step.id, () => runRollbackStep(step.kind, changes));
-      done.push(step.id);
-      if (step.kind === 'restore-temporal-databases' && changes.temporalBackup) report.databaseRestored = true;
-    }
-    progress.markRolledBack(['set-tag', 'set-definition', `redeploy:${changes.pod}`, 'restore', 'start-clients']);
-    progress.phase = 'rolled-back';
-    return true;
-  } catch (error) {
-    progress.phase = 'rollback-failed';
-    report.manualSteps = manualComponentRollbackSteps(changes, done);
-    report.cause = {
-      step: report.cause?.step ?? 'unknown',
-      message: `${report.cause?.message}; rollback: ${errorMessage(error)}`,
-    };
-    return false;
-  }
-}
-
-async function runRollbackStep(
-  kind: ReturnType<typeof planComponentRollback>[number]['kind'],
-  changes: ComponentChanges,
-) {
+async function runRollbackStep(kind: ComponentRollbackStep['kind'], changes: ComponentChanges) {
   const { pod, previousTag, aegisTag } = changes;
   switch (kind) {
     case 'stop-clients':

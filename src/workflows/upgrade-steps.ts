@@ -34,10 +34,14 @@ import { ProgressLog, errorMessage } from './progress';
 import { settleAll } from '../settle-all';
 import { showCurrentDetails, upsertUpgradeAttributes } from './upgrade-attributes';
 import { lockNotReleased, rollbackPinTag, type UpgradeChanges } from './rollback';
+import type { PlannedStep } from './runner';
 import { recordPhase, stepTelemetry } from './telemetry';
 
-/** One upgrade as it runs, from its first line: its progress, report, approval gates and lock, shared by its steps. */
-export class UpgradeRun {
+/**
+ * One upgrade as it runs, from its first line: its progress, report, approval gates and lock, shared by its steps.
+ * `Input` is the workflow's request as it came (an AEGIS upgrade's or a component's), not yet parsed.
+ */
+export class UpgradeRun<Input = unknown> {
   readonly workflowId: string;
   readonly startTime: Date;
   readonly lockOwner: UpgradeLockOwner;
@@ -52,7 +56,7 @@ export class UpgradeRun {
    * progress, memo and search attributes name as the target (a component upgrade's names its component).
    */
   constructor(
-    readonly input: UpgradeRequest,
+    readonly input: Input,
     toVersion = requestedVersion(input),
   ) {
     const { workflowId, startTime } = workflowInfo();
@@ -104,7 +108,7 @@ export interface AcceptedRequest {
 
 /** An upgrade past pre-flight: what its steps read, and the changes a rollback undoes. */
 export interface Upgrade extends AcceptedRequest {
-  run: UpgradeRun;
+  run: UpgradeRun<UpgradeRequest>;
   changes: UpgradeChanges;
 }
 
@@ -265,8 +269,13 @@ export async function pullAndBackUp({ run, preflight, changes }: Upgrade): Promi
 export async function upgradeRolling(upgrade: Upgrade, baseline: Baseline): Promise<void> {
   const { pods } = upgrade.preflight;
   const together = podsRedeployedTogether(pods, upgrade.request);
-  for (const pod of pods.filter((pod) => !together.includes(pod))) await upgradePod(upgrade, baseline, pod);
-  await settleAll(together.map((pod) => upgradePod(upgrade, baseline, pod)));
+  for (const pod of pods.filter((pod) => !together.includes(pod))) await redeployTarget(upgrade, baseline, pod);
+  await settleAll(together.map((pod) => redeployTarget(upgrade, baseline, pod)));
+}
+
+/** Step 3, full: the whole profile torn down and deployed at once, then every pod judged on the new tag. */
+export async function upgradeFull(upgrade: Upgrade, baseline: Baseline): Promise<void> {
+  await redeployTarget(upgrade, baseline, 'profile');
 }
 
 /**
@@ -278,14 +287,85 @@ function podsRedeployedTogether(pods: PodName[], request: ParsedUpgradeRequest):
   return request.concurrentAfterCore && core >= 0 ? pods.slice(core + 1) : [];
 }
 
-/** One pod of a rolling upgrade: its gate, the final backup before the runtime, its redeploy and readiness. */
-async function upgradePod(upgrade: Upgrade, baseline: Baseline, pod: PodName): Promise<void> {
-  const { run, request, preflight, changes } = upgrade;
+/** What Step 3 redeploys at a time: one pod (`rolling`), or the whole profile (`full`). */
+export type RedeployTarget = PodName | 'profile';
+
+/** One of the steps around a redeploy, as the progress plans it and Step 3 runs it. */
+export type RedeployStep = PlannedStep &
+  (
+    | { kind: 'approve'; pod: PodName }
+    | { kind: 'final-backup' }
+    | { kind: 'restore-from' }
+    | { kind: 'redeploy' }
+    | { kind: 'migrations' }
+  );
+
+/**
+ * The steps around the redeploy of `target`, in order: its approval gate, and with the runtime the final backup and a
+ * downgrade's restore before it, its migrations checked after. Written once: the progress plans them, Step 3 runs them.
+ */
+export function redeploySteps(target: RedeployTarget, { request, preflight }: AcceptedRequest): RedeployStep[] {
+  const runtime = target === 'profile' ? preflight.pods.includes('core') : target === 'core';
+  const { restoreFrom } = preflight;
+  const steps: RedeployStep[] = [];
+  if (target !== 'profile' && request.approveBefore.includes(target)) {
+    const title = `Wait for approval before ${target} (up to ${request.approvalTimeout})`;
+    steps.push({ kind: 'approve', pod: target, id: `approve:${target}`, title });
+  }
+  if (runtime) {
+    const title = 'Stop the database writers and dump the migrated databases';
+    steps.push({ kind: 'final-backup', id: 'final-backup', title });
+  }
+  if (restoreFrom && (target === 'profile' || target === 'core')) {
+    const title = `Restore the aegis database from ${restoreFrom.location} (downgrade)`;
+    steps.push({ kind: 'restore-from', id: 'restore-from', title });
+  }
+  steps.push(
+    target === 'profile'
+      ? { kind: 'redeploy', id: 'deploy', title: 'Tear down, deploy the profile, bootstrap secrets' }
+      : { kind: 'redeploy', id: `redeploy:${target}`, title: `Redeploy ${target}` },
+  );
+  if (runtime) {
+    steps.push({ kind: 'migrations', id: 'migrations', title: 'Check the runtime migrations and readiness' });
+  }
+  return steps;
+}
+
+/** Runs the steps around the redeploy of `target` (redeploySteps), its change recorded before the first that makes it. */
+async function redeployTarget(upgrade: Upgrade, baseline: Baseline, target: RedeployTarget): Promise<void> {
+  let startedAt = '';
+  for (const step of redeploySteps(target, upgrade)) {
+    switch (step.kind) {
+      case 'approve':
+        await awaitApproval(upgrade, step.pod);
+        break;
+      case 'final-backup':
+        await takeFinalBackup(upgrade, baseline.backup);
+        break;
+      case 'restore-from':
+        recordRedeploy(upgrade.changes, target);
+        await restoreForDowngrade(upgrade);
+        break;
+      case 'redeploy':
+        recordRedeploy(upgrade.changes, target);
+        startedAt = target === 'profile' ? await deployProfile(upgrade) : await redeployPod(upgrade, target);
+        break;
+      case 'migrations':
+        await checkRuntime(upgrade, startedAt, baseline.migrationsBefore);
+        break;
+    }
+  }
+}
+
+/** The target's redeploy in the changes a rollback reads: a downgrade's restore before it counts as its start. */
+function recordRedeploy(changes: UpgradeChanges, target: RedeployTarget): void {
+  if (target === 'profile') changes.fullRedeploy = true;
+  else if (!changes.redeployedPods.includes(target)) changes.redeployedPods.push(target);
+}
+
+/** One pod on the new tag, ready (the runtime is judged after its migrations). Returns when it started. */
+async function redeployPod({ run, preflight }: Upgrade, pod: PodName): Promise<string> {
   const { toVersion } = preflight;
-  if (request.approveBefore.includes(pod)) await awaitApproval(upgrade, pod);
-  if (pod === 'core') await takeFinalBackup(upgrade, baseline.backup);
-  changes.redeployedPods.push(pod);
-  if (pod === 'core') await restoreForDowngrade(upgrade);
   const notBefore = new Date().toISOString();
   const redeployed = await run.progress.run(
     `redeploy:${pod}`,
@@ -296,23 +376,18 @@ async function upgradePod(upgrade: Upgrade, baseline: Baseline, pod: PodName): P
     },
     (result) => (result.skipped ? 'already on the target since this step began' : undefined),
   );
-  if (pod === 'core') await checkRuntime(upgrade, redeployed.startedAt, baseline.migrationsBefore);
+  return redeployed.startedAt;
 }
 
-/** Step 3, full: the whole profile torn down and deployed at once, then every pod judged on the new tag. */
-export async function upgradeFull(upgrade: Upgrade, baseline: Baseline): Promise<void> {
-  const { run, preflight, changes } = upgrade;
+/** The profile torn down and deployed on the new tag, every pod but the runtime ready. Returns when it started. */
+async function deployProfile({ run, preflight }: Upgrade): Promise<string> {
   const { pods, toVersion } = preflight;
-  const otherPods = pods.filter((pod) => pod !== 'core');
-  if (pods.includes('core')) await takeFinalBackup(upgrade, baseline.backup);
-  changes.fullRedeploy = true;
-  await restoreForDowngrade(upgrade);
   const started = new Date().toISOString();
   await run.progress.run('deploy', async () => {
     await redeploy.redeployPlatform();
-    for (const pod of otherPods) await redeploy.awaitPodReady({ pod, tag: toVersion });
+    for (const pod of pods.filter((pod) => pod !== 'core')) await redeploy.awaitPodReady({ pod, tag: toVersion });
   });
-  if (pods.includes('core')) await checkRuntime(upgrade, started, baseline.migrationsBefore);
+  return started;
 }
 
 /** Holds the upgrade before `pod` until its `approve` signal; past `approvalTimeout`, it fails and rolls back. */
