@@ -51,6 +51,36 @@ describe('the journal of commands', () => {
     expect(checkEachChangeOnce(stoppedAgain, { killed: false }).notHarmless).toEqual([`2× ${stop}`]);
   });
 
+  test('commands that only look are not changes: make validate or registry-login in a checkout named deploy, pg_restore --list', () => {
+    const looks = [
+      'make -C /s/deployments/lane-2/deploy registry-login AEGIS_IMAGE_TAG=1.2.0',
+      'make -C /s/deployments/lane-2/deploy validate AEGIS_IMAGE_TAG=1.2.0',
+      'podman exec -i aegis-database-postgres pg_restore --list AEGIS_IMAGE_TAG=1.2.0',
+    ];
+    const runTwice = (commands: string[]) =>
+      parseCommandsRun(
+        journal(
+          ...commands.flatMap((command, i) => [
+            [`${i}a`, 'start', '-', command],
+            [`${i}a`, 'end', '0'],
+            [`${i}b`, 'start', '-', command],
+            [`${i}b`, 'end', '0'],
+          ]),
+        ),
+      );
+    expect(checkEachChangeOnce(runTwice(looks), { killed: false })).toMatchObject({
+      notHarmless: [],
+      checked: { succeeded: 0 },
+    });
+    const changes = [
+      'make -C /s/deploy redeploy POD=core AEGIS_IMAGE_TAG=1.2.0',
+      'podman exec -i aegis-database-postgres pg_restore -U aegis -d aegis__restoring AEGIS_IMAGE_TAG=1.2.0',
+    ];
+    expect(checkEachChangeOnce(runTwice(changes), { killed: false }).notHarmless).toEqual(
+      changes.map((command) => `2× ${command}`),
+    );
+  });
+
   test('a step the report lists must have run: once, or cut by the kill and its effect found by the retry', () => {
     const cut = parseCommandsRun(journal(['1', 'start', '-', pull], ['2', 'start', '-', redeploy], ['2', 'end', '0']));
     expect(checkEachChangeOnce(cut, { killed: true, including }).ranOnce.map(({ once }) => once)).toEqual([true, true]);

@@ -22,10 +22,12 @@ export const CHANGES: readonly { kind: string; pattern: RegExp }[] = [
   { kind: 'pull', pattern: /^podman pull / },
   { kind: 'pin', pattern: /^podman tag / },
   { kind: 'dump', pattern: /^podman exec .*\bpg_dump(all)? / },
-  { kind: 'restore', pattern: /^podman exec .*\bpg_restore / },
+  // `pg_restore --list` only reads a dump (the restore checks its dumps with it).
+  { kind: 'restore', pattern: /^podman exec .*\bpg_restore (?!--list)/ },
   { kind: 'database', pattern: /^podman exec .*\bpsql .*\b(create|drop|alter) database\b/i },
   { kind: 'stop or start', pattern: /^podman (pod )?(stop|start) / },
-  { kind: 'make', pattern: /^make .*\b(redeploy|deploy|teardown|bootstrap-secrets)\b/ },
+  // The target, after the checkout (`make -C <checkout> <target>`): not `validate`, `registry-login`, which only look.
+  { kind: 'make', pattern: /^make -C \S+ (redeploy|deploy|teardown|bootstrap-secrets)\b/ },
 ];
 
 /**
