@@ -4,7 +4,7 @@
  * dev server. `npm run build && node dist/bench/fleet.js [N]` prints it alone.
  */
 import { performance } from 'node:perf_hooks';
-import { fleetWorkflowId, type FleetProgress, type FleetRequest } from '../src/fleet';
+import { fleetWorkflowId, type FleetProgress, type FleetRequest } from '../src/core/fleet';
 import { startStandInFleet } from '../test/helpers/fleet';
 
 export interface FleetFigures {

@@ -6,7 +6,7 @@
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeReport, type UpgradeRequest } from '../src/upgrade';
+import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeReport, type UpgradeRequest } from '../src/core/upgrade';
 import { startDevServer, type DevServer } from '../test/helpers/temporal-server';
 import { readCpuSeconds } from './proc';
 import { sampleRss, startScaleWorker, type ScaleWorker } from './scale-worker-process';

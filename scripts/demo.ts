@@ -4,7 +4,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { followUpgrade } from '../src/cli/follow';
-import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId } from '../src/upgrade';
+import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId } from '../src/core/upgrade';
 import { sandbox, sandboxEnv } from '../test/helpers/sandbox';
 import { startDevServer } from '../test/helpers/temporal-server';
 import { startWorker } from '../test/helpers/worker-process';

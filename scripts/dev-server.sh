@@ -22,7 +22,7 @@ DB_FILE="$REPO_ROOT/.sandbox/temporal-dev.db"
 mkdir -p "$(dirname "$DB_FILE")"
 
 args=(server start-dev --ip 127.0.0.1 --port "$PORT" --db-filename "$DB_FILE")
-# The upgrades' search attributes (src/search-attributes.ts; `aegis-upgrade setup` registers them elsewhere).
+# The upgrades' search attributes (src/core/search-attributes.ts; `aegis-upgrade setup` registers them elsewhere).
 for attribute in AegisEnvironment AegisFromVersion AegisToVersion AegisPhase; do
   args+=(--search-attribute "$attribute=Keyword")
 done

@@ -2,8 +2,8 @@ import { NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporal
 import { createActivities } from './activities';
 import { deploymentEnvironmentOf, ENVIRONMENT_MARKER_KEY } from './activities/environment-guard';
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig, type Config } from './config';
-import { taskQueueFor } from './environments';
-import { fleetTaskQueue } from './fleet';
+import { taskQueueFor } from './core/environments';
+import { fleetTaskQueue } from './core/fleet';
 import { checkSearchAttributes } from './search-attributes-registry';
 import { installTelemetry, telemetryInterceptors } from './telemetry/runtime';
 import { WORKER_TUNING } from './worker-tuning';

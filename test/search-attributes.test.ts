@@ -7,7 +7,7 @@ import {
   searchAttributeTypeName,
   startSearchAttributes,
   upgradeSearchAttributes,
-} from '../src/search-attributes';
+} from '../src/core/search-attributes';
 import { checkSearchAttributes, setUpSearchAttributes } from '../src/search-attributes-registry';
 import { REPO_ROOT } from './helpers/repo';
 

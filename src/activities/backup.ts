@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { FINAL_DIRECTORY, MANIFEST_FILE, dumpFileName } from '../backup-layout';
-import type { BackupFile, BackupRecord, RestoreDatabasePolicy } from '../upgrade';
+import { FINAL_DIRECTORY, MANIFEST_FILE, dumpFileName } from '../core/backup-layout';
+import type { BackupFile, BackupRecord, RestoreDatabasePolicy } from '../core/upgrade';
 import type { Deployment } from './deployment';
 import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
-import { BackupInvalid, InvalidActivityInput } from './errors';
+import { BackupInvalid, InvalidActivityInput } from '../core/errors';
 import { heartbeatWhile } from './heartbeat';
 import { readMigrations, type MigrationRow } from './migrations';
 import { createRestore, type RestoreResult } from './restore';

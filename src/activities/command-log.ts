@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Logger } from '@temporalio/common';
-import { formatDuration } from '../format';
+import { formatDuration } from '../core/format';
 
 /** How one command ended. */
 export interface CommandEnding {

@@ -1,7 +1,7 @@
 import type { Logger } from '@temporalio/common';
 import { execa } from 'execa';
 import { activityLogger, commandLogLine } from './command-log';
-import { CommandFailed } from './errors';
+import { CommandFailed } from '../core/errors';
 import { lastLines, redact } from './output';
 
 export interface CommandOptions {

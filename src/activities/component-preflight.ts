@@ -5,14 +5,14 @@ import {
   temporalImageTag,
   type ComponentPlan,
   type ParsedComponentRequest,
-} from '../components';
-import { podFullName } from '../platform';
-import type { UpgradeLockOwner } from '../upgrade-lock';
+} from '../core/components';
+import { podFullName } from '../core/platform';
+import type { UpgradeLockOwner } from '../core/upgrade-lock';
 import { checkDataDirectory, componentImageTag, databaseDataDirectory, postgresImageTag } from './component-tags';
 import type { Deployment } from './deployment';
 import { podYamlPath } from './deployment';
 import { IMAGE_TAG_KEY } from './env-file';
-import { InvalidActivityInput, PreflightFailed } from './errors';
+import { InvalidActivityInput, PreflightFailed } from '../core/errors';
 import { createHealthProbe, deployedPods } from './health';
 import { acquireLock, claimableLock } from './lock';
 import {

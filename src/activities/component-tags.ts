@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { isImageTag } from '../platform';
+import { isImageTag } from '../core/platform';
 import type { Deployment } from './deployment';
 import { writeFileAtomic } from './env-file';
-import { InvalidActivityInput, PreflightFailed } from './errors';
+import { InvalidActivityInput, PreflightFailed } from '../core/errors';
 import {
   containerImages,
   describeVolume,

@@ -1,6 +1,6 @@
-import { TEMPORAL_CONTAINER } from '../platform';
+import { TEMPORAL_CONTAINER } from '../core/platform';
 import type { Deployment } from './deployment';
-import { ValidationFailed } from './errors';
+import { ValidationFailed } from '../core/errors';
 
 /** Whether `select version()` (`PostgreSQL 16.2 on x86_64…`) names `version`: `16` any 16.x, `16.2` that one. */
 export function namesPostgresVersion(versionText: string, version: string): boolean {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Client } from 'pg';
 import type { Config } from '../config';
-import { DATABASE_CONTAINER, RUNTIME_DATABASE, podFullName } from '../platform';
+import { DATABASE_CONTAINER, RUNTIME_DATABASE, podFullName } from '../core/platform';
 import type { RunCommand, CommandOptions, CommandResult } from './command';
 import { databaseRole, readDeployEnv, secretValues } from './env-file';
 

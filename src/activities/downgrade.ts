@@ -1,7 +1,7 @@
 import { compare, valid } from 'semver';
-import type { BackupRecord, UpgradeRequest } from '../upgrade';
+import type { BackupRecord, UpgradeRequest } from '../core/upgrade';
 import { backupDirectory, readManifest } from './backup';
-import { PreflightFailed } from './errors';
+import { PreflightFailed } from '../core/errors';
 
 /**
  * Negative when `a` is older than `b`, positive when newer, 0 when equal, by the semver rules (1.3.0-rc.9 before

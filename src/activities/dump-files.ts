@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { dumpFileName } from '../backup-layout';
-import { DATABASE_CONTAINER, MIGRATED_DATABASES } from '../platform';
-import type { BackupFile } from '../upgrade';
+import { dumpFileName } from '../core/backup-layout';
+import { DATABASE_CONTAINER, MIGRATED_DATABASES } from '../core/platform';
+import type { BackupFile } from '../core/upgrade';
 import type { CommandOptions } from './command';
 import type { Deployment } from './deployment';
 import { databaseRole, writeFileAtomic } from './env-file';
-import { BackupInvalid } from './errors';
+import { BackupInvalid } from '../core/errors';
 
 /** A dump of a large database takes a while; one that takes longer than this is stuck. */
 const DUMP_TIMEOUT_MS = 60 * 60_000;

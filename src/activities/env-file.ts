@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_DATABASE_ROLE } from '../platform';
+import { DEFAULT_DATABASE_ROLE } from '../core/platform';
 
 /** The deploy checkout's `.env`: the image tag lives there, beside the platform's secrets. */
 export const IMAGE_TAG_KEY = 'AEGIS_IMAGE_TAG';

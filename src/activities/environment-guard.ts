@@ -1,9 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { environmentOfWorkflowId } from '../environments';
-import { upgradeWorkflowId } from '../upgrade';
+import { environmentOfWorkflowId } from '../core/environments';
+import { upgradeWorkflowId } from '../core/upgrade';
 import { readDeployEnv } from './env-file';
-import { WRONG_ENVIRONMENT } from './errors';
+import { WRONG_ENVIRONMENT } from '../core/errors';
 
 /** The line of a deployment's `.env` that says which environment it is: optional, checked when present. */
 export const ENVIRONMENT_MARKER_KEY = 'AEGIS_ENVIRONMENT';

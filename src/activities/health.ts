@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { podFullName } from '../platform';
+import { podFullName } from '../core/platform';
 import type { Deployment } from './deployment';
 import { IMAGE_TAG_KEY } from './env-file';
 import { createPodProbes, podProblem } from './pods';

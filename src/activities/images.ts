@@ -1,7 +1,7 @@
-import { AEGIS_IMAGES, POD_IMAGES, rollbackImageTag, type AegisImage } from '../platform';
-import type { PulledImage } from '../upgrade';
+import { AEGIS_IMAGES, POD_IMAGES, rollbackImageTag, type AegisImage } from '../core/platform';
+import type { PulledImage } from '../core/upgrade';
 import type { Deployment } from './deployment';
-import { CommandFailed } from './errors';
+import { CommandFailed } from '../core/errors';
 import { cancellationSignal, heartbeatWhile } from './heartbeat';
 
 /** A pull of a large image over a slow link takes minutes; one that takes longer is stuck. */
@@ -44,7 +44,7 @@ async function runningImageId(deployment: Deployment, container: string): Promis
   }
 }
 
-export { isMutableTag } from '../platform';
+export { isMutableTag } from '../core/platform';
 
 export function createImageActivities(deployment: Deployment) {
   const { registry } = deployment.config.aegis;

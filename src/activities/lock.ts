@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { UPGRADE_LOCK_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../platform';
-import { environmentOf } from '../upgrade';
+import { UPGRADE_LOCK_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../core/platform';
+import { environmentOf } from '../core/upgrade';
 import {
   lockedMessage,
   summarizeContent,
@@ -11,8 +11,8 @@ import {
   type UpgradeLock,
   type UpgradeLockOwner,
   type UpgradeLockState,
-} from '../upgrade-lock';
-import { UpgradeLockChanged, UpgradeLocked } from './errors';
+} from '../core/upgrade-lock';
+import { UpgradeLockChanged, UpgradeLocked } from '../core/errors';
 
 export function lockPath(root: string): string {
   return path.join(root, UPGRADE_LOCK_FILE);

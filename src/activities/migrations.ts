@@ -1,6 +1,6 @@
-import { RUNTIME_CONTAINER } from '../platform';
+import { RUNTIME_CONTAINER } from '../core/platform';
 import type { Deployment } from './deployment';
-import { MigrationFailed } from './errors';
+import { MigrationFailed } from '../core/errors';
 import { pause } from './heartbeat';
 import { stripAnsi } from './output';
 

@@ -1,7 +1,7 @@
 import { Context, log } from '@temporalio/activity';
 import { redactedUrl, webhookFor, type WebhookConfig } from '../config/webhooks';
-import type { UpgradeNotification } from '../notifications';
-import { WebhookRefused, WebhookUndelivered } from './errors';
+import type { UpgradeNotification } from '../core/notifications';
+import { WebhookRefused, WebhookUndelivered } from '../core/errors';
 
 /** A webhook answers in well under a second; one that takes longer than this is down for our purpose. */
 export const WEBHOOK_ATTEMPT_TIMEOUT_MS = 10_000;

@@ -5,10 +5,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, stringify, type Document, type Scalar, type YAMLMap } from 'yaml';
-import type { PodName } from '../platform';
+import type { PodName } from '../core/platform';
 import { podYamlPath } from './deployment';
 import { IMAGE_TAG_KEY } from './env-file';
-import { PreflightFailed } from './errors';
+import { PreflightFailed } from '../core/errors';
 
 /** `$NAME` or `${NAME}`: what `envsubst` replaces (it leaves `${NAME:-x}` and the like as they are). */
 const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;

@@ -1,7 +1,7 @@
-import { DATABASE_CONTAINER, POD_IMAGES, podFullName, type PodName } from '../platform';
+import { DATABASE_CONTAINER, POD_IMAGES, podFullName, type PodName } from '../core/platform';
 import type { Deployment } from './deployment';
 import { databaseRole } from './env-file';
-import { PodNotReady } from './errors';
+import { PodNotReady } from '../core/errors';
 import { heartbeatWhile, pause } from './heartbeat';
 import { imageRef } from './images';
 

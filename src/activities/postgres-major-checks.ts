@@ -4,9 +4,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DATABASE_CONTAINER } from '../platform';
+import { DATABASE_CONTAINER } from '../core/platform';
 import type { Deployment } from './deployment';
-import { PreflightFailed } from './errors';
+import { PreflightFailed } from '../core/errors';
 import { heartbeatWhile } from './heartbeat';
 
 /** An image keeps each extension as `<sharedir>/extension/<name>.control`, wherever its build put sharedir. */

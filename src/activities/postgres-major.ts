@@ -13,14 +13,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { DATABASE_CLIENT_PODS, DATABASE_CONTAINER, STOPPED_CLIENTS_FILE, podFullName } from '../platform';
-import type { BackupFile } from '../upgrade';
+import { DATABASE_CLIENT_PODS, DATABASE_CONTAINER, STOPPED_CLIENTS_FILE, podFullName } from '../core/platform';
+import type { BackupFile } from '../core/upgrade';
 import { backupDirectory, checkBackupLocation } from './backup';
 import { checkDataDirectory, databaseDataDirectory } from './component-tags';
 import type { Deployment } from './deployment';
 import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
 import { writeFileAtomic } from './env-file';
-import { InvalidActivityInput, RestoreBlocked, ValidationFailed } from './errors';
+import { InvalidActivityInput, RestoreBlocked, ValidationFailed } from '../core/errors';
 import { heartbeatWhile } from './heartbeat';
 import { readPodDefinition } from './pod-definitions';
 import {

@@ -1,19 +1,19 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import semver from 'semver';
-import { COMPATIBILITY } from '../components';
-import { formatMiB } from '../format';
-import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../platform';
-import type { BackupRecord, UpgradePlan, UpgradeRequest } from '../upgrade';
-import type { UpgradeLockOwner } from '../upgrade-lock';
+import { COMPATIBILITY } from '../core/components';
+import { formatMiB } from '../core/format';
+import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../core/platform';
+import type { BackupRecord, UpgradePlan, UpgradeRequest } from '../core/upgrade';
+import type { UpgradeLockOwner } from '../core/upgrade-lock';
 import type { Deployment } from './deployment';
 import { IMAGE_TAG_KEY } from './env-file';
-import { CommandFailed, PreflightFailed } from './errors';
+import { CommandFailed, PreflightFailed } from '../core/errors';
 import { imageExistsInRegistry, imageRef } from './images';
 import { acquireLock, claimableLock } from './lock';
 import { componentImageTag } from './component-tags';
 import { podsUnchangedByTag, readPodDefinition, type PodDefinition } from './pod-definitions';
-import { settleAll } from '../settle-all';
+import { settleAll } from '../core/settle-all';
 import { checkDowngrade } from './downgrade';
 import { createHealthProbe, deployedPods } from './health';
 

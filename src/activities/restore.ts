@@ -36,13 +36,13 @@ import {
   restoreRunDirectory,
   restoreSourceName,
   restoringDatabase,
-} from '../backup-layout';
-import { MIGRATED_DATABASES } from '../platform';
-import type { BackupFile, DatabaseRestore } from '../upgrade';
+} from '../core/backup-layout';
+import { MIGRATED_DATABASES } from '../core/platform';
+import type { BackupFile, DatabaseRestore } from '../core/upgrade';
 import type { BackupManifest } from './backup';
 import type { Deployment } from './deployment';
 import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
-import { BackupInvalid, RestoreBlocked } from './errors';
+import { BackupInvalid, RestoreBlocked } from '../core/errors';
 import { readMigrations, sameMigrations } from './migrations';
 import { stopWriters } from './writers';
 

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isImageTag } from '../platform';
+import { isImageTag } from '../core/platform';
 import type { Deployment } from './deployment';
 import { IMAGE_TAG_KEY, parseEnvFile, setEnvValue, writeFileAtomic } from './env-file';
-import { InvalidActivityInput } from './errors';
+import { InvalidActivityInput } from '../core/errors';
 
 export function createTagActivities(deployment: Deployment) {
   return {

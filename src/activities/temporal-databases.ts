@@ -1,11 +1,11 @@
 import path from 'node:path';
-import { MANIFEST_FILE, dumpFileName } from '../backup-layout';
-import { TEMPORAL_CONTAINER, TEMPORAL_DATABASES } from '../platform';
-import type { BackupRecord } from '../upgrade';
+import { MANIFEST_FILE, dumpFileName } from '../core/backup-layout';
+import { TEMPORAL_CONTAINER, TEMPORAL_DATABASES } from '../core/platform';
+import type { BackupRecord } from '../core/upgrade';
 import { backupDirectory, checkBackupLocation } from './backup';
 import type { Deployment } from './deployment';
 import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
-import { BackupInvalid } from './errors';
+import { BackupInvalid } from '../core/errors';
 import { heartbeatWhile } from './heartbeat';
 
 const STOP_SECONDS = 30;

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { ENVIRONMENT_UPGRADE_TYPES } from '../components';
-import type { LockClearance, UpgradeLock, UpgradeLockOwner, UpgradeLockState } from '../upgrade-lock';
+import { ENVIRONMENT_UPGRADE_TYPES } from '../core/components';
+import type { LockClearance, UpgradeLock, UpgradeLockOwner, UpgradeLockState } from '../core/upgrade-lock';
 import { clearLock, readLock, releaseLock } from './lock';
 
 /** An upgrade that still runs and may hold the lock: an unlock must wait for it. */

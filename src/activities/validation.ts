@@ -1,5 +1,5 @@
 import type { Deployment } from './deployment';
-import { ValidationFailed } from './errors';
+import { ValidationFailed } from '../core/errors';
 import { heartbeatWhile, pause } from './heartbeat';
 import { stripAnsi } from './output';
 

@@ -1,8 +1,8 @@
 /** What each command does once its arguments are parsed: the Temporal calls, then what they print. */
 import { Client, Connection } from '@temporalio/client';
 import { describeConnection, loadTemporalConfig, type TemporalConfig } from '../config';
-import { taskQueueFor } from '../environments';
-import { fleetTaskQueue } from '../fleet';
+import { taskQueueFor } from '../core/environments';
+import { fleetTaskQueue } from '../core/fleet';
 import {
   abortFleet,
   approveFleet,

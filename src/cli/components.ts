@@ -5,9 +5,9 @@ import {
   parseComponentRequest,
   type ComponentUpgradeRequest,
   type ParsedComponentRequest,
-} from '../components';
-import type { UpgradeReport } from '../upgrade';
-import { InvalidUpgradeRequest } from '../upgrade-request';
+} from '../core/components';
+import type { UpgradeReport } from '../core/upgrade';
+import { InvalidUpgradeRequest } from '../core/upgrade-request';
 import { UsageError } from './errors';
 import { planEnvironmentUpgrade, startEnvironmentUpgrade, type EnvironmentUpgradeStart } from './upgrades';
 

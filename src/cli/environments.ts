@@ -1,7 +1,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
-import { environmentOfWorkflowId, taskQueueFor } from '../environments';
-import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo } from '../upgrade';
+import { environmentOfWorkflowId, taskQueueFor } from '../core/environments';
+import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo } from '../core/upgrade';
 import { outcomeOf } from './upgrades';
 
 /** What `aegis-upgrade environments` says of each environment it knows of. */

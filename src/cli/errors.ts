@@ -1,5 +1,5 @@
 import { ServiceError } from '@temporalio/client';
-import type { UpgradeReport } from '../upgrade';
+import type { UpgradeReport } from '../core/upgrade';
 
 export { TemporalUnreachable } from '../config';
 

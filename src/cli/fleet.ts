@@ -13,9 +13,9 @@ import {
   fleetWorkflowId,
   type FleetProgress,
   type FleetRequest,
-} from '../fleet';
-import { InvalidFleetRequest, parseFleetRequest, type NOT_FOR_FLEETS, type ParsedFleetRequest } from '../fleet-request';
-import { checkEnvironmentName, taskQueueFor } from '../environments';
+} from '../core/fleet';
+import { InvalidFleetRequest, parseFleetRequest, type NOT_FOR_FLEETS, type ParsedFleetRequest } from '../core/fleet-request';
+import { checkEnvironmentName, taskQueueFor } from '../core/environments';
 import { WORKER_POLLED_WITHIN_MS, workerPolling } from './environments';
 import { UsageError } from './errors';
 import { requestFieldsOf, type RequestFlagValues } from './request-options';

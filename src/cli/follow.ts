@@ -1,5 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { progressQuery, type StepRecord, type UpgradeProgress, type UpgradeReport } from '../upgrade';
+import { progressQuery, type StepRecord, type UpgradeProgress, type UpgradeReport } from '../core/upgrade';
 import { renderOutcome, renderProgress, renderResult, stepLine } from './render';
 import { liveBlock, plain, type Output, type Paint } from './terminal';
 import { upgradeOutcome } from './upgrades';

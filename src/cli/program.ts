@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
-import { InvalidEnvironmentName, checkEnvironmentName } from '../environments';
+import { InvalidEnvironmentName, checkEnvironmentName } from '../core/environments';
 import * as commands from './commands';
 import { ExitCode } from './errors';
 import { addRequestFlags } from './request-options';

@@ -1,7 +1,7 @@
 /** What `aegis-upgrade fleet plan|status` print: the waves, and each environment's phase. */
-import type { FleetEnvironmentPhase, FleetProgress } from '../fleet';
+import type { FleetEnvironmentPhase, FleetProgress } from '../core/fleet';
 import type { UnpolledQueue } from './fleet';
-import type { ParsedFleetRequest } from '../fleet-request';
+import type { ParsedFleetRequest } from '../core/fleet-request';
 import { plain, type Paint } from './terminal';
 
 const PHASE_COLOUR: Partial<Record<FleetEnvironmentPhase, keyof Paint>> = {

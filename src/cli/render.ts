@@ -1,7 +1,7 @@
-import { formatDuration, formatMiB } from '../format';
-import { STOPPED_WRITERS_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../platform';
-import type { DatabaseRestore, StepRecord, UpgradePlan, UpgradeProgress, UpgradeReport } from '../upgrade';
-import { describeLock, type UnlockReport } from '../upgrade-lock';
+import { formatDuration, formatMiB } from '../core/format';
+import { STOPPED_WRITERS_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../core/platform';
+import type { DatabaseRestore, StepRecord, UpgradePlan, UpgradeProgress, UpgradeReport } from '../core/upgrade';
+import { describeLock, type UnlockReport } from '../core/upgrade-lock';
 import type { EnvironmentSummary } from './environments';
 import type { HistoryEntry } from './upgrades';
 import type { ScheduleSummary } from './schedules';

@@ -3,9 +3,9 @@
  * them from here, and the one parser checks what they give. A request field without its flag does not compile.
  */
 import { Option, type Command } from 'commander';
-import { NOT_FOR_FLEETS } from '../fleet-request';
-import { DEFAULT_APPROVAL_TIMEOUT, type UpgradeRequest } from '../upgrade';
-import { RESTORE_POLICIES, STRATEGIES } from '../upgrade-request';
+import { NOT_FOR_FLEETS } from '../core/fleet-request';
+import { DEFAULT_APPROVAL_TIMEOUT, type UpgradeRequest } from '../core/upgrade';
+import { RESTORE_POLICIES, STRATEGIES } from '../core/upgrade-request';
 
 /** The fields a flag sets: the version is the command's argument, and a dry run is what `plan` is. */
 export type RequestFlagField = Exclude<keyof UpgradeRequest, 'targetVersion' | 'dryRun'>;

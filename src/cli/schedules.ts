@@ -6,8 +6,8 @@ import {
   type Client,
   type ScheduleSpec,
 } from '@temporalio/client';
-import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo, type UpgradeRequest } from '../upgrade';
-import { startSearchAttributes } from '../search-attributes';
+import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo, type UpgradeRequest } from '../core/upgrade';
+import { startSearchAttributes } from '../core/search-attributes';
 import { UsageError } from './errors';
 import { checkedRequest } from './upgrades';
 import { checkedEnvironment } from './visibility';

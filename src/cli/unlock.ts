@@ -8,7 +8,7 @@ import {
   unlockWorkflowId,
   type UnlockReport,
   type UnlockRequest,
-} from '../upgrade-lock';
+} from '../core/upgrade-lock';
 import { UsageError } from './errors';
 
 /** The request as the lock history records it: this user on this host, and the operator's reason. */

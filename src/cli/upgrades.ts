@@ -8,9 +8,9 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { planWorkflowId } from '../environments';
-import { formatDuration } from '../format';
-import { ROLLING_ORDER, isPodName, type PodName } from '../platform';
+import { planWorkflowId } from '../core/environments';
+import { formatDuration } from '../core/format';
+import { ROLLING_ORDER, isPodName, type PodName } from '../core/platform';
 import {
   UPGRADE_WORKFLOW_TYPE,
   abortReasonSignal,
@@ -22,9 +22,9 @@ import {
   type UpgradeProgress,
   type UpgradeReport,
   type UpgradeRequest,
-} from '../upgrade';
-import { InvalidUpgradeRequest, parseUpgradeRequest } from '../upgrade-request';
-import { AegisFromVersion, AegisPhase, AegisToVersion, startSearchAttributes } from '../search-attributes';
+} from '../core/upgrade';
+import { InvalidUpgradeRequest, parseUpgradeRequest } from '../core/upgrade-request';
+import { AegisFromVersion, AegisPhase, AegisToVersion, startSearchAttributes } from '../core/search-attributes';
 import { UsageError } from './errors';
 import { requestFieldsOf, type RequestFlagValues } from './request-options';
 import { checkedEnvironment, environmentUpgradesQuery, isUpgradeOf } from './visibility';

@@ -1,10 +1,10 @@
 /** The visibility queries of `status` and `history`: the server filters on the upgrade's search attributes. */
 import type { WorkflowExecutionInfo } from '@temporalio/client';
-import { AegisEnvironment } from '../search-attributes';
-import { InvalidEnvironmentName, isEnvironmentName } from '../environments';
-import { upgradeWorkflowId, type UpgradeMemo } from '../upgrade';
+import { AegisEnvironment } from '../core/search-attributes';
+import { InvalidEnvironmentName, isEnvironmentName } from '../core/environments';
+import { upgradeWorkflowId, type UpgradeMemo } from '../core/upgrade';
 import { UsageError } from './errors';
-import { ENVIRONMENT_UPGRADE_TYPES } from '../components';
+import { ENVIRONMENT_UPGRADE_TYPES } from '../core/components';
 
 /** Quotes, backslashes and control characters: what a query literal would have to escape. */
 const NEEDS_ESCAPE = /['"\\\p{Cc}]/u;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { DEFAULT_ENVIRONMENT, InvalidEnvironmentName, checkEnvironmentName } from '../environments';
+import { DEFAULT_ENVIRONMENT, InvalidEnvironmentName, checkEnvironmentName } from '../core/environments';
 import { loadTelemetryConfig, type TelemetryConfig } from './telemetry';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import { ConfigError, reader, type Env } from './variables';

@@ -8,7 +8,7 @@ import {
 } from '@temporalio/envconfig';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_TASK_QUEUE } from '../upgrade';
+import { DEFAULT_TASK_QUEUE } from '../core/upgrade';
 import { ConfigError, reader, setVariables, type Env } from './variables';
 
 /** What the worker's `NativeConnection.connect` and the CLI's `Connection.connect` both take. */

@@ -2,7 +2,7 @@ import type { Logger } from '@temporalio/common';
 import { Runtime, type WorkerInterceptors } from '@temporalio/worker';
 import type { TelemetryConfig } from '../config/telemetry';
 import { createLogger } from './log-format';
-import { STEP_DURATION_BUCKETS, UpgradeMetric } from './metrics';
+import { STEP_DURATION_BUCKETS, UpgradeMetric } from '../core/metrics';
 
 /**
  * Sets up the process's Temporal runtime once, before any connection: every log line (the SDK's, the workflows' and

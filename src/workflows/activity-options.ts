@@ -4,7 +4,7 @@ import {
   COMPENSATION_NON_RETRYABLE_ERRORS,
   NON_RETRYABLE_ERRORS,
   NOTIFY_NON_RETRYABLE_ERRORS,
-} from '../activities/errors';
+} from '../core/errors';
 import { Patch } from './patches';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];

@@ -1,8 +1,8 @@
 import type { Duration } from '@temporalio/common';
 import { condition } from '@temporalio/workflow';
-import { isPodName, type PodName } from '../platform';
-import type { Approval } from '../upgrade';
-import { quote } from '../upgrade-request';
+import { isPodName, type PodName } from '../core/platform';
+import type { Approval } from '../core/upgrade';
+import { quote } from '../core/upgrade-request';
 
 /**
  * The upgrade's approval gates. An approval releases the gate the upgrade waits at when it arrives, and only that one:

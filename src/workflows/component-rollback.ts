@@ -1,8 +1,8 @@
 import type { ComponentPreflight } from '../activities/component-preflight';
-import { dumpFileName } from '../backup-layout';
-import type { ComponentStrategy } from '../components';
-import { DATABASE_CLIENT_PODS, DATABASE_CONTAINER, TEMPORAL_DATABASES, podFullName } from '../platform';
-import type { BackupRecord } from '../upgrade';
+import { dumpFileName } from '../core/backup-layout';
+import type { ComponentStrategy } from '../core/components';
+import { DATABASE_CLIENT_PODS, DATABASE_CONTAINER, TEMPORAL_DATABASES, podFullName } from '../core/platform';
+import type { BackupRecord } from '../core/upgrade';
 import { backupRole } from './rollback';
 
 /** What a component upgrade has touched so far: each entry is recorded before the step that changes it runs. */

@@ -3,8 +3,8 @@
  * change before it makes it (component-rollback.ts undoes them).
  */
 import type { ComponentPreflight } from '../activities/component-preflight';
-import type { ComponentStrategy, ComponentUpgradeRequest } from '../components';
-import { DATABASE_CLIENT_PODS, TEMPORAL_DATABASES } from '../platform';
+import type { ComponentStrategy, ComponentUpgradeRequest } from '../core/components';
+import { DATABASE_CLIENT_PODS, TEMPORAL_DATABASES } from '../core/platform';
 import { databaseChange, quick, redeploy, transfer } from './activity-options';
 import type { ComponentChanges } from './component-rollback';
 import type { UpgradeRun } from './upgrade-steps';

@@ -1,5 +1,5 @@
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
-import { WRONG_ENVIRONMENT } from '../activities/errors';
+import { WRONG_ENVIRONMENT } from '../core/errors';
 
 /** The worker refused the activity as another environment's (a misrouted task): it ran nothing, took no lock. */
 export function refusedAsWrongEnvironment(error: unknown): boolean {

@@ -1,5 +1,5 @@
 import { workflowInfo } from '@temporalio/workflow';
-import type { UpgradeLockOwner } from '../upgrade-lock';
+import type { UpgradeLockOwner } from '../core/upgrade-lock';
 
 /**
  * This upgrade as the owner of the deployment's lock: its workflow ID and the run that started it. A new upgrade

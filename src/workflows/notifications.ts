@@ -1,9 +1,9 @@
 import { CancellationScope, patched, workflowInfo } from '@temporalio/workflow';
-import { COMPONENT_WORKFLOW_TYPE, parseComponentRequest } from '../components';
-import { upgradeNotification, type UpgradeEvent, type UpgradeEventFacts } from '../notifications';
-import type { PodName } from '../platform';
-import type { UpgradePhase } from '../upgrade';
-import { asksDryRun, parseUpgradeRequest } from '../upgrade-request';
+import { COMPONENT_WORKFLOW_TYPE, parseComponentRequest } from '../core/components';
+import { upgradeNotification, type UpgradeEvent, type UpgradeEventFacts } from '../core/notifications';
+import type { PodName } from '../core/platform';
+import type { UpgradePhase } from '../core/upgrade';
+import { asksDryRun, parseUpgradeRequest } from '../core/upgrade-request';
 import { deliver } from './activity-options';
 import { Patch } from './patches';
 import { errorMessage } from './progress';

@@ -1,4 +1,4 @@
-import type { StepRecord, UpgradePhase, UpgradeProgress } from '../upgrade';
+import type { StepRecord, UpgradePhase, UpgradeProgress } from '../core/upgrade';
 import type { StepObserver } from './telemetry';
 
 /**

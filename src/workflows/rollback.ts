@@ -1,4 +1,4 @@
-import { PRE_RESTORE_DIRECTORY, restoreSourceName, restoringDatabase } from '../backup-layout';
+import { PRE_RESTORE_DIRECTORY, restoreSourceName, restoringDatabase } from '../core/backup-layout';
 import {
   DATABASE_CONTAINER,
   DATABASE_WRITERS,
@@ -7,9 +7,9 @@ import {
   UPGRADE_LOCK_FILE,
   rollbackImageTag,
   type PodName,
-} from '../platform';
-import type { BackupRecord, RestoreDatabasePolicy } from '../upgrade';
-import type { UpgradeLockOwner } from '../upgrade-lock';
+} from '../core/platform';
+import type { BackupRecord, RestoreDatabasePolicy } from '../core/upgrade';
+import type { UpgradeLockOwner } from '../core/upgrade-lock';
 
 /** What the upgrade has touched so far: each entry is recorded before the step that changes it runs. */
 export interface UpgradeChanges {

@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
-import type { PodName } from '../platform';
-import { UpgradeFailureType, type UpgradeCause, type UpgradeReport } from '../upgrade';
+import type { PodName } from '../core/platform';
+import { UpgradeFailureType, type UpgradeCause, type UpgradeReport } from '../core/upgrade';
 import { Patch } from './patches';
 import { errorMessage } from './progress';
 import type { UpgradeRun } from './upgrade-steps';

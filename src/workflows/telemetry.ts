@@ -1,10 +1,10 @@
 import { log, metricMeter } from '@temporalio/workflow';
-import { formatDuration } from '../format';
-import { UpgradeMetric } from '../telemetry/metrics';
-import { environmentOf, type StepRecord, type UpgradeOutcome, type UpgradePhase } from '../upgrade';
+import { formatDuration } from '../core/format';
+import { UpgradeMetric } from '../core/metrics';
+import { environmentOf, type StepRecord, type UpgradeOutcome, type UpgradePhase } from '../core/upgrade';
 import type { ProgressLog } from './progress';
 import type { RollbackStep } from './rollback';
-import { asksDryRun } from '../upgrade-request';
+import { asksDryRun } from '../core/upgrade-request';
 
 /*
  * What the workflow tells the worker's log and metrics. Both go through the SDK's sinks: nothing is recorded in the

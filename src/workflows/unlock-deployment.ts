@@ -1,14 +1,14 @@
 import { ApplicationFailure, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { UpgradeActivities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../activities/errors';
-import { environmentOf } from '../upgrade';
+import { NON_RETRYABLE_ERRORS } from '../core/errors';
+import { environmentOf } from '../core/upgrade';
 import {
   UnlockFailureType,
   describeLock,
   unlockRequestProblems,
   type UnlockReport,
   type UnlockRequest,
-} from '../upgrade-lock';
+} from '../core/upgrade-lock';
 import { Patch } from './patches';
 import { errorMessage } from './progress';
 

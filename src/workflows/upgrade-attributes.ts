@@ -1,7 +1,7 @@
 import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import { upgradeSearchAttributes, type UpgradeAttributes } from '../search-attributes';
-import type { UpgradeProgress } from '../upgrade';
-import { asksDryRun } from '../upgrade-request';
+import { upgradeSearchAttributes, type UpgradeAttributes } from '../core/search-attributes';
+import type { UpgradeProgress } from '../core/upgrade';
+import { asksDryRun } from '../core/upgrade-request';
 import { Patch } from './patches';
 
 /**

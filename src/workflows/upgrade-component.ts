@@ -1,7 +1,7 @@
 import type { ComponentPreflight } from '../activities/component-preflight';
-import { parseComponentRequest, type ComponentUpgradeRequest } from '../components';
-import { TEMPORAL_CONTAINER, DATABASE_CONTAINER } from '../platform';
-import type { UpgradeReport } from '../upgrade';
+import { parseComponentRequest, type ComponentUpgradeRequest } from '../core/components';
+import { TEMPORAL_CONTAINER, DATABASE_CONTAINER } from '../core/platform';
+import type { UpgradeReport } from '../core/upgrade';
 import { compensate, preflightCheck } from './activity-options';
 import {
   manualComponentRollbackSteps,

@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { UpgradeActivities } from '../activities';
-import { taskQueueFor } from '../environments';
+import { taskQueueFor } from '../core/environments';
 import {
   FleetFailureType,
   approveWaveSignal,
@@ -28,16 +28,16 @@ import {
   type FleetEnvironmentProgress,
   type FleetProgress,
   type FleetRequest,
-} from '../fleet';
-import { InvalidFleetRequest, parseFleetRequest, upgradeOptionsOf, type ParsedFleetRequest } from '../fleet-request';
-import { startSearchAttributes } from '../search-attributes';
+} from '../core/fleet';
+import { InvalidFleetRequest, parseFleetRequest, upgradeOptionsOf, type ParsedFleetRequest } from '../core/fleet-request';
+import { startSearchAttributes } from '../core/search-attributes';
 import {
   UpgradeFailureType,
   upgradeWorkflowId,
   type UpgradeMemo,
   type UpgradeReport,
   type UpgradeRequest,
-} from '../upgrade';
+} from '../core/upgrade';
 import { Patch } from './patches';
 import { errorMessage } from './progress';
 import { upgradePlatform } from './upgrade-platform';

@@ -1,7 +1,7 @@
 import { getExternalWorkflowHandle, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
-import { upgradeStartedSignal } from '../fleet';
-import { ROLLING_ORDER, type PodName } from '../platform';
-import { environmentOf, type UpgradeReport, type UpgradeRequest } from '../upgrade';
+import { upgradeStartedSignal } from '../core/fleet';
+import { ROLLING_ORDER, type PodName } from '../core/platform';
+import { environmentOf, type UpgradeReport, type UpgradeRequest } from '../core/upgrade';
 import { compensate, quick } from './activity-options';
 import { Patch } from './patches';
 import { manualRollbackSteps, planRollback, type RollbackStep } from './rollback';

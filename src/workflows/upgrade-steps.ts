@@ -8,7 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PreflightReport } from '../activities/preflight';
-import type { PodName } from '../platform';
+import type { PodName } from '../core/platform';
 import {
   UpgradeFailureType,
   abortReasonSignal,
@@ -21,9 +21,9 @@ import {
   type UpgradePhase,
   type UpgradeReport,
   type UpgradeRequest,
-} from '../upgrade';
-import type { UpgradeLockOwner } from '../upgrade-lock';
-import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from '../upgrade-request';
+} from '../core/upgrade';
+import type { UpgradeLockOwner } from '../core/upgrade-lock';
+import { parseUpgradeRequest, requestedVersion, type ParsedUpgradeRequest } from '../core/upgrade-request';
 import { databaseChange, preflightCheck, quick, redeploy, transfer } from './activity-options';
 import { ApprovalGates } from './approvals';
 import { refusedAsWrongEnvironment } from './environment';
@@ -31,7 +31,7 @@ import { upgradeLockOwner } from './lock';
 import { UpgradeNotifier } from './notifications';
 import { Patch } from './patches';
 import { ProgressLog, errorMessage } from './progress';
-import { settleAll } from '../settle-all';
+import { settleAll } from '../core/settle-all';
 import { showCurrentDetails, upsertUpgradeAttributes } from './upgrade-attributes';
 import { lockNotReleased, rollbackPinTag, type UpgradeChanges } from './rollback';
 import type { PlannedStep } from './runner';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { backupDirectory, checkBackupLocation, createBackupActivities } from '../../src/activities/backup';
 import type { Deployment } from '../../src/activities/deployment';
 import { activityEnvironment } from '../helpers/activity-environment';
-import { InvalidActivityInput } from '../../src/activities/errors';
+import { InvalidActivityInput } from '../../src/core/errors';
 
 const BACKUP_DIR = '/srv/aegis-deploy/backups';
 

@@ -1,7 +1,7 @@
 import type { LogMetadata, Logger } from '@temporalio/common';
 import { createCommandRunner } from '../../src/activities/command';
 import { parseEnvFile, secretValues } from '../../src/activities/env-file';
-import { CommandFailed } from '../../src/activities/errors';
+import { CommandFailed } from '../../src/core/errors';
 
 /** A command that prints `text` and fails, through the real runner (execa), hiding `secrets`. */
 async function failure(text: string, secrets: string[]): Promise<CommandFailed> {

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { checkDowngrade, compareVersions } from '../../src/activities/downgrade';
-import { PreflightFailed } from '../../src/activities/errors';
+import { PreflightFailed } from '../../src/core/errors';
 
 describe('compareVersions', () => {
   it.each([

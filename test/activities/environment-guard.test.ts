@@ -7,7 +7,7 @@ import {
   guardEnvironment,
   type ServedEnvironment,
 } from '../../src/activities/environment-guard';
-import { WRONG_ENVIRONMENT } from '../../src/activities/errors';
+import { WRONG_ENVIRONMENT } from '../../src/core/errors';
 import { activityEnvironment } from '../helpers/activity-environment';
 
 const ROOT = '/srv/aegis-staging';

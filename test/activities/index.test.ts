@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import type { RunCommand } from '../../src/activities/command';
 import { FLEET_ACTIVITIES } from '../../src/activities/environment-guard';
-import { WRONG_ENVIRONMENT } from '../../src/activities/errors';
+import { WRONG_ENVIRONMENT } from '../../src/core/errors';
 import { loadConfig } from '../../src/config';
 import { activityEnvironment } from '../helpers/activity-environment';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { UpgradeLockChanged, UpgradeLocked } from '../../src/activities/errors';
+import { UpgradeLockChanged, UpgradeLocked } from '../../src/core/errors';
 import {
   acquireLock,
   claimableLock,
@@ -11,7 +11,7 @@ import {
   readLock,
   releaseLock,
 } from '../../src/activities/lock';
-import type { UpgradeLock } from '../../src/upgrade-lock';
+import type { UpgradeLock } from '../../src/core/upgrade-lock';
 
 /** Two runs of the hand-started upgrade of docs/temporal-recipes.md: the same workflow ID, each its own run. */
 const FIRST = { workflowId: 'aegis-upgrade-default', runId: 'run-1', fromVersion: '1.2.0', toVersion: '1.3.0' };

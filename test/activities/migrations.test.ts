@@ -1,5 +1,5 @@
 import type { Deployment } from '../../src/activities/deployment';
-import { MigrationFailed } from '../../src/activities/errors';
+import { MigrationFailed } from '../../src/core/errors';
 import {
   createMigrationActivities,
   judgeMigrationLog,
@@ -7,7 +7,7 @@ import {
   type MigrationRow,
 } from '../../src/activities/migrations';
 import { loadConfig } from '../../src/config';
-import { RUNTIME_CONTAINER } from '../../src/platform';
+import { RUNTIME_CONTAINER } from '../../src/core/platform';
 import { activityEnvironment } from '../helpers/activity-environment';
 
 /** One runtime log line as `tracing` prints it to a terminal: dimmed time, coloured level, dimmed target. */

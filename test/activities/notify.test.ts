@@ -1,7 +1,7 @@
-import { WebhookRefused, WebhookUndelivered } from '../../src/activities/errors';
+import { WebhookRefused, WebhookUndelivered } from '../../src/core/errors';
 import { createNotifyActivities, type PostJson } from '../../src/activities/notify';
 import type { WebhookConfig } from '../../src/config/webhooks';
-import { upgradeNotification, type UpgradeNotification } from '../../src/notifications';
+import { upgradeNotification, type UpgradeNotification } from '../../src/core/notifications';
 import { activityEnvironment } from '../helpers/activity-environment';
 import { upgradeReport } from '../helpers/reports';
 

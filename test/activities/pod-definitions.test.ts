@@ -18,7 +18,7 @@ import {
   readPodDefinition,
   renderPodDefinition,
 } from '../../src/activities/pod-definitions';
-import { ROLLING_ORDER } from '../../src/platform';
+import { ROLLING_ORDER } from '../../src/core/platform';
 import { deployReference } from '../helpers/deploy-reference';
 import { REPO_ROOT } from '../helpers/repo';
 

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PreflightFailed } from '../../src/activities/errors';
+import { PreflightFailed } from '../../src/core/errors';
 import { createPostgresMajorChecks, spaceShortfalls } from '../../src/activities/postgres-major-checks';
 import { activityEnvironment } from '../helpers/activity-environment';
 import { localDeployment, startLocalPostgres } from '../helpers/local-postgres';

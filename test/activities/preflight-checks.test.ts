@@ -6,10 +6,10 @@ import path from 'node:path';
 import { createCommandRunner, type RunCommand } from '../../src/activities/command';
 import { createDeployment, type Deployment } from '../../src/activities/deployment';
 import { readDeployEnv, secretValues } from '../../src/activities/env-file';
-import { PreflightFailed } from '../../src/activities/errors';
+import { PreflightFailed } from '../../src/core/errors';
 import { createPreflightActivities, type PreflightReport } from '../../src/activities/preflight';
 import { loadConfig } from '../../src/config';
-import type { PodName } from '../../src/platform';
+import type { PodName } from '../../src/core/platform';
 import { activityEnvironment } from '../helpers/activity-environment';
 
 /**

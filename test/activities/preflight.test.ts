@@ -1,7 +1,7 @@
-import { PreflightFailed } from '../../src/activities/errors';
+import { PreflightFailed } from '../../src/core/errors';
 import { parsePodDefinition } from '../../src/activities/pod-definitions';
 import { partlyUpgraded, profilePods, resolvePods, temporalServerVersion } from '../../src/activities/preflight';
-import type { UpgradeRequest } from '../../src/upgrade';
+import type { UpgradeRequest } from '../../src/core/upgrade';
 import { thrown } from '../helpers/thrown';
 
 /** aegis-deploy's `profiles/full.conf`: pods that are not upgraded (secrets, storage, iam) sit among the others. */

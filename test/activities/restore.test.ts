@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createBackupActivities } from '../../src/activities/backup';
 import type { Deployment } from '../../src/activities/deployment';
 import type { RestoreResult } from '../../src/activities/restore';
-import type { BackupRecord } from '../../src/upgrade';
+import type { BackupRecord } from '../../src/core/upgrade';
 import { activityEnvironment } from '../helpers/activity-environment';
 import { localDeployment, startLocalPostgres } from '../helpers/local-postgres';
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Deployment } from '../../src/activities/deployment';
-import { InvalidActivityInput, NON_RETRYABLE_ERRORS } from '../../src/activities/errors';
+import { InvalidActivityInput, NON_RETRYABLE_ERRORS } from '../../src/core/errors';
 import { createTagActivities } from '../../src/activities/tag';
 import { activityEnvironment } from '../helpers/activity-environment';
 

@@ -1,7 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, RetryState } from '@temporalio/common';
 import { formatScaleTable, incompleteUpgrade, type ScaleResult } from '../../bench/scale';
-import type { UpgradeReport } from '../../src/upgrade';
+import type { UpgradeReport } from '../../src/core/upgrade';
 
 function result(upgrades: number, overrides: Partial<ScaleResult> = {}): ScaleResult {
   return {

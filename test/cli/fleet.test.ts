@@ -2,7 +2,7 @@ import * as commands from '../../src/cli/commands';
 import { fleetRequest } from '../../src/cli/fleet';
 import { UsageError } from '../../src/cli/errors';
 import { renderFleetPlan, renderFleetProgress } from '../../src/cli/render-fleet';
-import { parseFleetRequest } from '../../src/fleet-request';
+import { parseFleetRequest } from '../../src/core/fleet-request';
 import { thrown } from '../helpers/thrown';
 
 const printed = async (run: () => Promise<number>): Promise<{ exitCode: number; text: string }> => {

@@ -1,7 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { followUpgrade } from '../../src/cli/follow';
 import { liveBlock, paintFor, type Output } from '../../src/cli/terminal';
-import type { StepRecord, UpgradeProgress, UpgradeReport } from '../../src/upgrade';
+import type { StepRecord, UpgradeProgress, UpgradeReport } from '../../src/core/upgrade';
 
 /** What a terminal or a pipe received, write by write. */
 function recorder(tty: boolean, columns?: number): Output & { writes: string[]; text: () => string } {

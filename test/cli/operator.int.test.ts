@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { progressQuery, type UpgradeProgress, type UpgradeReport } from '../../src/upgrade';
+import { progressQuery, type UpgradeProgress, type UpgradeReport } from '../../src/core/upgrade';
 import { REPO_ROOT } from '../helpers/repo';
 import { backupsIn, clearServer, imageTag, runningImages, usePlatform, waitFor } from '../helpers/platform';
 import { recordHistory } from '../helpers/histories';

@@ -10,9 +10,9 @@ import {
   type RequestFlagField,
 } from '../../src/cli/request-options';
 import { upgradeRequest } from '../../src/cli/upgrades';
-import { parseFleetRequest } from '../../src/fleet-request';
-import { DEFAULT_APPROVAL_TIMEOUT } from '../../src/upgrade';
-import { UPGRADE_REQUEST_FIELDS, parseUpgradeRequest } from '../../src/upgrade-request';
+import { parseFleetRequest } from '../../src/core/fleet-request';
+import { DEFAULT_APPROVAL_TIMEOUT } from '../../src/core/upgrade';
+import { UPGRADE_REQUEST_FIELDS, parseUpgradeRequest } from '../../src/core/upgrade-request';
 import { thrown } from '../helpers/thrown';
 
 // The parse layer: each command's options as its operation receives them, no server.

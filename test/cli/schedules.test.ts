@@ -1,7 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { createSchedule, deleteSchedule, triggerSchedule } from '../../src/cli/schedules';
 import { UsageError } from '../../src/cli/errors';
-import type { UpgradeRequest } from '../../src/upgrade';
+import type { UpgradeRequest } from '../../src/core/upgrade';
 
 describe('createSchedule', () => {
   it('refuses a bad request before it creates anything: it would fail every window, unattended', async () => {

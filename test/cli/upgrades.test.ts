@@ -2,7 +2,7 @@ import { UsageError } from '../../src/cli/errors';
 import { componentRequest } from '../../src/cli/components';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { retryingActivities, upgradeRequest, withRetries } from '../../src/cli/upgrades';
-import type { UpgradeProgress } from '../../src/upgrade';
+import type { UpgradeProgress } from '../../src/core/upgrade';
 import { thrown } from '../helpers/thrown';
 
 describe('upgradeRequest', () => {

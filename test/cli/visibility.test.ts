@@ -7,8 +7,8 @@ import {
   queryLiteral,
   unregisteredSearchAttributes,
 } from '../../src/cli/visibility';
-import { AegisEnvironment } from '../../src/search-attributes';
-import { InvalidEnvironmentName, isEnvironmentName } from '../../src/environments';
+import { AegisEnvironment } from '../../src/core/search-attributes';
+import { InvalidEnvironmentName, isEnvironmentName } from '../../src/core/environments';
 import { thrown } from '../helpers/thrown';
 
 describe('environment names', () => {

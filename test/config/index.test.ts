@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
-import { DEFAULT_TASK_QUEUE } from '../../src/upgrade';
+import { DEFAULT_TASK_QUEUE } from '../../src/core/upgrade';
 import { thrown } from '../helpers/thrown';
 
 const ROOT = '/srv/aegis-deploy';

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { UpgradeReport } from '../../src/upgrade';
+import type { UpgradeReport } from '../../src/core/upgrade';
 import { REPO_ROOT } from '../helpers/repo';
 import { startDevServer, type DevServer } from '../helpers/temporal-server';
 import { makeCertificates, startTlsProxy, type Certificates, type TlsProxy } from '../helpers/tls';

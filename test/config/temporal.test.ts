@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, describeConnection, loadTemporalConfig } from '../../src/config';
-import { DEFAULT_TASK_QUEUE } from '../../src/upgrade';
+import { DEFAULT_TASK_QUEUE } from '../../src/core/upgrade';
 import { thrown } from '../helpers/thrown';
 
 const API_KEY = 'secret-api-key-7f3a';

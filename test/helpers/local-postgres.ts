@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { createCommandRunner, type CommandOptions, type RunCommand } from '../../src/activities/command';
 import type { Deployment } from '../../src/activities/deployment';
-import { DATABASE_CONTAINER } from '../../src/platform';
+import { DATABASE_CONTAINER } from '../../src/core/platform';
 
 /** The PostgreSQL 15 binaries the sandbox's database image is built from (the project's bootstrap installs them). */
 const BIN = '/usr/lib/postgresql/15/bin';

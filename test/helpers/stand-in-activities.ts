@@ -7,9 +7,9 @@ import type { UpgradeActivities } from '../../src/activities';
 import { acquireLock } from '../../src/activities/lock';
 import { createLockActivities } from '../../src/activities/unlock';
 import { postgresImageTag } from '../../src/activities/component-tags';
-import { ComponentUpgradeRefused, planComponentUpgrade, temporalImageTag } from '../../src/components';
-import type { PodName } from '../../src/platform';
-import { UPGRADE_WORKFLOW_TYPE, type UpgradeRequest } from '../../src/upgrade';
+import { ComponentUpgradeRefused, planComponentUpgrade, temporalImageTag } from '../../src/core/components';
+import type { PodName } from '../../src/core/platform';
+import { UPGRADE_WORKFLOW_TYPE, type UpgradeRequest } from '../../src/core/upgrade';
 import { REPO_ROOT } from './repo';
 import { startDevServer, type DevServer } from './temporal-server';
 

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { UPGRADE_SEARCH_ATTRIBUTES, searchAttributeTypeName } from '../../src/search-attributes';
+import { UPGRADE_SEARCH_ATTRIBUTES, searchAttributeTypeName } from '../../src/core/search-attributes';
 import { MissingDependency, REPO_ROOT } from './repo';
 
 /** The real Temporal dev server (the `temporal` CLI built by the bootstrap), on a free port, state in SQLite. */

@@ -1,4 +1,4 @@
-import type { UpgradeReport } from '../../src/upgrade';
+import type { UpgradeReport } from '../../src/core/upgrade';
 
 /** One line of the worker's log with AEGIS_LOG_FORMAT=json: the fields the tests read. */
 export interface LogLine {

@@ -1,7 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { approveUpgrade } from '../../src/cli/upgrades';
 import { UsageError } from '../../src/cli/errors';
-import { approveSignal, progressQuery, type UpgradeProgress, type UpgradeReport } from '../../src/upgrade';
+import { approveSignal, progressQuery, type UpgradeProgress, type UpgradeReport } from '../../src/core/upgrade';
 import { startStandInServer, until, type StandInServer } from '../helpers/stand-in-activities';
 
 const SETUP_TIMEOUT_MS = 2 * 60_000;

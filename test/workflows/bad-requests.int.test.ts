@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { UPGRADE_WORKFLOW_TYPE, UpgradeFailureType, type UpgradeReport } from '../../src/upgrade';
+import { UPGRADE_WORKFLOW_TYPE, UpgradeFailureType, type UpgradeReport } from '../../src/core/upgrade';
 import { BAD_REQUESTS } from '../helpers/bad-requests';
 import { upgradeFailure } from '../helpers/platform';
 import { startDevServer, temporalCliBinary, type DevServer } from '../helpers/temporal-server';

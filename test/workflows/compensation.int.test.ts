@@ -1,9 +1,9 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { InvalidActivityInput } from '../../src/activities/errors';
+import { InvalidActivityInput } from '../../src/core/errors';
 import { upgradeState } from '../../src/cli/upgrades';
-import type { PodName } from '../../src/platform';
-import { UpgradeFailureType, environmentOf, type UpgradeProgress, type UpgradeReport } from '../../src/upgrade';
+import type { PodName } from '../../src/core/platform';
+import { UpgradeFailureType, environmentOf, type UpgradeProgress, type UpgradeReport } from '../../src/core/upgrade';
 import { upgradeFailure } from '../helpers/platform';
 import {
   startStandInServer,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { COMPONENT_WORKFLOW_TYPE, type ComponentUpgradeRequest } from '../../src/components';
-import { UpgradeFailureType, progressQuery, type UpgradeReport } from '../../src/upgrade';
+import { COMPONENT_WORKFLOW_TYPE, type ComponentUpgradeRequest } from '../../src/core/components';
+import { UpgradeFailureType, progressQuery, type UpgradeReport } from '../../src/core/upgrade';
 import { upgradeFailure } from '../helpers/platform';
 import { startStandInServer, type StandInScenario, type StandInServer } from '../helpers/stand-in-activities';
 

@@ -1,7 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { FleetFailureType, fleetWorkflowId, type FleetProgress } from '../../src/fleet';
-import { upgradeWorkflowId, type UpgradeRequest } from '../../src/upgrade';
+import { FleetFailureType, fleetWorkflowId, type FleetProgress } from '../../src/core/fleet';
+import { upgradeWorkflowId, type UpgradeRequest } from '../../src/core/upgrade';
 import { FROM_VERSION, startStandInFleet, type StandInFleet } from '../helpers/fleet';
 import { recordEveryRun } from '../helpers/histories';
 

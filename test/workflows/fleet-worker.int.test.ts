@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { FleetFailureType, fleetTaskQueue, type FleetProgress } from '../../src/fleet';
+import { FleetFailureType, fleetTaskQueue, type FleetProgress } from '../../src/core/fleet';
 import { startDevServer, temporalCliBinary, type DevServer } from '../helpers/temporal-server';
 import { startWorker, type WorkerProcess } from '../helpers/worker-process';
 

@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as commands from '../../src/cli/commands';
 import { ApplicationFailure } from '@temporalio/common';
-import { taskQueueFor } from '../../src/environments';
-import { AegisEnvironment } from '../../src/search-attributes';
-import { FleetFailureType, fleetProgressQuery, type FleetProgress } from '../../src/fleet';
-import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeRequest } from '../../src/upgrade';
+import { taskQueueFor } from '../../src/core/environments';
+import { AegisEnvironment } from '../../src/core/search-attributes';
+import { FleetFailureType, fleetProgressQuery, type FleetProgress } from '../../src/core/fleet';
+import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeRequest } from '../../src/core/upgrade';
 import { FROM_VERSION, startStandInFleet, type StandInEnvironment, type StandInFleet } from '../helpers/fleet';
 import { until } from '../helpers/stand-in-activities';
 

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { lockHistoryPath, readLock } from '../../src/activities/lock';
 import { UsageError } from '../../src/cli/errors';
 import { unlockDeployment, unlockRequest } from '../../src/cli/unlock';
-import { UpgradeFailureType, type UpgradeRequest } from '../../src/upgrade';
-import { UNLOCK_WORKFLOW_TYPE, UnlockFailureType, type UnlockReport } from '../../src/upgrade-lock';
+import { UpgradeFailureType, type UpgradeRequest } from '../../src/core/upgrade';
+import { UNLOCK_WORKFLOW_TYPE, UnlockFailureType, type UnlockReport } from '../../src/core/upgrade-lock';
 import { upgradeFailure } from '../helpers/platform';
 import { startStandInServer, until, type StandInScenario, type StandInServer } from '../helpers/stand-in-activities';
 

@@ -2,15 +2,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createNotifyActivities } from '../../src/activities/notify';
 import { loadWebhooks } from '../../src/config/webhooks';
-import { planWorkflowId } from '../../src/environments';
-import type { UpgradeEvent, UpgradeNotification } from '../../src/notifications';
+import { planWorkflowId } from '../../src/core/environments';
+import type { UpgradeEvent, UpgradeNotification } from '../../src/core/notifications';
 import {
   UpgradeFailureType,
   approveSignal,
   progressQuery,
   type UpgradeReport,
   type UpgradeRequest,
-} from '../../src/upgrade';
+} from '../../src/core/upgrade';
 import { upgradeFailure } from '../helpers/platform';
 import { startStandInServer, until, type StandInScenario, type StandInServer } from '../helpers/stand-in-activities';
 import { freePort } from '../helpers/temporal-server';

@@ -1,4 +1,4 @@
-import { isImageTag, type PodName } from '../../src/platform';
+import { isImageTag, type PodName } from '../../src/core/platform';
 import {
   lockNotReleased,
   manualRollbackSteps,

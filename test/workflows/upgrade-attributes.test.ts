@@ -1,4 +1,4 @@
-import type { StepRecord, UpgradeProgress } from '../../src/upgrade';
+import type { StepRecord, UpgradeProgress } from '../../src/core/upgrade';
 import { currentDetails } from '../../src/workflows/upgrade-attributes';
 
 const step = (id: string, title: string, status: StepRecord['status'], extra: Partial<StepRecord> = {}) => ({

@@ -6,7 +6,7 @@ import {
   type UpgradePhase,
   type UpgradeReport,
   type UpgradeRequest,
-} from '../../src/upgrade';
+} from '../../src/core/upgrade';
 import { recordHistory } from '../helpers/histories';
 import { upgradeFailure } from '../helpers/platform';
 import {

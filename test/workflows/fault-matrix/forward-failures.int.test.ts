@@ -1,4 +1,4 @@
-import { UpgradeFailureType } from '../../../src/upgrade';
+import { UpgradeFailureType } from '../../../src/core/upgrade';
 import { backupsIn, startUpgrade, upgradeFailure } from '../../helpers/platform';
 import { SCENARIO_TIMEOUT_MS, FORWARD_FAILURES, matrixRequest, useFaultMatrix } from '../../helpers/fault-matrix';
 

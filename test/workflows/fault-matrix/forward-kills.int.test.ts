@@ -1,4 +1,4 @@
-import { progressQuery } from '../../../src/upgrade';
+import { progressQuery } from '../../../src/core/upgrade';
 import { type Fault } from '../../helpers/faults';
 import { startUpgrade, waitFor } from '../../helpers/platform';
 import {

@@ -1,8 +1,8 @@
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { UPGRADE_LOCK_HISTORY_FILE } from '../../../src/platform';
-import { UpgradeFailureType, progressQuery, upgradeWorkflowId, type UpgradeReport } from '../../../src/upgrade';
+import { UPGRADE_LOCK_HISTORY_FILE } from '../../../src/core/platform';
+import { UpgradeFailureType, progressQuery, upgradeWorkflowId, type UpgradeReport } from '../../../src/core/upgrade';
 import { type Fault } from '../../helpers/faults';
 import { backupsIn, runningImages, startUpgrade, upgradeFailure, waitFor } from '../../helpers/platform';
 import { SCENARIO_TIMEOUT_MS, TERMINATED_AFTER_WRITERS_STOP, useFaultMatrix } from '../../helpers/fault-matrix';

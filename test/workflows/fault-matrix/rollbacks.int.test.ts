@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { UpgradeFailureType, approveSignal, progressQuery, upgradeWorkflowId } from '../../../src/upgrade';
+import { UpgradeFailureType, approveSignal, progressQuery, upgradeWorkflowId } from '../../../src/core/upgrade';
 import { type Fault } from '../../helpers/faults';
 import { dumpEveryDatabase, psql, startUpgrade, upgradeFailure, waitFor } from '../../helpers/platform';
 import { recordHistory } from '../../helpers/histories';

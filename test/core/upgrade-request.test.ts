@@ -1,6 +1,6 @@
-import { DEFAULT_APPROVAL_TIMEOUT } from '../src/upgrade';
-import { InvalidUpgradeRequest, parseUpgradeRequest, requestedVersion } from '../src/upgrade-request';
-import { BAD_REQUESTS } from './helpers/bad-requests';
+import { DEFAULT_APPROVAL_TIMEOUT } from '../../src/core/upgrade';
+import { InvalidUpgradeRequest, parseUpgradeRequest, requestedVersion } from '../../src/core/upgrade-request';
+import { BAD_REQUESTS } from '../helpers/bad-requests';
 
 /** The InvalidUpgradeRequest that parsing `input` throws; fails the test when it throws nothing or something else. */
 function refusal(input: unknown): InvalidUpgradeRequest {

@@ -1,6 +1,6 @@
-import { upgradeNotification, type UpgradeEventFacts } from '../src/notifications';
-import type { UpgradeReport } from '../src/upgrade';
-import { upgradeReport } from './helpers/reports';
+import { upgradeNotification, type UpgradeEventFacts } from '../../src/core/notifications';
+import type { UpgradeReport } from '../../src/core/upgrade';
+import { upgradeReport } from '../helpers/reports';
 
 const WORKFLOW_ID = 'aegis-upgrade-staging';
 const AT = '2026-11-27T03:00:05.000Z';

@@ -6,10 +6,10 @@ import {
   isEnvironmentName,
   planWorkflowId,
   taskQueueFor,
-} from '../src/environments';
-import { DEFAULT_TASK_QUEUE, upgradeWorkflowId } from '../src/upgrade';
-import { unlockWorkflowId } from '../src/upgrade-lock';
-import { thrown } from './helpers/thrown';
+} from '../../src/core/environments';
+import { DEFAULT_TASK_QUEUE, upgradeWorkflowId } from '../../src/core/upgrade';
+import { unlockWorkflowId } from '../../src/core/upgrade-lock';
+import { thrown } from '../helpers/thrown';
 
 describe('environment names', () => {
   it.each(['default', 'staging', 'eu-west-1', 'site-2', '7', 'a'.repeat(63)])('accepts %s', (name) => {

@@ -5,9 +5,9 @@ import {
   parseComponentRequest,
   planComponentUpgrade,
   temporalImageTag,
-} from '../src/components';
-import { InvalidUpgradeRequest } from '../src/upgrade-request';
-import { thrown } from './helpers/thrown';
+} from '../../src/core/components';
+import { InvalidUpgradeRequest } from '../../src/core/upgrade-request';
+import { thrown } from '../helpers/thrown';
 
 const refusal = (input: unknown) => thrown(InvalidUpgradeRequest, () => parseComponentRequest(input)).message;
 const plan = (component: 'postgres' | 'temporal', from: string, to: string, allowUnsupported = false) =>

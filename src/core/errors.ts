@@ -2,7 +2,7 @@
  * What can go wrong in an activity, as named errors. Temporal reports each by its `name`; the ones a retry
  * cannot fix are listed once, in NON_RETRYABLE_ERRORS.
  */
-import { quote } from '../upgrade-request';
+import { quote } from './upgrade-request';
 
 /** A command exited non-zero. Its output is cut to the last lines and carries no secret. */
 export class CommandFailed extends Error {

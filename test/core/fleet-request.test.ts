@@ -1,7 +1,7 @@
-import { InvalidFleetRequest, parseFleetRequest, planWaves, upgradeOptionsOf } from '../src/fleet-request';
-import { defaultQueueOfFleet, fleetTaskQueue, fleetWorkflowId } from '../src/fleet';
-import { environmentOfWorkflowId, taskQueueFor } from '../src/environments';
-import { thrown } from './helpers/thrown';
+import { InvalidFleetRequest, parseFleetRequest, planWaves, upgradeOptionsOf } from '../../src/core/fleet-request';
+import { defaultQueueOfFleet, fleetTaskQueue, fleetWorkflowId } from '../../src/core/fleet';
+import { environmentOfWorkflowId, taskQueueFor } from '../../src/core/environments';
+import { thrown } from '../helpers/thrown';
 
 const names = (count: number) => Array.from({ length: count }, (_, index) => `env-${index + 1}`);
 

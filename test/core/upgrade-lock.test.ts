@@ -1,7 +1,7 @@
-import { UsageError } from '../src/cli/errors';
-import { unlockRequest } from '../src/cli/unlock';
-import { unlockRequestProblems, unlockWorkflowId } from '../src/upgrade-lock';
-import { thrown } from './helpers/thrown';
+import { UsageError } from '../../src/cli/errors';
+import { unlockRequest } from '../../src/cli/unlock';
+import { unlockRequestProblems, unlockWorkflowId } from '../../src/core/upgrade-lock';
+import { thrown } from '../helpers/thrown';
 
 describe('unlockRequestProblems', () => {
   it.each([
