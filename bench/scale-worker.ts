@@ -4,7 +4,7 @@
  * Started by `startScaleWorker` (bench/scale.ts) with `fork`; it talks to its parent over IPC only.
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { WORKER_TUNING } from '../src/worker-tuning';
+import { WORKER_TUNING } from '../src/worker/tuning';
 import { standInActivities } from '../test/helpers/stand-in-activities';
 
 /** What the parent asks: to stop (it reads the worker's RSS and CPU time from /proc itself). */

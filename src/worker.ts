@@ -4,9 +4,9 @@ import { deploymentEnvironmentOf, ENVIRONMENT_MARKER_KEY } from './activities/en
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig, type Config } from './config';
 import { taskQueueFor } from './core/environments';
 import { fleetTaskQueue } from './core/fleet';
-import { checkSearchAttributes } from './search-attributes-registry';
-import { installTelemetry, telemetryInterceptors } from './telemetry/runtime';
-import { WORKER_TUNING } from './worker-tuning';
+import { checkSearchAttributes } from './worker/search-attributes-registry';
+import { installTelemetry, telemetryInterceptors } from './worker/telemetry';
+import { WORKER_TUNING } from './worker/tuning';
 
 /** A worker pointed at another environment's deployment (its `.env` says so) does not start. */
 export async function checkDeployment({ aegis: { environment, root } }: Config): Promise<void> {

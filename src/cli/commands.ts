@@ -17,7 +17,7 @@ import { componentRequest, planComponent, startComponentUpgrade, type ComponentO
 import { knownEnvironments } from './environments';
 import { ExitCode, TemporalUnreachable, isUnavailable, reportExitCode } from './errors';
 import { followUpgrade } from './follow';
-import { setUpSearchAttributes } from '../search-attributes-registry';
+import { setUpSearchAttributes } from '../worker/search-attributes-registry';
 import {
   renderEnvironments,
   renderHistory,

@@ -1,4 +1,4 @@
-import type { SearchAttributesSetup } from '../search-attributes-registry';
+import type { SearchAttributesSetup } from '../worker/search-attributes-registry';
 
 /** What `setup` did on the namespace. */
 export function renderSetup({ namespace, registered, alreadyRegistered }: SearchAttributesSetup): string {

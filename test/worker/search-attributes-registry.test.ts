@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { OperatorService } from '@temporalio/client';
-import { ConfigError } from '../src/config';
+import { ConfigError } from '../../src/config';
 import {
   UPGRADE_SEARCH_ATTRIBUTES,
   searchAttributeTypeName,
   startSearchAttributes,
   upgradeSearchAttributes,
-} from '../src/core/search-attributes';
-import { checkSearchAttributes, setUpSearchAttributes } from '../src/search-attributes-registry';
-import { REPO_ROOT } from './helpers/repo';
+} from '../../src/core/search-attributes';
+import { checkSearchAttributes, setUpSearchAttributes } from '../../src/worker/search-attributes-registry';
+import { REPO_ROOT } from '../helpers/repo';
 
 /** The server's numbers for the types (temporal.api.enums.v1.IndexedValueType). */
 const KEYWORD = 2;

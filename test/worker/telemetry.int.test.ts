@@ -7,7 +7,7 @@ import { createCommandRunner } from '../../src/activities/command';
 import { readDeployEnv, secretValues } from '../../src/activities/env-file';
 import { planWorkflowId } from '../../src/core/environments';
 import { UpgradeMetric } from '../../src/core/metrics';
-import { installTelemetry, telemetryInterceptors } from '../../src/telemetry/runtime';
+import { installTelemetry, telemetryInterceptors } from '../../src/worker/telemetry';
 import { UPGRADE_WORKFLOW_TYPE, type UpgradeReport, type UpgradeRequest } from '../../src/core/upgrade';
 import { upgradeFailure } from '../helpers/platform';
 import { standInActivities, until, type StandInScenario, type StandIns } from '../helpers/stand-in-activities';

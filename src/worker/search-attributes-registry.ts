@@ -2,8 +2,8 @@
 import type { OperatorService } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
-import { ConfigError } from './config';
-import { UPGRADE_SEARCH_ATTRIBUTES, searchAttributeTypeName } from './core/search-attributes';
+import { ConfigError } from '../config';
+import { UPGRADE_SEARCH_ATTRIBUTES, searchAttributeTypeName } from '../core/search-attributes';
 
 /** What `setup` did: the attributes it registered, and those that were already there with the right type. */
 export interface SearchAttributesSetup {

@@ -1,5 +1,5 @@
 import type { LogEntry } from '@temporalio/worker';
-import { createLogger, formatLogEntry } from '../../src/telemetry/log-format';
+import { createLogger, formatLogEntry } from '../../src/worker/log-format';
 
 const AT = BigInt(Date.parse('2026-11-26T03:00:01.250Z')) * 1_000_000n;
 
