@@ -10,7 +10,7 @@ import { ApplicationFailure, Client, Connection, WorkflowFailedError } from '@te
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { readDeployEnv } from '../src/activities/env-file';
+import { readDeployEnv } from '../src/host/env-file';
 import { loadTemporalConfig } from '../src/config';
 import { taskQueueFor } from '../src/core/environments';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeReport, type UpgradeRequest } from '../src/core/upgrade';

@@ -1,6 +1,6 @@
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { deploymentEnvironmentOf, ENVIRONMENT_MARKER_KEY } from './activities/environment-guard';
+import { deploymentEnvironmentOf, ENVIRONMENT_MARKER_KEY } from './host/environment-guard';
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig, type Config } from './config';
 import { taskQueueFor } from './core/environments';
 import { fleetTaskQueue } from './core/fleet';

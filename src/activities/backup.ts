@@ -2,12 +2,12 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { FINAL_DIRECTORY, MANIFEST_FILE, dumpFileName } from '../core/backup-layout';
 import type { BackupFile, BackupRecord, RestoreDatabasePolicy } from '../core/upgrade';
-import type { Deployment } from './deployment';
-import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
+import type { Deployment } from '../host/deployment';
+import { createDumpTools, privateDirectory, readJson, writePrivateJson } from '../host/dump-files';
 import { BackupInvalid, InvalidActivityInput } from '../core/errors';
-import { heartbeatWhile } from './heartbeat';
+import { heartbeatWhile } from '../host/heartbeat';
 import { readMigrations, type MigrationRow } from './migrations';
-import { createRestore, type RestoreResult } from './restore';
+import { createRestore, type RestoreResult } from '../host/restore';
 import { stopWriters } from './writers';
 
 const GLOBALS = 'globals.sql';
@@ -146,7 +146,7 @@ export function createBackupActivities(deployment: Deployment) {
       if (policy === 'never') return { restored: false, reason: 'restoreDatabase is never' };
       const manifest = await readManifest(location);
       if (!manifest) throw new BackupInvalid(`${path.join(location, MANIFEST_FILE)} is missing: cannot restore`);
-      // The restore is the run's own: its retries resume it, a later run restores again (activities/restore.ts).
+      // The restore is the run's own: its retries resume it, a later run restores again (host/restore.ts).
       const runId = Context.current().info.workflowExecution?.runId;
       if (!runId) throw new InvalidActivityInput('workflowExecution', 'a workflow run to key the restore by', 'none');
       return heartbeatWhile(restore(location, manifest, policy, runId), 'restoring');

@@ -9,21 +9,21 @@ import {
 import { podFullName } from '../core/platform';
 import type { UpgradeLockOwner } from '../core/upgrade-lock';
 import { checkDataDirectory, componentImageTag, databaseDataDirectory, postgresImageTag } from './component-tags';
-import type { Deployment } from './deployment';
-import { podYamlPath } from './deployment';
-import { IMAGE_TAG_KEY } from './env-file';
+import type { Deployment } from '../host/deployment';
+import { podYamlPath } from '../host/deployment';
+import { IMAGE_TAG_KEY } from '../host/env-file';
 import { InvalidActivityInput, PreflightFailed } from '../core/errors';
 import { createHealthProbe, deployedPods } from './health';
-import { acquireLock, claimableLock } from './lock';
+import { acquireLock, claimableLock } from '../host/lock-file';
 import {
   containerImages,
   makeVariables,
   publishedPort,
   readPodDefinition,
   type PodDefinition,
-} from './pod-definitions';
-import { sameTemporalServer } from './temporal-identity';
-import { createPostgresMajorChecks } from './postgres-major-checks';
+} from '../host/pod-definitions';
+import { sameTemporalServer } from '../host/temporal-identity';
+import { createPostgresMajorChecks } from '../host/postgres-major-checks';
 
 export interface ComponentPreflightInput {
   request: ParsedComponentRequest;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { isImageTag } from '../core/platform';
-import type { Deployment } from './deployment';
-import { writeFileAtomic } from './env-file';
+import type { Deployment } from '../host/deployment';
+import { writeFileAtomic } from '../host/env-file';
 import { InvalidActivityInput, PreflightFailed } from '../core/errors';
 import {
   containerImages,
@@ -13,7 +13,7 @@ import {
   type ContainerImage,
   type MountedVolume,
   type PodDefinition,
-} from './pod-definitions';
+} from '../host/pod-definitions';
 
 /** The pods whose YAML names a third-party image this worker upgrades, and that image's repository. */
 export const COMPONENT_IMAGES = {

@@ -1,5 +1,5 @@
 import { TEMPORAL_CONTAINER } from '../core/platform';
-import type { Deployment } from './deployment';
+import type { Deployment } from '../host/deployment';
 import { ValidationFailed } from '../core/errors';
 
 /** Whether `select version()` (`PostgreSQL 16.2 on x86_64…`) names `version`: `16` any 16.x, `16.2` that one. */

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { podFullName } from '../core/platform';
-import type { Deployment } from './deployment';
-import { IMAGE_TAG_KEY } from './env-file';
+import type { Deployment } from '../host/deployment';
+import { IMAGE_TAG_KEY } from '../host/env-file';
 import { createPodProbes, podProblem } from './pods';
 import { createPlatformProbe } from './validation';
 

@@ -1,8 +1,8 @@
 import { AEGIS_IMAGES, POD_IMAGES, rollbackImageTag, type AegisImage } from '../core/platform';
 import type { PulledImage } from '../core/upgrade';
-import type { Deployment } from './deployment';
+import type { Deployment } from '../host/deployment';
 import { CommandFailed } from '../core/errors';
-import { cancellationSignal, heartbeatWhile } from './heartbeat';
+import { cancellationSignal, heartbeatWhile } from '../host/heartbeat';
 
 /** A pull of a large image over a slow link takes minutes; one that takes longer is stuck. */
 const PULL_TIMEOUT_MS = 20 * 60_000;

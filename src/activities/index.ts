@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import { createBackupActivities } from './backup';
-import { createCommandRunner, type RunCommand } from './command';
+import { createCommandRunner, type RunCommand } from '../host/command';
 import {
   createComponentPreflightActivities,
   type ComponentPreflight,
@@ -8,16 +8,16 @@ import {
 } from './component-preflight';
 import { createComponentTagActivities } from './component-tags';
 import { createComponentVersionActivities } from './component-versions';
-import { createDeployment } from './deployment';
-import { readDeployEnv, secretValues } from './env-file';
-import { deploymentEnvironmentOf, guardEnvironment } from './environment-guard';
+import { createDeployment } from '../host/deployment';
+import { readDeployEnv, secretValues } from '../host/env-file';
+import { deploymentEnvironmentOf, guardEnvironment } from '../host/environment-guard';
 import { createImageActivities } from './images';
 import { createMigrationActivities } from './migrations';
 import { createNotifyActivities } from './notify';
 import { createPodActivities } from './pods';
 import { createPostgresMajorActivities } from './postgres-major';
 import { createHealthActivities } from './health';
-import { heartbeatWhile } from './heartbeat';
+import { heartbeatWhile } from '../host/heartbeat';
 import { createPreflightActivities, type PreflightInput, type PreflightReport } from './preflight';
 import { createTagActivities } from './tag';
 import { createTemporalDatabaseActivities } from './temporal-databases';

@@ -1,8 +1,8 @@
 import { RUNTIME_CONTAINER } from '../core/platform';
-import type { Deployment } from './deployment';
+import type { Deployment } from '../host/deployment';
 import { MigrationFailed } from '../core/errors';
-import { pause } from './heartbeat';
-import { stripAnsi } from './output';
+import { pause } from '../host/heartbeat';
+import { stripAnsi } from '../host/output';
 
 /** One row of sqlx's bookkeeping table, as the manifest keeps it. */
 export interface MigrationRow {

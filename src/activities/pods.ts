@@ -1,8 +1,8 @@
 import { DATABASE_CONTAINER, POD_IMAGES, podFullName, type PodName } from '../core/platform';
-import type { Deployment } from './deployment';
-import { databaseRole } from './env-file';
+import type { Deployment } from '../host/deployment';
+import { databaseRole } from '../host/env-file';
 import { PodNotReady } from '../core/errors';
-import { heartbeatWhile, pause } from './heartbeat';
+import { heartbeatWhile, pause } from '../host/heartbeat';
 import { imageRef } from './images';
 
 const POLL_INTERVAL_MS = 200;

@@ -17,18 +17,18 @@ import { DATABASE_CLIENT_PODS, DATABASE_CONTAINER, STOPPED_CLIENTS_FILE, podFull
 import type { BackupFile } from '../core/upgrade';
 import { backupDirectory, checkBackupLocation } from './backup';
 import { checkDataDirectory, databaseDataDirectory } from './component-tags';
-import type { Deployment } from './deployment';
-import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
-import { writeFileAtomic } from './env-file';
+import type { Deployment } from '../host/deployment';
+import { createDumpTools, privateDirectory, readJson, writePrivateJson } from '../host/dump-files';
+import { writeFileAtomic } from '../host/env-file';
 import { InvalidActivityInput, RestoreBlocked, ValidationFailed } from '../core/errors';
-import { heartbeatWhile } from './heartbeat';
-import { readPodDefinition } from './pod-definitions';
+import { heartbeatWhile } from '../host/heartbeat';
+import { readPodDefinition } from '../host/pod-definitions';
 import {
   describeFingerprint,
   fingerprintCluster,
   fingerprintDifferences,
   type ClusterFingerprint,
-} from './table-checksums';
+} from '../host/table-checksums';
 import { createPodProbes } from './pods';
 
 const CLUSTER_DUMP = 'cluster.sql';

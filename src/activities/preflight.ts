@@ -6,15 +6,15 @@ import { formatMiB } from '../core/format';
 import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../core/platform';
 import type { BackupRecord, UpgradePlan, UpgradeRequest } from '../core/upgrade';
 import type { UpgradeLockOwner } from '../core/upgrade-lock';
-import type { Deployment } from './deployment';
-import { IMAGE_TAG_KEY } from './env-file';
+import type { Deployment } from '../host/deployment';
+import { IMAGE_TAG_KEY } from '../host/env-file';
 import { CommandFailed, PreflightFailed } from '../core/errors';
 import { imageExistsInRegistry, imageRef } from './images';
-import { acquireLock, claimableLock } from './lock';
+import { acquireLock, claimableLock } from '../host/lock-file';
 import { componentImageTag } from './component-tags';
-import { podsUnchangedByTag, readPodDefinition, type PodDefinition } from './pod-definitions';
+import { podsUnchangedByTag, readPodDefinition, type PodDefinition } from '../host/pod-definitions';
 import { settleAll } from '../core/settle-all';
-import { checkDowngrade } from './downgrade';
+import { checkDowngrade } from '../host/downgrade';
 import { createHealthProbe, deployedPods } from './health';
 
 /** A login answers in seconds; a registry that does not answer within this is down for the upgrade's purpose. */

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isImageTag } from '../core/platform';
-import type { Deployment } from './deployment';
-import { IMAGE_TAG_KEY, parseEnvFile, setEnvValue, writeFileAtomic } from './env-file';
+import type { Deployment } from '../host/deployment';
+import { IMAGE_TAG_KEY, parseEnvFile, setEnvValue, writeFileAtomic } from '../host/env-file';
 import { InvalidActivityInput } from '../core/errors';
 
 export function createTagActivities(deployment: Deployment) {

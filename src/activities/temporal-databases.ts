@@ -3,10 +3,10 @@ import { MANIFEST_FILE, dumpFileName } from '../core/backup-layout';
 import { TEMPORAL_CONTAINER, TEMPORAL_DATABASES } from '../core/platform';
 import type { BackupRecord } from '../core/upgrade';
 import { backupDirectory, checkBackupLocation } from './backup';
-import type { Deployment } from './deployment';
-import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
+import type { Deployment } from '../host/deployment';
+import { createDumpTools, privateDirectory, readJson, writePrivateJson } from '../host/dump-files';
 import { BackupInvalid } from '../core/errors';
-import { heartbeatWhile } from './heartbeat';
+import { heartbeatWhile } from '../host/heartbeat';
 
 const STOP_SECONDS = 30;
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { ENVIRONMENT_UPGRADE_TYPES } from '../core/components';
 import type { LockClearance, UpgradeLock, UpgradeLockOwner, UpgradeLockState } from '../core/upgrade-lock';
-import { clearLock, readLock, releaseLock } from './lock';
+import { clearLock, readLock, releaseLock } from '../host/lock-file';
 
 /** An upgrade that still runs and may hold the lock: an unlock must wait for it. */
 export interface RunningUpgrade {

@@ -1,7 +1,7 @@
-import type { Deployment } from './deployment';
+import type { Deployment } from '../host/deployment';
 import { ValidationFailed } from '../core/errors';
-import { heartbeatWhile, pause } from './heartbeat';
-import { stripAnsi } from './output';
+import { heartbeatWhile, pause } from '../host/heartbeat';
+import { stripAnsi } from '../host/output';
 
 /** `make validate` probes these over HTTP though they do not speak it: their ✗ is expected (docs/platform.md). */
 export const KNOWN_NOISE = ['PostgreSQL', 'Temporal Server'];

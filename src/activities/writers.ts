@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DATABASE_WRITERS, STOPPED_WRITERS_FILE } from '../core/platform';
-import type { Deployment } from './deployment';
-import { writeFileAtomic } from './env-file';
+import type { Deployment } from '../host/deployment';
+import { writeFileAtomic } from '../host/env-file';
 import { CommandFailed } from '../core/errors';
 
 /** How long a writer may take to shut down cleanly before podman kills it. */

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { backupDirectory, checkBackupLocation, createBackupActivities } from '../../src/activities/backup';
-import type { Deployment } from '../../src/activities/deployment';
+import type { Deployment } from '../../src/host/deployment';
 import { activityEnvironment } from '../helpers/activity-environment';
 import { InvalidActivityInput } from '../../src/core/errors';
 

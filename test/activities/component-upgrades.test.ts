@@ -10,10 +10,10 @@ import {
   withDatabaseDataDirectory,
 } from '../../src/activities/component-tags';
 import { namesPostgresVersion } from '../../src/activities/component-versions';
-import type { Deployment } from '../../src/activities/deployment';
-import { parsePodDefinition } from '../../src/activities/pod-definitions';
+import type { Deployment } from '../../src/host/deployment';
+import { parsePodDefinition } from '../../src/host/pod-definitions';
 import { restoreLine } from '../../src/activities/postgres-major';
-import { fingerprintDifferences, type ClusterFingerprint } from '../../src/activities/table-checksums';
+import { fingerprintDifferences, type ClusterFingerprint } from '../../src/host/table-checksums';
 import { sandboxPodDefinition as sandboxDefinition, sandboxPodText as sandboxText } from '../helpers/sandbox-pods';
 
 const changedLines = (before: string, after: string) =>

@@ -1,4 +1,4 @@
-import type { Deployment } from '../../src/activities/deployment';
+import type { Deployment } from '../../src/host/deployment';
 import { MigrationFailed } from '../../src/core/errors';
 import {
   createMigrationActivities,

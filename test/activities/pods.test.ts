@@ -1,4 +1,4 @@
-import type { Deployment } from '../../src/activities/deployment';
+import type { Deployment } from '../../src/host/deployment';
 import { createPodActivities, podProblem } from '../../src/activities/pods';
 import { activityEnvironment } from '../helpers/activity-environment';
 

@@ -1,5 +1,5 @@
 import { PreflightFailed } from '../../src/core/errors';
-import { parsePodDefinition } from '../../src/activities/pod-definitions';
+import { parsePodDefinition } from '../../src/host/pod-definitions';
 import { partlyUpgraded, profilePods, resolvePods, temporalServerVersion } from '../../src/activities/preflight';
 import type { UpgradeRequest } from '../../src/core/upgrade';
 import { thrown } from '../helpers/thrown';

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { Deployment } from '../../src/activities/deployment';
+import type { Deployment } from '../../src/host/deployment';
 import { InvalidActivityInput, NON_RETRYABLE_ERRORS } from '../../src/core/errors';
 import { createTagActivities } from '../../src/activities/tag';
 import { activityEnvironment } from '../helpers/activity-environment';

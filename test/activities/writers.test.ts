@@ -2,9 +2,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CommandFailed } from '../../src/core/errors';
-import type { Deployment } from '../../src/activities/deployment';
+import type { Deployment } from '../../src/host/deployment';
 import { startWriters, stopWriters } from '../../src/activities/writers';
-import { renderPodDefinition } from '../../src/activities/pod-definitions';
+import { renderPodDefinition } from '../../src/host/pod-definitions';
 import { DATABASE_WRITERS, MIGRATED_DATABASES, STOPPED_WRITERS_FILE, podFullName } from '../../src/core/platform';
 import { SANDBOX_PODS, sandboxPodDefinition } from '../helpers/sandbox-pods';
 

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { readDeployEnv, secretValues } from '../../src/activities/env-file';
+import { readDeployEnv, secretValues } from '../../src/host/env-file';
 
 /** The Temporal server a test file upgrades through, and the deploy checkouts (AEGIS_ROOT) its upgrades touch. */
 export interface LeakWatch {

@@ -3,8 +3,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { createCommandRunner, type CommandOptions, type RunCommand } from '../../src/activities/command';
-import type { Deployment } from '../../src/activities/deployment';
+import { createCommandRunner, type CommandOptions, type RunCommand } from '../../src/host/command';
+import type { Deployment } from '../../src/host/deployment';
 import { DATABASE_CONTAINER } from '../../src/core/platform';
 
 /** The PostgreSQL 15 binaries the sandbox's database image is built from (the project's bootstrap installs them). */

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parsePodDefinition, type PodDefinition } from '../../src/activities/pod-definitions';
+import { parsePodDefinition, type PodDefinition } from '../../src/host/pod-definitions';
 import { REPO_ROOT } from './repo';
 
 export const SANDBOX_PODS = path.join(REPO_ROOT, 'sandbox', 'deploy', 'podman', 'pods');

@@ -4,7 +4,7 @@ import { ApplicationFailure, type Duration } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import type { UpgradeActivities } from '../../src/activities';
-import { acquireLock } from '../../src/activities/lock';
+import { acquireLock } from '../../src/host/lock-file';
 import { createLockActivities } from '../../src/activities/unlock';
 import { postgresImageTag } from '../../src/activities/component-tags';
 import { ComponentUpgradeRefused, planComponentUpgrade, temporalImageTag } from '../../src/core/components';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { lockHistoryPath, readLock } from '../../src/activities/lock';
+import { lockHistoryPath, readLock } from '../../src/host/lock-file';
 import { UsageError } from '../../src/cli/errors';
 import { unlockDeployment, unlockRequest } from '../../src/cli/unlock';
 import { UpgradeFailureType, type UpgradeRequest } from '../../src/core/upgrade';

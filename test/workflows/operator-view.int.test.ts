@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { readDeployEnv, secretValues } from '../../src/activities/env-file';
+import { readDeployEnv, secretValues } from '../../src/host/env-file';
 import type { HistoryEntry } from '../../src/cli/upgrades';
 import type { UpgradeNotification } from '../../src/core/notifications';
 import { UpgradeMetric } from '../../src/core/metrics';

@@ -7,8 +7,8 @@ import {
   withComponentImageTag,
   type ComponentPod,
 } from '../../src/activities/component-tags';
-import { readDeployEnv } from '../../src/activities/env-file';
-import { readPodDefinition } from '../../src/activities/pod-definitions';
+import { readDeployEnv } from '../../src/host/env-file';
+import { readPodDefinition } from '../../src/host/pod-definitions';
 import { sandboxFaults, type Fault } from '../helpers/faults';
 import { clearServer, commandLog, psql, usePlatform, waitFor } from '../helpers/platform';
 import { MissingDependency, REPO_ROOT } from '../helpers/repo';

@@ -2,7 +2,7 @@ import { type WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId } 
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { readLock } from '../../src/activities/lock';
+import { readLock } from '../../src/host/lock-file';
 import { COMPONENT_WORKFLOW_TYPE, type ComponentUpgradeRequest } from '../../src/core/components';
 import { approveWaveSignal, fleetProgressQuery, type FleetProgress } from '../../src/core/fleet';
 import { UpgradeFailureType, type UpgradeReport } from '../../src/core/upgrade';

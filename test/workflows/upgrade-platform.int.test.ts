@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { readDeployEnv, secretValues } from '../../src/activities/env-file';
+import { readDeployEnv, secretValues } from '../../src/host/env-file';
 import type { RedeployResult } from '../../src/activities/pods';
 import { UpgradeFailureType, progressQuery, type UpgradeReport } from '../../src/core/upgrade';
 import {

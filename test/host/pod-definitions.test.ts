@@ -9,7 +9,7 @@ import {
   withComponentImageTag,
   withDatabaseDataDirectory,
 } from '../../src/activities/component-tags';
-import { podYamlPath } from '../../src/activities/deployment';
+import { podYamlPath } from '../../src/host/deployment';
 import {
   containerImages,
   parsePodDefinition,
@@ -17,7 +17,7 @@ import {
   publishedPort,
   readPodDefinition,
   renderPodDefinition,
-} from '../../src/activities/pod-definitions';
+} from '../../src/host/pod-definitions';
 import { ROLLING_ORDER } from '../../src/core/platform';
 import { deployReference } from '../helpers/deploy-reference';
 import { REPO_ROOT } from '../helpers/repo';

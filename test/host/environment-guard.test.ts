@@ -6,7 +6,7 @@ import {
   deploymentEnvironmentOf,
   guardEnvironment,
   type ServedEnvironment,
-} from '../../src/activities/environment-guard';
+} from '../../src/host/environment-guard';
 import { WRONG_ENVIRONMENT } from '../../src/core/errors';
 import { activityEnvironment } from '../helpers/activity-environment';
 

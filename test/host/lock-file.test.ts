@@ -10,7 +10,7 @@ import {
   lockPath,
   readLock,
   releaseLock,
-} from '../../src/activities/lock';
+} from '../../src/host/lock-file';
 import type { UpgradeLock } from '../../src/core/upgrade-lock';
 
 /** Two runs of the hand-started upgrade of docs/temporal-recipes.md: the same workflow ID, each its own run. */

@@ -39,12 +39,12 @@ import {
 } from '../core/backup-layout';
 import { MIGRATED_DATABASES } from '../core/platform';
 import type { BackupFile, DatabaseRestore } from '../core/upgrade';
-import type { BackupManifest } from './backup';
+import type { BackupManifest } from '../activities/backup';
 import type { Deployment } from './deployment';
 import { createDumpTools, privateDirectory, readJson, writePrivateJson } from './dump-files';
 import { BackupInvalid, RestoreBlocked } from '../core/errors';
-import { readMigrations, sameMigrations } from './migrations';
-import { stopWriters } from './writers';
+import { readMigrations, sameMigrations } from '../activities/migrations';
+import { stopWriters } from '../activities/writers';
 
 export interface RestoreResult {
   restored: boolean;

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import os from 'node:os';
-import { sameTemporalServer } from '../../src/activities/temporal-identity';
+import { sameTemporalServer } from '../../src/host/temporal-identity';
 import { freePort, startDevServer, type DevServer } from '../helpers/temporal-server';
 
 /** An IPv4 address of this machine other than loopback: how another host on the LAN reaches it. */

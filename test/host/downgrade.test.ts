@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { checkDowngrade, compareVersions } from '../../src/activities/downgrade';
+import { checkDowngrade, compareVersions } from '../../src/host/downgrade';
 import { PreflightFailed } from '../../src/core/errors';
 
 describe('compareVersions', () => {

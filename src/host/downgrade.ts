@@ -1,6 +1,6 @@
 import { compare, valid } from 'semver';
 import type { BackupRecord, UpgradeRequest } from '../core/upgrade';
-import { backupDirectory, readManifest } from './backup';
+import { backupDirectory, readManifest } from '../activities/backup';
 import { PreflightFailed } from '../core/errors';
 
 /**

@@ -1,4 +1,4 @@
-import { lastLines, redact, stripAnsi } from '../../src/activities/output';
+import { lastLines, redact, stripAnsi } from '../../src/host/output';
 
 describe('stripAnsi', () => {
   it('removes colour codes and keeps the text', () => {

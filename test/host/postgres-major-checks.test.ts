@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PreflightFailed } from '../../src/core/errors';
-import { createPostgresMajorChecks, spaceShortfalls } from '../../src/activities/postgres-major-checks';
+import { createPostgresMajorChecks, spaceShortfalls } from '../../src/host/postgres-major-checks';
 import { activityEnvironment } from '../helpers/activity-environment';
 import { localDeployment, startLocalPostgres } from '../helpers/local-postgres';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { IMAGE_TAG_KEY, parseEnvFile, secretValues, setEnvValue, writeFileAtomic } from '../../src/activities/env-file';
+import { IMAGE_TAG_KEY, parseEnvFile, secretValues, setEnvValue, writeFileAtomic } from '../../src/host/env-file';
 
 /** The shape of the deploy checkout's `.env` (aegis-deploy's `.env.example`, filled in). */
 const DEPLOY_ENV = [

@@ -1,6 +1,6 @@
 import type { LogMetadata, Logger } from '@temporalio/common';
-import { createCommandRunner } from '../../src/activities/command';
-import { parseEnvFile, secretValues } from '../../src/activities/env-file';
+import { createCommandRunner } from '../../src/host/command';
+import { parseEnvFile, secretValues } from '../../src/host/env-file';
 import { CommandFailed } from '../../src/core/errors';
 
 /** A command that prints `text` and fails, through the real runner (execa), hiding `secrets`. */
