@@ -21,7 +21,7 @@ import { heartbeatWhile } from '../host/heartbeat';
 import { createPreflightActivities, type PreflightInput, type PreflightReport } from './preflight';
 import { createTagActivities } from './tag';
 import { createTemporalDatabaseActivities } from './temporal-databases';
-import { createLockActivities } from './unlock';
+import { createLockActivities } from './lock';
 import { createValidationActivities } from './validation';
 import { createWriterActivities } from './writers';
 

@@ -5,7 +5,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { randomUUID } from 'node:crypto';
 import type { UpgradeActivities } from '../../src/activities';
 import { acquireLock } from '../../src/host/lock-file';
-import { createLockActivities } from '../../src/activities/unlock';
+import { createLockActivities } from '../../src/activities/lock';
 import { postgresImageTag } from '../../src/activities/component-tags';
 import { ComponentUpgradeRefused, planComponentUpgrade, temporalImageTag } from '../../src/core/components';
 import type { PodName } from '../../src/core/platform';
