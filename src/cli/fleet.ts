@@ -14,7 +14,12 @@ import {
   type FleetProgress,
   type FleetRequest,
 } from '../core/fleet';
-import { InvalidFleetRequest, parseFleetRequest, type NOT_FOR_FLEETS, type ParsedFleetRequest } from '../core/fleet-request';
+import {
+  InvalidFleetRequest,
+  parseFleetRequest,
+  type NOT_FOR_FLEETS,
+  type ParsedFleetRequest,
+} from '../core/fleet-request';
 import { checkEnvironmentName, taskQueueFor } from '../core/environments';
 import { WORKER_POLLED_WITHIN_MS, workerPolling } from './environments';
 import { UsageError } from './errors';

@@ -1,10 +1,6 @@
 import { ActivityCancellationType, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { UpgradeActivities } from '../activities';
-import {
-  COMPENSATION_NON_RETRYABLE_ERRORS,
-  NON_RETRYABLE_ERRORS,
-  NOTIFY_NON_RETRYABLE_ERRORS,
-} from '../core/errors';
+import { COMPENSATION_NON_RETRYABLE_ERRORS, NON_RETRYABLE_ERRORS, NOTIFY_NON_RETRYABLE_ERRORS } from '../core/errors';
 import { Patch } from './patches';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];

@@ -29,7 +29,12 @@ import {
   type FleetProgress,
   type FleetRequest,
 } from '../core/fleet';
-import { InvalidFleetRequest, parseFleetRequest, upgradeOptionsOf, type ParsedFleetRequest } from '../core/fleet-request';
+import {
+  InvalidFleetRequest,
+  parseFleetRequest,
+  upgradeOptionsOf,
+  type ParsedFleetRequest,
+} from '../core/fleet-request';
 import { startSearchAttributes } from '../core/search-attributes';
 import {
   UpgradeFailureType,

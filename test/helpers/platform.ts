@@ -5,7 +5,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_ENVIRONMENT } from '../../src/core/environments';
-import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeReport, type UpgradeRequest } from '../../src/core/upgrade';
+import {
+  UPGRADE_WORKFLOW_TYPE,
+  upgradeWorkflowId,
+  type UpgradeReport,
+  type UpgradeRequest,
+} from '../../src/core/upgrade';
 import { useLeakCheck, type Secrets } from './leaks';
 import { sandbox, sandboxEnv } from './sandbox';
 import { startDevServer, type DevServer } from './temporal-server';

@@ -2,11 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  deploymentEnvironmentOf,
-  guardEnvironment,
-  type ServedEnvironment,
-} from '../../src/host/environment-guard';
+import { deploymentEnvironmentOf, guardEnvironment, type ServedEnvironment } from '../../src/host/environment-guard';
 import { WRONG_ENVIRONMENT } from '../../src/core/errors';
 import { activityEnvironment } from '../helpers/activity-environment';
 

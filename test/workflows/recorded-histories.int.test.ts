@@ -6,7 +6,12 @@ import { readLock } from '../../src/host/lock-file';
 import { COMPONENT_WORKFLOW_TYPE, type ComponentUpgradeRequest } from '../../src/core/components';
 import { approveWaveSignal, fleetProgressQuery, type FleetProgress } from '../../src/core/fleet';
 import { UpgradeFailureType, type UpgradeReport } from '../../src/core/upgrade';
-import { UNLOCK_WORKFLOW_TYPE, UnlockFailureType, type UnlockReport, type UnlockRequest } from '../../src/core/upgrade-lock';
+import {
+  UNLOCK_WORKFLOW_TYPE,
+  UnlockFailureType,
+  type UnlockReport,
+  type UnlockRequest,
+} from '../../src/core/upgrade-lock';
 import { startStandInFleet, type StandInFleet } from '../helpers/fleet';
 import { recordEveryRun, recordHistory } from '../helpers/histories';
 import { upgradeFailure } from '../helpers/platform';
