@@ -204,7 +204,7 @@ export interface UpgradeOutcome {
   backup?: BackupRecord;
   migrationsApplied: number[];
   databaseRestored: boolean;
-  /** Set when a rollback restored the databases. */
+  /** Set when a restore ran: a downgrade's (`restoreFrom`) or a rollback's, the later one when both did. */
   databaseRestore?: DatabaseRestore;
   cause?: UpgradeCause;
   /** Commands that finish the job by hand, when the rollback itself failed. */

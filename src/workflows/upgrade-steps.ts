@@ -429,11 +429,13 @@ async function restoreForDowngrade({ run, request, preflight }: Upgrade): Promis
   const backup = preflight.restoreFrom;
   if (!backup) return;
   const policy = request.restoreDatabase === 'never' ? 'auto' : 'always';
-  await run.progress.run(
+  const outcome = await run.progress.run(
     'restore-from',
     () => databaseChange().restoreDatabase({ backup, policy }),
-    (outcome) => outcome.reason,
+    (restore) => restore.reason,
   );
+  // What the restore discarded, as a rollback's restore tells it: in the report, `status` and the webhook's message.
+  if (outcome.restore) run.report.databaseRestore = outcome.restore;
 }
 
 /** The runtime's readiness is judged after its migrations: a failed migration is named as such, not as a dead pod. */

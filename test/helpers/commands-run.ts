@@ -44,6 +44,11 @@ export const STARTS_OVER: readonly { reason: string; pattern: RegExp }[] = [
   { reason: 'a pod stopped for its redeploy', pattern: /^podman pod stop / },
   { reason: 'the writers stopped', pattern: /^podman stop / },
   {
+    // A full redeploy tears the profile down before it deploys it: a retry of one cut short tears down again.
+    reason: "the full redeploy's teardown",
+    pattern: /^make -C \S+ teardown\b/,
+  },
+  {
     // The restore fills a scratch database, dropped and made again by a retry, before it swaps it in.
     reason: "the restore's scratch database",
     pattern: /^podman exec .*(\bpg_restore .*aegis__restoring|\bpsql .*aegis__restoring)/,

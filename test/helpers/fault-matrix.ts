@@ -270,9 +270,12 @@ export function useFaultMatrix(part: MatrixPart) {
     return report;
   }
 
-  /** Holds the worker at `pause`, checks the upgrade is inside `step`, kills the worker and starts another. */
-  async function killInside(handle: WorkflowHandle, fault: Fault, step: string): Promise<void> {
-    await faults.paused();
+  /**
+   * Holds the worker at `pause`, checks the upgrade is inside `step`, kills the worker and starts another. `kill` counts
+   * the kills of one scenario: the second waits for the second command held.
+   */
+  async function killInside(handle: WorkflowHandle, fault: Fault, step: string, kill = 1): Promise<void> {
+    await faults.paused(undefined, kill);
     const progress = await handle.query(progressQuery);
     // The pull and the backup run side by side: the step is one of those running.
     const running = [...progress.steps, ...progress.rollback].filter((record) => record.status === 'running');

@@ -42,14 +42,17 @@ export function sandboxFaults(env: Record<string, string>) {
           .join('\n'),
       );
     },
-    /** Resolves with the command a `pause` rule holds, once a command reached it. */
-    async paused(timeoutMs = 5 * 60_000): Promise<string> {
-      let held = '';
+    /**
+     * Resolves with the command a `pause` rule holds, once the `count`th command reached one (the file keeps those
+     * held before, by workers since killed).
+     */
+    async paused(timeoutMs = 5 * 60_000, count = 1): Promise<string> {
+      let held: string[] = [];
       await waitFor(async () => {
-        held = await fs.readFile(`${rules}.paused`, 'utf8').catch(() => '');
-        return held.length > 0;
+        held = (await fs.readFile(`${rules}.paused`, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+        return held.length >= count;
       }, timeoutMs);
-      return held.trim();
+      return held[count - 1] ?? '';
     },
     clear: () => knob('clear'),
     /** `sandbox.sh fault <command>`: `registry-down`, `registry-up`, `database-down`, `database-up`, … */

@@ -1,8 +1,13 @@
+import { execa } from 'execa';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { MANIFEST_FILE, restoreSourceName } from '../../../src/core/backup-layout';
+import type { BackupManifest } from '../../../src/activities/backup';
 import { UpgradeFailureType, approveSignal, progressQuery, upgradeWorkflowId } from '../../../src/core/upgrade';
 import { type Fault } from '../../helpers/faults';
-import { dumpEveryDatabase, psql, startUpgrade, upgradeFailure, waitFor } from '../../helpers/platform';
+import { backupsIn, dumpEveryDatabase, psql, startUpgrade, upgradeFailure, waitFor } from '../../helpers/platform';
+import { REPO_ROOT } from '../../helpers/repo';
 import { recordHistory } from '../../helpers/histories';
 import { SCENARIO_TIMEOUT_MS, ROLLBACK_KILLS, matrixRequest, useFaultMatrix } from '../../helpers/fault-matrix';
 
@@ -22,6 +27,7 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
     expectNoChangeTwice,
     expectCompleted,
     killInside,
+    lockLeft,
     expectNoSecretPrinted,
   } = useFaultMatrix('rollbacks');
 
@@ -47,6 +53,112 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
           including: [/^make .* redeploy POD=core .*AEGIS_IMAGE_TAG=1\.2\.0$/],
         });
         await recordHistory(handle, `platform-killed-in-${step.replace(/:/g, '-')}`);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe('a worker killed inside the rollback steps the rollback of 1.3.1 has not', () => {
+    eachScenario();
+
+    test(
+      'SIGKILL inside the rollback redeploys of observability, seal-gateway and temporal, one after another → UpgradeRolledBack, everything as before',
+      async () => {
+        const before = await platformState();
+        // 1.3.0 fails at its last step: the rollback redeploys every pod the upgrade did, in reverse.
+        await faults.add({ action: 'fail', command: 'make * validate *AEGIS_IMAGE_TAG=1.3.0' });
+        const pods = ['observability', 'seal-gateway', 'temporal'];
+        const holds = pods.map((pod): Fault => ({
+          action: 'pause',
+          command: `make * redeploy POD=${pod} *AEGIS_IMAGE_TAG=1.2.0`,
+        }));
+        for (const hold of holds) await faults.add(hold);
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.0', redeployAll: true });
+        for (const [index, pod] of pods.entries()) {
+          await killInside(handle, holds[index] as Fault, `rollback:redeploy:${pod}`, index + 1);
+        }
+        await expectRolledBack(handle, 'validate', before);
+        await expectNoChangeTwice({
+          killed: true,
+          including: pods.map((pod) => new RegExp(`^make .* redeploy POD=${pod} .*AEGIS_IMAGE_TAG=1\\.2\\.0$`)),
+        });
+        await recordHistory(handle, 'platform-killed-in-rollback-redeploys');
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+
+    test(
+      'SIGKILL inside rollback:deploy of a full upgrade, after its teardown → UpgradeRolledBack, everything as before',
+      async () => {
+        const before = await platformState();
+        const hold: Fault = { action: 'pause', command: 'make * deploy PROFILE=*AEGIS_IMAGE_TAG=1.2.0' };
+        await faults.add(hold);
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.1', strategy: 'full' });
+        await killInside(handle, hold, 'rollback:deploy');
+        await expectRolledBack(handle, 'migrations', before);
+        await expectNoChangeTwice({
+          killed: true,
+          including: [/^make -C \S+ deploy PROFILE=\S+ AEGIS_IMAGE_TAG=1\.2\.0$/],
+        });
+        await recordHistory(handle, 'platform-killed-in-rollback-deploy');
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe('a rollback that cannot finish', () => {
+    eachScenario();
+
+    test(
+      "the backup's dump gone when the rollback restores it → RollbackFailed, the lock kept; its manual steps, run by hand once the dump is back, bring the platform back",
+      async () => {
+        const before = await platformState();
+        const hold: Fault = { action: 'pause', command: 'podman tag * AEGIS_IMAGE_TAG=1.3.1' };
+        await faults.add(hold);
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.1' });
+        await faults.paused();
+        // The backup's volume went away during the night (unmounted, cleaned up): the dump to restore is not there.
+        const [backupId] = await backupsIn(platform.root);
+        const location = path.join(platform.root, 'backups', backupId ?? '');
+        const manifest = JSON.parse(await fs.readFile(path.join(location, MANIFEST_FILE), 'utf8')) as BackupManifest;
+        const dump = path.join(location, restoreSourceName(manifest, 'aegis'));
+        await fs.rename(dump, `${dump}.away`);
+        await faults.remove(hold);
+        const failure = await upgradeFailure(handle.result());
+
+        expect(failure.type).toBe(UpgradeFailureType.RollbackFailed);
+        expect(failure.report.cause?.message).toContain(`rollback: ${dump} is missing or empty`);
+        expect(failure.report.rollback.map((step) => [step.id, step.status])).toEqual([
+          ['rollback:tag', 'succeeded'],
+          ['rollback:database', 'failed'],
+          ['rollback:redeploy:core', 'pending'],
+          ['rollback:writers', 'pending'],
+          ['rollback:validate', 'pending'],
+        ]);
+        expect(await lockLeft()).toBe(true);
+        const manualSteps = failure.report.manualSteps ?? [];
+        expect(failure.message).toContain(`finish it by hand: ${manualSteps.join(' && ')}`);
+        const status = await aegisUpgrade(['status', '--env', 'default']);
+        for (const step of manualSteps) expect(status.all).toContain(step);
+
+        // The morning shift brings the volume back and runs the printed steps, from the deploy checkout, as printed.
+        await fs.rename(`${dump}.away`, dump);
+        const bin = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-upgrade-bin-'));
+        await fs.writeFile(
+          path.join(bin, 'aegis-upgrade'),
+          `#!/bin/sh\nexec node ${path.join(REPO_ROOT, 'bin', 'aegis-upgrade.js')} "$@"\n`,
+          { mode: 0o755 },
+        );
+        const byHand = await execa('bash', ['-e', '-o', 'pipefail', '-c', manualSteps.join('\n')], {
+          cwd: platform.root,
+          env: { ...platform.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+          reject: false,
+          all: true,
+        });
+        expect({ exitCode: byHand.exitCode, output: byHand.all }).toMatchObject({ exitCode: 0 });
+        expect(await platformState()).toEqual(before);
+        expect(await lockLeft()).toBe(false);
+        await recordHistory(handle, 'platform-rollback-failed');
       },
       SCENARIO_TIMEOUT_MS,
     );
