@@ -176,7 +176,7 @@ export function useFaultMatrix(part: MatrixPart) {
   /** Everything every worker of this part printed: checked for secrets at the end. */
   const workerLogs: string[] = [];
   /** Scenarios started, and the upgrades that ended as expected, by outcome (a scenario may run several). */
-  const tally = { scenarios: 0, rolledBack: 0, completed: 0, refused: 0 };
+  const tally = { scenarios: 0, rolledBack: 0, completed: 0, refused: 0, rollbackFailed: 0 };
   /** What the journal of commands proved, over the scenarios that checked it. */
   const journal: JournalTally = { scenarios: 0, succeeded: 0, harmless: {} };
   const started = Date.now();

@@ -20,6 +20,8 @@ export interface MatrixPartTally {
   rolledBack: number;
   completed: number;
   refused: number;
+  /** Ended RollbackFailed, as the scenario meant, and then finished by hand with its manual steps. */
+  rollbackFailed: number;
   journal?: JournalTally;
   startedAt: number;
   endedAt: number;
@@ -27,10 +29,12 @@ export interface MatrixPartTally {
 
 const minutes = (ms: number) => (ms / 60_000).toFixed(1);
 
-function outcomes(tally: Pick<MatrixPartTally, 'rolledBack' | 'completed' | 'refused'>): string {
+type Outcome = 'rolledBack' | 'completed' | 'refused' | 'rollbackFailed';
+
+function outcomes(tally: Pick<MatrixPartTally, Outcome>): string {
   return (
     `upgrades that ended as each scenario expected: ${tally.rolledBack} rolled back, ${tally.completed} completed, ` +
-    `${tally.refused} refused`
+    `${tally.refused} refused, ${tally.rollbackFailed} failed to roll back (then finished by hand)`
   );
 }
 
@@ -64,8 +68,7 @@ export function clearMatrixResults(): void {
 /** The whole matrix in one line (CI's summary reads it), or nothing when no part ran. */
 export function matrixSummary(parts: MatrixPartTally[]): string | undefined {
   if (parts.length === 0) return undefined;
-  const sum = (key: 'scenarios' | 'rolledBack' | 'completed' | 'refused') =>
-    parts.reduce((total, part) => total + part[key], 0);
+  const sum = (key: 'scenarios' | Outcome) => parts.reduce((total, part) => total + part[key], 0);
   const wall = Math.max(...parts.map((part) => part.endedAt)) - Math.min(...parts.map((part) => part.startedAt));
   const own = parts.reduce((total, part) => total + part.endedAt - part.startedAt, 0);
   const sandboxes = new Set(parts.map((part) => part.sandbox)).size;
@@ -74,7 +77,12 @@ export function matrixSummary(parts: MatrixPartTally[]): string | undefined {
     `fault matrix: ${scenarios} scenarios in ${parts.length} parts on ${sandboxes} sandbox(es) side by side: ` +
     `${minutes(wall)} min (the parts' own times add up to ${minutes(own)} min), ` +
     `${(scenarios / (wall / 60_000)).toFixed(1)} scenarios per minute; ` +
-    outcomes({ rolledBack: sum('rolledBack'), completed: sum('completed'), refused: sum('refused') })
+    outcomes({
+      rolledBack: sum('rolledBack'),
+      completed: sum('completed'),
+      refused: sum('refused'),
+      rollbackFailed: sum('rollbackFailed'),
+    })
   );
 }
 

@@ -158,6 +158,7 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
         expect({ exitCode: byHand.exitCode, output: byHand.all }).toMatchObject({ exitCode: 0 });
         expect(await platformState()).toEqual(before);
         expect(await lockLeft()).toBe(false);
+        tally.rollbackFailed++;
         await recordHistory(handle, 'platform-rollback-failed');
       },
       SCENARIO_TIMEOUT_MS,
