@@ -5,9 +5,17 @@ import path from 'node:path';
 import { ROLLING_ORDER, UPGRADE_LOCK_FILE } from '../../src/core/platform';
 import { UpgradeFailureType, progressQuery, type UpgradeReport, type UpgradeRequest } from '../../src/core/upgrade';
 import { sandboxFaults, type Fault, type SandboxFaults } from './faults';
-import { clearServer, commandLog, dumpEveryDatabase, runningImages, upgradeFailure, usePlatform } from './platform';
+import {
+  clearServer,
+  commandLog,
+  dumpEveryDatabase,
+  runningImages,
+  upgradeFailure,
+  usePlatform,
+  waitFor,
+} from './platform';
 import { REPO_ROOT } from './repo';
-import { expectEachChangeOnce } from './commands-run';
+import { expectEachChangeOnce, readCommandsRun } from './commands-run';
 import { recordMatrixPart, type JournalTally } from './matrix-tally';
 import { sandbox } from './sandbox';
 import type { WorkerProcess } from './worker-process';
@@ -69,10 +77,17 @@ export const FORWARD_FAILURES: ForwardFailure[] = [
   },
 ];
 
-/** A command inside each forward step where the worker is held, then killed. */
-export const FORWARD_KILLS: { step: string; pause: string }[] = [
+/**
+ * A command inside each forward step where the worker is held, then killed; once the commands `settled` names (run
+ * beside the one held) have ended, so that the retry finds them done.
+ */
+export const FORWARD_KILLS: { step: string; pause: string; settled?: RegExp[] }[] = [
   { step: 'preflight', pause: 'podman manifest inspect *' },
-  { step: 'pull-images', pause: 'podman pull *aegis-runtime:1.3.0*' },
+  {
+    step: 'pull-images',
+    pause: 'podman pull *aegis-runtime:1.3.0*',
+    settled: [/^podman pull .*\/aegis-temporal-worker:1\.3\.0 /, /^podman pull .*\/aegis-seal-gateway:1\.3\.0 /],
+  },
   { step: 'backup', pause: 'podman exec * pg_dump * AEGIS_IMAGE_TAG=1.2.0' },
   { step: 'final-backup', pause: 'podman exec * pg_dump * AEGIS_IMAGE_TAG=1.3.0' },
   ...ROLLING_ORDER.map((pod) => ({
@@ -272,10 +287,20 @@ export function useFaultMatrix(part: MatrixPart) {
 
   /**
    * Holds the worker at `pause`, checks the upgrade is inside `step`, kills the worker and starts another. `kill` counts
-   * the kills of one scenario: the second waits for the second command held.
+   * the kills of one scenario: the second waits for the second command held. The kill waits for each command `settled`
+   * names to have succeeded.
    */
-  async function killInside(handle: WorkflowHandle, fault: Fault, step: string, kill = 1): Promise<void> {
+  async function killInside(
+    handle: WorkflowHandle,
+    fault: Fault,
+    step: string,
+    { kill = 1, settled = [] }: { kill?: number; settled?: readonly RegExp[] } = {},
+  ): Promise<void> {
     await faults.paused(undefined, kill);
+    await waitFor(async () => {
+      const runs = await readCommandsRun(platform.env);
+      return settled.every((pattern) => runs.some((run) => pattern.test(run.command) && run.exitCode === 0));
+    });
     const progress = await handle.query(progressQuery);
     // The pull and the backup run side by side: the step is one of those running.
     const running = [...progress.steps, ...progress.rollback].filter((record) => record.status === 'running');

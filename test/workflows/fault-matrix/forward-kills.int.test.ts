@@ -31,12 +31,12 @@ describe('the fault matrix on the sandbox: forward-kills', () => {
 
     test.each(FORWARD_KILLS)(
       'SIGKILL inside $step → completed, no completed step run twice',
-      async ({ step, pause }) => {
+      async ({ step, pause, settled }) => {
         const fault: Fault = { action: 'pause', command: pause };
         await faults.add(fault);
         const request = matrixRequest('1.3.0', step);
         const handle = await startUpgrade(platform, request);
-        await killInside(handle, fault, step);
+        await killInside(handle, fault, step, { settled });
         await expectCompleted(handle, request.redeployAll);
         await expectNoChangeTwice({ killed: true, including: completedChanges(request.redeployAll) });
       },

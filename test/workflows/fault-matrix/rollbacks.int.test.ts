@@ -75,7 +75,7 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
         for (const hold of holds) await faults.add(hold);
         const handle = await startUpgrade(platform, { targetVersion: '1.3.0', redeployAll: true });
         for (const [index, pod] of pods.entries()) {
-          await killInside(handle, holds[index] as Fault, `rollback:redeploy:${pod}`, index + 1);
+          await killInside(handle, holds[index] as Fault, `rollback:redeploy:${pod}`, { kill: index + 1 });
         }
         await expectRolledBack(handle, 'validate', before);
         await expectNoChangeTwice({
