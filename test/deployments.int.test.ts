@@ -171,33 +171,46 @@ describe('several deployments on one machine, one worker each', () => {
     TEST_TIMEOUT_MS,
   );
 
-  /** Starts a fleet with the CLI and polls `fleet status --json` until it ends: each environment's phases as seen. */
-  async function runFleet(name: string, args: string[]) {
-    await deployments('reset', ENVIRONMENTS);
-    const started = await cli(['fleet', 'start', '1.3.0', '--name', name, '--envs', ENVIRONMENTS.join(','), ...args]);
+  type FleetStatus = FleetProgress & { failure?: { type: string; message: string } };
+
+  /**
+   * Starts a fleet with the CLI and polls `fleet status --json` until it ends: each environment's phases as seen, the
+   * fleet's wave when each was first seen upgrading, and the last status. `whileRunning` is given each status before.
+   */
+  async function runFleet(name: string, args: string[], whileRunning?: (status: FleetStatus) => Promise<void>) {
+    const started = await cli(['fleet', 'start', '1.3.0', '--name', name, ...args]);
     expect(started.all).toContain(`Started ${fleetWorkflowId(name)}`);
-    const seen = Object.fromEntries(ENVIRONMENTS.map((environment) => [environment, [] as string[]]));
-    let last: (FleetProgress & { failure?: { type: string } }) | undefined;
+    const seen: Record<string, string[]> = {};
+    const upgradedInWave: Record<string, number> = {};
+    let last: FleetStatus | undefined;
     await waitFor(async () => {
       const status = await cli(['fleet', 'status', '--name', name, '--json']);
-      last = JSON.parse(status.stdout) as typeof last;
-      for (const entry of last?.environments ?? []) {
-        const phases = seen[entry.environment] ?? [];
+      last = JSON.parse(status.stdout) as FleetStatus;
+      for (const entry of last.environments) {
+        const phases = (seen[entry.environment] ??= []);
         if (phases.at(-1) !== entry.phase) phases.push(entry.phase);
+        if (entry.phase === 'upgrading') upgradedInWave[entry.environment] ??= last.wave;
       }
-      return ['completed', 'stopped', 'rolled-back'].includes(last?.phase ?? '');
+      const ended = ['completed', 'stopped', 'rolled-back'].includes(last.phase);
+      if (!ended) await whileRunning?.(last);
+      return ended;
     }, TEST_TIMEOUT_MS);
-    return { seen, last };
+    return { seen, upgradedInWave, last: last as FleetStatus };
   }
 
   test(
-    'a fleet of 3, canary then a wave of 2, brings all to 1.3.0; `fleet status` shows each phase live',
+    'a fleet of 3, canary then a wave of 2, each baking 20 s healthy by its real health check, brings all to 1.3.0; `fleet status` shows each phase live',
     async () => {
-      const { seen, last } = await runFleet('three', ['--wave-size', '2']);
+      await deployments('reset', ENVIRONMENTS);
+      const { seen, last } = await runFleet('three', [
+        ...['--envs', ENVIRONMENTS.join(','), '--wave-size', '2', '--bake', '20 seconds'],
+      ]);
 
-      expect(last?.phase).toBe('completed');
+      expect(last.phase).toBe('completed');
       for (const environment of ENVIRONMENTS) {
         expect(seen[environment]).toContain('upgrading');
+        // It baked, and after 20 s its worker's real checkHealth found it healthy on 1.3.0 (else it would end failed).
+        expect(seen[environment]).toContain('baking');
         expect(seen[environment]?.at(-1)).toBe('completed');
         expect(await imageTag(deployed[environment].root)).toBe('1.3.0');
         expect((await runningImages(deployed[environment].host))[RUNTIME]).toMatch(/\/aegis-runtime:1\.3\.0$/);
