@@ -225,6 +225,55 @@ describe('several deployments on one machine, one worker each', () => {
   );
 
   test(
+    "a wave of prod-a and prod-b baking 30 s, prod-b's runtime stopped meanwhile, roll-back-wave: the bake notices, both back on 1.2.0 and running",
+    async () => {
+      const { 'prod-a': prodA, 'prod-b': prodB } = deployed;
+      await deployments('reset', ['prod-a', 'prod-b']);
+      const before = { prodA: await stateOf(prodA), prodB: await stateOf(prodB) };
+      let stopped = false;
+
+      const { seen, last } = await runFleet(
+        'health-lost',
+        [
+          ...['--envs', 'prod-a,prod-b', '--canary', '', '--bake', '30 seconds'],
+          ...['--on-budget-exceeded', 'roll-back-wave', '--restore-database-on-wave-rollback'],
+        ],
+        async (status) => {
+          const prodBPhase = status.environments.find((entry) => entry.environment === 'prod-b')?.phase;
+          if (stopped || prodBPhase !== 'baking') return;
+          // Its runtime goes down on its host alone, after its upgrade passed and before the bake's health check.
+          await execa('podman', ['stop', '--time', '2', RUNTIME], { env: prodB.host });
+          stopped = true;
+        },
+      );
+
+      expect(stopped).toBe(true);
+      expect(last.phase).toBe('rolled-back');
+      expect(last.failure?.type).toBe(FleetFailureType.FleetRolledBack);
+      expect(last.failure?.message).toContain('wave 1 of 1 went over its failure budget of 0');
+      expect(seen['prod-a']).toContain('baking');
+      expect(seen['prod-b']).toContain('baking');
+      const rolledBack = expect.stringMatching(/^rolled back by the fleet to 1\.2\.0, database restored from /);
+      expect(last.environments).toEqual([
+        { environment: 'prod-a', wave: 0, fromVersion: '1.2.0', phase: 'rolled-back', detail: rolledBack },
+        {
+          environment: 'prod-b',
+          wave: 0,
+          fromVersion: '1.2.0',
+          phase: 'rolled-back',
+          // The fleet's rollback of the environment that needed it most: not refused for the health it lost.
+          detail: rolledBack,
+          failure: expect.stringMatching(/^health lost while baking: .*aegis-core-aegis-runtime/),
+        },
+      ]);
+      // The rollback's own validation judged each healthy; each runs 1.2.0 again, its runtime included, as before.
+      expect(await stateOf(prodA)).toEqual(before.prodA);
+      expect(await stateOf(prodB)).toEqual(before.prodB);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
     'a fleet whose second wave fails on prod-b, budget 0, roll-back-wave: prod-a back as before, the canary kept',
     async () => {
       const { staging, 'prod-a': prodA, 'prod-b': prodB } = deployed;
