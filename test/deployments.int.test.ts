@@ -274,6 +274,42 @@ describe('several deployments on one machine, one worker each', () => {
   );
 
   test(
+    'a fleet of 3 in waves of a third (waveShare 33%), failure budget 1: prod-a fails alone in wave 2, the fleet carries on to prod-b',
+    async () => {
+      const { staging, 'prod-a': prodA, 'prod-b': prodB } = deployed;
+      await deployments('reset', ENVIRONMENTS);
+      const before = await stateOf(prodA);
+      const fault = faultLine({
+        action: 'stop-after:core',
+        command: 'make * redeploy POD=core *AEGIS_IMAGE_TAG=1.3.0',
+      });
+      await fs.appendFile(prodA.env.AEGIS_SANDBOX_FAULTS ?? '', `${fault}\n`);
+
+      const { upgradedInWave, last } = await runFleet('share', [
+        ...['--envs', ENVIRONMENTS.join(','), '--wave-share', '33%', '--failure-budget', '1'],
+      ]);
+
+      // A third of 3 is one environment a wave: each upgraded in a wave of its own, after the one before had ended.
+      expect(last.waves).toBe(3);
+      expect(upgradedInWave).toEqual({ staging: 0, 'prod-a': 1, 'prod-b': 2 });
+      expect(last.phase).toBe('completed');
+      expect(last.failure).toBeUndefined();
+      const failed = expect.stringMatching(/^Upgrade 1\.2\.0 → 1\.3\.0 rolled back: /);
+      expect(last.environments).toEqual([
+        { environment: 'staging', wave: 0, fromVersion: '1.2.0', phase: 'completed' },
+        { environment: 'prod-a', wave: 1, fromVersion: '1.2.0', phase: 'rolled-back', failure: failed, detail: failed },
+        { environment: 'prod-b', wave: 2, fromVersion: '1.2.0', phase: 'completed' },
+      ]);
+      for (const deployment of [staging, prodB]) {
+        expect(await imageTag(deployment.root)).toBe('1.3.0');
+        expect((await runningImages(deployment.host))[RUNTIME]).toMatch(/\/aegis-runtime:1\.3\.0$/);
+      }
+      expect(await stateOf(prodA)).toEqual(before);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
     'a fleet whose second wave fails on prod-b, budget 0, roll-back-wave: prod-a back as before, the canary kept',
     async () => {
       const { staging, 'prod-a': prodA, 'prod-b': prodB } = deployed;
