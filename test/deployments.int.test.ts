@@ -171,33 +171,46 @@ describe('several deployments on one machine, one worker each', () => {
     TEST_TIMEOUT_MS,
   );
 
-  /** Starts a fleet with the CLI and polls `fleet status --json` until it ends: each environment's phases as seen. */
-  async function runFleet(name: string, args: string[]) {
-    await deployments('reset', ENVIRONMENTS);
-    const started = await cli(['fleet', 'start', '1.3.0', '--name', name, '--envs', ENVIRONMENTS.join(','), ...args]);
+  type FleetStatus = FleetProgress & { failure?: { type: string; message: string } };
+
+  /**
+   * Starts a fleet with the CLI and polls `fleet status --json` until it ends: each environment's phases as seen, the
+   * fleet's wave when each was first seen upgrading, and the last status. `whileRunning` is given each status before.
+   */
+  async function runFleet(name: string, args: string[], whileRunning?: (status: FleetStatus) => Promise<void>) {
+    const started = await cli(['fleet', 'start', '1.3.0', '--name', name, ...args]);
     expect(started.all).toContain(`Started ${fleetWorkflowId(name)}`);
-    const seen = Object.fromEntries(ENVIRONMENTS.map((environment) => [environment, [] as string[]]));
-    let last: (FleetProgress & { failure?: { type: string } }) | undefined;
+    const seen: Record<string, string[]> = {};
+    const upgradedInWave: Record<string, number> = {};
+    let last: FleetStatus | undefined;
     await waitFor(async () => {
       const status = await cli(['fleet', 'status', '--name', name, '--json']);
-      last = JSON.parse(status.stdout) as typeof last;
-      for (const entry of last?.environments ?? []) {
-        const phases = seen[entry.environment] ?? [];
+      last = JSON.parse(status.stdout) as FleetStatus;
+      for (const entry of last.environments) {
+        const phases = (seen[entry.environment] ??= []);
         if (phases.at(-1) !== entry.phase) phases.push(entry.phase);
+        if (entry.phase === 'upgrading') upgradedInWave[entry.environment] ??= last.wave;
       }
-      return ['completed', 'stopped', 'rolled-back'].includes(last?.phase ?? '');
+      const ended = ['completed', 'stopped', 'rolled-back'].includes(last.phase);
+      if (!ended) await whileRunning?.(last);
+      return ended;
     }, TEST_TIMEOUT_MS);
-    return { seen, last };
+    return { seen, upgradedInWave, last: last as FleetStatus };
   }
 
   test(
-    'a fleet of 3, canary then a wave of 2, brings all to 1.3.0; `fleet status` shows each phase live',
+    'a fleet of 3, canary then a wave of 2, each baking 20 s healthy by its real health check, brings all to 1.3.0; `fleet status` shows each phase live',
     async () => {
-      const { seen, last } = await runFleet('three', ['--wave-size', '2']);
+      await deployments('reset', ENVIRONMENTS);
+      const { seen, last } = await runFleet('three', [
+        ...['--envs', ENVIRONMENTS.join(','), '--wave-size', '2', '--bake', '20 seconds'],
+      ]);
 
-      expect(last?.phase).toBe('completed');
+      expect(last.phase).toBe('completed');
       for (const environment of ENVIRONMENTS) {
         expect(seen[environment]).toContain('upgrading');
+        // It baked, and after 20 s its worker's real checkHealth found it healthy on 1.3.0 (else it would end failed).
+        expect(seen[environment]).toContain('baking');
         expect(seen[environment]?.at(-1)).toBe('completed');
         expect(await imageTag(deployed[environment].root)).toBe('1.3.0');
         expect((await runningImages(deployed[environment].host))[RUNTIME]).toMatch(/\/aegis-runtime:1\.3\.0$/);
@@ -207,6 +220,91 @@ describe('several deployments on one machine, one worker each', () => {
       await expect(client.workflow.getHandle(fleetWorkflowId('three')).result()).resolves.toMatchObject({
         phase: 'completed',
       });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "a wave of prod-a and prod-b baking 30 s, prod-b's runtime stopped meanwhile, roll-back-wave: the bake notices, both back on 1.2.0 and running",
+    async () => {
+      const { 'prod-a': prodA, 'prod-b': prodB } = deployed;
+      await deployments('reset', ['prod-a', 'prod-b']);
+      const before = { prodA: await stateOf(prodA), prodB: await stateOf(prodB) };
+      let stopped = false;
+
+      const { seen, last } = await runFleet(
+        'health-lost',
+        [
+          ...['--envs', 'prod-a,prod-b', '--canary', '', '--bake', '30 seconds'],
+          ...['--on-budget-exceeded', 'roll-back-wave', '--restore-database-on-wave-rollback'],
+        ],
+        async (status) => {
+          const prodBPhase = status.environments.find((entry) => entry.environment === 'prod-b')?.phase;
+          if (stopped || prodBPhase !== 'baking') return;
+          // Its runtime goes down on its host alone, after its upgrade passed and before the bake's health check.
+          await execa('podman', ['stop', '--time', '2', RUNTIME], { env: prodB.host });
+          stopped = true;
+        },
+      );
+
+      expect(stopped).toBe(true);
+      expect(last.phase).toBe('rolled-back');
+      expect(last.failure?.type).toBe(FleetFailureType.FleetRolledBack);
+      expect(last.failure?.message).toContain('wave 1 of 1 went over its failure budget of 0');
+      expect(seen['prod-a']).toContain('baking');
+      expect(seen['prod-b']).toContain('baking');
+      const rolledBack = expect.stringMatching(/^rolled back by the fleet to 1\.2\.0, database restored from /);
+      expect(last.environments).toEqual([
+        { environment: 'prod-a', wave: 0, fromVersion: '1.2.0', phase: 'rolled-back', detail: rolledBack },
+        {
+          environment: 'prod-b',
+          wave: 0,
+          fromVersion: '1.2.0',
+          phase: 'rolled-back',
+          // The fleet's rollback of the environment that needed it most: not refused for the health it lost.
+          detail: rolledBack,
+          failure: expect.stringMatching(/^health lost while baking: .*aegis-core-aegis-runtime/),
+        },
+      ]);
+      // The rollback's own validation judged each healthy; each runs 1.2.0 again, its runtime included, as before.
+      expect(await stateOf(prodA)).toEqual(before.prodA);
+      expect(await stateOf(prodB)).toEqual(before.prodB);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'a fleet of 3 in waves of a third (waveShare 33%), failure budget 1: prod-a fails alone in wave 2, the fleet carries on to prod-b',
+    async () => {
+      const { staging, 'prod-a': prodA, 'prod-b': prodB } = deployed;
+      await deployments('reset', ENVIRONMENTS);
+      const before = await stateOf(prodA);
+      const fault = faultLine({
+        action: 'stop-after:core',
+        command: 'make * redeploy POD=core *AEGIS_IMAGE_TAG=1.3.0',
+      });
+      await fs.appendFile(prodA.env.AEGIS_SANDBOX_FAULTS ?? '', `${fault}\n`);
+
+      const { upgradedInWave, last } = await runFleet('share', [
+        ...['--envs', ENVIRONMENTS.join(','), '--wave-share', '33%', '--failure-budget', '1'],
+      ]);
+
+      // A third of 3 is one environment a wave: each upgraded in a wave of its own, after the one before had ended.
+      expect(last.waves).toBe(3);
+      expect(upgradedInWave).toEqual({ staging: 0, 'prod-a': 1, 'prod-b': 2 });
+      expect(last.phase).toBe('completed');
+      expect(last.failure).toBeUndefined();
+      const failed = expect.stringMatching(/^Upgrade 1\.2\.0 → 1\.3\.0 rolled back: /);
+      expect(last.environments).toEqual([
+        { environment: 'staging', wave: 0, fromVersion: '1.2.0', phase: 'completed' },
+        { environment: 'prod-a', wave: 1, fromVersion: '1.2.0', phase: 'rolled-back', failure: failed, detail: failed },
+        { environment: 'prod-b', wave: 2, fromVersion: '1.2.0', phase: 'completed' },
+      ]);
+      for (const deployment of [staging, prodB]) {
+        expect(await imageTag(deployment.root)).toBe('1.3.0');
+        expect((await runningImages(deployment.host))[RUNTIME]).toMatch(/\/aegis-runtime:1\.3\.0$/);
+      }
+      expect(await stateOf(prodA)).toEqual(before);
     },
     TEST_TIMEOUT_MS,
   );

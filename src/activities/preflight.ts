@@ -14,7 +14,7 @@ import { acquireLock, claimableLock } from '../host/lock-file';
 import { componentImageTag } from './component-tags';
 import { podsUnchangedByTag, readPodDefinition, type PodDefinition } from '../host/pod-definitions';
 import { settleAll } from '../core/settle-all';
-import { checkDowngrade } from '../host/downgrade';
+import { checkDowngrade, compareVersions } from '../host/downgrade';
 import { createHealthProbe, deployedPods } from './health';
 
 /** A login answers in seconds; a registry that does not answer within this is down for the upgrade's purpose. */
@@ -158,10 +158,15 @@ export function createPreflightActivities(deployment: Deployment) {
 
   /**
    * The platform is healthy now, judged as the upgrade's last step judges it, plus every pod of the profile running
-   * and passing its own health check: a service already down would fail the upgrade at its end and roll it back.
+   * and passing its own health check: a service already down would fail the upgrade at its end and roll it back. A
+   * downgrade is the way back from a version that broke the platform (a fleet's rollback, an operator's): it goes ahead
+   * on an unhealthy platform, the problems in its checks' lines, and its own validation judges the result.
    */
-  async function checkPlatformHealthy(profile: readonly string[]): Promise<string> {
+  async function checkPlatformHealthy(profile: readonly string[], downgrade: boolean): Promise<string> {
     const { problems, servicesUp } = await health.healthProblems(profile);
+    if (problems.length > 0 && downgrade) {
+      return `Platform not healthy, a downgrade goes ahead all the same (its validation judges the result): ${problems.join('; ')}`;
+    }
     if (problems.length > 0) {
       throw new PreflightFailed(
         `The platform is not healthy before the upgrade: ${problems.join('; ')}. An upgrade would fail at its end and ` +
@@ -220,6 +225,7 @@ export function createPreflightActivities(deployment: Deployment) {
       const unchangedPods = await podsNotToRedeploy(request, requested, deployEnv);
       const pods = requested.filter((pod) => !unchangedPods.includes(pod));
       const fromVersion = deployEnv.get(IMAGE_TAG_KEY) || 'latest';
+      const downgrade = (compareVersions(request.targetVersion, fromVersion) ?? 0) < 0;
       // Independent looks side by side; a refusal is the first failed check in this order, as if run one by one.
       const [{ login, restoreFrom }, compatibility, space, healthy, running] = await settleAll([
         (async () => {
@@ -238,7 +244,7 @@ export function createPreflightActivities(deployment: Deployment) {
         })(),
         checkCompatibility(pods),
         checkFreeSpace(),
-        checkPlatformHealthy(deployed),
+        checkPlatformHealthy(deployed, downgrade),
         deployment.runningImages(),
       ]);
       const checks = [login, `Images ${request.targetVersion} present: ${AEGIS_IMAGES.join(', ')}`];

@@ -110,10 +110,10 @@ describe('checkPreflight checks the registry login and the platform health befor
 
   const request = { targetVersion: '1.3.0', pods: ['database', 'core', 'seal-gateway'] as PodName[] };
 
-  async function preflight(token = 'ghp_valid0123456789abcdef', pods = request.pods) {
+  async function preflight(token = 'ghp_valid0123456789abcdef', pods = request.pods, versions = {}) {
     const { checkPreflight } = createPreflightActivities(await deployment(token));
     return activityEnvironment().run(checkPreflight, {
-      request: { ...request, pods: [...pods] },
+      request: { ...request, pods: [...pods], ...versions },
       lockOwner: { workflowId: 'aegis-upgrade-default', runId: 'run-1' },
     });
   }
@@ -189,6 +189,29 @@ describe('checkPreflight checks the registry login and the platform health befor
 
     expect(error.message).toContain('The platform is not healthy before the upgrade');
     expect(error.message).toContain('aegis-seal-gateway: aegis-seal-gateway-main is exited');
+  });
+
+  it('lets a downgrade, the way back, go ahead on an unhealthy platform, naming each problem in its checks', async () => {
+    platform.containerState.core = 'exited';
+    platform.runtimeReady = { status: 'degraded', dependencies: { database: true, temporal: false } };
+    // The backup taken when the platform left 1.1.0, as every downgrade names (checkDowngrade).
+    const backup = '20261101T030000Z-1.1.0-to-1.2.0';
+    await fs.mkdir(path.join(root, 'backups', backup), { recursive: true });
+    await fs.writeFile(
+      path.join(root, 'backups', backup, 'manifest.json'),
+      JSON.stringify({ fromVersion: '1.1.0', toVersion: '1.2.0', files: [] }),
+    );
+
+    const report = (await preflight(undefined, request.pods, {
+      targetVersion: '1.1.0',
+      restoreFrom: backup,
+    })) as PreflightReport;
+
+    expect(report.checks).toContain(
+      'Platform not healthy, a downgrade goes ahead all the same (its validation judges the result): ' +
+        'aegis-core: aegis-core-main is exited; runtime /health/ready is degraded: {"database":true,"temporal":false}',
+    );
+    expect(report.checks).toContain(`Downgrade 1.2.0 → 1.1.0: restores ${path.join(root, 'backups', backup)}`);
   });
 
   it("refuses when the runtime's readiness is degraded, with its dependencies", async () => {
