@@ -1,15 +1,60 @@
 /**
- * The one check of an upgrade request, run by the workflow before anything else and by the CLI before it starts one.
- * Pure and deterministic: it is bundled into the workflow sandbox, so no Node built-in and no I/O.
+ * The upgrade request: its shape and its one check, run by the workflow before anything else and by the CLI before it
+ * starts one. A new option is declared here and in the CLI's flag table (cli/request-options.ts). Pure and deterministic: it is bundled into the workflow sandbox, so no Node built-in and no I/O.
  */
 import { msToNumber, type StringValue } from '@temporalio/common/lib/time';
 import { ROLLING_ORDER, isImageTag, isPodName, type PodName } from './platform';
-import {
-  DEFAULT_APPROVAL_TIMEOUT,
-  type RestoreDatabasePolicy,
-  type UpgradeRequest,
-  type UpgradeStrategy,
-} from './upgrade';
+
+export type UpgradeStrategy = 'rolling' | 'full';
+export type RestoreDatabasePolicy = 'auto' | 'always' | 'never';
+
+/** The workflow's input; `parseUpgradeRequest` checks it whole before anything runs. */
+export interface UpgradeRequest {
+  /** The AEGIS image tag to upgrade to, e.g. `1.3.0`. */
+  targetVersion: string;
+  /** Pods to redeploy, in the order given. @default the rolling order, limited to the deployment profile's pods */
+  pods?: PodName[];
+  /** `rolling` redeploys pod by pod; `full` is the guide's teardown, deploy, bootstrap-secrets. @default 'rolling' */
+  strategy?: UpgradeStrategy;
+  /**
+   * When a rollback restores the `aegis` database. `auto`: when `_sqlx_migrations` changed. On a downgrade, `never`
+   * keeps the data unless the schema moved since `restoreFrom` (then it is restored). @default 'auto'
+   */
+  restoreDatabase?: RestoreDatabasePolicy;
+  /** Pods before which the upgrade waits for an operator's `approve`. @default [] */
+  approveBefore?: PodName[];
+  /**
+   * How long each approval gate waits (e.g. `30 minutes`; 1 second to 7 days) before the upgrade rolls back.
+   * @default DEFAULT_APPROVAL_TIMEOUT (24 hours)
+   */
+  approvalTimeout?: string;
+  /** Only the read-only pre-flight: report what would change, change nothing, take no lock. @default false */
+  dryRun?: boolean;
+  /**
+   * Redeploy every pod of the profile, as the guide does, even a pod whose definition the new tag leaves as it is
+   * (`database`, `observability`): by default those are not redeployed, their restart being downtime for nothing.
+   * @default false
+   */
+  redeployAll?: boolean;
+  /**
+   * Once the runtime is up on the new version and its migrations are judged, redeploy the pods after it at once
+   * (`temporal`, `seal-gateway`, `observability`) instead of one by one: shorter, and their downtimes overlap. Not with
+   * an approval gate before one of them. @default false (the guide's order)
+   */
+  concurrentAfterCore?: boolean;
+  /**
+   * A downgrade's database: the backup (its directory name under the backup directory) taken when the platform
+   * last left `targetVersion`; it is restored before the runtime's redeploy. Required to go to an older version.
+   */
+  restoreFrom?: string;
+}
+
+/**
+ * How long an approval gate waits when the request names no `approvalTimeout`. A gate holds the deployment's lock
+ * with pods on two versions, and a rollback from it discards the writes made since the backup: a day lets an operator
+ * paged at 3 a.m. answer in working hours, without leaving a half-upgraded platform waiting for ever.
+ */
+export const DEFAULT_APPROVAL_TIMEOUT = '24 hours';
 
 /** A request with its defaults applied: what the workflow runs. `pods` stays open: its default is the profile's. */
 export type ParsedUpgradeRequest = UpgradeRequest &
