@@ -1,5 +1,12 @@
 import { execa } from 'execa';
-import { parseValidateOutput, validationFailures, KNOWN_NOISE } from '../src/activities/validation';
+import {
+  KNOWN_NOISE,
+  deployedHostPorts,
+  parseValidateOutput,
+  servicesNotDeployed,
+  validationFailures,
+} from '../src/activities/validation';
+import type { Deployment } from '../src/host/deployment';
 import { judgeMigrationLog } from '../src/activities/migrations';
 import { backupsIn, commandLog, imageTag, psql, runningImages, usePlatform } from './helpers/platform';
 import { sandbox } from './helpers/sandbox';
@@ -32,7 +39,12 @@ describe('the test bench', () => {
     expect(lines.map((line) => line.service)).toEqual(
       expect.arrayContaining(['AEGIS Runtime', 'SEAL Gateway', ...KNOWN_NOISE]),
     );
-    expect(validationFailures(lines)).toEqual([]);
+    // As on a real platform, it probes services the profile does not run: those are not judged, the others all are.
+    const profile = platform.env.AEGIS_PROFILE ?? 'development';
+    const ports = await deployedHostPorts({ root: platform.root, config: { aegis: { profile } } } as Deployment);
+    expect(servicesNotDeployed(lines, ports)).toEqual(['Keycloak', 'OpenBao', 'SeaweedFS Master', 'SeaweedFS Filer']);
+    expect(validationFailures(lines, ports)).toEqual([]);
+    expect(validationFailures(lines).map((line) => line.service)).toEqual(servicesNotDeployed(lines, ports));
     expect(Object.values(await runningImages())).toContain(`${platform.env.AEGIS_REGISTRY}/aegis-runtime:1.2.0`);
     expect(Number(await psql('select count(*) from _sqlx_migrations'))).toBe(3);
   }, 300_000);

@@ -9,11 +9,10 @@ import {
 import { podFullName } from '../core/platform';
 import type { UpgradeLockOwner } from '../core/upgrade-lock';
 import { checkDataDirectory, componentImageTag, databaseDataDirectory, postgresImageTag } from './component-tags';
-import type { Deployment } from '../host/deployment';
-import { podYamlPath } from '../host/deployment';
+import { deployedPods, podYamlPath, type Deployment } from '../host/deployment';
 import { IMAGE_TAG_KEY } from '../host/env-file';
 import { InvalidActivityInput, PreflightFailed } from '../core/errors';
-import { createHealthProbe, deployedPods } from './health';
+import { createHealthProbe } from './health';
 import { acquireLock, claimableLock } from '../host/lock-file';
 import {
   containerImages,

@@ -1,22 +1,8 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { podFullName } from '../core/platform';
-import type { Deployment } from '../host/deployment';
+import { deployedPods, type Deployment } from '../host/deployment';
 import { IMAGE_TAG_KEY } from '../host/env-file';
 import { createPodProbes, podProblem } from './pods';
 import { createPlatformProbe } from './validation';
-
-/** Pods listed by `profiles/<profile>.conf` (`PODS="database core …"`). */
-export function profilePods(conf: string): string[] {
-  const match = /^\s*PODS\s*[:?]?=\s*["']?([^"'\n]*)["']?/m.exec(conf);
-  return match?.[1]?.split(/\s+/).filter(Boolean) ?? [];
-}
-
-/** The pods the deployment's profile runs. */
-export async function deployedPods(deployment: Deployment): Promise<string[]> {
-  const { root, config } = deployment;
-  return profilePods(await fs.readFile(path.join(root, 'profiles', `${config.aegis.profile}.conf`), 'utf8'));
-}
 
 /**
  * Every health problem of the platform now: each pod of the profile running and passing its own health check, and the

@@ -6,7 +6,7 @@ import { formatMiB } from '../core/format';
 import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../core/platform';
 import type { BackupRecord, UpgradePlan, UpgradeRequest } from '../core/upgrade';
 import type { UpgradeLockOwner } from '../core/upgrade-lock';
-import type { Deployment } from '../host/deployment';
+import { deployedPods, type Deployment } from '../host/deployment';
 import { IMAGE_TAG_KEY } from '../host/env-file';
 import { CommandFailed, PreflightFailed } from '../core/errors';
 import { imageExistsInRegistry, imageRef } from './images';
@@ -15,7 +15,7 @@ import { componentImageTag } from './component-tags';
 import { podsUnchangedByTag, readPodDefinition, type PodDefinition } from '../host/pod-definitions';
 import { settleAll } from '../core/settle-all';
 import { checkDowngrade, compareVersions } from '../host/downgrade';
-import { createHealthProbe, deployedPods } from './health';
+import { createHealthProbe } from './health';
 
 /** A login answers in seconds; a registry that does not answer within this is down for the upgrade's purpose. */
 const REGISTRY_LOGIN_TIMEOUT_MS = 2 * 60_000;
@@ -52,8 +52,6 @@ export interface PreflightReport {
    */
   alreadyAtTarget: boolean;
 }
-
-export { profilePods } from './health';
 
 /**
  * Resolves the pods to redeploy, in order, and checks them against the deployment's profile: the one check of the

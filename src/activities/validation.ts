@@ -1,7 +1,8 @@
-import type { Deployment } from '../host/deployment';
+import { deployedPods, type Deployment } from '../host/deployment';
 import { ValidationFailed } from '../core/errors';
 import { heartbeatWhile, pause } from '../host/heartbeat';
 import { stripAnsi } from '../host/output';
+import { publishedHostPorts, readPodDefinition } from '../host/pod-definitions';
 
 /** `make validate` probes these over HTTP though they do not speak it: their ✗ is expected (docs/platform.md). */
 export const KNOWN_NOISE = ['PostgreSQL', 'Temporal Server'];
@@ -22,8 +23,51 @@ export function parseValidateOutput(output: string): ValidateLine[] {
   return lines;
 }
 
-export function validationFailures(lines: readonly ValidateLine[]): ValidateLine[] {
-  return lines.filter((line) => !line.ok && !KNOWN_NOISE.includes(line.service));
+/**
+ * The ✗ lines that count: not the known noise, and not a service of a pod the profile does not run. `make validate`
+ * probes every service the platform can have (Keycloak, SeaweedFS …), whatever the profile deploys (docs/platform.md);
+ * `deployedPorts`, the host ports the profile's pods publish, tell them apart by the port a line probed.
+ */
+export function validationFailures(
+  lines: readonly ValidateLine[],
+  deployedPorts?: ReadonlySet<number>,
+): ValidateLine[] {
+  return lines.filter((line) => !line.ok && !KNOWN_NOISE.includes(line.service) && !notDeployed(line, deployedPorts));
+}
+
+/** The ✗ lines of services no pod of the profile publishes: not judged. */
+export function servicesNotDeployed(lines: readonly ValidateLine[], deployedPorts?: ReadonlySet<number>): string[] {
+  return lines
+    .filter((line) => !line.ok && !KNOWN_NOISE.includes(line.service) && notDeployed(line, deployedPorts))
+    .map((line) => line.service);
+}
+
+function notDeployed(line: ValidateLine, deployedPorts: ReadonlySet<number> | undefined): boolean {
+  const port = probedPort(line.detail);
+  return deployedPorts !== undefined && port !== undefined && !deployedPorts.has(port);
+}
+
+/** The port a ✗ line probed: `localhost:5432`, `http://localhost:8180/health/ready`; undefined when it names none. */
+export function probedPort(detail: string): number | undefined {
+  let url: URL;
+  try {
+    url = new URL(detail.includes('://') ? detail : `http://${detail}`);
+  } catch {
+    return undefined;
+  }
+  const port = Number(url.port || { 'http:': 80, 'https:': 443 }[url.protocol]);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}
+
+/**
+ * The host ports the pods of the deployment's profile publish, read from their definitions; undefined when they
+ * publish none, so that every line is judged rather than none.
+ */
+export async function deployedHostPorts(deployment: Deployment): Promise<Set<number> | undefined> {
+  const pods = await deployedPods(deployment);
+  const definitions = await Promise.all(pods.map((pod) => readPodDefinition(deployment.root, pod)));
+  const ports = new Set(definitions.flatMap(publishedHostPorts));
+  return ports.size > 0 ? ports : undefined;
 }
 
 export interface Readiness {
@@ -37,6 +81,8 @@ const POLL_INTERVAL_MS = 3_000;
 export interface PlatformLook {
   problems: string[];
   servicesUp: number;
+  /** The ✗ lines of services the profile does not deploy, not judged. */
+  notDeployed: string[];
 }
 
 /**
@@ -60,7 +106,8 @@ export function createPlatformProbe(deployment: Deployment) {
       // Its curls take up to 5 s each: heartbeats keep the activity alive under a short heartbeat timeout.
       const validated = await heartbeatWhile(deployment.make('validate'), 'make validate');
       const lines = parseValidateOutput(validated.stdout);
-      const failures = validationFailures(lines);
+      const deployedPorts = await deployedHostPorts(deployment);
+      const failures = validationFailures(lines, deployedPorts);
       const ready = await readiness();
       const problems = [
         ...(lines.length === 0 ? ['make validate printed no ✓/✗ line'] : []),
@@ -71,7 +118,11 @@ export function createPlatformProbe(deployment: Deployment) {
             ? []
             : [`runtime /health/ready is ${ready.status ?? 'unknown'}: ${JSON.stringify(ready.dependencies ?? {})}`]),
       ];
-      return { problems, servicesUp: lines.filter((line) => line.ok).length };
+      return {
+        problems,
+        servicesUp: lines.filter((line) => line.ok).length,
+        notDeployed: servicesNotDeployed(lines, deployedPorts),
+      };
     },
   };
 }
@@ -85,9 +136,10 @@ export function createValidationActivities(deployment: Deployment) {
     async validatePlatform(): Promise<string> {
       const deadline = Date.now() + readyTimeoutSeconds * 1000;
       for (;;) {
-        const { problems, servicesUp } = await lookAtPlatform();
+        const { problems, servicesUp, notDeployed } = await lookAtPlatform();
         if (problems.length === 0) {
-          return `${servicesUp} services ✓ (noise ignored: ${KNOWN_NOISE.join(', ')}); runtime ready`;
+          const absent = notDeployed.length > 0 ? `; not in the profile: ${notDeployed.join(', ')}` : '';
+          return `${servicesUp} services ✓ (noise ignored: ${KNOWN_NOISE.join(', ')}${absent}); runtime ready`;
         }
         if (Date.now() > deadline) throw new ValidationFailed(`Validation failed: ${problems.join('; ')}`);
         await pause(POLL_INTERVAL_MS, problems.join('; '));

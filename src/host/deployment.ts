@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { Config } from '../config';
@@ -97,4 +98,16 @@ export function createDeployment({ config, run }: DeploymentDeps): Deployment {
 /** `pod` is any pod of the profile (`secrets` and `storage` too), not only those the upgrade redeploys. */
 export function podYamlPath(root: string, pod: string): string {
   return path.join(root, 'podman', 'pods', pod, `pod-${pod}.yaml`);
+}
+
+/** Pods listed by `profiles/<profile>.conf` (`PODS="database core …"`). */
+export function profilePods(conf: string): string[] {
+  const match = /^\s*PODS\s*[:?]?=\s*["']?([^"'\n]*)["']?/m.exec(conf);
+  return match?.[1]?.split(/\s+/).filter(Boolean) ?? [];
+}
+
+/** The pods the deployment's profile runs. */
+export async function deployedPods(deployment: Deployment): Promise<string[]> {
+  const { root, config } = deployment;
+  return profilePods(await fs.readFile(path.join(root, 'profiles', `${config.aegis.profile}.conf`), 'utf8'));
 }

@@ -147,6 +147,16 @@ export function publishedPort(definition: PodDefinition, containerPort: number):
   return undefined;
 }
 
+/** Every TCP port the pod publishes on the host. */
+export function publishedHostPorts(definition: PodDefinition): number[] {
+  return containersOf(definition).flatMap((container) =>
+    mapsUnder(container, 'ports')
+      .filter((port) => (textOf(port, 'protocol') ?? 'TCP').toUpperCase() === 'TCP')
+      .map((port) => Number(textOf(port, 'hostPort')))
+      .filter((hostPort) => Number.isInteger(hostPort) && hostPort > 0),
+  );
+}
+
 /** The volume a container mounts at a path, by the kind of storage behind it. */
 export type MountedVolume =
   | { kind: 'host-directory'; volume: string; path: string; node: Scalar }

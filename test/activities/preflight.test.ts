@@ -1,6 +1,7 @@
 import { PreflightFailed } from '../../src/core/errors';
 import { parsePodDefinition } from '../../src/host/pod-definitions';
-import { partlyUpgraded, profilePods, resolvePods, temporalServerVersion } from '../../src/activities/preflight';
+import { partlyUpgraded, resolvePods, temporalServerVersion } from '../../src/activities/preflight';
+import { profilePods } from '../../src/host/deployment';
 import type { UpgradeRequest } from '../../src/core/upgrade';
 import { thrown } from '../helpers/thrown';
 

@@ -1,13 +1,20 @@
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import type { Deployment } from '../../src/host/deployment';
 import {
   KNOWN_NOISE,
   createValidationActivities,
+  deployedHostPorts,
   parseValidateOutput,
+  probedPort,
+  servicesNotDeployed,
   validationFailures,
 } from '../../src/activities/validation';
 import { activityEnvironment } from '../helpers/activity-environment';
+import { deployReference } from '../helpers/deploy-reference';
 
 const GREEN = '\x1b[0;32m';
 const RED = '\x1b[0;31m';
@@ -99,6 +106,66 @@ describe('validationFailures', () => {
   });
 });
 
+describe('probedPort', () => {
+  it('reads the port a ✗ line probed, with or without a scheme, the scheme’s own when none is written', () => {
+    expect(probedPort('localhost:5432')).toBe(5432);
+    expect(probedPort('http://localhost:8180/health/ready')).toBe(8180);
+    expect(probedPort('http://127.0.0.1/health')).toBe(80);
+    expect(probedPort('https://aegis.example.com/ready')).toBe(443);
+    expect(probedPort('x')).toBe(80);
+    expect(probedPort('')).toBeUndefined();
+    expect(probedPort('http://[not a host')).toBeUndefined();
+  });
+});
+
+const reference = deployReference();
+
+(reference ? describe : describe.skip)(
+  'make validate on the real deploy checkout (aegis-deploy, read in place)',
+  () => {
+    const deployment = (profile: string) =>
+      ({ root: reference ?? '', config: { aegis: { profile } } }) as unknown as Deployment;
+    /**
+     * The real `validate-stack.sh` on a healthy platform of the `development` profile: Keycloak (a pod of no profile) and
+     * SeaweedFS (pod `storage`, only in `full`) are probed all the same, and are down.
+     */
+    const development = (openbao: string) =>
+      [
+        VALIDATE_OUTPUT.replace(ok('Keycloak'), ko('Keycloak', 'http://localhost:8180/health/ready')).replace(
+          ok('OpenBao'),
+          openbao,
+        ),
+        ko('SeaweedFS Master', 'http://localhost:9333'),
+        ko('SeaweedFS Filer', 'http://localhost:8888'),
+      ].join('\n');
+
+    it('judges only the services of the pods the profile runs', async () => {
+      const ports = await deployedHostPorts(deployment('development'));
+      const lines = parseValidateOutput(development(ok('OpenBao')));
+
+      expect(validationFailures(lines, ports)).toEqual([]);
+      expect(servicesNotDeployed(lines, ports)).toEqual(['Keycloak', 'SeaweedFS Master', 'SeaweedFS Filer']);
+    });
+
+    it('counts a service of the profile that is down: OpenBao sealed (pod secrets)', async () => {
+      const ports = await deployedHostPorts(deployment('development'));
+      const sealed = ko('OpenBao', 'http://localhost:8200/v1/sys/health');
+
+      expect(validationFailures(parseValidateOutput(development(sealed)), ports)).toEqual([
+        { ok: false, service: 'OpenBao', detail: 'http://localhost:8200/v1/sys/health' },
+      ]);
+    });
+
+    it('judges SeaweedFS where the profile runs it (full)', async () => {
+      const ports = await deployedHostPorts(deployment('full'));
+
+      expect(
+        validationFailures(parseValidateOutput(development(ok('OpenBao'))), ports).map((line) => line.service),
+      ).toEqual(['SeaweedFS Master', 'SeaweedFS Filer']);
+    });
+  },
+);
+
 describe('validatePlatform', () => {
   let runtime: http.Server;
   let runtimeUrl: string;
@@ -124,13 +191,24 @@ describe('validatePlatform', () => {
         if (Date.now() > deadline) throw new Error('make validate ran 6 s without the activity heartbeating');
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      return { stdout: VALIDATE_OUTPUT, stderr: '' };
+      return { stdout: [VALIDATE_OUTPUT, ko('SeaweedFS Master', 'http://localhost:9333')].join('\n'), stderr: '' };
     };
-    const deployment = { config: { aegis: { runtimeUrl, readyTimeoutSeconds: 1 } }, make } as unknown as Deployment;
+    // A checkout whose profile runs the runtime alone, published on 8088: SeaweedFS is not in it.
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-validate-'));
+    await fs.mkdir(path.join(root, 'profiles'));
+    await fs.writeFile(path.join(root, 'profiles', 'runtime.conf'), 'PODS="core"\n');
+    await fs.mkdir(path.join(root, 'podman', 'pods', 'core'), { recursive: true });
+    await fs.writeFile(
+      path.join(root, 'podman', 'pods', 'core', 'pod-core.yaml'),
+      'kind: Pod\nspec:\n  containers:\n    - name: aegis-runtime\n      ports:\n        - containerPort: 8088\n          hostPort: 8088\n',
+    );
+    const config = { aegis: { runtimeUrl, readyTimeoutSeconds: 1, profile: 'runtime' } };
+    const deployment = { root, config, make } as unknown as Deployment;
     const { validatePlatform } = createValidationActivities(deployment);
 
     await expect(environment.run(validatePlatform)).resolves.toBe(
-      '7 services ✓ (noise ignored: PostgreSQL, Temporal Server); runtime ready',
+      '7 services ✓ (noise ignored: PostgreSQL, Temporal Server; not in the profile: SeaweedFS Master); runtime ready',
     );
+    await fs.rm(root, { recursive: true, force: true });
   }, 10_000);
 });

@@ -2,7 +2,9 @@
 # Probes each service the sandbox platform runs and prints one line per service:
 # a green tick when an HTTP GET answers (5 s limit), a red cross with the URL otherwise.
 # Like the production script it always exits 0, and PostgreSQL and the Temporal gRPC port
-# are probed over HTTP, so those two lines are crosses even on a healthy platform.
+# are probed over HTTP, so those two lines are crosses even on a healthy platform. Like it too,
+# it probes services of pods the profile does not run (Keycloak, OpenBao, SeaweedFS here): their
+# lines are crosses on a healthy platform of this profile.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +22,11 @@ grpc_port="${AEGIS_SANDBOX_TEMPORAL_GRPC_PORT:-18234}"
 ui_port="${AEGIS_SANDBOX_TEMPORAL_UI_PORT:-18233}"
 seal_port="${AEGIS_SANDBOX_SEAL_GATEWAY_PORT:-18089}"
 prom_port="${AEGIS_SANDBOX_PROMETHEUS_PORT:-19090}"
+# The production ports of services no sandbox pod runs (no pod publishes them).
+keycloak_port=8180
+openbao_port=8200
+seaweedfs_master_port=9333
+seaweedfs_filer_port=8888
 
 red='\033[0;31m'
 green='\033[0;32m'
@@ -45,8 +52,14 @@ probe "Temporal Server" "http://$host:$grpc_port"
 probe "Temporal UI" "http://$host:$ui_port"
 echo "Gateways:"
 probe "SEAL Gateway" "http://$host:$seal_port"
+echo "IAM & Secrets:"
+probe "Keycloak" "http://$host:$keycloak_port/health/ready"
+probe "OpenBao" "http://$host:$openbao_port/v1/sys/health"
 echo "Observability:"
 probe "Prometheus" "http://$host:$prom_port/-/ready"
+echo "Storage:"
+probe "SeaweedFS Master" "http://$host:$seaweedfs_master_port"
+probe "SeaweedFS Filer" "http://$host:$seaweedfs_filer_port"
 echo ""
 echo "Run 'make status' for pod-level status."
 exit 0
