@@ -58,7 +58,7 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
     );
   });
 
-  describe('a worker killed inside the rollback steps the rollback of 1.3.1 has not', () => {
+  describe("a worker killed inside the rollback steps 1.3.1's rollback does not have", () => {
     eachScenario();
 
     test(
@@ -155,6 +155,7 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
           reject: false,
           all: true,
         });
+        await fs.rm(bin, { recursive: true, force: true });
         expect({ exitCode: byHand.exitCode, output: byHand.all }).toMatchObject({ exitCode: 0 });
         expect(await platformState()).toEqual(before);
         expect(await lockLeft()).toBe(false);
