@@ -175,27 +175,34 @@ describe('several deployments on one machine, one worker each', () => {
 
   /**
    * Starts a fleet with the CLI and polls `fleet status --json` until it ends: each environment's phases as seen, the
-   * fleet's wave when each was first seen upgrading, and the last status. `whileRunning` is given each status before.
+   * fleet's wave when each was first seen upgrading, and the status once the fleet's workflow closed (its progress
+   * reads ended a moment before the failure is recorded). `whileRunning` is given each status before.
    */
   async function runFleet(name: string, args: string[], whileRunning?: (status: FleetStatus) => Promise<void>) {
     const started = await cli(['fleet', 'start', '1.3.0', '--name', name, ...args]);
     expect(started.all).toContain(`Started ${fleetWorkflowId(name)}`);
     const seen: Record<string, string[]> = {};
     const upgradedInWave: Record<string, number> = {};
-    let last: FleetStatus | undefined;
-    await waitFor(async () => {
-      const status = await cli(['fleet', 'status', '--name', name, '--json']);
-      last = JSON.parse(status.stdout) as FleetStatus;
-      for (const entry of last.environments) {
+    const readStatus = async (): Promise<FleetStatus> => {
+      const status = JSON.parse((await cli(['fleet', 'status', '--name', name, '--json'])).stdout) as FleetStatus;
+      for (const entry of status.environments) {
         const phases = (seen[entry.environment] ??= []);
         if (phases.at(-1) !== entry.phase) phases.push(entry.phase);
-        if (entry.phase === 'upgrading') upgradedInWave[entry.environment] ??= last.wave;
+        if (entry.phase === 'upgrading') upgradedInWave[entry.environment] ??= status.wave;
       }
-      const ended = ['completed', 'stopped', 'rolled-back'].includes(last.phase);
-      if (!ended) await whileRunning?.(last);
+      return status;
+    };
+    await waitFor(async () => {
+      const status = await readStatus();
+      const ended = ['completed', 'stopped', 'rolled-back'].includes(status.phase);
+      if (!ended) await whileRunning?.(status);
       return ended;
     }, TEST_TIMEOUT_MS);
-    return { seen, upgradedInWave, last: last as FleetStatus };
+    await client.workflow
+      .getHandle(fleetWorkflowId(name))
+      .result()
+      .catch(() => undefined);
+    return { seen, upgradedInWave, last: await readStatus() };
   }
 
   test(
