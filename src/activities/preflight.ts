@@ -14,7 +14,7 @@ import { acquireLock, claimableLock } from '../host/lock-file';
 import { componentImageTag } from './component-tags';
 import { podsUnchangedByTag, readPodDefinition, type PodDefinition } from '../host/pod-definitions';
 import { settleAll } from '../core/settle-all';
-import { checkDowngrade, compareVersions } from '../host/downgrade';
+import { checkDowngrade, isDowngrade } from '../host/downgrade';
 import { createHealthProbe } from './health';
 
 /** A login answers in seconds; a registry that does not answer within this is down for the upgrade's purpose. */
@@ -223,7 +223,7 @@ export function createPreflightActivities(deployment: Deployment) {
       const unchangedPods = await podsNotToRedeploy(request, requested, deployEnv);
       const pods = requested.filter((pod) => !unchangedPods.includes(pod));
       const fromVersion = deployEnv.get(IMAGE_TAG_KEY) || 'latest';
-      const downgrade = (compareVersions(request.targetVersion, fromVersion) ?? 0) < 0;
+      const downgrade = isDowngrade(request.targetVersion, fromVersion);
       // Independent looks side by side; a refusal is the first failed check in this order, as if run one by one.
       const [{ login, restoreFrom }, compatibility, space, healthy, running] = await settleAll([
         (async () => {

@@ -12,6 +12,11 @@ export function compareVersions(a: string, b: string): number | undefined {
   return left && right ? compare(left, right) : undefined;
 }
 
+/** Whether `target` is older than `from`, both read as semver; a tag that is not (`latest`) is never older. */
+export function isDowngrade(target: string, from: string): boolean {
+  return (compareVersions(target, from) ?? 0) < 0;
+}
+
 /**
  * A downgrade would start older code on a schema newer code migrated, which the older runtime runs on anyway
  * (docs/platform.md): refused unless the request names the backup taken when the platform left the target version,
@@ -23,9 +28,9 @@ export async function checkDowngrade(
   backupDir: string,
 ): Promise<BackupRecord | undefined> {
   const target = request.targetVersion;
-  const order = compareVersions(target, fromVersion);
+  const downgrade = isDowngrade(target, fromVersion);
   if (request.restoreFrom === undefined) {
-    if (order !== undefined && order < 0) {
+    if (downgrade) {
       throw new PreflightFailed(
         `${target} is older than the running ${fromVersion}: its runtime would run on a schema ${fromVersion} migrated. ` +
           `To go back, name the backup taken when the platform left ${target} (a directory of ${backupDir} whose ` +
@@ -34,7 +39,7 @@ export async function checkDowngrade(
     }
     return undefined;
   }
-  if (order === undefined || order >= 0) {
+  if (!downgrade) {
     throw new PreflightFailed(
       `\`restoreFrom\` is for a downgrade only: ${target} is not older than the running ${fromVersion}; leave it out`,
     );
