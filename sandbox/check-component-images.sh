@@ -28,8 +28,9 @@ SUBNET=10.213.7.0/24
 # images/temporal/entrypoint.sh).
 PASSWORD='check"only"pw:it'\''s\&|@'
 
-say() { printf '[check] %s\n' "$*" >&2; }
-die() { printf '[check] ERROR: %s\n' "$*" >&2; exit 1; }
+SAY_PREFIX=check
+# shellcheck source=lib/common.sh
+. "$SANDBOX_SRC/lib/common.sh"
 
 # Every podman call of this script and of images.sh goes to the check's own storage.
 podman() {
@@ -41,19 +42,6 @@ podman() {
 # TEMPORAL_CLI_BIN: the project's temporal CLI (scripts/bootstrap.sh builds it)
 # shellcheck source=../scripts/lib/temporal-cli.sh
 . "$REPO_ROOT/scripts/lib/temporal-cli.sh"
-
-wait_for() { # <seconds> <what> <command...>; status 99 of the command ends the wait at once
-  local deadline=$((SECONDS + $1)) what="$2" rc
-  shift 2
-  while true; do
-    rc=0
-    "$@" >/dev/null 2>&1 || rc=$?
-    [[ $rc -ne 0 ]] || return 0
-    [[ $rc -ne 99 ]] || { say "gave up waiting for $what"; return 1; }
-    ((SECONDS < deadline)) || { say "timed out waiting for $what"; return 1; }
-    sleep 0.5
-  done
-}
 
 # A bridge name of its own: podman picks podman<N> among the bridges that exist at that moment
 # and the networks of its own storage, so another storage's network (the sandbox's, whose bridge

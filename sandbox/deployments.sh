@@ -25,14 +25,13 @@ REPO_ROOT="$(dirname "$SANDBOX_SRC")"
 SHARED_DIR="${AEGIS_SANDBOX_SHARED_DIR:-${AEGIS_SANDBOX_DIR:-$REPO_ROOT/.sandbox}}"
 DEPLOYMENTS_DIR="$SHARED_DIR/deployments"
 MAX_SLOT=9
-# name:default host port, as in sandbox.sh
-OFFSET_PORTS=(REGISTRY:15000 POSTGRES:15432 RUNTIME:18088 SEAL_GATEWAY:18089 TEMPORAL_UI:18233 TEMPORAL_GRPC:18234 PROMETHEUS:19090)
 
 # shellcheck source=lib/main-sandbox.sh
 . "$SANDBOX_SRC/lib/main-sandbox.sh"
 
-say() { printf '[deployments] %s\n' "$*" >&2; }
-die() { printf '[deployments] ERROR: %s\n' "$*" >&2; exit 1; }
+SAY_PREFIX=deployments
+# shellcheck source=lib/common.sh
+. "$SANDBOX_SRC/lib/common.sh"
 
 check_name() {
   [[ "$1" =~ ^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$ ]] \
@@ -82,7 +81,7 @@ deployment_variables() { # <name>
     "AEGIS_SANDBOX_BRIDGE=aegis-dep$slot"
     "AEGIS_SANDBOX_ENVIRONMENT=$name"
   )
-  for spec in "${OFFSET_PORTS[@]}"; do
+  for spec in "${PORT_SPECS[@]}"; do
     key="${spec%%:*}" def="${spec##*:}"
     env+=("AEGIS_SANDBOX_${key}_PORT=$((def + 100 * slot))")
   done

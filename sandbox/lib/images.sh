@@ -79,8 +79,23 @@ import_rootfs() { # <rootfs dir> <image name> [--change ...]
   rm -f "$r.tar"
 }
 
+# copy_linked_libraries <rootfs> <binary>...: the host's shared libraries the binaries link (as ldd resolves
+# them, those inside the rootfs left out) and the dynamic loader, copied into the rootfs at the same paths.
+copy_linked_libraries() {
+  local r="$1" f lib
+  shift
+  for f in "$@"; do
+    ldd "$f" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' || true
+  done | grep -v "^$r/" | sort -u | while read -r lib; do
+    [[ -e "$lib" ]] || continue
+    mkdir -p "$r$(dirname "$lib")"
+    cp -L "$lib" "$r$lib"
+  done
+  [[ -e "$r/lib64/ld-linux-x86-64.so.2" ]] || cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"
+}
+
 build_pg_base() {
-  local r="$BUILD_DIR/rootfs-pg" f lib
+  local r="$BUILD_DIR/rootfs-pg"
   say "building PostgreSQL 15 base image from the host's binaries (busybox + postgres + client tools)"
   rootfs_skeleton "$r"
   mkdir -p "$r/usr/lib/postgresql" "$r/usr/share/postgresql" "$r/var/run/postgresql" "$r/var/lib/postgresql/data" "$r/lib64"
@@ -88,15 +103,7 @@ build_pg_base() {
   rm -rf "$r/usr/lib/postgresql/15/lib/bitcode" "$r/usr/lib/postgresql/15/lib/llvmjit"* "$r/usr/lib/postgresql/15/lib/pgxs"
   cp -a /usr/share/postgresql/15 "$r/usr/share/postgresql/"
   rm -rf "$r/usr/share/postgresql/15/man"
-  for f in "$r"/usr/lib/postgresql/15/bin/* "$r"/usr/lib/postgresql/15/lib/*.so; do
-    ldd "$f" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' || true
-  done | sort -u > "$BUILD_DIR/pg-libs.txt"
-  while read -r lib; do
-    [[ -e "$lib" ]] || continue
-    mkdir -p "$r$(dirname "$lib")"
-    cp -L "$lib" "$r$lib"
-  done < "$BUILD_DIR/pg-libs.txt"
-  [[ -e "$r/lib64/ld-linux-x86-64.so.2" ]] || cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"
+  copy_linked_libraries "$r" "$r"/usr/lib/postgresql/15/bin/* "$r"/usr/lib/postgresql/15/lib/*.so
   chown -R 70:70 "$r/var/run/postgresql" "$r/var/lib/postgresql"
   import_rootfs "$r" "$PG_BASE" \
     --change 'ENV PATH=/usr/local/bin:/usr/lib/postgresql/15/bin:/usr/bin:/bin' \
@@ -108,7 +115,7 @@ build_pg_base() {
 # /usr/lib/postgresql/<major>/{bin,lib,share}. Its client tools find their libpq through the RPATH
 # $ORIGIN/../../../pgserver.libs, hence /usr/lib/pgserver.libs.
 build_pgserver_base() { # <pgserver version> <image name>
-  local release="$1" image="$2" major r unpacked f lib
+  local release="$1" image="$2" major r unpacked
   pgserver_release "$release" || die "no pgserver release $release"
   major="${PGSERVER_PG_VERSION%%.*}"
   r="$BUILD_DIR/rootfs-pgserver-$release" unpacked="$BUILD_DIR/pgserver-$release"
@@ -129,15 +136,7 @@ build_pgserver_base() { # <pgserver version> <image name>
   cp -a "$unpacked/pgserver.libs" "$r/usr/lib/pgserver.libs"
   # A wheel keeps no file modes.
   chmod 0755 "$r/usr/lib/postgresql/$major"/bin/* "$r/usr/lib/postgresql/$major"/lib/postgresql/*.so "$r"/usr/lib/pgserver.libs/*
-  for f in "$r/usr/lib/postgresql/$major"/bin/* "$r/usr/lib/postgresql/$major"/lib/postgresql/*.so; do
-    ldd "$f" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' || true
-  done | grep -v "^$r/" | sort -u > "$BUILD_DIR/pgserver-$release-libs.txt"
-  while read -r lib; do
-    [[ -e "$lib" ]] || continue
-    mkdir -p "$r$(dirname "$lib")"
-    cp -L "$lib" "$r$lib"
-  done < "$BUILD_DIR/pgserver-$release-libs.txt"
-  [[ -e "$r/lib64/ld-linux-x86-64.so.2" ]] || cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"
+  copy_linked_libraries "$r" "$r/usr/lib/postgresql/$major"/bin/* "$r/usr/lib/postgresql/$major"/lib/postgresql/*.so
   chown -R 70:70 "$r/var/run/postgresql" "$r/var/lib/postgresql"
   import_rootfs "$r" "$image" \
     --change "ENV PATH=/usr/local/bin:/usr/lib/postgresql/$major/bin:/usr/bin:/bin" \

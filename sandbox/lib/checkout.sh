@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# The deploy checkout: written from sandbox/deploy, shaped like the real AEGIS one.
+# Sourced by sandbox/sandbox.sh, whose variables (state directories, ports, registry) it uses.
+
+render() { # <template> <destination>
+  sed -e "s|@REGISTRY_HOST@|$REGISTRY_HOST|g" \
+      -e "s|@REGISTRY@|$REGISTRY|g" \
+      -e "s|@AEGIS_ROOT@|$DEPLOY_DIR|g" \
+      -e "s|@PGDATA_DIR@|$PGDATA_DIR|g" \
+      -e "s|@BASELINE@|$BASELINE|g" \
+      -e "s|@GHCR_TOKEN@|$GHCR_TOKEN|g" \
+      -e "s|@POSTGRES_PASSWORD@|$POSTGRES_PASSWORD|g" \
+      -e "s|@REGISTRY_PORT@|$PORT_REGISTRY|g" \
+      -e "s|@POSTGRES_PORT@|$PORT_POSTGRES|g" \
+      -e "s|@RUNTIME_PORT@|$PORT_RUNTIME|g" \
+      -e "s|@SEAL_GATEWAY_PORT@|$PORT_SEAL_GATEWAY|g" \
+      -e "s|@TEMPORAL_UI_PORT@|$PORT_TEMPORAL_UI|g" \
+      -e "s|@TEMPORAL_GRPC_PORT@|$PORT_TEMPORAL_GRPC|g" \
+      -e "s|@PROMETHEUS_PORT@|$PORT_PROMETHEUS|g" \
+      "$1" > "$2"
+}
+
+# Writes the deploy checkout from sandbox/deploy, emptying the directory first (same inode, so
+# a shell sitting in it keeps working).
+generate_deploy() {
+  local src="$SANDBOX_SRC/deploy" rel
+  mkdir -p "$DEPLOY_DIR"
+  # A test may have made the checkout immutable (a fault that makes every write to it fail).
+  chattr -i "$DEPLOY_DIR" 2>/dev/null || true
+  find "$DEPLOY_DIR" -mindepth 1 -delete
+  while IFS= read -r rel; do
+    rel="${rel#./}"
+    [[ "$rel" == env.template ]] && continue
+    mkdir -p "$DEPLOY_DIR/$(dirname "$rel")"
+    render "$src/$rel" "$DEPLOY_DIR/$rel"
+    [[ -x "$src/$rel" ]] && chmod +x "$DEPLOY_DIR/$rel"
+  done < <(cd "$src" && find . -type f | sort)
+  render "$src/env.template" "$DEPLOY_DIR/.env"
+  # An empty backups/ (the guide's `pg_dumpall > ./backups/…` needs it): "no backup taken" is read from it.
+  mkdir -m 0700 "$DEPLOY_DIR/backups"
+  if [[ -n "${AEGIS_SANDBOX_ENVIRONMENT:-}" ]]; then
+    printf '\n# --- Which environment this deployment is (its upgrade worker checks it) ---\nAEGIS_ENVIRONMENT=%s\n' \
+      "$AEGIS_SANDBOX_ENVIRONMENT" >> "$DEPLOY_DIR/.env"
+  fi
+}

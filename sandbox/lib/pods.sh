@@ -1,0 +1,174 @@
+# shellcheck shell=bash
+# The pods: podman settings of a deployment, its network, pods, and the waits for their services.
+# Sourced by sandbox/sandbox.sh, whose variables (state directories, ports, registry) it uses.
+
+pod_yaml() { # <pod>: the YAML after envsubst with the checkout's .env, as `make redeploy` sees it
+  # shellcheck source=/dev/null
+  (cd "$DEPLOY_DIR" && set -a && . ./.env && set +a && envsubst < "podman/pods/$1/pod-$1.yaml")
+}
+
+# "<container> <image>" per container of the pod YAML.
+expected_containers() {
+  pod_yaml "$1" | awk '/^    - name: /{n=$3} /^      image: /{gsub(/"/, "", $2); if (n != "") print n, $2; n=""}'
+}
+
+# True when every container of the pod YAML runs, with the image the YAML names.
+pod_in_place() {
+  local pod="$1" want have
+  want="$(expected_containers "$pod" | while read -r n i; do echo "aegis-$pod-$n $i running"; done | sort)"
+  have="$(podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}} {{.Image}} {{.State}}' 2>/dev/null \
+          | awk '$1 !~ /-infra$/ { print $1, $2, ($3 == "Up" ? "running" : $3) }' | sort || true)"
+  [[ -n "$want" && "$want" == "$have" ]] && pod_mounts_in_place "$pod"
+}
+# Each hostPath of the pod's YAML is mounted: a pod left by a sandbox in another state directory is not ours.
+pod_mounts_in_place() {
+  local pod="$1" wanted mounted
+  mounted="$(podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}}' | grep -v -- '-infra$' \
+             | xargs -r podman inspect --format '{{range .Mounts}}{{.Source}}{{"\n"}}{{end}}' 2>/dev/null || true)"
+  while read -r wanted; do
+    grep -qxF -- "$wanted" <<< "$mounted" || return 1
+  done < <(pod_yaml "$pod" | awk '/hostPath:/ { host = 1; next } host && /^ *path: / { print $2; host = 0 }' | tr -d '"')
+}
+
+deploy_pod() {
+  say "deploying pod aegis-$1"
+  # `play kube --replace` removes a running pod slowly (seconds in `pod rm -f`); a stopped one in a blink.
+  podman pod stop --ignore -t 10 "aegis-$1" >/dev/null 2>&1 9>&- || true
+  if ! pod_yaml "$1" | podman play kube --quiet --network "$NETWORK" --replace - >/dev/null 9>&-; then
+    die "podman play kube failed for pod $1"
+  fi
+}
+
+remove_pod() {
+  if podman pod exists "aegis-$1" 2>/dev/null; then
+    say "removing pod aegis-$1"
+    podman pod rm -f -t 10 "aegis-$1" >/dev/null
+  fi
+}
+
+# A network made before netavark was selected (podman's CNI fallback) has no DNS: the pods would not find
+# each other by name. It is made again, with the pods on it.
+ensure_network() {
+  if podman network exists "$NETWORK" && [[ "$(podman network inspect --format '{{.DNSEnabled}}' "$NETWORK")" != true ]]; then
+    say "network $NETWORK has no DNS (made under another network backend): removing it and its pods"
+    podman network rm -f -t 10 "$NETWORK" >/dev/null
+  fi
+  podman network exists "$NETWORK" && return 0
+  if own_host; then
+    # Its own bridge and subnet: a network configuration directory of its own does not know the others'.
+    [[ -n "${AEGIS_SANDBOX_SUBNET:-}" && -n "${AEGIS_SANDBOX_BRIDGE:-}" ]] \
+      || die "network $NETWORK is missing: create it with sandbox/deployments.sh up (it names the subnet and bridge)"
+    say "creating network $NETWORK (subnet $AEGIS_SANDBOX_SUBNET, bridge $AEGIS_SANDBOX_BRIDGE)"
+    podman network create --subnet "$AEGIS_SANDBOX_SUBNET" "$NETWORK" >/dev/null
+    # podman 4.3 has no --interface-name: its bridge name (podman1, ...) is set in the definition before any
+    # container uses the network, or each deployment would take podman1 and share one bridge.
+    sed -i -E "s/(\"network_interface\": *\")[^\"]*\"/\1$AEGIS_SANDBOX_BRIDGE\"/" "$PODMAN_DIR/networks/$NETWORK.json"
+    grep -q "\"network_interface\": *\"$AEGIS_SANDBOX_BRIDGE\"" "$PODMAN_DIR/networks/$NETWORK.json" \
+      || die "could not name the bridge of $NETWORK in $PODMAN_DIR/networks/$NETWORK.json"
+  else
+    say "creating network $NETWORK"
+    podman network create "$NETWORK" >/dev/null
+  fi
+}
+
+# The podman settings of a deployment on its own host: the bootstrap's (runc, ulimits, netavark) with its own
+# storage, run directory, lock files and network definitions. Rootful podman 4.3 also keeps every network's
+# run state in one directory, /run/containers/networks, whatever the settings say: aardvark-dns's names are
+# kept there per network *name*, so two deployments' `aegis-network` would answer each other's pod names.
+# podman finds netavark in helper_binaries_dir first: there, a netavark that keeps this deployment's network
+# run state (and so its own aardvark-dns, answering on its own bridge) in <state>/podman/network-run.
+write_own_podman_settings() {
+  local real_netavark
+  mkdir -p "$PODMAN_DIR/helpers" "$PODMAN_DIR/network-run"
+  printf '%s\n' "$SHARED_DIR" > "$PODMAN_DIR/shared-dir"
+  real_netavark="$(command -v netavark || echo /usr/lib/podman/netavark)"
+  [[ -x "$real_netavark" ]] || die "netavark is not installed (apt-get install netavark aardvark-dns)"
+  cat > "$PODMAN_DIR/helpers/netavark" <<EOF
+#!/usr/bin/env bash
+# Written by sandbox.sh: netavark for the deployment in $STATE_DIR, with its own network run state.
+args=()
+while [[ \$# -gt 0 ]]; do
+  case "\$1" in
+    --config) args+=(--config "$PODMAN_DIR/network-run"); shift 2 ;;
+    --config=*) args+=(--config="$PODMAN_DIR/network-run"); shift ;;
+    *) args+=("\$1"); shift ;;
+  esac
+done
+exec $real_netavark "\${args[@]}"
+EOF
+  chmod +x "$PODMAN_DIR/helpers/netavark"
+  cat > "$PODMAN_DIR/containers.conf" <<EOF
+# Written by sandbox.sh for the deployment in $STATE_DIR: podman as on a host of its own.
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
+[engine]
+runtime = "runc"
+tmp_dir = "$PODMAN_DIR/tmp"
+lock_type = "file"
+helper_binaries_dir = ["$PODMAN_DIR/helpers", "/usr/local/libexec/podman", "/usr/local/lib/podman", "/usr/libexec/podman", "/usr/lib/podman"]
+[network]
+network_backend = "netavark"
+network_config_dir = "$PODMAN_DIR/networks"
+EOF
+  cat > "$PODMAN_DIR/storage.conf" <<EOF
+# Written by sandbox.sh for the deployment in $STATE_DIR.
+[storage]
+driver = "overlay"
+graphroot = "$PODMAN_DIR/storage"
+runroot = "$PODMAN_DIR/run"
+EOF
+}
+
+pg_ready() { podman exec aegis-database-postgres pg_isready -q -U aegis -d postgres; }
+psql_exec() { podman exec -i aegis-database-postgres psql -X -q -v ON_ERROR_STOP=1 -U aegis "$@"; }
+http_ok() { curl -sf -o /dev/null --max-time 2 "$1"; }
+runtime_ready() { curl -sf --max-time 2 "http://127.0.0.1:$PORT_RUNTIME/health/ready" | grep -q '"status":"ready"'; }
+container_state() { podman inspect --format '{{.State.Status}}' "$1" 2>/dev/null || echo missing; }
+
+wait_database() {
+  wait_for 90 "PostgreSQL in aegis-database" pg_ready || {
+    podman logs --tail 30 aegis-database-postgres >&2 || true
+    die "PostgreSQL did not become ready"
+  }
+}
+
+wait_runtime() {
+  local deadline=$((SECONDS + 60)) state
+  until runtime_ready; do
+    state="$(container_state aegis-core-aegis-runtime)"
+    if [[ "$state" != running && "$state" != created && "$state" != configured ]] || (( SECONDS >= deadline )); then
+      podman logs --tail 30 aegis-core-aegis-runtime >&2 || true
+      die "the runtime did not become ready (container $state, $(grep '^AEGIS_IMAGE_TAG=' "$DEPLOY_DIR/.env" 2>/dev/null | tail -n 1) in .env); see its log above. \`sandbox.sh reset\` returns to $BASELINE"
+    fi
+    sleep 0.2
+  done
+}
+
+wait_services() {
+  wait_for 30 "SEAL gateway" http_ok "http://127.0.0.1:$PORT_SEAL_GATEWAY/health" || die "SEAL gateway not answering"
+  wait_for 30 "Temporal UI" http_ok "http://127.0.0.1:$PORT_TEMPORAL_UI/" || die "Temporal UI not answering"
+  wait_for 30 "Prometheus" http_ok "http://127.0.0.1:$PORT_PROMETHEUS/-/ready" || die "Prometheus not answering"
+}
+
+# Seed rows once the 1.2.0 schema exists and the agents table is empty.
+seed_if_needed() {
+  local n
+  n="$(psql_exec -d aegis -A -t -c "SELECT CASE WHEN to_regclass('public.agents') IS NULL THEN -1 ELSE (SELECT count(*) FROM agents) END")"
+  case "$n" in
+    -1) die "the aegis database has no agents table: the runtime did not migrate it" ;;
+    0) say "loading seed rows"; psql_exec -d aegis < "$SANDBOX_SRC/db/seed.sql" ;;
+  esac
+}
+
+recreate_aegis_database() {
+  say "recreating database aegis"
+  psql_exec -d postgres <<EOF
+DROP DATABASE IF EXISTS aegis WITH (FORCE);
+CREATE DATABASE aegis;
+ALTER ROLE aegis WITH PASSWORD '$POSTGRES_PASSWORD';
+SELECT 'CREATE DATABASE temporal' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'temporal') \gexec
+SELECT 'CREATE DATABASE temporal_visibility' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'temporal_visibility') \gexec
+EOF
+}
+
+deployed_signature() { cat "$PORTS_FILE" "$BUILD_DIR/images.stamp" 2>/dev/null | sha256sum | cut -c1-16; }
