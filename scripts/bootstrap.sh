@@ -274,13 +274,47 @@ ensure_pgserver_wheels() {
 NODE_VERSION="?"
 PODMAN_VERSION="?"
 
+# The temporal CLI's first build is minutes of compiling, npm ci and apt-get mostly downloads: on a new machine the
+# build runs beside them, in the background, and the bootstrap waits for it before the smoke test.
+temporal_cli_in_background() {
+  [ "$CHECK_ONLY" -eq 0 ] && ! temporal_cli_ok && go_ok || return 1
+  mkdir -p "$AEGIS_UPGRADE_CACHE"
+  TEMPORAL_CLI_BUILD_LOG="$AEGIS_UPGRADE_CACHE/temporal-cli-build.log"
+  log "building the temporal CLI in the background while the rest installs (its output: $TEMPORAL_CLI_BUILD_LOG)"
+  temporal_cli_ensure >"$TEMPORAL_CLI_BUILD_LOG" 2>&1 &
+  TEMPORAL_CLI_BUILD_PID=$!
+}
+
+wait_for_temporal_cli() {
+  local waited=$SECONDS
+  log "waiting for the temporal CLI's build"
+  if ! wait "$TEMPORAL_CLI_BUILD_PID"; then
+    tail -n 40 "$TEMPORAL_CLI_BUILD_LOG" >&2
+    die "the temporal CLI's build failed (the end of its output is above, all of it in $TEMPORAL_CLI_BUILD_LOG)"
+  fi
+  log "temporal CLI built: $TEMPORAL_CLI_BIN ($((SECONDS - waited)) s waited for it after the rest was in place)"
+}
+
+# timed <step...>: runs one step of the bootstrap, and says how long it took when that was long enough to notice.
+timed() {
+  local started=$SECONDS
+  "$@"
+  [ $((SECONDS - started)) -lt 5 ] || log "$1: $((SECONDS - started)) s"
+}
+
 check_node
-ensure_npm_deps
-ensure_system_packages
+TEMPORAL_CLI_BUILD_PID=""
+temporal_cli_in_background || true
+timed ensure_npm_deps
+timed ensure_system_packages
 ensure_podman_conf
 check_podman
-ensure_temporal_cli
-ensure_pgserver_wheels
+if [ -n "$TEMPORAL_CLI_BUILD_PID" ]; then
+  wait_for_temporal_cli
+else
+  timed ensure_temporal_cli
+fi
+timed ensure_pgserver_wheels
 
 if [ "${#PROBLEMS[@]}" -gt 0 ]; then
   log "bootstrap --check: ${#PROBLEMS[@]} thing(s) missing; run scripts/bootstrap.sh (as root) to install them"
