@@ -28,21 +28,27 @@ import { requestFieldsOf, type RequestFlagValues } from './request-options';
 /** What `fleet plan` and `fleet start` read from the command line: the fleet's flags, and each environment's upgrade's. */
 export type FleetOptions = FleetFlagValues & Omit<RequestFlagValues, (typeof NOT_FOR_FLEETS)[number]>;
 
-interface FleetFlagValues {
+/** The fleet's own fields that a flag gives as the request takes them (`--wave-size` → `waveSize`). */
+const FLEET_FLAG_FIELDS = [
+  'waveSize',
+  'waveShare',
+  'maxConcurrent',
+  'bake',
+  'approveBetweenWaves',
+  'failureBudget',
+  'canaryFailureBudget',
+  'restoreDatabaseOnWaveRollback',
+  'upgradeStartDeadline',
+] as const satisfies readonly (keyof FleetRequest)[];
+
+interface FleetFlagValues extends Pick<FleetRequest, (typeof FLEET_FLAG_FIELDS)[number]> {
   /** The fleet's name: its workflow is aegis-fleet-<name>. */
   name: string;
+  /** Comma-separated, as `environments` and `canary` are given on the command line. */
   envs: string;
   canary?: string;
-  waveSize?: number;
-  waveShare?: string;
-  maxConcurrent?: number;
-  bake?: string;
-  approveBetweenWaves?: boolean;
-  failureBudget?: number;
-  canaryFailureBudget?: number;
+  /** Checked by the request's parser, which names the policies. */
   onBudgetExceeded?: string;
-  restoreDatabaseOnWaveRollback?: boolean;
-  upgradeStartDeadline?: string;
 }
 
 const list = (value: string | undefined) =>
@@ -54,16 +60,8 @@ export function fleetRequest(targetVersion: string, options: FleetOptions): Flee
     targetVersion,
     environments: list(options.envs) ?? [],
     canary: list(options.canary),
-    waveSize: options.waveSize,
-    waveShare: options.waveShare,
-    maxConcurrent: options.maxConcurrent,
-    bake: options.bake,
-    approveBetweenWaves: options.approveBetweenWaves,
-    failureBudget: options.failureBudget,
-    canaryFailureBudget: options.canaryFailureBudget,
     onBudgetExceeded: options.onBudgetExceeded,
-    restoreDatabaseOnWaveRollback: options.restoreDatabaseOnWaveRollback,
-    upgradeStartDeadline: options.upgradeStartDeadline,
+    ...Object.fromEntries(FLEET_FLAG_FIELDS.map((field) => [field, options[field]])),
     ...requestFieldsOf(options),
   };
   const given = Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined));
