@@ -6,10 +6,21 @@ import path from 'node:path';
 /** The name of the bundle `npm run build` writes beside the compiled worker (`dist/src/`). */
 export const WORKFLOW_BUNDLE_FILE = 'workflow-bundle.js';
 
-const WORKFLOWS = require.resolve('../workflows');
-const BUNDLE = path.join(__dirname, '..', WORKFLOW_BUNDLE_FILE);
-/** What the bundle is made of: the workflows and the workflow-safe core, the only code they import (ESLint checks). */
-const BUNDLED_FOLDERS = [path.dirname(WORKFLOWS), path.join(__dirname, '..', 'core')];
+/** Where the workflows, the modules they are made of and their bundle are. */
+export interface BundleLayout {
+  /** The workflows' entry module. */
+  workflows: string;
+  /** Every module bundled with them: the workflows and the workflow-safe core, all they import (ESLint checks). */
+  folders: string[];
+  bundle: string;
+}
+
+/** This build's: `dist/src/` when compiled, `src/` (no bundle) under ts-jest. */
+const BUILD: BundleLayout = {
+  workflows: require.resolve('../workflows'),
+  folders: [path.join(__dirname, '..', 'workflows'), path.join(__dirname, '..', 'core')],
+  bundle: path.join(__dirname, '..', WORKFLOW_BUNDLE_FILE),
+};
 
 /** The workflows as the worker loads them, and where they came from, for its start-up line. */
 export interface WorkflowCode {
@@ -22,23 +33,29 @@ function warningsOnly(logger: Logger): Logger {
   return new DefaultLogger('WARN', ({ level, message, meta }) => logger.log(level, message, meta));
 }
 
-async function bundle(logger: Logger): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS, logger: warningsOnly(logger) });
+async function bundle(workflowsPath: string, logger: Logger): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: warningsOnly(logger) });
   return code;
 }
 
 /** `npm run build`'s last step: the workflows bundled once, so no worker start runs webpack. */
-export async function writeWorkflowBundle(logger: Logger): Promise<{ file: string; bytes: number }> {
-  const code = await bundle(logger);
-  await fs.writeFile(`${BUNDLE}.tmp`, code);
-  await fs.rename(`${BUNDLE}.tmp`, BUNDLE);
-  return { file: BUNDLE, bytes: Buffer.byteLength(code) };
+export async function writeWorkflowBundle(
+  logger: Logger,
+  { workflows, bundle: file }: BundleLayout = BUILD,
+): Promise<{ file: string; bytes: number }> {
+  const code = await bundle(workflows, logger);
+  await fs.writeFile(`${file}.tmp`, code);
+  await fs.rename(`${file}.tmp`, file);
+  return { file, bytes: Buffer.byteLength(code) };
 }
 
-async function newestModule(): Promise<{ file: string; changed: number } | undefined> {
-  const extension = path.extname(WORKFLOWS);
+async function newestModule({
+  workflows,
+  folders,
+}: BundleLayout): Promise<{ file: string; changed: number } | undefined> {
+  const extension = path.extname(workflows);
   let newest: { file: string; changed: number } | undefined;
-  for (const folder of BUNDLED_FOLDERS) {
+  for (const folder of folders) {
     for (const name of await fs.readdir(folder, { recursive: true })) {
       if (path.extname(name) !== extension) continue;
       const file = path.join(folder, name);
@@ -50,17 +67,17 @@ async function newestModule(): Promise<{ file: string; changed: number } | undef
 }
 
 /** Why the prebuilt bundle cannot serve: missing, or older than a module it is made of (a build without the bundle step). */
-async function whyNotPrebuilt(): Promise<string | undefined> {
+async function whyNotPrebuilt(layout: BundleLayout): Promise<string | undefined> {
   let built: number;
   try {
-    built = (await fs.stat(BUNDLE)).mtimeMs;
+    built = (await fs.stat(layout.bundle)).mtimeMs;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return `no prebuilt workflow bundle at ${BUNDLE}`;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return `no prebuilt workflow bundle at ${layout.bundle}`;
     throw error;
   }
-  const newest = await newestModule();
+  const newest = await newestModule(layout);
   if (newest && newest.changed > built) {
-    return `the workflow bundle ${BUNDLE} is older than ${newest.file}`;
+    return `the workflow bundle ${layout.bundle} is older than ${newest.file}`;
   }
   return undefined;
 }
@@ -69,11 +86,14 @@ async function whyNotPrebuilt(): Promise<string | undefined> {
  * The prebuilt bundle when it is current. Otherwise (run from the TypeScript sources, or a build that skipped the
  * bundle) the workflows are bundled now, which takes seconds, and a warning says why.
  */
-export async function loadWorkflowCode(logger: Logger): Promise<WorkflowCode> {
-  const why = await whyNotPrebuilt();
+export async function loadWorkflowCode(logger: Logger, layout: BundleLayout = BUILD): Promise<WorkflowCode> {
+  const why = await whyNotPrebuilt(layout);
   if (why === undefined) {
-    return { workflowBundle: { codePath: BUNDLE }, origin: `the prebuilt workflow bundle ${BUNDLE}` };
+    return { workflowBundle: { codePath: layout.bundle }, origin: `the prebuilt workflow bundle ${layout.bundle}` };
   }
   logger.warn(`aegis-upgrade worker: ${why}: bundling the workflows now (\`npm run build\` writes the bundle)`);
-  return { workflowBundle: { code: await bundle(logger) }, origin: `workflows bundled at start from ${WORKFLOWS}` };
+  return {
+    workflowBundle: { code: await bundle(layout.workflows, logger) },
+    origin: `workflows bundled at start from ${layout.workflows}`,
+  };
 }
