@@ -102,12 +102,15 @@ describe('the worker started before its Temporal server', () => {
       expect(lines.filter((line) => line.length > 1_000)).toEqual([]);
       expect(worker.output()).not.toContain('bundling the workflows');
 
+      // The start-up line comes just before the first poll: the server sees the poller a moment later.
       connection = await Connection.connect({ address });
-      const { pollers } = await new Client({ connection }).workflowService.describeTaskQueue({
-        namespace: 'default',
-        taskQueue: { name: taskQueue },
-      });
-      expect(pollers.length).toBeGreaterThan(0);
+      const client = new Client({ connection });
+      const pollers = async () =>
+        (await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue } }))
+          .pollers.length;
+      const deadline = Date.now() + 15_000;
+      while ((await pollers()) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(await pollers()).toBeGreaterThan(0);
 
       // An upgrade's workflow and its pre-flight activity, run by this worker: the pod is not in the profile.
       const plan = await execa(process.execPath, [CLI, 'plan', '1.3.0', '--pods', 'database', '--json'], {
