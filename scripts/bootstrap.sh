@@ -50,15 +50,17 @@ declare -A PACKAGE_PROVIDES=(
   [make]=make
   [curl]=curl
   [git]=git
+  [systemd]=systemd-analyze
 )
 #   catatonit: the init of a pod's infra container (podman only recommends it:
 #     without it "finding pause binary: exec: catatonit: not found");
 #   netavark, aardvark-dns: networks with DNS, so pods find each other by name
 #     (podman's CNI fallback creates networks with dns_enabled false);
 #   iptables: netavark runs it to set up every network (without it a pod's
-#     infra container fails with "netavark: No such file or directory").
+#     infra container fails with "netavark: No such file or directory");
+#   systemd: systemd-analyze, which verifies the worker's unit (test/deploy.test.ts).
 SYSTEM_PACKAGES=(podman runc catatonit netavark aardvark-dns iptables docker-registry
-  busybox-static postgresql-15 postgresql-client-15 python3-pip gettext-base make curl git)
+  busybox-static postgresql-15 postgresql-client-15 python3-pip gettext-base make curl git systemd)
 
 # crun fails on these machines ("cgroups in hybrid mode not supported") and
 # containers may not raise rlimits (setrlimit RLIMIT_NPROC: Operation not

@@ -1,15 +1,52 @@
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { createActivities } from './activities';
 import { deploymentEnvironmentOf, ENVIRONMENT_MARKER_KEY } from './host/environment-guard';
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig, type Config } from './config';
 import { taskQueueFor } from './core/environments';
 import { fleetTaskQueue } from './core/fleet';
+import { connectWithRetry } from './worker/connection';
 import { checkSearchAttributes } from './worker/search-attributes-registry';
 import { installTelemetry, telemetryInterceptors } from './worker/telemetry';
 import { WORKER_TUNING } from './worker/tuning';
+import { loadWorkflowCode } from './worker/workflow-bundle';
 
-/** A worker pointed at another environment's deployment (its `.env` says so) does not start. */
+/** What a deploy checkout holds that the worker cannot work without: `make` runs the first, the second is its settings. */
+const CHECKOUT_FILES = ['Makefile', '.env'] as const;
+
+/** AEGIS_ROOT is a deploy checkout, or the worker does not start: an upgrade would fail on it at its first step. */
+async function checkCheckout(root: string): Promise<void> {
+  const fix = 'set AEGIS_ROOT to the deploy checkout the operator runs `make` in';
+  const kind = await fs.stat(root).then(
+    (stats) => (stats.isDirectory() ? 'directory' : 'not a directory'),
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return 'missing';
+      throw new ConfigError(`Cannot read AEGIS_ROOT ${root}: ${error.message}`, { cause: error });
+    },
+  );
+  if (kind === 'missing') throw new ConfigError(`AEGIS_ROOT ${root} does not exist: ${fix}`);
+  if (kind !== 'directory') throw new ConfigError(`AEGIS_ROOT ${root} is not a directory: ${fix}`);
+  const missing: string[] = [];
+  for (const file of CHECKOUT_FILES) {
+    await fs.access(path.join(root, file)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') {
+        throw new ConfigError(`Cannot read ${path.join(root, file)}: ${error.message}`, { cause: error });
+      }
+      missing.push(file);
+    });
+  }
+  if (missing.length > 0) {
+    throw new ConfigError(`AEGIS_ROOT ${root} has no ${missing.join(' and no ')}: ${fix}`);
+  }
+}
+
+/**
+ * A worker pointed at no deploy checkout (a missing directory, no `Makefile` or `.env`), or at another environment's
+ * (its `.env` says so), does not start.
+ */
 export async function checkDeployment({ aegis: { environment, root } }: Config): Promise<void> {
+  await checkCheckout(root);
   const marked = await deploymentEnvironmentOf(root);
   if (marked !== undefined && marked !== environment) {
     throw new ConfigError(
@@ -32,16 +69,11 @@ export async function runWorker(): Promise<void> {
   const taskQueue = taskQueueFor(config.aegis.environment, config.temporal.taskQueue);
   const graceSeconds = config.worker.shutdownGraceSeconds;
   const logger = installTelemetry(config.worker.telemetry);
-  const connection = await NativeConnection.connect(config.temporal.connection).catch((error: unknown) => {
-    throw new TemporalUnreachable(describeConnection(config.temporal), error);
-  });
+  const connection = await connectWithRetry(config.temporal, logger);
   try {
     await checkSearchAttributes(connection.operatorService, config.temporal.namespace);
-    // Bundled once for both workers: the environment's and the fleets'.
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('./workflows'),
-      logger: Runtime.instance().logger,
-    });
+    // Loaded once for both workers: the environment's and the fleets'.
+    const { workflowBundle, origin } = await loadWorkflowCode(logger);
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
@@ -77,7 +109,7 @@ export async function runWorker(): Promise<void> {
     logger.info(
       `aegis-upgrade worker: task queue ${taskQueue}, namespace ${config.temporal.namespace}, ` +
         `on ${describeConnection(config.temporal)}; fleets from ${fleetTaskQueue(config.temporal.taskQueue)}; ` +
-        `environment ${config.aegis.environment}, deployment ${config.aegis.root}` +
+        `environment ${config.aegis.environment}, deployment ${config.aegis.root}; workflows from ${origin}` +
         (metrics ? `; metrics on http://${metrics}/metrics` : ''),
     );
     await runBoth(worker, fleetWorker);

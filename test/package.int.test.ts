@@ -16,8 +16,8 @@ const PRODUCT =
   /^(README\.md|docs\/[^/]+\.md|package\.json|bin\/[^/]+\.js|deploy\/(aegis-upgrade-worker\.service|worker\.env\.example)|dist\/src\/.+\.js(\.map)?)$/;
 
 const UNIT = 'deploy/aegis-upgrade-worker.service';
-/** The unit's command, found on systemd's own PATH where `npm install -g` put it. */
-const UNIT_COMMAND = 'aegis-upgrade worker';
+/** The unit's command, where `npm install -g` puts it with npm's default prefix. */
+const UNIT_COMMAND = '/usr/local/bin/aegis-upgrade worker';
 
 // The variables a parent `npm test` hands down (npm_config_prefix, npm_package_json, …) would steer the child npm.
 const env = Object.fromEntries(
@@ -56,6 +56,7 @@ describe('the npm package', () => {
         'dist/src/cli/main.js',
         'dist/src/worker.js',
         'dist/src/workflows/index.js',
+        'dist/src/workflow-bundle.js',
         'docs/configuration.md',
       ]),
     );
@@ -109,9 +110,11 @@ describe('the npm package', () => {
       'starts from the installed package on a real server and stops on SIGTERM',
       async () => {
         server = await startDevServer();
-        // An empty checkout is enough to start: the activities read it only when an upgrade runs.
+        // Its Makefile and .env are enough to start: the activities read the rest only when an upgrade runs.
         const root = path.join(dir, 'aegis-deploy');
         await fs.mkdir(root);
+        await fs.writeFile(path.join(root, 'Makefile'), 'redeploy:\n');
+        await fs.writeFile(path.join(root, '.env'), 'AEGIS_IMAGE_TAG=1.2.0\n');
         worker = await startWorker(
           { AEGIS_ROOT: root, TEMPORAL_ADDRESS: server.address, AEGIS_TASK_QUEUE: 'aegis-upgrades-package' },
           { file: path.join(app, 'node_modules', '.bin', 'aegis-upgrade'), args: ['worker'], cwd: app },
@@ -119,7 +122,8 @@ describe('the npm package', () => {
         expect(worker.output()).toContain(
           `aegis-upgrade worker: task queue aegis-upgrades-package, namespace default, ` +
             `on ${server.address} (TEMPORAL_ADDRESS, no TLS); fleets from aegis-upgrades-package.fleet; ` +
-            `environment default, deployment ${root}`,
+            `environment default, deployment ${root}; workflows from the prebuilt workflow bundle ` +
+            path.join(app, 'node_modules', 'aegis-upgrade', 'dist', 'src', 'workflow-bundle.js'),
         );
         const exitCode = await worker.stop();
         worker = undefined;

@@ -4,11 +4,15 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
 import { checkDeployment } from '../src/worker';
 
-/** The worker's start: a checkout that says it is another environment stops it, naming both and the fix. */
+/**
+ * The worker's start: no deploy checkout at AEGIS_ROOT, or one that says it is another environment, stops it in one
+ * line naming what is wrong and the fix.
+ */
 describe('checkDeployment', () => {
   let root: string;
   beforeEach(async () => {
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-worker-'));
+    await fs.writeFile(path.join(root, 'Makefile'), 'redeploy:\n');
   });
   afterEach(async () => {
     await fs.rm(root, { recursive: true, force: true });
@@ -27,8 +31,30 @@ describe('checkDeployment', () => {
     );
   });
 
-  it('starts on a checkout that names its environment, names none, or has no .env yet', async () => {
-    await expect(check('staging')).resolves.toBeUndefined();
+  const refusal = async (environment?: string) => {
+    const error: unknown = await check(environment).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  };
+  const fix = 'set AEGIS_ROOT to the deploy checkout the operator runs `make` in';
+
+  it('refuses an AEGIS_ROOT that does not exist or is a file', async () => {
+    await fs.rm(root, { recursive: true });
+    expect(await refusal()).toBe(`AEGIS_ROOT ${root} does not exist: ${fix}`);
+    await fs.writeFile(root, '');
+    expect(await refusal()).toBe(`AEGIS_ROOT ${root} is not a directory: ${fix}`);
+    await fs.rm(root);
+  });
+
+  it('refuses a checkout without its Makefile or its .env, naming each one missing', async () => {
+    expect(await refusal()).toBe(`AEGIS_ROOT ${root} has no .env: ${fix}`);
+    await fs.rm(path.join(root, 'Makefile'));
+    expect(await refusal()).toBe(`AEGIS_ROOT ${root} has no Makefile and no .env: ${fix}`);
+    await fs.writeFile(path.join(root, '.env'), 'AEGIS_IMAGE_TAG=1.2.0\n');
+    expect(await refusal()).toBe(`AEGIS_ROOT ${root} has no Makefile: ${fix}`);
+  });
+
+  it('starts on a checkout that names its environment, or names none', async () => {
     await fs.writeFile(path.join(root, '.env'), 'AEGIS_IMAGE_TAG=1.2.0\n');
     await expect(check()).resolves.toBeUndefined();
     await fs.writeFile(path.join(root, '.env'), 'AEGIS_ENVIRONMENT=staging\n');

@@ -84,6 +84,8 @@ describe('the Temporal connection from a profile file, on the real dev server', 
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-upgrade-envconfig-'));
     await fs.mkdir(path.join(dir, 'deploy', 'profiles'), { recursive: true });
     await fs.writeFile(path.join(dir, 'deploy', 'profiles', 'development.conf'), 'PODS="core"\n');
+    await fs.writeFile(path.join(dir, 'deploy', 'Makefile'), 'redeploy:\n');
+    await fs.writeFile(path.join(dir, 'deploy', '.env'), 'AEGIS_IMAGE_TAG=1.2.0\n');
     certificates = await makeCertificates(dir, [WORKER_CERT, CLI_CERT]);
     server = await startDevServer();
     proxy = await startTlsProxy('127.0.0.1', server.address, certificates);

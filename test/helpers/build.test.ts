@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { WORKFLOW_BUNDLE_FILE } from '../../src/worker/workflow-bundle';
 import { checkBuildIsCurrent } from './build';
 
-/** A checkout in small: tsconfig.build.json, one source, and its build once `built` is called. */
+/** A checkout in small: tsconfig.build.json, one source, and its build (with its workflow bundle) once `built` is called. */
 async function checkout(): Promise<{ root: string; source: string; built: () => Promise<void> }> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-build-'));
   await fs.writeFile(
@@ -16,6 +17,7 @@ async function checkout(): Promise<{ root: string; source: string; built: () => 
   const built = async () => {
     await fs.mkdir(path.join(root, 'dist', 'src'), { recursive: true });
     await fs.writeFile(path.join(root, 'dist', 'src', 'worker.js'), '"use strict";\n');
+    await fs.writeFile(path.join(root, 'dist', 'src', WORKFLOW_BUNDLE_FILE), '"use strict";\n');
   };
   return { root, source, built };
 }
@@ -41,6 +43,16 @@ describe('the integration tests run the build of the sources', () => {
     await fs.utimes(source, later, later);
     expect(() => checkBuildIsCurrent(root)).toThrow(
       /dist\/ is older than its sources \(src\/worker\.ts changed at .*npm run build/,
+    );
+  });
+
+  test('a build without its workflow bundle (tsc alone) is refused', async () => {
+    const { root, built } = await checkout();
+    roots.push(root);
+    await built();
+    await fs.rm(path.join(root, 'dist', 'src', WORKFLOW_BUNDLE_FILE));
+    expect(() => checkBuildIsCurrent(root)).toThrow(
+      `dist/src/${WORKFLOW_BUNDLE_FILE} is missing. Run \`npm run build\` (tsc alone omits it)`,
     );
   });
 

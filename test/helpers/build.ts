@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
+import { WORKFLOW_BUNDLE_FILE } from '../../src/worker/workflow-bundle';
 import { MissingDependency, REPO_ROOT } from './repo';
 
 /** The files `npm run build` compiles (tsconfig.build.json says which) and the directory it writes them to. */
@@ -35,6 +36,14 @@ export function checkBuildIsCurrent(root = REPO_ROOT): void {
   const build = `${path.relative(root, outDir)}/`;
   const built = fs.existsSync(outDir) ? filesUnder(outDir) : [];
   if (built.length === 0) throw new MissingDependency(`${build} is missing`, 'Run `npm run build`');
+  // Its last step; without it every worker the tests start would bundle the workflows itself.
+  const bundle = path.join(outDir, 'src', WORKFLOW_BUNDLE_FILE);
+  if (!built.includes(bundle)) {
+    throw new MissingDependency(
+      `${path.relative(root, bundle)} is missing`,
+      'Run `npm run build` (tsc alone omits it)',
+    );
+  }
   const buildTime = Math.min(...built.map((file) => fs.statSync(file).mtimeMs));
   const newest = sources
     .map((file) => ({ file, changed: fs.statSync(file).mtimeMs }))

@@ -64,14 +64,17 @@ export interface DevServerOptions {
   dynamicConfig?: Record<string, string | number>;
   /** The address it listens on; `0.0.0.0` answers at every address of this host. @default '127.0.0.1' */
   ip?: string;
+  /** Its port, e.g. one a worker was told before the server started. @default a free port */
+  port?: number;
 }
 
 export async function startDevServer({
   database = 'file',
   dynamicConfig = {},
   ip = '127.0.0.1',
+  port: chosenPort,
 }: DevServerOptions = {}): Promise<DevServer> {
-  const port = await freePort();
+  const port = chosenPort ?? (await freePort());
   const uiPort = await freePort();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-upgrade-temporal-'));
   const dbFile = path.join(dir, 'temporal.db');

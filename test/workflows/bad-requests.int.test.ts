@@ -10,6 +10,11 @@ import { upgradeFailure } from '../helpers/platform';
 import { startDevServer, temporalCliBinary, type DevServer } from '../helpers/temporal-server';
 import { startWorker, type WorkerProcess } from '../helpers/worker-process';
 
+const CHECKOUT = new Map([
+  ['Makefile', 'redeploy:\n'],
+  ['.env', 'AEGIS_IMAGE_TAG=1.2.0\n'],
+]);
+
 const SETUP_TIMEOUT_MS = 2 * 60_000;
 /** A refusal takes one workflow task: well under a second each, even all at once. */
 const REFUSAL_WITHIN_MS = 10_000;
@@ -51,6 +56,8 @@ describe('bad upgrade requests are refused before anything is scheduled', () => 
     const cli = await temporalCliBinary();
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-upgrade-bad-requests-'));
     await fs.mkdir(deployment());
+    // A deploy checkout as the worker requires at start: its Makefile and .env, which no bad request may touch.
+    for (const [file, content] of CHECKOUT) await fs.writeFile(path.join(deployment(), file), content);
     await fs.mkdir(path.join(dir, 'home'));
     server = await startDevServer();
     const taskQueue = `bad-requests-${randomUUID().slice(0, 8)}`;
@@ -148,8 +155,10 @@ describe('bad upgrade requests are refused before anything is scheduled', () => 
     });
   });
 
-  test('the deployment directory is as empty as it was', async () => {
-    expect(await fs.readdir(deployment())).toEqual([]);
+  test('the deployment directory is as it was', async () => {
+    expect((await fs.readdir(deployment())).sort()).toEqual([...CHECKOUT.keys()].sort());
+    for (const [file, content] of CHECKOUT)
+      expect(await fs.readFile(path.join(deployment(), file), 'utf8')).toBe(content);
   });
 });
 
