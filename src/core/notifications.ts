@@ -1,7 +1,8 @@
 /**
  * What a webhook is told about an upgrade: one JSON body per event, with a plain-text `text` that chat tools (Slack,
  * Mattermost, Rocket.Chat) show as is. The workflow builds it (so the history shows what was sent); the `notify`
- * activity posts it. Nothing here is secret: versions, steps, messages already cleaned of secrets, paths, commands.
+ * activity posts it, in the format its webhook takes (`webhookPayload`). Nothing here is secret: versions, steps,
+ * messages already cleaned of secrets, paths, commands.
  */
 import type { PodName } from './platform';
 import { environmentOf, type UpgradeCause, type UpgradeReport } from './upgrade';
@@ -148,4 +149,59 @@ function rollbackSteps(report: UpgradeReport, done: boolean): string[] {
 function failedStep(report: UpgradeReport): UpgradeCause | undefined {
   const step = report.steps.find((candidate) => candidate.status === 'failed');
   return step && { step: step.id, message: step.detail ?? 'failed' };
+}
+
+/**
+ * What a webhook's receiver reads (docs/observability.md#notifications): `slack` the notification as is, whose `text`
+ * Slack, Mattermost and Rocket.Chat show; `teams` an Adaptive Card, as a Teams Workflows webhook takes it; `discord`
+ * its `content`.
+ */
+export const WEBHOOK_FORMATS = ['slack', 'teams', 'discord'] as const;
+
+export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];
+
+/** Discord refuses a message's `content` longer than this. */
+export const DISCORD_CONTENT_LIMIT = 2000;
+
+/** The body posted to a webhook of `format`. */
+export function webhookPayload(notification: UpgradeNotification, format: WebhookFormat): object {
+  switch (format) {
+    case 'slack':
+      return notification;
+    case 'teams':
+      return teamsMessage(notification);
+    case 'discord':
+      // A message naming `@everyone` (in a cause, say) must not ping anybody.
+      return { content: shortened(notification.text, DISCORD_CONTENT_LIMIT), allowed_mentions: { parse: [] } };
+  }
+}
+
+/** One text block per line of `text`, the first in bold, red when the upgrade failed. */
+function teamsMessage(notification: UpgradeNotification) {
+  const failed = notification.event === 'rolled-back' || notification.event === 'rollback-failed';
+  const body = notification.text.split('\n').map((line, index) => ({
+    type: 'TextBlock',
+    text: line,
+    wrap: true,
+    ...(index === 0 && { weight: 'Bolder', ...(failed && { color: 'Attention' }) }),
+  }));
+  return {
+    type: 'message',
+    attachments: [
+      {
+        contentType: 'application/vnd.microsoft.card.adaptive',
+        contentUrl: null,
+        content: {
+          $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+          type: 'AdaptiveCard',
+          version: '1.4',
+          body,
+        },
+      },
+    ],
+  };
+}
+
+function shortened(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
 }

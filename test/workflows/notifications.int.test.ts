@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createNotifyActivities } from '../../src/activities/notify';
 import { loadWebhooks } from '../../src/config/webhooks';
 import { planWorkflowId } from '../../src/core/environments';
@@ -14,6 +12,13 @@ import {
 import { upgradeFailure } from '../helpers/platform';
 import { startStandInServer, until, type StandInScenario, type StandInServer } from '../helpers/stand-in-activities';
 import { freePort } from '../helpers/temporal-server';
+import {
+  signedWith,
+  standardWebhooksSecret,
+  startWebhookReceiver,
+  type WebhookAnswer,
+  type WebhookPost,
+} from '../helpers/webhook-receiver';
 
 const SETUP_TIMEOUT_MS = 2 * 60_000;
 /** A dead webhook adds up to three attempts per notification to an upgrade of seconds here. */
@@ -22,38 +27,40 @@ const SCENARIO_TIMEOUT_MS = 90_000;
 const TOKEN = 'T0KEN-s3cr3t';
 /** Longer than the stand-in upgrade takes to end once its last notification is sent. */
 const SLOW_ANSWER_MS = 1_500;
+/** What the rate-limited webhook asks to wait: longer than the delivery's own first retry (1 s). */
+const RETRY_AFTER_SECONDS = 3;
+const SECRET = standardWebhooksSecret('notifications');
 
-/** A webhook receiver on a free port: what it was posted, in order; it answers every post with `status`. */
+/** A webhook receiver on a free port: what it was posted, in order. */
 interface Receiver {
   url: string;
+  /** Each post as it came: headers and raw body. */
+  received: WebhookPost[];
   posts: UpgradeNotification[];
   /** The events posted about `environment`, in the order they arrived. */
   events(environment: string): UpgradeEvent[];
   close(): Promise<void>;
 }
 
-/** A receiver that answers `status` after `delayMs`, and records a post when it answers. */
-async function startReceiver(status: number, delayMs = 0): Promise<Receiver> {
-  const posts: UpgradeNotification[] = [];
-  const server = http.createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      expect(request.method).toBe('POST');
-      expect(request.headers['content-type']).toBe('application/json');
-      setTimeout(() => {
-        posts.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as UpgradeNotification);
-        response.writeHead(status).end();
-      }, delayMs);
-    });
+/** A receiver that answers each post as `answer` says, and records a post when it answers. */
+async function startReceiver(answer: (index: number) => WebhookAnswer): Promise<Receiver> {
+  const receiver = await startWebhookReceiver(TOKEN, (post, index) => {
+    expect(post.path).toBe(`POST /hooks/${TOKEN}`);
+    expect(post.headers['content-type']).toBe('application/json');
+    return answer(index);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const posts = () => receiver.posts.map((post) => JSON.parse(post.body) as UpgradeNotification);
   return {
-    url: `http://127.0.0.1:${port}/hooks/${TOKEN}`,
-    posts,
-    events: (environment) => posts.filter((post) => post.environment === environment).map((post) => post.event),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    url: receiver.url,
+    received: receiver.posts,
+    get posts() {
+      return posts();
+    },
+    events: (environment) =>
+      posts()
+        .filter((post) => post.environment === environment)
+        .map((post) => post.event),
+    close: receiver.close,
   };
 }
 
@@ -67,14 +74,18 @@ describe('webhook notifications', () => {
   let receiver: Receiver;
   let failing: Receiver;
   let slow: Receiver;
+  let limited: Receiver;
   let notify: ReturnType<typeof createNotifyActivities>['notify'];
   let deadUrl: string;
 
   beforeAll(async () => {
     bench = await startStandInServer();
-    receiver = await startReceiver(200);
-    failing = await startReceiver(500);
-    slow = await startReceiver(200, SLOW_ANSWER_MS);
+    receiver = await startReceiver(() => ({ status: 200 }));
+    failing = await startReceiver(() => ({ status: 500 }));
+    slow = await startReceiver(() => ({ status: 200, delayMs: SLOW_ANSWER_MS }));
+    limited = await startReceiver((index) =>
+      index === 0 ? { status: 429, headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } } : { status: 200 },
+    );
     deadUrl = `http://127.0.0.1:${await freePort()}/hooks/${TOKEN}`;
     // The worker's own reading of the settings: one webhook for all, two environments with their own.
     const webhooks = loadWebhooks({
@@ -83,6 +94,10 @@ describe('webhook notifications', () => {
       AEGIS_WEBHOOK_URL_DEAD_ROLLED_BACK: deadUrl,
       AEGIS_WEBHOOK_URL_ANSWERS_500: failing.url,
       AEGIS_WEBHOOK_URL_SLOW: slow.url,
+      AEGIS_WEBHOOK_URL_RATE_LIMITED: limited.url,
+      AEGIS_WEBHOOK_SECRET_RATE_LIMITED: SECRET,
+      AEGIS_WEBHOOK_URL_FILTERED: receiver.url,
+      AEGIS_WEBHOOK_EVENTS_FILTERED: 'completed',
     });
     notify = createNotifyActivities(webhooks).notify;
   }, SETUP_TIMEOUT_MS);
@@ -92,6 +107,7 @@ describe('webhook notifications', () => {
     await receiver?.close();
     await failing?.close();
     await slow?.close();
+    await limited?.close();
   });
 
   /** Starts the upgrade of `environment`, its webhooks posted by the real `notify`. */
@@ -132,6 +148,36 @@ describe('webhook notifications', () => {
 
       expect(((await handle.result()) as UpgradeReport).phase).toBe('completed');
       expect(slow.events('slow')).toEqual(['started', 'completed']);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'signed, and retried when the webhook asks: the same delivery ID, after the Retry-After it gave',
+    async () => {
+      const handle = await start('rate-limited', { targetVersion: '1.3.0' });
+      const report: UpgradeReport = await handle.result();
+
+      expect(report.phase).toBe('completed');
+      expect(limited.events('rate-limited')).toEqual(['started', 'started', 'completed']);
+      const [first, retry, last] = limited.received;
+      expect(retry?.headers['webhook-id']).toBe(first?.headers['webhook-id']);
+      expect(last?.headers['webhook-id']).not.toBe(first?.headers['webhook-id']);
+      expect((retry?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(RETRY_AFTER_SECONDS * 1000);
+      expect(limited.received.map((post) => signedWith(SECRET, post))).toEqual([true, true, true]);
+      // Delivered in the end: the progress notes nothing undelivered.
+      expect((await handle.query(progressQuery)).notes).toBeUndefined();
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'a webhook that takes only some events is told of those only',
+    async () => {
+      const handle = await start('filtered', { targetVersion: '1.3.0' });
+
+      expect(((await handle.result()) as UpgradeReport).phase).toBe('completed');
+      expect(receiver.events('filtered')).toEqual(['completed']);
     },
     SCENARIO_TIMEOUT_MS,
   );
