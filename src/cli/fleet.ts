@@ -15,6 +15,7 @@ import {
   type FleetRequest,
 } from '../core/fleet';
 import {
+  FLEET_FIELDS,
   InvalidFleetRequest,
   parseFleetRequest,
   type NOT_FOR_FLEETS,
@@ -28,20 +29,14 @@ import { requestFieldsOf, type RequestFlagValues } from './request-options';
 /** What `fleet plan` and `fleet start` read from the command line: the fleet's flags, and each environment's upgrade's. */
 export type FleetOptions = FleetFlagValues & Omit<RequestFlagValues, (typeof NOT_FOR_FLEETS)[number]>;
 
-/** The fleet's own fields that a flag gives as the request takes them (`--wave-size` → `waveSize`). */
-const FLEET_FLAG_FIELDS = [
-  'waveSize',
-  'waveShare',
-  'maxConcurrent',
-  'bake',
-  'approveBetweenWaves',
-  'failureBudget',
-  'canaryFailureBudget',
-  'restoreDatabaseOnWaveRollback',
-  'upgradeStartDeadline',
-] as const satisfies readonly (keyof FleetRequest)[];
+/** The fleet's fields a flag gives as the request takes them (`--wave-size` → `waveSize`); the others are converted. */
+const CONVERTED = ['targetVersion', 'environments', 'canary', 'onBudgetExceeded'] as const;
+type FlagField = Exclude<(typeof FLEET_FIELDS)[number], (typeof CONVERTED)[number]>;
+const FLEET_FLAG_FIELDS = FLEET_FIELDS.filter(
+  (field): field is FlagField => !(CONVERTED as readonly string[]).includes(field),
+);
 
-interface FleetFlagValues extends Pick<FleetRequest, (typeof FLEET_FLAG_FIELDS)[number]> {
+interface FleetFlagValues extends Pick<FleetRequest, FlagField> {
   /** The fleet's name: its workflow is aegis-fleet-<name>. */
   name: string;
   /** Comma-separated, as `environments` and `canary` are given on the command line. */

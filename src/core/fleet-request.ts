@@ -53,7 +53,8 @@ export class InvalidFleetRequest extends Error {
   }
 }
 
-const FLEET_FIELDS = [
+/** The fleet's own request fields, beside the upgrade options it passes on. */
+export const FLEET_FIELDS = [
   'targetVersion',
   'environments',
   'canary',
