@@ -1,5 +1,5 @@
 /** What each command does once its arguments are parsed: the Temporal calls, then what they print. */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { describeConnection, loadTemporalConfig, type TemporalConfig } from '../config';
 import { taskQueueFor } from '../core/environments';
 import { fleetTaskQueue } from '../core/fleet';
@@ -15,7 +15,8 @@ import {
 import { renderFleetPlan, renderFleetProgress } from './render-fleet';
 import { componentRequest, planComponent, startComponentUpgrade, type ComponentOptions } from './components';
 import { knownEnvironments } from './environments';
-import { ExitCode, TemporalUnreachable, isUnavailable, reportExitCode } from './errors';
+import { connectToTemporal } from './connect';
+import { ExitCode, TemporalUnreachable, fromServer, isUnavailable, reportExitCode } from './errors';
 import { followUpgrade } from './follow';
 import { setUpSearchAttributes } from '../worker/search-attributes-registry';
 import {
@@ -76,16 +77,12 @@ const paint = () => paintFor(process.stdout);
 /** Connects, runs `use`, and closes the connection, whatever happens. */
 async function withTemporal<T>(use: (client: Client, temporal: TemporalConfig) => Promise<T>): Promise<T> {
   const temporal = loadTemporalConfig();
-  const server = describeConnection(temporal);
-  const connection = await Connection.connect(temporal.connection).catch((error: unknown) => {
-    throw new TemporalUnreachable(server, error);
-  });
+  const connection = await connectToTemporal(temporal);
   try {
     return await use(new Client({ connection, namespace: temporal.namespace }), temporal);
   } catch (error) {
-    throw isUnavailable(error)
-      ? new TemporalUnreachable(server, error)
-      : (unregisteredSearchAttributes(error) ?? error);
+    if (isUnavailable(error)) throw new TemporalUnreachable(describeConnection(temporal), error);
+    throw unregisteredSearchAttributes(error) ?? fromServer(error);
   } finally {
     await connection.close();
   }

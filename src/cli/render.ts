@@ -105,7 +105,7 @@ function unchanged({ unchangedPods = [] }: UpgradePlan): string {
 
 export function renderPlan(report: UpgradeReport): string {
   const plan = report.plan;
-  if (!plan) return renderOutcome(report);
+  if (!plan) return renderOutcome(report) || renderRefusal(report);
   return [
     `Plan: ${report.fromVersion} → ${report.toVersion} (nothing was changed)`,
     'Images:',
@@ -119,6 +119,13 @@ export function renderPlan(report: UpgradeReport): string {
     'Checks passed:',
     ...plan.checks.map((check) => `  ✓ ${check}`),
   ].join('\n');
+}
+
+/** A plan refused before it had one (pre-flight failed): the failed check's detail, never an empty line. */
+function renderRefusal(report: UpgradeReport): string {
+  const failed = report.steps.filter((step) => step.status === 'failed');
+  if (failed.length === 0) return `No plan: the upgrade ended ${report.phase}`;
+  return failed.map((step) => `Refused at ${step.title}: ${step.detail ?? 'no detail given'}`).join('\n');
 }
 
 /** Rows under a header, each column as wide as its widest cell (colours take no width), two spaces apart. */

@@ -257,9 +257,16 @@ export async function approveUpgrade(
   return { workflowId: handle.workflowId, gate: waiting };
 }
 
-/** Cancels the environment's upgrade, which rolls it back; returns its workflow ID. */
+/** Cancels the environment's running upgrade, which rolls it back; returns its workflow ID. Refused when none runs. */
 export async function abortUpgrade(client: Client, env: string, reason: string | undefined): Promise<string> {
   const handle = await findUpgrade(client, env);
+  const { status } = await handle.describe();
+  if (status.name !== 'RUNNING') {
+    throw new UsageError(
+      `No upgrade of environment ${env} is running: the last one, ${handle.workflowId}, ended ${status.name}; ` +
+        'nothing was aborted',
+    );
+  }
   if (reason) await handle.signal(abortReasonSignal, reason);
   await handle.cancel();
   return handle.workflowId;
