@@ -56,9 +56,13 @@ export function isUnavailable(error: unknown): boolean {
   return grpcCode(error) === GrpcStatus.UNAVAILABLE;
 }
 
-/** gRPC's DEADLINE_EXCEEDED: no answer in time, e.g. a query no worker took. */
-export function isDeadlineExceeded(error: unknown): boolean {
-  return grpcCode(error) === GrpcStatus.DEADLINE_EXCEEDED;
+/**
+ * A query no worker answered: none took it in time (DEADLINE_EXCEEDED), or the server knows none polls now
+ * (FAILED_PRECONDITION, "no poller seen for task queue recently").
+ */
+export function isUnanswered(error: unknown): boolean {
+  const code = grpcCode(error);
+  return code === GrpcStatus.DEADLINE_EXCEEDED || code === GrpcStatus.FAILED_PRECONDITION;
 }
 
 /** The SDK's message, and the server's own words after it when it gave some (`Failed to create schedule: …`). */

@@ -3,7 +3,7 @@ import { STOPPED_WRITERS_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../core/platfor
 import type { DatabaseRestore, StepRecord, UpgradePlan, UpgradeProgress, UpgradeReport } from '../core/upgrade';
 import { describeLock, type UnlockReport } from '../core/upgrade-lock';
 import type { EnvironmentSummary } from './environments';
-import type { HistoryEntry } from './upgrades';
+import type { HistoryEntry, UnansweredUpgrade } from './upgrades';
 import type { ScheduleSummary } from './schedules';
 import { plain, visibleWidth, type Paint } from './terminal';
 
@@ -118,6 +118,20 @@ export function renderPlan(report: UpgradeReport): string {
       : []),
     'Checks passed:',
     ...plan.checks.map((check) => `  ✓ ${check}`),
+  ].join('\n');
+}
+
+/** A running upgrade whose worker does not answer: what the server knows of it, and that no worker polls. */
+export function renderUnanswered(upgrade: UnansweredUpgrade, paint: Paint = plain): string {
+  const versions = `${upgrade.fromVersion ?? '?'} → ${upgrade.toVersion ?? '?'}`;
+  return [
+    `${upgrade.workflowId} (run ${upgrade.runId}): ${versions}, running since ${upgrade.startedAt}, ` +
+      `phase ${upgrade.phase ?? 'unknown'} (from the server: the worker does not answer)`,
+    ...upgrade.retrying.map(
+      ({ activity, attempt, lastError }) =>
+        `Retrying ${activity}, attempt ${attempt}${lastError ? `; last error: ${lastError}` : ''}`,
+    ),
+    paint.bad(upgrade.worker),
   ].join('\n');
 }
 

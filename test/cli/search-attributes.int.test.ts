@@ -96,7 +96,7 @@ describe('upgrades found by their search attributes', () => {
       // Its workflow IDs start like alpha's: the server tells them apart by the attribute.
       const other = await upgrade('alpha2', { targetVersion: '1.3.0' });
       // A dry run is no upgrade: it has no attributes.
-      await planUpgrade(client, bench.taskQueue, { targetVersion: '1.3.0' }, 'alpha');
+      await planUpgrade(client, bench.taskQueue, { targetVersion: '1.3.0' }, 'alpha', TEST_TIMEOUT_MS);
       await createSchedule(client, bench.taskQueue, { targetVersion: '1.3.0' }, 'alpha', {
         cronExpressions: ['0 3 1 1 *'],
       });
