@@ -264,7 +264,8 @@ describe('upgrades found by their search attributes', () => {
         30_000,
       );
 
-      const refused = await aegisUpgrade(['start', '1.3.0'], namespace);
+      // No worker polls in this namespace: sent all the same, for the attributes' refusal.
+      const refused = await aegisUpgrade(['start', '1.3.0', '--allow-no-worker'], namespace);
       const worker = await aegisUpgrade(['worker'], namespace);
       const first = await aegisUpgrade(['setup'], namespace);
       const again = await aegisUpgrade(['setup'], namespace);
