@@ -275,7 +275,7 @@ export async function fleetStart(version: string, options: FleetStartOptions): P
   const request = fleetRequest(version, options);
   return withTemporal(async (client, temporal) => {
     const queue = fleetTaskQueue(temporal.taskQueue);
-    if (!options.allowNoWorker) await requireWorker(client, queue, 'the fleets');
+    if (!options.allowNoWorker) await requireWorker(client, queue, 'the fleets', ['workflow']);
     const handle = await startFleet(client, queue, request, options.name);
     print(
       `Started ${handle.workflowId} (run ${handle.firstExecutionRunId}): ${request.environments.length} environments ` +

@@ -25,15 +25,21 @@ export interface QueueWorker {
   lastSeen?: Date;
 }
 
-/** Who polls `taskQueue` (DescribeTaskQueue's pollers, for workflow tasks and for activities). */
+/** What a queue's worker polls for: an environment's, both; the fleets' runs workflows only. */
+export type PollKind = keyof typeof TASK_QUEUE_TYPES;
+const ENVIRONMENT_POLLS: readonly PollKind[] = ['workflow', 'activity'];
+
+/** Who polls `taskQueue` for `kinds` (DescribeTaskQueue's pollers). */
 export async function queueWorker(
   client: Client,
   taskQueue: string,
   now = Date.now(),
   within = WORKER_SEEN_WITHIN_MS,
+  kinds = ENVIRONMENT_POLLS,
 ): Promise<QueueWorker> {
   const lastPolls = await Promise.all(
-    Object.values(TASK_QUEUE_TYPES).map(async (taskQueueType) => {
+    kinds.map(async (kind) => {
+      const taskQueueType = TASK_QUEUE_TYPES[kind];
       const { pollers } = await client.workflowService.describeTaskQueue({
         namespace: client.options.namespace,
         taskQueue: { name: taskQueue, kind: NORMAL_KIND },
@@ -69,8 +75,13 @@ export function noWorkerLine({ taskQueue, lastSeen }: Pick<QueueWorker, 'taskQue
  * Refuses to send work to a queue no worker polls (exit 2, naming the queue): it would wait there without a word.
  * `--allow-no-worker` queues it all the same, for a worker that starts later.
  */
-export async function requireWorker(client: Client, taskQueue: string, whose: string): Promise<void> {
-  const worker = await queueWorker(client, taskQueue);
+export async function requireWorker(
+  client: Client,
+  taskQueue: string,
+  whose: string,
+  kinds = ENVIRONMENT_POLLS,
+): Promise<void> {
+  const worker = await queueWorker(client, taskQueue, Date.now(), WORKER_SEEN_WITHIN_MS, kinds);
   if (worker.polling) return;
   throw new UsageError(
     `Refused: ${noWorkerLine(worker)}, the task queue of ${whose}: start its worker (\`aegis-upgrade worker\`), ` +
