@@ -1,5 +1,5 @@
 /** What each command does once its arguments are parsed: the Temporal calls, then what they print. */
-import { Client, Connection } from '@temporalio/client';
+import { Client, type WorkflowHandle } from '@temporalio/client';
 import { describeConnection, loadTemporalConfig, type TemporalConfig } from '../config';
 import { taskQueueFor } from '../core/environments';
 import { fleetTaskQueue } from '../core/fleet';
@@ -15,8 +15,10 @@ import {
 import { renderFleetPlan, renderFleetProgress } from './render-fleet';
 import { componentRequest, planComponent, startComponentUpgrade, type ComponentOptions } from './components';
 import { knownEnvironments } from './environments';
-import { ExitCode, TemporalUnreachable, isUnavailable, reportExitCode } from './errors';
+import { connectToTemporal } from './connect';
+import { ExitCode, TemporalUnreachable, fromServer, isUnavailable, reportExitCode } from './errors';
 import { followUpgrade } from './follow';
+import { noWorkerLine, requireWorker } from './workers';
 import { setUpSearchAttributes } from '../worker/search-attributes-registry';
 import {
   renderEnvironments,
@@ -25,6 +27,7 @@ import {
   renderPlan,
   renderProgress,
   renderSchedules,
+  renderUnanswered,
   renderUnlock,
 } from './render';
 import { renderSetup } from './render-setup';
@@ -42,6 +45,7 @@ import { unregisteredSearchAttributes } from './visibility';
 import {
   abortUpgrade,
   approveUpgrade,
+  askProgress,
   findUpgrade,
   planUpgrade,
   startUpgrade,
@@ -54,17 +58,25 @@ import {
 export interface EnvOption {
   env: string;
 }
-export type StartOptions = UpgradeOptions & { follow?: boolean };
-export type PlanOptions = UpgradeOptions & { json?: boolean };
-export type StatusOptions = EnvOption & { json?: boolean; follow?: boolean };
+/** What sends work to a worker: refused when none polls its queue, unless allowed. */
+export interface WorkerOptions {
+  allowNoWorker?: boolean;
+}
+/** What waits: `--timeout`, in milliseconds. */
+export interface Waiting<Limit = number | undefined> {
+  timeout: Limit;
+}
+export type StartOptions = UpgradeOptions & WorkerOptions & Partial<Waiting> & { follow?: boolean };
+export type PlanOptions = UpgradeOptions & WorkerOptions & Waiting<number> & { json?: boolean };
+export type StatusOptions = EnvOption & Partial<Waiting> & { json?: boolean; follow?: boolean };
 export type AbortOptions = EnvOption & { reason?: string };
 export type ApproveOptions = EnvOption & { pod?: string };
 export type HistoryOptions = EnvOption & { limit: number; json?: boolean };
-export type UnlockOptions = EnvOption & { reason?: string };
+export type UnlockOptions = EnvOption & Waiting<number> & { reason?: string };
 export interface FleetNameOption {
   name: string;
 }
-export type FleetStartOptions = FleetOptions;
+export type FleetStartOptions = FleetOptions & WorkerOptions;
 export type FleetPlanOptions = FleetOptions & { json?: boolean };
 export type FleetStatusOptions = FleetNameOption & { json?: boolean };
 export type ScheduleCreateOptions = UpgradeOptions & WindowOptions & { version: string };
@@ -76,19 +88,24 @@ const paint = () => paintFor(process.stdout);
 /** Connects, runs `use`, and closes the connection, whatever happens. */
 async function withTemporal<T>(use: (client: Client, temporal: TemporalConfig) => Promise<T>): Promise<T> {
   const temporal = loadTemporalConfig();
-  const server = describeConnection(temporal);
-  const connection = await Connection.connect(temporal.connection).catch((error: unknown) => {
-    throw new TemporalUnreachable(server, error);
-  });
+  const connection = await connectToTemporal(temporal);
   try {
     return await use(new Client({ connection, namespace: temporal.namespace }), temporal);
   } catch (error) {
-    throw isUnavailable(error)
-      ? new TemporalUnreachable(server, error)
-      : (unregisteredSearchAttributes(error) ?? error);
+    if (isUnavailable(error)) throw new TemporalUnreachable(describeConnection(temporal), error);
+    throw unregisteredSearchAttributes(error) ?? fromServer(error);
   } finally {
     await connection.close();
   }
+}
+
+/** `--follow`: live until the upgrade ends or `--timeout`, saying when no worker answers. */
+async function follow(client: Client, handle: WorkflowHandle, taskQueue: string, timeoutMs: number | undefined) {
+  const ask = async () => {
+    const asked = await askProgress(client, handle, taskQueue);
+    return 'progress' in asked ? asked.progress : { unanswered: noWorkerLine(asked.worker) };
+  };
+  return reportExitCode(await followUpgrade(handle, { paint: paint(), timeoutMs, ask }));
 }
 
 /** The task queue of the environment's worker: its upgrades, dry runs and unlocks go there, and nowhere else. */
@@ -97,39 +114,47 @@ const queueOf = (temporal: TemporalConfig, env: string) => taskQueueFor(env, tem
 export async function start(version: string, options: StartOptions): Promise<number> {
   const request = upgradeRequest(version, options);
   return withTemporal(async (client, temporal) => {
-    const handle = await startUpgrade(client, queueOf(temporal, options.env), request, options.env);
+    const queue = queueOf(temporal, options.env);
+    if (!options.allowNoWorker) await requireWorker(client, queue, `environment ${options.env}`);
+    const handle = await startUpgrade(client, queue, request, options.env);
     print(`Started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
     if (!options.follow) return ExitCode.Done;
-    return reportExitCode(await followUpgrade(handle, { paint: paint() }));
+    return follow(client, handle, queue, options.timeout);
   });
 }
 
 export async function plan(version: string, options: PlanOptions): Promise<number> {
   const request = upgradeRequest(version, options);
   return withTemporal(async (client, temporal) => {
-    const report = await planUpgrade(client, queueOf(temporal, options.env), request, options.env);
+    const queue = queueOf(temporal, options.env);
+    if (!options.allowNoWorker) await requireWorker(client, queue, `environment ${options.env}`);
+    const report = await planUpgrade(client, queue, request, options.env, options.timeout);
     print(options.json ? json(report) : renderPlan(report));
     return reportExitCode(report);
   });
 }
 
-export type ComponentStartOptions = ComponentOptions & { follow?: boolean };
-export type ComponentPlanOptions = ComponentOptions & { json?: boolean };
+export type ComponentStartOptions = ComponentOptions & WorkerOptions & Partial<Waiting> & { follow?: boolean };
+export type ComponentPlanOptions = ComponentOptions & WorkerOptions & Waiting<number> & { json?: boolean };
 
 export async function componentStart(component: string, version: string, options: ComponentStartOptions) {
   const request = componentRequest(component, version, options);
   return withTemporal(async (client, temporal) => {
-    const handle = await startComponentUpgrade(client, queueOf(temporal, options.env), request, options.env);
+    const queue = queueOf(temporal, options.env);
+    if (!options.allowNoWorker) await requireWorker(client, queue, `environment ${options.env}`);
+    const handle = await startComponentUpgrade(client, queue, request, options.env);
     print(`Started ${handle.workflowId} (run ${handle.firstExecutionRunId}): ${component} ${version}`);
     if (!options.follow) return ExitCode.Done;
-    return reportExitCode(await followUpgrade(handle, { paint: paint() }));
+    return follow(client, handle, queue, options.timeout);
   });
 }
 
 export async function componentPlan(component: string, version: string, options: ComponentPlanOptions) {
   const request = componentRequest(component, version, options);
   return withTemporal(async (client, temporal) => {
-    const report = await planComponent(client, queueOf(temporal, options.env), request, options.env);
+    const queue = queueOf(temporal, options.env);
+    if (!options.allowNoWorker) await requireWorker(client, queue, `environment ${options.env}`);
+    const report = await planComponent(client, queue, request, options.env, options.timeout);
     print(options.json ? json(report) : renderPlan(report));
     return reportExitCode(report);
   });
@@ -138,8 +163,15 @@ export async function componentPlan(component: string, version: string, options:
 export async function status(options: StatusOptions): Promise<number> {
   return withTemporal(async (client) => {
     const handle = await findUpgrade(client, options.env);
-    if (options.follow) return reportExitCode(await followUpgrade(handle, { paint: paint() }));
-    const state = await upgradeState(handle);
+    if (options.follow) {
+      const { taskQueue } = await handle.describe();
+      return follow(client, handle, taskQueue, options.timeout);
+    }
+    const state = await upgradeState(client, handle);
+    if (state.running && 'unanswered' in state) {
+      print(options.json ? json(state.unanswered) : renderUnanswered(state.unanswered, paint()));
+      return ExitCode.Done;
+    }
     if (state.running) {
       print(options.json ? json(state.progress) : renderProgress(state.progress, Date.now(), paint()));
       return ExitCode.Done;
@@ -192,7 +224,8 @@ export async function environments(options: { json?: boolean }): Promise<number>
 export async function unlock(options: UnlockOptions): Promise<number> {
   const request = unlockRequest(options.reason);
   return withTemporal(async (client, temporal) => {
-    print(renderUnlock(await unlockDeployment(client, queueOf(temporal, options.env), options.env, request)));
+    const queue = queueOf(temporal, options.env);
+    print(renderUnlock(await unlockDeployment(client, queue, options.env, request, options.timeout)));
     return ExitCode.Done;
   });
 }
@@ -238,10 +271,12 @@ export async function fleetPlan(version: string, options: FleetPlanOptions): Pro
   return ExitCode.Done;
 }
 
-export async function fleetStart(version: string, options: FleetOptions): Promise<number> {
+export async function fleetStart(version: string, options: FleetStartOptions): Promise<number> {
   const request = fleetRequest(version, options);
   return withTemporal(async (client, temporal) => {
-    const handle = await startFleet(client, fleetTaskQueue(temporal.taskQueue), request, options.name);
+    const queue = fleetTaskQueue(temporal.taskQueue);
+    if (!options.allowNoWorker) await requireWorker(client, queue, 'the fleets', ['workflow']);
+    const handle = await startFleet(client, queue, request, options.name);
     print(
       `Started ${handle.workflowId} (run ${handle.firstExecutionRunId}): ${request.environments.length} environments ` +
         `to ${request.targetVersion}; watch it with \`aegis-upgrade fleet status --name ${options.name}\``,

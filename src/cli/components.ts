@@ -65,6 +65,7 @@ export function planComponent(
   taskQueue: string,
   request: ParsedComponentRequest,
   env: string,
+  timeoutMs: number,
 ): Promise<UpgradeReport> {
-  return planEnvironmentUpgrade(client, startOf(request, taskQueue, env, 'Component upgrade plan'));
+  return planEnvironmentUpgrade(client, timeoutMs, startOf(request, taskQueue, env, 'Component upgrade plan'));
 }

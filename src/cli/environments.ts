@@ -1,8 +1,8 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { environmentOfWorkflowId, taskQueueFor } from '../core/environments';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo } from '../core/upgrade';
 import { outcomeOf } from './upgrades';
+import { workerPolling } from './workers';
 
 /** What `aegis-upgrade environments` says of each environment it knows of. */
 export interface EnvironmentSummary {
@@ -18,39 +18,6 @@ export interface EnvironmentSummary {
 
 /** How far back the list looks: the newest upgrades of the namespace. */
 const SCAN_LIMIT = 1_000;
-
-/**
- * A worker long-polls its queue (about a minute per poll), and the server lists a poller for a few minutes after its
- * last poll: one seen within two minutes is polling now.
- */
-export const WORKER_SEEN_WITHIN_MS = 2 * 60_000;
-
-/** A live worker's last poll is at most a minute old (the server ends a long poll after one): `fleet status`'s bound. */
-export const WORKER_POLLED_WITHIN_MS = 60_000;
-
-/** Numbers of the Temporal API's enums (`TaskQueueKind.NORMAL`, `TaskQueueType.WORKFLOW` and `.ACTIVITY`). */
-const NORMAL_KIND = 1;
-const TASK_QUEUE_TYPES = { workflow: 1, activity: 2 } as const;
-
-/** Whether a worker polls `taskQueue` now: for workflow tasks and for activities, both needed to run an upgrade. */
-export async function workerPolling(
-  client: Client,
-  taskQueue: string,
-  now = Date.now(),
-  within = WORKER_SEEN_WITHIN_MS,
-): Promise<boolean> {
-  const seen = await Promise.all(
-    Object.values(TASK_QUEUE_TYPES).map(async (taskQueueType) => {
-      const { pollers } = await client.workflowService.describeTaskQueue({
-        namespace: client.options.namespace,
-        taskQueue: { name: taskQueue, kind: NORMAL_KIND },
-        taskQueueType,
-      });
-      return (pollers ?? []).some((poller) => now - (optionalTsToMs(poller.lastAccessTime) ?? 0) < within);
-    }),
-  );
-  return seen.every(Boolean);
-}
 
 /**
  * The environments with an upgrade in the namespace's visibility (by hand or by schedule), newest first by their last

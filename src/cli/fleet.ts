@@ -22,7 +22,7 @@ import {
   type ParsedFleetRequest,
 } from '../core/fleet-request';
 import { checkEnvironmentName, taskQueueFor } from '../core/environments';
-import { WORKER_POLLED_WITHIN_MS, workerPolling } from './environments';
+import { WORKER_POLLED_WITHIN_MS, workerPolling } from './workers';
 import { UsageError } from './errors';
 import { requestFieldsOf, type RequestFlagValues } from './request-options';
 

@@ -1,6 +1,8 @@
 import type { WorkflowHandle } from '@temporalio/client';
+import { formatDuration } from '../core/format';
 import { progressQuery, type StepRecord, type UpgradeProgress, type UpgradeReport } from '../core/upgrade';
 import { renderOutcome, renderProgress, renderResult, stepLine } from './render';
+import { CommandFailed } from './errors';
 import { liveBlock, plain, type Output, type Paint } from './terminal';
 import { upgradeOutcome } from './upgrades';
 
@@ -11,6 +13,13 @@ export interface FollowOptions {
   paint?: Paint;
   /** How often the progress is queried. @default 1000 */
   pollIntervalMs?: number;
+  /** How long to follow before giving up, exit 1 (`--timeout`); the upgrade goes on. @default no limit */
+  timeoutMs?: number;
+  /**
+   * Asks the upgrade's progress; when no worker answers, says why ("no worker polls `<queue>` since <time>"), printed
+   * once while it lasts. @default the progress query, unanswered silently
+   */
+  ask?: () => Promise<UpgradeProgress | { unanswered: string }>;
 }
 
 /** Prints each step once, when it has ended: a log or a CI job gets one line per change. */
@@ -30,7 +39,10 @@ function appendedLines(out: Output, paint: Paint): (progress: UpgradeProgress) =
  * Returns its final report.
  */
 export async function followUpgrade(handle: WorkflowHandle, options: FollowOptions = {}): Promise<UpgradeReport> {
-  const { out = process.stdout, paint = plain, pollIntervalMs = 1_000 } = options;
+  const { out = process.stdout, paint = plain, pollIntervalMs = 1_000, timeoutMs } = options;
+  const ask = options.ask ?? (() => handle.query(progressQuery).catch(() => ({ unanswered: '' })));
+  const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  let said: string | undefined;
   const redraw = liveBlock(out);
   const show = out.isTTY
     ? (progress: UpgradeProgress) => redraw(renderProgress(progress, Date.now(), paint))
@@ -38,8 +50,20 @@ export async function followUpgrade(handle: WorkflowHandle, options: FollowOptio
   let ended = false;
   const outcome = upgradeOutcome(handle).finally(() => (ended = true));
   while (!ended) {
-    const progress = await handle.query(progressQuery).catch(() => undefined);
-    if (progress) show(progress);
+    if (Date.now() >= deadline) {
+      throw new CommandFailed(
+        `Stopped following ${handle.workflowId} after ${formatDuration(timeoutMs ?? 0)} (--timeout): it goes on; ` +
+          `\`aegis-upgrade status\` shows it`,
+      );
+    }
+    const asked = await ask();
+    if ('unanswered' in asked) {
+      if (asked.unanswered && asked.unanswered !== said) out.write(`${asked.unanswered}\n`);
+      said = asked.unanswered;
+    } else {
+      show(asked);
+      said = undefined;
+    }
     let timer: NodeJS.Timeout | undefined;
     const tick = new Promise((resolve) => (timer = setTimeout(resolve, pollIntervalMs)));
     await Promise.race([outcome.catch(() => undefined), tick]);

@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
+import { msToNumber, type StringValue } from '@temporalio/common/lib/time';
 import { InvalidEnvironmentName, checkEnvironmentName } from '../core/environments';
 import * as commands from './commands';
 import { ExitCode } from './errors';
@@ -53,6 +54,37 @@ const envOption = () =>
     .argParser(environmentName)
     .default('default');
 
+/** `--timeout`'s value in milliseconds, read as Temporal reads a duration. */
+function duration(value: string): number {
+  let ms: number;
+  try {
+    ms = msToNumber(value as StringValue);
+  } catch {
+    ms = Number.NaN;
+  }
+  if (!(ms > 0)) throw new InvalidArgumentError("Expected a duration like '5 minutes' or 90s");
+  return ms;
+}
+
+/** The CLI's own options, declared once: what sends work to a worker, and what waits for an answer. */
+const allowNoWorkerOption = () =>
+  new Option(
+    '--allow-no-worker',
+    'send it even when no worker polls the task queue: it waits there for one (default: refused, exit 2)',
+  );
+const timeoutOption = (what: string, byDefault?: string) =>
+  new Option(
+    '--timeout <duration>',
+    `how long to wait for ${what}, e.g. '5 minutes'; then exit 1${byDefault ? '' : ' (default: until it ends)'}`,
+  )
+    .argParser(duration)
+    .default(byDefault === undefined ? undefined : duration(byDefault), byDefault);
+
+/** How long a dry run may take, its workflow's execution timeout too: it does not linger on the server. */
+const PLAN_TIMEOUT = '10 minutes';
+/** How long an unlock may take on the worker. */
+const UNLOCK_TIMEOUT = '2 minutes';
+
 /** What `upgradeRequest` reads: the options of start, plan and schedule create. */
 const withRequestOptions = (command: Command) => addRequestFlags(command.addOption(envOption()));
 
@@ -89,6 +121,8 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     )
     .argument('<version>', 'the AEGIS image tag to upgrade to, e.g. 1.3.0')
     .option('--follow', 'stay live until the upgrade ends; exit 0 when it completed, 1 when it was rolled back')
+    .addOption(timeoutOption('the end with --follow'))
+    .addOption(allowNoWorkerOption())
     .action(async (version: string, options: commands.StartOptions) => done(await commands.start(version, options)));
   example(start, 'Example: aegis-upgrade start 1.3.0 --approve-before core --follow');
 
@@ -97,6 +131,8 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     .description('Runs the read-only pre-flight on the worker and prints what would change. Changes nothing.')
     .argument('<version>', 'the AEGIS image tag to upgrade to, e.g. 1.3.0')
     .option('--json', 'print the report as JSON')
+    .addOption(timeoutOption("the worker's answer", PLAN_TIMEOUT))
+    .addOption(allowNoWorkerOption())
     .action(async (version: string, options: commands.PlanOptions) => done(await commands.plan(version, options)));
   example(plan, 'Example: aegis-upgrade plan 1.3.0 --env staging');
 
@@ -115,6 +151,7 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
         'stay live until the upgrade ends: redrawn in a terminal, one line per step otherwise',
       ).conflicts('json'),
     )
+    .addOption(timeoutOption('the end with --follow'))
     .action(async (options: commands.StatusOptions) => done(await commands.status(options)));
   example(status, 'Example: aegis-upgrade status --follow');
 
@@ -158,6 +195,7 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     )
     .addOption(envOption())
     .option('--reason <text>', 'why: recorded in the lock history with your user and host')
+    .addOption(timeoutOption("the worker's verdict", UNLOCK_TIMEOUT))
     .action(async (options: commands.UnlockOptions) => done(await commands.unlock(options)));
   example(
     unlock,
@@ -313,6 +351,8 @@ function addComponentCommands(program: Command, done: (exitCode: number) => void
   const plan = withComponentOptions(component.command('plan'))
     .description('Runs the read-only pre-flight on the worker: minor or major, the checks, or why it is refused.')
     .option('--json', 'print the report as JSON')
+    .addOption(timeoutOption("the worker's answer", PLAN_TIMEOUT))
+    .addOption(allowNoWorkerOption())
     .action(async (name: string, version: string, options: commands.ComponentPlanOptions) =>
       done(await commands.componentPlan(name, version, options)),
     );
@@ -320,6 +360,8 @@ function addComponentCommands(program: Command, done: (exitCode: number) => void
   const start = withComponentOptions(component.command('start'))
     .description('Starts upgradeComponent as aegis-upgrade-<env>. Refused while an upgrade runs for that environment.')
     .option('--follow', 'stay live until the upgrade ends; exit 0 when it completed, 1 when it was rolled back')
+    .addOption(timeoutOption('the end with --follow'))
+    .addOption(allowNoWorkerOption())
     .action(async (name: string, version: string, options: commands.ComponentStartOptions) =>
       done(await commands.componentStart(name, version, options)),
     );
@@ -357,6 +399,7 @@ function addFleetCommands(program: Command, done: (exitCode: number) => void): v
   const start = withFleetOptions(fleet.command('start'))
     .description('Starts upgradeFleet as aegis-fleet-<name> on the fleet queue (<AEGIS_TASK_QUEUE>.fleet).')
     .argument('<version>', 'the AEGIS image tag to upgrade to, e.g. 1.3.0')
+    .addOption(allowNoWorkerOption())
     .action(async (version: string, options: commands.FleetStartOptions) =>
       done(await commands.fleetStart(version, options)),
     );

@@ -3,7 +3,7 @@ import { STOPPED_WRITERS_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../core/platfor
 import type { DatabaseRestore, StepRecord, UpgradePlan, UpgradeProgress, UpgradeReport } from '../core/upgrade';
 import { describeLock, type UnlockReport } from '../core/upgrade-lock';
 import type { EnvironmentSummary } from './environments';
-import type { HistoryEntry } from './upgrades';
+import type { HistoryEntry, UnansweredUpgrade } from './upgrades';
 import type { ScheduleSummary } from './schedules';
 import { plain, visibleWidth, type Paint } from './terminal';
 
@@ -105,7 +105,7 @@ function unchanged({ unchangedPods = [] }: UpgradePlan): string {
 
 export function renderPlan(report: UpgradeReport): string {
   const plan = report.plan;
-  if (!plan) return renderOutcome(report);
+  if (!plan) return renderOutcome(report) || renderRefusal(report);
   return [
     `Plan: ${report.fromVersion} → ${report.toVersion} (nothing was changed)`,
     'Images:',
@@ -119,6 +119,27 @@ export function renderPlan(report: UpgradeReport): string {
     'Checks passed:',
     ...plan.checks.map((check) => `  ✓ ${check}`),
   ].join('\n');
+}
+
+/** A running upgrade whose worker does not answer: what the server knows of it, and that no worker polls. */
+export function renderUnanswered(upgrade: UnansweredUpgrade, paint: Paint = plain): string {
+  const versions = `${upgrade.fromVersion ?? '?'} → ${upgrade.toVersion ?? '?'}`;
+  return [
+    `${upgrade.workflowId} (run ${upgrade.runId}): ${versions}, running since ${upgrade.startedAt}, ` +
+      `phase ${upgrade.phase ?? 'unknown'} (from the server: the worker does not answer)`,
+    ...upgrade.retrying.map(
+      ({ activity, attempt, lastError }) =>
+        `Retrying ${activity}, attempt ${attempt}${lastError ? `; last error: ${lastError}` : ''}`,
+    ),
+    paint.bad(upgrade.worker),
+  ].join('\n');
+}
+
+/** A plan refused before it had one (pre-flight failed): the failed check's detail, never an empty line. */
+function renderRefusal(report: UpgradeReport): string {
+  const failed = report.steps.filter((step) => step.status === 'failed');
+  if (failed.length === 0) return `No plan: the upgrade ended ${report.phase}`;
+  return failed.map((step) => `Refused at ${step.title}: ${step.detail ?? 'no detail given'}`).join('\n');
 }
 
 /** Rows under a header, each column as wide as its widest cell (colours take no width), two spaces apart. */

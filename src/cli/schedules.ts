@@ -53,7 +53,7 @@ export function windowSpec(options: WindowOptions): ScheduleSpec {
  * What the server answers about the schedule the operator named, as the operator's mistake: one line and exit 2
  * (docs/cli.md), not a stack. Anything else is left as it is.
  */
-function refused(error: unknown, env: string): unknown {
+function refused(error: unknown, env: string, spec?: ScheduleSpec): unknown {
   const id = scheduleId(env);
   if (error instanceof ScheduleAlreadyRunning) {
     return new UsageError(`Schedule ${id} exists already: \`aegis-upgrade schedule delete --env ${env}\` first`, {
@@ -67,16 +67,24 @@ function refused(error: unknown, env: string): unknown {
   }
   // How the SDK reports a spec the server refused (a cron expression or a time zone it cannot read).
   if (error instanceof TypeError)
-    return new UsageError(`The server refused the window: ${error.message}`, { cause: error });
+    return new UsageError(`The server refused the window${spec ? ` ${windowText(spec)}` : ''}: ${error.message}`, {
+      cause: error,
+    });
   return error;
 }
 
+/** The window as the operator gave it: `(--cron '0 3 * * SUN', --timezone UTC)`. */
+function windowText({ cronExpressions, calendars, timezone }: ScheduleSpec): string {
+  const when = cronExpressions ? `--cron '${cronExpressions.join(' ')}'` : `--calendar ${JSON.stringify(calendars)}`;
+  return `(${when}, --timezone ${timezone ?? 'UTC'})`;
+}
+
 /** `work`, its refusals said as `refused` says them. */
-async function refusing<T>(env: string, work: Promise<T>): Promise<T> {
+async function refusing<T>(env: string, work: Promise<T>, spec?: ScheduleSpec): Promise<T> {
   try {
     return await work;
   } catch (error) {
-    throw refused(error, env);
+    throw refused(error, env, spec);
   }
 }
 
@@ -109,7 +117,7 @@ export async function createSchedule(
     policies: { overlap: ScheduleOverlapPolicy.SKIP, pauseOnFailure: true },
     memo: { environment: env, toVersion: checked.targetVersion },
   });
-  await refusing(env, created);
+  await refusing(env, created, spec);
   return id;
 }
 

@@ -1,5 +1,6 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
+import { formatDuration } from '../core/format';
 import os from 'node:os';
 import {
   UNLOCK_WORKFLOW_TYPE,
@@ -9,7 +10,7 @@ import {
   type UnlockReport,
   type UnlockRequest,
 } from '../core/upgrade-lock';
-import { UsageError } from './errors';
+import { CommandFailed, UsageError } from './errors';
 
 /** The request as the lock history records it: this user on this host, and the operator's reason. */
 export function unlockRequest(reason: string | undefined, clearedBy = operatorName()): UnlockRequest {
@@ -32,12 +33,15 @@ export async function unlockDeployment(
   taskQueue: string,
   env: string,
   request: UnlockRequest,
+  timeoutMs: number,
 ): Promise<UnlockReport> {
   const handle = await client.workflow.start(UNLOCK_WORKFLOW_TYPE, {
     taskQueue,
     workflowId: unlockWorkflowId(env, new Date()),
     args: [request],
     staticSummary: `Clear the AEGIS upgrade lock of ${env}`,
+    // Its verdict is waited for: an unlock no worker took does not stay open.
+    workflowExecutionTimeout: timeoutMs,
   });
   try {
     return (await handle.result()) as UnlockReport;
@@ -45,6 +49,12 @@ export async function unlockDeployment(
     const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
     if (cause instanceof ApplicationFailure && cause.type === UnlockFailureType.UnlockRefused) {
       throw new UsageError(cause.message, { cause: error });
+    }
+    if (cause instanceof TimeoutFailure) {
+      throw new CommandFailed(
+        `${handle.workflowId} did not end within ${formatDuration(timeoutMs)} (--timeout): is the worker of ${env} running?`,
+        { cause: error },
+      );
     }
     throw error;
   }

@@ -7,7 +7,7 @@ import {
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import { planWorkflowId } from '../core/environments';
 import { formatDuration } from '../core/format';
 import { ROLLING_ORDER, isPodName, type PodName } from '../core/platform';
@@ -25,9 +25,10 @@ import {
 } from '../core/upgrade';
 import { InvalidUpgradeRequest, parseUpgradeRequest } from '../core/upgrade-request';
 import { AegisFromVersion, AegisPhase, AegisToVersion, startSearchAttributes } from '../core/search-attributes';
-import { UsageError } from './errors';
+import { CommandFailed, UsageError, isUnanswered } from './errors';
 import { requestFieldsOf, type RequestFlagValues } from './request-options';
 import { checkedEnvironment, environmentUpgradesQuery, isUpgradeOf } from './visibility';
+import { WORKER_POLLED_WITHIN_MS, noWorkerLine, queueWorker, type QueueWorker } from './workers';
 
 /** What `start`, `plan` and `schedule create` read: the environment and the request's flags. */
 export type UpgradeOptions = RequestFlagValues & { env: string };
@@ -151,8 +152,9 @@ export async function planUpgrade(
   taskQueue: string,
   request: UpgradeRequest,
   env: string,
+  timeoutMs: number,
 ): Promise<UpgradeReport> {
-  return planEnvironmentUpgrade(client, {
+  return planEnvironmentUpgrade(client, timeoutMs, {
     workflowType: UPGRADE_WORKFLOW_TYPE,
     taskQueue,
     env,
@@ -162,9 +164,13 @@ export async function planUpgrade(
   });
 }
 
-/** Any upgrade's dry run: its request with `dryRun`, under a plan's own ID. */
+/**
+ * Any upgrade's dry run: its request with `dryRun`, under a plan's own ID. It may run `timeoutMs` at most, on the
+ * server too (its execution timeout): a plan no worker took does not stay open.
+ */
 export async function planEnvironmentUpgrade(
   client: Client,
+  timeoutMs: number,
   { workflowType, taskQueue, env, request, summary }: EnvironmentUpgradeStart,
 ): Promise<UpgradeReport> {
   const handle = await client.workflow.start(workflowType, {
@@ -172,18 +178,82 @@ export async function planEnvironmentUpgrade(
     workflowId: planWorkflowId(env, Date.now()),
     args: [{ ...request, dryRun: true }],
     staticSummary: summary,
+    workflowExecutionTimeout: timeoutMs,
   });
-  return upgradeOutcome(handle);
+  try {
+    return await upgradeOutcome(handle);
+  } catch (error) {
+    if (!(error instanceof WorkflowFailedError && error.cause instanceof TimeoutFailure)) throw error;
+    const worker = await queueWorker(client, taskQueue, Date.now(), WORKER_POLLED_WITHIN_MS);
+    throw new CommandFailed(
+      `${handle.workflowId} did not end within ${formatDuration(timeoutMs)} (--timeout)` +
+        (worker.polling ? '' : `: ${noWorkerLine(worker)}`),
+      { cause: error },
+    );
+  }
 }
 
-/** Where an upgrade stands: its progress while it runs, its report once it ended. */
-export type UpgradeState = { running: true; progress: UpgradeProgress } | { running: false; report: UpgradeReport };
+/** A running upgrade whose worker does not answer: what the server alone knows of it. */
+export interface UnansweredUpgrade {
+  workflowId: string;
+  runId: string;
+  startedAt: string;
+  /** Its search attributes, as the upgrade last set them. */
+  phase?: string;
+  fromVersion?: string;
+  toVersion?: string;
+  retrying: RetryingActivity[];
+  /** "no worker polls `<queue>` since <time>" */
+  worker: string;
+}
 
-export async function upgradeState(handle: WorkflowHandle): Promise<UpgradeState> {
+/** Where an upgrade stands: its progress while it runs (or the server's view when no worker answers), its report once it ended. */
+export type UpgradeState =
+  | { running: true; progress: UpgradeProgress }
+  | { running: true; unanswered: UnansweredUpgrade }
+  | { running: false; report: UpgradeReport };
+
+/** How long a query waits for the worker's answer when the server says one polls. */
+const QUERY_WAIT_MS = 10_000;
+
+/** The upgrade's progress from its worker, or undefined when no worker answers (none polls, or none in time). */
+export async function askProgress(
+  client: Client,
+  handle: WorkflowHandle,
+  taskQueue: string,
+): Promise<{ progress: UpgradeProgress } | { worker: QueueWorker }> {
+  const worker = await queueWorker(client, taskQueue, Date.now(), WORKER_POLLED_WITHIN_MS);
+  if (!worker.polling) return { worker };
+  try {
+    return {
+      progress: await client.connection.withDeadline(Date.now() + QUERY_WAIT_MS, () => handle.query(progressQuery)),
+    };
+  } catch (error) {
+    if (isUnanswered(error)) return { worker: { ...worker, polling: false } };
+    throw error;
+  }
+}
+
+function unanswered(description: WorkflowExecutionDescription, worker: QueueWorker): UnansweredUpgrade {
+  const attributes = description.typedSearchAttributes;
+  return {
+    workflowId: description.workflowId,
+    runId: description.runId,
+    startedAt: description.startTime.toISOString(),
+    phase: attributes.get(AegisPhase),
+    fromVersion: attributes.get(AegisFromVersion),
+    toVersion: attributes.get(AegisToVersion),
+    retrying: retryingActivities(description),
+    worker: noWorkerLine(worker),
+  };
+}
+
+export async function upgradeState(client: Client, handle: WorkflowHandle): Promise<UpgradeState> {
   const description = await handle.describe();
   if (description.status.name === 'RUNNING') {
-    const progress = await handle.query(progressQuery);
-    return { running: true, progress: withRetries(progress, retryingActivities(description)) };
+    const asked = await askProgress(client, handle, description.taskQueue);
+    if ('worker' in asked) return { running: true, unanswered: unanswered(description, asked.worker) };
+    return { running: true, progress: withRetries(asked.progress, retryingActivities(description)) };
   }
   const report = await upgradeOutcome(handle).catch(() => undefined);
   if (!report) throw new UsageError(`${handle.workflowId} ended ${description.status.name} without a report`);
@@ -241,7 +311,12 @@ export async function approveUpgrade(
     throw new UsageError(`Unknown pod \`${pod}\` for --pod: expected one of ${ROLLING_ORDER.join(', ')}`);
   }
   const handle = await findUpgrade(client, env);
-  const progress = await handle.query(progressQuery);
+  const state = await upgradeState(client, handle);
+  if (state.running && 'unanswered' in state) return approveUnanswered(handle, env, state.unanswered, pod);
+  if (!state.running) {
+    throw new UsageError(`${handle.workflowId} is not running (it ended ${state.report.phase}): nothing to approve`);
+  }
+  const { progress } = state;
   const gate = progress.steps.find((step) => step.id.startsWith(APPROVAL_STEP) && step.status === 'running');
   if (progress.phase !== 'waiting-for-approval' || !gate) {
     throw new UsageError(
@@ -257,9 +332,36 @@ export async function approveUpgrade(
   return { workflowId: handle.workflowId, gate: waiting };
 }
 
-/** Cancels the environment's upgrade, which rolls it back; returns its workflow ID. */
+/**
+ * Without a worker the gate waited at cannot be read: an approval naming `--pod` is sent, for the worker to judge when
+ * it is back, if the upgrade's phase says it waits for one; without `--pod` nothing is sent.
+ */
+async function approveUnanswered(
+  handle: WorkflowHandle,
+  env: string,
+  upgrade: UnansweredUpgrade,
+  pod: string | undefined,
+): Promise<{ workflowId: string; gate: PodName }> {
+  if (pod === undefined || upgrade.phase !== 'waiting-for-approval') {
+    throw new UsageError(
+      `${handle.workflowId} does not answer (${upgrade.worker}): its gate cannot be read, nothing was approved; ` +
+        `start its worker, or name the gate with \`aegis-upgrade approve --env ${env} --pod <pod>\``,
+    );
+  }
+  await handle.signal(approveSignal, { pod: pod as PodName });
+  return { workflowId: handle.workflowId, gate: pod as PodName };
+}
+
+/** Cancels the environment's running upgrade, which rolls it back; returns its workflow ID. Refused when none runs. */
 export async function abortUpgrade(client: Client, env: string, reason: string | undefined): Promise<string> {
   const handle = await findUpgrade(client, env);
+  const { status } = await handle.describe();
+  if (status.name !== 'RUNNING') {
+    throw new UsageError(
+      `No upgrade of environment ${env} is running: the last one, ${handle.workflowId}, ended ${status.name}; ` +
+        'nothing was aborted',
+    );
+  }
   if (reason) await handle.signal(abortReasonSignal, reason);
   await handle.cancel();
   return handle.workflowId;

@@ -1,21 +1,5 @@
-import type { Command } from 'commander';
 import { aegisUpgradeProgram } from '../../src/cli/program';
-
-/** Every command under `command`, as the words that run it: `schedule list`, `fleet abort`, … */
-function commandsUnder(command: Command, words: string[] = []): { words: string; command: Command }[] {
-  return command.commands.flatMap((sub) => [
-    { words: [...words, sub.name()].join(' '), command: sub },
-    ...commandsUnder(sub, [...words, sub.name()]),
-  ]);
-}
-
-/** What `aegis-upgrade <words> --help` prints. */
-function helpOf(command: Command): string {
-  let printed = '';
-  command.configureOutput({ writeOut: (text) => (printed += text) });
-  command.outputHelp();
-  return printed;
-}
+import { commandsUnder, helpOf } from '../helpers/command-tree';
 
 describe('aegis-upgrade --help', () => {
   const all = commandsUnder(aegisUpgradeProgram(() => undefined));

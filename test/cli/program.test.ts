@@ -68,7 +68,11 @@ describe('runCli', () => {
     await runCli(['component', 'plan', 'postgres', '16', '--env', 'staging', '--json']);
     await runCli(['component', 'start', 'temporal', '1.24', '--allow-unsupported', '--follow']);
 
-    expect(mocked.componentPlan).toHaveBeenCalledWith('postgres', '16', { env: 'staging', json: true });
+    expect(mocked.componentPlan).toHaveBeenCalledWith('postgres', '16', {
+      env: 'staging',
+      json: true,
+      timeout: 600_000,
+    });
     expect(mocked.componentStart).toHaveBeenCalledWith('temporal', '1.24', {
       env: 'default',
       allowUnsupported: true,
@@ -102,7 +106,7 @@ describe('runCli', () => {
     ],
   ])('%p hands unlock its environment and reason', async (argv, options) => {
     expect(await runCli(argv)).toBe(0);
-    expect(mocked.unlock).toHaveBeenCalledWith(options);
+    expect(mocked.unlock).toHaveBeenCalledWith({ ...options, timeout: 120_000 });
   });
 
   it('refuses unlock with an option it does not take, as bad usage', async () => {

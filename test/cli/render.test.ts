@@ -190,3 +190,24 @@ describe('notes and approval gates', () => {
     expect(renderPlan({ ...report, plan })).toContain('redeploy core, check migrations');
   });
 });
+
+describe('a refused plan', () => {
+  it("prints the failed check's detail, not an empty line", () => {
+    const refused = upgradeReport({
+      phase: 'refused',
+      steps: [
+        {
+          id: 'preflight',
+          title: 'Pre-flight checks',
+          status: 'failed',
+          detail: 'image aegis-runtime:1.3.0 is not in the registry',
+        },
+      ],
+    });
+    expect(renderPlan(refused)).toBe('Refused at Pre-flight checks: image aegis-runtime:1.3.0 is not in the registry');
+  });
+
+  it('says how it ended when no step says why', () => {
+    expect(renderPlan(upgradeReport({ phase: 'refused' }))).toBe('No plan: the upgrade ended refused');
+  });
+});

@@ -56,7 +56,7 @@ describe("the server's refusals of a schedule", () => {
     const client = { schedule: { create } } as unknown as Client;
 
     expect(await refusedWith(createSchedule(client, 'aegis-upgrades', request, 'staging', spec))).toBe(
-      'The server refused the window: invalid cron string "0 3 * *"',
+      'The server refused the window (--cron \'0 3 * * SUN\', --timezone UTC): invalid cron string "0 3 * *"',
     );
   });
 

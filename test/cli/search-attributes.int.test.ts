@@ -96,7 +96,7 @@ describe('upgrades found by their search attributes', () => {
       // Its workflow IDs start like alpha's: the server tells them apart by the attribute.
       const other = await upgrade('alpha2', { targetVersion: '1.3.0' });
       // A dry run is no upgrade: it has no attributes.
-      await planUpgrade(client, bench.taskQueue, { targetVersion: '1.3.0' }, 'alpha');
+      await planUpgrade(client, bench.taskQueue, { targetVersion: '1.3.0' }, 'alpha', TEST_TIMEOUT_MS);
       await createSchedule(client, bench.taskQueue, { targetVersion: '1.3.0' }, 'alpha', {
         cronExpressions: ['0 3 1 1 *'],
       });
@@ -264,7 +264,8 @@ describe('upgrades found by their search attributes', () => {
         30_000,
       );
 
-      const refused = await aegisUpgrade(['start', '1.3.0'], namespace);
+      // No worker polls in this namespace: sent all the same, for the attributes' refusal.
+      const refused = await aegisUpgrade(['start', '1.3.0', '--allow-no-worker'], namespace);
       const worker = await aegisUpgrade(['worker'], namespace);
       const first = await aegisUpgrade(['setup'], namespace);
       const again = await aegisUpgrade(['setup'], namespace);

@@ -63,9 +63,9 @@ describe('compensation and lock release, on stand-in activities', () => {
 
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const state = await upgradeState(handle).catch(() => undefined);
+      const state = await upgradeState(bench.client, handle).catch(() => undefined);
       if (!state?.running) break;
-      seen.push(state.progress);
+      if ('progress' in state) seen.push(state.progress);
       if (Date.now() > deadline) throw new Error('the upgrade did not end within 30 s');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

@@ -69,7 +69,7 @@ describe('the upgrade lock, on a real Temporal server', () => {
   };
 
   const unlock = (env: string, reason?: string): Promise<UnlockReport> =>
-    unlockDeployment(bench.client, taskQueue, env, unlockRequest(reason, 'tester@ci'));
+    unlockDeployment(bench.client, taskQueue, env, unlockRequest(reason, 'tester@ci'), 60_000);
 
   test(
     'two upgrades under different workflow IDs: one runs, the other is refused naming it',
