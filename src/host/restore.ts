@@ -24,7 +24,8 @@
  * |12 | drop A (its content is in the verified pre-restore dump)| A absent: `if exists`                                      |
  * |13 | record the restore's time in `restore.json`             | recorded: the same time is reported                        |
  *
- * A rename needs D without sessions: the writers are stopped (4) and the sessions left are ended first.
+ * Steps 7–9 touch only S: they run beside steps 4–6, and the renames (10, 11) wait for both. A rename needs D without
+ * sessions: the writers are stopped (4) and the sessions left are ended first.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -38,6 +39,7 @@ import {
   restoringDatabase,
 } from '../core/backup-layout';
 import { MIGRATED_DATABASES } from '../core/platform';
+import { settleAll } from '../core/settle-all';
 import type { BackupFile, DatabaseRestore } from '../core/upgrade';
 import type { BackupManifest } from '../activities/backup';
 import type { Deployment } from './deployment';
@@ -146,12 +148,29 @@ export function createRestore(deployment: Deployment) {
     await sql(`comment on database ${ident(scratch)} is ${literal(marker)}`);
   }
 
+  /** What marks the scratch copy of `source` as filled by this run. */
+  function markerOf(location: string, runId: string, source: BackupFile): string {
+    return `aegis-upgrade restored ${path.basename(location)}/${source.name} sha256:${source.sha256.slice(0, 16)} run ${runId}`;
+  }
+
+  /**
+   * Fills the scratch copy of `database` unless a try before did, or the swap is already done. It touches only the
+   * scratch database, so it runs while the writers stop and the live database is dumped.
+   */
+  async function prepareScratch(location: string, runId: string, database: string, source: BackupFile) {
+    const marker = markerOf(location, runId, source);
+    const scratch = restoringDatabase(database);
+    const state = await databasesNow([database, scratch], marker);
+    if (state.get(database) !== true && state.get(scratch) !== true) {
+      await fillScratch(location, scratch, source, marker);
+    }
+  }
+
   /** Puts the dump in place of `database` by two renames, going on from whatever a try before left. */
   async function swapIn(location: string, runId: string, database: string, source: BackupFile): Promise<void> {
-    const backupId = path.basename(location);
-    const marker = `aegis-upgrade restored ${backupId}/${source.name} sha256:${source.sha256.slice(0, 16)} run ${runId}`;
+    const marker = markerOf(location, runId, source);
     const scratch = restoringDatabase(database);
-    const aside = setAsideDatabase(database, backupId, runId);
+    const aside = setAsideDatabase(database, path.basename(location), runId);
     const state = await databasesNow([database, scratch, aside], marker);
     if (state.get(database) !== true) {
       if (state.has(database) && state.has(aside)) {
@@ -189,8 +208,11 @@ export function createRestore(deployment: Deployment) {
       return { database, file };
     });
     for (const { file } of sources) await verify(location, file);
-    await stopWriters(deployment);
-    const preRestore = await dumpBeforeRestore(location, runDirectory);
+    // The scratch copies fill while the writers stop and the live databases are dumped: the swap needs all of it.
+    const [preRestore] = await settleAll([
+      stopWriters(deployment).then(() => dumpBeforeRestore(location, runDirectory)),
+      ...sources.map(({ database, file }) => prepareScratch(location, runId, database, file)),
+    ]);
     for (const { database, file } of sources) await swapIn(location, runId, database, file);
     const restoredAt = decision.restoredAt ?? new Date().toISOString();
     if (!decision.restoredAt) {
