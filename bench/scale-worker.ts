@@ -6,6 +6,7 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { WORKER_TUNING } from '../src/worker/tuning';
 import { standInActivities } from '../test/helpers/stand-in-activities';
+import { telemetrySinks } from '../src/worker/telemetry';
 
 /** What the parent asks: to stop (it reads the worker's RSS and CPU time from /proc itself). */
 export type ScaleWorkerRequest = { kind: 'stop' };
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
       activities: standInActivities(new Map()).activities,
       // The real worker's concurrency (src/worker.ts), so the figure is that of the worker operators run.
       ...WORKER_TUNING,
+      sinks: telemetrySinks(),
     });
     process.on('message', (request: ScaleWorkerRequest) => request.kind === 'stop' && worker.shutdown());
     // The parent going away (a crash, Ctrl-C) stops the worker too: no orphan left polling.

@@ -8,7 +8,7 @@ import { taskQueueFor } from './core/environments';
 import { fleetTaskQueue } from './core/fleet';
 import { connectWithRetry } from './worker/connection';
 import { checkSearchAttributes } from './worker/search-attributes-registry';
-import { installTelemetry, telemetryInterceptors } from './worker/telemetry';
+import { installTelemetry, telemetryInterceptors, telemetrySinks } from './worker/telemetry';
 import { WORKER_TUNING } from './worker/tuning';
 import { loadWorkflowCode } from './worker/workflow-bundle';
 
@@ -82,6 +82,7 @@ export async function runWorker(): Promise<void> {
       activities: createActivities({ config }),
       ...WORKER_TUNING,
       interceptors: telemetryInterceptors,
+      sinks: telemetrySinks(),
       shutdownGraceTime: `${graceSeconds} seconds`,
       // Past this the SDK gives up on activities that ignore their cancellation: the process exits all the same.
       shutdownForceTime: `${graceSeconds + 30} seconds`,
@@ -95,6 +96,7 @@ export async function runWorker(): Promise<void> {
       workflowBundle,
       ...WORKER_TUNING,
       interceptors: telemetryInterceptors,
+      sinks: telemetrySinks(),
     });
     // Stays registered: a second signal must not kill the worker in the middle of a redeploy (Node's default).
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {

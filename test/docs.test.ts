@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as commands from '../src/cli/commands';
 import { runCli } from '../src/cli/program';
+import { exportedName, UpgradeMetric } from '../src/core/metrics';
 import { REPO_ROOT } from './helpers/repo';
 
 // The parse layer alone: a command the README names runs its operation, which does nothing here.
@@ -122,6 +123,12 @@ describe('the documentation', () => {
     const doc = read('docs/observability.md');
     const section = doc.slice(doc.indexOf('## In the Temporal UI'), doc.indexOf("A run's current details"));
     expect([...section.matchAll(/^(Aegis.+?)\s+# (.+)$/gm)]).toHaveLength(6);
+  });
+
+  it("lists each of the upgrade's metrics by its name on the worker's page", () => {
+    const doc = read('docs/observability.md');
+    const listed = [...doc.matchAll(/^\| `(aegis_\w+)`/gm)].map(([, name = '']) => name);
+    expect(listed.sort()).toEqual(Object.values(UpgradeMetric).map(exportedName).sort());
   });
 });
 

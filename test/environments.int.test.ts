@@ -14,6 +14,7 @@ import { upgradeFailure } from './helpers/platform';
 import { standInActivities, type StandIns } from './helpers/stand-in-activities';
 import { REPO_ROOT } from './helpers/repo';
 import { startDevServer, type DevServer } from './helpers/temporal-server';
+import { telemetrySinks } from '../src/worker/telemetry';
 
 const SETUP_TIMEOUT_MS = 2 * 60_000;
 const TEST_TIMEOUT_MS = 60_000;
@@ -49,6 +50,7 @@ describe('environments: one deployment, one worker each', () => {
       connection: native,
       taskQueue: taskQueueFor(environment, defaultQueue),
       workflowsPath: require.resolve(`${REPO_ROOT}/src/workflows`),
+      sinks: telemetrySinks(),
       activities: guardEnvironment(standIn.activities, {
         environment,
         root,

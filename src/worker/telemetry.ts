@@ -1,8 +1,15 @@
 import type { Logger } from '@temporalio/common';
-import { Runtime, type WorkerInterceptors } from '@temporalio/worker';
+import type { MetricTags } from '@temporalio/common';
+import { Runtime, type InjectedSinks, type WorkerInterceptors } from '@temporalio/worker';
 import type { TelemetryConfig } from '../config/telemetry';
 import { createLogger } from './log-format';
-import { STEP_DURATION_BUCKETS, UpgradeMetric } from '../core/metrics';
+import {
+  MetricLabel,
+  STEP_DURATION_BUCKETS,
+  UpgradeMetric,
+  type MetricSample,
+  type MetricSinks,
+} from '../core/metrics';
 
 /**
  * Sets up the process's Temporal runtime once, before any connection: every log line (the SDK's, the workflows' and
@@ -19,7 +26,11 @@ export function installTelemetry(config: TelemetryConfig, write?: (line: string)
         metrics: {
           prometheus: {
             bindAddress: config.metricsAddress,
-            histogramBucketOverrides: { [UpgradeMetric.stepDuration]: STEP_DURATION_BUCKETS },
+            // The Prometheus conventions: counters end in `_total`, durations are seconds named so.
+            countersTotalSuffix: true,
+            unitSuffix: true,
+            useSecondsForDurations: true,
+            histogramBucketOverrides: { [UpgradeMetric.stepDuration.name]: STEP_DURATION_BUCKETS },
           },
         },
       }),
@@ -42,3 +53,30 @@ export const telemetryInterceptors: WorkerInterceptors = {
     }),
   ],
 };
+
+/**
+ * Records what the workflows measure on the runtime's meter, with the labels the SDK puts on its own workflow metrics
+ * (`namespace`, `task_queue`, `workflow_type`): the SDK's workflow meter would add them in camelCase.
+ */
+export function telemetrySinks(): InjectedSinks<MetricSinks> {
+  const meter = Runtime.instance().metricMeter;
+  return {
+    aegisMetrics: {
+      record: {
+        fn({ namespace, taskQueue, workflowType }, sample: MetricSample) {
+          const labels: MetricTags = {
+            ...sample.labels,
+            [MetricLabel.namespace]: namespace,
+            [MetricLabel.taskQueue]: taskQueue,
+            [MetricLabel.workflowType]: workflowType,
+          };
+          const { kind, name, unit, description } = sample.metric;
+          if (kind === 'counter') meter.createCounter(name, unit, description).add(sample.value, labels);
+          else if (kind === 'gauge') meter.createGauge(name, 'int', unit, description).set(sample.value, labels);
+          else meter.createHistogram(name, 'float', unit, description).record(sample.value, labels);
+        },
+        callDuringReplay: false,
+      },
+    },
+  };
+}

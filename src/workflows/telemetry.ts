@@ -1,15 +1,19 @@
-import { log, metricMeter } from '@temporalio/workflow';
+import { log, proxySinks } from '@temporalio/workflow';
 import { formatDuration } from '../core/format';
-import { UpgradeMetric } from '../core/metrics';
+import { MetricLabel, RUNNING_PHASES, UpgradeMetric, type MetricSample, type MetricSinks } from '../core/metrics';
 import { environmentOf, type StepRecord, type UpgradeOutcome, type UpgradePhase } from '../core/upgrade';
 import type { ProgressLog } from './progress';
 import type { RollbackStep } from './rollback';
 import { asksDryRun } from '../core/upgrade-request';
 
 /*
- * What the workflow tells the worker's log and metrics. Both go through the SDK's sinks: nothing is recorded in the
- * history (no patch needed) and nothing is repeated on replay.
+ * What the workflow tells the worker's log and metrics. Both go through sinks: nothing is recorded in the history (no
+ * patch needed) and nothing is repeated on replay. Metrics go through our own sink, which the worker labels as the SDK
+ * labels its own (docs/observability.md).
  */
+
+const { aegisMetrics } = proxySinks<MetricSinks>();
+const record = (sample: MetricSample) => aegisMetrics.record(sample);
 
 /** Sees every step of the progress log start and end. */
 export interface StepObserver {
@@ -35,9 +39,11 @@ export function stepTelemetry(workflowId: string, input: unknown): StepObserver 
       if (status === 'failed') log.warn(message, fields);
       else log.info(message, fields);
       if (counted && durationMs !== undefined) {
-        metricMeter
-          .createHistogram(UpgradeMetric.stepDuration, 'float', 's', 'How long each upgrade step took')
-          .record(durationMs / 1000, { environment, step: id, status });
+        record({
+          metric: UpgradeMetric.stepDuration,
+          value: durationMs / 1000,
+          labels: { [MetricLabel.environment]: environment, [MetricLabel.step]: id, [MetricLabel.status]: status },
+        });
       }
     },
   };
@@ -51,11 +57,13 @@ export interface PhaseContext {
   input: unknown;
   progress: ProgressLog;
   report: UpgradeOutcome;
+  /** Whether this run was counted started: once, at the first phase past its pre-flight. */
+  started: { counted: boolean };
 }
 
-/** Logs the upgrade entering `phase`; counts it started, and ended with its outcome (a dry run counts for nothing). */
+/** Logs the upgrade entering `phase`, and counts it (a dry run counts for nothing). */
 export function recordPhase(
-  { workflowId, startTime, input, progress, report }: PhaseContext,
+  { workflowId, startTime, input, progress, report, started }: PhaseContext,
   phase: UpgradePhase,
 ): void {
   const environment = environmentOf(workflowId);
@@ -68,9 +76,13 @@ export function recordPhase(
       break;
     case 'completed':
       log.info(`upgrade ${versions} completed in ${took}`);
-      metricMeter
-        .createGauge(UpgradeMetric.lastSuccess, 'int', 's', 'When the last upgrade of the environment completed')
-        .set(Math.floor(Date.now() / 1000), { environment });
+      if (!asksDryRun(input)) {
+        record({
+          metric: UpgradeMetric.lastSuccess,
+          value: Math.floor(Date.now() / 1000),
+          labels: { [MetricLabel.environment]: environment },
+        });
+      }
       break;
     case 'rolled-back':
       log.warn(`upgrade ${versions} rolled back after ${took}: ${cause}`);
@@ -87,14 +99,29 @@ export function recordPhase(
     default:
       log.info(`upgrade ${versions}: ${phase}`);
   }
-  if (asksDryRun(input)) return;
-  if (phase === 'preflight') {
-    metricMeter.createCounter(UpgradeMetric.started, '', 'Upgrades started').add(1, { environment });
+  if (!asksDryRun(input)) countPhase(environment, phase, started);
+}
+
+/**
+ * Counts an upgrade started once its pre-flight passed (the first phase past it), ended with its outcome, or refused
+ * by its pre-flight; shows the phase it is in, 1 for it and 0 for the other running phases (all 0 once it ended).
+ */
+function countPhase(environment: string, phase: UpgradePhase, started: { counted: boolean }): void {
+  const labels = { [MetricLabel.environment]: environment };
+  if (phase === 'refused') record({ metric: UpgradeMetric.preflightRefused, value: 1, labels });
+  else if (phase !== 'preflight' && phase !== 'planned' && !started.counted) {
+    started.counted = true;
+    record({ metric: UpgradeMetric.started, value: 1, labels });
   }
-  if (phase === 'completed' || phase === 'rolled-back' || phase === 'rollback-failed' || phase === 'refused') {
-    metricMeter
-      .createCounter(UpgradeMetric.ended, '', 'Upgrades ended, by outcome')
-      .add(1, { environment, outcome: phase });
+  if (phase === 'completed' || phase === 'rolled-back' || phase === 'rollback-failed') {
+    record({ metric: UpgradeMetric.ended, value: 1, labels: { ...labels, [MetricLabel.outcome]: phase } });
+  }
+  for (const running of RUNNING_PHASES) {
+    record({
+      metric: UpgradeMetric.inProgress,
+      value: running === phase ? 1 : 0,
+      labels: { ...labels, [MetricLabel.phase]: running },
+    });
   }
 }
 

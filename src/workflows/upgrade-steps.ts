@@ -45,6 +45,8 @@ export class UpgradeRun<Input = unknown> {
   readonly workflowId: string;
   readonly startTime: Date;
   readonly lockOwner: UpgradeLockOwner;
+  /** Counted started once, at the first phase past its pre-flight (the metrics). */
+  readonly started = { counted: false };
   readonly progress: ProgressLog;
   readonly report: UpgradeOutcome = { images: [], migrationsApplied: [], databaseRestored: false };
   readonly gates: ApprovalGates;

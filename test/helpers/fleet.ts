@@ -21,6 +21,7 @@ import { upgradeWorkflowId } from '../../src/core/upgrade';
 import type { upgradeFleet } from '../../src/workflows/upgrade-fleet';
 import { standInActivities, type StandInScenario, type StandIns } from './stand-in-activities';
 import { startDevServer, type DevServer, type DevServerOptions } from './temporal-server';
+import { telemetrySinks } from '../../src/worker/telemetry';
 
 export const FROM_VERSION = '1.2.0';
 
@@ -89,6 +90,7 @@ export async function startStandInFleet(
         taskQueue: taskQueueFor(environment, defaultQueue),
         workflowBundle,
         maxCachedWorkflows: 10,
+        sinks: telemetrySinks(),
         activities: guardEnvironment(entry.activities, {
           environment,
           root: `/srv/${environment}`,
@@ -122,7 +124,12 @@ export async function startStandInFleet(
 }
 
 function fleetWorker(native: NativeConnection, defaultQueue: string, workflowBundle: WorkflowBundleWithSourceMap) {
-  return Worker.create({ connection: native, taskQueue: fleetTaskQueue(defaultQueue), workflowBundle });
+  return Worker.create({
+    connection: native,
+    taskQueue: fleetTaskQueue(defaultQueue),
+    workflowBundle,
+    sinks: telemetrySinks(),
+  });
 }
 
 /**

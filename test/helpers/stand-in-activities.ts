@@ -12,6 +12,7 @@ import type { PodName } from '../../src/core/platform';
 import { UPGRADE_WORKFLOW_TYPE, type UpgradeRequest } from '../../src/core/upgrade';
 import { REPO_ROOT } from './repo';
 import { startDevServer, type DevServer } from './temporal-server';
+import { telemetrySinks } from '../../src/worker/telemetry';
 
 /** An activity's first call in an upgrade fails with this error. */
 export interface StandInFailure {
@@ -288,6 +289,7 @@ export async function startStandInServer(options: StandInOptions = {}): Promise<
       taskQueue,
       workflowsPath: require.resolve(`${REPO_ROOT}/src/workflows`),
       activities: standIn.activities,
+      sinks: telemetrySinks(),
       ...workerOptions,
     });
   const taskQueue = `stand-in-${randomUUID().slice(0, 8)}`;

@@ -6,14 +6,26 @@ import path from 'node:path';
 import { createCommandRunner } from '../../src/host/command';
 import { readDeployEnv, secretValues } from '../../src/host/env-file';
 import { planWorkflowId } from '../../src/core/environments';
-import { UpgradeMetric } from '../../src/core/metrics';
-import { installTelemetry, telemetryInterceptors } from '../../src/worker/telemetry';
-import { UPGRADE_WORKFLOW_TYPE, type UpgradeReport, type UpgradeRequest } from '../../src/core/upgrade';
+import {
+  exportedName,
+  SdkMetric,
+  STEP_DURATION_BUCKETS,
+  UpgradeMetric,
+  type MetricDefinition,
+} from '../../src/core/metrics';
+import { installTelemetry, telemetryInterceptors, telemetrySinks } from '../../src/worker/telemetry';
+import {
+  approveSignal,
+  progressQuery,
+  UPGRADE_WORKFLOW_TYPE,
+  type UpgradeReport,
+  type UpgradeRequest,
+} from '../../src/core/upgrade';
 import { upgradeFailure } from '../helpers/platform';
 import { standInActivities, until, type StandInScenario, type StandIns } from '../helpers/stand-in-activities';
 import { freePort, startDevServer, type DevServer } from '../helpers/temporal-server';
 import { expectUpgradeLogged, jsonLogLines, outcomeLogged } from '../helpers/worker-log';
-import { metricSample } from '../helpers/metrics';
+import { metricSample, metricSamples } from '../helpers/metrics';
 
 const SETUP_TIMEOUT_MS = 2 * 60_000;
 const SCENARIO_TIMEOUT_MS = 60_000;
@@ -55,6 +67,7 @@ describe('the worker logs every step and command, and its metrics endpoint count
       workflowsPath: require.resolve('../../src/workflows'),
       activities: standIn.activities,
       interceptors: telemetryInterceptors,
+      sinks: telemetrySinks(),
     });
     running = worker.run();
   }, SETUP_TIMEOUT_MS);
@@ -249,31 +262,109 @@ describe('the worker logs every step and command, and its metrics endpoint count
   );
 
   test(
-    'the metrics endpoint counts the upgrades by environment and outcome, times the steps, and keeps the last success',
+    'the metrics endpoint counts the upgrades started, ended by outcome and refused apart, times the steps, and keeps the last success',
     async () => {
       expect(rolledBack).toBeDefined();
       const page = await scrape();
       if (!page.includes('aegis_')) throw new Error(`No aegis metric on the page:\n${page}`);
       const environment = { environment: ENVIRONMENT };
+      const sample = (metric: MetricDefinition, labels: Record<string, string> = {}, suffix = '') =>
+        metricSample(page, `${exportedName(metric)}${suffix}`, { ...environment, ...labels });
 
-      expect(metricSample(page, UpgradeMetric.started, environment)).toBe(4);
-      expect(metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'completed' })).toBe(1);
-      expect(metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'rolled-back' })).toBe(1);
-      expect(metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'rollback-failed' })).toBe(1);
-      expect(metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'refused' })).toBe(1);
-      expect(metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'planned' })).toBeUndefined();
-      expect(metricSample(page, `${UpgradeMetric.stepDuration}_count`, { ...environment, step: 'validate' })).toBe(1);
-      expect(
-        metricSample(page, `${UpgradeMetric.stepDuration}_count`, {
-          ...environment,
-          step: 'migrations',
-          status: 'failed',
-        }),
-      ).toBe(2);
-      const lastSuccess = metricSample(page, UpgradeMetric.lastSuccess, environment) ?? 0;
+      // Completed, rolled back, rollback failed: the refused pre-flight and the dry runs are no upgrade started.
+      expect(sample(UpgradeMetric.started)).toBe(3);
+      expect(sample(UpgradeMetric.preflightRefused)).toBe(1);
+      expect(sample(UpgradeMetric.ended, { outcome: 'completed' })).toBe(1);
+      expect(sample(UpgradeMetric.ended, { outcome: 'rolled-back' })).toBe(1);
+      expect(sample(UpgradeMetric.ended, { outcome: 'rollback-failed' })).toBe(1);
+      expect(sample(UpgradeMetric.ended, { outcome: 'refused' })).toBeUndefined();
+      expect(sample(UpgradeMetric.ended, { outcome: 'planned' })).toBeUndefined();
+      expect(sample(UpgradeMetric.stepDuration, { step: 'validate' }, '_count')).toBe(1);
+      expect(sample(UpgradeMetric.stepDuration, { step: 'migrations', status: 'failed' }, '_count')).toBe(2);
+      const lastSuccess = sample(UpgradeMetric.lastSuccess) ?? 0;
       expect(Math.abs(lastSuccess - Date.now() / 1000)).toBeLessThan(120);
-      // The SDK's own metrics are on the same page.
-      expect(page).toMatch(/^temporal_workflow_completed\{/m);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'every label is snake_case; ours carry the labels the SDK puts on its own workflow metrics',
+    async () => {
+      const samples = metricSamples(await scrape());
+      const labelNames = new Set(samples.flatMap((sample) => Object.keys(sample.labels)));
+      expect([...labelNames].filter((name) => !/^[a-z][a-z0-9_]*$/.test(name))).toEqual([]);
+      const sdkCompleted = samples.find(
+        (sample) => sample.name === 'temporal_workflow_completed_total' && sample.labels.task_queue === taskQueue,
+      );
+      const ours = samples.find((sample) => sample.name === exportedName(UpgradeMetric.started));
+      const workflowLabels = { namespace: 'default', task_queue: taskQueue, workflow_type: UPGRADE_WORKFLOW_TYPE };
+      expect(sdkCompleted?.labels).toMatchObject(workflowLabels);
+      expect(ours?.labels).toEqual({ environment: ENVIRONMENT, ...workflowLabels });
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    "the SDK's metrics follow Prometheus' conventions: counters end in _total, durations in seconds; the alerts' are there",
+    async () => {
+      const names = new Set(metricSamples(await scrape()).map((sample) => sample.name));
+      expect(names).toContain('temporal_request_latency_seconds_bucket');
+      expect(names).not.toContain('temporal_request_latency_milliseconds_bucket');
+      expect(names).toContain('temporal_workflow_completed_total');
+      expect(names).not.toContain('temporal_workflow_completed');
+      // Seconds, not milliseconds: no request to a local dev server takes more than a minute.
+      const latency = metricSamples(await scrape()).find(
+        (sample) => sample.name === 'temporal_request_latency_seconds_sum' && sample.value > 0,
+      );
+      const count = metricSamples(await scrape()).find(
+        (sample) =>
+          sample.name === 'temporal_request_latency_seconds_count' &&
+          sample.labels.operation === latency?.labels.operation,
+      );
+      expect((latency?.value ?? Infinity) / (count?.value ?? 1)).toBeLessThan(60);
+      expect(names).toContain(SdkMetric.pollers);
+      // The steps' own buckets, in seconds: up to two hours.
+      const stepBuckets = metricSamples(await scrape())
+        .filter((sample) => sample.name === `${exportedName(UpgradeMetric.stepDuration)}_bucket`)
+        .map((sample) => sample.labels.le);
+      expect(new Set(stepBuckets)).toEqual(new Set([...STEP_DURATION_BUCKETS.map(String), '+Inf']));
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
+    'aegis_upgrade_in_progress: 1 for waiting-for-approval while the upgrade waits, 0 for every phase once it ended',
+    async () => {
+      const handle = await start(
+        '2026-11-26T08:00:00Z',
+        { targetVersion: '1.3.0', pods: ['database', 'core'], approveBefore: ['core'] },
+        {},
+      );
+      await until(async () => (await handle.query(progressQuery)).phase === 'waiting-for-approval');
+      const inProgress = async () => {
+        const samples = metricSamples(await scrape()).filter(
+          (sample) =>
+            sample.name === exportedName(UpgradeMetric.inProgress) && sample.labels.environment === ENVIRONMENT,
+        );
+        return Object.fromEntries(samples.map((sample) => [sample.labels.phase, sample.value]));
+      };
+      await until(async () => (await inProgress())['waiting-for-approval'] === 1);
+      expect(await inProgress()).toEqual({
+        preflight: 0,
+        upgrading: 0,
+        'waiting-for-approval': 1,
+        'rolling-back': 0,
+      });
+
+      await handle.signal(approveSignal);
+      await handle.result();
+      await until(async () => (await inProgress())['waiting-for-approval'] === 0);
+      expect(await inProgress()).toEqual({
+        preflight: 0,
+        upgrading: 0,
+        'waiting-for-approval': 0,
+        'rolling-back': 0,
+      });
     },
     SCENARIO_TIMEOUT_MS,
   );

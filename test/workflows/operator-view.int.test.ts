@@ -6,7 +6,7 @@ import path from 'node:path';
 import { readDeployEnv, secretValues } from '../../src/host/env-file';
 import type { HistoryEntry } from '../../src/cli/upgrades';
 import type { UpgradeNotification } from '../../src/core/notifications';
-import { UpgradeMetric } from '../../src/core/metrics';
+import { exportedName, UpgradeMetric } from '../../src/core/metrics';
 import { UpgradeFailureType, type UpgradeReport } from '../../src/core/upgrade';
 import { metricSample } from '../helpers/metrics';
 import { clearServer, startUpgrade, upgradeFailure, usePlatform } from '../helpers/platform';
@@ -93,15 +93,15 @@ describe('what an operator sees of a completed and a rolled-back upgrade on the 
       const page = await (await fetch(`http://${metricsAddress}/metrics`)).text();
       const environment = { environment: 'default' };
       expect({
-        started: metricSample(page, UpgradeMetric.started, environment),
-        completed: metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'completed' }),
-        rolledBack: metricSample(page, UpgradeMetric.ended, { ...environment, outcome: 'rolled-back' }),
-        coreRedeploys: metricSample(page, `${UpgradeMetric.stepDuration}_count`, {
+        started: metricSample(page, exportedName(UpgradeMetric.started), environment),
+        completed: metricSample(page, exportedName(UpgradeMetric.ended), { ...environment, outcome: 'completed' }),
+        rolledBack: metricSample(page, exportedName(UpgradeMetric.ended), { ...environment, outcome: 'rolled-back' }),
+        coreRedeploys: metricSample(page, `${exportedName(UpgradeMetric.stepDuration)}_count`, {
           ...environment,
           step: 'redeploy:core',
         }),
       }).toEqual({ started: 2, completed: 1, rolledBack: 1, coreRedeploys: 2 });
-      expect(metricSample(page, UpgradeMetric.lastSuccess, environment)).toBeGreaterThan(0);
+      expect(metricSample(page, exportedName(UpgradeMetric.lastSuccess), environment)).toBeGreaterThan(0);
 
       // The Temporal UI's filter finds both, and `aegis-upgrade history` lists the same runs.
       const temporal = await temporalCliBinary();

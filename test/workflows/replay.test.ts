@@ -1,6 +1,7 @@
 import { Worker } from '@temporalio/worker';
 import { readHistories, scheduledCommands, workflowIdOf, type RecordedHistory } from '../helpers/histories';
 import type { ScheduledCommand } from '../helpers/scheduled-commands';
+import { telemetrySinks } from '../../src/worker/telemetry';
 
 /** Bundling the workflow code takes seconds; replaying fifty histories, a few more. */
 const REPLAY_TIMEOUT_MS = 120_000;
@@ -30,6 +31,7 @@ describe('recorded workflows replay on the current workflow code', () => {
         replayName: 'aegis-upgrade-replay',
         interceptors: { workflowModules: [require.resolve('../helpers/scheduled-commands')] },
         sinks: {
+          ...telemetrySinks(),
           scheduling: {
             scheduled: {
               fn: ({ runId }, command: ScheduledCommand) => {
