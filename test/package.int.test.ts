@@ -11,9 +11,12 @@ import { startWorker, type WorkerProcess } from './helpers/worker-process';
 const INSTALL_TIMEOUT_MS = 5 * 60_000;
 const WORKER_TIMEOUT_MS = 2 * 60_000;
 
-/** What the tarball may hold: the built product, its command, its service unit, its README and the docs it links to. */
+/**
+ * What the tarball may hold: the built product, its command, its service unit and env file, its Prometheus alerts, its
+ * README and the docs it links to.
+ */
 const PRODUCT =
-  /^(README\.md|docs\/[^/]+\.md|package\.json|bin\/[^/]+\.js|deploy\/(aegis-upgrade-worker\.service|worker\.env\.example)|dist\/src\/.+\.js(\.map)?)$/;
+  /^(README\.md|docs\/[^/]+\.md|package\.json|bin\/[^/]+\.js|deploy\/(aegis-upgrade-worker\.service|worker\.env\.example|aegis-upgrade\.alerts\.yml)|dist\/src\/.+\.js(\.map)?)$/;
 
 const UNIT = 'deploy/aegis-upgrade-worker.service';
 /** The unit's command, where `npm install -g` puts it with npm's default prefix. */

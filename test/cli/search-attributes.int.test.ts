@@ -32,6 +32,9 @@ describe('upgrades found by their search attributes', () => {
     });
     temporal = await temporalCliBinary();
     home = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-upgrade-search-attributes-'));
+    // The deploy checkout the worker checks at start (its Makefile and .env): it is the worker's AEGIS_ROOT below.
+    await fs.writeFile(path.join(home, 'Makefile'), 'validate:\n\ttrue\n');
+    await fs.writeFile(path.join(home, '.env'), 'AEGIS_IMAGE_TAG=1.2.0\n');
     bench = await startStandInServer();
     client = bench.client;
   }, SETUP_TIMEOUT_MS);
@@ -50,7 +53,7 @@ describe('upgrades found by their search attributes', () => {
         TEMPORAL_ADDRESS: bench.server.address,
         TEMPORAL_NAMESPACE: namespace,
         AEGIS_TASK_QUEUE: bench.taskQueue,
-        // The worker's one required setting: `worker` gets as far as its check of the namespace.
+        // A checkout as the worker checks it: `worker` gets as far as its check of the namespace.
         AEGIS_ROOT: home,
       },
       extendEnv: false,

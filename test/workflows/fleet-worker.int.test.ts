@@ -12,8 +12,8 @@ import { startWorker, type WorkerProcess } from '../helpers/worker-process';
 /**
  * The worker as operators run it also polls the fleet queue: a fleet started with the `temporal workflow start` line
  * of docs/temporal-recipes.md runs on it, and sends the environment's upgrade to the environment's own queue. The
- * deployment is an empty directory, so that upgrade is refused at pre-flight, changing nothing, and the fleet stops
- * saying so.
+ * deployment is a checkout with nothing but its Makefile and .env, so that upgrade is refused at pre-flight, changing
+ * nothing, and the fleet stops saying so.
  */
 describe('the worker process drives fleets', () => {
   let server: DevServer;
@@ -25,6 +25,9 @@ describe('the worker process drives fleets', () => {
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-fleet-worker-'));
     await fs.mkdir(path.join(dir, 'deploy'));
+    // What the worker checks at start; nothing else, so pre-flight refuses.
+    await fs.writeFile(path.join(dir, 'deploy', 'Makefile'), 'validate:\n\tfalse\n');
+    await fs.writeFile(path.join(dir, 'deploy', '.env'), 'AEGIS_IMAGE_TAG=1.2.0\n');
     await fs.mkdir(path.join(dir, 'home'));
     server = await startDevServer();
     worker = await startWorker({
@@ -75,6 +78,6 @@ describe('the worker process drives fleets', () => {
     ]);
     const child = await client.workflow.getHandle('aegis-upgrade-default').describe();
     expect(child.taskQueue).toBe(taskQueue);
-    expect(await fs.readdir(path.join(dir, 'deploy'))).toEqual([]);
+    expect((await fs.readdir(path.join(dir, 'deploy'))).sort()).toEqual(['.env', 'Makefile']);
   }, 120_000);
 });
