@@ -17,7 +17,7 @@ import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeReport, type Upgr
 import { REPO_ROOT } from '../test/helpers/repo';
 import { sandbox, sandboxEnv } from '../test/helpers/sandbox';
 import { startDevServer } from '../test/helpers/temporal-server';
-import { startWorker } from '../test/helpers/worker-process';
+import { startWorker, type WorkerProcess } from '../test/helpers/worker-process';
 import { median, orchestrationFigures, type OrchestrationFigures } from './history';
 import { downSeconds, sandboxServices, startProber, type Outage, type ProbedService } from './prober';
 import { DEFAULT_SCALE_COUNTS, formatScaleTable, measureScale } from './scale';
@@ -53,6 +53,10 @@ interface RollbackFigures {
   /** From the first change (the tag set) to the failure: the forward work the rollback undid. */
   forwardSeconds: number;
   rollbackSteps: Record<string, number>;
+  /** The forward steps the rollback undid, seconds each, by step id. */
+  forwardSteps: Record<string, number>;
+  /** Each command the worker ran during the rollback, as its log line tells it (command and duration). */
+  commands: string[];
   history: { events: number; bytes: number };
 }
 
@@ -69,9 +73,10 @@ class Bench {
     private readonly root: string,
     private readonly registry: string,
     private readonly services: ProbedService[],
+    private readonly worker: WorkerProcess,
   ) {}
 
-  static async create(client: Client, env: Record<string, string>): Promise<Bench> {
+  static async create(client: Client, env: Record<string, string>, worker: WorkerProcess): Promise<Bench> {
     const root = env.AEGIS_ROOT ?? '';
     const deployEnv = Object.fromEntries(await readDeployEnv(root));
     const services = sandboxServices(deployEnv, {
@@ -84,6 +89,7 @@ class Bench {
       root,
       env.AEGIS_REGISTRY ?? '',
       services,
+      worker,
     );
   }
 
@@ -171,6 +177,7 @@ class Bench {
       workflowId: upgradeWorkflowId('default'),
       args: [{ targetVersion: FAILING_VERSION }],
     });
+    const logFrom = this.worker.output().length;
     const report = await handle.result().then(
       () => {
         throw new Error(`The upgrade to ${FAILING_VERSION} completed: the sandbox's failing release did not fail`);
@@ -189,14 +196,48 @@ class Bench {
       throw new Error(`The rolled-back upgrade's report lacks its timings: ${JSON.stringify(report.steps)}`);
     }
     const figures = orchestrationFigures(await handle.fetchHistory());
+    const undone = report.steps.slice(report.steps.indexOf(setTag), report.steps.indexOf(failed) + 1);
     return {
       failedStep: failed.id,
+      forwardSteps: Object.fromEntries(undone.map((step) => [step.id, seconds(step.durationMs ?? 0)])),
+      commands: rollbackCommands(this.worker.output().slice(logFrom), failed.endedAt),
       rollbackSeconds: seconds(Date.parse(lastRollbackStep.endedAt) - Date.parse(failed.endedAt)),
       forwardSeconds: seconds(Date.parse(failed.endedAt) - Date.parse(setTag.startedAt)),
       rollbackSteps: Object.fromEntries(report.rollback.map((step) => [step.id, seconds(step.durationMs ?? 0)])),
       history: { events: figures.events, bytes: figures.bytes },
     };
   }
+}
+
+/**
+ * The worker's command lines logged after `failedAt` (each is logged when its command ends), as `<end> <message>`:
+ * `end` is seconds after the failure, so the lines read as the rollback's timeline.
+ */
+function rollbackCommands(log: string, failedAt: string): string[] {
+  const from = Date.parse(failedAt);
+  return log
+    .split('\n')
+    .filter((line) => line.includes(' command `'))
+    .map((line) => ({ at: Date.parse(line.slice(0, line.indexOf(' '))), line }))
+    .filter(({ at }) => at >= from)
+    .map(({ at, line }) => `+${fixed((at - from) / 1000)} s ${line.slice(line.indexOf('command `'))}`);
+}
+
+/** The rollback against the forward work it undid, each side step by step, and the rollback's commands. */
+function rollbackSummary(rollback: RollbackFigures): string {
+  const steps = (record: Record<string, number>) =>
+    Object.entries(record)
+      .map(([id, value]) => `${id} ${fixed(value)}`)
+      .join(', ');
+  return [
+    `rollback (${FAILING_VERSION}, ${rollback.failedStep} failed): ${rollback.rollbackSeconds} s from the failure ` +
+      `to rolled back, against ${rollback.forwardSeconds} s of forward work undone ` +
+      `(ratio ${fixed(rollback.rollbackSeconds / rollback.forwardSeconds)})`,
+    `  forward, s: ${steps(rollback.forwardSteps)}`,
+    `  rollback, s: ${steps(rollback.rollbackSteps)}`,
+    `  the rollback's commands (seconds after the failure when each ended):`,
+    ...rollback.commands.map((line) => `    ${line}`),
+  ].join('\n');
 }
 
 /** min / median / max of one figure over the runs. */
@@ -273,7 +314,15 @@ async function main(): Promise<void> {
   const worker = await startWorker(env);
   const connection = await Connection.connect({ address: server.address });
   try {
-    const bench = await Bench.create(new Client({ connection }), env);
+    const bench = await Bench.create(new Client({ connection }), env, worker);
+    if (process.env.AEGIS_BENCH_ONLY === 'rollback') {
+      // Only the rollback, `runs` times: for work on the rollback's speed, in a minute rather than ten.
+      for (let run = 1; run <= runs; run++) {
+        say(`run ${run}/${runs}: the rollback, ${FROM_VERSION} → ${FAILING_VERSION}`);
+        console.log(rollbackSummary(await bench.rollback()));
+      }
+      return;
+    }
     const guide: UpgradeRun[] = [];
     const ours: OursRun[] = [];
     const concurrent: OursRun[] = [];
@@ -312,11 +361,7 @@ async function main(): Promise<void> {
         `${fixed(Object.values(allPods.downtime).reduce((a, b) => a + b, 0))} s`,
     );
     console.log(`\n${orchestrationTable(ours)}`);
-    console.log(
-      `\nrollback (${FAILING_VERSION}, ${rollback.failedStep} failed): ${rollback.rollbackSeconds} s from the failure ` +
-        `to rolled back, against ${rollback.forwardSeconds} s of forward work undone ` +
-        `(ratio ${fixed(rollback.rollbackSeconds / rollback.forwardSeconds)})`,
-    );
+    console.log(`\n${rollbackSummary(rollback)}`);
     console.log(
       `history: upgrade ${upgradeHistory?.events} events, ${upgradeHistory?.bytes} bytes; ` +
         `rollback ${rollback.history.events} events, ${rollback.history.bytes} bytes`,

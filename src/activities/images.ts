@@ -92,10 +92,13 @@ export function createImageActivities(deployment: Deployment) {
     async restorePinnedImages({ previousTag, pinTag }: { previousTag: string; pinTag: string }): Promise<string> {
       const tag = rollbackImageTag(previousTag, pinTag);
       if (tag === pinTag) return tag;
-      for (const image of AEGIS_IMAGES) {
-        const id = await localImageId(deployment, imageRef(registry, image, pinTag));
-        if (id) await deployment.podman(['tag', id, imageRef(registry, image, previousTag)]);
-      }
+      // Each image on its own: the first step of every rollback waits for the slowest, not for the sum.
+      await Promise.all(
+        AEGIS_IMAGES.map(async (image) => {
+          const id = await localImageId(deployment, imageRef(registry, image, pinTag));
+          if (id) await deployment.podman(['tag', id, imageRef(registry, image, previousTag)]);
+        }),
+      );
       return tag;
     },
   };

@@ -14,10 +14,7 @@ const STOP_SECONDS = 30;
  */
 export async function stopWriters(deployment: Deployment): Promise<void> {
   const ids = new Set(await readStoppedWriters(deployment));
-  for (const { container } of DATABASE_WRITERS) {
-    const id = await containerId(deployment, container);
-    if (id) ids.add(id);
-  }
+  for (const id of await writerIds(deployment)) if (id) ids.add(id);
   await writeFileAtomic(stoppedWritersFile(deployment), `${JSON.stringify([...ids])}\n`);
   await deployment.podman([
     'stop',
@@ -37,13 +34,12 @@ export async function stopWriters(deployment: Deployment): Promise<void> {
 export async function startWriters(deployment: Deployment, { recordedOnly = false } = {}): Promise<string[]> {
   const stopped = await readStoppedWriters(deployment);
   if (!stopped && recordedOnly) return [];
-  const found: string[] = [];
-  for (const { container } of DATABASE_WRITERS) {
-    const id = await containerId(deployment, container);
-    if (!id || (stopped && !stopped.includes(id))) continue;
-    await deployment.podman(['start', container]);
-    found.push(container);
-  }
+  const ids = await writerIds(deployment);
+  const found = DATABASE_WRITERS.map((writer) => writer.container).filter((_, index) => {
+    const id = ids[index];
+    return id && (!stopped || stopped.includes(id));
+  });
+  if (found.length > 0) await deployment.podman(['start', ...found]);
   await fs.rm(stoppedWritersFile(deployment), { force: true });
   return found;
 }
@@ -60,6 +56,11 @@ async function readStoppedWriters(deployment: Deployment): Promise<string[] | un
   } catch {
     return undefined;
   }
+}
+
+/** The ID of each writer container, in `DATABASE_WRITERS`' order; undefined for one that does not exist. */
+function writerIds(deployment: Deployment): Promise<(string | undefined)[]> {
+  return Promise.all(DATABASE_WRITERS.map(({ container }) => containerId(deployment, container)));
 }
 
 /** The container's ID, or undefined when it does not exist. */

@@ -15,8 +15,11 @@ export interface Deployment {
   /** `make -C <root> <target> KEY=value…`, bounded by `timeoutMs` (@default 10 minutes). */
   make(target: string, variables?: Record<string, string>, options?: { timeoutMs?: number }): Promise<CommandResult>;
   podman(args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
-  /** `psql` inside the database container, as the real procedure does: same major version as the server. */
-  psql(database: string, sql: string): Promise<string>;
+  /**
+   * `psql` inside the database container, as the real procedure does: same major version as the server. Several
+   * statements are one call, each its own `-c`: each commits on its own, and the first that fails stops the rest.
+   */
+  psql(database: string, sql: string | readonly string[]): Promise<string>;
   /** The image each running AEGIS container runs, by container name. */
   runningImages(): Promise<Record<string, string>>;
   /** A query over the network with the credentials of `.env`, for the version and `_sqlx_migrations`. */
@@ -59,7 +62,8 @@ export function createDeployment({ config, run }: DeploymentDeps): Deployment {
         '-d',
         database,
       ];
-      return (await run('podman', [...args, '-c', sql])).stdout;
+      const statements = typeof sql === 'string' ? [sql] : sql;
+      return (await run('podman', [...args, ...statements.flatMap((statement) => ['-c', statement])])).stdout;
     },
     runningImages: async () => {
       const { stdout } = await run('podman', ['ps', '--filter', 'name=^aegis-', '--format', '{{.Names}} {{.Image}}']);

@@ -59,14 +59,20 @@ export function createDumpTools(deployment: Deployment) {
     });
   const role = async () => databaseRole(await deployment.env());
 
-  /** Checks a dump as `pg_restore` reads it, and that it is the file the manifest describes. */
-  async function verify(directory: string, file: BackupFile): Promise<void> {
+  /** Checks that a dump is the file the manifest describes: its size and SHA-256. */
+  async function verifyChecksum(directory: string, file: BackupFile): Promise<string> {
     const location = fileInside(directory, file.name);
     const stat = await fs.stat(location).catch(() => undefined);
     if (!stat || stat.size === 0 || stat.size !== file.bytes) {
       throw new BackupInvalid(`${location} is missing or empty`);
     }
     if ((await sha256(location)) !== file.sha256) throw new BackupInvalid(`${location} does not match its checksum`);
+    return location;
+  }
+
+  /** Checks a dump as `pg_restore` reads it, and that it is the file the manifest describes. */
+  async function verify(directory: string, file: BackupFile): Promise<void> {
+    const location = await verifyChecksum(directory, file);
     if (file.name.endsWith('.dump')) await exec(['pg_restore', '--list'], { inputFile: location });
   }
 
@@ -103,5 +109,5 @@ export function createDumpTools(deployment: Deployment) {
     return { takenAt, files };
   }
 
-  return { exec, role, verify, dump, dumpMigratedDatabases };
+  return { exec, role, verify, verifyChecksum, dump, dumpMigratedDatabases };
 }

@@ -12,20 +12,24 @@
  * |---|---------------------------------------------------------|------------------------------------------------------------|
  * | 1 | decide (policy, `_sqlx_migrations` of D vs the backup)  | nothing recorded: decides again, D untouched               |
  * | 2 | record the decision in the run's `restore.json`         | reads it: never needs D to decide again                    |
- * | 3 | verify the dump to restore (size, SHA-256, pg_restore)  | verifies again                                             |
- * | 4 | stop every writer (`DATABASE_WRITERS`)                  | stops them again (a no-op)                                 |
- * | 5 | pg_dump D into the run's `pre-restore/D.dump.partial`   | no pre-restore manifest: dumps again over a fresh partial  |
- * | 6 | record the run's `pre-restore/manifest.json`            | verifies the pre-restore dump, goes on                     |
- * | 7 | drop S if it exists, create S                           | S exists unmarked: dropped and filled again                |
- * | 8 | pg_restore into S, in one transaction                   | S unmarked (empty or whole): dropped and filled again      |
- * | 9 | mark S complete (COMMENT ON DATABASE, this run)         | S marked: not filled again                                 |
- * |10 | end the sessions on D, rename D to A                    | D absent, S marked: only the second rename is left         |
- * |11 | end the sessions on S, rename S to D                    | D marked: the swap is done                                 |
- * |12 | drop A (its content is in the verified pre-restore dump)| A absent: `if exists`                                      |
- * |13 | record the restore's time in `restore.json`             | recorded: the same time is reported                        |
+ * | 3 | check the dump's size and SHA-256 (pg_restore read it   | checks again                                               |
+ * |   | when the backup was taken: the same bytes)              |                                                            |
+ * | 4 | read D, S and A (exist? marked?) once: what is left     | reads again                                                |
+ * | 5 | stop every writer (`DATABASE_WRITERS`)                  | stops them again (a no-op)                                 |
+ * | 6 | pg_dump D into the run's `pre-restore/D.dump.partial`   | no pre-restore manifest: dumps again over a fresh partial  |
+ * | 7 | record the run's `pre-restore/manifest.json`            | verifies the pre-restore dump, goes on                     |
+ * | 8 | drop S if it exists, create S                           | S exists unmarked: dropped and filled again                |
+ * | 9 | pg_restore into S, in one transaction                   | S unmarked (empty or whole): dropped and filled again      |
+ * |10 | mark S complete (COMMENT ON DATABASE, this run)         | S marked: not filled again                                 |
+ * |11 | end the sessions on D, rename D to A                    | D absent, S marked: only the second rename is left         |
+ * |12 | end the sessions on S, rename S to D                    | D marked: the swap is done                                 |
+ * |13 | drop A (its content is in the verified pre-restore dump)| A absent: `if exists`                                      |
+ * |14 | record the restore's time in `restore.json`             | recorded: the same time is reported                        |
  *
- * Steps 7–9 touch only S: they run beside steps 4–6, and the renames (10, 11) wait for both. A rename needs D without
- * sessions: the writers are stopped (4) and the sessions left are ended first.
+ * Steps 8–9 touch only S: they run beside steps 5–7. Steps 10–13 are one psql call whose statements each commit on
+ * their own, and wait for all of it. A rename needs D without sessions: the writers are stopped (5) and the sessions
+ * left are ended first. Each `podman exec` costs a rollback 0.1–0.3 s: the statements go in as few calls as keep
+ * every state above one a retry can read.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -62,6 +66,19 @@ interface RestoreDecision {
   restoredAt?: string;
 }
 
+/** One migrated database's restore: its names, its dump, and what a try before already did. */
+interface DatabasePlan {
+  database: string;
+  file: BackupFile;
+  /** What marks the scratch copy, then the live database, as filled from `file` by this run. */
+  marker: string;
+  scratch: string;
+  aside: string;
+  swapped: boolean;
+  filled: boolean;
+  liveExists: boolean;
+}
+
 interface PreRestoreManifest {
   takenAt: string;
   files: BackupFile[];
@@ -77,8 +94,8 @@ const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 export function createRestore(deployment: Deployment) {
-  const { exec, role, verify, dumpMigratedDatabases } = createDumpTools(deployment);
-  const sql = (statement: string) => deployment.psql('postgres', statement);
+  const { exec, role, verify, verifyChecksum, dumpMigratedDatabases } = createDumpTools(deployment);
+  const sql = (statements: string | string[]) => deployment.psql('postgres', statements);
 
   async function decide(location: string, runDirectory: string, manifest: BackupManifest, policy: 'auto' | 'always') {
     const file = path.join(location, runDirectory, RESTORE_DECISION_FILE);
@@ -99,20 +116,17 @@ export function createRestore(deployment: Deployment) {
     return decision;
   }
 
-  /** Which of `names` exist, each with whether it carries `marker` (a restore finished into it). */
-  async function databasesNow(names: string[], marker: string): Promise<Map<string, boolean>> {
+  /** The comment of each of `names` that exists ('' when it has none): a restore's marker, or not. */
+  async function databasesNow(names: string[]): Promise<Map<string, string>> {
     const rows = await sql(
-      `select datname || '|' || (coalesce(shobj_description(oid, 'pg_database'), '') = ${literal(marker)}) ` +
+      `select datname || '|' || coalesce(shobj_description(oid, 'pg_database'), '') ` +
         `from pg_database where datname in (${names.map(literal).join(', ')})`,
     );
     return new Map(
       rows
         .split('\n')
         .filter(Boolean)
-        .map((row) => {
-          const [name = '', marked] = row.split('|');
-          return [name, marked === 'true'] as const;
-        }),
+        .map((row) => [row.slice(0, row.indexOf('|')), row.slice(row.indexOf('|') + 1)] as const),
     );
   }
 
@@ -130,64 +144,68 @@ export function createRestore(deployment: Deployment) {
     return manifest;
   }
 
-  async function endSessions(database: string): Promise<void> {
-    // With a timeout, pg_terminate_backend waits for the sessions to be gone: the rename right after needs none.
-    await sql(
-      `select count(pg_terminate_backend(pid, 10000)) from pg_stat_activity ` +
-        `where datname = ${literal(database)} and pid <> pg_backend_pid()`,
-    );
-  }
+  /** Ends the sessions on `database`; with a timeout, pg_terminate_backend waits for them to be gone. */
+  const endSessions = (database: string) =>
+    `select count(pg_terminate_backend(pid, 10000)) from pg_stat_activity ` +
+    `where datname = ${literal(database)} and pid <> pg_backend_pid()`;
 
-  async function fillScratch(location: string, scratch: string, source: BackupFile, marker: string) {
+  /** Fills the scratch database from the dump; it is marked complete only in the swap's first statement. */
+  async function fillScratch(location: string, { scratch, file }: DatabasePlan) {
     const user = await role();
-    await sql(`drop database if exists ${ident(scratch)} with (force)`);
-    await sql(`create database ${ident(scratch)} owner ${ident(user)}`);
+    await sql([
+      `drop database if exists ${ident(scratch)} with (force)`,
+      `create database ${ident(scratch)} owner ${ident(user)}`,
+    ]);
     await exec(['pg_restore', '-U', user, '-d', scratch, '--single-transaction', '--exit-on-error', '--no-password'], {
-      inputFile: path.join(location, source.name),
+      inputFile: path.join(location, file.name),
     });
-    await sql(`comment on database ${ident(scratch)} is ${literal(marker)}`);
-  }
-
-  /** What marks the scratch copy of `source` as filled by this run. */
-  function markerOf(location: string, runId: string, source: BackupFile): string {
-    return `aegis-upgrade restored ${path.basename(location)}/${source.name} sha256:${source.sha256.slice(0, 16)} run ${runId}`;
   }
 
   /**
-   * Fills the scratch copy of `database` unless a try before did, or the swap is already done. It touches only the
-   * scratch database, so it runs while the writers stop and the live database is dumped.
+   * What is left to do for each database, from what a try before left: the swap done (the live database carries this
+   * run's marker), the scratch copy filled (it carries it), or neither. Read once, before anything is touched.
    */
-  async function prepareScratch(location: string, runId: string, database: string, source: BackupFile) {
-    const marker = markerOf(location, runId, source);
-    const scratch = restoringDatabase(database);
-    const state = await databasesNow([database, scratch], marker);
-    if (state.get(database) !== true && state.get(scratch) !== true) {
-      await fillScratch(location, scratch, source, marker);
-    }
-  }
-
-  /** Puts the dump in place of `database` by two renames, going on from whatever a try before left. */
-  async function swapIn(location: string, runId: string, database: string, source: BackupFile): Promise<void> {
-    const marker = markerOf(location, runId, source);
-    const scratch = restoringDatabase(database);
-    const aside = setAsideDatabase(database, path.basename(location), runId);
-    const state = await databasesNow([database, scratch, aside], marker);
-    if (state.get(database) !== true) {
-      if (state.has(database) && state.has(aside)) {
+  async function plan(location: string, runId: string, sources: { database: string; file: BackupFile }[]) {
+    const plans = sources.map(({ database, file }): DatabasePlan => ({
+      database,
+      file,
+      marker: `aegis-upgrade restored ${path.basename(location)}/${file.name} sha256:${file.sha256.slice(0, 16)} run ${runId}`,
+      scratch: restoringDatabase(database),
+      aside: setAsideDatabase(database, path.basename(location), runId),
+      swapped: false,
+      filled: false,
+      liveExists: false,
+    }));
+    const now = await databasesNow(plans.flatMap(({ database, scratch, aside }) => [database, scratch, aside]));
+    for (const entry of plans) {
+      entry.swapped = now.get(entry.database) === entry.marker;
+      entry.filled = now.get(entry.scratch) === entry.marker;
+      entry.liveExists = now.has(entry.database);
+      if (!entry.swapped && entry.liveExists && now.has(entry.aside)) {
         throw new RestoreBlocked(
-          `${database} and ${aside} both exist: a restore was interrupted outside this upgrade; compare them, ` +
-            `drop the one to discard, and retry`,
+          `${entry.database} and ${entry.aside} both exist: a restore was interrupted outside this upgrade; compare ` +
+            `them, drop the one to discard, and retry`,
         );
       }
-      if (state.get(scratch) !== true) await fillScratch(location, scratch, source, marker);
-      if (state.has(database)) {
-        await endSessions(database);
-        await sql(`alter database ${ident(database)} rename to ${ident(aside)}`);
-      }
-      await endSessions(scratch);
-      await sql(`alter database ${ident(scratch)} rename to ${ident(database)}`);
     }
-    await sql(`drop database if exists ${ident(aside)} with (force)`);
+    return plans;
+  }
+
+  /**
+   * The swap, as one psql call of statements that each commit on their own, so that a retry after any of them finds a
+   * state `plan` reads: the scratch copy marked complete, the live database set aside, the copy renamed in its place,
+   * the set-aside database dropped (its content is in the verified pre-restore dump).
+   */
+  function swapStatements({ database, scratch, aside, marker, swapped, liveExists }: DatabasePlan): string[] {
+    const drop = `drop database if exists ${ident(aside)} with (force)`;
+    if (swapped) return [drop];
+    return [
+      `comment on database ${ident(scratch)} is ${literal(marker)}`,
+      ...(liveExists ? [endSessions(database), `alter database ${ident(database)} rename to ${ident(aside)}`] : []),
+      endSessions(scratch),
+      `alter database ${ident(scratch)} rename to ${ident(database)}`,
+      drop,
+    ];
   }
 
   /** Restores the migrated databases from the backup when `policy` (and the schema) says so, for the run `runId`. */
@@ -207,13 +225,17 @@ export function createRestore(deployment: Deployment) {
       if (!file) throw new BackupInvalid(`${location} holds no dump of ${database}: cannot restore`);
       return { database, file };
     });
-    for (const { file } of sources) await verify(location, file);
+    // Each dump was read by pg_restore when the backup was taken: the same size and checksum mean the same file.
+    const [, plans] = await settleAll([
+      Promise.all(sources.map(({ file }) => verifyChecksum(location, file))),
+      plan(location, runId, sources),
+    ]);
     // The scratch copies fill while the writers stop and the live databases are dumped: the swap needs all of it.
     const [preRestore] = await settleAll([
       stopWriters(deployment).then(() => dumpBeforeRestore(location, runDirectory)),
-      ...sources.map(({ database, file }) => prepareScratch(location, runId, database, file)),
+      ...plans.filter((entry) => !entry.swapped && !entry.filled).map((entry) => fillScratch(location, entry)),
     ]);
-    for (const { database, file } of sources) await swapIn(location, runId, database, file);
+    await sql(plans.flatMap(swapStatements));
     const restoredAt = decision.restoredAt ?? new Date().toISOString();
     if (!decision.restoredAt) {
       await writePrivateJson(path.join(location, runDirectory, RESTORE_DECISION_FILE), { ...decision, restoredAt });

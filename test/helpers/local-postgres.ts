@@ -70,11 +70,18 @@ export function localDeployment(options: {
     options.after?.(what);
     return result;
   };
-  const psql = (database: string, sql: string) =>
+  const statement = (database: string, sql: string) =>
     step(`psql ${sql}`, async () => {
       const args = ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-U', 'aegis', '-d', database, '-c', sql];
       return (await run(path.join(BIN, 'psql'), args, { env })).stdout;
     });
+  // Several statements as psql runs several `-c`: one after another, each committed, the first failure stopping the
+  // rest; each is its own step, so that a test can stop the call between any two, as a crash of psql would.
+  const psql = async (database: string, sql: string | readonly string[]) => {
+    const outputs: string[] = [];
+    for (const each of typeof sql === 'string' ? [sql] : sql) outputs.push(await statement(database, each));
+    return outputs.filter(Boolean).join('\n');
+  };
   return {
     config: { aegis: { backupDir } },
     root: backupDir,

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createBackupActivities } from '../../src/activities/backup';
 import type { Deployment } from '../../src/host/deployment';
-import type { RestoreResult } from '../../src/host/restore';
+import { setAsideDatabase, type RestoreResult } from '../../src/host/restore';
 import type { BackupRecord } from '../../src/core/upgrade';
 import { activityEnvironment } from '../helpers/activity-environment';
 import { localDeployment, startLocalPostgres } from '../helpers/local-postgres';
@@ -218,6 +218,18 @@ describe('restoreDatabase on a real PostgreSQL', () => {
     expect(result).toEqual({ restored: false, reason: '_sqlx_migrations unchanged: schema did not move' });
     expect(agents()).toEqual([1, 2, 50, 100]);
     expect(podmanCalls).toEqual([]);
+  });
+
+  it('refuses, before it stops a writer or touches a database, when the live and the set-aside database both exist', async () => {
+    await resetToRollbackStart();
+    const aside = setAsideDatabase('aegis', path.basename(templateRecord.location), RUN);
+    admin(`create database "${aside}"`);
+
+    await expect(restore()).rejects.toThrow(`aegis and ${aside} both exist`);
+
+    expect(podmanCalls).toEqual([]);
+    expect(databases().filter((name) => name.startsWith('aegis'))).toEqual(['aegis', aside]);
+    admin(`drop database "${aside}"`);
   });
 
   it.each([
