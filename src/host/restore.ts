@@ -84,6 +84,15 @@ interface PreRestoreManifest {
   files: BackupFile[];
 }
 
+/** The three names one database's restore uses: the live one, its scratch copy, and the live one set aside. */
+function restoreNames(location: string, runId: string, database: string) {
+  return {
+    database,
+    scratch: restoringDatabase(database),
+    aside: setAsideDatabase(database, path.basename(location), runId),
+  };
+}
+
 /** Name the live database carries between the two renames; unique per backup and run, so another's is never taken. */
 export function setAsideDatabase(database: string, backupId: string, runId: string): string {
   const hash = createHash('sha256').update(`${backupId}/${runId}`).digest('hex');
@@ -165,30 +174,31 @@ export function createRestore(deployment: Deployment) {
    * What is left to do for each database, from what a try before left: the swap done (the live database carries this
    * run's marker), the scratch copy filled (it carries it), or neither. Read once, before anything is touched.
    */
-  async function plan(location: string, runId: string, sources: { database: string; file: BackupFile }[]) {
-    const plans = sources.map(({ database, file }): DatabasePlan => ({
-      database,
-      file,
-      marker: `aegis-upgrade restored ${path.basename(location)}/${file.name} sha256:${file.sha256.slice(0, 16)} run ${runId}`,
-      scratch: restoringDatabase(database),
-      aside: setAsideDatabase(database, path.basename(location), runId),
-      swapped: false,
-      filled: false,
-      liveExists: false,
-    }));
-    const now = await databasesNow(plans.flatMap(({ database, scratch, aside }) => [database, scratch, aside]));
-    for (const entry of plans) {
-      entry.swapped = now.get(entry.database) === entry.marker;
-      entry.filled = now.get(entry.scratch) === entry.marker;
-      entry.liveExists = now.has(entry.database);
-      if (!entry.swapped && entry.liveExists && now.has(entry.aside)) {
+  function plan(
+    location: string,
+    runId: string,
+    sources: { database: string; file: BackupFile }[],
+    now: Map<string, string>,
+  ): DatabasePlan[] {
+    return sources.map(({ database, file }): DatabasePlan => {
+      const names = restoreNames(location, runId, database);
+      const marker = `aegis-upgrade restored ${path.basename(location)}/${file.name} sha256:${file.sha256.slice(0, 16)} run ${runId}`;
+      const swapped = now.get(database) === marker;
+      if (!swapped && now.has(database) && now.has(names.aside)) {
         throw new RestoreBlocked(
-          `${entry.database} and ${entry.aside} both exist: a restore was interrupted outside this upgrade; compare ` +
-            `them, drop the one to discard, and retry`,
+          `${database} and ${names.aside} both exist: a restore was interrupted outside this upgrade; compare them, ` +
+            `drop the one to discard, and retry`,
         );
       }
-    }
-    return plans;
+      return {
+        ...names,
+        file,
+        marker,
+        swapped,
+        filled: now.get(names.scratch) === marker,
+        liveExists: now.has(database),
+      };
+    });
   }
 
   /**
@@ -217,7 +227,11 @@ export function createRestore(deployment: Deployment) {
   ): Promise<RestoreResult> {
     const runDirectory = restoreRunDirectory(runId);
     await privateDirectory(path.join(location, runDirectory));
-    const decision = await decide(location, runDirectory, manifest, policy);
+    // What is there is read beside the decision (read-only): the restore, when decided, starts from it.
+    const [decision, now] = await settleAll([
+      decide(location, runDirectory, manifest, policy),
+      databasesNow(MIGRATED_DATABASES.flatMap((database) => Object.values(restoreNames(location, runId, database)))),
+    ]);
     if (!decision.restore) return { restored: false, reason: decision.reason };
     const dumps = [...manifest.files, ...(manifest.final?.files ?? [])];
     const sources = MIGRATED_DATABASES.map((database) => {
@@ -226,10 +240,8 @@ export function createRestore(deployment: Deployment) {
       return { database, file };
     });
     // Each dump was read by pg_restore when the backup was taken: the same size and checksum mean the same file.
-    const [, plans] = await settleAll([
-      Promise.all(sources.map(({ file }) => verifyChecksum(location, file))),
-      plan(location, runId, sources),
-    ]);
+    await Promise.all(sources.map(({ file }) => verifyChecksum(location, file)));
+    const plans = plan(location, runId, sources, now);
     // The scratch copies fill while the writers stop and the live databases are dumped: the swap needs all of it.
     const [preRestore] = await settleAll([
       stopWriters(deployment).then(() => dumpBeforeRestore(location, runDirectory)),

@@ -68,12 +68,11 @@ describe('stopWriters and startWriters', () => {
     deployment = { podman, root } as unknown as Deployment;
     containers = { 'aegis-core-aegis-runtime': 'id-runtime-1', 'aegis-temporal-temporal-worker': 'id-worker-1' };
     podman.mockReset().mockImplementation(async (args: string[]) => {
-      const name = args.at(-1) ?? '';
-      if (args[0] === 'container' && args[1] === 'exists' && !(name in containers)) {
-        throw new CommandFailed(args.join(' '), 1, '');
-      }
-      if (args[0] === 'container' && args[1] === 'inspect') return { stdout: `${containers[name]}\n`, stderr: '' };
-      return { stdout: '', stderr: '' };
+      if (args[0] !== 'ps') return { stdout: '', stderr: '' };
+      // `podman ps --all --no-trunc --filter name=^<name>$ … --format '{{.Names}} {{.ID}}'`
+      const asked = args.filter((arg) => arg.startsWith('name=^')).map((arg) => arg.slice('name=^'.length, -1));
+      const lines = Object.entries(containers).filter(([name]) => asked.includes(name));
+      return { stdout: lines.map(([name, id]) => `${name} ${id}\n`).join(''), stderr: '' };
     });
   });
   afterEach(() => fs.rm(root, { recursive: true, force: true }));
@@ -118,13 +117,12 @@ describe('stopWriters and startWriters', () => {
     delete containers['aegis-temporal-temporal-worker'];
 
     expect(await startWriters(deployment)).toEqual(['aegis-core-aegis-runtime']);
-    // The writers are looked up side by side, then started in one call.
-    expect(calls().slice(0, -1).sort()).toEqual([
-      'container exists aegis-core-aegis-runtime',
-      'container exists aegis-temporal-temporal-worker',
-      'container inspect --format {{.Id}} aegis-core-aegis-runtime',
+    // The writers are looked up in one call, then started in one.
+    expect(calls()).toEqual([
+      'ps --all --no-trunc --filter name=^aegis-core-aegis-runtime$ --filter name=^aegis-temporal-temporal-worker$ ' +
+        '--format {{.Names}} {{.ID}}',
+      'start aegis-core-aegis-runtime',
     ]);
-    expect(calls().at(-1)).toBe('start aegis-core-aegis-runtime');
   });
 
   it('for unlock: starts again only what an upgrade recorded; without a record, nothing (no upgrade stopped them)', async () => {
@@ -140,7 +138,7 @@ describe('stopWriters and startWriters', () => {
   });
 
   it('fails when podman fails, rather than leaving a writer stopped without a word', async () => {
-    podman.mockRejectedValueOnce(new CommandFailed('podman container exists aegis-core-aegis-runtime', 125, 'boom'));
+    podman.mockRejectedValueOnce(new CommandFailed('podman ps --all', 125, 'boom'));
 
     await expect(startWriters(deployment)).rejects.toThrow('boom');
   });
