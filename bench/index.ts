@@ -16,7 +16,7 @@ import { taskQueueFor } from '../src/core/environments';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeReport, type UpgradeRequest } from '../src/core/upgrade';
 import { REPO_ROOT } from '../test/helpers/repo';
 import { sandbox, sandboxEnv } from '../test/helpers/sandbox';
-import { startDevServer } from '../test/helpers/temporal-server';
+import { startDevServer, temporalCliBinary } from '../test/helpers/temporal-server';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker-process';
 import { median, orchestrationFigures, type OrchestrationFigures } from './history';
 import { downSeconds, sandboxServices, startProber, type Outage, type ProbedService } from './prober';
@@ -41,6 +41,8 @@ interface UpgradeRun {
 }
 
 interface OursRun extends UpgradeRun {
+  /** Each command the worker ran, as its log line tells it, with the second (after the start) it ended. */
+  commands: string[];
   orchestration: Omit<OrchestrationFigures, 'activities'> & {
     activities: { name: string; runMs: number; overheadMs: number }[];
   };
@@ -74,9 +76,12 @@ class Bench {
     private readonly registry: string,
     private readonly services: ProbedService[],
     private readonly worker: WorkerProcess,
+    private readonly temporalCli: string,
+    private readonly address: string,
   ) {}
 
   static async create(client: Client, env: Record<string, string>, worker: WorkerProcess): Promise<Bench> {
+    const temporalCli = await temporalCliBinary();
     const root = env.AEGIS_ROOT ?? '';
     const deployEnv = Object.fromEntries(await readDeployEnv(root));
     const services = sandboxServices(deployEnv, {
@@ -90,6 +95,8 @@ class Bench {
       env.AEGIS_REGISTRY ?? '',
       services,
       worker,
+      temporalCli,
+      env.TEMPORAL_ADDRESS ?? '',
     );
   }
 
@@ -141,23 +148,32 @@ class Bench {
     return { wallSeconds, downtime, outages, steps };
   }
 
+  /**
+   * Our upgrade as an operator runs it (docs/temporal-recipes.md): `temporal workflow start`, then `temporal workflow
+   * result`, each a new process with its own connection, timed from the first command's start to the second's end.
+   */
   async ours(request: UpgradeRequest = { targetVersion: TO_VERSION }): Promise<OursRun> {
     await this.freshPlatform();
+    const workflowId = upgradeWorkflowId('default');
+    const logFrom = this.worker.output().length;
+    const startedAt = new Date().toISOString();
+    const temporal = (args: string[]) => execa(this.temporalCli, [...args, '--address', this.address]);
     const measured = await this.probed(async () => {
-      const handle = await this.client.workflow.start(UPGRADE_WORKFLOW_TYPE, {
-        taskQueue: this.taskQueue,
-        workflowId: upgradeWorkflowId('default'),
-        args: [request],
-      });
-      return { handle, report: (await handle.result()) as UpgradeReport };
+      await temporal([
+        ...['workflow', 'start', '--type', UPGRADE_WORKFLOW_TYPE, '--task-queue', this.taskQueue],
+        ...['--workflow-id', workflowId, '--input', JSON.stringify(request)],
+      ]);
+      await temporal(['workflow', 'result', '--workflow-id', workflowId]);
     });
-    const { handle, report } = measured.result;
+    const handle = this.client.workflow.getHandle(workflowId);
+    const report = (await handle.result()) as UpgradeReport;
     const figures = orchestrationFigures(await handle.fetchHistory());
     return {
       wallSeconds: measured.wallSeconds,
       downtime: measured.downtime,
       outages: measured.outages,
       steps: Object.fromEntries(report.steps.map((step) => [step.id, seconds(step.durationMs ?? 0)])),
+      commands: commandTimeline(this.worker.output().slice(logFrom), startedAt),
       orchestration: {
         ...figures,
         activities: figures.activities.map((activity) => ({
@@ -200,7 +216,7 @@ class Bench {
     return {
       failedStep: failed.id,
       forwardSteps: Object.fromEntries(undone.map((step) => [step.id, seconds(step.durationMs ?? 0)])),
-      commands: rollbackCommands(this.worker.output().slice(logFrom), failed.endedAt),
+      commands: commandTimeline(this.worker.output().slice(logFrom), failed.endedAt),
       rollbackSeconds: seconds(Date.parse(lastRollbackStep.endedAt) - Date.parse(failed.endedAt)),
       forwardSeconds: seconds(Date.parse(failed.endedAt) - Date.parse(setTag.startedAt)),
       rollbackSteps: Object.fromEntries(report.rollback.map((step) => [step.id, seconds(step.durationMs ?? 0)])),
@@ -210,11 +226,11 @@ class Bench {
 }
 
 /**
- * The worker's command lines logged after `failedAt` (each is logged when its command ends), as `<end> <message>`:
- * `end` is seconds after the failure, so the lines read as the rollback's timeline.
+ * The worker's command lines logged after `since` (each is logged when its command ends), as `<end> <message>`: `end`
+ * is seconds after `since`, so the lines read as a timeline.
  */
-function rollbackCommands(log: string, failedAt: string): string[] {
-  const from = Date.parse(failedAt);
+function commandTimeline(log: string, since: string): string[] {
+  const from = Date.parse(since);
   return log
     .split('\n')
     .filter((line) => line.includes(' command `'))
@@ -273,7 +289,10 @@ function comparison(guide: UpgradeRun[], configurations: [string, OursRun[]][]):
   };
   return table([
     ['', 'guide by hand', ...configurations.flatMap(([name]) => [name, 'ratio'])],
-    row('wall time, s', (run) => run.wallSeconds),
+    row('wall time, from the command, s', (run) => run.wallSeconds),
+    row('  the workflow alone (its history), s', (run) =>
+      'orchestration' in run ? (run as OursRun).orchestration.wallMs / 1000 : undefined,
+    ),
     row('downtime, all services, s', totalDown),
     ...PODS.map((pod) => row(`  downtime ${pod}, s`, (run) => run.downtime[pod])),
     ...PODS.map((pod) => row(`redeploy ${pod}, s`, (run) => run.steps[`redeploy:${pod}`])),
@@ -315,6 +334,16 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: server.address });
   try {
     const bench = await Bench.create(new Client({ connection }), env, worker);
+    if (process.env.AEGIS_BENCH_ONLY === 'upgrade') {
+      // Only our upgrade, `runs` times, each with its timeline: for work on the upgrade's speed.
+      for (let run = 1; run <= runs; run++) {
+        say(`run ${run}/${runs}: our upgrade, ${FROM_VERSION} → ${TO_VERSION}`);
+        const measured = await bench.ours();
+        console.log(`wall ${measured.wallSeconds} s; steps, s: ${JSON.stringify(measured.steps)}`);
+        console.log(measured.commands.map((line) => `  ${line}`).join('\n'));
+      }
+      return;
+    }
     if (process.env.AEGIS_BENCH_ONLY === 'rollback') {
       // Only the rollback, `runs` times: for work on the rollback's speed, in a minute rather than ten.
       for (let run = 1; run <= runs; run++) {
