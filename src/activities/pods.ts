@@ -46,20 +46,26 @@ export function createPodProbes(deployment: Deployment) {
       const pods = Array.isArray(parsed) ? (parsed as (typeof parsed)[]) : [parsed];
       const first = pods[0];
       if (!first) return undefined;
-      const containers = await Promise.all(
-        (first.Containers ?? [])
-          .filter((container) => !container.Name.endsWith('-infra'))
-          .map(async (container) => {
-            const { stdout: image } = await deployment.podman([
-              'container',
-              'inspect',
-              '--format',
-              '{{.ImageName}}',
-              container.Name,
-            ]);
-            return { name: container.Name, state: container.State, image: image.trim() };
-          }),
-      );
+      const running = (first.Containers ?? []).filter((container) => !container.Name.endsWith('-infra'));
+      // The images of all its containers in one call: every podman call costs a readiness poll 0.1 s or more.
+      const images = new Map<string, string>();
+      if (running.length > 0) {
+        const { stdout: lines } = await deployment.podman([
+          'container',
+          'inspect',
+          '--format',
+          '{{.Name}} {{.ImageName}}',
+          ...running.map((container) => container.Name),
+        ]);
+        for (const line of lines.split('\n').filter(Boolean)) {
+          images.set(line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1));
+        }
+      }
+      const containers = running.map((container) => ({
+        name: container.Name,
+        state: container.State,
+        image: images.get(container.Name) ?? '',
+      }));
       return { created: first.Created, containers };
     } catch {
       return undefined;
@@ -101,7 +107,7 @@ export function createPodActivities(deployment: Deployment) {
      * The running pod is stopped cleanly first, after the registry login that `make redeploy` runs anyway: `play kube
      * --replace` removes a running pod slowly (podman 4.3 spends seconds in `pod rm -f`, the pod down all along) and
      * kills PostgreSQL without a clean shutdown, while a stopped pod is replaced in a fraction of a second. Logging in
-     * first means a registry that refuses us never leaves a pod stopped.
+     * before the stop means a registry that refuses us never leaves a pod stopped.
      */
     async redeployPod({
       pod,
@@ -112,14 +118,22 @@ export function createPodActivities(deployment: Deployment) {
       tag: string;
       notBefore: string;
     }): Promise<RedeployResult> {
-      const state = await inspectPod(pod);
+      // The login changes nothing on the platform: it runs beside the look that may find the redeploy done (then its
+      // failure does not matter).
+      const [state, loginFailure] = await Promise.all([
+        inspectPod(pod),
+        deployment.make('registry-login').then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      ]);
       if (state && Date.parse(state.created) >= Date.parse(notBefore) && !podProblem(state, targetImage(pod, tag))) {
         return { startedAt: state.created, skipped: true };
       }
+      if (loginFailure) throw loginFailure;
       const startedAt = new Date().toISOString();
       await heartbeatWhile(
         (async () => {
-          await deployment.make('registry-login');
           await deployment.podman(['pod', 'stop', '--ignore', '-t', String(POD_STOP_GRACE_SECONDS), podFullName(pod)]);
           await deployment.make('redeploy', { POD: pod });
         })(),
