@@ -14,6 +14,7 @@ import { readDeployEnv } from '../src/host/env-file';
 import { loadTemporalConfig } from '../src/config';
 import { taskQueueFor } from '../src/core/environments';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeReport, type UpgradeRequest } from '../src/core/upgrade';
+import { MATRIX_RESULTS, matrixSummary, readMatrixResults } from '../test/helpers/matrix-tally';
 import { REPO_ROOT } from '../test/helpers/repo';
 import { sandbox, sandboxEnv } from '../test/helpers/sandbox';
 import { startDevServer, temporalCliBinary } from '../test/helpers/temporal-server';
@@ -397,13 +398,19 @@ async function main(): Promise<void> {
     );
 
     console.log(`\n${formatScaleTable(scale)}`);
+    // The suite's figures are those of the last `npm test` here: the bench does not run the suite again.
+    const suite = readMatrixResults();
+    console.log(
+      `\nthe test suite's fault matrix, as the last \`npm test\` in this checkout ran it ` +
+        `(${path.relative(REPO_ROOT, MATRIX_RESULTS)}): ${matrixSummary(suite) ?? 'none recorded: `npm test` records it'}`,
+    );
 
     await fs.mkdir(RESULTS_DIR, { recursive: true });
     const file = path.join(RESULTS_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     const commit = (await execa('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, reject: false })).stdout;
     await fs.writeFile(
       file,
-      `${JSON.stringify({ commit, runs, guide, ours, concurrent, allPods, rollback, scale }, null, 1)}\n`,
+      `${JSON.stringify({ commit, runs, guide, ours, concurrent, allPods, rollback, scale, suite }, null, 1)}\n`,
     );
     console.log(`\nfigures written to ${path.relative(REPO_ROOT, file)}`);
   } finally {
