@@ -170,3 +170,23 @@ export function activitiesScheduledTwice(runs: ActivityRun[]): string[] {
   }
   return twice;
 }
+
+/**
+ * Resolves once the workflow has handled its cancellation (a workflow task completed after the cancel request) with
+ * the activities it scheduled since the request. From then on, a workflow that waits for an activity runs no code
+ * until that activity ends (heartbeats make no workflow task): what it scheduled by now is all it schedules meanwhile.
+ */
+export async function cancellationHandled(handle: WorkflowHandle, timeoutMs = 60_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (let interval = 50; ; interval = Math.min(interval * 2, 500)) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const requested = events.findIndex((event) => event.workflowExecutionCancelRequestedEventAttributes);
+    const since = requested >= 0 ? events.slice(requested + 1) : [];
+    if (since.some((event) => event.workflowTaskCompletedEventAttributes)) {
+      return since.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${handle.workflowId} did not handle its cancellation in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}

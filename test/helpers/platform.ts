@@ -199,8 +199,9 @@ export async function backupsIn(root: string): Promise<string[]> {
 
 export async function waitFor(check: () => Promise<boolean>, timeoutMs = 5 * 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
+  // Looks again soon at first (most conditions hold within a second), then every 500 ms (a check may exec podman).
+  for (let interval = 50; !(await check()); interval = Math.min(interval * 2, 500)) {
     if (Date.now() > deadline) throw new Error(`Condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, interval));
   }
 }

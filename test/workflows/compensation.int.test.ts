@@ -5,6 +5,7 @@ import { upgradeState } from '../../src/cli/upgrades';
 import type { PodName } from '../../src/core/platform';
 import { UpgradeFailureType, environmentOf, type UpgradeProgress, type UpgradeReport } from '../../src/core/upgrade';
 import { upgradeFailure } from '../helpers/platform';
+import { cancellationHandled } from '../helpers/histories';
 import {
   startStandInServer,
   type StandInFailure,
@@ -162,12 +163,13 @@ describe('compensation and lock release, on stand-in activities', () => {
       const calledBefore = bench.standIn.calls(workflowId);
 
       await handle.cancel();
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const scheduledWhileHeld = await cancellationHandled(handle);
       const calledWhileHeld = bench.standIn.calls(workflowId).slice(calledBefore.length);
       bench.standIn.release(workflowId);
       const failure = await upgradeFailure(handle.result());
 
       expect(calledWhileHeld).toEqual([]);
+      expect(scheduledWhileHeld).toEqual([]);
       expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
       expect(bench.standIn.calls(workflowId).slice(calledBefore.length)).toContain('releaseUpgradeLock');
     },

@@ -8,7 +8,7 @@ import { UpgradeFailureType, approveSignal, progressQuery, upgradeWorkflowId } f
 import { type Fault } from '../../helpers/faults';
 import { backupsIn, dumpEveryDatabase, psql, startUpgrade, upgradeFailure, waitFor } from '../../helpers/platform';
 import { REPO_ROOT } from '../../helpers/repo';
-import { recordHistory } from '../../helpers/histories';
+import { cancellationHandled, recordHistory } from '../../helpers/histories';
 import { SCENARIO_TIMEOUT_MS, ROLLBACK_KILLS, matrixRequest, useFaultMatrix } from '../../helpers/fault-matrix';
 
 /**
@@ -185,13 +185,14 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
         );
 
         await handle.cancel();
-        await new Promise((resolve) => setTimeout(resolve, 10_000));
+        const scheduledWhileHeld = await cancellationHandled(handle);
         const rollbackWhileHeld = (await handle.query(progressQuery)).rollback.filter(
           (step) => step.status !== 'pending',
         );
         await faults.remove(held);
 
         expect(rollbackWhileHeld).toEqual([]);
+        expect(scheduledWhileHeld).toEqual([]);
         // The restore ends whole; the cancellation stops the next step, and the rollback restores the downgrade's backup.
         await expectRolledBack(handle, 'redeploy:core', before);
       },
