@@ -39,7 +39,19 @@ export interface WorkerCommand {
   cwd?: string;
 }
 
-export async function startWorker(env: Record<string, string>, command?: WorkerCommand): Promise<WorkerProcess> {
+/** The worker's start-up line (src/worker.ts): it polls its task queue from then on. */
+export const WORKER_READY_LINE = 'aegis-upgrade worker: task queue ';
+
+/**
+ * Starts the worker and resolves once its output holds `until` (its start-up line unless told otherwise: a test of a
+ * worker that waits for its server names the line it waits at). A worker that exits first, or does not say it within
+ * 60 s, fails the start with what it printed: a warning or a refusal is not a start.
+ */
+export async function startWorker(
+  env: Record<string, string>,
+  command?: WorkerCommand,
+  { until = WORKER_READY_LINE }: { until?: string } = {},
+): Promise<WorkerProcess> {
   if (!command && !fs.existsSync(WORKER_ENTRY)) {
     throw new MissingDependency(`${WORKER_ENTRY} is missing`, 'Run `npm run build` (npm test does it first)');
   }
@@ -56,7 +68,7 @@ export async function startWorker(env: Record<string, string>, command?: WorkerC
   let output = '';
   child.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const deadline = Date.now() + 60_000;
-  while (!output.includes('aegis-upgrade worker:')) {
+  while (!output.includes(until)) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`The worker did not start:\n${output}`);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { UpgradeReport } from '../../src/core/upgrade';
 import { REPO_ROOT } from '../helpers/repo';
 import { freePort, startDevServer, type DevServer } from '../helpers/temporal-server';
-import { startWorker, type WorkerProcess } from '../helpers/worker-process';
+import { WORKER_READY_LINE, startWorker, type WorkerProcess } from '../helpers/worker-process';
 
 const SERVER_LATE_MS = 60_000;
 const TEST_TIMEOUT_MS = SERVER_LATE_MS + 2 * 60_000;
@@ -71,20 +71,19 @@ describe('the worker started before its Temporal server', () => {
       const address = `127.0.0.1:${port}`;
       const taskQueue = `late-server-${randomUUID().slice(0, 8)}`;
       const started = Date.now();
-      worker = await startWorker({
-        ...noTemporalVariables(),
-        TEMPORAL_ADDRESS: address,
-        AEGIS_ROOT: root,
-        AEGIS_TASK_QUEUE: taskQueue,
-      });
+      worker = await startWorker(
+        { ...noTemporalVariables(), TEMPORAL_ADDRESS: address, AEGIS_ROOT: root, AEGIS_TASK_QUEUE: taskQueue },
+        undefined,
+        { until: `Cannot reach the Temporal server at ${address}` },
+      );
       const { pid } = worker;
       await new Promise((resolve) => setTimeout(resolve, SERVER_LATE_MS - (Date.now() - started)));
       expect(isAlive(pid)).toBe(true);
-      expect(worker.output()).not.toContain('aegis-upgrade worker: task queue');
+      expect(worker.output()).not.toContain(WORKER_READY_LINE);
 
       server = await startDevServer({ port });
       const current = worker;
-      await until('the worker to poll', () => current.output().includes('aegis-upgrade worker: task queue'), 60_000);
+      await until('the worker to poll', () => current.output().includes(WORKER_READY_LINE), 60_000);
       expect(isAlive(pid)).toBe(true);
 
       const lines = worker.output().trimEnd().split('\n');
