@@ -32,4 +32,6 @@ export const Patch = {
   tellFleetStarted: 'tell-fleet-started',
   /** A fleet gives each upgrade `upgradeStartDeadline` to start, and an abort cancels those not yet started. */
   fleetUpgradeStartDeadline: 'fleet-upgrade-start-deadline',
+  /** A rollback restores the database beside putting the previous tag back (`besidePrevious`; they ran in turn). */
+  rollbackStepsSideBySide: 'rollback-steps-side-by-side',
 } as const;

@@ -10,6 +10,7 @@ import {
 } from '../core/platform';
 import type { BackupRecord, RestoreDatabasePolicy } from '../core/upgrade';
 import type { UpgradeLockOwner } from '../core/upgrade-lock';
+import type { PlannedStep } from './runner';
 
 /** What the upgrade has touched so far: each entry is recorded before the step that changes it runs. */
 export interface UpgradeChanges {
@@ -30,19 +31,22 @@ export interface UpgradeChanges {
   writersStopped?: boolean;
 }
 
-export type RollbackStep =
-  | { kind: 'restore-tag'; id: string; title: string }
-  | { kind: 'restore-database'; id: string; title: string }
-  | { kind: 'redeploy'; id: string; title: string; pod: PodName }
-  | { kind: 'redeploy-platform'; id: string; title: string }
-  | { kind: 'resume-writers'; id: string; title: string }
-  | { kind: 'validate'; id: string; title: string };
+export type RollbackStep = PlannedStep &
+  (
+    | { kind: 'restore-tag' }
+    | { kind: 'restore-database' }
+    | { kind: 'redeploy'; pod: PodName }
+    | { kind: 'redeploy-platform' }
+    | { kind: 'resume-writers' }
+    | { kind: 'validate' }
+  );
 
 /**
  * The compensation, in the order the guide's rollback runs it: the previous tag back in `.env` first (a redeploy
  * reads it), then the database pod if it was touched (everything after needs it), then the database restored while
- * its writers are stopped, then the other touched pods redeployed in reverse order, then the writers no redeploy
- * brought back started again, then validation. Nothing touched, nothing to undo.
+ * its writers are stopped (beside the tag when the database pod was not touched: they share nothing), then the other
+ * touched pods redeployed in reverse order, then the writers no redeploy brought back started again, then validation.
+ * Nothing touched, nothing to undo.
  */
 export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePolicy): RollbackStep[] {
   if (!changes.tagChanged && changes.redeployedPods.length === 0 && !changes.fullRedeploy) return [];
@@ -71,6 +75,8 @@ export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePol
       kind: 'restore-database',
       id: 'rollback:database',
       title: `Restore ${MIGRATED_DATABASES.join(', ')} if the schema moved`,
+      // Right after the tag, it runs beside it: one puts images and `.env` back, the other the database.
+      ...(steps.at(-1)?.kind === 'restore-tag' && { besidePrevious: true }),
     });
   }
   if (changes.fullRedeploy) {

@@ -1,6 +1,7 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import type { PodName } from '../core/platform';
 import { UpgradeFailureType, type UpgradeCause, type UpgradeReport } from '../core/upgrade';
+import { settleAll } from '../core/settle-all';
 import { Patch } from './patches';
 import { errorMessage } from './progress';
 import type { UpgradeRun } from './upgrade-steps';
@@ -9,6 +10,8 @@ import type { UpgradeRun } from './upgrade-steps';
 export interface PlannedStep {
   id: string;
   title: string;
+  /** Runs beside the step before it, which touches nothing it does: both start together, the next waits for both. */
+  besidePrevious?: boolean;
 }
 
 /** An upgrade past pre-flight, as the runner takes it: its steps, and the rollback of what they change. */
@@ -85,10 +88,15 @@ async function rollBack<RollbackStep extends PlannedStep>(
   progress.phase = 'rolling-back';
   progress.plan(rollback.steps, true);
   const done: string[] = [];
+  const undo = async (step: RollbackStep) => {
+    await rollback.undo(step);
+    done.push(step.id);
+  };
   try {
-    for (const step of rollback.steps) {
-      await rollback.undo(step);
-      done.push(step.id);
+    // Rollbacks begun before steps could run side by side replay them in turn (docs/versioning.md).
+    for (const group of inTurns(rollback.steps, patched(Patch.rollbackStepsSideBySide))) {
+      // Every step of a turn ends before a failure is reported: none runs on behind the manual steps.
+      await settleAll(group.map(undo));
     }
     progress.markRolledBack(rollback.undone());
     progress.phase = 'rolled-back';
@@ -99,6 +107,17 @@ async function rollBack<RollbackStep extends PlannedStep>(
     report.cause = { ...cause, message: `${cause.message}; rollback: ${errorMessage(error)}` };
     return false;
   }
+}
+
+/** The steps in turns: a step `besidePrevious` joins the turn of the one before it (unless `sideBySide` is off). */
+function inTurns<Step extends PlannedStep>(steps: Step[], sideBySide: boolean): Step[][] {
+  const turns: Step[][] = [];
+  for (const step of steps) {
+    const last = turns.at(-1);
+    if (sideBySide && step.besidePrevious && last) last.push(step);
+    else turns.push([step]);
+  }
+  return turns;
 }
 
 /** The step that failed, where the failure happened, and why: an operator's cancel says so, with its reason. */

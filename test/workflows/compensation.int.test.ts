@@ -145,6 +145,42 @@ describe('compensation and lock release, on stand-in activities', () => {
     restoreFrom: { location: '/var/backups/aegis/20261001T030000Z-1.2.0-to-1.3.0', files: [] },
   });
 
+  test('a rollback restores the database beside putting the tag back, and the next step waits for both', async () => {
+    // Only core redeployed: the plan is tag and restore side by side, then core, the writers, validation.
+    const handle = await start({ deployedPods: ['core'], fail: [failedValidation], hold: 'restorePinnedImages' });
+    const calls = () => bench.standIn.calls(handle.workflowId);
+    await until(() => bench.standIn.holding(handle.workflowId));
+    const rollbackFrom = calls().lastIndexOf('validatePlatform');
+
+    await until(() => calls().includes('restoreDatabase'));
+    // Once the workflow has seen the restore end, what it schedules next must wait for the held tag step.
+    await until(async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const restored = events.findIndex(
+        (event) =>
+          event.activityTaskCompletedEventAttributes &&
+          events.find(
+            (scheduled) =>
+              String(scheduled.eventId) === String(event.activityTaskCompletedEventAttributes?.scheduledEventId),
+          )?.activityTaskScheduledEventAttributes?.activityType?.name === 'restoreDatabase',
+      );
+      return restored >= 0 && events.slice(restored + 1).some((event) => event.workflowTaskCompletedEventAttributes);
+    });
+    const whileTagHeld = calls().slice(rollbackFrom + 1);
+    bench.standIn.release(handle.workflowId);
+    const failure = await upgradeFailure(handle.result());
+
+    expect(whileTagHeld.sort()).toEqual(['restoreDatabase', 'restorePinnedImages']);
+    expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
+    expect(failure.report.rollback.map((step) => [step.id, step.status])).toEqual([
+      ['rollback:tag', 'succeeded'],
+      ['rollback:database', 'succeeded'],
+      ['rollback:redeploy:core', 'succeeded'],
+      ['rollback:writers', 'succeeded'],
+      ['rollback:validate', 'succeeded'],
+    ]);
+  });
+
   // The held activity does not see the cancellation (its commands run on): the rollback must wait for it to end.
   test.each([
     ['the restore of a downgrade (restore-from)', 'restoreDatabase', { targetVersion: '1.2.0', restoreFrom: 'x' }],

@@ -4,6 +4,7 @@ import {
   manualRollbackSteps,
   planRollback,
   rollbackPinTag,
+  type RollbackStep,
   type UpgradeChanges,
 } from '../../src/workflows/rollback';
 
@@ -115,6 +116,13 @@ describe('planRollback', () => {
       'rollback:writers',
       'rollback:validate',
     ]);
+  });
+
+  it('restores the database beside the tag, unless the database pod comes back between them', () => {
+    const beside = (plan: RollbackStep[]) => plan.filter((step) => step.besidePrevious).map((step) => step.id);
+
+    expect(beside(planRollback(changes({ redeployedPods: ['core'] }), 'auto'))).toEqual(['rollback:database']);
+    expect(beside(planRollback(changes({ redeployedPods: ['database', 'core'] }), 'auto'))).toEqual([]);
   });
 
   it('redeploys core once when the upgrade had redeployed it', () => {
