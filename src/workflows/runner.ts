@@ -1,4 +1,5 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
+import { describeAction } from '../core/operator-actions';
 import type { PodName } from '../core/platform';
 import { UpgradeFailureType, type UpgradeCause, type UpgradeReport } from '../core/upgrade';
 import { Patch } from './patches';
@@ -103,13 +104,13 @@ async function rollBack<RollbackStep extends PlannedStep>(
 
 /** The step that failed, where the failure happened, and why: an operator's cancel says so, with its reason. */
 function describeCause(
-  { progress, abortReason }: UpgradeRun,
+  { progress, abort }: UpgradeRun,
   error: unknown,
   podOf?: (step: string) => PodName | undefined,
 ): UpgradeCause {
   const step = progress.firstFailure?.id ?? progress.current()?.id ?? 'unknown';
   const message = isCancellation(error)
-    ? `the upgrade was cancelled by an operator${abortReason ? `: ${abortReason}` : ''}`
+    ? `the upgrade was cancelled${abort?.by ? '' : ' by an operator'}${describeAction(abort ?? {})}`
     : errorMessage(error);
   return { step, ...(podOf && { pod: podOf(step) }), message };
 }
