@@ -159,6 +159,8 @@ export interface UpgradeOutcome {
   /** Set when a restore ran: a downgrade's (`restoreFrom`) or a rollback's, the later one when both did. */
   databaseRestore?: DatabaseRestore;
   cause?: UpgradeCause;
+  /** An operator cancelled it: who and why, as far as they said (absent from upgrades before it was kept). */
+  aborted?: AbortRequest;
   /** Commands that finish the job by hand, when the rollback itself failed. */
   manualSteps?: string[];
   /** Why the upgrade's lock could not be released once it ended, and how to clear it. */

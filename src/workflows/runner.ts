@@ -61,6 +61,7 @@ async function rollBackAndFail<RollbackStep extends PlannedStep>(
   const { progress, report } = run;
   const cause = describeCause(run, error, procedure.podOf);
   report.cause = cause;
+  if (isCancellation(error)) report.aborted = { ...run.abort };
   // Upgrades started before the search attributes did not announce their rollback (docs/versioning.md).
   if (patched(Patch.searchAttributes)) run.announce('rolling-back');
   const rolledBack = await CancellationScope.nonCancellable(() => rollBack(run, procedure.planRollback(), cause));

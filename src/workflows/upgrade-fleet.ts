@@ -173,7 +173,12 @@ class FleetRun {
       // An approval from a client that sent nothing, or something unreadable, still releases the wave: who is unknown.
       const action = parseOperatorAction(input);
       const { by, reason } = typeof action === 'string' ? {} : action;
-      const record = { wave: this.progress.wave, ...(by && { by }), ...(reason && { reason }), at: new Date().toISOString() };
+      const record = {
+        wave: this.progress.wave,
+        ...(by && { by }),
+        ...(reason && { reason }),
+        at: new Date().toISOString(),
+      };
       this.progress.approvals = [...(this.progress.approvals ?? []), record];
     });
     CancellationScope.current().cancelRequested.catch(() => (this.aborted = true));
