@@ -32,4 +32,6 @@ export const Patch = {
   tellFleetStarted: 'tell-fleet-started',
   /** A fleet gives each upgrade `upgradeStartDeadline` to start, and an abort cancels those not yet started. */
   fleetUpgradeStartDeadline: 'fleet-upgrade-start-deadline',
+  /** A webhook message names who released each gate, and why (`approvals`); it named nobody. */
+  approvalsInNotifications: 'approvals-in-notifications',
 } as const;
