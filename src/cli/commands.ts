@@ -17,7 +17,8 @@ import { renderFleetPlan, renderFleetProgress } from './render-fleet';
 import { componentRequest, planComponent, startComponentUpgrade, type ComponentOptions } from './components';
 import { knownEnvironments } from './environments';
 import { connectToTemporal } from './connect';
-import { ExitCode, TemporalUnreachable, fromServer, isUnavailable, reportExitCode } from './errors';
+import { ExitCode, TemporalUnreachable, UsageError, fromServer, isUnavailable, reportExitCode } from './errors';
+import { parseOperatorAction } from '../core/operator-actions';
 import { followFleet, followUpgrade } from './follow';
 import { isJson, paintOf, toJson, type GlobalOptions } from './output';
 import { noWorkerLine, requireWorker } from './workers';
@@ -238,8 +239,16 @@ export async function status(options: StatusOptions): Promise<number> {
   });
 }
 
-export async function approve(options: ApproveOptions): Promise<number> {
+/** `--by` and `--reason`, checked by the workflow's own parser before anything is asked of the server. */
+function operatorAction(options: OperatorOptions): OperatorOptions {
   const action = { by: options.by, ...(options.reason !== undefined && { reason: options.reason }) };
+  const refused = parseOperatorAction(action);
+  if (typeof refused === 'string') throw new UsageError(`Nothing was sent: ${refused}`);
+  return action;
+}
+
+export async function approve(options: ApproveOptions): Promise<number> {
+  const action = operatorAction(options);
   return withTemporal(options, async (client) => {
     const { workflowId, gate } = await approveUpgrade(client, options.env, options.pod, action);
     show(
@@ -254,7 +263,7 @@ export async function approve(options: ApproveOptions): Promise<number> {
 }
 
 export async function abort(options: AbortOptions): Promise<number> {
-  const action = { by: options.by, ...(options.reason !== undefined && { reason: options.reason }) };
+  const action = operatorAction(options);
   return withTemporal(options, async (client) => {
     const workflowId = await abortUpgrade(client, options.env, action);
     show(
@@ -389,9 +398,10 @@ async function followFleetUntilEnd(
     fleetWorkflowId(options.name),
     async () => {
       last = await fleetState(client, options.name, temporal.taskQueue);
-      return { running: last.running, lines: json ? [] : renderFleetState(last, options) };
+      return { running: last.running, lines: renderFleetState(last, options) };
     },
-    { timeoutMs: options.timeout },
+    // With -o json, stdout holds the one document: the live lines go to stderr.
+    { timeoutMs: options.timeout, ...(json && { out: { write: (text: string) => process.stderr.write(text) } }) },
   );
   if (!last) return ExitCode.Failed;
   if (json) print(toJson({ ...started, ...fleetView(last) }));
@@ -408,7 +418,7 @@ export async function fleetStatus(options: FleetStatusOptions): Promise<number> 
 }
 
 export async function fleetApprove(options: FleetApproveOptions): Promise<number> {
-  const action = { by: options.by, ...(options.reason !== undefined && { reason: options.reason }) };
+  const action = operatorAction(options);
   return withTemporal(options, async (client) => {
     const approved = await approveFleet(client, options.name, action);
     show(

@@ -247,6 +247,26 @@ describe('the conventions of temporal', () => {
   );
 
   test(
+    'a --by or --reason the workflow would refuse is refused before the server is asked: exit 2, one line',
+    async () => {
+      for (const args of [
+        ['approve', '--reason', ''],
+        ['abort', '--by', 'x'.repeat(501)],
+        ['fleet', 'approve', '--reason', 'two\nlines'],
+      ]) {
+        const run = await execa(process.execPath, [CLI, ...args], {
+          env: { PATH: process.env.PATH ?? '', HOME: home, TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}` },
+          extendEnv: false,
+          reject: false,
+        });
+        expect({ exitCode: run.exitCode, stdout: run.stdout }).toEqual({ exitCode: ExitCode.Usage, stdout: '' });
+        expect(run.stderr).toMatch(/^aegis-upgrade: Nothing was sent: expected `(reason|by)` to be one line of text/);
+      }
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
     '--color never prints no escape code, --color always colours even a pipe',
     async () => {
       const never = await aegisUpgrade(['history', '--env', 'gated', '--color', 'never']);
