@@ -3,6 +3,7 @@ import { Client, type WorkflowHandle } from '@temporalio/client';
 import { describeConnection, loadTemporalConfig, type TemporalConfig } from '../config';
 import { taskQueueFor } from '../core/environments';
 import { fleetTaskQueue, fleetWorkflowId } from '../core/fleet';
+import { environmentOf } from '../core/upgrade';
 import {
   abortFleet,
   approveFleet,
@@ -48,6 +49,7 @@ import {
   abortUpgrade,
   approveUpgrade,
   askProgress,
+  executionOf,
   findUpgrade,
   planUpgrade,
   startUpgrade,
@@ -114,15 +116,14 @@ async function withTemporal<T>(
 }
 
 /**
- * `--follow`: live until the upgrade ends or `--timeout`, saying when no worker answers. With `-o json`, nothing live:
- * the report once it ended.
+ * `--follow`: live until the upgrade ends or `--timeout`, saying when no worker answers. With `-o json`, the live lines
+ * go to stderr and stdout gets one document once it ended: the run and its report, as `status -o json` prints them.
  */
 async function follow(
   options: GlobalOptions & Partial<Waiting>,
   client: Client,
   handle: WorkflowHandle,
   taskQueue: string,
-  started?: object,
 ) {
   const ask = async () => {
     const asked = await askProgress(client, handle, taskQueue);
@@ -135,7 +136,10 @@ async function follow(
     ask,
     ...(json && { out: { write: (text: string) => process.stderr.write(text) } }),
   });
-  if (json) print(toJson({ ...started, ...report }));
+  if (json) {
+    const description = await handle.describe();
+    print(toJson({ ...executionOf(description, environmentOf(description.workflowId)), ...report }));
+  }
   return reportExitCode(report);
 }
 
@@ -158,7 +162,7 @@ export async function start(version: string, options: StartOptions): Promise<num
     const started = { ...startedRun(handle, options.env), toVersion: request.targetVersion };
     if (options.follow) {
       if (!isJson(options)) print(`Started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
-      return follow(options, client, handle, queue, started);
+      return follow(options, client, handle, queue);
     }
     show(options, started, () => `Started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
     return ExitCode.Done;
@@ -192,7 +196,7 @@ export async function componentStart(component: string, version: string, options
     const text = `Started ${handle.workflowId} (run ${handle.firstExecutionRunId}): ${component} ${version}`;
     if (options.follow) {
       if (!isJson(options)) print(text);
-      return follow(options, client, handle, queue, started);
+      return follow(options, client, handle, queue);
     }
     show(options, started, () => text);
     return ExitCode.Done;

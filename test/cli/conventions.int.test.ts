@@ -229,6 +229,27 @@ describe('the conventions of temporal', () => {
   );
 
   test(
+    'start --follow -o json: the live lines on stderr, one document on stdout once it ended, the shape of status',
+    async () => {
+      await serve('followed');
+      const followed = await aegisUpgrade(['start', '1.3.0', '--env', 'followed', '--follow', '-o', 'json']);
+      expect(followed.exitCode).toBe(ExitCode.Done);
+      expect(followed.stderr).toMatch(/^ {2}✓ /m);
+      const ended = JSON.parse(followed.stdout) as Record<string, unknown>;
+      expect(ended).toMatchObject({
+        workflowId: 'aegis-upgrade-followed',
+        environment: 'followed',
+        phase: 'completed',
+        durationMs: expect.any(Number),
+        steps: expect.any(Array),
+      });
+      const status = json<Record<string, unknown>>(await aegisUpgrade(['status', '--env', 'followed', '-o', 'json']));
+      expect(Object.keys(ended).sort()).toEqual(Object.keys(status).sort());
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test(
     'schedule list takes -n and -o json after its name; another namespace is asked when named',
     async () => {
       expect(json(await aegisUpgrade(['schedule', 'list', '-n', 'default', '-o', 'json']))).toEqual([]);
