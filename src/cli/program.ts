@@ -84,10 +84,7 @@ const timeoutOption = (what: string, byDefault?: string) =>
 
 /** Who approves or aborts, and why: the upgrade records both and shows them in `status`, `history` and its webhooks. */
 const byOption = () =>
-  new Option('--by <who>', 'who does it, as recorded (default: user@host of this shell)').default(
-    identity(),
-    'user@host',
-  );
+  new Option('--by <who>', 'who does it, as recorded').default(identity(), 'user@host of this shell');
 const reasonOption = () => new Option('--reason <text>', 'why: recorded with the upgrade and shown in its report');
 
 /** How long a dry run may take, its workflow's execution timeout too: it does not linger on the server. */
