@@ -358,7 +358,6 @@ export async function fleetStart(version: string, options: FleetStartOptions): P
       workflowId: handle.workflowId,
       runId: handle.firstExecutionRunId,
       name: options.name,
-      environments: request.environments,
       targetVersion: request.targetVersion,
     };
     const text =
@@ -373,11 +372,20 @@ export async function fleetStart(version: string, options: FleetStartOptions): P
   });
 }
 
-/** The fleet's state in the shape `fleet status -o json` prints: its progress, and why it failed or whom it waits for. */
-function fleetView(state: FleetState) {
+/**
+ * The fleet in the shape every `fleet` command prints it with `-o json`: which fleet, its progress, and why it failed
+ * or whom it waits for.
+ */
+function fleetView(name: string, state: FleetState) {
   const failure = state.running ? undefined : state.failure;
   const unpolled = state.running ? state.unpolled : [];
-  return { ...state.progress, ...(failure && { failure }), ...(unpolled.length > 0 && { unpolled }) };
+  return {
+    workflowId: fleetWorkflowId(name),
+    name,
+    ...state.progress,
+    ...(failure && { failure }),
+    ...(unpolled.length > 0 && { unpolled }),
+  };
 }
 
 function renderFleetState(state: FleetState, options: GlobalOptions): string[] {
@@ -408,7 +416,7 @@ async function followFleetUntilEnd(
     { timeoutMs: options.timeout, ...(json && { out: { write: (text: string) => process.stderr.write(text) } }) },
   );
   if (!last) return ExitCode.Failed;
-  if (json) print(toJson({ ...started, ...fleetView(last) }));
+  if (json) print(toJson({ ...started, ...fleetView(options.name, last) }));
   return !last.running && last.failure ? ExitCode.Failed : ExitCode.Done;
 }
 
@@ -416,7 +424,7 @@ export async function fleetStatus(options: FleetStatusOptions): Promise<number> 
   return withTemporal(options, async (client, temporal) => {
     if (options.follow) return followFleetUntilEnd(client, temporal, options);
     const state = await fleetState(client, options.name, temporal.taskQueue);
-    show(options, fleetView(state), () => renderFleetState(state, options).join('\n'));
+    show(options, fleetView(options.name, state), () => renderFleetState(state, options).join('\n'));
     return !state.running && state.failure ? ExitCode.Failed : ExitCode.Done;
   });
 }

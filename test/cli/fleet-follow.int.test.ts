@@ -115,6 +115,8 @@ describe('following a fleet', () => {
 
       const done = await aegisUpgrade(['fleet', 'status', '--name', 'followed', '-o', 'json']);
       expect(JSON.parse(done.stdout)).toMatchObject({
+        workflowId: 'aegis-fleet-followed',
+        name: 'followed',
         phase: 'completed',
         approvals: [{ wave: 1, by: 'ana@ops-1', reason: 'canary fine', at: expect.any(String) }],
       });
@@ -128,11 +130,32 @@ describe('following a fleet', () => {
       fleet.environments.get('canary')?.scenario({
         fail: [{ activity: 'validatePlatform', type: 'ValidationFailed', message: 'Validation failed: ✗ Runtime API' }],
       });
-      const started = await aegisUpgrade(['fleet', 'start', '1.3.0', '--name', 'stopped', '--envs', names.join(',')]);
+      const started = await aegisUpgrade([
+        'fleet',
+        'start',
+        '1.3.0',
+        '--name',
+        'stopped',
+        '--envs',
+        names.join(','),
+        '-o',
+        'json',
+      ]);
       expect(started.exitCode).toBe(0);
+      // What start says of the fleet is a part of what status says: one shape.
+      const begun = JSON.parse(started.stdout) as Record<string, unknown>;
+      expect(begun).toEqual({
+        workflowId: 'aegis-fleet-stopped',
+        runId: expect.any(String),
+        name: 'stopped',
+        targetVersion: '1.3.0',
+      });
       const followed = await aegisUpgrade(['fleet', 'status', '--name', 'stopped', '--follow', '-o', 'json']);
       expect(followed.exitCode).toBe(ExitCode.Failed);
       expect(JSON.parse(followed.stdout)).toMatchObject({
+        workflowId: begun.workflowId,
+        name: 'stopped',
+        targetVersion: '1.3.0',
         phase: 'stopped',
         failure: { type: expect.any(String) },
       });
