@@ -1,6 +1,7 @@
 import os from 'node:os';
 import * as commands from '../../src/cli/commands';
 import { runCli } from '../../src/cli/program';
+import { leafCommands } from '../helpers/command-tree';
 
 // The parse layer alone: each command's options as its operation receives them, no server.
 jest.mock('../../src/cli/commands');
@@ -144,6 +145,16 @@ describe('runCli', () => {
   });
 
   describe('the global options, as the temporal CLI has them', () => {
+    it('are on every command of the tree, as the README says', () => {
+      for (const { words, command } of leafCommands()) {
+        const flags = command.options.map((option) => option.long);
+        expect({ words, flags }).toEqual({
+          words,
+          flags: expect.arrayContaining(['--address', '--namespace', '--profile', '--output', '--color']),
+        });
+      }
+    });
+
     const GLOBAL = ['--address', 'temporal.example:7233', '-n', 'staging', '--profile', 'prod', '-o', 'json'];
     const given = { address: 'temporal.example:7233', namespace: 'staging', profile: 'prod', output: 'json' };
 
