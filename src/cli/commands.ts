@@ -21,6 +21,7 @@ import { connectToTemporal } from './connect';
 import { ExitCode, TemporalUnreachable, UsageError, fromServer, isUnavailable, reportExitCode } from './errors';
 import { parseOperatorAction } from '../core/operator-actions';
 import { followFleet, followUpgrade } from './follow';
+import { identity } from './identity';
 import { isJson, paintOf, toJson, type GlobalOptions } from './output';
 import { noWorkerLine, requireWorker } from './workers';
 import { setUpSearchAttributes } from '../worker/search-attributes-registry';
@@ -106,7 +107,8 @@ async function withTemporal<T>(
   const temporal = loadTemporalConfig(process.env, { address, namespace, profile });
   const connection = await connectToTemporal(temporal);
   try {
-    return await use(new Client({ connection, namespace: temporal.namespace }), temporal);
+    // The server records this as who sent each start, signal and cancel: the user, not the SDK's `pid@host`.
+    return await use(new Client({ connection, namespace: temporal.namespace, identity: identity() }), temporal);
   } catch (error) {
     if (isUnavailable(error)) throw new TemporalUnreachable(describeConnection(temporal), error);
     throw unregisteredSearchAttributes(error) ?? fromServer(error);

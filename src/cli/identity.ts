@@ -1,7 +1,7 @@
-/** Who runs the CLI, as approvals and aborts record it. */
+/** Who runs the CLI, as approvals, aborts, unlocks and the server's history record it. */
 import os from 'node:os';
 
-/** Who an approval or an abort is by when `--by` is not given: `user@host`. */
+/** `user@host`: who an approval or an abort is by unless `--by` says, who cleared a lock, the client's identity. */
 export function identity(): string {
   let user: string;
   try {

@@ -150,6 +150,11 @@ describe('the conventions of temporal', () => {
       });
       const report: UpgradeReport = await handle.result();
       expect(report.phase).toBe('completed');
+      // The server's own record of who sent the signal: the user at the host, not the SDK's pid@host.
+      const signals = (await handle.fetchHistory()).events?.flatMap(
+        (event) => event.workflowExecutionSignaledEventAttributes ?? [],
+      );
+      expect(signals?.map((signal) => signal.identity)).toEqual([`${os.userInfo().username}@${os.hostname()}`]);
       const approval = { pod: 'core', by: 'ana@ops-1', reason: 'canary fine', at: expect.any(String) };
       expect(report.approvals).toEqual([approval]);
 
