@@ -177,16 +177,16 @@ describe('environments: one deployment, one worker each', () => {
       const byName = Object.fromEntries(known.map((environment) => [environment.name, environment]));
       expect(byName.staging).toMatchObject({
         version: '1.3.0',
-        lastUpgrade: { workflowId: 'aegis-upgrade-staging', outcome: 'refused' },
+        lastUpgrade: { workflowId: 'aegis-upgrade-staging', phase: 'refused' },
         taskQueue: `${defaultQueue}-staging`,
         workerPolling: true,
       });
       expect(byName.production).toMatchObject({
         version: '1.3.0',
-        lastUpgrade: { toVersion: '1.3.0', outcome: 'completed' },
+        lastUpgrade: { toVersion: '1.3.0', phase: 'completed' },
         workerPolling: true,
       });
-      expect(byName.qa).toMatchObject({ lastUpgrade: { outcome: 'running' }, workerPolling: false });
+      expect(byName.qa).toMatchObject({ lastUpgrade: { phase: 'running' }, workerPolling: false });
       expect(byName.qa?.version).toBeUndefined();
 
       const listed = await cli(() => commands.environments({}));

@@ -1,7 +1,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { environmentOfWorkflowId, taskQueueFor } from '../core/environments';
-import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId, type UpgradeMemo } from '../core/upgrade';
-import { outcomeOf } from './upgrades';
+import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId } from '../core/upgrade';
+import { executionOf, type UpgradeExecution } from './upgrades';
 import { workerPolling } from './workers';
 
 /** What `aegis-upgrade environments` says of each environment it knows of. */
@@ -9,8 +9,8 @@ export interface EnvironmentSummary {
   name: string;
   /** The version its last completed upgrade went to (unknown when none completed). */
   version?: string;
-  /** Its newest upgrade: how it ended (or `running`), and when it started. */
-  lastUpgrade: { workflowId: string; toVersion?: string; outcome: string; startedAt: string };
+  /** Its newest upgrade: how it ended (or `running`), and when it started; the shape `history` prints. */
+  lastUpgrade: UpgradeExecution;
   taskQueue: string;
   /** A worker polled the environment's task queue within WORKER_SEEN_WITHIN_MS. */
   workerPolling: boolean;
@@ -36,23 +36,13 @@ export async function knownEnvironments(client: Client, defaultQueue: string): P
   for (const run of runs) {
     const name = environmentOfWorkflowId(run.workflowId);
     if (name === undefined) continue;
-    const memo = (run.memo ?? {}) as Partial<UpgradeMemo>;
-    const outcome = outcomeOf(run, memo.outcome);
-    const known = byName.get(name);
-    if (!known) {
-      byName.set(name, {
-        name,
-        lastUpgrade: {
-          workflowId: run.workflowId,
-          toVersion: memo.toVersion,
-          outcome,
-          startedAt: run.startTime.toISOString(),
-        },
-        taskQueue: taskQueueFor(name, defaultQueue),
-      });
-    }
+    const execution = executionOf(run, name);
+    if (!byName.has(name))
+      byName.set(name, { name, lastUpgrade: execution, taskQueue: taskQueueFor(name, defaultQueue) });
     const summary = byName.get(name);
-    if (summary && summary.version === undefined && outcome === 'completed') summary.version = memo.toVersion;
+    if (summary && summary.version === undefined && execution.phase === 'completed') {
+      summary.version = execution.toVersion;
+    }
   }
   return Promise.all(
     [...byName.values()].map(async (summary) => ({

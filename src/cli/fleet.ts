@@ -22,6 +22,7 @@ import {
   type ParsedFleetRequest,
 } from '../core/fleet-request';
 import { checkEnvironmentName, taskQueueFor } from '../core/environments';
+import { parseOperatorAction, type OperatorAction } from '../core/operator-actions';
 import { WORKER_POLLED_WITHIN_MS, workerPolling } from './workers';
 import { UsageError } from './errors';
 import { requestFieldsOf, type RequestFlagValues } from './request-options';
@@ -158,7 +159,9 @@ async function unpolledQueues(client: Client, progress: FleetProgress, defaultQu
   return polled.flat();
 }
 
-export async function approveFleet(client: Client, name: string): Promise<string> {
+export async function approveFleet(client: Client, name: string, action: OperatorAction): Promise<string> {
+  const approval = parseOperatorAction(action);
+  if (typeof approval === 'string') throw new UsageError(`Approval not sent: ${approval}`);
   const handle = client.workflow.getHandle(fleetWorkflowId(checkedFleetName(name)));
   const progress = await handle.query(fleetProgressQuery);
   if (progress.phase !== 'waiting-for-approval') {
@@ -167,7 +170,7 @@ export async function approveFleet(client: Client, name: string): Promise<string
         `${progress.waves}): approve when \`aegis-upgrade fleet status --name ${name}\` says waiting-for-approval`,
     );
   }
-  await handle.signal(approveWaveSignal);
+  await handle.signal(approveWaveSignal, approval);
   return `wave ${progress.wave + 1} of ${progress.waves} of ${handle.workflowId}`;
 }
 

@@ -74,3 +74,53 @@ export async function followUpgrade(handle: WorkflowHandle, options: FollowOptio
   out.write(`${[renderResult(report, paint), renderOutcome(report)].filter(Boolean).join('\n')}\n`);
   return report;
 }
+
+/** What `fleet status` knows at one moment: the fleet's progress, and whether it still runs. */
+export interface FleetSnapshot {
+  running: boolean;
+  /** Its lines as `fleet status` prints them: the fleet's, then one per environment, in a stable order. */
+  lines: string[];
+}
+
+export interface FleetFollowOptions {
+  /** @default process.stdout */
+  out?: Output;
+  /** How often the fleet is asked. @default 1000 */
+  pollIntervalMs?: number;
+  /** How long to follow before giving up, exit 1 (`--timeout`); the fleet goes on. @default no limit */
+  timeoutMs?: number;
+}
+
+/**
+ * Shows a fleet live until its workflow ends, as `followUpgrade` shows an upgrade: redrawn in place in a terminal,
+ * otherwise each line printed once, when it changed (a log gets one line per environment's change).
+ */
+export async function followFleet(
+  workflowId: string,
+  look: () => Promise<FleetSnapshot>,
+  { out = process.stdout, pollIntervalMs = 1_000, timeoutMs }: FleetFollowOptions = {},
+): Promise<void> {
+  const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  const redraw = liveBlock(out);
+  const printed: string[] = [];
+  const show = out.isTTY
+    ? (lines: string[]) => redraw(lines.join('\n'))
+    : (lines: string[]) =>
+        lines.forEach((line, index) => {
+          if (printed[index] === line) return;
+          printed[index] = line;
+          out.write(`${line.trim()}\n`);
+        });
+  for (;;) {
+    const snapshot = await look();
+    show(snapshot.lines);
+    if (!snapshot.running) return;
+    if (Date.now() >= deadline) {
+      throw new CommandFailed(
+        `Stopped following ${workflowId} after ${formatDuration(timeoutMs ?? 0)} (--timeout): it goes on; ` +
+          '`aegis-upgrade fleet status` shows it',
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+  }
+}

@@ -5,6 +5,8 @@ import { msToNumber, type StringValue } from '@temporalio/common/lib/time';
 import { InvalidEnvironmentName, checkEnvironmentName } from '../core/environments';
 import * as commands from './commands';
 import { ExitCode } from './errors';
+import { identity } from './identity';
+import { COLOR_MODES, OUTPUT_FORMATS, type GlobalOptions } from './output';
 import { addRequestFlags } from './request-options';
 
 const DESCRIPTION = 'aegis-upgrade: upgrade the AEGIS platform through its Temporal worker';
@@ -80,6 +82,11 @@ const timeoutOption = (what: string, byDefault?: string) =>
     .argParser(duration)
     .default(byDefault === undefined ? undefined : duration(byDefault), byDefault);
 
+/** Who approves or aborts, and why: the upgrade records both and shows them in `status`, `history` and its webhooks. */
+const byOption = () =>
+  new Option('--by <who>', 'who does it, as recorded').default(identity(), 'user@host of this shell');
+const reasonOption = () => new Option('--reason <text>', 'why: recorded with the upgrade and shown in its report');
+
 /** How long a dry run may take, its workflow's execution timeout too: it does not linger on the server. */
 const PLAN_TIMEOUT = '10 minutes';
 /** How long an unlock may take on the worker. */
@@ -89,6 +96,34 @@ const UNLOCK_TIMEOUT = '2 minutes';
 const withRequestOptions = (command: Command) => addRequestFlags(command.addOption(envOption()));
 
 const example = (command: Command, text: string) => command.addHelpText('after', `\n${text}`);
+
+/**
+ * The options of every command, as the `temporal` CLI has them, declared here only: given before the command
+ * (`aegis-upgrade -n staging status`) or after it (`aegis-upgrade status -n staging`), the later one wins. The
+ * connection's flags come before the variables and the profile's values (`loadTemporalConfig`).
+ */
+const globalOptions = () => [
+  new Option('--address <host:port>', 'the Temporal server (default: TEMPORAL_ADDRESS, the profile, 127.0.0.1:7233)'),
+  new Option('-n, --namespace <name>', 'the Temporal namespace (default: TEMPORAL_NAMESPACE, the profile, default)'),
+  new Option('--profile <name>', 'the profile of the Temporal config file (default: TEMPORAL_PROFILE, default)'),
+  new Option('-o, --output <format>', 'text (default) or json: one JSON document on stdout').choices(OUTPUT_FORMATS),
+  new Option('--color <when>', 'auto (default): on a terminal when NO_COLOR is unset; always; never').choices(
+    COLOR_MODES,
+  ),
+];
+
+/** Every command takes the global options; one given before the command is its value unless given after it too. */
+function addGlobalOptions(program: Command): void {
+  for (const option of globalOptions()) program.addOption(option);
+  const leaves = (command: Command): Command[] =>
+    command.commands.length === 0 ? [command] : command.commands.flatMap(leaves);
+  for (const leaf of program.commands.flatMap(leaves)) for (const option of globalOptions()) leaf.addOption(option);
+  program.hook('preAction', (_program, action) => {
+    for (const [name, value] of Object.entries(program.opts())) {
+      if (action.getOptionValue(name) === undefined) action.setOptionValueWithSource(name, value, 'cli');
+    }
+  });
+}
 
 /** One line for a mistake in the command line, and where to look: `aegis-upgrade start --help`. */
 function reportUsageErrors(command: Command, name: string): void {
@@ -130,7 +165,7 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     .summary('what an upgrade would change (dry run)')
     .description('Runs the read-only pre-flight on the worker and prints what would change. Changes nothing.')
     .argument('<version>', 'the AEGIS image tag to upgrade to, e.g. 1.3.0')
-    .option('--json', 'print the report as JSON')
+    .option('--json', 'the same as -o json: the report')
     .addOption(timeoutOption("the worker's answer", PLAN_TIMEOUT))
     .addOption(allowNoWorkerOption())
     .action(async (version: string, options: commands.PlanOptions) => done(await commands.plan(version, options)));
@@ -144,12 +179,10 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
         'exits 0 when it completed, 1 when it was rolled back.',
     )
     .addOption(envOption())
-    .option('--json', 'print the progress or the report as JSON')
-    .addOption(
-      new Option(
-        '--follow',
-        'stay live until the upgrade ends: redrawn in a terminal, one line per step otherwise',
-      ).conflicts('json'),
+    .option('--json', 'the same as -o json: the progress or the report')
+    .option(
+      '--follow',
+      'stay live until the upgrade ends: redrawn in a terminal, one line per step otherwise; with -o json, the report at the end',
     )
     .addOption(timeoutOption('the end with --follow'))
     .action(async (options: commands.StatusOptions) => done(await commands.status(options)));
@@ -163,6 +196,8 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     )
     .addOption(envOption())
     .option('--pod <pod>', 'approve only if the upgrade waits at the gate before this pod')
+    .addOption(byOption())
+    .addOption(reasonOption())
     .action(async (options: commands.ApproveOptions) => done(await commands.approve(options)));
   example(approve, 'Example: aegis-upgrade approve --env default');
 
@@ -171,7 +206,8 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     .summary('cancel and roll back')
     .description('Cancels the upgrade: it rolls back.')
     .addOption(envOption())
-    .option('--reason <text>', 'why: recorded with the upgrade and shown in its report')
+    .addOption(byOption())
+    .addOption(reasonOption())
     .action(async (options: commands.AbortOptions) => done(await commands.abort(options)));
   example(abort, 'Example: aegis-upgrade abort --reason "error rate up"');
 
@@ -181,7 +217,7 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     .description('Past upgrades: from → to, outcome, duration, started by schedule or by hand.')
     .addOption(envOption())
     .addOption(new Option('--limit <n>', 'how many, newest first').argParser(positiveInteger).default(20))
-    .option('--json', 'print them as JSON')
+    .option('--json', 'the same as -o json')
     .action(async (options: commands.HistoryOptions) => done(await commands.history(options)));
   example(history, 'Example: aegis-upgrade history --limit 5');
 
@@ -209,8 +245,8 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
       'Every environment with an upgrade in the namespace: the version of its last completed upgrade, how its last ' +
         'upgrade ended, and whether a worker polls its task queue now.',
     )
-    .option('--json', 'print them as JSON')
-    .action(async (options: { json?: boolean }) => done(await commands.environments(options)));
+    .option('--json', 'the same as -o json')
+    .action(async (options: GlobalOptions) => done(await commands.environments(options)));
   example(environments, 'Example: aegis-upgrade environments');
 
   addScheduleCommands(program, done);
@@ -225,7 +261,7 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
         'AegisPhase, all Keyword) on the namespace. Run it once per namespace, before the worker; running it again ' +
         'changes nothing. Refused if one exists with another type.',
     )
-    .action(async () => done(await commands.setup()));
+    .action(async (options: GlobalOptions) => done(await commands.setup(options)));
   example(setup, 'Example: TEMPORAL_ADDRESS=temporal.example:7233 aegis-upgrade setup');
 
   const worker = program
@@ -236,12 +272,13 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
         'default: default) from its task queue until SIGINT or SIGTERM, then finishes what it holds and exits. ' +
         'AEGIS_ROOT (the deploy checkout, required) and the other AEGIS_* variables: docs/configuration.md.',
     )
-    .action(async () => done(await commands.worker()));
+    .action(async (options: GlobalOptions) => done(await commands.worker(options)));
   example(
     worker,
     'Example: AEGIS_ENVIRONMENT=staging AEGIS_ROOT=/srv/aegis-deploy TEMPORAL_ADDRESS=temporal.example:7233 aegis-upgrade worker',
   );
 
+  addGlobalOptions(program);
   reportUsageErrors(program, 'aegis-upgrade');
   return program;
 }
@@ -272,7 +309,7 @@ function addScheduleCommands(program: Command, done: (exitCode: number) => void)
     .command('list')
     .description('The maintenance windows: paused or active, and when each runs next.')
     .addHelpText('after', '\nExample: aegis-upgrade schedule list')
-    .action(async () => done(await commands.scheduleList()));
+    .action(async (options: GlobalOptions) => done(await commands.scheduleList(options)));
   schedule
     .command('delete')
     .description('Deletes the maintenance window of an environment.')
@@ -350,7 +387,7 @@ function addComponentCommands(program: Command, done: (exitCode: number) => void
       .option('--allow-unsupported', 'Temporal outside the range the AEGIS runtime supports (the report says so)');
   const plan = withComponentOptions(component.command('plan'))
     .description('Runs the read-only pre-flight on the worker: minor or major, the checks, or why it is refused.')
-    .option('--json', 'print the report as JSON')
+    .option('--json', 'the same as -o json: the report')
     .addOption(timeoutOption("the worker's answer", PLAN_TIMEOUT))
     .addOption(allowNoWorkerOption())
     .action(async (name: string, version: string, options: commands.ComponentPlanOptions) =>
@@ -390,7 +427,7 @@ function addFleetCommands(program: Command, done: (exitCode: number) => void): v
   const plan = withFleetOptions(fleet.command('plan'))
     .description('Prints the waves the fleet would run, from the request alone. Changes nothing, asks no server.')
     .argument('<version>', 'the AEGIS image tag to upgrade to, e.g. 1.3.0')
-    .option('--json', 'print the planned request as JSON')
+    .option('--json', 'the same as -o json: the planned request')
     .action(async (version: string, options: commands.FleetPlanOptions) =>
       done(await commands.fleetPlan(version, options)),
     );
@@ -399,6 +436,8 @@ function addFleetCommands(program: Command, done: (exitCode: number) => void): v
   const start = withFleetOptions(fleet.command('start'))
     .description('Starts upgradeFleet as aegis-fleet-<name> on the fleet queue (<AEGIS_TASK_QUEUE>.fleet).')
     .argument('<version>', 'the AEGIS image tag to upgrade to, e.g. 1.3.0')
+    .option('--follow', 'stay live until the fleet ends; exit 0 when it completed, 1 when it stopped or rolled back')
+    .addOption(timeoutOption('the end with --follow'))
     .addOption(allowNoWorkerOption())
     .action(async (version: string, options: commands.FleetStartOptions) =>
       done(await commands.fleetStart(version, options)),
@@ -413,14 +452,21 @@ function addFleetCommands(program: Command, done: (exitCode: number) => void): v
     .description("Each environment's wave and phase, live; exits 1 when the fleet stopped or rolled back.")
     .addHelpText('after', '\nExample: aegis-upgrade fleet status --name nightly')
     .addOption(fleetNameOption())
-    .option('--json', 'print the progress as JSON')
+    .option('--json', 'the same as -o json: the progress')
+    .option(
+      '--follow',
+      'stay live until the fleet ends: redrawn in a terminal, each change once otherwise; with -o json, the end',
+    )
+    .addOption(timeoutOption('the end with --follow'))
     .action(async (options: commands.FleetStatusOptions) => done(await commands.fleetStatus(options)));
   fleet
     .command('approve')
-    .description('Releases the wait before the next wave (with --approve-between-waves).')
-    .addHelpText('after', '\nExample: aegis-upgrade fleet approve --name nightly')
+    .description('Releases the wait before the next wave (with --approve-between-waves), recording who and why.')
+    .addHelpText('after', '\nExample: aegis-upgrade fleet approve --name nightly --reason "canary healthy for an hour"')
     .addOption(fleetNameOption())
-    .action(async (options: commands.FleetNameOption) => done(await commands.fleetApprove(options)));
+    .addOption(byOption())
+    .addOption(reasonOption())
+    .action(async (options: commands.FleetApproveOptions) => done(await commands.fleetApprove(options)));
   fleet
     .command('abort')
     .description('Starts no new upgrade; those running finish. The fleet ends FleetStopped.')

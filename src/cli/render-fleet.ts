@@ -1,5 +1,6 @@
 /** What `aegis-upgrade fleet plan|status` print: the waves, and each environment's phase. */
 import type { FleetEnvironmentPhase, FleetProgress } from '../core/fleet';
+import { describeAction } from '../core/operator-actions';
 import type { UnpolledQueue } from './fleet';
 import type { ParsedFleetRequest } from '../core/fleet-request';
 import { plain, type Paint } from './terminal';
@@ -60,5 +61,8 @@ export function renderFleetProgress(
         : '';
       return `  ${entry.environment.padEnd(width)}  wave ${entry.wave + 1}  ${phase}${from}${entry.detail ? ` — ${entry.detail}` : ''}${worker}`.trimEnd();
     }),
+    ...(progress.approvals ?? []).map(
+      (approval) => `Wave ${approval.wave + 1} approved${describeAction(approval)} (${approval.at})`,
+    ),
   ].join('\n');
 }

@@ -2,6 +2,7 @@ import { formatDuration, formatMiB } from '../core/format';
 import { STOPPED_WRITERS_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../core/platform';
 import type { DatabaseRestore, StepRecord, UpgradePlan, UpgradeProgress, UpgradeReport } from '../core/upgrade';
 import { describeLock, type UnlockReport } from '../core/upgrade-lock';
+import { describeAction } from '../core/operator-actions';
 import type { EnvironmentSummary } from './environments';
 import type { HistoryEntry, UnansweredUpgrade } from './upgrades';
 import type { ScheduleSummary } from './schedules';
@@ -53,6 +54,11 @@ export function renderProgress(progress: UpgradeProgress, now = Date.now(), pain
   if (progress.rollback.length > 0) {
     lines.push('Rollback:', ...progress.rollback.map((step) => stepLine(step, now, paint)));
   }
+  lines.push(
+    ...(progress.approvals ?? []).map(
+      (approval) => `Approved before ${approval.pod}${describeAction(approval)} (${approval.at})`,
+    ),
+  );
   lines.push(...(progress.notes ?? []).map((note) => `Note: ${note}`));
   const next = [...progress.rollback, ...progress.steps].find((step) => step.status === 'pending');
   if (next && !['completed', 'rolled-back', 'rollback-failed', 'refused'].includes(progress.phase)) {
@@ -162,19 +168,29 @@ export function renderTable(header: string[], rows: string[][]): string {
 
 export function renderHistory(entries: HistoryEntry[], paint: Paint = plain): string {
   if (entries.length === 0) return 'No upgrade yet.';
-  return renderTable(
+  const table = renderTable(
     ['STARTED', 'ENVIRONMENT', 'FROM', 'TO', 'OUTCOME', 'DURATION', 'BY', 'WORKFLOW'],
     entries.map((entry) => [
       entry.startedAt,
-      entry.environment ?? '?',
+      entry.environment,
       entry.fromVersion ?? '?',
       entry.toVersion ?? '?',
-      paintPhase(entry.outcome, paint),
-      entry.duration ?? '',
+      paintPhase(entry.phase, paint),
+      entry.durationMs === undefined ? '' : formatDuration(entry.durationMs),
       entry.startedBy,
       entry.workflowId,
     ]),
   );
+  return [table, ...entries.flatMap(operatorLines)].join('\n');
+}
+
+/** Under the table: who approved each gate and who aborted, with why, per upgrade that has any. */
+function operatorLines(entry: HistoryEntry): string[] {
+  const lines = [
+    ...(entry.approvals ?? []).map((approval) => `approved before ${approval.pod}${describeAction(approval)}`),
+    ...(entry.aborted ? [`aborted${describeAction(entry.aborted)}`] : []),
+  ];
+  return lines.map((line) => `${entry.workflowId} (${entry.startedAt}): ${line}`);
 }
 
 export function renderSchedules(schedules: ScheduleSummary[], paint: Paint = plain): string {
@@ -224,7 +240,7 @@ export function renderEnvironments(environments: EnvironmentSummary[], paint: Pa
     environments.map(({ name, version, lastUpgrade, workerPolling, taskQueue }) => [
       name,
       version ?? '?',
-      `${lastUpgrade.toVersion ?? '?'} ${paintPhase(lastUpgrade.outcome, paint)}`,
+      `${lastUpgrade.toVersion ?? '?'} ${paintPhase(lastUpgrade.phase, paint)}`,
       lastUpgrade.startedAt,
       workerPolling ? paint.ok('polling') : paint.bad('none'),
       taskQueue,

@@ -22,8 +22,16 @@ const same = (text: string) => text;
 
 export const plain: Paint = { ok: same, bad: same, warn: same, active: same, dim: same };
 
-/** Colour on a terminal only, and not when `NO_COLOR` is set to anything (https://no-color.org). */
-export function paintFor(out: Output, env: Record<string, string | undefined> = process.env): Paint {
+/**
+ * `--color`: `auto` colours on a terminal only, and not when `NO_COLOR` is set to anything (https://no-color.org);
+ * `always` and `never` say it outright.
+ */
+export function paintFor(
+  out: Output,
+  env: Record<string, string | undefined> = process.env,
+  when: 'auto' | 'always' | 'never' = 'auto',
+): Paint {
+  if (when !== 'auto') return when === 'always' ? COLOURS : plain;
   return out.isTTY && !env.NO_COLOR && env.TERM !== 'dumb' ? COLOURS : plain;
 }
 

@@ -1,7 +1,6 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import { formatDuration } from '../core/format';
-import os from 'node:os';
 import {
   UNLOCK_WORKFLOW_TYPE,
   UnlockFailureType,
@@ -11,17 +10,14 @@ import {
   type UnlockRequest,
 } from '../core/upgrade-lock';
 import { CommandFailed, UsageError } from './errors';
+import { identity } from './identity';
 
 /** The request as the lock history records it: this user on this host, and the operator's reason. */
-export function unlockRequest(reason: string | undefined, clearedBy = operatorName()): UnlockRequest {
+export function unlockRequest(reason: string | undefined, clearedBy = identity()): UnlockRequest {
   const request: UnlockRequest = { clearedBy, ...(reason !== undefined && { reason }) };
   const problems = unlockRequestProblems(request);
   if (problems.length > 0) throw new UsageError(problems.join('; '));
   return request;
-}
-
-function operatorName(): string {
-  return `${os.userInfo().username}@${os.hostname()}`;
 }
 
 /**

@@ -14,6 +14,7 @@ import { ROLLING_ORDER, isPodName, type PodName } from '../core/platform';
 import {
   UPGRADE_WORKFLOW_TYPE,
   abortReasonSignal,
+  environmentOf,
   approveSignal,
   progressQuery,
   upgradeWorkflowId,
@@ -24,6 +25,14 @@ import {
   type UpgradeRequest,
 } from '../core/upgrade';
 import { InvalidUpgradeRequest, parseUpgradeRequest } from '../core/upgrade-request';
+import {
+  parseAbortRequest,
+  parseApproval,
+  type AbortRequest,
+  type Approval,
+  type ApprovalRecord,
+  type OperatorAction,
+} from '../core/operator-actions';
 import { AegisFromVersion, AegisPhase, AegisToVersion, startSearchAttributes } from '../core/search-attributes';
 import { CommandFailed, UsageError, isUnanswered } from './errors';
 import { requestFieldsOf, type RequestFlagValues } from './request-options';
@@ -208,10 +217,11 @@ export interface UnansweredUpgrade {
 }
 
 /** Where an upgrade stands: its progress while it runs (or the server's view when no worker answers), its report once it ended. */
-export type UpgradeState =
+export type UpgradeState = { execution: UpgradeExecution } & (
   | { running: true; progress: UpgradeProgress }
   | { running: true; unanswered: UnansweredUpgrade }
-  | { running: false; report: UpgradeReport };
+  | { running: false; report: UpgradeReport }
+);
 
 /** How long a query waits for the worker's answer when the server says one polls. */
 const QUERY_WAIT_MS = 10_000;
@@ -250,14 +260,15 @@ function unanswered(description: WorkflowExecutionDescription, worker: QueueWork
 
 export async function upgradeState(client: Client, handle: WorkflowHandle): Promise<UpgradeState> {
   const description = await handle.describe();
+  const execution = executionOf(description, environmentOf(description.workflowId));
   if (description.status.name === 'RUNNING') {
     const asked = await askProgress(client, handle, description.taskQueue);
-    if ('worker' in asked) return { running: true, unanswered: unanswered(description, asked.worker) };
-    return { running: true, progress: withRetries(asked.progress, retryingActivities(description)) };
+    if ('worker' in asked) return { execution, running: true, unanswered: unanswered(description, asked.worker) };
+    return { execution, running: true, progress: withRetries(asked.progress, retryingActivities(description)) };
   }
   const report = await upgradeOutcome(handle).catch(() => undefined);
   if (!report) throw new UsageError(`${handle.workflowId} ended ${description.status.name} without a report`);
-  return { running: false, report };
+  return { execution, running: false, report };
 }
 
 /** An activity the server is retrying: its attempt now and why the last one failed. */
@@ -305,14 +316,15 @@ const APPROVAL_STEP = 'approve:';
 export async function approveUpgrade(
   client: Client,
   env: string,
-  pod?: string,
+  pod: string | undefined,
+  action: OperatorAction,
 ): Promise<{ workflowId: string; gate: PodName }> {
   if (pod !== undefined && !isPodName(pod)) {
     throw new UsageError(`Unknown pod \`${pod}\` for --pod: expected one of ${ROLLING_ORDER.join(', ')}`);
   }
   const handle = await findUpgrade(client, env);
   const state = await upgradeState(client, handle);
-  if (state.running && 'unanswered' in state) return approveUnanswered(handle, env, state.unanswered, pod);
+  if (state.running && 'unanswered' in state) return approveUnanswered(handle, env, state.unanswered, pod, action);
   if (!state.running) {
     throw new UsageError(`${handle.workflowId} is not running (it ended ${state.report.phase}): nothing to approve`);
   }
@@ -328,7 +340,7 @@ export async function approveUpgrade(
   if (pod !== undefined && pod !== waiting) {
     throw new UsageError(`${handle.workflowId} waits at the gate before ${waiting}, not ${pod}: nothing was approved`);
   }
-  await handle.signal(approveSignal, { pod: waiting });
+  await handle.signal(approveSignal, checkedApproval({ pod: waiting, ...action }));
   return { workflowId: handle.workflowId, gate: waiting };
 }
 
@@ -341,6 +353,7 @@ async function approveUnanswered(
   env: string,
   upgrade: UnansweredUpgrade,
   pod: string | undefined,
+  action: OperatorAction,
 ): Promise<{ workflowId: string; gate: PodName }> {
   if (pod === undefined || upgrade.phase !== 'waiting-for-approval') {
     throw new UsageError(
@@ -348,12 +361,30 @@ async function approveUnanswered(
         `start its worker, or name the gate with \`aegis-upgrade approve --env ${env} --pod <pod>\``,
     );
   }
-  await handle.signal(approveSignal, { pod: pod as PodName });
+  await handle.signal(approveSignal, checkedApproval({ pod: pod as PodName, ...action }));
   return { workflowId: handle.workflowId, gate: pod as PodName };
 }
 
-/** Cancels the environment's running upgrade, which rolls it back; returns its workflow ID. Refused when none runs. */
-export async function abortUpgrade(client: Client, env: string, reason: string | undefined): Promise<string> {
+/** An approval as the workflow reads it (the same parser): `--by` and `--reason` are checked before it is sent. */
+export function checkedApproval(input: Approval): Approval {
+  const approval = parseApproval(input);
+  if (typeof approval === 'string') throw new UsageError(`Approval not sent: ${approval}`);
+  return approval;
+}
+
+/** Who aborts and why, as the workflow reads them (the same parser). */
+export function checkedAbort(input: AbortRequest): AbortRequest {
+  const request = parseAbortRequest(input);
+  if (typeof request === 'string') throw new UsageError(`Abort not sent: ${request}`);
+  return request;
+}
+
+/**
+ * Cancels the environment's running upgrade, which rolls it back, after telling it who aborts and why; returns its
+ * workflow ID. Refused when none runs.
+ */
+export async function abortUpgrade(client: Client, env: string, action: AbortRequest): Promise<string> {
+  const request = checkedAbort(action);
   const handle = await findUpgrade(client, env);
   const { status } = await handle.describe();
   if (status.name !== 'RUNNING') {
@@ -362,52 +393,105 @@ export async function abortUpgrade(client: Client, env: string, reason: string |
         'nothing was aborted',
     );
   }
-  if (reason) await handle.signal(abortReasonSignal, reason);
+  await handle.signal(abortReasonSignal, request);
   await handle.cancel();
   return handle.workflowId;
 }
 
-export interface HistoryEntry {
+/**
+ * An upgrade's run as the server knows it: the fields `history` prints and `status -o json` begins with, in one
+ * shape. Durations are milliseconds (`durationMs`), as a step's are.
+ */
+export interface UpgradeExecution {
   workflowId: string;
   runId: string;
-  environment?: string;
+  environment: string;
   fromVersion?: string;
   toVersion?: string;
-  outcome: string;
+  /** How it ended (its last phase), or how Temporal ended it (`terminated`, `timed_out`), or where it is. */
+  phase: string;
   startedAt: string;
-  duration?: string;
+  endedAt?: string;
+  durationMs?: number;
   startedBy: 'schedule' | 'hand';
+}
+
+export interface HistoryEntry extends UpgradeExecution {
+  /** Each gate released, by whom and why: from its report (absent while it runs). */
+  approvals?: ApprovalRecord[];
+  /** An operator cancelled it: who and why. */
+  aborted?: AbortRequest;
+}
+
+/** What the server knows of a run, in the one shape of `UpgradeExecution`. */
+export function executionOf(
+  run: Pick<
+    WorkflowExecutionInfo,
+    | 'workflowId'
+    | 'runId'
+    | 'status'
+    | 'startTime'
+    | 'closeTime'
+    | 'memo'
+    | 'typedSearchAttributes'
+    | 'searchAttributes'
+  >,
+  env: string,
+  memo: Partial<UpgradeMemo> = (run.memo ?? {}) as Partial<UpgradeMemo>,
+): UpgradeExecution {
+  const attributes = run.typedSearchAttributes;
+  return {
+    workflowId: run.workflowId,
+    runId: run.runId,
+    environment: env,
+    fromVersion: attributes.get(AegisFromVersion) ?? memo.fromVersion,
+    toVersion: attributes.get(AegisToVersion) ?? memo.toVersion,
+    phase: outcomeOf(run, attributes.get(AegisPhase) ?? memo.outcome),
+    startedAt: run.startTime.toISOString(),
+    ...(run.closeTime && {
+      endedAt: run.closeTime.toISOString(),
+      durationMs: run.closeTime.getTime() - run.startTime.getTime(),
+    }),
+    startedBy: run.searchAttributes?.TemporalScheduledById ? 'schedule' : 'hand',
+  };
 }
 
 /** How far back history looks: enough for years of weekly windows, bounded for a busy namespace. */
 const HISTORY_SCAN_LIMIT = 1_000;
 
 /** The phase (or, for an upgrade from before the search attributes, its memo) says how it ended, unless Temporal ended it first (terminated, timed out). */
-export function outcomeOf(run: WorkflowExecutionInfo, phase: string | undefined): string {
+export function outcomeOf(run: Pick<WorkflowExecutionInfo, 'status'>, phase: string | undefined): string {
   if (['RUNNING', 'COMPLETED', 'FAILED'].includes(run.status.name)) return phase ?? run.status.name.toLowerCase();
   return run.status.name.toLowerCase();
 }
 
 /** Past upgrades, newest first: the server finds them by their search attributes (those before them, by their ID). */
-export async function upgradeHistory(client: Client, env: string, limit: number): Promise<HistoryEntry[]> {
-  const entries: HistoryEntry[] = [];
+export async function upgradeHistory(client: Client, env: string, limit: number): Promise<UpgradeExecution[]> {
+  const entries: UpgradeExecution[] = [];
   for await (const run of client.workflow.list({ query: environmentUpgradesQuery(env) })) {
     if (!isUpgradeOf(run, env)) continue;
-    const attributes = run.typedSearchAttributes;
     // Upgrades from before the search attributes have their memo only.
-    const memo = (run.memo ?? {}) as Partial<UpgradeMemo>;
-    entries.push({
-      workflowId: run.workflowId,
-      runId: run.runId,
-      environment: env,
-      fromVersion: attributes.get(AegisFromVersion) ?? memo.fromVersion,
-      toVersion: attributes.get(AegisToVersion) ?? memo.toVersion,
-      outcome: outcomeOf(run, attributes.get(AegisPhase) ?? memo.outcome),
-      startedAt: run.startTime.toISOString(),
-      duration: run.closeTime ? formatDuration(run.closeTime.getTime() - run.startTime.getTime()) : undefined,
-      startedBy: run.searchAttributes?.TemporalScheduledById ? 'schedule' : 'hand',
-    });
+    entries.push(executionOf(run, env));
     if (entries.length >= HISTORY_SCAN_LIMIT) break;
   }
   return entries.sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, limit);
+}
+
+/** Past upgrades with who approved them and why one was cancelled: from the reports of those shown. */
+export async function upgradeHistoryWithApprovals(client: Client, env: string, limit: number): Promise<HistoryEntry[]> {
+  const entries = await upgradeHistory(client, env, limit);
+  return Promise.all(
+    entries.map(async (entry): Promise<HistoryEntry> => {
+      if (entry.endedAt === undefined) return entry;
+      // A run Temporal ended itself (terminated, timed out) has no report: the server's view is all there is.
+      const report = await upgradeOutcome(client.workflow.getHandle(entry.workflowId, entry.runId)).catch(
+        () => undefined,
+      );
+      return {
+        ...entry,
+        ...(report?.approvals && report.approvals.length > 0 && { approvals: report.approvals }),
+        ...(report?.aborted && { aborted: report.aborted }),
+      };
+    }),
+  );
 }

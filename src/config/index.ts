@@ -7,7 +7,13 @@ import { loadWebhooks, type WebhookConfig } from './webhooks';
 
 export { ConfigError } from './variables';
 export { loadTelemetryConfig, type TelemetryConfig } from './telemetry';
-export { TemporalUnreachable, describeConnection, loadTemporalConfig, type TemporalConfig } from './temporal';
+export {
+  TemporalUnreachable,
+  describeConnection,
+  loadTemporalConfig,
+  type ConnectionFlags,
+  type TemporalConfig,
+} from './temporal';
 export { redactedUrl, webhookFor, webhookVariable, type WebhookConfig } from './webhooks';
 
 /** Everything the worker and the CLI read from the environment, read once at start. */

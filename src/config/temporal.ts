@@ -125,21 +125,43 @@ function isHostPort(address: string): boolean {
   return port !== undefined && Number(port) >= 1 && Number(port) <= 65_535;
 }
 
-/** The Temporal part alone: all the CLI reads. */
-export function loadTemporalConfig(env: Env = process.env): TemporalConfig {
+/** The CLI's `--address`, `--namespace` and `--profile`: over the variables they stand for, as in the `temporal` CLI. */
+export interface ConnectionFlags {
+  address?: string;
+  namespace?: string;
+  profile?: string;
+}
+
+const FLAG_OF_VARIABLE: Record<string, keyof ConnectionFlags> = {
+  TEMPORAL_ADDRESS: 'address',
+  TEMPORAL_NAMESPACE: 'namespace',
+  TEMPORAL_PROFILE: 'profile',
+};
+
+/** The Temporal part alone: all the CLI reads; `flags` come first. */
+export function loadTemporalConfig(env: Env = process.env, flags: ConnectionFlags = {}): TemporalConfig {
   const set = setVariables(env);
+  for (const [variable, flag] of Object.entries(FLAG_OF_VARIABLE)) {
+    const value = flags[flag];
+    if (value !== undefined) set[variable] = value;
+  }
+  /** Where a value came from, in messages: the flag that gave it, else its variable. */
+  const named = (variable: string) => {
+    const flag = FLAG_OF_VARIABLE[variable];
+    return flag && flags[flag] !== undefined ? `--${flag}` : variable;
+  };
   const file = readProfileFile(set);
   const profileName = set.TEMPORAL_PROFILE ?? 'default';
   if (set.TEMPORAL_PROFILE && !file?.profiles[profileName]) {
     throw new ConfigError(
       file
-        ? `TEMPORAL_PROFILE is \`${profileName}\`, but ${file.path} has no [profile.${profileName}] ` +
+        ? `${named('TEMPORAL_PROFILE')} is \`${profileName}\`, but ${file.path} has no [profile.${profileName}] ` +
             `(it has: ${Object.keys(file.profiles).join(', ') || 'none'})`
-        : `TEMPORAL_PROFILE is \`${profileName}\`, but there is no Temporal config file: set TEMPORAL_CONFIG_FILE`,
+        : `${named('TEMPORAL_PROFILE')} is \`${profileName}\`, but there is no Temporal config file: set TEMPORAL_CONFIG_FILE`,
     );
   }
   const origin = (variable: string, key: string) =>
-    set[variable] !== undefined ? variable : `${key} of profile ${profileName} in ${file?.path}`;
+    set[variable] !== undefined ? named(variable) : `${key} of profile ${profileName} in ${file?.path}`;
 
   let profile: ClientConfigProfile;
   try {

@@ -6,6 +6,7 @@
  * of each run, and a run holds one wave (see workflows/upgrade-fleet.ts for the history bound).
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { OperatorAction } from './operator-actions';
 import { DEFAULT_TASK_QUEUE, type UpgradeRequest } from './upgrade';
 
 export const FLEET_WORKFLOW_TYPE = 'upgradeFleet';
@@ -101,6 +102,14 @@ export interface FleetProgress {
   environments: FleetEnvironmentProgress[];
   /** Runs of the fleet workflow so far (it continues as new between waves). */
   run: number;
+  /** Each wave released by `fleet approve`: by whom, why, when (absent before the first). */
+  approvals?: FleetApprovalRecord[];
+}
+
+/** An approval of the wait before wave `wave` (from 0, as `FleetEnvironmentProgress.wave`). */
+export interface FleetApprovalRecord extends OperatorAction {
+  wave: number;
+  at: string;
 }
 
 /** The lists of a fleet's summary, by where each environment ended: each environment is in exactly one. */
@@ -152,4 +161,5 @@ export const fleetProgressQuery = defineQuery<FleetProgress>('fleetProgress');
 /** An environment's upgrade, started by the fleet, tells it a worker took it: the upgrade's workflow ID. */
 export const upgradeStartedSignal = defineSignal<[string]>('upgradeStarted');
 /** Releases the fleet's wait before its next wave (with `approveBetweenWaves`). */
-export const approveWaveSignal = defineSignal('approveWave');
+/** Releases the wait before the next wave: who and why (`{"by":…,"reason":…}`, read by `parseOperatorAction`). */
+export const approveWaveSignal = defineSignal<[OperatorAction?]>('approveWave');

@@ -4,6 +4,7 @@
  * activity posts it, in the format its webhook takes (`webhookPayload`). Nothing here is secret: versions, steps,
  * messages already cleaned of secrets, paths, commands.
  */
+import { describeAction, type ApprovalRecord } from './operator-actions';
 import type { PodName } from './platform';
 import { environmentOf, type UpgradeCause, type UpgradeReport } from './upgrade';
 
@@ -40,6 +41,8 @@ export interface UpgradeNotification {
   backup?: string;
   /** The gate the upgrade waits at (waiting-for-approval). */
   approval?: { pod: PodName; timeout: string; command: string };
+  /** The gates released so far: by whom, why, when. */
+  approvals?: ApprovalRecord[];
   /** The command that shows everything else. */
   command: string;
   text: string;
@@ -86,6 +89,7 @@ export function upgradeNotification({
     ...(approval && {
       approval: { ...approval, command: `aegis-upgrade approve --env ${environment} --pod ${approval.pod}` },
     }),
+    ...(report.approvals && report.approvals.length > 0 && { approvals: report.approvals }),
     command: `aegis-upgrade status --env ${environment}`,
   };
   return { ...notification, text: notificationText(notification) };
@@ -125,6 +129,9 @@ export function notificationText(notification: Omit<UpgradeNotification, 'text'>
     case 'refused':
       lines.push(`AEGIS upgrade of ${environment} to ${toVersion} refused by pre-flight, nothing changed.${failedAt}`);
       break;
+  }
+  for (const approval of notification.approvals ?? []) {
+    lines.push(`Approved before ${approval.pod}${describeAction(approval)} (${approval.at}).`);
   }
   const restore = notification.databaseRestore;
   if (restore) {

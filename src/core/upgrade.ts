@@ -3,6 +3,7 @@
  * of its input and report. The worker, the CLI and the tests import these; none repeats a string.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { AbortRequest, Approval, ApprovalRecord } from './operator-actions';
 import type { PodName } from './platform';
 
 export const UPGRADE_WORKFLOW_TYPE = 'upgradePlatform';
@@ -31,16 +32,8 @@ export {
   type UpgradeStrategy,
 } from './upgrade-request';
 
-/**
- * What an `approve` signal may carry: the pod whose gate it releases (`{"pod":"core"}`), taken only while the upgrade
- * waits at that gate. Without it (older clients, the `temporal workflow signal --name approve` of
- * docs/temporal-recipes.md), it releases the gate waiting when it arrives, if any. An approval no waiting gate takes
- * is refused and recorded in the notes.
- */
-export interface Approval {
-  pod?: PodName;
-}
-
+// What operators send (who, why) is declared beside its parser.
+export type { AbortRequest, Approval, ApprovalRecord } from './operator-actions';
 /** Workflow IDs name the environment: `aegis-upgrade-<env>`; a schedule appends its start time. */
 const WORKFLOW_ID_PREFIX = 'aegis-upgrade-';
 
@@ -103,6 +96,8 @@ export interface UpgradeProgress {
   rollback: StepRecord[];
   /** What an operator should know that is no step: an approval refused, a version already running. */
   notes?: string[];
+  /** Each gate released: by whom, why, when (absent before the first, and from upgrades before they were kept). */
+  approvals?: ApprovalRecord[];
 }
 
 export interface PulledImage {
@@ -164,6 +159,8 @@ export interface UpgradeOutcome {
   /** Set when a restore ran: a downgrade's (`restoreFrom`) or a rollback's, the later one when both did. */
   databaseRestore?: DatabaseRestore;
   cause?: UpgradeCause;
+  /** An operator cancelled it: who and why, as far as they said (absent from upgrades before it was kept). */
+  aborted?: AbortRequest;
   /** Commands that finish the job by hand, when the rollback itself failed. */
   manualSteps?: string[];
   /** Why the upgrade's lock could not be released once it ended, and how to clear it. */
@@ -185,5 +182,8 @@ export type UpgradeReport = UpgradeProgress & UpgradeOutcome;
 
 export const progressQuery = defineQuery<UpgradeProgress>('progress');
 export const approveSignal = defineSignal<[Approval?]>('approve');
-/** Records why an operator aborts; the cancellation that follows it rolls the upgrade back. */
-export const abortReasonSignal = defineSignal<[string]>('abortReason');
+/**
+ * Records who aborts and why (`{"by":…,"reason":…}`; older clients sent the reason as a string); the cancellation that
+ * follows it rolls the upgrade back.
+ */
+export const abortReasonSignal = defineSignal<[AbortRequest | string]>('abortReason');

@@ -1,8 +1,7 @@
 import type { Duration } from '@temporalio/common';
 import { condition } from '@temporalio/workflow';
-import { isPodName, type PodName } from '../core/platform';
-import type { Approval } from '../core/upgrade';
-import { quote } from '../core/upgrade-request';
+import { parseApproval, type Approval, type ApprovalRecord } from '../core/operator-actions';
+import type { PodName } from '../core/platform';
 
 /**
  * The upgrade's approval gates. An approval releases the gate the upgrade waits at when it arrives, and only that one:
@@ -20,8 +19,11 @@ export class ApprovalGates {
   private readonly passed = new Set<PodName>();
   private waitingAt?: PodName;
   private onlyTheGateWaiting = false;
-
-  constructor(private readonly refuse: (note: string) => void) {}
+  /** `records` gets each gate's approval, in the order they were taken: who, why, when (the progress shows them). */
+  constructor(
+    private readonly refuse: (note: string) => void,
+    private readonly records: ApprovalRecord[] = [],
+  ) {}
 
   /** The gates of the parsed request, in the order the upgrade reaches them. */
   open(gates: readonly PodName[], onlyTheGateWaiting: boolean): void {
@@ -36,9 +38,9 @@ export class ApprovalGates {
       this.early.push(input);
       return;
     }
-    const approval = readApproval(input);
+    const approval = parseApproval(input);
     if (typeof approval === 'string') return this.refuse(`Approval refused: ${approval}`);
-    if (this.onlyTheGateWaiting) return this.releaseTheGateWaiting(approval.pod);
+    if (this.onlyTheGateWaiting) return this.releaseTheGateWaiting(approval);
     const pod =
       approval.pod ??
       (this.waitingAt && !this.approved.has(this.waitingAt) ? this.waitingAt : undefined) ??
@@ -50,16 +52,20 @@ export class ApprovalGates {
     }
     if (this.passed.has(pod)) return this.refuse(`Approval for \`${pod}\` refused: its gate was already passed`);
     if (this.approved.has(pod)) return this.refuse(`Approval for \`${pod}\` refused: its gate is already approved`);
+    this.approve(pod, approval);
+  }
+
+  /** Workflow time: replayed as it was. */
+  private approve(pod: PodName, { by, reason }: Approval): void {
     this.approved.add(pod);
+    this.records.push({ pod, ...(by && { by }), ...(reason && { reason }), at: new Date().toISOString() });
   }
 
   /** The gate waited at, if `pod` names it or nothing: any other approval would release a gate nobody saw waiting. */
-  private releaseTheGateWaiting(pod: PodName | undefined): void {
+  private releaseTheGateWaiting(approval: Approval): void {
+    const { pod } = approval;
     const waiting = this.waitingAt && !this.approved.has(this.waitingAt) ? this.waitingAt : undefined;
-    if (waiting && (pod === undefined || pod === waiting)) {
-      this.approved.add(waiting);
-      return;
-    }
+    if (waiting && (pod === undefined || pod === waiting)) return this.approve(waiting, approval);
     const now = waiting ? `the upgrade waits at the gate before \`${waiting}\`` : 'no gate waits for an approval now';
     if (pod === undefined) {
       return this.refuse(`Approval refused: ${now}; an approval is never kept for a later gate`);
@@ -82,7 +88,10 @@ export class ApprovalGates {
    * only an approval sent while waiting counts: the behaviour of upgrades started before approvals were remembered.
    */
   async await(pod: PodName, timeout: Duration | undefined, earlierApprovals = true): Promise<boolean> {
-    if (!earlierApprovals) this.approved.delete(pod);
+    if (!earlierApprovals && this.approved.delete(pod)) {
+      const early = this.records.findIndex((record) => record.pod === pod);
+      if (early >= 0) this.records.splice(early, 1);
+    }
     this.waitingAt = pod;
     try {
       const approved = () => this.isApproved(pod);
@@ -93,23 +102,4 @@ export class ApprovalGates {
       this.waitingAt = undefined;
     }
   }
-}
-
-/** The signal's input: nothing, or `{ "pod": "<pod>" }`; anything else is what the refusal says. */
-function readApproval(input: unknown): Approval | string {
-  if (input === undefined || input === null) return {};
-  if (Object.prototype.toString.call(input) === '[object Object]') {
-    const { pod, ...others } = input as Record<string, unknown>;
-    if (Object.keys(others).length === 0) {
-      if (pod === undefined || pod === null) return {};
-      if (typeof pod === 'string' && isPodName(pod)) return { pod };
-    }
-  }
-  let shown: string;
-  try {
-    shown = quote(JSON.stringify(input) ?? typeof input);
-  } catch {
-    shown = typeof input;
-  }
-  return `expected no input or {"pod":"core"} naming a pod, got ${shown}`;
 }

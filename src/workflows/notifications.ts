@@ -42,11 +42,14 @@ export class UpgradeNotifier {
     // Upgrades started before notifications replay without them (docs/versioning.md).
     if (!event || !patched(Patch.notifications)) return;
     this.started ||= event === 'started';
+    const { approvals, ...report } = this.run.fullReport();
+    // Upgrades started before approvals were recorded sent none: asked only when there is one to tell.
+    const told = approvals && approvals.length > 0 && patched(Patch.approvalsInNotifications);
     const notification = upgradeNotification({
       event,
       workflowId: this.run.workflowId,
       at: new Date().toISOString(),
-      report: this.run.fullReport(),
+      report: told ? { ...report, approvals } : report,
       ...(event === 'waiting-for-approval' && { approval: this.nextApproval() }),
     });
     const { notes } = this.run.progress;

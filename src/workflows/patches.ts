@@ -34,4 +34,6 @@ export const Patch = {
   fleetUpgradeStartDeadline: 'fleet-upgrade-start-deadline',
   /** A rollback restores the database beside putting the previous tag back (`besidePrevious`; they ran in turn). */
   rollbackStepsSideBySide: 'rollback-steps-side-by-side',
+  /** A webhook message names who released each gate, and why (`approvals`); it named nobody. */
+  approvalsInNotifications: 'approvals-in-notifications',
 } as const;

@@ -1,4 +1,4 @@
-import type { StepRecord, UpgradePhase, UpgradeProgress } from '../core/upgrade';
+import type { ApprovalRecord, StepRecord, UpgradePhase, UpgradeProgress } from '../core/upgrade';
 import type { StepObserver } from './telemetry';
 
 /**
@@ -12,6 +12,8 @@ export class ProgressLog {
   firstFailure?: StepRecord;
   /** What an operator should know that is no step, in order. */
   readonly notes: string[] = [];
+  /** Each approval gate released, by whom and why, in order (`ApprovalGates` adds them). */
+  readonly approvals: ApprovalRecord[] = [];
   private readonly steps: StepRecord[] = [];
   private readonly rollbackSteps: StepRecord[] = [];
   /** Called when a step starts or ends: the workflow shows it in the Temporal UI. */
@@ -74,6 +76,7 @@ export class ProgressLog {
       steps: this.steps.map((step) => ({ ...step })),
       rollback: this.rollbackSteps.map((step) => ({ ...step })),
       ...(this.notes.length > 0 && { notes: [...this.notes] }),
+      ...(this.approvals.length > 0 && { approvals: this.approvals.map((approval) => ({ ...approval })) }),
     };
   }
 

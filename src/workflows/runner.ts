@@ -1,4 +1,5 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
+import { describeAction } from '../core/operator-actions';
 import type { PodName } from '../core/platform';
 import { UpgradeFailureType, type UpgradeCause, type UpgradeReport } from '../core/upgrade';
 import { settleAll } from '../core/settle-all';
@@ -63,6 +64,7 @@ async function rollBackAndFail<RollbackStep extends PlannedStep>(
   const { progress, report } = run;
   const cause = describeCause(run, error, procedure.podOf);
   report.cause = cause;
+  if (isCancellation(error)) report.aborted = { ...run.abort };
   // Upgrades started before the search attributes did not announce their rollback (docs/versioning.md).
   if (patched(Patch.searchAttributes)) run.announce('rolling-back');
   const rolledBack = await CancellationScope.nonCancellable(() => rollBack(run, procedure.planRollback(), cause));
@@ -122,13 +124,13 @@ function inTurns<Step extends PlannedStep>(steps: Step[], sideBySide: boolean): 
 
 /** The step that failed, where the failure happened, and why: an operator's cancel says so, with its reason. */
 function describeCause(
-  { progress, abortReason }: UpgradeRun,
+  { progress, abort }: UpgradeRun,
   error: unknown,
   podOf?: (step: string) => PodName | undefined,
 ): UpgradeCause {
   const step = progress.firstFailure?.id ?? progress.current()?.id ?? 'unknown';
   const message = isCancellation(error)
-    ? `the upgrade was cancelled by an operator${abortReason ? `: ${abortReason}` : ''}`
+    ? `the upgrade was cancelled${abort?.by ? '' : ' by an operator'}${describeAction(abort ?? {})}`
     : errorMessage(error);
   return { step, ...(podOf && { pod: podOf(step) }), message };
 }

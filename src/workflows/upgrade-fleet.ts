@@ -35,6 +35,7 @@ import {
   upgradeOptionsOf,
   type ParsedFleetRequest,
 } from '../core/fleet-request';
+import { parseOperatorAction } from '../core/operator-actions';
 import { startSearchAttributes } from '../core/search-attributes';
 import {
   UpgradeFailureType,
@@ -166,8 +167,19 @@ class FleetRun {
     this.budget = this.budgetOfWave(this.progress.wave);
     setHandler(fleetProgressQuery, () => this.progress);
     setHandler(upgradeStartedSignal, (workflowId) => void this.started.add(workflowId));
-    setHandler(approveWaveSignal, () => {
-      if (this.progress.phase === 'waiting-for-approval') this.approved = true;
+    setHandler(approveWaveSignal, (input) => {
+      if (this.progress.phase !== 'waiting-for-approval' || this.approved) return;
+      this.approved = true;
+      // An approval from a client that sent nothing, or something unreadable, still releases the wave: who is unknown.
+      const action = parseOperatorAction(input);
+      const { by, reason } = typeof action === 'string' ? {} : action;
+      const record = {
+        wave: this.progress.wave,
+        ...(by && { by }),
+        ...(reason && { reason }),
+        at: new Date().toISOString(),
+      };
+      this.progress.approvals = [...(this.progress.approvals ?? []), record];
     });
     CancellationScope.current().cancelRequested.catch(() => (this.aborted = true));
   }

@@ -8,6 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PreflightReport } from '../activities/preflight';
+import { parseAbortRequest, type AbortRequest } from '../core/operator-actions';
 import type { PodName } from '../core/platform';
 import {
   UpgradeFailureType,
@@ -51,7 +52,8 @@ export class UpgradeRun<Input = unknown> {
   readonly report: UpgradeOutcome = { images: [], migrationsApplied: [], databaseRestored: false };
   readonly gates: ApprovalGates;
   readonly notifier = new UpgradeNotifier(this);
-  abortReason?: string;
+  /** Who aborted and why, when an operator said so before cancelling. */
+  abort?: AbortRequest;
 
   /**
    * Answers the `progress` query and takes the `approve` and `abortReason` signals from now on. `toVersion` is what the
@@ -66,10 +68,14 @@ export class UpgradeRun<Input = unknown> {
     this.startTime = startTime;
     this.lockOwner = upgradeLockOwner();
     this.progress = new ProgressLog(toVersion, stepTelemetry(workflowId, input));
-    this.gates = new ApprovalGates((note) => this.progress.notes.push(note));
+    this.gates = new ApprovalGates((note) => this.progress.notes.push(note), this.progress.approvals);
     setHandler(progressQuery, () => this.progress.snapshot());
     setHandler(approveSignal, (approval) => this.gates.receive(approval));
-    setHandler(abortReasonSignal, (reason) => void (this.abortReason = reason));
+    setHandler(abortReasonSignal, (input) => {
+      const request = parseAbortRequest(input);
+      if (typeof request === 'string') this.progress.notes.push(`Abort reason refused: ${request}`);
+      else this.abort = request;
+    });
     this.progress.onStepChange = () => showCurrentDetails(environmentOf(this.workflowId), this.progress.snapshot());
   }
 

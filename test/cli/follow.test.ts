@@ -1,5 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { followUpgrade } from '../../src/cli/follow';
+import { followFleet, followUpgrade } from '../../src/cli/follow';
 import { liveBlock, paintFor, type Output } from '../../src/cli/terminal';
 import type { StepRecord, UpgradeProgress, UpgradeReport } from '../../src/core/upgrade';
 
@@ -89,6 +89,60 @@ describe('paintFor', () => {
 
   it('colours with NO_COLOR set but empty, as no-color.org says', () => {
     expect(paintFor(recorder(true), { NO_COLOR: '' }).ok('✓')).toBe('\u001b[32m✓\u001b[39m');
+  });
+
+  it('--color always colours a pipe, even with NO_COLOR; --color never leaves a terminal plain', () => {
+    expect(paintFor(recorder(false), { NO_COLOR: '1' }, 'always').ok('✓')).toBe('\u001b[32m✓\u001b[39m');
+    expect(paintFor(recorder(true), {}, 'never').ok('✓')).toBe('✓');
+    expect(paintFor(recorder(true), {}, 'auto').ok('✓')).toBe('\u001b[32m✓\u001b[39m');
+  });
+});
+
+describe('followFleet', () => {
+  const snapshots = (...frames: [boolean, string[]][]) => {
+    let index = 0;
+    return () => {
+      const [running, lines] = frames[Math.min(index++, frames.length - 1)] ?? [false, []];
+      return Promise.resolve({ running, lines });
+    };
+  };
+
+  it('prints each line once, when it changed, until the fleet ends', async () => {
+    const out = recorder(false);
+    await followFleet(
+      'aegis-fleet-nightly',
+      snapshots(
+        [true, ['Fleet to 1.3.0: upgrading, wave 1 of 2', '  canary  wave 1  upgrading', '  eu  wave 2  pending']],
+        [true, ['Fleet to 1.3.0: upgrading, wave 1 of 2', '  canary  wave 1  upgrading', '  eu  wave 2  pending']],
+        [true, ['Fleet to 1.3.0: upgrading, wave 2 of 2', '  canary  wave 1  completed', '  eu  wave 2  upgrading']],
+        [false, ['Fleet to 1.3.0: completed, wave 2 of 2', '  canary  wave 1  completed', '  eu  wave 2  completed']],
+      ),
+      { out, pollIntervalMs: 1 },
+    );
+
+    expect(out.text().split('\n')).toEqual([
+      'Fleet to 1.3.0: upgrading, wave 1 of 2',
+      'canary  wave 1  upgrading',
+      'eu  wave 2  pending',
+      'Fleet to 1.3.0: upgrading, wave 2 of 2',
+      'canary  wave 1  completed',
+      'eu  wave 2  upgrading',
+      'Fleet to 1.3.0: completed, wave 2 of 2',
+      'eu  wave 2  completed',
+      '',
+    ]);
+  });
+
+  it('gives up at --timeout, saying the fleet goes on', async () => {
+    const out = recorder(true, 80);
+    await expect(
+      followFleet('aegis-fleet-nightly', snapshots([true, ['Fleet to 1.3.0: baking']]), {
+        out,
+        pollIntervalMs: 5,
+        timeoutMs: 20,
+      }),
+    ).rejects.toThrow(/^Stopped following aegis-fleet-nightly after 0\.0 s \(--timeout\): it goes on/);
+    expect(out.writes[0]).toBe('Fleet to 1.3.0: baking\n');
   });
 });
 

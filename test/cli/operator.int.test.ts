@@ -193,7 +193,7 @@ describe('operating upgrades', () => {
       expect(JSON.parse(history.stdout)[0]).toMatchObject({
         fromVersion: '1.2.0',
         toVersion: '1.3.0',
-        outcome: 'completed',
+        phase: 'completed',
         startedBy: 'hand',
       });
     },
@@ -229,7 +229,7 @@ describe('operating upgrades', () => {
       expect(description.info.numActionsSkippedOverlap).toBe(1);
       const history = JSON.parse((await aegisUpgrade(['history', '--env', 'weekly', '--json'])).stdout);
       expect(history).toHaveLength(1);
-      expect(history[0]).toMatchObject({ toVersion: '1.3.2', outcome: 'rolled-back', startedBy: 'schedule' });
+      expect(history[0]).toMatchObject({ toVersion: '1.3.2', phase: 'rolled-back', startedBy: 'schedule' });
       const listed = await aegisUpgrade(['schedule', 'list']);
       expect(listed.stdout).toMatch(/aegis-upgrade-weekly\s+paused/);
       expect((await aegisUpgrade(['schedule', 'delete', '--env', 'weekly'])).exitCode).toBe(0);

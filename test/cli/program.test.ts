@@ -1,5 +1,7 @@
+import os from 'node:os';
 import * as commands from '../../src/cli/commands';
 import { runCli } from '../../src/cli/program';
+import { leafCommands } from '../helpers/command-tree';
 
 // The parse layer alone: each command's options as its operation receives them, no server.
 jest.mock('../../src/cli/commands');
@@ -135,9 +137,79 @@ describe('runCli', () => {
     }
   });
 
-  it('hands setup nothing: it works on the namespace of the connection', async () => {
+  it('hands setup only the global options: it works on the namespace of the connection', async () => {
     expect(await runCli(['setup'])).toBe(0);
-    expect(mocked.setup).toHaveBeenCalledWith();
+    expect(mocked.setup).toHaveBeenCalledWith({});
+    expect(await runCli(['setup', '-n', 'staging'])).toBe(0);
+    expect(mocked.setup).toHaveBeenLastCalledWith({ namespace: 'staging' });
+  });
+
+  describe('the global options, as the temporal CLI has them', () => {
+    it('are on every command of the tree, as the README says', () => {
+      for (const { words, command } of leafCommands()) {
+        const flags = command.options.map((option) => option.long);
+        expect({ words, flags }).toEqual({
+          words,
+          flags: expect.arrayContaining(['--address', '--namespace', '--profile', '--output', '--color']),
+        });
+      }
+    });
+
+    const GLOBAL = ['--address', 'temporal.example:7233', '-n', 'staging', '--profile', 'prod', '-o', 'json'];
+    const given = { address: 'temporal.example:7233', namespace: 'staging', profile: 'prod', output: 'json' };
+
+    it.each([
+      ['start', ['start', '1.3.0'], () => mocked.start.mock.calls[0]?.[1]],
+      ['approve', ['approve'], () => mocked.approve.mock.calls[0]?.[0]],
+      ['abort', ['abort'], () => mocked.abort.mock.calls[0]?.[0]],
+      ['schedule list', ['schedule', 'list'], () => mocked.scheduleList.mock.calls[0]?.[0]],
+      ['fleet status', ['fleet', 'status'], () => mocked.fleetStatus.mock.calls[0]?.[0]],
+    ])('%s takes them after its name', async (_words, argv, received) => {
+      expect(await runCli([...argv, ...GLOBAL, '--color', 'never'])).toBe(0);
+      expect(received()).toMatchObject({ ...given, color: 'never' });
+    });
+
+    it.each([
+      ['start', ['start', '1.3.0'], () => mocked.start.mock.calls[0]?.[1]],
+      ['schedule list', ['schedule', 'list'], () => mocked.scheduleList.mock.calls[0]?.[0]],
+    ])('%s takes them before its name too; one given after wins', async (_words, argv, received) => {
+      expect(await runCli([...GLOBAL, ...argv, '--namespace', 'prod'])).toBe(0);
+      expect(received()).toMatchObject({ ...given, namespace: 'prod' });
+    });
+
+    it.each([[['status', '-o', 'yaml']], [['schedule', 'list', '--color', 'sometimes']]])(
+      '%p refuses a format or colour mode it does not know, as bad usage',
+      async (argv) => {
+        const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+        try {
+          expect(await runCli(argv)).toBe(2);
+        } finally {
+          stderr.mockRestore();
+        }
+        expect(mocked.status).not.toHaveBeenCalled();
+        expect(mocked.scheduleList).not.toHaveBeenCalled();
+      },
+    );
+  });
+
+  it('hands approve and abort who does it (user@host unless --by) and why', async () => {
+    await runCli(['approve', '--pod', 'core']);
+    expect(mocked.approve).toHaveBeenCalledWith({
+      env: 'default',
+      pod: 'core',
+      by: `${os.userInfo().username}@${os.hostname()}`,
+    });
+    await runCli(['abort', '--by', 'ana@ops-1', '--reason', 'error rate up']);
+    expect(mocked.abort).toHaveBeenCalledWith({ env: 'default', by: 'ana@ops-1', reason: 'error rate up' });
+    await runCli(['fleet', 'approve', '--by', 'ana', '--reason', 'canary fine']);
+    expect(mocked.fleetApprove).toHaveBeenCalledWith({ name: 'default', by: 'ana', reason: 'canary fine' });
+  });
+
+  it('hands fleet status and fleet start --follow and its --timeout', async () => {
+    await runCli(['fleet', 'status', '--follow', '--timeout', '5 minutes']);
+    expect(mocked.fleetStatus).toHaveBeenCalledWith({ name: 'default', follow: true, timeout: 300_000 });
+    await runCli(['fleet', 'start', '1.3.0', '--envs', 'a', '--follow']);
+    expect(mocked.fleetStart).toHaveBeenCalledWith('1.3.0', { name: 'default', envs: 'a', follow: true });
   });
 
   it('returns the exit code of the operation', async () => {

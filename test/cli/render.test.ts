@@ -19,9 +19,9 @@ const entry = (fields: Partial<HistoryEntry>): HistoryEntry => ({
   environment: 'default',
   fromVersion: '1.2.0',
   toVersion: '1.3.0',
-  outcome: 'completed',
+  phase: 'completed',
   startedAt: '2026-11-26T03:00:00.000Z',
-  duration: '42.0 s',
+  durationMs: 42_000,
   startedBy: 'hand',
   ...fields,
 });
@@ -65,11 +65,11 @@ describe('renderHistory', () => {
         environment: 'staging',
         fromVersion: '1.10.12',
         toVersion: '1.2.0-rc.1',
-        outcome: 'rolled-back',
-        duration: '3 min 12 s',
+        phase: 'rolled-back',
+        durationMs: 192_000,
         startedBy: 'schedule',
       }),
-      entry({ environment: undefined, fromVersion: undefined, outcome: 'running', duration: undefined }),
+      entry({ fromVersion: undefined, phase: 'running', durationMs: undefined }),
     ]).split('\n');
 
     expect(lines[0]).toBe(
@@ -80,7 +80,7 @@ describe('renderHistory', () => {
         'aegis-upgrade-staging-2026-11-22T03:00:00Z',
     );
     expect(lines[3]).toBe(
-      '2026-11-26T03:00:00.000Z  ?            ?        1.3.0       running                  hand      aegis-upgrade-default',
+      '2026-11-26T03:00:00.000Z  default      ?        1.3.0       running                  hand      aegis-upgrade-default',
     );
     expect(columnStarts(lines[1] ?? '')).toEqual(columnStarts(lines[0] ?? ''));
     expect(columnStarts(lines[2] ?? '')).toEqual(columnStarts(lines[0] ?? ''));
@@ -88,6 +88,23 @@ describe('renderHistory', () => {
 
   it('says so when there is none', () => {
     expect(renderHistory([])).toBe('No upgrade yet.');
+  });
+
+  it('says under the table who approved each gate and who aborted, and why', () => {
+    const lines = renderHistory([
+      entry({
+        phase: 'rolled-back',
+        approvals: [{ pod: 'core', by: 'ana@ops-1', reason: 'canary fine', at: '2026-11-26T03:01:00.000Z' }],
+        aborted: { by: 'bo@ops-2', reason: 'error rate up' },
+      }),
+      entry({ approvals: [{ pod: 'temporal', at: '2026-11-26T03:02:00.000Z' }] }),
+    ]).split('\n');
+
+    expect(lines.slice(3)).toEqual([
+      'aegis-upgrade-default (2026-11-26T03:00:00.000Z): approved before core by ana@ops-1: canary fine',
+      'aegis-upgrade-default (2026-11-26T03:00:00.000Z): aborted by bo@ops-2: error rate up',
+      'aegis-upgrade-default (2026-11-26T03:00:00.000Z): approved before temporal',
+    ]);
   });
 });
 

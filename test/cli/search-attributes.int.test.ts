@@ -119,8 +119,8 @@ describe('upgrades found by their search attributes', () => {
       expect(entries.map((entry) => entry.runId).sort()).toEqual(alpha);
       expect(
         entries
-          .map(({ environment, fromVersion, toVersion, outcome, startedBy }) =>
-            [environment, fromVersion, toVersion, outcome, startedBy].join(' '),
+          .map(({ environment, fromVersion, toVersion, phase, startedBy }) =>
+            [environment, fromVersion, toVersion, phase, startedBy].join(' '),
           )
           .sort(),
       ).toEqual([
@@ -245,7 +245,7 @@ describe('upgrades found by their search attributes', () => {
       try {
         await until(async () => (await listed("WorkflowId STARTS_WITH 'aegis-upgrade-epsilon'")).length === 2);
 
-        expect((await history('epsilon')).map(({ runId, outcome }) => [runId, outcome])).toEqual([
+        expect((await history('epsilon')).map(({ runId, phase }) => [runId, phase])).toEqual([
           [old.firstExecutionRunId, 'running'],
         ]);
         expect(await listed('AegisEnvironment="epsilon"')).toEqual([]);

@@ -203,6 +203,31 @@ describe('loadTemporalConfig', () => {
     },
   );
 
+  it('lets --address, --namespace and --profile come first, over the variables, and names them in its messages', () => {
+    const file = profileFile();
+    const env = { TEMPORAL_CONFIG_FILE: file, TEMPORAL_ADDRESS: 'localhost:7243', TEMPORAL_NAMESPACE: 'ops' };
+
+    expect(loadTemporalConfig(env, { profile: 'mtls' })).toMatchObject({
+      connection: { address: 'localhost:7243' },
+      namespace: 'ops',
+    });
+    expect(loadTemporalConfig(env, { address: 'temporal.flag:7233', namespace: 'staging' })).toMatchObject({
+      connection: { address: 'temporal.flag:7233' },
+      addressSource: '--address',
+      namespace: 'staging',
+    });
+    expect(loadTemporalConfig({ TEMPORAL_CONFIG_FILE: file }, { profile: 'mtls' })).toMatchObject({
+      connection: { address: 'temporal.secure:7233' },
+      namespace: 'ops',
+    });
+    expect(thrown(ConfigError, () => loadTemporalConfig(env, { profile: 'prod' })).message).toBe(
+      `--profile is \`prod\`, but ${file} has no [profile.prod] (it has: default, cloud, mtls, v6)`,
+    );
+    expect(thrown(ConfigError, () => loadTemporalConfig({}, { address: 'nowhere' })).message).toBe(
+      'Expected --address to be host:port like 127.0.0.1:7233 or [::1]:7233, got `nowhere`',
+    );
+  });
+
   it('refuses a profile the file does not have, listing those it has', () => {
     const file = profileFile();
 

@@ -49,6 +49,23 @@ describe('upgradeNotification', () => {
     );
   });
 
+  it('says who released each gate and why, in the JSON and the text', () => {
+    const approvals = [
+      { pod: 'core' as const, by: 'ana@ops-1', reason: 'canary fine', at: AT },
+      { pod: 'temporal' as const, at: AT },
+    ];
+    const notification = upgradeNotification(facts('completed', { approvals }));
+
+    expect(notification.approvals).toEqual(approvals);
+    expect(notification.text.split('\n')).toEqual([
+      'AEGIS upgrade of staging completed: 1.2.0 → 1.3.0.',
+      `Approved before core by ana@ops-1: canary fine (${AT}).`,
+      `Approved before temporal (${AT}).`,
+      'More: aegis-upgrade status --env staging',
+    ]);
+    expect(upgradeNotification(facts('completed'))).not.toHaveProperty('approvals');
+  });
+
   it('completed: the backup; no cause, nothing rolled back', () => {
     const notification = upgradeNotification(facts('completed', { backup: { location: BACKUP, files: [] } }));
 

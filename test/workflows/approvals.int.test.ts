@@ -69,14 +69,14 @@ describe('approvals release only the gate waiting', () => {
     async () => {
       const handle = await start('operators', 'redeployPod:core');
       await atGateOrEnd(handle, 'core');
-      expect(await approveUpgrade(bench.client, 'operators')).toEqual({
+      expect(await approveUpgrade(bench.client, 'operators', undefined, {})).toEqual({
         workflowId: 'aegis-upgrade-operators',
         gate: 'core',
       });
       await until(() => bench.standIn.holding(handle.workflowId));
       // The second operator saw the same gate waiting: their approval names it, and arrives once it was released.
       await handle.signal(approveSignal, { pod: 'core' });
-      await expect(approveUpgrade(bench.client, 'operators')).rejects.toThrow(
+      await expect(approveUpgrade(bench.client, 'operators', undefined, {})).rejects.toThrow(
         'aegis-upgrade-operators is not waiting for an approval (phase: upgrading)',
       );
       bench.standIn.release(handle.workflowId);
@@ -87,12 +87,21 @@ describe('approvals release only the gate waiting', () => {
           'Approval for `core` refused: its gate is already approved; approve a gate while the upgrade waits at it',
         ],
       });
-      await expect(approveUpgrade(bench.client, 'operators', 'core')).rejects.toThrow(
+      await expect(approveUpgrade(bench.client, 'operators', 'core', {})).rejects.toThrow(
         new UsageError('aegis-upgrade-operators waits at the gate before temporal, not core: nothing was approved'),
       );
-      await approveUpgrade(bench.client, 'operators', 'temporal');
+      await approveUpgrade(bench.client, 'operators', 'temporal', { by: 'ana@ops-1', reason: 'core is fine' });
       expect(((await handle.result()) as UpgradeReport).phase).toBe('completed');
-      expect(await approvalsSent(handle)).toEqual([{ pod: 'core' }, { pod: 'core' }, { pod: 'temporal' }]);
+      expect(await approvalsSent(handle)).toEqual([
+        { pod: 'core' },
+        { pod: 'core' },
+        { pod: 'temporal', by: 'ana@ops-1', reason: 'core is fine' },
+      ]);
+      // Who released each gate is recorded: the second `core` approval was refused, so it is not among them.
+      expect(((await handle.result()) as UpgradeReport).approvals).toEqual([
+        { pod: 'core', at: expect.any(String) },
+        { pod: 'temporal', by: 'ana@ops-1', reason: 'core is fine', at: expect.any(String) },
+      ]);
     },
     SCENARIO_TIMEOUT_MS,
   );

@@ -392,16 +392,16 @@ describe('upgradeFleet on stand-in environments', () => {
         expect(waiting.printed).toMatch(/^ {2}eu\s+wave 2 {2}pending$/m);
         expect(the('eu').version).toBe(FROM_VERSION);
 
-        expect(await cli(() => commands.fleetApprove({ name: 'cli' }))).toEqual({
+        expect(await cli(() => commands.fleetApprove({ name: 'cli', by: 'ana@ops-1' }))).toEqual({
           exitCode: 0,
-          printed: 'Approved: wave 2 of 2 of aegis-fleet-cli',
+          printed: 'Approved by ana@ops-1: wave 2 of 2 of aegis-fleet-cli',
         });
         await fleet.client.workflow.getHandle('aegis-fleet-cli').result();
         const done = await cli(() => commands.fleetStatus({ name: 'cli', json: true }));
         expect(done.exitCode).toBe(0);
         expect(JSON.parse(done.printed)).toMatchObject({ phase: 'completed', environments: expect.any(Array) });
         expect(the('us').version).toBe('1.3.0');
-        await expect(cli(() => commands.fleetApprove({ name: 'cli' }))).rejects.toThrow();
+        await expect(cli(() => commands.fleetApprove({ name: 'cli', by: 'ana@ops-1' }))).rejects.toThrow();
       },
       TEST_TIMEOUT_MS,
     );
@@ -436,7 +436,7 @@ describe('upgradeFleet on stand-in environments', () => {
         expect((await cli(() => commands.fleetStart('1.3.0', { ...options, name: 'aborted' }))).exitCode).toBe(0);
         const handle = fleet.client.workflow.getHandle('aegis-fleet-aborted');
         await until(async () => (await handle.query(fleetProgressQuery)).phase === 'waiting-for-approval');
-        await expect(cli(() => commands.fleetApprove({ name: 'nothing-here' }))).rejects.toThrow();
+        await expect(cli(() => commands.fleetApprove({ name: 'nothing-here', by: 'ana@ops-1' }))).rejects.toThrow();
 
         expect((await cli(() => commands.fleetAbort({ name: 'aborted' }))).exitCode).toBe(0);
         const failure = await fleetFailure(handle.result());

@@ -129,7 +129,7 @@ describe('what an operator sees of a completed and a rolled-back upgrade on the 
       expect({ exitCode: history.exitCode, stderr: history.stderr }).toEqual({ exitCode: 0, stderr: '' });
       const entries = JSON.parse(history.stdout) as HistoryEntry[];
       expect(entries.map((entry) => entry.runId).sort()).toEqual(runs);
-      expect(entries.map((entry) => entry.outcome).sort()).toEqual(['completed', 'rolled-back']);
+      expect(entries.map((entry) => entry.phase).sort()).toEqual(['completed', 'rolled-back']);
 
       // Nothing secret in what the worker logged, nor the webhook's token.
       const output = worker.output();
