@@ -166,9 +166,7 @@ describe('the final dump', () => {
     expect(manifest.final).toEqual(templateRecord.final);
     expect(Date.parse(templateRecord.final?.takenAt ?? '')).not.toBeNaN();
     // The writers are looked up (recorded, to start those again only), then stopped in one call.
-    expect(podmanCalls.filter((args) => args[0] !== 'ps')).toEqual([
-      ['stop', '--ignore', '--time', '30', ...WRITERS],
-    ]);
+    expect(podmanCalls.filter((args) => args[0] !== 'ps')).toEqual([['stop', '--ignore', '--time', '30', ...WRITERS]]);
     await expectPrivate(template);
   });
 });
