@@ -30,6 +30,7 @@ export class CommandFailed extends Error {
 
 /** gRPC's status codes (grpc.io/docs/guides/status-codes) the CLI tells apart. */
 const GrpcStatus = {
+  CANCELLED: 1,
   INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
@@ -57,12 +58,15 @@ export function isUnavailable(error: unknown): boolean {
 }
 
 /**
- * A query no worker answered: none took it in time (DEADLINE_EXCEEDED), or the server knows none polls now
- * (FAILED_PRECONDITION, "no poller seen for task queue recently").
+ * A query no worker answered: none took it in time (DEADLINE_EXCEEDED, or CANCELLED when the server's copy of our
+ * deadline ends first: it resets the stream, which gRPC reports as "Call cancelled"), or the server knows none polls
+ * now (FAILED_PRECONDITION, "no poller seen for task queue recently").
  */
 export function isUnanswered(error: unknown): boolean {
   const code = grpcCode(error);
-  return code === GrpcStatus.DEADLINE_EXCEEDED || code === GrpcStatus.FAILED_PRECONDITION;
+  return (
+    code === GrpcStatus.DEADLINE_EXCEEDED || code === GrpcStatus.CANCELLED || code === GrpcStatus.FAILED_PRECONDITION
+  );
 }
 
 /** The SDK's message, and the server's own words after it when it gave some (`Failed to create schedule: …`). */

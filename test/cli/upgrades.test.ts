@@ -1,4 +1,5 @@
-import { UsageError } from '../../src/cli/errors';
+import { ServiceError } from '@temporalio/client';
+import { UsageError, isUnanswered } from '../../src/cli/errors';
 import { componentRequest } from '../../src/cli/components';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { retryingActivities, upgradeRequest, withRetries } from '../../src/cli/upgrades';
@@ -111,5 +112,26 @@ describe('componentRequest', () => {
       'Temporal 1.24 is outside the range AEGIS runtime 0.x supports (1.22–1.23): set `allowUnsupported` (--allow-unsupported) to go there anyway',
     );
     expect(() => componentRequest('postgres', '14', { env: 'default' })).toThrow(UsageError);
+  });
+});
+
+describe('isUnanswered', () => {
+  /** A gRPC error as grpc-js gives it: a code, its details and the metadata. */
+  const grpcError = (code: number, details: string) =>
+    Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
+
+  it.each([
+    [4, 'Deadline exceeded'],
+    [1, 'Call cancelled'],
+    [9, 'no poller seen for task queue recently'],
+  ])('takes gRPC %s (%s) for a query no worker answered', (code, details) => {
+    expect(isUnanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(code, details) }))).toBe(true);
+  });
+
+  it('takes another error for what it is', () => {
+    expect(isUnanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(14, 'unavailable') }))).toBe(
+      false,
+    );
+    expect(isUnanswered(new Error('a bug'))).toBe(false);
   });
 });
