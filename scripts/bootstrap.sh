@@ -24,6 +24,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/temporal-cli.sh"
 # shellcheck source=lib/pgserver.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/pgserver.sh"
+# shellcheck source=lib/platform-user.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/platform-user.sh"
 # shellcheck source=lib/smoke.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/smoke.sh"
 
@@ -33,7 +35,8 @@ NODE_MIN_VERSION="20.19"
 # it is there where dpkg is not available.
 #   postgresql-15: its server binaries go into the sandbox's PostgreSQL image;
 #   postgresql-client-15: psql/pg_dump of the same major version;
-#   python3-pip: fetches the pgserver wheel (PostgreSQL 16, scripts/lib/pgserver.sh).
+#   python3-pip: fetches the pgserver wheel (PostgreSQL 16, scripts/lib/pgserver.sh);
+#   uidmap, slirp4netns: rootless podman, as the platform runs (scripts/lib/platform-user.sh).
 declare -A PACKAGE_PROVIDES=(
   [podman]=podman
   [runc]=runc
@@ -51,6 +54,8 @@ declare -A PACKAGE_PROVIDES=(
   [curl]=curl
   [git]=git
   [systemd]=systemd-analyze
+  [uidmap]=newuidmap
+  [slirp4netns]=slirp4netns
 )
 #   catatonit: the init of a pod's infra container (podman only recommends it:
 #     without it "finding pause binary: exec: catatonit: not found");
@@ -60,7 +65,8 @@ declare -A PACKAGE_PROVIDES=(
 #     infra container fails with "netavark: No such file or directory");
 #   systemd: systemd-analyze, which verifies the worker's unit (test/deploy.test.ts).
 SYSTEM_PACKAGES=(podman runc catatonit netavark aardvark-dns iptables docker-registry
-  busybox-static postgresql-15 postgresql-client-15 python3-pip gettext-base make curl git systemd)
+  busybox-static postgresql-15 postgresql-client-15 python3-pip gettext-base make curl git systemd
+  uidmap slirp4netns)
 
 # crun fails on these machines ("cgroups in hybrid mode not supported") and
 # containers may not raise rlimits (setrlimit RLIMIT_NPROC: Operation not
@@ -311,6 +317,8 @@ timed ensure_npm_deps
 timed ensure_system_packages
 ensure_podman_conf
 check_podman
+ensure_platform_user
+check_platform_podman
 if [ -n "$TEMPORAL_CLI_BUILD_PID" ]; then
   wait_for_temporal_cli
 else

@@ -12,6 +12,8 @@
 #     reset), the sandbox registry process, podman's storage and network
 #     configuration directories;
 #   - the bootstrap's podman settings and the sandbox's registry setting;
+#   - the platform's user (its pods, podman storage and home), and /dev/net/tun and `/` as a new machine
+#     has them (0600, a private mount);
 #   - the Debian packages the bootstrap installed and those they pulled in (as
 #     recorded by the bootstrap, plus any of its packages a new machine of this
 #     kind does not come with), purged;
@@ -28,10 +30,12 @@ LOG_PREFIX=new-machine
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/temporal-cli.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/temporal-cli.sh"
+# shellcheck source=lib/platform-user.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/platform-user.sh"
 
 INSTALLED_RECORD=/var/lib/aegis-upgrade/installed-packages
 # The bootstrap's packages that a new machine of this project's kind lacks.
-NOT_ON_A_NEW_MACHINE=(podman runc catatonit netavark aardvark-dns iptables docker-registry busybox-static)
+NOT_ON_A_NEW_MACHINE=(podman runc catatonit netavark aardvark-dns iptables docker-registry busybox-static uidmap slirp4netns)
 
 [ "${1:-}" = --yes ] || die "this removes podman, its storage and every container on this machine; run with --yes"
 is_root || die "run as root"
@@ -50,6 +54,17 @@ if command -v podman >/dev/null 2>&1; then
   log "podman system reset: every pod, container, image, network and volume"
   podman system reset --force >/dev/null 2>&1 || log "podman system reset failed; removing its directories below"
 fi
+# The platform's user (scripts/lib/platform-user.sh): its pods, its podman storage, the user itself, and the
+# settings rootless podman needed, back to a new machine's.
+if id "$PLATFORM_USER" >/dev/null 2>&1; then
+  log "removing the platform's user $PLATFORM_USER, its pods and its home"
+  as_platform_user podman system reset --force >/dev/null 2>&1 || log "its podman system reset failed; its home goes below"
+  pkill -KILL -u "$PLATFORM_USER" 2>/dev/null || true
+  rm -rf "$(platform_user_runtime_dir)"
+  userdel --remove "$PLATFORM_USER" 2>/dev/null || log "userdel $PLATFORM_USER failed"
+fi
+chmod 600 /dev/net/tun 2>/dev/null || true
+mount --make-rprivate / 2>/dev/null || true
 if pkill -f 'docker-registry serve' 2>/dev/null; then
   log "stopped running docker-registry processes"
 fi

@@ -8,6 +8,24 @@ const BOOTSTRAP = path.join(REPO_ROOT, 'scripts', 'bootstrap.sh');
 const PODMAN_CONF = '/etc/containers/containers.conf.d/50-aegis-upgrade.conf';
 const TIMEOUT_MS = 2 * 60_000;
 
+const PLATFORM_USER = process.env.AEGIS_PLATFORM_USER ?? 'aegis';
+
+/** A command as the platform's user, as scripts/lib/platform-user.sh runs it. */
+const asPlatformUser = (file: string, args: string[]) =>
+  execa(
+    'bash',
+    [
+      '-c',
+      'source scripts/lib/common.sh && source scripts/lib/platform-user.sh && as_platform_user "$@"',
+      '-',
+      file,
+      ...args,
+    ],
+    {
+      cwd: REPO_ROOT,
+    },
+  );
+
 const bootstrap = (args: string[], env: Record<string, string> = {}) =>
   execa('bash', [BOOTSTRAP, ...args], { env, reject: false, all: true });
 
@@ -35,6 +53,23 @@ describe('scripts/bootstrap.sh', () => {
       const info = await execa('podman', ['info', '--format', '{{.Host.NetworkBackend}} {{.Host.OCIRuntime.Name}}']);
       expect(info.stdout).toBe('netavark runc');
       expect(await smokeLeftovers()).toBe('');
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "the platform's user has rootless podman on overlay, as the real platform runs",
+    async () => {
+      const run = await bootstrap(['--check']);
+      expect(run.exitCode).toBe(0);
+      expect(run.all).toContain(`a rootless pod of ${PLATFORM_USER}'s`);
+      const info = await asPlatformUser('podman', [
+        'info',
+        '--format',
+        '{{.Host.Security.Rootless}} {{.Store.GraphDriverName}}',
+      ]);
+      expect(info.stdout).toBe('true overlay');
+      expect((await asPlatformUser('podman', ['pod', 'ps', '-q', '--filter', 'name=aegis-smoke'])).stdout).toBe('');
     },
     TIMEOUT_MS,
   );

@@ -9,6 +9,8 @@
 #   dns        two containers on one network reach each other by name
 #              (netavark + aardvark-dns)
 #   registry   an image goes into a local docker-registry and comes back
+#   rootless   the platform's user pulls that image and serves it on a host port from a pod of its own,
+#              which root's podman does not see (lib/platform-user.sh)
 #   postgres   the PostgreSQL 15 server and client binaries run
 #   temporal   the temporal CLI answers
 # Everything it creates is named aegis-smoke-* and removed however it ends.
@@ -28,6 +30,10 @@ smoke_cleanup() {
   podman pod rm -f -i -t 0 "$SMOKE_NAME-pod" >/dev/null 2>&1 || true
   podman network rm -f -t 0 "$SMOKE_NAME-net" >/dev/null 2>&1 || true
   podman rmi -f "$SMOKE_IMAGE" "$SMOKE_REGISTRY_IMAGE" >/dev/null 2>&1 || true
+  if id "$PLATFORM_USER" >/dev/null 2>&1; then
+    as_platform_user podman pod rm -f -i -t 0 "$SMOKE_NAME-rootless" >/dev/null 2>&1 || true
+    [ -z "$SMOKE_REGISTRY_IMAGE" ] || as_platform_user podman rmi -f "$SMOKE_REGISTRY_IMAGE" >/dev/null 2>&1 || true
+  fi
   if [ -n "$SMOKE_DIR" ]; then
     [ -f "$SMOKE_DIR/registry.pid" ] && kill "$(cat "$SMOKE_DIR/registry.pid")" 2>/dev/null
     rm -rf "$SMOKE_DIR"
@@ -117,6 +123,30 @@ EOF
   fi
 }
 
+smoke_rootless() {
+  local port out fix="scripts/bootstrap.sh as root (it sets up rootless podman for $PLATFORM_USER)"
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
+    echo 15998)"
+  if ! out="$(as_platform_user podman pod create --name "$SMOKE_NAME-rootless" -p "127.0.0.1:$port:8080" 2>&1 &&
+    as_platform_user podman run -d --pod "$SMOKE_NAME-rootless" --tls-verify=false "$SMOKE_REGISTRY_IMAGE" \
+      /bin/busybox httpd -f -p 8080 -h /www 2>&1)"; then
+    smoke_fail rootless "$PLATFORM_USER's podman does not run a pod from the local registry: $out" "$fix"
+    return 1
+  fi
+  local i
+  for i in $(seq 1 25); do
+    out="$(curl -s --max-time 1 "http://127.0.0.1:$port/" 2>&1)" && grep -q "aegis-smoke ok" <<<"$out" && break
+    sleep 0.2
+  done
+  grep -q "aegis-smoke ok" <<<"$out" ||
+    smoke_fail rootless "$PLATFORM_USER's pod does not answer on 127.0.0.1:$port: $out" "$fix (slirp4netns, /dev/net/tun)" ||
+    return 1
+  if podman pod exists "$SMOKE_NAME-rootless" 2>/dev/null; then
+    smoke_fail rootless "root's podman sees $PLATFORM_USER's pod: it is not rootless" "$fix"
+    return 1
+  fi
+}
+
 smoke_postgres() {
   local bin out
   for bin in /usr/lib/postgresql/15/bin/postgres /usr/lib/postgresql/15/bin/initdb psql pg_dump pg_restore; do
@@ -144,8 +174,8 @@ smoke_test() (
     smoke_fail image "podman import of a busybox rootfs fails" "apt-get install -y podman busybox-static"
     exit 1
   }
-  for part in pod dns registry postgres temporal; do
+  for part in pod dns registry rootless postgres temporal; do
     "smoke_$part" || exit 1
   done
-  log "smoke test passed in $((SECONDS - t0))s: pod with infra container, DNS between containers, local registry push/pull, PostgreSQL 15 binaries, temporal CLI"
+  log "smoke test passed in $((SECONDS - t0))s: pod with infra container, DNS between containers, local registry push/pull, a rootless pod of $PLATFORM_USER's, PostgreSQL 15 binaries, temporal CLI"
 )

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The platform's user. AEGIS runs rootless: its setup script refuses root, and its pods, its `.env` and its
+# FUSE daemon belong to a regular user (docs/platform.md, "Rootless, under its user"). The bootstrap makes
+# that user and what rootless podman needs on this kind of machine, and its smoke test runs a pod as that user
+# (lib/smoke.sh). Sourced after lib/common.sh.
+#
+# What rootless podman needs here, each found missing on a new Debian 12 machine of this kind:
+#   uidmap (newuidmap/newgidmap) and a range in /etc/subuid and /etc/subgid: the user namespace;
+#   slirp4netns, and /dev/net/tun open to the user (0600 root here): the pods' network;
+#   `/` a shared mount (private here): podman's rootless network namespace is mounted under it;
+#   XDG_RUNTIME_DIR, /run/user/<uid>, the user's own, 0700: no systemd-logind makes it here;
+#   overlay storage (podman picks vfs, which copies every layer, when it cannot tell).
+
+PLATFORM_USER="${AEGIS_PLATFORM_USER:-aegis}"
+
+platform_user_home() { getent passwd "$PLATFORM_USER" | cut -d: -f6; }
+platform_user_runtime_dir() { echo "/run/user/$(id -u "$PLATFORM_USER")"; }
+
+# as_platform_user <command...>: the command as the platform's user, in the environment its podman needs.
+as_platform_user() {
+  if [ "$(id -un)" = "$PLATFORM_USER" ]; then
+    "$@"
+    return
+  fi
+  runuser -u "$PLATFORM_USER" -- env XDG_RUNTIME_DIR="$(platform_user_runtime_dir)" HOME="$(platform_user_home)" \
+    PATH="$PATH" "$@"
+}
+
+PLATFORM_STORAGE_CONF='# Written by aegis-upgrade scripts/bootstrap.sh: rootless podman on overlay (not vfs).
+[storage]
+driver = "overlay"
+'
+
+# platform_user_problems: one line per part that is not in place (nothing when all are).
+platform_user_problems() {
+  if ! id "$PLATFORM_USER" >/dev/null 2>&1; then
+    echo "the platform's user $PLATFORM_USER does not exist"
+    return 0
+  fi
+  grep -q "^$PLATFORM_USER:" /etc/subuid 2>/dev/null || echo "$PLATFORM_USER has no range in /etc/subuid"
+  grep -q "^$PLATFORM_USER:" /etc/subgid 2>/dev/null || echo "$PLATFORM_USER has no range in /etc/subgid"
+  [ "$(stat -c %a /dev/net/tun 2>/dev/null)" = 666 ] || echo "/dev/net/tun is not open to $PLATFORM_USER (slirp4netns)"
+  findmnt -no PROPAGATION / | grep -q shared || echo "/ is not a shared mount"
+  local run_dir home
+  run_dir="$(platform_user_runtime_dir)"
+  [ "$(stat -c '%U %a' "$run_dir" 2>/dev/null)" = "$PLATFORM_USER 700" ] ||
+    echo "$run_dir (XDG_RUNTIME_DIR) is missing or not $PLATFORM_USER's alone"
+  home="$(platform_user_home)"
+  [ "$(cat "$home/.config/containers/storage.conf" 2>/dev/null)" = "${PLATFORM_STORAGE_CONF%$'\n'}" ] ||
+    echo "$home/.config/containers/storage.conf does not choose overlay storage"
+}
+
+# ensure_platform_user: makes the user and each part rootless podman needs; reports (or, with CHECK_ONLY=1,
+# only reports) through `problem` what it could not.
+ensure_platform_user() {
+  local missing
+  missing="$(platform_user_problems)"
+  [ -n "$missing" ] || return 0
+  if [ "$CHECK_ONLY" -eq 1 ] || ! is_root; then
+    while IFS= read -r line; do problem "rootless podman: $line; run scripts/bootstrap.sh as root"; done <<<"$missing"
+    return 0
+  fi
+  if ! id "$PLATFORM_USER" >/dev/null 2>&1; then
+    log "creating the platform's user $PLATFORM_USER (AEGIS runs rootless, under a regular user)"
+    useradd --create-home --shell /bin/bash --user-group "$PLATFORM_USER"
+  fi
+  grep -q "^$PLATFORM_USER:" /etc/subuid /etc/subgid 2>/dev/null ||
+    die "useradd gave $PLATFORM_USER no range in /etc/subuid and /etc/subgid: add one (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $PLATFORM_USER)"
+  if [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+    log "opening /dev/net/tun to users (slirp4netns, the rootless pods' network, opens it as $PLATFORM_USER)"
+    chmod 666 /dev/net/tun
+  fi
+  if ! findmnt -no PROPAGATION / | grep -q shared; then
+    log "making / a shared mount (rootless podman mounts its network namespace under it)"
+    mount --make-rshared /
+  fi
+  local run_dir home
+  run_dir="$(platform_user_runtime_dir)"
+  if [ "$(stat -c '%U %a' "$run_dir" 2>/dev/null)" != "$PLATFORM_USER 700" ]; then
+    log "making $run_dir, $PLATFORM_USER's XDG_RUNTIME_DIR (no systemd-logind here makes it)"
+    install -d -m 0700 -o "$PLATFORM_USER" -g "$PLATFORM_USER" "$run_dir"
+  fi
+  home="$(platform_user_home)"
+  if [ "$(cat "$home/.config/containers/storage.conf" 2>/dev/null)" != "${PLATFORM_STORAGE_CONF%$'\n'}" ]; then
+    log "choosing overlay storage for $PLATFORM_USER's podman ($home/.config/containers/storage.conf)"
+    as_platform_user mkdir -p "$home/.config/containers"
+    printf '%s' "$PLATFORM_STORAGE_CONF" | as_platform_user tee "$home/.config/containers/storage.conf.tmp" >/dev/null
+    as_platform_user mv -f "$home/.config/containers/storage.conf.tmp" "$home/.config/containers/storage.conf"
+    # Storage made before under another driver would keep it: start podman's state again (the user has no pods yet).
+    as_platform_user podman system reset --force >/dev/null 2>&1 || true
+  fi
+  as_platform_user podman system migrate >/dev/null 2>&1 || true
+}
+
+# check_platform_podman: the platform user's podman is rootless, on overlay.
+check_platform_podman() {
+  id "$PLATFORM_USER" >/dev/null 2>&1 || return 0 # already reported
+  local info
+  if ! info="$(as_platform_user podman info --format '{{.Host.Security.Rootless}} {{.Store.GraphDriverName}}' 2>&1)"; then
+    log "$info"
+    problem "podman info fails as $PLATFORM_USER (output above)"
+    return 0
+  fi
+  [ "$info" = "true overlay" ] ||
+    problem "$PLATFORM_USER's podman says rootless/storage '$info', expected 'true overlay'"
+}
