@@ -18,7 +18,7 @@ import { MATRIX_RESULTS, matrixSummary, readMatrixResults } from '../test/helper
 import { REPO_ROOT } from '../test/helpers/repo';
 import { sandbox, sandboxEnv } from '../test/helpers/sandbox';
 import { startDevServer, temporalCliBinary } from '../test/helpers/temporal-server';
-import { startWorker, type WorkerProcess } from '../test/helpers/worker-process';
+import { asCheckoutOwner, startWorker, type WorkerProcess } from '../test/helpers/worker-process';
 import { median, orchestrationFigures, type OrchestrationFigures } from './history';
 import { downSeconds, sandboxServices, startProber, type Outage, type ProbedService } from './prober';
 import { DEFAULT_SCALE_COUNTS, formatScaleTable, measureScale } from './scale';
@@ -134,9 +134,12 @@ class Bench {
     await this.freshPlatform();
     const backup = path.join(this.root, 'backups', `bench-guide-${run}.sql`);
     await fs.mkdir(path.dirname(backup), { recursive: true });
-    const measured = await this.probed(() =>
-      execa('bash', [GUIDE_SCRIPT, this.root, this.registry, TO_VERSION, backup]),
+    // The operator types the guide's commands as the platform's user, whose pods these are (rootless).
+    const { command, env } = asCheckoutOwner(
+      { file: 'bash', args: [GUIDE_SCRIPT, this.root, this.registry, TO_VERSION, backup] },
+      { AEGIS_ROOT: this.root },
     );
+    const measured = await this.probed(() => execa(command.file, command.args, { env }));
     await fs.rm(backup, { force: true });
     const { wallSeconds, downtime, outages } = measured;
     const steps = Object.fromEntries(

@@ -64,6 +64,9 @@ SAY_PREFIX=sandbox
 # The sandbox's parts, one file each.
 # shellcheck source=lib/common.sh
 . "$SANDBOX_SRC/lib/common.sh"
+# The platform's user, whose pods these are (rootless, as the real platform runs): made by scripts/bootstrap.sh.
+# shellcheck source=../scripts/lib/platform-user.sh
+. "$REPO_ROOT/scripts/lib/platform-user.sh"
 # shellcheck source=lib/images.sh
 . "$SANDBOX_SRC/lib/images.sh"
 # shellcheck source=lib/registry.sh
@@ -135,6 +138,12 @@ ensure_infrastructure() {
   command -v docker-registry >/dev/null || die "docker-registry is not installed (apt-get install docker-registry)"
   command -v envsubst >/dev/null || die "envsubst is not installed (apt-get install gettext-base)"
   [[ -x /usr/lib/postgresql/15/bin/postgres ]] || die "PostgreSQL 15 binaries are missing (apt-get install postgresql-15)"
+  id "$PLATFORM_USER" >/dev/null 2>&1 ||
+    die "the platform's user $PLATFORM_USER does not exist: run scripts/bootstrap.sh as root (npm test and npm run demo do)"
+  # The pods' commands (the platform user's make, podman and the fault shim) write their logs and the shim's
+  # rules into the state directory.
+  mkdir -p "$STATE_DIR"
+  give_to_platform_user "$STATE_DIR"
   load_secrets
   if own_host; then
     [[ -f "$SHARED_DIR/registry/pushed.stamp" ]] \
@@ -142,7 +151,6 @@ ensure_infrastructure() {
     ensure_insecure_registry
     start_registry
     write_own_podman_settings
-    pull_baseline
   else
     ensure_images
     ensure_insecure_registry
@@ -155,6 +163,7 @@ ensure_infrastructure() {
       publish_temporal_server_images "${versions[@]}"
     fi
   fi
+  pull_baseline
   ensure_network
   install_fault_shims
 }
@@ -166,6 +175,7 @@ cmd_up() {
   ensure_infrastructure
   [[ -f "$DEPLOY_DIR/.env" ]] || { say "writing the deploy checkout $DEPLOY_DIR"; generate_deploy; }
   touch "$COMMAND_LOG" "$COMMANDS_RUN"
+  give_to_platform_user "$COMMAND_LOG" "$COMMANDS_RUN"
   sig="$(deployed_signature)"
   if [[ -f "$DEPLOYED_SIG_FILE" && "$(cat "$DEPLOYED_SIG_FILE")" != "$sig" ]]; then
     say "ports or images changed since the last deployment: redeploying every pod"
@@ -237,17 +247,17 @@ cmd_status() {
   else
     echo "Registry:      stopped ($REGISTRY_HOST)"
   fi
-  if podman network exists "$NETWORK" 2>/dev/null; then echo "Network:       $NETWORK"; else echo "Network:       $NETWORK missing"; fi
+  if platform_podman network exists "$NETWORK" 2>/dev/null; then echo "Network:       $NETWORK"; else echo "Network:       $NETWORK missing"; fi
   tag="(no deploy checkout)"
   [[ -f "$DEPLOY_DIR/.env" ]] && tag="$(sed -n 's/^AEGIS_IMAGE_TAG=//p' "$DEPLOY_DIR/.env" | tail -n 1)"
-  image="$(podman inspect --format '{{.ImageName}} ({{.State.Status}})' aegis-core-aegis-runtime 2>/dev/null || echo 'not deployed')"
+  image="$(platform_podman inspect --format '{{.ImageName}} ({{.State.Status}})' aegis-core-aegis-runtime 2>/dev/null || echo 'not deployed')"
   health="$(curl -s --max-time 2 "http://127.0.0.1:$PORT_RUNTIME/health/ready" 2>/dev/null || true)"
   echo "Deployed tag:  AEGIS_IMAGE_TAG=$tag in $DEPLOY_DIR/.env"
   echo "Runtime:       $image"
   echo "Runtime ready: ${health:-no answer on 127.0.0.1:$PORT_RUNTIME}"
   if [[ -f "$COMMAND_LOG" ]]; then echo "Command log:   $COMMAND_LOG ($(wc -l < "$COMMAND_LOG") lines)"; fi
   echo "Pods:"
-  podman pod ps --filter name=aegis- --format "table {{.Name}}\t{{.Status}}\t{{.NumberOfContainers}}" | sed 's/^/  /'
+  platform_podman pod ps --filter name=aegis- --format "table {{.Name}}\t{{.Status}}\t{{.NumberOfContainers}}" | sed 's/^/  /'
 }
 
 cmd_env() {

@@ -48,8 +48,9 @@ if command -v podman >/dev/null 2>&1; then
   for conf in "$REPO_ROOT"/.sandbox/deployments/*/podman/containers.conf; do
     [ -f "$conf" ] || continue
     log "podman system reset of deployment $(basename "$(dirname "$(dirname "$conf")")")"
+    # Its pods are the platform user's (rootless), and so is its storage.
     CONTAINERS_CONF="$conf" CONTAINERS_STORAGE_CONF="$(dirname "$conf")/storage.conf" \
-      podman system reset --force >/dev/null 2>&1 || log "its podman system reset failed; removing its directory below"
+      as_platform_user podman system reset --force >/dev/null 2>&1 || log "its podman system reset failed; removing its directory below"
   done
   log "podman system reset: every pod, container, image, network and volume"
   podman system reset --force >/dev/null 2>&1 || log "podman system reset failed; removing its directories below"

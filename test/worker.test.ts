@@ -54,6 +54,16 @@ describe('checkDeployment', () => {
     expect(await refusal()).toBe(`AEGIS_ROOT ${root} has no Makefile: ${fix}`);
   });
 
+  it("refuses to run as another user than the checkout's owner, naming both", async () => {
+    await fs.writeFile(path.join(root, '.env'), 'AEGIS_IMAGE_TAG=1.2.0\n');
+    const owner = (process.getuid?.() ?? 0) + 1;
+    await fs.chown(root, owner, owner);
+    expect(await refusal()).toBe(
+      `AEGIS_ROOT ${root} belongs to uid ${owner} and this worker runs as uid ${process.getuid?.()}: run the worker ` +
+        `as the checkout's owner (\`stat -c %U ${root}\`; User= in the unit), whose podman holds the platform's pods`,
+    );
+  });
+
   it('starts on a checkout that names its environment, or names none', async () => {
     await fs.writeFile(path.join(root, '.env'), 'AEGIS_IMAGE_TAG=1.2.0\n');
     await expect(check()).resolves.toBeUndefined();

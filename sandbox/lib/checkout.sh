@@ -42,4 +42,6 @@ generate_deploy() {
     printf '\n# --- Which environment this deployment is (its upgrade worker checks it) ---\nAEGIS_ENVIRONMENT=%s\n' \
       "$AEGIS_SANDBOX_ENVIRONMENT" >> "$DEPLOY_DIR/.env"
   fi
+  # The platform user's checkout, as on a real host: its make, its worker and its operator write in it.
+  give_to_platform_user -R "$DEPLOY_DIR"
 }

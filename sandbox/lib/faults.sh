@@ -7,6 +7,7 @@ install_fault_shims() {
   mkdir -p "$FAULT_BIN_DIR"
   for program in podman make; do ln -sfn "$SANDBOX_SRC/faults/shim.sh" "$FAULT_BIN_DIR/$program"; done
   touch "$FAULT_RULES"
+  give_to_platform_user "$FAULT_RULES"
 }
 
 clear_faults() {
@@ -28,8 +29,8 @@ cmd_fault() {
     clear) clear_faults; say "faults cleared" ;;
     registry-down) stop_registry ;;
     registry-up) start_registry ;;
-    database-down) podman pod stop -t 0 aegis-database >/dev/null; say "pod aegis-database stopped" ;;
-    database-up) podman pod start aegis-database >/dev/null; wait_database; say "pod aegis-database started" ;;
+    database-down) platform_podman pod stop -t 0 aegis-database >/dev/null; say "pod aegis-database stopped" ;;
+    database-up) platform_podman pod start aegis-database >/dev/null; wait_database; say "pod aegis-database started" ;;
     read-only) chattr +i "$DEPLOY_DIR"; say "$DEPLOY_DIR is immutable: no file in it can be created, renamed or removed" ;;
     *) die "usage: sandbox.sh fault add|list|clear|registry-down|registry-up|database-down|database-up|read-only" ;;
   esac

@@ -396,19 +396,20 @@ tag_local_baseline() {
     podman image exists "$pair" || podman tag "$LOCAL_NS/${spec%%|*}" "$pair"
   done < <(baseline_images)
 }
-# The same on a deployment with storage of its own (no local builds there): pulled from the registry.
+# What the platform's user holds (its podman storage is its own, rootless: no local builds there): pulled from the
+# registry, as a real host has them.
 pull_baseline() {
   local spec ref
   while IFS= read -r spec; do
     ref="$REGISTRY_HOST/${spec##*|}"
-    podman image exists "$ref" || { say "pulling $ref"; podman pull --quiet "$ref" >/dev/null; }
+    platform_podman image exists "$ref" || { say "pulling $ref as $PLATFORM_USER"; platform_podman pull --quiet "$ref" >/dev/null; }
   done < <(baseline_images)
 }
 
 # Forgets locally pulled releases other than the baseline, so the next scenario really pulls.
 untag_pulled_releases() {
   local ref
-  podman images --format '{{.Repository}}:{{.Tag}}' \
+  platform_podman images --format '{{.Repository}}:{{.Tag}}' \
     | { grep -E "^${REGISTRY//./\\.}/aegis-[a-z-]+:" || true; } | { grep -v ":$BASELINE\$" || true; } \
-    | while read -r ref; do podman untag "$ref" "$ref" >/dev/null 2>&1 || true; done
+    | while read -r ref; do platform_podman untag "$ref" "$ref" >/dev/null 2>&1 || true; done
 }

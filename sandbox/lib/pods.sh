@@ -2,6 +2,11 @@
 # The pods: podman settings of a deployment, its network, pods, and the waits for their services.
 # Sourced by sandbox/sandbox.sh, whose variables (state directories, ports, registry) it uses.
 
+# The pods are the platform user's, as on a real AEGIS host (rootless): every podman command about them, and every
+# file their commands write (the deploy checkout, PostgreSQL's data, the command logs), is that user's.
+platform_podman() { as_platform_user podman "$@"; }
+give_to_platform_user() { chown "$PLATFORM_USER:$PLATFORM_USER" "$@"; }
+
 pod_yaml() { # <pod>: the YAML after envsubst with the checkout's .env, as `make redeploy` sees it
   # shellcheck source=/dev/null
   (cd "$DEPLOY_DIR" && set -a && . ./.env && set +a && envsubst < "podman/pods/$1/pod-$1.yaml")
@@ -16,15 +21,17 @@ expected_containers() {
 pod_in_place() {
   local pod="$1" want have
   want="$(expected_containers "$pod" | while read -r n i; do echo "aegis-$pod-$n $i running"; done | sort)"
-  have="$(podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}} {{.Image}} {{.State}}' 2>/dev/null \
+  have="$(platform_podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}} {{.Image}} {{.State}}' 2>/dev/null \
           | awk '$1 !~ /-infra$/ { print $1, $2, ($3 == "Up" ? "running" : $3) }' | sort || true)"
   [[ -n "$want" && "$want" == "$have" ]] && pod_mounts_in_place "$pod"
 }
 # Each hostPath of the pod's YAML is mounted: a pod left by a sandbox in another state directory is not ours.
 pod_mounts_in_place() {
   local pod="$1" wanted mounted
-  mounted="$(podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}}' | grep -v -- '-infra$' \
-             | xargs -r podman inspect --format '{{range .Mounts}}{{.Source}}{{"\n"}}{{end}}' 2>/dev/null || true)"
+  local -a containers
+  mapfile -t containers < <(platform_podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}}' | grep -v -- '-infra$')
+  (( ${#containers[@]} )) || return 1
+  mounted="$(platform_podman inspect --format '{{range .Mounts}}{{.Source}}{{"\n"}}{{end}}' "${containers[@]}" 2>/dev/null || true)"
   while read -r wanted; do
     grep -qxF -- "$wanted" <<< "$mounted" || return 1
   done < <(pod_yaml "$pod" | awk '/hostPath:/ { host = 1; next } host && /^ *path: / { print $2; host = 0 }' | tr -d '"')
@@ -33,33 +40,33 @@ pod_mounts_in_place() {
 deploy_pod() {
   say "deploying pod aegis-$1"
   # `play kube --replace` removes a running pod slowly (seconds in `pod rm -f`); a stopped one in a blink.
-  podman pod stop --ignore -t 10 "aegis-$1" >/dev/null 2>&1 9>&- || true
-  if ! pod_yaml "$1" | podman play kube --quiet --network "$NETWORK" --replace - >/dev/null 9>&-; then
+  platform_podman pod stop --ignore -t 10 "aegis-$1" >/dev/null 2>&1 9>&- || true
+  if ! pod_yaml "$1" | platform_podman play kube --quiet --network "$NETWORK" --replace - >/dev/null 9>&-; then
     die "podman play kube failed for pod $1"
   fi
 }
 
 remove_pod() {
-  if podman pod exists "aegis-$1" 2>/dev/null; then
+  if platform_podman pod exists "aegis-$1" 2>/dev/null; then
     say "removing pod aegis-$1"
-    podman pod rm -f -t 10 "aegis-$1" >/dev/null
+    platform_podman pod rm -f -t 10 "aegis-$1" >/dev/null
   fi
 }
 
 # A network made before netavark was selected (podman's CNI fallback) has no DNS: the pods would not find
 # each other by name. It is made again, with the pods on it.
 ensure_network() {
-  if podman network exists "$NETWORK" && [[ "$(podman network inspect --format '{{.DNSEnabled}}' "$NETWORK")" != true ]]; then
+  if platform_podman network exists "$NETWORK" && [[ "$(platform_podman network inspect --format '{{.DNSEnabled}}' "$NETWORK")" != true ]]; then
     say "network $NETWORK has no DNS (made under another network backend): removing it and its pods"
-    podman network rm -f -t 10 "$NETWORK" >/dev/null
+    platform_podman network rm -f -t 10 "$NETWORK" >/dev/null
   fi
-  podman network exists "$NETWORK" && return 0
+  platform_podman network exists "$NETWORK" && return 0
   if own_host; then
     # Its own bridge and subnet: a network configuration directory of its own does not know the others'.
     [[ -n "${AEGIS_SANDBOX_SUBNET:-}" && -n "${AEGIS_SANDBOX_BRIDGE:-}" ]] \
       || die "network $NETWORK is missing: create it with sandbox/deployments.sh up (it names the subnet and bridge)"
     say "creating network $NETWORK (subnet $AEGIS_SANDBOX_SUBNET, bridge $AEGIS_SANDBOX_BRIDGE)"
-    podman network create --subnet "$AEGIS_SANDBOX_SUBNET" "$NETWORK" >/dev/null
+    platform_podman network create --subnet "$AEGIS_SANDBOX_SUBNET" "$NETWORK" >/dev/null
     # podman 4.3 has no --interface-name: its bridge name (podman1, ...) is set in the definition before any
     # container uses the network, or each deployment would take podman1 and share one bridge.
     sed -i -E "s/(\"network_interface\": *\")[^\"]*\"/\1$AEGIS_SANDBOX_BRIDGE\"/" "$PODMAN_DIR/networks/$NETWORK.json"
@@ -67,7 +74,7 @@ ensure_network() {
       || die "could not name the bridge of $NETWORK in $PODMAN_DIR/networks/$NETWORK.json"
   else
     say "creating network $NETWORK"
-    podman network create "$NETWORK" >/dev/null
+    platform_podman network create "$NETWORK" >/dev/null
   fi
 }
 
@@ -117,17 +124,18 @@ driver = "overlay"
 graphroot = "$PODMAN_DIR/storage"
 runroot = "$PODMAN_DIR/run"
 EOF
+  give_to_platform_user -R "$PODMAN_DIR"
 }
 
-pg_ready() { podman exec aegis-database-postgres pg_isready -q -U aegis -d postgres; }
-psql_exec() { podman exec -i aegis-database-postgres psql -X -q -v ON_ERROR_STOP=1 -U aegis "$@"; }
+pg_ready() { platform_podman exec aegis-database-postgres pg_isready -q -U aegis -d postgres; }
+psql_exec() { platform_podman exec -i aegis-database-postgres psql -X -q -v ON_ERROR_STOP=1 -U aegis "$@"; }
 http_ok() { curl -sf -o /dev/null --max-time 2 "$1"; }
 runtime_ready() { curl -sf --max-time 2 "http://127.0.0.1:$PORT_RUNTIME/health/ready" | grep -q '"status":"ready"'; }
-container_state() { podman inspect --format '{{.State.Status}}' "$1" 2>/dev/null || echo missing; }
+container_state() { platform_podman inspect --format '{{.State.Status}}' "$1" 2>/dev/null || echo missing; }
 
 wait_database() {
   wait_for 90 "PostgreSQL in aegis-database" pg_ready || {
-    podman logs --tail 30 aegis-database-postgres >&2 || true
+    platform_podman logs --tail 30 aegis-database-postgres >&2 || true
     die "PostgreSQL did not become ready"
   }
 }
@@ -137,7 +145,7 @@ wait_runtime() {
   until runtime_ready; do
     state="$(container_state aegis-core-aegis-runtime)"
     if [[ "$state" != running && "$state" != created && "$state" != configured ]] || (( SECONDS >= deadline )); then
-      podman logs --tail 30 aegis-core-aegis-runtime >&2 || true
+      platform_podman logs --tail 30 aegis-core-aegis-runtime >&2 || true
       die "the runtime did not become ready (container $state, $(grep '^AEGIS_IMAGE_TAG=' "$DEPLOY_DIR/.env" 2>/dev/null | tail -n 1) in .env); see its log above. \`sandbox.sh reset\` returns to $BASELINE"
     fi
     sleep 0.2

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from './repo';
 import { exportedVariables } from './sandbox';
+import { AS_PLATFORM_USER } from './worker-process';
 
 /**
  * Each integration test file runs in one of the run's lanes (a Jest worker). When the run has more than one
@@ -9,6 +10,9 @@ import { exportedVariables } from './sandbox';
  * sandbox/deployments.sh, as if on a host of its own: every `sandbox.sh` and `podman` they start, and every worker,
  * sees that deployment's variables. Its checkout names no environment: the tests' workers serve `default`.
  */
+// The platform's pods are its user's (rootless): the tests' podman, and the make they run, act as that user.
+process.env.PATH = `${AS_PLATFORM_USER}:${process.env.PATH ?? ''}`;
+
 const lanes = Number(process.env.AEGIS_TEST_LANES ?? '1');
 if (lanes > 1) {
   const lane = process.env.JEST_WORKER_ID ?? '1';

@@ -1,9 +1,12 @@
 import { execa, type ResultPromise } from 'execa';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MissingDependency, REPO_ROOT } from './repo';
 
 const WORKER_ENTRY = path.join(REPO_ROOT, 'dist', 'src', 'worker.js');
+/** Where the tests' podman runs as the platform's user (test/helpers/lane-setup.ts puts it on their PATH). */
+export const AS_PLATFORM_USER = path.join(REPO_ROOT, 'test', 'helpers', 'as-platform-user');
 
 /** The worker as operators run it (`npm start`): its own process, so a test can SIGKILL it. */
 export interface WorkerProcess {
@@ -39,6 +42,42 @@ export interface WorkerCommand {
   cwd?: string;
 }
 
+/**
+ * The command and environment that run `command` as the owner of the worker's deploy checkout (`AEGIS_ROOT`), as on an
+ * AEGIS host: the checkout, its pods (rootless) and the worker are the platform's user's (scripts/lib/platform-user.sh).
+ * A checkout of the test's own user (a bare directory of a test on the dev server alone) runs it as that user.
+ */
+export function asCheckoutOwner(
+  command: WorkerCommand,
+  env: Record<string, string>,
+): { command: WorkerCommand; env: Record<string, string> } {
+  const root = env.AEGIS_ROOT;
+  const owner = root && fs.existsSync(root) ? fs.statSync(root).uid : process.getuid?.();
+  if (owner === undefined || owner === process.getuid?.()) return { command, env };
+  const [name, , , gid, , home] = execFileSync('getent', ['passwd', String(owner)], { encoding: 'utf8' })
+    .trim()
+    .split(':');
+  return {
+    command: {
+      ...command,
+      file: 'setpriv',
+      args: [`--reuid=${owner}`, `--regid=${gid}`, '--init-groups', '--', command.file, ...command.args],
+    },
+    env: {
+      ...env,
+      // Its podman is the platform user's own: the tests' way to it (test/helpers/as-platform-user) is not on its PATH.
+      PATH: (env.PATH ?? process.env.PATH ?? '')
+        .split(':')
+        .filter((entry) => entry !== AS_PLATFORM_USER)
+        .join(':'),
+      HOME: home ?? '/',
+      USER: name ?? '',
+      LOGNAME: name ?? '',
+      XDG_RUNTIME_DIR: `/run/user/${owner}`,
+    },
+  };
+}
+
 /** The worker's start-up line (src/worker.ts): it polls its task queue from then on. */
 export const WORKER_READY_LINE = 'aegis-upgrade worker: task queue ';
 
@@ -55,10 +94,11 @@ export async function startWorker(
   if (!command && !fs.existsSync(WORKER_ENTRY)) {
     throw new MissingDependency(`${WORKER_ENTRY} is missing`, 'Run `npm run build` (npm test does it first)');
   }
-  const { file, args, cwd } = command ?? { file: 'node', args: [WORKER_ENTRY] };
+  const owned = asCheckoutOwner(command ?? { file: 'node', args: [WORKER_ENTRY] }, env);
+  const { file, args, cwd } = owned.command;
   const child: ResultPromise = execa(file, args, {
     cwd,
-    env,
+    env: owned.env,
     reject: false,
     all: true,
     buffer: false,
