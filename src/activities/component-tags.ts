@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { isImageTag } from '../core/platform';
+import { POSTGRES_REPOSITORY, isImageTag } from '../core/platform';
 import type { Deployment } from '../host/deployment';
 import { writeFileAtomic } from '../host/env-file';
 import { InvalidActivityInput, PreflightFailed } from '../core/errors';
@@ -18,7 +18,7 @@ import {
 /** The pods whose YAML names a third-party image this worker upgrades, and that image's repository. */
 export const COMPONENT_IMAGES = {
   // PgBouncer and the exporter beside it are other repositories.
-  database: 'postgres',
+  database: POSTGRES_REPOSITORY,
   // The UI (`temporalio/ui`) and the AEGIS worker are left alone.
   temporal: 'temporalio/auto-setup',
 } as const;

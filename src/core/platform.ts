@@ -22,6 +22,9 @@ export const POD_IMAGES: Partial<Record<PodName, { image: AegisImage; container:
 
 export const DATABASE_CONTAINER = 'aegis-database-postgres';
 
+/** The image repository of PostgreSQL on any registry (`docker.io/postgres`, `…/library/postgres`). */
+export const POSTGRES_REPOSITORY = 'postgres';
+
 /** The role the activities connect, dump and restore as when `.env` sets no `POSTGRES_USER` (docs/platform.md). */
 export const DEFAULT_DATABASE_ROLE = 'aegis';
 export const RUNTIME_CONTAINER = 'aegis-core-aegis-runtime';
