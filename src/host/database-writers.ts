@@ -44,20 +44,36 @@ interface Connection {
   database: string;
 }
 
+/**
+ * `postgresql://user:password@host:port/database?…` split by hand: a host left empty by an unset variable is still a
+ * connection (WHATWG URL refuses it), and counts as one over the network.
+ */
+export function parseConnectionUrl(text: string): Omit<Connection, 'variable'> | undefined {
+  const scheme = /^postgres(?:ql)?:\/\//.exec(text);
+  if (!scheme) return undefined;
+  const rest = text.slice(scheme[0].length);
+  // The address follows the last `@` (a password may hold a `/`), up to the path.
+  const at = rest.lastIndexOf('@');
+  const slash = rest.indexOf('/', at + 1);
+  const address = rest.slice(at + 1, slash < 0 ? undefined : slash);
+  const bracketed = /^(\[[^\]]*\])(?::(\d*))?$/.exec(address);
+  const colon = address.lastIndexOf(':');
+  const [host, port] = bracketed
+    ? [bracketed[1] ?? '', bracketed[2] ?? '']
+    : colon < 0
+      ? [address, '']
+      : [address.slice(0, colon), address.slice(colon + 1)];
+  const database = slash < 0 ? '' : (rest.slice(slash + 1).split('?', 1)[0] ?? '');
+  return { host, port: Number(port || POSTGRES_PORT), database: decodeURIComponent(database) };
+}
+
 function connectionsOf(env: ReadonlyMap<string, string>, variables: ReadonlyMap<string, string>): Connection[] {
   return [...env].flatMap(([variable, template]) =>
     renderPodDefinition(template, variables)
       .split(',')
-      .map((text) => text.trim())
-      .filter((text) => /^postgres(?:ql)?:\/\//.test(text))
       .flatMap((text): Connection[] => {
-        try {
-          const url = new URL(text);
-          const database = decodeURIComponent(url.pathname.slice(1));
-          return [{ variable, host: url.hostname, port: Number(url.port || POSTGRES_PORT), database }];
-        } catch {
-          return [];
-        }
+        const connection = parseConnectionUrl(text.trim());
+        return connection ? [{ variable, ...connection }] : [];
       }),
   );
 }
