@@ -231,7 +231,7 @@ export async function podsDefined(root: string): Promise<string[]> {
 /** The volume a container mounts at a path, by the kind of storage behind it. */
 export type MountedVolume =
   | { kind: 'host-directory'; volume: string; path: string; node: Scalar }
-  | { kind: 'named-volume'; volume: string; claimName: string }
+  | { kind: 'named-volume'; volume: string; claimName: string; node: Scalar }
   | { kind: 'other'; volume: string; source: string }
   | { kind: 'none' };
 
@@ -271,7 +271,7 @@ export function mountedVolume(definition: PodDefinition, mountPath: string): Mou
     case 'host-directory':
       return { kind: 'host-directory', volume, path: source.path, node: source.node };
     case 'named-volume':
-      return { kind: 'named-volume', volume, claimName: source.claimName };
+      return { kind: 'named-volume', volume, claimName: source.claimName, node: source.node };
     case 'other':
       return { kind: 'other', volume, source: source.source };
   }

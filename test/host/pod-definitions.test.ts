@@ -4,9 +4,11 @@ import path from 'node:path';
 import { platformTemporalAddress } from '../../src/activities/component-preflight';
 import {
   componentImageTag,
+  databaseClusterStorage,
   databaseDataDirectory,
   databaseDataVolume,
   withComponentImageTag,
+  withDatabaseClusterStorage,
   withDatabaseDataDirectory,
 } from '../../src/activities/component-tags';
 import { podYamlPath } from '../../src/host/deployment';
@@ -208,14 +210,21 @@ const reference = deployReference();
       });
     });
 
-    test('the database pod keeps its cluster in a named volume: said as such, and a major upgrade refused by it', async () => {
+    test('the database pod keeps its cluster in a named volume: read as such, and pointed at another by its claim alone', async () => {
       const database = await readPodDefinition(root, 'database');
       expect(componentImageTag(database, 'database')).toBe('15-alpine');
-      expect(databaseDataVolume(database)).toEqual({
+      expect(databaseDataVolume(database)).toMatchObject({
         kind: 'named-volume',
         volume: 'postgres-data',
         claimName: 'aegis-postgres-data',
       });
+      expect(databaseClusterStorage(database)).toEqual({ volume: 'aegis-postgres-data' });
+      const edited = withDatabaseClusterStorage(database, { volume: 'aegis-postgres-data-16' });
+      expect(edited).toBe(database.text.replace('claimName: aegis-postgres-data', 'claimName: aegis-postgres-data-16'));
+      expect(databaseClusterStorage(parsePodDefinition(edited, database.file))).toEqual({
+        volume: 'aegis-postgres-data-16',
+      });
+      // The host-directory reader of before says why it cannot answer.
       expect(() => databaseDataDirectory(database)).toThrow(
         'keeps the cluster (/var/lib/postgresql/data) in the named volume aegis-postgres-data (persistentVolumeClaim of volume postgres-data), not a host directory',
       );
