@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { PreflightFailed } from '../core/errors';
 import { MIGRATED_DATABASES, STOPPED_WRITERS_FILE } from '../core/platform';
 import { readDatabaseWriters } from '../host/database-writers';
 import type { Deployment } from '../host/deployment';
@@ -15,7 +16,10 @@ const STOP_SECONDS = 30;
  */
 export async function writerContainers(deployment: Deployment): Promise<string[]> {
   const variables = makeVariables(await deployment.env());
-  const writers = await readDatabaseWriters(deployment.root, variables, MIGRATED_DATABASES);
+  const writers = await readDatabaseWriters(deployment.root, variables, MIGRATED_DATABASES).catch((error: unknown) => {
+    // Mid-upgrade an unreadable pod file is retried (fixed, the step goes on), not a refusal that "changed nothing".
+    throw error instanceof PreflightFailed ? new Error(error.message, { cause: error }) : error;
+  });
   if (writers.length === 0) {
     throw new Error(
       `Found no container writing to ${MIGRATED_DATABASES.join(', ')} in the pod definitions of ${deployment.root}: ` +

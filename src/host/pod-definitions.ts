@@ -31,12 +31,12 @@ export function makeVariables(deployEnv: ReadonlyMap<string, string>): Map<strin
  * The pods whose definition is the same rendered with `targetTag` as with `.env` as it is: redeploying them would
  * restart them on what they run now. A pod whose YAML cannot be read counts as changed (its redeploy says why).
  */
-export async function podsUnchangedByTag(
+export async function podsUnchangedByTag<Pod extends string = PodName>(
   root: string,
-  pods: readonly PodName[],
+  pods: readonly Pod[],
   deployEnv: ReadonlyMap<string, string>,
   targetTag: string,
-): Promise<PodName[]> {
+): Promise<Pod[]> {
   const current = makeVariables(deployEnv);
   const target = new Map([...current, [IMAGE_TAG_KEY, targetTag]]);
   const unchanged = await Promise.all(

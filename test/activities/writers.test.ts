@@ -183,6 +183,17 @@ describe('stopWriters and startWriters', () => {
     await expect(fs.access(path.join(root, STOPPED_WRITERS_FILE))).rejects.toThrow();
   });
 
+  it('refuses to stop nothing: a checkout whose pods give no writer a URL is an error, and so is an unreadable pod file', async () => {
+    await fs.writeFile(path.join(root, 'podman', 'pods', 'core', 'pod-core.yaml'), 'spec:\n  containers: []\n');
+    await fs.writeFile(path.join(root, 'podman', 'pods', 'temporal', 'pod-temporal.yaml'), 'spec:\n  containers: []\n');
+    await expect(stopWriters(deployment)).rejects.toThrow('Found no container writing to aegis in the pod definitions');
+    await fs.writeFile(path.join(root, 'podman', 'pods', 'core', 'pod-core.yaml'), 'spec: [x\n');
+    const unreadable = stopWriters(deployment);
+    await expect(unreadable).rejects.toThrow('pod-core.yaml is not valid YAML');
+    await expect(unreadable).rejects.not.toHaveProperty('name', 'PreflightFailed');
+    expect(calls()).toEqual([]);
+  });
+
   it('fails when podman fails, rather than leaving a writer stopped without a word', async () => {
     podman.mockRejectedValueOnce(new CommandFailed('podman ps --all', 125, 'boom'));
 

@@ -12,9 +12,15 @@ import {
   containerImages,
   containerPorts,
   podsDefined,
+  podsUnchangedByTag,
   podVolumes,
+  publishedHostPorts,
+  readPodDefinition,
   type PodDefinition,
 } from '../../src/host/pod-definitions';
+import { platformTemporalAddress } from '../../src/activities/component-preflight';
+import { componentImageTag, databaseClusterStorage } from '../../src/activities/component-tags';
+import { temporalServerVersion } from '../../src/activities/preflight';
 import { MIGRATED_DATABASES } from '../../src/core/platform';
 import { deployReference } from '../helpers/deploy-reference';
 
@@ -194,6 +200,30 @@ const reference = deployReference();
     test('its ports, published on the host or not', () => {
       expect(ports(definition(pod))).toEqual(expected.ports);
     });
+  });
+
+  test('every other reader of ours runs on them, as written and as `make redeploy` renders them with `.env`', async () => {
+    for (const { pod, definition } of pods) {
+      const rendered = await readPodDefinition(root, pod, variables);
+      expect(publishedHostPorts(rendered)).toEqual(publishedHostPorts(definition));
+      expect(podVolumes(rendered).map((volume) => volume.kind)).toEqual(
+        podVolumes(definition).map((volume) => volume.kind),
+      );
+    }
+    expect(componentImageTag(definition('database'), 'database')).toBe('15-alpine');
+    expect(databaseClusterStorage(definition('database'))).toEqual({ volume: 'aegis-postgres-data' });
+    expect(componentImageTag(definition('temporal'), 'temporal')).toBe('1.23.0');
+    expect(temporalServerVersion(definition('temporal'))).toBe('1.23');
+    expect(platformTemporalAddress(await readPodDefinition(root, 'temporal', variables))).toBe('127.0.0.1:7233');
+    // The pods that run no image tagged ${AEGIS_IMAGE_TAG} are left running by an AEGIS upgrade.
+    const env = new Map([...variables, ['AEGIS_IMAGE_TAG', '1.2.0']]);
+    expect(await podsUnchangedByTag(root, Object.keys(EXPECTED), env, '1.3.0')).toEqual([
+      'database',
+      'edge',
+      'observability',
+      'secrets',
+      'storage',
+    ]);
   });
 
   test('the writers of aegis: the runtime and the AEGIS worker through PgBouncer, and PgBouncer; not the exporter', () => {
