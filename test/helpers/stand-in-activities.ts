@@ -185,8 +185,10 @@ export function standInActivities(scenarios: Map<string, StandInScenario>, { loc
         currentTag,
         targetTag: postgres ? postgresImageTag(currentTag, plan.toVersion) : temporalImageTag(plan.toVersion),
         aegisTag: scenario.runningVersion ?? RUNNING_VERSION,
-        ...(postgres && { dataDirectory: PGDATA }),
-        ...(plan.strategy === 'postgres-major' && { newDataDirectory: `${PGDATA}-16` }),
+        ...(plan.strategy === 'postgres-major' && {
+          dataStorage: { directory: PGDATA },
+          newDataStorage: { directory: `${PGDATA}-16` },
+        }),
         checks: ['stand-in platform'],
       };
     },
