@@ -24,11 +24,13 @@ import { acquireLock, claimableLock } from '../host/lock-file';
 import {
   containerImages,
   makeVariables,
+  podName,
   publishedPort,
   readPodDefinition,
   type PodDefinition,
 } from '../host/pod-definitions';
 import { sameTemporalServer } from '../host/temporal-identity';
+import { openbaoVersion } from '../host/openbao-version';
 import { createPostgresMajorChecks } from '../host/postgres-major-checks';
 
 export interface ComponentPreflightInput {
@@ -125,13 +127,19 @@ export function createComponentPreflightActivities(deployment: Deployment) {
         if (error.code === 'ENOENT') return undefined;
         throw error;
       });
-      for (const { tag = '' } of definition ? openbaoImages(definition) : []) {
-        if (openbaoSupported(tag) !== true) {
+      if (!definition) continue;
+      for (const { tag = '', container } of openbaoImages(definition)) {
+        // A moving tag (`latest`, as the real checkout pins it) says no version: the running container does.
+        const running = `${podName(definition) ?? podFullName(pod)}-${container}`;
+        const version = await openbaoVersion(deployment, running, tag);
+        if (version === undefined || openbaoSupported(version) !== true) {
+          const read = version === undefined ? `\`bao version\` in ${running} said none` : `it runs ${version}`;
           throw new PreflightFailed(
-            `OpenBao ${tag} in ${podFullName(pod)} is not supported: AEGIS needs OpenBao 2.0+ (pin a version tag of 2.0 or later); nothing was changed`,
+            `OpenBao ${tag} in ${podFullName(pod)} is not known to be supported (${read}): AEGIS needs OpenBao 2.0+ ` +
+              '(pin a version tag of 2.0 or later, or start the pod); nothing was changed',
           );
         }
-        found.push(`${tag} (${podFullName(pod)})`);
+        found.push(`${version === tag ? tag : `${version} (tag ${tag})`} (${podFullName(pod)})`);
       }
     }
     return found.length > 0 ? `OpenBao ${found.join(', ')} (2.0+ required)` : 'OpenBao: not run by this deployment';
