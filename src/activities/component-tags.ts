@@ -91,8 +91,8 @@ export function withDatabaseClusterStorage(definition: PodDefinition, storage: C
   const current = databaseClusterStorage(definition);
   if (isNamedVolume(current) !== isNamedVolume(storage)) {
     throw new PreflightFailed(
-      `${definition.file} keeps the cluster in the ${describeClusterStorage(current)}, not a ${describeClusterStorage(storage).split(' ')[0]}: ` +
-        `it cannot be pointed at the ${describeClusterStorage(storage)} by its path alone; nothing was changed`,
+      `${definition.file} keeps the cluster in the ${describeClusterStorage(current)}: one edit cannot point it at ` +
+        `the ${describeClusterStorage(storage)}, another kind of storage; nothing was changed`,
     );
   }
   return withScalar(definition, volume.node, storageName(storage));

@@ -101,12 +101,12 @@ export function planComponentRollback(changes: ComponentChanges): ComponentRollb
   }
   if (changes.definitionChanged) {
     const storage = changes.dataStorage;
-    const directory =
+    const data =
       changes.strategy === 'postgres-major' && storage ? ` and the data ${describeClusterStorage(storage)}` : '';
     steps.push({
       kind: 'restore-definition',
       id: 'rollback:definition',
-      title: `Set the ${pod} image back to ${changes.previousTag}${directory} in pod-${pod}.yaml`,
+      title: `Set the ${pod} image back to ${changes.previousTag}${data} in pod-${pod}.yaml`,
     });
   }
   if (changes.definitionChanged || changes.redeployed || changes.temporalStopped) {

@@ -39,22 +39,25 @@ export const STRATEGIES: Record<ComponentStrategy, Strategy> = {
 
   /** A new major cannot start on the old one's storage: its own cluster, restored from a dump, verified table by table. */
   'postgres-major': {
-    steps: (preflight) => [
-      { id: 'stop-clients', title: `Stop every database client (${DATABASE_CLIENT_PODS.join(', ')})` },
-      { id: 'dump', title: 'Dump the old cluster (pg_dumpall) and checksum every table' },
-      {
-        id: 'prepare-directory',
-        title: `Prepare the new cluster's ${describeClusterStorage(majorUpgradeStorage(preflight).fresh)}`,
-      },
-      {
-        id: 'set-definition',
-        title: `Set the postgres image to ${preflight.targetTag} and its data to ${storageName(majorUpgradeStorage(preflight).fresh)}`,
-      },
-      { id: 'redeploy:database', title: 'Redeploy database on the new major and check the version it runs' },
-      { id: 'restore', title: 'Restore the dump into the new cluster' },
-      { id: 'verify-copy', title: 'Compare every database, role and table with the old cluster' },
-      { id: 'start-clients', title: 'Start the database clients again' },
-    ],
+    steps: (preflight) => {
+      const { fresh } = majorUpgradeStorage(preflight);
+      return [
+        { id: 'stop-clients', title: `Stop every database client (${DATABASE_CLIENT_PODS.join(', ')})` },
+        { id: 'dump', title: 'Dump the old cluster (pg_dumpall) and checksum every table' },
+        {
+          id: 'prepare-directory',
+          title: `Prepare the new cluster's ${describeClusterStorage(fresh)}`,
+        },
+        {
+          id: 'set-definition',
+          title: `Set the postgres image to ${preflight.targetTag} and its data to ${storageName(fresh)}`,
+        },
+        { id: 'redeploy:database', title: 'Redeploy database on the new major and check the version it runs' },
+        { id: 'restore', title: 'Restore the dump into the new cluster' },
+        { id: 'verify-copy', title: 'Compare every database, role and table with the old cluster' },
+        { id: 'start-clients', title: 'Start the database clients again' },
+      ];
+    },
     async upgrade(upgrade) {
       const { run, preflight, changes, backupId } = upgrade;
       const { progress } = run;

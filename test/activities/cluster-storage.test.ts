@@ -76,7 +76,7 @@ describe('the cluster storage, of either kind', () => {
       namedVolumePod('aegis-postgres-data-16'),
     );
     expect(() => withDatabaseClusterStorage(definition, { directory: '/srv/pg-16' })).toThrow(
-      'keeps the cluster in the named volume aegis-postgres-data, not a directory: it cannot be pointed at the directory /srv/pg-16',
+      'keeps the cluster in the named volume aegis-postgres-data: one edit cannot point it at the directory /srv/pg-16',
     );
   });
 
@@ -180,7 +180,7 @@ describe('the activities on a named volume', () => {
     expect(await fs.readFile(file, 'utf8')).toBe(namedVolumePod('aegis-postgres-data-16'));
     expect(await tags.setDatabaseDataDirectory({ volume: 'aegis-postgres-data' })).toBe('aegis-postgres-data-16');
     expect(await fs.readFile(file, 'utf8')).toBe(namedVolumePod('aegis-postgres-data'));
-    await expect(tags.setDatabaseDataDirectory({ directory: '/srv/pg-16' })).rejects.toThrow('not a directory');
+    await expect(tags.setDatabaseDataDirectory({ directory: '/srv/pg-16' })).rejects.toThrow('another kind of storage');
   });
 
   test('the disk check measures where podman keeps the volumes, beside the old one', async () => {
