@@ -183,6 +183,20 @@ describe('a pod definition read and edited in any key order', () => {
     expect(() => withDatabaseDataDirectory(unmounted, '/srv/pg-16')).toThrow('in no volume (none is mounted there)');
   });
 
+  test('a file of several documents is read for its Pod, and an edit keeps the others byte for byte', () => {
+    const configMap = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pg-conf\ndata:\n  image: "not:this"\n';
+    const pod = databasePod(containerKeys, mountKeys, volumeKeys(hostPathKeys)).replace('spec:', 'kind: Pod\nspec:');
+    const text = `${configMap}---\n${pod}`;
+    const definition = parsePodDefinition(text, 'pod-database.yaml');
+    expect(componentImageTag(definition, 'database')).toBe('15-alpine');
+    expect(databaseDataDirectory(definition)).toBe('/srv/pg');
+    expect(withDatabaseDataDirectory(definition, '/srv/pg-16')).toBe(text.replace('"/srv/pg"', '"/srv/pg-16"'));
+    expect(() => parsePodDefinition(`${pod}---\n${pod}`, 'pod-database.yaml')).toThrow(
+      'pod-database.yaml defines 2 pods (kind: Pod): one pod per file',
+    );
+    expect(() => parsePodDefinition('', 'pod-database.yaml')).toThrow('holds no YAML document');
+  });
+
   test('a file that is not YAML is refused, naming it and the line', () => {
     expect(() => parsePodDefinition('spec:\n  containers:\n    - image: [x\n', '/srv/aegis/pod-core.yaml')).toThrow(
       /^\/srv\/aegis\/pod-core\.yaml is not valid YAML \(.*line \d+/,
