@@ -18,12 +18,7 @@ import { DATABASE_CLIENT_PODS, DATABASE_CONTAINER, STOPPED_CLIENTS_FILE, podFull
 import type { BackupFile } from '../core/upgrade';
 import { backupDirectory, checkBackupLocation } from './backup';
 import { checkClusterStorage, databaseClusterStorage } from './component-tags';
-import {
-  isNamedVolume,
-  sameClusterStorage,
-  storageName,
-  type ClusterStorage,
-} from '../core/cluster-storage';
+import { isNamedVolume, sameClusterStorage, storageName, type ClusterStorage } from '../core/cluster-storage';
 import type { Deployment } from '../host/deployment';
 import { createDumpTools, privateDirectory, readJson, writePrivateJson } from '../host/dump-files';
 import { writeFileAtomic } from '../host/env-file';
