@@ -8,7 +8,14 @@ import {
 } from '../core/components';
 import { podFullName } from '../core/platform';
 import type { UpgradeLockOwner } from '../core/upgrade-lock';
-import { checkDataDirectory, componentImageTag, databaseDataDirectory, postgresImageTag } from './component-tags';
+import { freshClusterStorage, isNamedVolume, type ClusterStorage } from '../core/cluster-storage';
+import {
+  checkDataDirectory,
+  checkVolumeName,
+  componentImageTag,
+  databaseClusterStorage,
+  postgresImageTag,
+} from './component-tags';
 import { deployedPods, podYamlPath, type Deployment } from '../host/deployment';
 import { IMAGE_TAG_KEY } from '../host/env-file';
 import { InvalidActivityInput, PreflightFailed } from '../core/errors';
@@ -17,11 +24,13 @@ import { acquireLock, claimableLock } from '../host/lock-file';
 import {
   containerImages,
   makeVariables,
+  podName,
   publishedPort,
   readPodDefinition,
   type PodDefinition,
 } from '../host/pod-definitions';
 import { sameTemporalServer } from '../host/temporal-identity';
+import { openbaoVersion } from '../host/openbao-version';
 import { createPostgresMajorChecks } from '../host/postgres-major-checks';
 
 export interface ComponentPreflightInput {
@@ -38,7 +47,13 @@ export interface ComponentPreflight {
   targetTag: string;
   /** AEGIS_IMAGE_TAG: pod temporal also runs the AEGIS worker, whose readiness is judged on it. */
   aegisTag: string;
-  /** A major PostgreSQL upgrade: the cluster's host directory now, and the fresh sibling for the new cluster. */
+  /** A major PostgreSQL upgrade: where the cluster is now, and the fresh storage of the same kind for the new one. */
+  dataStorage?: ClusterStorage;
+  newDataStorage?: ClusterStorage;
+  /**
+   * What pre-flight reported of a major before named volumes (host directories only): no longer set, read only when an
+   * upgrade started then is replayed (`majorUpgradeStorage`).
+   */
   dataDirectory?: string;
   newDataDirectory?: string;
   /** One line per check passed. */
@@ -62,15 +77,20 @@ export function platformTemporalAddress(definition: PodDefinition): string {
   return `${host.includes(':') ? `[${host}]` : host}:${published.hostPort}`;
 }
 
-/** The cluster's directory as a major upgrade writes beside it: a path it can name in the YAML again on rollback. */
-function plainDataDirectory(directory: string): string {
+/** The cluster's storage as a major upgrade writes beside it: a path or name it can write in the YAML again on rollback. */
+function plainClusterStorage(storage: ClusterStorage): ClusterStorage {
   try {
-    return checkDataDirectory(directory);
+    return isNamedVolume(storage)
+      ? { volume: checkVolumeName(storage.volume) }
+      : { directory: checkDataDirectory(storage.directory) };
   } catch (error) {
     if (!(error instanceof InvalidActivityInput)) throw error;
+    const [what, fix] = isNamedVolume(storage)
+      ? [`named volume \`${storage.volume}\`, not a plain volume name`, 'name it with letters, digits, _ . and -']
+      : [`directory \`${storage.directory}\`, not a plain absolute path`, 'write the path out in full'];
     throw new PreflightFailed(
-      `pod-database.yaml names the cluster's directory \`${directory}\`, not a plain absolute path: a major upgrade ` +
-        'writes a new directory beside it and names both in the YAML; write the path out in full; nothing was changed',
+      `pod-database.yaml names the cluster's ${what}: a major upgrade writes new storage beside it and names both in ` +
+        `the YAML; ${fix}; nothing was changed`,
     );
   }
 }
@@ -107,13 +127,19 @@ export function createComponentPreflightActivities(deployment: Deployment) {
         if (error.code === 'ENOENT') return undefined;
         throw error;
       });
-      for (const { tag = '' } of definition ? openbaoImages(definition) : []) {
-        if (openbaoSupported(tag) !== true) {
+      if (!definition) continue;
+      for (const { tag = '', container } of openbaoImages(definition)) {
+        // A moving tag (`latest`, as the real checkout pins it) says no version: the running container does.
+        const running = `${podName(definition) ?? podFullName(pod)}-${container}`;
+        const version = await openbaoVersion(deployment, running, tag);
+        if (version === undefined || openbaoSupported(version) !== true) {
+          const read = version === undefined ? `\`bao version\` in ${running} said none` : `it runs ${version}`;
           throw new PreflightFailed(
-            `OpenBao ${tag} in ${podFullName(pod)} is not supported: AEGIS needs OpenBao 2.0+ (pin a version tag of 2.0 or later); nothing was changed`,
+            `OpenBao ${tag} in ${podFullName(pod)} is not known to be supported (${read}): AEGIS needs OpenBao 2.0+ ` +
+              '(pin a version tag of 2.0 or later, or start the pod); nothing was changed',
           );
         }
-        found.push(`${tag} (${podFullName(pod)})`);
+        found.push(`${version === tag ? tag : `${version} (tag ${tag})`} (${podFullName(pod)})`);
       }
     }
     return found.length > 0 ? `OpenBao ${found.join(', ')} (2.0+ required)` : 'OpenBao: not run by this deployment';
@@ -173,13 +199,13 @@ export function createComponentPreflightActivities(deployment: Deployment) {
         checks,
       };
       if (plan.strategy === 'postgres-major') {
-        const dataDirectory = databaseDataDirectory(await readPodDefinition(root, 'database'));
-        report.dataDirectory = plainDataDirectory(dataDirectory);
-        const newDataDirectory = `${dataDirectory}-${plan.toVersion.split('.')[0]}`;
-        report.newDataDirectory = newDataDirectory;
+        const dataStorage = plainClusterStorage(databaseClusterStorage(await readPodDefinition(root, 'database')));
+        const newDataStorage = freshClusterStorage(dataStorage, plan.toVersion.split('.')[0] ?? plan.toVersion);
+        report.dataStorage = dataStorage;
+        report.newDataStorage = newDataStorage;
         // Before anything stops: a missing extension or a full disk would otherwise fail the restore half-way.
         checks.push(await majorChecks.checkExtensions(report.targetTag));
-        checks.push(await majorChecks.checkDiskSpace({ newDataDirectory }));
+        checks.push(await majorChecks.checkDiskSpace({ dataStorage, newDataStorage }));
       }
       if (!readOnly) {
         await acquireLock(root, {

@@ -1,5 +1,12 @@
 import path from 'node:path';
-import { isImageTag } from '../core/platform';
+import {
+  describeClusterStorage,
+  isNamedVolume,
+  sameClusterStorage,
+  storageName,
+  type ClusterStorage,
+} from '../core/cluster-storage';
+import { POSTGRES_REPOSITORY, isImageTag } from '../core/platform';
 import type { Deployment } from '../host/deployment';
 import { writeFileAtomic } from '../host/env-file';
 import { InvalidActivityInput, PreflightFailed } from '../core/errors';
@@ -18,7 +25,7 @@ import {
 /** The pods whose YAML names a third-party image this worker upgrades, and that image's repository. */
 export const COMPONENT_IMAGES = {
   // PgBouncer and the exporter beside it are other repositories.
-  database: 'postgres',
+  database: POSTGRES_REPOSITORY,
   // The UI (`temporalio/ui`) and the AEGIS worker are left alone.
   temporal: 'temporalio/auto-setup',
 } as const;
@@ -58,6 +65,38 @@ export function databaseDataVolume(definition: PodDefinition): MountedVolume {
 }
 
 type HostDirectory = Extract<MountedVolume, { kind: 'host-directory' }>;
+type NamedVolume = Extract<MountedVolume, { kind: 'named-volume' }>;
+
+/** The database pod's data volume when it is a host directory or a named volume; refuses, naming it, any other. */
+function clusterVolume(definition: PodDefinition): HostDirectory | NamedVolume {
+  const volume = databaseDataVolume(definition);
+  if (volume.kind !== 'host-directory' && volume.kind !== 'named-volume') {
+    throw new PreflightFailed(
+      `${definition.file} keeps the cluster (${PGDATA_MOUNT}) in ${describeVolume(volume)}, neither a host directory ` +
+        '(hostPath) nor a named volume (persistentVolumeClaim): the upgrade cannot tell where the cluster lives; mount one of those there',
+    );
+  }
+  return volume;
+}
+
+/** Where the database pod keeps its cluster: the host directory or the named volume mounted at PGDATA. */
+export function databaseClusterStorage(definition: PodDefinition): ClusterStorage {
+  const volume = clusterVolume(definition);
+  return volume.kind === 'named-volume' ? { volume: volume.claimName } : { directory: volume.path };
+}
+
+/** The definition with the cluster's storage set to `storage`, of the same kind (the path, or the claim's name). */
+export function withDatabaseClusterStorage(definition: PodDefinition, storage: ClusterStorage): string {
+  const volume = clusterVolume(definition);
+  const current = databaseClusterStorage(definition);
+  if (isNamedVolume(current) !== isNamedVolume(storage)) {
+    throw new PreflightFailed(
+      `${definition.file} keeps the cluster in the ${describeClusterStorage(current)}: one edit cannot point it at ` +
+        `the ${describeClusterStorage(storage)}, another kind of storage; nothing was changed`,
+    );
+  }
+  return withScalar(definition, volume.node, storageName(storage));
+}
 
 /** The database pod's data volume when it is a host directory; refuses, naming it, any other storage. */
 function hostDataDirectory(definition: PodDefinition): HostDirectory {
@@ -71,7 +110,7 @@ function hostDataDirectory(definition: PodDefinition): HostDirectory {
   return volume;
 }
 
-/** The host directory of the database pod's cluster. */
+/** The host directory of the database pod's cluster; refuses a named volume (`databaseClusterStorage` takes both). */
 export function databaseDataDirectory(definition: PodDefinition): string {
   return hostDataDirectory(definition).path;
 }
@@ -86,6 +125,21 @@ export function checkDataDirectory(directory: unknown): string {
     throw new InvalidActivityInput('directory', 'an absolute path of letters, digits, _ . - and /', String(directory));
   }
   return path.normalize(directory);
+}
+
+/** A named volume this worker writes into a pod's YAML and hands podman: podman's grammar of volume names. */
+export function checkVolumeName(volume: unknown): string {
+  if (typeof volume !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(volume)) {
+    throw new InvalidActivityInput('volume', 'a volume name of letters, digits, _ . and - (not first)', String(volume));
+  }
+  return volume;
+}
+
+/** The cluster storage an activity was given (`{ directory }` or `{ volume }`), checked as it will be written. */
+export function checkClusterStorage(input: object): ClusterStorage {
+  return 'volume' in input
+    ? { volume: checkVolumeName(input.volume) }
+    : { directory: checkDataDirectory('directory' in input ? input.directory : undefined) };
 }
 
 export function createComponentTagActivities(deployment: Deployment) {
@@ -103,13 +157,18 @@ export function createComponentTagActivities(deployment: Deployment) {
       return previous;
     },
 
-    /** Points the database pod's data volume at `directory`; returns the directory it named. */
-    async setDatabaseDataDirectory({ directory }: { directory: string }): Promise<string> {
-      const wanted = checkDataDirectory(directory);
+    /**
+     * Points the database pod's data volume at a host directory or a named volume, of the kind it has; returns the
+     * directory or volume it named. (Its name is older than named volumes: upgrades in flight call it so.)
+     */
+    async setDatabaseDataDirectory(storage: ClusterStorage): Promise<string> {
+      const wanted = checkClusterStorage(storage);
       const definition = await read('database');
-      const previous = databaseDataDirectory(definition);
-      if (previous !== wanted) await writeFileAtomic(definition.file, withDatabaseDataDirectory(definition, wanted));
-      return previous;
+      const previous = databaseClusterStorage(definition);
+      if (!sameClusterStorage(previous, wanted)) {
+        await writeFileAtomic(definition.file, withDatabaseClusterStorage(definition, wanted));
+      }
+      return storageName(previous);
     },
   };
 }

@@ -1,12 +1,13 @@
 /**
  * A major PostgreSQL upgrade's data step: the old cluster dumped whole with its clients stopped, the new major started on
- * a fresh sibling directory, the dump restored there and compared table by table.
+ * fresh storage beside the old (a sibling directory, or a new named volume), the dump restored there and compared table
+ * by table.
  *
  * Restore of a dump, not `pg_upgrade --copy`: pg_upgrade needs both majors' binaries and both data directories in one
  * filesystem, while each major here is its own image; a dump is written by the old major's `pg_dumpall` inside the old
  * container and read by the new major's `psql` inside the new one, with nothing but a file between them. It is slower
- * on large clusters, and the platform's are small. The old directory is never written after the clients stopped and
- * never deleted: the rollback points the pod back at it.
+ * on large clusters, and the platform's are small. The old directory or volume is never written after the clients
+ * stopped and never deleted: the rollback points the pod back at it.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -16,7 +17,8 @@ import { createInterface } from 'node:readline';
 import { DATABASE_CLIENT_PODS, DATABASE_CONTAINER, STOPPED_CLIENTS_FILE, podFullName } from '../core/platform';
 import type { BackupFile } from '../core/upgrade';
 import { backupDirectory, checkBackupLocation } from './backup';
-import { checkDataDirectory, databaseDataDirectory } from './component-tags';
+import { checkClusterStorage, databaseClusterStorage } from './component-tags';
+import { isNamedVolume, sameClusterStorage, storageName, type ClusterStorage } from '../core/cluster-storage';
 import type { Deployment } from '../host/deployment';
 import { createDumpTools, privateDirectory, readJson, writePrivateJson } from '../host/dump-files';
 import { writeFileAtomic } from '../host/env-file';
@@ -67,7 +69,7 @@ export function createPostgresMajorActivities(deployment: Deployment) {
   const { role, dump, verify } = createDumpTools(deployment);
   const probes = createPodProbes(deployment);
   const clientsFile = path.join(deployment.root, STOPPED_CLIENTS_FILE);
-  const dataDirectory = async () => databaseDataDirectory(await readPodDefinition(deployment.root, 'database'));
+  const liveStorage = async () => databaseClusterStorage(await readPodDefinition(deployment.root, 'database'));
 
   async function readFingerprint(location: string): Promise<ClusterFingerprint> {
     const fingerprint = await readJson<ClusterFingerprint>(path.join(location, FINGERPRINT_FILE));
@@ -136,44 +138,40 @@ export function createPostgresMajorActivities(deployment: Deployment) {
     },
 
     /**
-     * Makes `directory` an empty directory for the new cluster: one left by a crashed attempt is emptied (as podman
-     * sees its files: they belong to the container's user). Never the directory the pod's YAML names, nor `keep`.
+     * Makes the new cluster's storage empty: a directory, or a named volume (created). One left by a crashed attempt is
+     * emptied (a directory as podman sees its files: they belong to the container's user) or removed and created
+     * again. Never the storage pod-database.yaml names, nor `keep`; a directory only beside `keep`.
      */
-    async prepareDataDirectory({ directory, keep }: { directory: string; keep: string }): Promise<string> {
-      const fresh = checkDataDirectory(directory);
-      const live = await dataDirectory();
-      if (fresh === checkDataDirectory(keep) || fresh === live || path.dirname(fresh) !== path.dirname(keep)) {
+    async prepareDataDirectory(input: ClusterStorage & { keep: string }): Promise<string> {
+      const fresh = checkClusterStorage(input);
+      const keep = checkClusterStorage(isNamedVolume(fresh) ? { volume: input.keep } : { directory: input.keep });
+      const live = await liveStorage();
+      const beside = isNamedVolume(fresh) || path.dirname(storageName(fresh)) === path.dirname(storageName(keep));
+      if (sameClusterStorage(fresh, keep) || sameClusterStorage(fresh, live) || !beside) {
         throw new InvalidActivityInput(
-          'directory',
-          `a fresh sibling of ${keep}, not the cluster pod-database.yaml names`,
-          fresh,
+          isNamedVolume(fresh) ? 'volume' : 'directory',
+          `a fresh sibling of ${storageName(keep)}, not the cluster pod-database.yaml names`,
+          storageName(fresh),
         );
       }
-      const existed = await fs.stat(fresh).then(
-        () => true,
-        () => false,
-      );
-      if (existed) await heartbeatWhile(removeClusterFiles(deployment, fresh), `emptying ${fresh}`);
-      await fs.mkdir(fresh, { recursive: true, mode: 0o700 });
-      // initdb refuses a directory with anything in it: so does this, before the redeploy would fail on it.
-      const left = await fs.readdir(fresh);
-      if (left.length > 0)
-        throw new RestoreBlocked(`${fresh} is not empty after emptying it: ${left.slice(0, 5).join(', ')}`);
-      return existed ? `${fresh} emptied (left by an earlier attempt)` : `${fresh} created`;
+      return isNamedVolume(fresh)
+        ? prepareVolume(deployment, fresh.volume)
+        : prepareDirectory(deployment, fresh.directory);
     },
 
     /**
      * Restores the dump into the new cluster with its own psql. Done before (its record): nothing again. A cluster an
      * earlier attempt restored into part-way has its databases dropped first: it is the fresh one, never the old.
      */
-    async restoreCluster({ dump: record, directory }: { dump: ClusterDump; directory: string }): Promise<string> {
+    async restoreCluster(input: { dump: ClusterDump } & ClusterStorage): Promise<string> {
+      const { dump: record } = input;
       const location = checkBackupLocation(deployment.config.aegis.backupDir, record.location);
-      const fresh = checkDataDirectory(directory);
-      const restored = await readJson<{ directory: string }>(path.join(location, RESTORED_FILE));
-      if (restored?.directory === fresh) return `already restored into ${fresh}`;
-      if ((await dataDirectory()) !== fresh) {
+      const fresh = checkClusterStorage(input);
+      const restored = await readJson<ClusterStorage>(path.join(location, RESTORED_FILE));
+      if (restored && sameClusterStorage(restored, fresh)) return `already restored into ${storageName(fresh)}`;
+      if (!sameClusterStorage(await liveStorage(), fresh)) {
         throw new RestoreBlocked(
-          `pod-database.yaml does not name ${fresh}: the restore goes into the new cluster only`,
+          `pod-database.yaml does not name ${storageName(fresh)}: the restore goes into the new cluster only`,
         );
       }
       await verify(location, record.file);
@@ -211,8 +209,8 @@ export function createPostgresMajorActivities(deployment: Deployment) {
             { inputFile: script, timeoutMs: RESTORE_TIMEOUT_MS },
           );
           await fs.rm(script, { force: true });
-          await writePrivateJson(path.join(location, RESTORED_FILE), { directory: fresh });
-          return `${record.summary} restored into ${fresh}`;
+          await writePrivateJson(path.join(location, RESTORED_FILE), fresh);
+          return `${record.summary} restored into ${storageName(fresh)}`;
         })(),
         'restore of the cluster dump',
       );
@@ -233,6 +231,37 @@ export function createPostgresMajorActivities(deployment: Deployment) {
       return `${describeFingerprint(after)}: identical`;
     },
   };
+}
+
+/** An empty directory for the new cluster; one left by a crashed attempt is emptied first. */
+async function prepareDirectory(deployment: Deployment, fresh: string): Promise<string> {
+  const existed = await fs.stat(fresh).then(
+    () => true,
+    () => false,
+  );
+  if (existed) await heartbeatWhile(removeClusterFiles(deployment, fresh), `emptying ${fresh}`);
+  await fs.mkdir(fresh, { recursive: true, mode: 0o700 });
+  // initdb refuses a directory with anything in it: so does this, before the redeploy would fail on it.
+  const left = await fs.readdir(fresh);
+  if (left.length > 0)
+    throw new RestoreBlocked(`${fresh} is not empty after emptying it: ${left.slice(0, 5).join(', ')}`);
+  return existed ? `${fresh} emptied (left by an earlier attempt)` : `${fresh} created`;
+}
+
+/**
+ * A new, empty named volume for the new cluster, where podman keeps the platform user's volumes. One left by a crashed
+ * attempt is removed first: without `--force`, so podman refuses if a container still uses it.
+ */
+async function prepareVolume(deployment: Deployment, fresh: string): Promise<string> {
+  const existed = await deployment.podman(['volume', 'exists', fresh]).then(
+    () => true,
+    () => false,
+  );
+  if (existed) await deployment.podman(['volume', 'rm', fresh]);
+  await deployment.podman(['volume', 'create', fresh]);
+  return existed
+    ? `named volume ${fresh} created again (an earlier attempt left one)`
+    : `named volume ${fresh} created`;
 }
 
 /**

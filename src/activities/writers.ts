@@ -1,27 +1,44 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DATABASE_WRITERS, STOPPED_WRITERS_FILE } from '../core/platform';
+import { PreflightFailed } from '../core/errors';
+import { MIGRATED_DATABASES, STOPPED_WRITERS_FILE } from '../core/platform';
+import { readDatabaseWriters } from '../host/database-writers';
 import type { Deployment } from '../host/deployment';
 import { writeFileAtomic } from '../host/env-file';
+import { makeVariables } from '../host/pod-definitions';
 
 /** How long a writer may take to shut down cleanly before podman kills it. */
 const STOP_SECONDS = 30;
+
+/**
+ * The writer containers of the migrated databases, read from the checkout's pod definitions as `make redeploy` renders
+ * them (docs/platform.md#who-writes-to-the-database). None found is an error: the dump would not be protected.
+ */
+export async function writerContainers(deployment: Deployment): Promise<string[]> {
+  const variables = makeVariables(await deployment.env());
+  const writers = await readDatabaseWriters(deployment.root, variables, MIGRATED_DATABASES).catch((error: unknown) => {
+    // Mid-upgrade an unreadable pod file is retried (fixed, the step goes on), not a refusal that "changed nothing".
+    throw error instanceof PreflightFailed ? new Error(error.message, { cause: error }) : error;
+  });
+  if (writers.length === 0) {
+    throw new Error(
+      `Found no container writing to ${MIGRATED_DATABASES.join(', ')} in the pod definitions of ${deployment.root}: ` +
+        'none is given a postgresql:// URL to it (docs/platform.md#who-writes-to-the-database); check podman/pods',
+    );
+  }
+  return writers.map((writer) => writer.container);
+}
 
 /**
  * Stops every writer of the migrated databases; one already stopped, or absent from the profile, is no error. The
  * containers it stops are recorded first (added to those an earlier stop recorded), for `startWriters`.
  */
 export async function stopWriters(deployment: Deployment): Promise<void> {
+  const names = await writerContainers(deployment);
   const ids = new Set(await readStoppedWriters(deployment));
-  for (const id of await writerIds(deployment)) if (id) ids.add(id);
+  for (const id of await writerIds(deployment, names)) if (id) ids.add(id);
   await writeFileAtomic(stoppedWritersFile(deployment), `${JSON.stringify([...ids])}\n`);
-  await deployment.podman([
-    'stop',
-    '--ignore',
-    '--time',
-    String(STOP_SECONDS),
-    ...DATABASE_WRITERS.map((writer) => writer.container),
-  ]);
+  await deployment.podman(['stop', '--ignore', '--time', String(STOP_SECONDS), ...names]);
 }
 
 /**
@@ -33,8 +50,9 @@ export async function stopWriters(deployment: Deployment): Promise<void> {
 export async function startWriters(deployment: Deployment, { recordedOnly = false } = {}): Promise<string[]> {
   const stopped = await readStoppedWriters(deployment);
   if (!stopped && recordedOnly) return [];
-  const ids = await writerIds(deployment);
-  const found = DATABASE_WRITERS.map((writer) => writer.container).filter((_, index) => {
+  const names = await writerContainers(deployment);
+  const ids = await writerIds(deployment, names);
+  const found = names.filter((_, index) => {
     const id = ids[index];
     return id && (!stopped || stopped.includes(id));
   });
@@ -58,11 +76,10 @@ async function readStoppedWriters(deployment: Deployment): Promise<string[] | un
 }
 
 /**
- * The ID of each writer container, in `DATABASE_WRITERS`' order (undefined for one that does not exist), from one
+ * The ID of each writer container, in the order of `names` (undefined for one that does not exist), from one
  * `podman ps`: a rollback waits for this twice.
  */
-async function writerIds(deployment: Deployment): Promise<(string | undefined)[]> {
-  const names = DATABASE_WRITERS.map(({ container }) => container);
+async function writerIds(deployment: Deployment, names: readonly string[]): Promise<(string | undefined)[]> {
   const { stdout } = await deployment.podman([
     'ps',
     '--all',

@@ -22,6 +22,9 @@ export const POD_IMAGES: Partial<Record<PodName, { image: AegisImage; container:
 
 export const DATABASE_CONTAINER = 'aegis-database-postgres';
 
+/** The image repository of PostgreSQL on any registry (`docker.io/postgres`, `…/library/postgres`). */
+export const POSTGRES_REPOSITORY = 'postgres';
+
 /** The role the activities connect, dump and restore as when `.env` sets no `POSTGRES_USER` (docs/platform.md). */
 export const DEFAULT_DATABASE_ROLE = 'aegis';
 export const RUNTIME_CONTAINER = 'aegis-core-aegis-runtime';
@@ -37,8 +40,10 @@ export const RUNTIME_DATABASE = 'aegis';
 export const MIGRATED_DATABASES: readonly string[] = [RUNTIME_DATABASE];
 
 /**
- * The containers that write to the migrated databases, as the pods' YAML define them: stopped from the final dump
- * until the new runtime's migrations are judged, and during a restore.
+ * The containers that write to the migrated databases in the sandbox's pods, as the manual steps of a failed rollback
+ * name them (workflow code reads no files). The activities stop and start the writers they read from the checkout's
+ * own pod definitions (host/database-writers.ts, docs/platform.md#who-writes-to-the-database): on the real platform
+ * PgBouncer too. A unit test reads the sandbox's pods and finds these.
  */
 export const DATABASE_WRITERS: readonly { pod: PodName; container: string }[] = [
   // AEGIS_DATABASE_URL in pod-core.yaml

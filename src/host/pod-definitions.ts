@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, parseDocument, stringify, type Document, type Scalar, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, parseAllDocuments, stringify, type Document, type Scalar, type YAMLMap } from 'yaml';
 import type { PodName } from '../core/platform';
 import { podYamlPath } from './deployment';
 import { IMAGE_TAG_KEY } from './env-file';
@@ -31,12 +31,12 @@ export function makeVariables(deployEnv: ReadonlyMap<string, string>): Map<strin
  * The pods whose definition is the same rendered with `targetTag` as with `.env` as it is: redeploying them would
  * restart them on what they run now. A pod whose YAML cannot be read counts as changed (its redeploy says why).
  */
-export async function podsUnchangedByTag(
+export async function podsUnchangedByTag<Pod extends string = PodName>(
   root: string,
-  pods: readonly PodName[],
+  pods: readonly Pod[],
   deployEnv: ReadonlyMap<string, string>,
   targetTag: string,
-): Promise<PodName[]> {
+): Promise<Pod[]> {
   const current = makeVariables(deployEnv);
   const target = new Map([...current, [IMAGE_TAG_KEY, targetTag]]);
   const unchanged = await Promise.all(
@@ -56,14 +56,26 @@ export interface PodDefinition {
   document: Document.Parsed;
 }
 
+/**
+ * Parses a pod's YAML. A file of several documents (`---`), as `podman play kube` also takes, is read for its `kind: Pod`
+ * one; the others (a ConfigMap, a PersistentVolumeClaim) are left as they are, and edits keep them byte for byte.
+ */
 export function parsePodDefinition(text: string, file: string): PodDefinition {
-  const document = parseDocument(text);
-  const [error] = document.errors;
+  const documents: Document.Parsed[] = [...parseAllDocuments(text)];
+  const [error] = documents.flatMap((document) => document.errors);
   if (error) {
     throw new PreflightFailed(
       `${file} is not valid YAML (${error.message.split('\n', 1)[0]}): fix it; \`make redeploy\` would refuse it too`,
     );
   }
+  const pods = documents.filter((document) => document.get('kind') === 'Pod');
+  if (pods.length > 1) {
+    throw new PreflightFailed(
+      `${file} defines ${pods.length} pods (kind: Pod): one pod per file is what this worker reads`,
+    );
+  }
+  const document = pods[0] ?? documents[0];
+  if (!document) throw new PreflightFailed(`${file} holds no YAML document: it defines no pod`);
   return { file, text, document };
 }
 
@@ -90,6 +102,7 @@ function textOf(map: YAMLMap, key: string): string | undefined {
   return isScalar(node) && node.value !== null && typeof node.value !== 'object' ? String(node.value) : undefined;
 }
 
+const containerName = (container: YAMLMap) => textOf(container, 'name') ?? '(unnamed)';
 const containersOf = ({ document }: PodDefinition) => mapsUnder(document.get('spec', true), 'containers');
 const volumesOf = ({ document }: PodDefinition) => mapsUnder(document.get('spec', true), 'volumes');
 
@@ -121,7 +134,7 @@ export function containerImages(definition: PodDefinition): ContainerImage[] {
   return containersOf(definition).flatMap((container) => {
     const node = container.get('image', true);
     if (!isScalar(node) || typeof node.value !== 'string') return [];
-    return [{ container: textOf(container, 'name') ?? '(unnamed)', ...splitImage(node.value), node }];
+    return [{ container: containerName(container), ...splitImage(node.value), node }];
   });
 }
 
@@ -147,24 +160,105 @@ export function publishedPort(definition: PodDefinition, containerPort: number):
   return undefined;
 }
 
+/** A port a container declares (`ports:`), and where the host publishes it, when it does. */
+export interface ContainerPort {
+  container: string;
+  containerPort: number;
+  protocol: string;
+  /** Absent: the port is only the pod's (other containers of the pod reach it on localhost). */
+  hostPort?: number;
+  hostIP?: string;
+}
+
+/** Every port every container of the pod declares, in the file's order. */
+export function containerPorts(definition: PodDefinition): ContainerPort[] {
+  return containersOf(definition).flatMap((container) =>
+    mapsUnder(container, 'ports').flatMap((port): ContainerPort[] => {
+      const containerPort = Number(textOf(port, 'containerPort'));
+      if (!Number.isInteger(containerPort) || containerPort <= 0) return [];
+      const hostPort = Number(textOf(port, 'hostPort'));
+      const hostIP = textOf(port, 'hostIP');
+      return [
+        {
+          container: containerName(container),
+          containerPort,
+          protocol: (textOf(port, 'protocol') ?? 'TCP').toUpperCase(),
+          ...(Number.isInteger(hostPort) && hostPort > 0 && { hostPort }),
+          ...(hostIP && { hostIP }),
+        },
+      ];
+    }),
+  );
+}
+
 /** Every TCP port the pod publishes on the host. */
 export function publishedHostPorts(definition: PodDefinition): number[] {
-  return containersOf(definition).flatMap((container) =>
-    mapsUnder(container, 'ports')
-      .filter((port) => (textOf(port, 'protocol') ?? 'TCP').toUpperCase() === 'TCP')
-      .map((port) => Number(textOf(port, 'hostPort')))
-      .filter((hostPort) => Number.isInteger(hostPort) && hostPort > 0),
+  return containerPorts(definition)
+    .filter((port) => port.protocol === 'TCP')
+    .flatMap((port) => (port.hostPort === undefined ? [] : [port.hostPort]));
+}
+
+/** A container's environment as its YAML sets it (`env: - name, value`); a value from elsewhere (`valueFrom`) is left out. */
+export function containerEnvironments(definition: PodDefinition): { container: string; env: Map<string, string> }[] {
+  return containersOf(definition).map((container) => ({
+    container: containerName(container),
+    env: new Map(
+      mapsUnder(container, 'env').flatMap((variable): [string, string][] => {
+        const name = textOf(variable, 'name');
+        return name === undefined ? [] : [[name, textOf(variable, 'value') ?? '']];
+      }),
+    ),
+  }));
+}
+
+/** The pod's name (`metadata.name`): its containers are named `<pod name>-<container>` by `podman play kube`. */
+export function podName(definition: PodDefinition): string | undefined {
+  const metadata = definition.document.get('metadata', true);
+  return isMap(metadata) ? textOf(metadata, 'name') : undefined;
+}
+
+/** The pods with a definition in the checkout: each `podman/pods/<pod>/pod-<pod>.yaml`, sorted. */
+export async function podsDefined(root: string): Promise<string[]> {
+  const directories = await fs.readdir(path.join(root, 'podman', 'pods'), { withFileTypes: true });
+  const pods = await Promise.all(
+    directories
+      .filter((entry) => entry.isDirectory())
+      .map(async ({ name }) => ((await fs.stat(podYamlPath(root, name)).catch(() => undefined))?.isFile() ? name : '')),
   );
+  return pods.filter(Boolean).sort();
 }
 
 /** The volume a container mounts at a path, by the kind of storage behind it. */
 export type MountedVolume =
   | { kind: 'host-directory'; volume: string; path: string; node: Scalar }
-  | { kind: 'named-volume'; volume: string; claimName: string }
+  | { kind: 'named-volume'; volume: string; claimName: string; node: Scalar }
   | { kind: 'other'; volume: string; source: string }
   | { kind: 'none' };
 
 const samePath = (a: string, b: string) => path.posix.normalize(`${a}/`) === path.posix.normalize(`${b}/`);
+
+/** What a volume of `spec.volumes` is backed by: a host path, a named volume (claim), or another source. */
+export type VolumeSource =
+  | { kind: 'host-directory'; path: string; node: Scalar }
+  | { kind: 'named-volume'; claimName: string; node: Scalar }
+  | { kind: 'other'; source: string };
+
+function volumeSource(declared: YAMLMap | undefined): VolumeSource {
+  const hostPath = declared?.get('hostPath', true);
+  const pathNode = isMap(hostPath) ? hostPath.get('path', true) : undefined;
+  if (isScalar(pathNode) && typeof pathNode.value === 'string') {
+    return { kind: 'host-directory', path: pathNode.value, node: pathNode };
+  }
+  const claim = declared?.get('persistentVolumeClaim', true);
+  const claimNode = isMap(claim) ? claim.get('claimName', true) : undefined;
+  if (isScalar(claimNode) && claimNode.value !== null && typeof claimNode.value !== 'object') {
+    return { kind: 'named-volume', claimName: String(claimNode.value), node: claimNode };
+  }
+  const source = declared?.items
+    .map((pair) => String(isScalar(pair.key) ? pair.key.value : pair.key))
+    .find((key) => key !== 'name');
+  return { kind: 'other', source: source ?? 'not declared under volumes' };
+}
 
 export function mountedVolume(definition: PodDefinition, mountPath: string): MountedVolume {
   const mount = containersOf(definition)
@@ -172,19 +266,44 @@ export function mountedVolume(definition: PodDefinition, mountPath: string): Mou
     .find((candidate) => samePath(textOf(candidate, 'mountPath') ?? '', mountPath));
   const volume = mount && textOf(mount, 'name');
   if (volume === undefined) return { kind: 'none' };
-  const declared = volumesOf(definition).find((candidate) => textOf(candidate, 'name') === volume);
-  const hostPath = declared?.get('hostPath', true);
-  const pathNode = isMap(hostPath) ? hostPath.get('path', true) : undefined;
-  if (isScalar(pathNode) && typeof pathNode.value === 'string') {
-    return { kind: 'host-directory', volume, path: pathNode.value, node: pathNode };
+  const source = volumeSource(volumesOf(definition).find((candidate) => textOf(candidate, 'name') === volume));
+  switch (source.kind) {
+    case 'host-directory':
+      return { kind: 'host-directory', volume, path: source.path, node: source.node };
+    case 'named-volume':
+      return { kind: 'named-volume', volume, claimName: source.claimName, node: source.node };
+    case 'other':
+      return { kind: 'other', volume, source: source.source };
   }
-  const claim = declared?.get('persistentVolumeClaim', true);
-  const claimName = isMap(claim) ? textOf(claim, 'claimName') : undefined;
-  if (claimName !== undefined) return { kind: 'named-volume', volume, claimName };
-  const source = declared?.items
-    .map((pair) => String(isScalar(pair.key) ? pair.key.value : pair.key))
-    .find((key) => key !== 'name');
-  return { kind: 'other', volume, source: source ?? 'not declared under volumes' };
+}
+
+/** A volume of the pod (`spec.volumes`), what backs it, and where each container mounts it. */
+export type PodVolume = VolumeSource & {
+  volume: string;
+  mounts: { container: string; mountPath: string; readOnly: boolean }[];
+};
+
+/** Every volume the pod declares, in the file's order, with its mounts; one mounted but not declared is listed too. */
+export function podVolumes(definition: PodDefinition): PodVolume[] {
+  const mounts = containersOf(definition).flatMap((container) =>
+    mapsUnder(container, 'volumeMounts').map((mount) => ({
+      volume: textOf(mount, 'name') ?? '',
+      container: containerName(container),
+      mountPath: textOf(mount, 'mountPath') ?? '',
+      readOnly: textOf(mount, 'readOnly') === 'true',
+    })),
+  );
+  const declared = volumesOf(definition).map((volume) => ({ name: textOf(volume, 'name') ?? '', map: volume }));
+  const undeclared = [...new Set(mounts.map((mount) => mount.volume))].filter(
+    (name) => !declared.some((volume) => volume.name === name),
+  );
+  return [...declared, ...undeclared.map((name) => ({ name, map: undefined }))].map(({ name, map }) => ({
+    ...volumeSource(map),
+    volume: name,
+    mounts: mounts
+      .filter((mount) => mount.volume === name)
+      .map(({ container, mountPath, readOnly }) => ({ container, mountPath, readOnly })),
+  }));
 }
 
 /** `the host directory /srv/pg`, `the named volume aegis-postgres-data (…)`, …: a mounted volume in a message. */

@@ -1,9 +1,11 @@
 /**
  * What a major PostgreSQL upgrade (postgres-major.ts) needs before anything stops: every extension the cluster uses,
- * in the target image, and room for the plain dump, its copy for the restore, and the new cluster beside the old one.
+ * in the target image, and room for the plain dump, its copy for the restore, and the new cluster beside the old one
+ * (a sibling directory, or a new named volume where podman keeps the old one).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { isNamedVolume, type ClusterStorage } from '../core/cluster-storage';
 import { DATABASE_CONTAINER } from '../core/platform';
 import type { Deployment } from './deployment';
 import { PreflightFailed } from '../core/errors';
@@ -57,6 +59,29 @@ async function targetImage(deployment: Deployment, tag: string): Promise<string>
   const tagAt = running.lastIndexOf(':');
   const repository = tagAt > running.lastIndexOf('/') ? running.slice(0, tagAt) : running;
   return `${repository}:${tag}`;
+}
+
+/** What a disk check is told of the new cluster: its directory (as before named volumes), or both storages. */
+export type NewClusterPlace =
+  { newDataDirectory: string } | { dataStorage: ClusterStorage; newDataStorage: ClusterStorage };
+
+/**
+ * The directory the new cluster will be written in: a directory's parent, or for a named volume the directory podman
+ * keeps the old volume's siblings in (`podman volume inspect`'s Mountpoint is `<volumes>/<name>/_data`).
+ */
+export async function newClusterHome(deployment: Deployment, place: NewClusterPlace): Promise<string> {
+  const fresh = 'newDataDirectory' in place ? { directory: place.newDataDirectory } : place.newDataStorage;
+  if (!isNamedVolume(fresh)) return path.dirname(fresh.directory);
+  const old = 'dataStorage' in place && isNamedVolume(place.dataStorage) ? place.dataStorage.volume : fresh.volume;
+  const { stdout } = await deployment.podman(['volume', 'inspect', '--format', '{{.Mountpoint}}', old]);
+  const mountpoint = stdout.trim();
+  if (!path.isAbsolute(mountpoint)) {
+    throw new PreflightFailed(
+      `podman shows no mount point for the named volume ${old} (\`podman volume inspect\`: \`${mountpoint}\`): a volume ` +
+        'of another driver; the free space for the new cluster beside it cannot be measured; nothing was changed',
+    );
+  }
+  return path.dirname(path.dirname(mountpoint));
 }
 
 export function createPostgresMajorChecks(deployment: Deployment) {
@@ -117,7 +142,7 @@ export function createPostgresMajorChecks(deployment: Deployment) {
     },
 
     /** Refuses when the dump, its copy for the restore and the new cluster would not fit, estimated from the cluster. */
-    async checkDiskSpace({ newDataDirectory }: { newDataDirectory: string }): Promise<string> {
+    async checkDiskSpace(place: NewClusterPlace): Promise<string> {
       const [row] = await deployment.query<{ bytes: string }>(
         'select sum(pg_database_size(oid))::bigint as bytes from pg_database',
         'postgres',
@@ -127,7 +152,7 @@ export function createPostgresMajorChecks(deployment: Deployment) {
       const needs: SpaceNeed[] = [
         { what: 'the plain dump', directory: backupDir, bytes },
         { what: 'its copy for the restore', directory: backupDir, bytes },
-        { what: 'the new cluster', directory: path.dirname(newDataDirectory), bytes },
+        { what: 'the new cluster', directory: await newClusterHome(deployment, place), bytes },
       ];
       const measured = await Promise.all(
         needs.map(async (need) => ({ ...need, filesystem: await filesystemOf(need.directory) })),

@@ -1,6 +1,7 @@
 import type { ComponentPreflight } from '../activities/component-preflight';
 import { dumpFileName } from '../core/backup-layout';
 import type { ComponentStrategy } from '../core/components';
+import { describeClusterStorage, type ClusterStorage } from '../core/cluster-storage';
 import { DATABASE_CLIENT_PODS, DATABASE_CONTAINER, TEMPORAL_DATABASES, podFullName } from '../core/platform';
 import type { BackupRecord } from '../core/upgrade';
 import { backupRole } from './rollback';
@@ -14,9 +15,9 @@ export interface ComponentChanges {
   fromVersion: string;
   /** AEGIS_IMAGE_TAG, which pod temporal's AEGIS worker runs. */
   aegisTag: string;
-  /** A major PostgreSQL upgrade's old cluster directory (never written since the clients stopped) and its fresh one. */
-  dataDirectory?: string;
-  /** The pod's YAML names the new image (and, for a major, the new data directory). */
+  /** A major PostgreSQL upgrade's old cluster storage, directory or named volume (never written since the clients stopped). */
+  dataStorage?: ClusterStorage;
+  /** The pod's YAML names the new image (and, for a major, the new storage). */
   definitionChanged: boolean;
   /** The pod was redeployed on the new definition (or is being). */
   redeployed: boolean;
@@ -38,20 +39,28 @@ export type ComponentRollbackStep =
   | { kind: 'start-clients'; id: string; title: string }
   | { kind: 'validate'; id: string; title: string };
 
+/**
+ * A major's storage now and the fresh one, from pre-flight: as it reports them, or as it did before named volumes (host
+ * directories only), for an upgrade started then and replayed. Activity inputs keep `{ directory }` for those.
+ */
+export function majorUpgradeStorage(preflight: ComponentPreflight): { current: ClusterStorage; fresh: ClusterStorage } {
+  const { dataStorage, newDataStorage, dataDirectory = '', newDataDirectory = '' } = preflight;
+  return dataStorage && newDataStorage
+    ? { current: dataStorage, fresh: newDataStorage }
+    : { current: { directory: dataDirectory }, fresh: { directory: newDataDirectory } };
+}
+
 /** The changes as a rollback reads them, before the upgrade has made any. */
-export function noComponentChanges({
-  plan,
-  currentTag,
-  aegisTag,
-  dataDirectory,
-}: ComponentPreflight): ComponentChanges {
+export function noComponentChanges(preflight: ComponentPreflight): ComponentChanges {
+  const { plan, currentTag, aegisTag } = preflight;
+  const dataStorage = plan.strategy === 'postgres-major' ? majorUpgradeStorage(preflight).current : undefined;
   return {
     strategy: plan.strategy,
     pod: plan.component === 'postgres' ? 'database' : 'temporal',
     previousTag: currentTag,
     fromVersion: plan.fromVersion,
     aegisTag,
-    ...(dataDirectory && { dataDirectory }),
+    ...(dataStorage && { dataStorage }),
     definitionChanged: false,
     redeployed: false,
     clientsStopped: false,
@@ -91,11 +100,13 @@ export function planComponentRollback(changes: ComponentChanges): ComponentRollb
     );
   }
   if (changes.definitionChanged) {
-    const directory = changes.strategy === 'postgres-major' ? ` and the data directory ${changes.dataDirectory}` : '';
+    const storage = changes.dataStorage;
+    const data =
+      changes.strategy === 'postgres-major' && storage ? ` and the data ${describeClusterStorage(storage)}` : '';
     steps.push({
       kind: 'restore-definition',
       id: 'rollback:definition',
-      title: `Set the ${pod} image back to ${changes.previousTag}${directory} in pod-${pod}.yaml`,
+      title: `Set the ${pod} image back to ${changes.previousTag}${data} in pod-${pod}.yaml`,
     });
   }
   if (changes.definitionChanged || changes.redeployed || changes.temporalStopped) {

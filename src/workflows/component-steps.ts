@@ -4,9 +4,10 @@
  */
 import type { ComponentPreflight } from '../activities/component-preflight';
 import type { ComponentStrategy, ComponentUpgradeRequest } from '../core/components';
+import { describeClusterStorage, storageName } from '../core/cluster-storage';
 import { DATABASE_CLIENT_PODS, TEMPORAL_DATABASES } from '../core/platform';
 import { databaseChange, quick, redeploy, transfer } from './activity-options';
-import type { ComponentChanges } from './component-rollback';
+import { majorUpgradeStorage, type ComponentChanges } from './component-rollback';
 import type { UpgradeRun } from './upgrade-steps';
 
 /** A component upgrade past pre-flight: what its steps read, and the changes a rollback undoes. */
@@ -36,23 +37,31 @@ export const STRATEGIES: Record<ComponentStrategy, Strategy> = {
     },
   },
 
-  /** A new major cannot start on the old one's directory: its own cluster, restored from a dump, verified table by table. */
+  /** A new major cannot start on the old one's storage: its own cluster, restored from a dump, verified table by table. */
   'postgres-major': {
-    steps: ({ targetTag, newDataDirectory }) => [
-      { id: 'stop-clients', title: `Stop every database client (${DATABASE_CLIENT_PODS.join(', ')})` },
-      { id: 'dump', title: 'Dump the old cluster (pg_dumpall) and checksum every table' },
-      { id: 'prepare-directory', title: `Prepare the new cluster's directory ${newDataDirectory}` },
-      { id: 'set-definition', title: `Set the postgres image to ${targetTag} and its data to ${newDataDirectory}` },
-      { id: 'redeploy:database', title: 'Redeploy database on the new major and check the version it runs' },
-      { id: 'restore', title: 'Restore the dump into the new cluster' },
-      { id: 'verify-copy', title: 'Compare every database, role and table with the old cluster' },
-      { id: 'start-clients', title: 'Start the database clients again' },
-    ],
+    steps: (preflight) => {
+      const { fresh } = majorUpgradeStorage(preflight);
+      return [
+        { id: 'stop-clients', title: `Stop every database client (${DATABASE_CLIENT_PODS.join(', ')})` },
+        { id: 'dump', title: 'Dump the old cluster (pg_dumpall) and checksum every table' },
+        {
+          id: 'prepare-directory',
+          title: `Prepare the new cluster's ${describeClusterStorage(fresh)}`,
+        },
+        {
+          id: 'set-definition',
+          title: `Set the postgres image to ${preflight.targetTag} and its data to ${storageName(fresh)}`,
+        },
+        { id: 'redeploy:database', title: 'Redeploy database on the new major and check the version it runs' },
+        { id: 'restore', title: 'Restore the dump into the new cluster' },
+        { id: 'verify-copy', title: 'Compare every database, role and table with the old cluster' },
+        { id: 'start-clients', title: 'Start the database clients again' },
+      ];
+    },
     async upgrade(upgrade) {
       const { run, preflight, changes, backupId } = upgrade;
       const { progress } = run;
-      const directory = preflight.newDataDirectory as string;
-      const keep = preflight.dataDirectory as string;
+      const { current, fresh } = majorUpgradeStorage(preflight);
       changes.clientsStopped = true;
       await progress.run(
         'stop-clients',
@@ -67,18 +76,18 @@ export const STRATEGIES: Record<ComponentStrategy, Strategy> = {
       run.report.backup = { location: dump.location, files: [dump.file] };
       await progress.run(
         'prepare-directory',
-        () => redeploy.prepareDataDirectory({ directory, keep }),
+        () => redeploy.prepareDataDirectory({ ...fresh, keep: storageName(current) }),
         (done) => done,
       );
       changes.definitionChanged = true;
       await progress.run('set-definition', async () => {
         await quick.setComponentImageTag({ pod: 'database', tag: preflight.targetTag });
-        await quick.setDatabaseDataDirectory({ directory });
+        await quick.setDatabaseDataDirectory({ ...fresh });
       });
       await redeployComponent(upgrade);
       await progress.run(
         'restore',
-        () => databaseChange().restoreCluster({ dump, directory }),
+        () => databaseChange().restoreCluster({ dump, ...fresh }),
         (done) => done,
       );
       await progress.run(

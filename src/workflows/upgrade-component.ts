@@ -116,8 +116,8 @@ async function runRollbackStep(kind: ComponentRollbackStep['kind'], changes: Com
       return changes.temporalBackup && compensate.restoreTemporalDatabases({ backup: changes.temporalBackup });
     case 'restore-definition':
       await compensate.setComponentImageTag({ pod, tag: previousTag });
-      if (changes.strategy === 'postgres-major' && changes.dataDirectory) {
-        await compensate.setDatabaseDataDirectory({ directory: changes.dataDirectory });
+      if (changes.strategy === 'postgres-major' && changes.dataStorage) {
+        await compensate.setDatabaseDataDirectory({ ...changes.dataStorage });
       }
       return;
     case 'redeploy':

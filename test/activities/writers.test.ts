@@ -4,48 +4,34 @@ import path from 'node:path';
 import { CommandFailed } from '../../src/core/errors';
 import type { Deployment } from '../../src/host/deployment';
 import { startWriters, stopWriters } from '../../src/activities/writers';
-import { renderPodDefinition } from '../../src/host/pod-definitions';
+import { databaseWriters, parseConnectionUrl, type NamedPodDefinition } from '../../src/host/database-writers';
+import { parsePodDefinition } from '../../src/host/pod-definitions';
 import { DATABASE_WRITERS, MIGRATED_DATABASES, STOPPED_WRITERS_FILE, podFullName } from '../../src/core/platform';
-import { SANDBOX_PODS, sandboxPodDefinition } from '../helpers/sandbox-pods';
+import { SANDBOX_PODS, installSandboxPods, sandboxPodDefinition } from '../helpers/sandbox-pods';
 
-/** The pod YAML's fields this test reads. */
-interface PodSpec {
-  metadata: { name: string };
-  spec: { containers: { name: string; env?: { name: string; value?: unknown }[] }[] };
-}
-
-/** What `.env` gives the URLs' placeholders: only their path, the database, matters here. */
+/** What `.env` gives the URLs' placeholders (the sandbox's `env.template`). */
 const VARIABLES = new Map([
   ['POSTGRES_USER', 'aegis'],
   ['POSTGRES_PASSWORD', 'secret'],
   ['AEGIS_DB_HOST', 'aegis-database'],
 ]);
 
-/** Containers of the pods' YAML whose environment holds a URL to a migrated database. */
-async function writersInPodYaml(): Promise<string[]> {
-  const found: string[] = [];
-  for (const pod of await fs.readdir(SANDBOX_PODS)) {
-    const { document } = await sandboxPodDefinition(pod);
-    const spec = document.toJS() as PodSpec;
-    for (const container of spec.spec.containers) {
-      const urls = (container.env ?? []).map(({ value }) => renderPodDefinition(String(value ?? ''), VARIABLES));
-      const databases = urls
-        .filter((url) => url.startsWith('postgresql://'))
-        .map((url) => new URL(url).pathname.slice(1));
-      if (databases.some((database) => MIGRATED_DATABASES.includes(database))) {
-        found.push(`${spec.metadata.name}-${container.name}`);
-      }
-    }
-  }
-  return found.sort();
+async function sandboxPods(): Promise<NamedPodDefinition[]> {
+  const pods = (await fs.readdir(SANDBOX_PODS)).sort();
+  return Promise.all(pods.map(async (pod) => ({ pod, definition: await sandboxPodDefinition(pod) })));
 }
 
 describe('the writers of the migrated databases', () => {
-  it('are every container the pods give a URL to a migrated database', async () => {
-    expect(await writersInPodYaml()).toEqual(DATABASE_WRITERS.map((writer) => writer.container).sort());
+  it("are read from the sandbox's pods: every container given a URL to a migrated database", async () => {
+    expect(databaseWriters(await sandboxPods(), VARIABLES, MIGRATED_DATABASES)).toEqual([
+      { pod: 'core', container: 'aegis-core-aegis-runtime', why: 'AEGIS_DATABASE_URL names aegis on port 5432' },
+      { pod: 'temporal', container: 'aegis-temporal-temporal-worker', why: 'DATABASE_URL names aegis on port 5432' },
+    ]);
   });
 
-  it('each belongs to its pod', () => {
+  it('are those DATABASE_WRITERS names for the manual steps, each in its pod', async () => {
+    const read = databaseWriters(await sandboxPods(), VARIABLES, MIGRATED_DATABASES);
+    expect(read.map(({ pod, container }) => ({ pod, container }))).toEqual(DATABASE_WRITERS);
     for (const { pod, container } of DATABASE_WRITERS) expect(container.startsWith(`${podFullName(pod)}-`)).toBe(true);
   });
 
@@ -53,6 +39,65 @@ describe('the writers of the migrated databases', () => {
     expect(MIGRATED_DATABASES).toContain('aegis');
     expect(MIGRATED_DATABASES).not.toContain('temporal');
     expect(MIGRATED_DATABASES).not.toContain('temporal_visibility');
+  });
+});
+
+describe('databaseWriters on definitions written for the rule', () => {
+  const pod = (name: string, containers: string) =>
+    parsePodDefinition(`metadata:\n  name: aegis-${name}\nspec:\n  containers:\n${containers}`, `pod-${name}.yaml`);
+  const database = pod(
+    'database',
+    [
+      '    - {name: postgres, image: docker.io/postgres:15, ports: [{containerPort: 5432}]}',
+      '    - name: exporter',
+      '      image: exporter:1',
+      '      env: [{name: DATA_SOURCE_NAME, value: "postgresql://u:p@localhost:5432/aegis"}]',
+      '    - name: bouncer',
+      '      image: pgbouncer:latest',
+      '      env: [{name: DATABASE_URLS, value: "postgresql://u:p@127.0.0.1:5432/aegis,postgres://u:p@[::1]/other"}]',
+      '      ports: [{containerPort: 6432, hostPort: 6432}]',
+      '',
+    ].join('\n'),
+  );
+  const client = (url: string) =>
+    pod('core', `    - name: runtime\n      env:\n        - name: URL\n          value: "${url}"\n`);
+
+  it('a client through the bouncer makes the bouncer a writer; loopback clients of the database pod are none', () => {
+    const writers = databaseWriters(
+      [
+        { pod: 'core', definition: client('postgresql://u:p@${DB}:6432/aegis?sslmode=disable') },
+        { pod: 'database', definition: database },
+      ],
+      new Map([['DB', 'db.example']]),
+      ['aegis'],
+    );
+    expect(writers.map((writer) => writer.container)).toEqual(['aegis-core-runtime', 'aegis-database-bouncer']);
+  });
+
+  it('a host left empty by an unset variable still counts; another database, or a direct connection, adds no bouncer', () => {
+    const pods = (url: string) => [
+      { pod: 'core', definition: client(url) },
+      { pod: 'database', definition: database },
+    ];
+    const names = (url: string, databases = ['aegis']) =>
+      databaseWriters(pods(url), new Map(), databases).map((writer) => writer.container);
+    expect(names('postgresql://u:p@${UNSET}:6432/aegis')).toEqual(['aegis-core-runtime', 'aegis-database-bouncer']);
+    expect(names('postgresql://u:p@db:6432/other')).toEqual([]);
+    expect(names('postgresql://u:p@db/aegis')).toEqual(['aegis-core-runtime']);
+  });
+
+  it('reads user, password, host, port and database of a URL, a password with / and brackets around IPv6', () => {
+    expect(parseConnectionUrl('postgresql://u:p/x@db.example:6543/aegis?sslmode=disable')).toEqual({
+      host: 'db.example',
+      port: 6543,
+      database: 'aegis',
+    });
+    expect(parseConnectionUrl('postgres://[fd00::1]/my%20db')).toEqual({
+      host: '[fd00::1]',
+      port: 5432,
+      database: 'my db',
+    });
+    expect(parseConnectionUrl('mysql://db/aegis')).toBeUndefined();
   });
 });
 
@@ -65,7 +110,8 @@ describe('stopWriters and startWriters', () => {
 
   beforeEach(async () => {
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'writers-'));
-    deployment = { podman, root } as unknown as Deployment;
+    installSandboxPods(root);
+    deployment = { podman, root, env: async () => VARIABLES } as unknown as Deployment;
     containers = { 'aegis-core-aegis-runtime': 'id-runtime-1', 'aegis-temporal-temporal-worker': 'id-worker-1' };
     podman.mockReset().mockImplementation(async (args: string[]) => {
       if (args[0] !== 'ps') return { stdout: '', stderr: '' };
@@ -135,6 +181,17 @@ describe('stopWriters and startWriters', () => {
       'aegis-temporal-temporal-worker',
     ]);
     await expect(fs.access(path.join(root, STOPPED_WRITERS_FILE))).rejects.toThrow();
+  });
+
+  it('refuses to stop nothing: a checkout whose pods give no writer a URL is an error, and so is an unreadable pod file', async () => {
+    await fs.writeFile(path.join(root, 'podman', 'pods', 'core', 'pod-core.yaml'), 'spec:\n  containers: []\n');
+    await fs.writeFile(path.join(root, 'podman', 'pods', 'temporal', 'pod-temporal.yaml'), 'spec:\n  containers: []\n');
+    await expect(stopWriters(deployment)).rejects.toThrow('Found no container writing to aegis in the pod definitions');
+    await fs.writeFile(path.join(root, 'podman', 'pods', 'core', 'pod-core.yaml'), 'spec: [x\n');
+    const unreadable = stopWriters(deployment);
+    await expect(unreadable).rejects.toThrow('pod-core.yaml is not valid YAML');
+    await expect(unreadable).rejects.not.toHaveProperty('name', 'PreflightFailed');
+    expect(calls()).toEqual([]);
   });
 
   it('fails when podman fails, rather than leaving a writer stopped without a word', async () => {

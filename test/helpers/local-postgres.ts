@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { createCommandRunner, type CommandOptions, type RunCommand } from '../../src/host/command';
 import type { Deployment } from '../../src/host/deployment';
 import { DATABASE_CONTAINER } from '../../src/core/platform';
+import { installSandboxPods } from './sandbox-pods';
 
 /** The PostgreSQL 15 binaries the sandbox's database image is built from (the project's bootstrap installs them). */
 const BIN = '/usr/lib/postgresql/15/bin';
@@ -85,7 +86,14 @@ export function localDeployment(options: {
   return {
     config: { aegis: { backupDir } },
     root: backupDir,
-    env: async () => new Map([['POSTGRES_USER', 'aegis']]),
+    // The checkout's `.env` and pod definitions (the writers are read from them), the sandbox's.
+    env: async () => {
+      installSandboxPods(backupDir);
+      return new Map([
+        ['POSTGRES_USER', 'aegis'],
+        ['AEGIS_DB_HOST', 'aegis-database'],
+      ]);
+    },
     secrets: async () => [],
     make: async () => ({ stdout: '', stderr: '' }),
     podman: (args: readonly string[], commandOptions?: CommandOptions) =>

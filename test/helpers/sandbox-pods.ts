@@ -1,3 +1,4 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parsePodDefinition, type PodDefinition } from '../../src/host/pod-definitions';
@@ -18,10 +19,24 @@ const SANDBOX_VALUES: Record<string, string> = {
   PROMETHEUS_PORT: '19090',
 };
 
+const filledIn = (template: string) =>
+  template.replace(/@([A-Z_]+)@/g, (placeholder, name: string) => SANDBOX_VALUES[name] ?? placeholder);
+
 /** A sandbox pod's YAML as `sandbox.sh` installs it in the sandbox's deploy checkout. */
 export async function sandboxPodText(pod: string): Promise<string> {
-  const template = await fs.readFile(path.join(SANDBOX_PODS, pod, `pod-${pod}.yaml`), 'utf8');
-  return template.replace(/@([A-Z_]+)@/g, (placeholder, name: string) => SANDBOX_VALUES[name] ?? placeholder);
+  return filledIn(await fs.readFile(path.join(SANDBOX_PODS, pod, `pod-${pod}.yaml`), 'utf8'));
+}
+
+/** The sandbox's pod definitions installed in a deploy checkout at `root`, each one it does not have yet, owner-only. */
+export function installSandboxPods(root: string): void {
+  for (const pod of readdirSync(SANDBOX_PODS)) {
+    const file = path.join(root, 'podman', 'pods', pod, `pod-${pod}.yaml`);
+    if (existsSync(file)) continue;
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, filledIn(readFileSync(path.join(SANDBOX_PODS, pod, `pod-${pod}.yaml`), 'utf8')), {
+      mode: 0o600,
+    });
+  }
 }
 
 export async function sandboxPodDefinition(pod: string): Promise<PodDefinition> {

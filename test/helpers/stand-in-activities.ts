@@ -1,3 +1,4 @@
+import { storageName } from '../../src/core/cluster-storage';
 import { Context } from '@temporalio/activity';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure, type Duration } from '@temporalio/common';
@@ -184,8 +185,10 @@ export function standInActivities(scenarios: Map<string, StandInScenario>, { loc
         currentTag,
         targetTag: postgres ? postgresImageTag(currentTag, plan.toVersion) : temporalImageTag(plan.toVersion),
         aegisTag: scenario.runningVersion ?? RUNNING_VERSION,
-        ...(postgres && { dataDirectory: PGDATA }),
-        ...(plan.strategy === 'postgres-major' && { newDataDirectory: `${PGDATA}-16` }),
+        ...(plan.strategy === 'postgres-major' && {
+          dataStorage: { directory: PGDATA },
+          newDataStorage: { directory: `${PGDATA}-16` },
+        }),
         checks: ['stand-in platform'],
       };
     },
@@ -201,8 +204,8 @@ export function standInActivities(scenarios: Map<string, StandInScenario>, { loc
       takenAt: new Date().toISOString(),
       summary: '3 databases, 4 tables (10 rows), 1 roles',
     }),
-    prepareDataDirectory: async ({ directory }) => `${directory} created`,
-    restoreCluster: async ({ directory }) => `restored into ${directory}`,
+    prepareDataDirectory: async (storage) => `${storageName(storage)} created`,
+    restoreCluster: async (storage) => `restored into ${storageName(storage)}`,
     verifyClusterCopy: async () => 'identical',
     stopTemporalServer: async () => undefined,
     backUpTemporalDatabases: async ({ backupId }) => ({ location: `/var/backups/aegis/${backupId}`, files: [] }),

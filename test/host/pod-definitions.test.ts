@@ -4,9 +4,11 @@ import path from 'node:path';
 import { platformTemporalAddress } from '../../src/activities/component-preflight';
 import {
   componentImageTag,
+  databaseClusterStorage,
   databaseDataDirectory,
   databaseDataVolume,
   withComponentImageTag,
+  withDatabaseClusterStorage,
   withDatabaseDataDirectory,
 } from '../../src/activities/component-tags';
 import { podYamlPath } from '../../src/host/deployment';
@@ -181,6 +183,20 @@ describe('a pod definition read and edited in any key order', () => {
     expect(() => withDatabaseDataDirectory(unmounted, '/srv/pg-16')).toThrow('in no volume (none is mounted there)');
   });
 
+  test('a file of several documents is read for its Pod, and an edit keeps the others byte for byte', () => {
+    const configMap = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pg-conf\ndata:\n  image: "not:this"\n';
+    const pod = databasePod(containerKeys, mountKeys, volumeKeys(hostPathKeys)).replace('spec:', 'kind: Pod\nspec:');
+    const text = `${configMap}---\n${pod}`;
+    const definition = parsePodDefinition(text, 'pod-database.yaml');
+    expect(componentImageTag(definition, 'database')).toBe('15-alpine');
+    expect(databaseDataDirectory(definition)).toBe('/srv/pg');
+    expect(withDatabaseDataDirectory(definition, '/srv/pg-16')).toBe(text.replace('"/srv/pg"', '"/srv/pg-16"'));
+    expect(() => parsePodDefinition(`${pod}---\n${pod}`, 'pod-database.yaml')).toThrow(
+      'pod-database.yaml defines 2 pods (kind: Pod): one pod per file',
+    );
+    expect(() => parsePodDefinition('', 'pod-database.yaml')).toThrow('holds no YAML document');
+  });
+
   test('a file that is not YAML is refused, naming it and the line', () => {
     expect(() => parsePodDefinition('spec:\n  containers:\n    - image: [x\n', '/srv/aegis/pod-core.yaml')).toThrow(
       /^\/srv\/aegis\/pod-core\.yaml is not valid YAML \(.*line \d+/,
@@ -208,14 +224,21 @@ const reference = deployReference();
       });
     });
 
-    test('the database pod keeps its cluster in a named volume: said as such, and a major upgrade refused by it', async () => {
+    test('the database pod keeps its cluster in a named volume: read as such, and pointed at another by its claim alone', async () => {
       const database = await readPodDefinition(root, 'database');
       expect(componentImageTag(database, 'database')).toBe('15-alpine');
-      expect(databaseDataVolume(database)).toEqual({
+      expect(databaseDataVolume(database)).toMatchObject({
         kind: 'named-volume',
         volume: 'postgres-data',
         claimName: 'aegis-postgres-data',
       });
+      expect(databaseClusterStorage(database)).toEqual({ volume: 'aegis-postgres-data' });
+      const edited = withDatabaseClusterStorage(database, { volume: 'aegis-postgres-data-16' });
+      expect(edited).toBe(database.text.replace('claimName: aegis-postgres-data', 'claimName: aegis-postgres-data-16'));
+      expect(databaseClusterStorage(parsePodDefinition(edited, database.file))).toEqual({
+        volume: 'aegis-postgres-data-16',
+      });
+      // The host-directory reader of before says why it cannot answer.
       expect(() => databaseDataDirectory(database)).toThrow(
         'keeps the cluster (/var/lib/postgresql/data) in the named volume aegis-postgres-data (persistentVolumeClaim of volume postgres-data), not a host directory',
       );
