@@ -14,14 +14,10 @@ import { IMAGE_TAG_KEY } from '../host/env-file';
 import { InvalidActivityInput, PreflightFailed } from '../core/errors';
 import { createHealthProbe } from './health';
 import { acquireLock, claimableLock } from '../host/lock-file';
-import {
-  containerImages,
-  makeVariables,
-  publishedPort,
-  readPodDefinition,
-  type PodDefinition,
-} from '../host/pod-definitions';
-import { sameTemporalServer } from '../host/temporal-identity';
+import { containerImages, makeVariables, readPodDefinition, type PodDefinition } from '../host/pod-definitions';
+import { platformTemporalAddress, sameTemporalServer } from '../host/temporal-identity';
+
+export { platformTemporalAddress } from '../host/temporal-identity';
 import { createPostgresMajorChecks } from '../host/postgres-major-checks';
 
 export interface ComponentPreflightInput {
@@ -43,23 +39,6 @@ export interface ComponentPreflight {
   newDataDirectory?: string;
   /** One line per check passed. */
   checks: string[];
-}
-
-/** Temporal's frontend port inside pod temporal: the host port it is published on reaches the platform's Temporal. */
-const TEMPORAL_FRONTEND_PORT = 7233;
-
-/** The address the platform's Temporal answers at on this host: its published frontend port. */
-export function platformTemporalAddress(definition: PodDefinition): string {
-  const published = publishedPort(definition, TEMPORAL_FRONTEND_PORT);
-  if (!published) {
-    throw new PreflightFailed(
-      `${definition.file} publishes no host port for Temporal's frontend (containerPort ${TEMPORAL_FRONTEND_PORT}): ` +
-        "the worker cannot ask the platform's Temporal who it is, so cannot tell it from its own. Publish it (hostPort); nothing was changed",
-    );
-  }
-  // A port published on every address answers on loopback too.
-  const host = published.hostIP && !['0.0.0.0', '::'].includes(published.hostIP) ? published.hostIP : '127.0.0.1';
-  return `${host.includes(':') ? `[${host}]` : host}:${published.hostPort}`;
 }
 
 /** The cluster's directory as a major upgrade writes beside it: a path it can name in the YAML again on rollback. */

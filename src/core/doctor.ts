@@ -2,6 +2,7 @@
  * What `aegis-upgrade doctor` finds on an AEGIS host, as data: each check says whether it blocks an upgrade and, when
  * it does not pass, how to fix it. Pre-flight runs the same checks (docs/doctor.md).
  */
+import { PreflightFailed } from './errors';
 
 /**
  * `ok` passed; `warning` does not block an upgrade but is worth a look; `blocked` an upgrade would be refused or fail;
@@ -51,7 +52,16 @@ export function doctorReport(root: string, profile: string, checks: DoctorCheck[
   return { root, profile, checks, blocked: checks.some((check) => check.status === 'blocked') };
 }
 
-/** A check as pre-flight writes it among its checks: `make targets: registry-login, redeploy, validate`. */
-export function checkLine({ name, detail }: DoctorCheck): string {
-  return `${name}: ${detail}`;
+/** The first line of what went wrong: a check's detail is one line. */
+export function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n', 1)[0] ?? '';
+}
+
+/**
+ * A check as pre-flight takes it: the line it adds to its checks (`Make targets: registry-login, redeploy, …`), or,
+ * when the check blocks, the refusal with its fix.
+ */
+export function preflightLine({ name, status, detail, fix }: DoctorCheck): string {
+  if (status === 'blocked') throw new PreflightFailed(`${name}: ${detail}; ${fix ?? 'fix it'}; nothing was changed`);
+  return `${name}: ${detail}${status === 'warning' && fix ? ` (${fix})` : ''}`;
 }

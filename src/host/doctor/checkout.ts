@@ -43,7 +43,7 @@ export async function definedPods(root: string): Promise<string[]> {
 
 /** The profile's pods, or a check saying why they cannot be read. */
 export async function checkProfile({ root, profile }: Checkout): Promise<{ pods: string[]; check: DoctorCheck }> {
-  const name = `profile ${profile}`;
+  const name = `Profile ${profile}`;
   const conf = await readText(path.join(root, 'profiles', `${profile}.conf`));
   if (conf === undefined) {
     const profiles = await fs.readdir(path.join(root, 'profiles')).catch(() => []);
@@ -157,7 +157,7 @@ export async function checkPodDefinitions(root: string, profilePodNames: readonl
   if (pods.length === 0) {
     return [
       blocking(
-        'pod definitions',
+        'Pod definitions',
         `no pod under ${path.join(root, 'podman', 'pods')}`,
         'point AEGIS_ROOT at the deploy checkout',
       ),
@@ -165,7 +165,7 @@ export async function checkPodDefinitions(root: string, profilePodNames: readonl
   }
   return Promise.all(
     pods.map(async (pod): Promise<DoctorCheck> => {
-      const name = `pod ${pod}`;
+      const name = `Pod ${pod}`;
       const inProfile = profilePodNames.includes(pod);
       // A pod outside the profile is never redeployed: what is wrong with it does not block an upgrade.
       const problem = inProfile ? blocking : warned;
@@ -203,7 +203,7 @@ export async function checkPodDefinitions(root: string, profilePodNames: readonl
 
 /** The targets an upgrade runs, present in the Makefile (read, not run). */
 export async function checkMakeTargets(root: string): Promise<DoctorCheck> {
-  const name = 'make targets';
+  const name = 'Make targets';
   const makefile = await readText(path.join(root, 'Makefile'));
   if (makefile === undefined) {
     return blocking(name, `no Makefile in ${root}`, 'point AEGIS_ROOT at the deploy checkout the platform is run from');
@@ -279,13 +279,13 @@ export async function checkEnvFile(root: string): Promise<DoctorCheck> {
   );
 }
 
-/** Every file check, in the order `doctor` prints them. */
-export async function checkoutChecks(checkout: Checkout): Promise<DoctorCheck[]> {
+/** Every file check, in the order `doctor` prints them, and the profile's pods they read. */
+export async function checkoutChecks(checkout: Checkout): Promise<{ pods: string[]; checks: DoctorCheck[] }> {
   const { pods, check } = await checkProfile(checkout);
   const [definitions, targets, env] = await Promise.all([
     checkPodDefinitions(checkout.root, pods),
     checkMakeTargets(checkout.root),
     checkEnvFile(checkout.root),
   ]);
-  return [check, ...definitions, targets, env];
+  return { pods, checks: [check, ...definitions, targets, env] };
 }

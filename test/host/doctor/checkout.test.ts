@@ -18,10 +18,10 @@ const reference = deployReference();
     const pods = ['core', 'database', 'edge', 'observability', 'seal-gateway', 'secrets', 'storage', 'temporal'];
 
     it('names every pod, and understands every definition', async () => {
-      const checks = await checkoutChecks({ root, profile: 'full' });
-      const podChecks = checks.filter((check) => check.name.startsWith('pod '));
+      const checks = (await checkoutChecks({ root, profile: 'full' })).checks;
+      const podChecks = checks.filter((check) => check.name.startsWith('Pod '));
 
-      expect(podChecks.map((check) => check.name)).toEqual(pods.map((pod) => `pod ${pod}`));
+      expect(podChecks.map((check) => check.name)).toEqual(pods.map((pod) => `Pod ${pod}`));
       for (const check of podChecks) {
         expect(check.detail).not.toContain('not understood');
         expect(check.status).not.toBe('blocked');
@@ -29,8 +29,8 @@ const reference = deployReference();
     });
 
     it("says what it found in each definition: the database's named volume, PgBouncer, the moving tags", async () => {
-      const checks = await checkoutChecks({ root, profile: 'full' });
-      const database = byName(checks, 'pod database');
+      const checks = (await checkoutChecks({ root, profile: 'full' })).checks;
+      const database = byName(checks, 'Pod database');
 
       expect(database?.detail).toContain(
         'postgres /var/lib/postgresql/data on the named volume aegis-postgres-data (persistentVolumeClaim of volume postgres-data)',
@@ -38,12 +38,12 @@ const reference = deployReference();
       expect(database?.detail).toContain('pgbouncer docker.io/edoburu/pgbouncer:latest');
       expect(database?.detail).toContain('ports: 5432, 9187, 5433');
       expect(database).toMatchObject({ status: 'warning', fix: expect.stringContaining('pin a version tag') });
-      expect(byName(checks, 'pod core')).toMatchObject({ status: 'ok' });
-      expect(byName(checks, 'pod core')?.detail).toContain(
+      expect(byName(checks, 'Pod core')).toMatchObject({ status: 'ok' });
+      expect(byName(checks, 'Pod core')?.detail).toContain(
         'aegis-runtime ghcr.io/100monkeys-ai/aegis-runtime:${AEGIS_IMAGE_TAG}',
       );
       // edge is in no profile: named, understood, and said to be outside the profile.
-      expect(byName(checks, 'pod edge')?.detail).toMatch(/^not in the profile; caddy /);
+      expect(byName(checks, 'Pod edge')?.detail).toMatch(/^not in the profile; caddy /);
     });
 
     it("reads each profile's pods, each with its definition", async () => {
@@ -63,7 +63,7 @@ const reference = deployReference();
 
     it('finds every make target an upgrade runs, install-cli too', async () => {
       expect(await checkMakeTargets(root)).toEqual({
-        name: 'make targets',
+        name: 'Make targets',
         status: 'ok',
         detail: 'registry-login, redeploy, validate, teardown, deploy, bootstrap-secrets, install-cli',
       });
@@ -88,15 +88,15 @@ describe("doctor's file checks on the sandbox's deploy checkout (sandbox/deploy,
   afterAll(() => fs.rm(root, { recursive: true, force: true }));
 
   it('names every pod it defines, understands each, and finds the targets and keys an upgrade needs', async () => {
-    const checks = await checkoutChecks({ root, profile: 'development' });
+    const checks = (await checkoutChecks({ root, profile: 'development' })).checks;
     const pods = await fs.readdir(path.join(REPO_ROOT, 'sandbox', 'deploy', 'podman', 'pods'));
 
-    expect(checks.filter((check) => check.name.startsWith('pod ')).map((check) => check.name)).toEqual(
-      pods.sort().map((pod) => `pod ${pod}`),
+    expect(checks.filter((check) => check.name.startsWith('Pod ')).map((check) => check.name)).toEqual(
+      pods.sort().map((pod) => `Pod ${pod}`),
     );
     expect(checks.filter((check) => check.status === 'blocked')).toEqual([]);
-    expect(byName(checks, 'profile development')?.status).toBe('ok');
-    expect(byName(checks, 'pod core')?.detail).toContain(
+    expect(byName(checks, 'Profile development')?.status).toBe('ok');
+    expect(byName(checks, 'Pod core')?.detail).toContain(
       'aegis-runtime 127.0.0.1:5000/100monkeys-ai/aegis-runtime:${AEGIS_IMAGE_TAG}',
     );
   });
@@ -155,8 +155,8 @@ describe("doctor's file checks on a checkout written here", () => {
       ),
     );
 
-    const checks = await checkoutChecks({ root, profile: 'minimal' });
-    const core = byName(checks, 'pod core');
+    const checks = (await checkoutChecks({ root, profile: 'minimal' })).checks;
+    const core = byName(checks, 'Pod core');
 
     expect(core?.status).toBe('blocked');
     expect(core?.detail).toContain("aegis-runtime's tag is 1.2.0, not ${AEGIS_IMAGE_TAG}");
@@ -168,7 +168,7 @@ describe("doctor's file checks on a checkout written here", () => {
   it('blocks YAML that does not parse, naming the file', async () => {
     await write('podman/pods/core/pod-core.yaml', 'spec:\n  containers: [\n');
 
-    const core = byName(await checkoutChecks({ root, profile: 'minimal' }), 'pod core');
+    const core = byName((await checkoutChecks({ root, profile: 'minimal' })).checks, 'Pod core');
 
     expect(core?.status).toBe('blocked');
     expect(core?.detail).toContain('podman/pods/core/pod-core.yaml is not valid YAML');
