@@ -6,6 +6,7 @@ import {
   type ComponentPlan,
   type ParsedComponentRequest,
 } from '../core/components';
+import { preflightLines } from '../core/doctor';
 import { podFullName } from '../core/platform';
 import type { UpgradeLockOwner } from '../core/upgrade-lock';
 import { checkDataDirectory, componentImageTag, databaseDataDirectory, postgresImageTag } from './component-tags';
@@ -19,6 +20,7 @@ import { platformTemporalAddress, sameTemporalServer } from '../host/temporal-id
 
 export { platformTemporalAddress } from '../host/temporal-identity';
 import { createPostgresMajorChecks } from '../host/postgres-major-checks';
+import { checkoutChecks } from '../host/doctor/checkout';
 
 export interface ComponentPreflightInput {
   request: ParsedComponentRequest;
@@ -127,6 +129,11 @@ export function createComponentPreflightActivities(deployment: Deployment) {
     /** Every check before a component upgrade changes anything; the lock is taken last. */
     async checkComponentPreflight({ request, lockOwner, readOnly = false }: ComponentPreflightInput) {
       await claimableLock(root, lockOwner);
+      // The checkout's files as doctor reads them: a redeploy of the component's pod needs them sound.
+      const checkout = preflightLines(
+        (await checkoutChecks({ root, profile: config.aegis.profile })).checks,
+        'Checkout',
+      );
       const { version, tag } = await runningVersion(request);
       let plan: ComponentPlan;
       try {
@@ -142,6 +149,7 @@ export function createComponentPreflightActivities(deployment: Deployment) {
         await checkOpenbao(pods),
         await checkOwnTemporal(plan),
         await checkHealthy(pods),
+        ...checkout,
       ];
       const report: ComponentPreflight = {
         plan,

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { msToNumber, type StringValue } from '@temporalio/common/lib/time';
 import { InvalidEnvironmentName, checkEnvironmentName } from '../core/environments';
 import * as commands from './commands';
-import { doctor, type DoctorOptions } from './doctor';
 import { ExitCode } from './errors';
 import { identity } from './identity';
 import { COLOR_MODES, OUTPUT_FORMATS, type GlobalOptions } from './output';
@@ -291,11 +290,8 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     .option('--root <dir>', 'the deploy checkout (default: AEGIS_ROOT)')
     .option('--aegis-profile <name>', 'its profile under profiles/ (default: AEGIS_PROFILE, development)')
     .option('--files-only', "only the checks of the checkout's files: no podman, PostgreSQL or Temporal")
-    .action(async (options: DoctorOptions) => done(await doctor(options)));
-  example(
-    check,
-    'Example: sudo -iu aegis aegis-upgrade doctor --root ~aegis/100monkeys/aegis-deploy --aegis-profile full',
-  );
+    .action(async (options: commands.DoctorOptions) => done(await commands.doctor(options)));
+  example(check, 'Example: aegis-upgrade doctor --root ~/100monkeys/aegis-deploy --aegis-profile full');
 
   addGlobalOptions(program);
   reportUsageErrors(program, 'aegis-upgrade');

@@ -58,10 +58,29 @@ export function firstLine(error: unknown): string {
 }
 
 /**
- * A check as pre-flight takes it: the line it adds to its checks (`Make targets: registry-login, redeploy, …`), or,
- * when the check blocks, the refusal with its fix.
+ * A check as pre-flight takes it: the line it adds to its checks (`Disk: 1.2 GiB free for …`, a warning with its fix),
+ * or, when the check blocks, the refusal with the fix.
  */
-export function preflightLine({ name, status, detail, fix }: DoctorCheck): string {
-  if (status === 'blocked') throw new PreflightFailed(`${name}: ${detail}; ${fix ?? 'fix it'}; nothing was changed`);
-  return `${name}: ${detail}${status === 'warning' && fix ? ` (${fix})` : ''}`;
+export function preflightLine(check: DoctorCheck): string {
+  return preflightLines([check])[0] ?? '';
+}
+
+/**
+ * Checks as pre-flight takes them: refused, naming every blocking check with its fix; else one line for those that
+ * passed (by name) and one for each of the others.
+ */
+export function preflightLines(checks: readonly DoctorCheck[], passedAs?: string): string[] {
+  const blocked = checks.filter((check) => check.status === 'blocked');
+  if (blocked.length > 0) {
+    const each = blocked.map(({ name, detail, fix }) => `${name}: ${detail}; ${fix ?? 'fix it'}`);
+    throw new PreflightFailed(`${each.join('. ')}; nothing was changed`);
+  }
+  const line = ({ name, detail, status, fix }: DoctorCheck) =>
+    `${name}: ${status === 'not-applicable' ? `not applicable: ${detail}` : detail}${status === 'warning' && fix ? ` (${fix})` : ''}`;
+  if (passedAs === undefined) return checks.map(line);
+  const passed = checks.filter((check) => check.status === 'ok');
+  return [
+    ...(passed.length > 0 ? [`${passedAs}: ${passed.map((check) => check.name).join(', ')} ✓`] : []),
+    ...checks.filter((check) => check.status !== 'ok').map(line),
+  ];
 }

@@ -226,66 +226,76 @@ export async function checkMakeTargets(root: string): Promise<DoctorCheck> {
   return passed(name, present.join(', '));
 }
 
-/** `.env` keys an upgrade reads, by what lacking them does. */
-const REQUIRED_KEYS = [
-  { key: 'GHCR_USERNAME', why: '`make registry-login` logs in as it' },
-  { key: 'GHCR_TOKEN', why: '`make registry-login`, before each redeploy, refuses an empty one' },
-  { key: 'POSTGRES_PASSWORD', why: 'the worker reaches PostgreSQL with it' },
-] as const;
+/** The keys `make registry-login` reads: it refuses an empty token, and every redeploy runs it first. */
+const REGISTRY_KEYS = ['GHCR_USERNAME', 'GHCR_TOKEN'] as const;
+/** `.env` keys an upgrade reads, and what lacking one does. */
 const EXPECTED_KEYS = [
   { key: IMAGE_TAG_KEY, why: 'the version running; unset reads as latest' },
   { key: 'POSTGRES_USER', why: 'the role of psql, dumps and restores; unset, aegis' },
+  {
+    key: 'POSTGRES_PASSWORD',
+    why: 'the worker reaches PostgreSQL with it; unset, only trust authentication lets it in',
+  },
 ] as const;
 
-/** `.env`: the keys an upgrade needs, and those of `.env.example` it lacks. Values are never shown. */
+/** The check pre-flight leaves out: it runs `make registry-login` itself, which reads the same keys and logs in. */
+export const REGISTRY_CREDENTIALS = 'Registry credentials';
+
+const readEnvFiles = (root: string) =>
+  Promise.all([readText(path.join(root, '.env')), readText(path.join(root, '.env.example'))]);
+
+/** `.env`: there, with the keys an upgrade reads and those of `.env.example`. Values are never shown. */
 export async function checkEnvFile(root: string): Promise<DoctorCheck> {
   const name = '.env';
-  const [text, example] = await Promise.all([
-    readText(path.join(root, '.env')),
-    readText(path.join(root, '.env.example')),
-  ]);
+  const [text, example] = await readEnvFiles(root);
   if (text === undefined) {
+    const keys = [...REGISTRY_KEYS, ...EXPECTED_KEYS.map(({ key }) => key)].join(', ');
     return blocking(
       name,
       `no .env in ${root}: every make target sources it`,
       example === undefined
-        ? 'write .env with GHCR_USERNAME, GHCR_TOKEN, POSTGRES_USER, POSTGRES_PASSWORD and AEGIS_IMAGE_TAG'
-        : `cp .env.example .env (umask 077), then fill in ${REQUIRED_KEYS.map(({ key }) => key).join(', ')} and the rest it asks for`,
+        ? `write .env with ${keys}`
+        : `cp .env.example .env (umask 077), then fill in ${keys} and the rest it asks for`,
     );
   }
   const values = parseEnvFile(text);
-  const empty = REQUIRED_KEYS.filter(({ key }) => !values.get(key));
   const unset = EXPECTED_KEYS.filter(({ key }) => !values.get(key));
   const notInEnv = example === undefined ? [] : [...parseEnvFile(example).keys()].filter((key) => !values.has(key));
-  const described = (entries: readonly { key: string; why: string }[]) =>
-    entries.map(({ key, why }) => `${key} (${why})`).join(', ');
-  if (empty.length > 0) {
-    return blocking(
-      name,
-      `empty or missing: ${described(empty)}`,
-      `set ${empty.map(({ key }) => key).join(', ')} in .env`,
-    );
-  }
   const notes = [
-    unset.length > 0 && `unset: ${described(unset)}`,
+    unset.length > 0 && `unset: ${unset.map(({ key, why }) => `${key} (${why})`).join(', ')}`,
     notInEnv.length > 0 && `keys of .env.example not in .env: ${notInEnv.join(', ')}`,
   ].filter(Boolean);
   if (notes.length > 0) {
     return warned(name, notes.join('; '), 'add them to .env, as .env.example describes them');
   }
-  return passed(
-    name,
-    `${REQUIRED_KEYS.map(({ key }) => key).join(', ')} set${example === undefined ? '' : '; every key of .env.example present'}`,
-  );
+  const keys = EXPECTED_KEYS.map(({ key }) => key).join(', ');
+  return passed(name, `${keys} set${example === undefined ? '' : '; every key of .env.example present'}`);
+}
+
+/** GHCR_USERNAME and GHCR_TOKEN in `.env`, read, not tried: doctor logs in nowhere. */
+export async function checkRegistryCredentials(root: string): Promise<DoctorCheck> {
+  const [text] = await readEnvFiles(root);
+  if (text === undefined) return blocking(REGISTRY_CREDENTIALS, 'no .env to read them from', 'see .env');
+  const values = parseEnvFile(text);
+  const empty = REGISTRY_KEYS.filter((key) => !values.get(key));
+  if (empty.length > 0) {
+    return blocking(
+      REGISTRY_CREDENTIALS,
+      `${empty.join(' and ')} empty or missing in .env: \`make registry-login\`, which every redeploy runs first, refuses them`,
+      `set ${empty.join(' and ')} in .env (a token with read:packages)`,
+    );
+  }
+  return passed(REGISTRY_CREDENTIALS, `${REGISTRY_KEYS.join(' and ')} set in .env`);
 }
 
 /** Every file check, in the order `doctor` prints them, and the profile's pods they read. */
 export async function checkoutChecks(checkout: Checkout): Promise<{ pods: string[]; checks: DoctorCheck[] }> {
   const { pods, check } = await checkProfile(checkout);
-  const [definitions, targets, env] = await Promise.all([
+  const [definitions, targets, env, credentials] = await Promise.all([
     checkPodDefinitions(checkout.root, pods),
     checkMakeTargets(checkout.root),
     checkEnvFile(checkout.root),
+    checkRegistryCredentials(checkout.root),
   ]);
-  return { pods, checks: [check, ...definitions, targets, env] };
+  return { pods, checks: [check, ...definitions, targets, env, credentials] };
 }

@@ -42,11 +42,11 @@ export function postgresVersionCheck({ number, text }: PostgresVersion): DoctorC
   if (Math.floor(number / 10_000) < COMPATIBILITY.postgresMinMajor) {
     return blocking(
       'PostgreSQL',
-      `PostgreSQL ${text} is too old: AEGIS needs ${COMPATIBILITY.postgresMinMajor}+`,
+      `${text} is too old: AEGIS needs ${COMPATIBILITY.postgresMinMajor}+`,
       `upgrade it first: aegis-upgrade component start postgres ${COMPATIBILITY.postgresMinMajor}`,
     );
   }
-  return passed('PostgreSQL', `PostgreSQL ${text} (${required})`);
+  return passed('PostgreSQL', `${text} (${required})`);
 }
 
 export const checkPostgres = ({ deployment }: LiveContext) =>
@@ -98,7 +98,7 @@ export function backupSpaceCheck({ backupDir, freeBytes, databaseBytes }: Backup
   if (freeBytes < databaseBytes) {
     return blocking(
       'Disk',
-      `Not enough space for the backup in ${backupDir}: ${formatMiB(freeBytes)} free, up to ${formatMiB(databaseBytes)} needed`,
+      `not enough space for the backup in ${backupDir}: ${formatMiB(freeBytes)} free, up to ${formatMiB(databaseBytes)} needed`,
       'free space there, or set AEGIS_BACKUP_DIR to a filesystem with room',
     );
   }
@@ -138,7 +138,7 @@ function acceptsConnections(port: number): Promise<boolean> {
 }
 
 /** PgBouncer, where the database pod runs one: its container running, its port taking connections. */
-export const checkPgBouncer = ({ deployment, pods }: LiveContext) =>
+export const checkPgBouncer = ({ deployment, pods }: Pick<LiveContext, 'deployment' | 'pods'>) =>
   guarded('PgBouncer', DATABASE_FIX, async () => {
     if (!pods.includes('database')) return notApplicable('PgBouncer', 'the profile runs no database pod');
     const definition = await readPodDefinition(deployment.root, 'database', makeVariables(await deployment.env()));

@@ -2,7 +2,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { DoctorCheck } from '../../../src/core/doctor';
-import { checkEnvFile, checkMakeTargets, checkoutChecks, checkProfile } from '../../../src/host/doctor/checkout';
+import {
+  checkEnvFile,
+  checkMakeTargets,
+  checkoutChecks,
+  checkProfile,
+  checkRegistryCredentials,
+} from '../../../src/host/doctor/checkout';
 import { deployReference } from '../../helpers/deploy-reference';
 import { REPO_ROOT } from '../../helpers/repo';
 import { writeSandboxCheckout } from '../../helpers/sandbox-pods';
@@ -190,10 +196,11 @@ describe("doctor's file checks on a checkout written here", () => {
   it('blocks an empty GHCR_TOKEN, warns of keys of .env.example missing from .env, and never shows a value', async () => {
     await write('.env.example', 'GHCR_USERNAME=\nGHCR_TOKEN=\nPOSTGRES_PASSWORD=\nOPENBAO_ROLE_ID=\n');
     await write('.env', 'GHCR_USERNAME=operator\nGHCR_TOKEN=\nPOSTGRES_PASSWORD=s3cret-value\n');
-    const blocked = await checkEnvFile(root);
-    expect(blocked).toMatchObject({ status: 'blocked', fix: 'set GHCR_TOKEN in .env' });
+    const blocked = await checkRegistryCredentials(root);
+    expect(blocked).toMatchObject({ status: 'blocked', fix: 'set GHCR_TOKEN in .env (a token with read:packages)' });
 
     await write('.env', 'GHCR_USERNAME=operator\nGHCR_TOKEN=ghp_abc\nPOSTGRES_PASSWORD=s3cret-value\n');
+    expect(await checkRegistryCredentials(root)).toMatchObject({ status: 'ok' });
     const warned = await checkEnvFile(root);
     expect(warned.status).toBe('warning');
     expect(warned.detail).toContain('keys of .env.example not in .env: OPENBAO_ROLE_ID');
