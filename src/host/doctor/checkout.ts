@@ -14,6 +14,7 @@ import {
   containerImages,
   describeVolume,
   mountedVolume,
+  namesRepository,
   parsePodDefinition,
   publishedHostPorts,
   type MountedVolume,
@@ -119,7 +120,7 @@ export function understandPod(pod: string, definition: PodDefinition) {
   else if (images.length < containers) problems.push(`${containers - images.length} of its containers name no image`);
   const aegis = isPodName(pod) ? POD_IMAGES[pod] : undefined;
   if (aegis) {
-    const image = images.find((candidate) => candidate.name.split('/').pop() === aegis.image);
+    const image = images.find((candidate) => namesRepository(candidate.name, aegis.image));
     if (!image) problems.push(`no container runs ${aegis.image}`);
     else if (`${podFullName(pod)}-${image.container}` !== aegis.container) {
       problems.push(

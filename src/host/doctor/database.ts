@@ -13,6 +13,7 @@ import type { Deployment } from '../deployment';
 import {
   containerImages,
   makeVariables,
+  namesRepository,
   publishedPort,
   readPodDefinition,
   type PodDefinition,
@@ -111,7 +112,7 @@ export const checkBackupSpace = ({ deployment }: LiveContext) =>
 /** The PgBouncer container of the database pod's definition, and the host port it listens on, if any. */
 export function pgbouncerOf(definition: PodDefinition): { container: string; hostPort?: number } | undefined {
   const image = containerImages(definition).find(
-    (candidate) => candidate.name.split('/').pop() === 'pgbouncer' || candidate.container === 'pgbouncer',
+    (candidate) => namesRepository(candidate.name, 'pgbouncer') || candidate.container === 'pgbouncer',
   );
   if (!image) return undefined;
   const spec = definition.document.toJS() as {
