@@ -256,18 +256,26 @@ export async function checkEnvFile(root: string): Promise<DoctorCheck> {
       `no .env in ${root}: every make target sources it`,
       example === undefined
         ? `write .env with ${keys}`
-        : `cp .env.example .env (umask 077), then fill in ${keys} and the rest it asks for`,
+        : `install -m 600 .env.example .env, then fill in ${keys} and the rest it asks for`,
     );
   }
   const values = parseEnvFile(text);
   const unset = EXPECTED_KEYS.filter(({ key }) => !values.get(key));
   const notInEnv = example === undefined ? [] : [...parseEnvFile(example).keys()].filter((key) => !values.has(key));
+  const { mode } = await fs.stat(path.join(root, '.env'));
+  // It holds the registry token and the database password: its owner's alone.
+  const open = (mode & 0o077) !== 0;
   const notes = [
     unset.length > 0 && `unset: ${unset.map(({ key, why }) => `${key} (${why})`).join(', ')}`,
     notInEnv.length > 0 && `keys of .env.example not in .env: ${notInEnv.join(', ')}`,
+    open && `readable by others than its owner (mode ${(mode & 0o777).toString(8)}), secrets and all`,
   ].filter(Boolean);
   if (notes.length > 0) {
-    return warned(name, notes.join('; '), 'add them to .env, as .env.example describes them');
+    const fixes = [
+      (unset.length > 0 || notInEnv.length > 0) && 'add the keys to .env, as .env.example describes them',
+      open && 'chmod 600 .env',
+    ].filter(Boolean);
+    return warned(name, notes.join('; '), fixes.join('; '));
   }
   const keys = EXPECTED_KEYS.map(({ key }) => key).join(', ');
   return passed(name, `${keys} set${example === undefined ? '' : '; every key of .env.example present'}`);

@@ -79,7 +79,7 @@ const reference = deployReference();
       expect(await checkEnvFile(root)).toMatchObject({
         status: 'blocked',
         detail: expect.stringContaining('no .env in'),
-        fix: expect.stringContaining('cp .env.example .env'),
+        fix: expect.stringContaining('install -m 600 .env.example .env'),
       });
     });
   },
@@ -201,10 +201,25 @@ describe("doctor's file checks on a checkout written here", () => {
 
     await write('.env', 'GHCR_USERNAME=operator\nGHCR_TOKEN=ghp_abc\nPOSTGRES_PASSWORD=s3cret-value\n');
     expect(await checkRegistryCredentials(root)).toMatchObject({ status: 'ok' });
+    await fs.chmod(path.join(root, '.env'), 0o644);
     const warned = await checkEnvFile(root);
     expect(warned.status).toBe('warning');
     expect(warned.detail).toContain('keys of .env.example not in .env: OPENBAO_ROLE_ID');
     expect(warned.detail).toContain('AEGIS_IMAGE_TAG (the version running; unset reads as latest)');
+    expect(warned.detail).toContain('readable by others than its owner (mode 644)');
+    expect(warned.fix).toBe('add the keys to .env, as .env.example describes them; chmod 600 .env');
     expect(JSON.stringify([blocked, warned])).not.toMatch(/s3cret|ghp_abc|operator/);
+
+    await fs.chmod(path.join(root, '.env'), 0o600);
+    await write('.env.example', 'GHCR_USERNAME=\n');
+    await write(
+      '.env',
+      'GHCR_USERNAME=operator\nGHCR_TOKEN=ghp_abc\nPOSTGRES_PASSWORD=x\nPOSTGRES_USER=aegis\nAEGIS_IMAGE_TAG=1.2.0\n',
+    );
+    expect(await checkEnvFile(root)).toEqual({
+      name: '.env',
+      status: 'ok',
+      detail: 'AEGIS_IMAGE_TAG, POSTGRES_USER, POSTGRES_PASSWORD set; every key of .env.example present',
+    });
   });
 });
