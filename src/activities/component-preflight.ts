@@ -21,6 +21,7 @@ import { platformTemporalAddress, sameTemporalServer } from '../host/temporal-id
 export { platformTemporalAddress } from '../host/temporal-identity';
 import { createPostgresMajorChecks } from '../host/postgres-major-checks';
 import { checkoutChecks } from '../host/doctor/checkout';
+import { checkRunsAsOwner } from '../host/doctor/podman';
 
 export interface ComponentPreflightInput {
   request: ParsedComponentRequest;
@@ -130,10 +131,8 @@ export function createComponentPreflightActivities(deployment: Deployment) {
     async checkComponentPreflight({ request, lockOwner, readOnly = false }: ComponentPreflightInput) {
       await claimableLock(root, lockOwner);
       // The checkout's files as doctor reads them: a redeploy of the component's pod needs them sound.
-      const checkout = preflightLines(
-        (await checkoutChecks({ root, profile: config.aegis.profile })).checks,
-        'Checkout',
-      );
+      const { checks: fileChecks } = await checkoutChecks({ root, profile: config.aegis.profile });
+      const checkout = preflightLines([...fileChecks, await checkRunsAsOwner(root)], 'Checkout');
       const { version, tag } = await runningVersion(request);
       let plan: ComponentPlan;
       try {

@@ -15,6 +15,7 @@ import { settleAll } from '../core/settle-all';
 import { checkDowngrade, isDowngrade } from '../host/downgrade';
 import { createHealthProbe } from './health';
 import { REGISTRY_CREDENTIALS, checkoutChecks } from '../host/doctor/checkout';
+import { checkRunsAsOwner } from '../host/doctor/podman';
 import {
   backupSpaceCheck,
   checkPgBouncer,
@@ -197,7 +198,7 @@ export function createPreflightActivities(deployment: Deployment) {
       // The checkout's files as doctor reads them; its registry credentials are tried by `make registry-login` below.
       const { checks: fileChecks } = await checkoutChecks({ root, profile: config.aegis.profile });
       const checkout = preflightLines(
-        fileChecks.filter((check) => check.name !== REGISTRY_CREDENTIALS),
+        [...fileChecks.filter((check) => check.name !== REGISTRY_CREDENTIALS), await checkRunsAsOwner(root)],
         'Checkout',
       );
       const deployed = await deployedPods(deployment);

@@ -171,7 +171,9 @@ describe('checkPreflight checks the registry login and the platform health befor
   it("runs doctor's checks of the checkout's files: one line for those passed, one per warning", async () => {
     const report = (await preflight()) as PreflightReport;
 
-    expect(report.checks).toContain('Checkout: Profile development, Pod core, Pod database, Pod seal-gateway ✓');
+    expect(report.checks).toContain(
+      'Checkout: Profile development, Pod core, Pod database, Pod seal-gateway, Podman ✓',
+    );
     expect(report.checks.find((line) => line.startsWith('Make targets: '))).toContain(
       'missing teardown (the full strategy)',
     );

@@ -17,14 +17,20 @@ export async function userName(uid: number): Promise<string> {
 
 /** Who runs this, and who owns the checkout: podman's pods are those of the user who runs it. */
 export interface PodmanMode {
-  rootless: boolean;
+  /** From `podman info`; unknown when podman was not asked. */
+  rootless?: boolean;
   user: { name: string; uid: number };
   owner: { name: string; uid: number };
 }
 
 export function podmanModeCheck({ rootless, user, owner }: PodmanMode): DoctorCheck {
   const name = 'Podman';
-  const mode = rootless ? `rootless podman as ${user.name} (uid ${user.uid})` : `rootful podman as ${user.name}`;
+  const mode =
+    rootless === undefined
+      ? `running as ${user.name} (uid ${user.uid})`
+      : rootless
+        ? `rootless podman as ${user.name} (uid ${user.uid})`
+        : `rootful podman as ${user.name}`;
   if (user.uid !== owner.uid) {
     return blocking(
       name,
@@ -35,6 +41,18 @@ export function podmanModeCheck({ rootless, user, owner }: PodmanMode): DoctorCh
   return passed(name, `${mode}, who owns the checkout and the pods`);
 }
 
+/** The user running this and the checkout's owner. */
+async function users(root: string): Promise<Pick<PodmanMode, 'user' | 'owner'>> {
+  const { uid } = await fs.stat(root);
+  const self = os.userInfo();
+  return { user: { name: self.username, uid: self.uid }, owner: { name: await userName(uid), uid } };
+}
+
+/** Pre-flight's part of the check: the worker runs as the checkout's owner, asked of the files, not of podman. */
+export async function checkRunsAsOwner(root: string): Promise<DoctorCheck> {
+  return podmanModeCheck(await users(root));
+}
+
 export async function checkPodmanMode({ deployment }: LiveContext): Promise<DoctorCheck> {
   return guarded(
     'Podman',
@@ -42,13 +60,7 @@ export async function checkPodmanMode({ deployment }: LiveContext): Promise<Doct
     async () => {
       const { stdout } = await deployment.podman(['info', '--format', 'json'], { timeoutMs: LOOK_TIMEOUT_MS });
       const info = JSON.parse(stdout) as { host?: { security?: { rootless?: boolean } } };
-      const { uid } = await fs.stat(deployment.root);
-      const self = os.userInfo();
-      return podmanModeCheck({
-        rootless: info.host?.security?.rootless === true,
-        user: { name: self.username, uid: self.uid },
-        owner: { name: await userName(uid), uid },
-      });
+      return podmanModeCheck({ rootless: info.host?.security?.rootless === true, ...(await users(deployment.root)) });
     },
   );
 }

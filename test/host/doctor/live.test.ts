@@ -28,6 +28,13 @@ describe('the podman check', () => {
     expect(check.detail).toContain('rootful podman as root, but the checkout belongs to aegis (uid 1000)');
     expect(check.fix).toContain('sudo -iu aegis aegis-upgrade doctor');
   });
+
+  it("is pre-flight's without asking podman: the worker runs as the checkout's owner, or is refused", () => {
+    expect(podmanModeCheck({ user: root, owner: aegis }).detail).toMatch(
+      /^running as root \(uid 0\), but the checkout belongs to aegis \(uid 1000\)/,
+    );
+    expect(podmanModeCheck({ user: aegis, owner: aegis }).status).toBe('ok');
+  });
 });
 
 describe('the pods against the profile', () => {
