@@ -14,12 +14,20 @@ export interface LiveContext {
 /** How long one command of a check may take: doctor looks, it waits for nothing. */
 export const LOOK_TIMEOUT_MS = 30_000;
 
-/** A check that could not run is a check that did not pass: blocked, with what stopped it and the fix. */
-export async function guarded(name: string, fix: string, check: () => Promise<DoctorCheck>): Promise<DoctorCheck> {
+/**
+ * A check that could not run is a check that did not pass: blocked, with what stopped it and the fix; a warning where
+ * what it looks at never blocks an upgrade (the host binary).
+ */
+export async function guarded(
+  name: string,
+  fix: string,
+  check: () => Promise<DoctorCheck>,
+  failing: typeof blocking = blocking,
+): Promise<DoctorCheck> {
   try {
     return await check();
   } catch (error) {
     const { code, path } = error as NodeJS.ErrnoException;
-    return blocking(name, code === 'ENOENT' && path ? `cannot look: ${path} is missing` : firstLine(error), fix);
+    return failing(name, code === 'ENOENT' && path ? `cannot look: ${path} is missing` : firstLine(error), fix);
   }
 }

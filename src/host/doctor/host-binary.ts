@@ -23,37 +23,42 @@ const exists = (file: string) =>
   );
 
 export const checkHostBinary = ({ deployment, run }: LiveContext) =>
-  guarded('Host aegis binary', 'make install-cli', async (): Promise<DoctorCheck> => {
-    const name = 'Host aegis binary';
-    const binary = path.join(deployment.root, HOST_BINARY);
-    const makefile = await fs.readFile(path.join(deployment.root, 'Makefile'), 'utf8').catch(() => '');
-    const installs = makeTargets(makefile).has('install-cli');
-    if (!(await exists(binary))) {
-      return installs
-        ? warned(name, `no ${HOST_BINARY}`, 'make install-cli: it takes the binary out of the runtime image')
-        : notApplicable(name, `this checkout installs none (no ${HOST_BINARY}, no install-cli target)`);
-    }
-    const host = (await run(binary, ['--version'], { timeoutMs: LOOK_TIMEOUT_MS })).stdout.trim();
-    const image = (await deployment.runningImages())[RUNTIME_CONTAINER];
-    if (!image) {
-      return warned(
-        name,
-        `${HOST_BINARY} says ${host}; ${RUNTIME_CONTAINER} does not run to compare`,
-        'make redeploy POD=core',
-      );
-    }
-    const runtime = (
-      await deployment.podman(['exec', RUNTIME_CONTAINER, IMAGE_BINARY, '--version'], { timeoutMs: LOOK_TIMEOUT_MS })
-    ).stdout.trim();
-    if (host !== runtime) {
-      return warned(
-        name,
-        `${HOST_BINARY} says ${host}; the runtime (${image}) says ${runtime}`,
-        'make install-cli: it takes the binary out of the runtime image and restarts the FUSE daemon',
-      );
-    }
-    return passed(name, `${HOST_BINARY} says ${host}, as the runtime (${image}) does`);
-  });
+  guarded(
+    'Host aegis binary',
+    'make install-cli',
+    async (): Promise<DoctorCheck> => {
+      const name = 'Host aegis binary';
+      const binary = path.join(deployment.root, HOST_BINARY);
+      const makefile = await fs.readFile(path.join(deployment.root, 'Makefile'), 'utf8').catch(() => '');
+      const installs = makeTargets(makefile).has('install-cli');
+      if (!(await exists(binary))) {
+        return installs
+          ? warned(name, `no ${HOST_BINARY}`, 'make install-cli: it takes the binary out of the runtime image')
+          : notApplicable(name, `this checkout installs none (no ${HOST_BINARY}, no install-cli target)`);
+      }
+      const host = (await run(binary, ['--version'], { timeoutMs: LOOK_TIMEOUT_MS })).stdout.trim();
+      const image = (await deployment.runningImages())[RUNTIME_CONTAINER];
+      if (!image) {
+        return warned(
+          name,
+          `${HOST_BINARY} says ${host}; ${RUNTIME_CONTAINER} does not run to compare`,
+          'make redeploy POD=core',
+        );
+      }
+      const runtime = (
+        await deployment.podman(['exec', RUNTIME_CONTAINER, IMAGE_BINARY, '--version'], { timeoutMs: LOOK_TIMEOUT_MS })
+      ).stdout.trim();
+      if (host !== runtime) {
+        return warned(
+          name,
+          `${HOST_BINARY} says ${host}; the runtime (${image}) says ${runtime}`,
+          'make install-cli: it takes the binary out of the runtime image and restarts the FUSE daemon',
+        );
+      }
+      return passed(name, `${HOST_BINARY} says ${host}, as the runtime (${image}) does`);
+    },
+    warned,
+  );
 
 /** `systemctl show`'s `Key=value` lines. */
 function properties(text: string): Map<string, string> {

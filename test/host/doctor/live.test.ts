@@ -7,6 +7,9 @@ import { parsePodDefinition } from '../../../src/host/pod-definitions';
 import { backupSpaceCheck, pgbouncerOf, postgresVersionCheck } from '../../../src/host/doctor/database';
 import { podmanModeCheck, podsRunningCheck } from '../../../src/host/doctor/podman';
 import { runDoctor } from '../../../src/host/doctor';
+import { checkHostBinary } from '../../../src/host/doctor/host-binary';
+import { createDeployment } from '../../../src/host/deployment';
+import { loadConfig } from '../../../src/config';
 import { writeSandboxCheckout } from '../../helpers/sandbox-pods';
 
 describe('the podman check', () => {
@@ -103,6 +106,47 @@ describe('PostgreSQL and the backup', () => {
       hostPort: 15433,
     });
     expect(pgbouncerOf(parsePodDefinition(yaml.split('\n').slice(0, 5).join('\n'), 'x'))).toBeUndefined();
+  });
+});
+
+describe('the host aegis binary against the runtime', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-doctor-binary-'));
+    await fs.writeFile(path.join(root, 'Makefile'), 'install-cli:\n\t@true\n');
+    await fs.mkdir(path.join(root, 'bin'));
+    await fs.writeFile(path.join(root, 'bin', 'aegis'), '');
+  });
+  afterAll(() => fs.rm(root, { recursive: true, force: true }));
+
+  /** `bin/aegis --version` says `host`; the runtime container's binary says `runtime`, or fails. */
+  const check = (host: string, runtime: string | Error) => {
+    const run: RunCommand = async (file, args) => {
+      if (file.endsWith('/bin/aegis')) return { stdout: host, stderr: '' };
+      if (args[0] === 'ps') return { stdout: 'aegis-core-aegis-runtime r/aegis-runtime:1.3.0', stderr: '' };
+      if (runtime instanceof Error) throw runtime;
+      return { stdout: runtime, stderr: '' };
+    };
+    const deployment = createDeployment({ config: loadConfig({ AEGIS_ROOT: root }), run });
+    return checkHostBinary({ deployment, run, pods: ['core'] });
+  };
+
+  it('passes when both say the same, warns when they differ, naming make install-cli', async () => {
+    expect(await check('aegis 1.3.0', 'aegis 1.3.0')).toMatchObject({
+      status: 'ok',
+      detail: 'bin/aegis says aegis 1.3.0, as the runtime (r/aegis-runtime:1.3.0) does',
+    });
+    expect(await check('aegis 1.2.0', 'aegis 1.3.0')).toMatchObject({
+      status: 'warning',
+      detail: 'bin/aegis says aegis 1.2.0; the runtime (r/aegis-runtime:1.3.0) says aegis 1.3.0',
+      fix: expect.stringContaining('make install-cli'),
+    });
+  });
+
+  it('never blocks an upgrade: a runtime that cannot say its version is a warning', async () => {
+    const failed = new CommandFailed('podman exec aegis-core-aegis-runtime', 125, 'unknown flag: --version');
+
+    expect(await check('aegis 1.3.0', failed)).toMatchObject({ status: 'warning', fix: 'make install-cli' });
   });
 });
 
