@@ -17,11 +17,11 @@ import { createHealthProbe } from './health';
 import { acquireLock, claimableLock } from '../host/lock-file';
 import { containerImages, makeVariables, readPodDefinition, type PodDefinition } from '../host/pod-definitions';
 import { platformTemporalAddress, sameTemporalServer } from '../host/temporal-identity';
-
-export { platformTemporalAddress } from '../host/temporal-identity';
 import { createPostgresMajorChecks } from '../host/postgres-major-checks';
 import { checkoutChecks } from '../host/doctor/checkout';
 import { checkRunsAsOwner } from '../host/doctor/podman';
+
+export { platformTemporalAddress } from '../host/temporal-identity';
 
 export interface ComponentPreflightInput {
   request: ParsedComponentRequest;
