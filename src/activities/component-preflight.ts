@@ -6,6 +6,7 @@ import {
   type ComponentPlan,
   type ParsedComponentRequest,
 } from '../core/components';
+import { preflightLines } from '../core/doctor';
 import { podFullName } from '../core/platform';
 import type { UpgradeLockOwner } from '../core/upgrade-lock';
 import { freshClusterStorage, isNamedVolume, type ClusterStorage } from '../core/cluster-storage';
@@ -25,13 +26,16 @@ import {
   containerImages,
   makeVariables,
   podName,
-  publishedPort,
   readPodDefinition,
   type PodDefinition,
 } from '../host/pod-definitions';
-import { sameTemporalServer } from '../host/temporal-identity';
+import { platformTemporalAddress, sameTemporalServer } from '../host/temporal-identity';
 import { openbaoVersion } from '../host/openbao-version';
 import { createPostgresMajorChecks } from '../host/postgres-major-checks';
+import { checkoutChecks } from '../host/doctor/checkout';
+import { checkRunsAsOwner } from '../host/doctor/podman';
+
+export { platformTemporalAddress } from '../host/temporal-identity';
 
 export interface ComponentPreflightInput {
   request: ParsedComponentRequest;
@@ -58,23 +62,6 @@ export interface ComponentPreflight {
   newDataDirectory?: string;
   /** One line per check passed. */
   checks: string[];
-}
-
-/** Temporal's frontend port inside pod temporal: the host port it is published on reaches the platform's Temporal. */
-const TEMPORAL_FRONTEND_PORT = 7233;
-
-/** The address the platform's Temporal answers at on this host: its published frontend port. */
-export function platformTemporalAddress(definition: PodDefinition): string {
-  const published = publishedPort(definition, TEMPORAL_FRONTEND_PORT);
-  if (!published) {
-    throw new PreflightFailed(
-      `${definition.file} publishes no host port for Temporal's frontend (containerPort ${TEMPORAL_FRONTEND_PORT}): ` +
-        "the worker cannot ask the platform's Temporal who it is, so cannot tell it from its own. Publish it (hostPort); nothing was changed",
-    );
-  }
-  // A port published on every address answers on loopback too.
-  const host = published.hostIP && !['0.0.0.0', '::'].includes(published.hostIP) ? published.hostIP : '127.0.0.1';
-  return `${host.includes(':') ? `[${host}]` : host}:${published.hostPort}`;
 }
 
 /** The cluster's storage as a major upgrade writes beside it: a path or name it can write in the YAML again on rollback. */
@@ -174,6 +161,9 @@ export function createComponentPreflightActivities(deployment: Deployment) {
     /** Every check before a component upgrade changes anything; the lock is taken last. */
     async checkComponentPreflight({ request, lockOwner, readOnly = false }: ComponentPreflightInput) {
       await claimableLock(root, lockOwner);
+      // The checkout's files as doctor reads them: a redeploy of the component's pod needs them sound.
+      const { checks: fileChecks } = await checkoutChecks({ root, profile: config.aegis.profile });
+      const checkout = preflightLines([...fileChecks, await checkRunsAsOwner(root)], 'Checkout');
       const { version, tag } = await runningVersion(request);
       let plan: ComponentPlan;
       try {
@@ -189,6 +179,7 @@ export function createComponentPreflightActivities(deployment: Deployment) {
         await checkOpenbao(pods),
         await checkOwnTemporal(plan),
         await checkHealthy(pods),
+        ...checkout,
       ];
       const report: ComponentPreflight = {
         plan,

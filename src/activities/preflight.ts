@@ -1,8 +1,6 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import semver from 'semver';
 import { COMPATIBILITY } from '../core/components';
-import { formatMiB } from '../core/format';
+import { preflightLine, preflightLines } from '../core/doctor';
 import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../core/platform';
 import type { BackupRecord, UpgradePlan, UpgradeRequest } from '../core/upgrade';
 import type { UpgradeLockOwner } from '../core/upgrade-lock';
@@ -16,6 +14,15 @@ import { podsUnchangedByTag, readPodDefinition, type PodDefinition } from '../ho
 import { settleAll } from '../core/settle-all';
 import { checkDowngrade, isDowngrade } from '../host/downgrade';
 import { createHealthProbe } from './health';
+import { REGISTRY_CREDENTIALS, checkoutChecks } from '../host/doctor/checkout';
+import { checkRunsAsOwner } from '../host/doctor/podman';
+import {
+  backupSpaceCheck,
+  checkPgBouncer,
+  measureBackupSpace,
+  postgresVersionCheck,
+  readPostgresVersion,
+} from '../host/doctor/database';
 
 /** A login answers in seconds; a registry that does not answer within this is down for the upgrade's purpose. */
 const REGISTRY_LOGIN_TIMEOUT_MS = 2 * 60_000;
@@ -90,16 +97,7 @@ export function createPreflightActivities(deployment: Deployment) {
   const health = createHealthProbe(deployment);
 
   async function checkCompatibility(pods: PodName[]): Promise<string[]> {
-    const [row] = await deployment.query<{ server_version_num: string; server_version: string }>(
-      "select current_setting('server_version_num') as server_version_num, current_setting('server_version') as server_version",
-    );
-    const major = Math.floor(Number(row?.server_version_num) / 10_000);
-    if (major < COMPATIBILITY.postgresMinMajor) {
-      throw new PreflightFailed(
-        `PostgreSQL ${row?.server_version} is too old: AEGIS needs ${COMPATIBILITY.postgresMinMajor}+`,
-      );
-    }
-    const checks = [`PostgreSQL ${row?.server_version} (${COMPATIBILITY.postgresMinMajor}+ required)`];
+    const checks = [preflightLine(postgresVersionCheck(await readPostgresVersion(deployment)))];
     if (pods.includes('temporal')) {
       const temporal = temporalServerVersion(await readPodDefinition(root, 'temporal'));
       if (!temporal || !(COMPATIBILITY.temporal as readonly string[]).includes(temporal)) {
@@ -113,27 +111,8 @@ export function createPreflightActivities(deployment: Deployment) {
   }
 
   async function checkFreeSpace(): Promise<{ check: string; databaseBytes: number }> {
-    const [row] = await deployment.query<{ bytes: string }>(
-      'select coalesce(sum(pg_database_size(datname)), 0) as bytes from pg_database where not datistemplate',
-    );
-    const databaseBytes = Number(row?.bytes ?? 0);
-    // Pre-flight creates nothing: the space is that of the backup directory, or of its nearest existing parent.
-    let directory = config.aegis.backupDir;
-    while (!(await fs.stat(directory).catch(() => undefined)) && path.dirname(directory) !== directory) {
-      directory = path.dirname(directory);
-    }
-    const disk = await fs.statfs(directory);
-    const free = disk.bavail * disk.bsize;
-    // Compressed dumps are smaller than the databases: their full size is a safe upper bound.
-    if (free < databaseBytes) {
-      throw new PreflightFailed(
-        `Not enough space for the backup in ${config.aegis.backupDir}: ${formatMiB(free)} free, up to ${formatMiB(databaseBytes)} needed`,
-      );
-    }
-    return {
-      check: `Disk: ${formatMiB(free)} free for a backup of at most ${formatMiB(databaseBytes)}`,
-      databaseBytes,
-    };
+    const space = await measureBackupSpace(deployment);
+    return { check: preflightLine(backupSpaceCheck(space)), databaseBytes: space.databaseBytes };
   }
 
   /**
@@ -216,6 +195,12 @@ export function createPreflightActivities(deployment: Deployment) {
     async checkPreflight({ request, lockOwner, readOnly = false }: PreflightInput): Promise<PreflightReport> {
       // First: a deployment another upgrade holds (or left locked) is refused as such, whatever else is wrong.
       await claimableLock(root, lockOwner);
+      // The checkout's files as doctor reads them; its registry credentials are tried by `make registry-login` below.
+      const { checks: fileChecks } = await checkoutChecks({ root, profile: config.aegis.profile });
+      const checkout = preflightLines(
+        [...fileChecks.filter((check) => check.name !== REGISTRY_CREDENTIALS), await checkRunsAsOwner(root)],
+        'Checkout',
+      );
       const deployed = await deployedPods(deployment);
       const requested = resolvePods(request, deployed);
       const deployEnv = await deployment.env();
@@ -225,7 +210,7 @@ export function createPreflightActivities(deployment: Deployment) {
       const fromVersion = deployEnv.get(IMAGE_TAG_KEY) || 'latest';
       const downgrade = isDowngrade(request.targetVersion, fromVersion);
       // Independent looks side by side; a refusal is the first failed check in this order, as if run one by one.
-      const [{ login, restoreFrom }, compatibility, space, healthy, running] = await settleAll([
+      const [{ login, restoreFrom }, compatibility, space, healthy, pgbouncer, running] = await settleAll([
         (async () => {
           const login = await checkRegistryLogin();
           const restoreFrom = await checkDowngrade(request, fromVersion, config.aegis.backupDir);
@@ -243,12 +228,13 @@ export function createPreflightActivities(deployment: Deployment) {
         checkCompatibility(pods),
         checkFreeSpace(),
         checkPlatformHealthy(deployed, downgrade),
+        checkPgBouncer({ deployment, pods: deployed }).then(preflightLine),
         deployment.runningImages(),
       ]);
       const checks = [login, `Images ${request.targetVersion} present: ${AEGIS_IMAGES.join(', ')}`];
       if (restoreFrom)
         checks.push(`Downgrade ${fromVersion} → ${request.targetVersion}: restores ${restoreFrom.location}`);
-      checks.push(...compatibility, space.check, healthy);
+      checks.push(...compatibility, space.check, healthy, pgbouncer, ...checkout);
       const images = pods.flatMap((pod) => {
         const entry = POD_IMAGES[pod];
         if (!entry) return [];

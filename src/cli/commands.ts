@@ -60,6 +60,8 @@ import {
   type UpgradeOptions,
 } from './upgrades';
 
+export { doctor, type DoctorOptions } from './doctor';
+
 export interface EnvOption extends GlobalOptions {
   env: string;
 }

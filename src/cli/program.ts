@@ -278,6 +278,21 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     'Example: AEGIS_ENVIRONMENT=staging AEGIS_ROOT=/srv/aegis-deploy TEMPORAL_ADDRESS=temporal.example:7233 aegis-upgrade worker',
   );
 
+  const check = program
+    .command('doctor')
+    .summary('check this host for an upgrade: read only, no worker needed')
+    .description(
+      "Checks, as the platform's user on its host, everything an upgrade will need, changing nothing: podman and who " +
+        "owns the pods, the profile's pods running, every pod definition, the make targets, .env, the registry login, " +
+        "disk for a backup, PostgreSQL and PgBouncer, the host aegis binary and FUSE daemon, the worker's Temporal. " +
+        'Prints ✓, ! or ✗ per check with the fix for each that did not pass; exits 1 when one blocks an upgrade.',
+    )
+    .option('--root <dir>', 'the deploy checkout (default: AEGIS_ROOT)')
+    .option('--aegis-profile <name>', 'its profile under profiles/ (default: AEGIS_PROFILE, development)')
+    .option('--files-only', "only the checks of the checkout's files: no podman, PostgreSQL or Temporal")
+    .action(async (options: commands.DoctorOptions) => done(await commands.doctor(options)));
+  example(check, 'Example: aegis-upgrade doctor --root ~/100monkeys/aegis-deploy --aegis-profile full');
+
   addGlobalOptions(program);
   reportUsageErrors(program, 'aegis-upgrade');
   return program;

@@ -16,6 +16,9 @@ export {
 } from './temporal';
 export { redactedUrl, webhookFor, webhookVariable, type WebhookConfig } from './webhooks';
 
+/** The profile under `profiles/` a deployment runs when AEGIS_PROFILE names none. */
+export const DEFAULT_AEGIS_PROFILE = 'development';
+
 /** Everything the worker and the CLI read from the environment, read once at start. */
 export interface Config {
   temporal: TemporalConfig;
@@ -99,7 +102,7 @@ export function loadConfig(env: Env = process.env): Config {
       environment,
       root,
       registry,
-      profile: read('AEGIS_PROFILE', 'development'),
+      profile: read('AEGIS_PROFILE', DEFAULT_AEGIS_PROFILE),
       backupDir: path.resolve(root, read('AEGIS_BACKUP_DIR', 'backups')),
       postgres: {
         host: read('AEGIS_POSTGRES_HOST', '127.0.0.1'),

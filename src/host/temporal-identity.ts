@@ -6,6 +6,8 @@
  */
 import { Connection, type TLSConfig } from '@temporalio/client';
 import type { TemporalConnectionOptions } from '../config/temporal';
+import { PreflightFailed } from '../core/errors';
+import { publishedPort, type PodDefinition } from './pod-definitions';
 
 /** What a Temporal server says about itself. */
 export interface TemporalIdentity {
@@ -83,4 +85,21 @@ function withServerName({ address, tls }: TemporalConnectionOptions): { tls?: TL
   const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   const config = tls === true ? {} : tls;
   return { tls: { ...config, serverNameOverride: config.serverNameOverride ?? host } };
+}
+
+/** Temporal's frontend port inside pod temporal: the host port it is published on reaches the platform's Temporal. */
+const TEMPORAL_FRONTEND_PORT = 7233;
+
+/** The address the platform's Temporal answers at on this host: its published frontend port. */
+export function platformTemporalAddress(definition: PodDefinition): string {
+  const published = publishedPort(definition, TEMPORAL_FRONTEND_PORT);
+  if (!published) {
+    throw new PreflightFailed(
+      `${definition.file} publishes no host port for Temporal's frontend (containerPort ${TEMPORAL_FRONTEND_PORT}): ` +
+        "the worker cannot ask the platform's Temporal who it is, so cannot tell it from its own. Publish it (hostPort); nothing was changed",
+    );
+  }
+  // A port published on every address answers on loopback too.
+  const host = published.hostIP && !['0.0.0.0', '::'].includes(published.hostIP) ? published.hostIP : '127.0.0.1';
+  return `${host.includes(':') ? `[${host}]` : host}:${published.hostPort}`;
 }

@@ -29,6 +29,10 @@ registry-login:
 
 validate:
 \t@cat validate.out
+
+# Never run here: pre-flight only checks that the targets an upgrade runs are there.
+redeploy:
+\t@false
 `;
 
 const VALIDATE_OK = ['  ✗ PostgreSQL (localhost:5432)', '  ✓ AEGIS Runtime', '  ✓ SEAL Gateway', '  ✓ Prometheus'].join(
@@ -36,12 +40,14 @@ const VALIDATE_OK = ['  ✗ PostgreSQL (localhost:5432)', '  ✓ AEGIS Runtime',
 );
 
 const PODS = ['database', 'core', 'seal-gateway'];
-/** The image each pod's YAML names, as aegis-deploy's do: the database's is no AEGIS image. */
+/** The container and image each pod's YAML names, as aegis-deploy's do: the database's is no AEGIS image. */
 const POD_IMAGES = {
-  database: 'postgres:15-alpine',
-  core: 'ghcr.io/100monkeys-ai/aegis-runtime:${AEGIS_IMAGE_TAG}',
-  'seal-gateway': 'ghcr.io/100monkeys-ai/aegis-seal-gateway:${AEGIS_IMAGE_TAG}',
+  database: ['postgres', 'postgres:15-alpine'],
+  core: ['aegis-runtime', 'ghcr.io/100monkeys-ai/aegis-runtime:${AEGIS_IMAGE_TAG}'],
+  'seal-gateway': ['seal-gateway', 'ghcr.io/100monkeys-ai/aegis-seal-gateway:${AEGIS_IMAGE_TAG}'],
 };
+const podYaml = (pod: string, [container, image]: string[]) =>
+  `metadata:\n  name: aegis-${pod}\nspec:\n  containers:\n    - name: ${container}\n      image: ${image}\n`;
 
 interface Platform {
   /** Container state by pod, `running` unless set. */
@@ -136,7 +142,7 @@ describe('checkPreflight checks the registry login and the platform health befor
     await fs.writeFile(path.join(root, 'validate.out'), VALIDATE_OK);
     for (const [pod, image] of Object.entries(POD_IMAGES)) {
       await fs.mkdir(path.join(root, 'podman', 'pods', pod), { recursive: true });
-      await fs.writeFile(path.join(root, 'podman', 'pods', pod, `pod-${pod}.yaml`), `image: ${image}\n`);
+      await fs.writeFile(path.join(root, 'podman', 'pods', pod, `pod-${pod}.yaml`), podYaml(pod, image));
     }
     platform = {
       containerState: {},
@@ -160,6 +166,34 @@ describe('checkPreflight checks the registry login and the platform health befor
         'Platform healthy: pods database, core, seal-gateway running; 3 services ✓; runtime ready',
       ]),
     );
+  });
+
+  it("runs doctor's checks of the checkout's files: one line for those passed, one per warning", async () => {
+    const report = (await preflight()) as PreflightReport;
+
+    expect(report.checks).toContain(
+      'Checkout: Profile development, Pod core, Pod database, Pod seal-gateway, Podman ✓',
+    );
+    expect(report.checks.find((line) => line.startsWith('Make targets: '))).toContain(
+      'missing teardown (the full strategy)',
+    );
+    expect(report.checks.find((line) => line.startsWith('.env: '))).toContain('unset: POSTGRES_USER');
+    expect(report.checks).toContain(
+      "PgBouncer: not applicable: pod database's definition runs none: its clients connect to PostgreSQL directly",
+    );
+  });
+
+  it('refuses a checkout doctor blocks, naming each problem and its fix, before the registry or the platform is asked', async () => {
+    await fs.writeFile(path.join(root, 'Makefile'), MAKEFILE.replace('redeploy:', 'redeploy-all:'));
+    const core = path.join(root, 'podman', 'pods', 'core', 'pod-core.yaml');
+    await fs.writeFile(core, (await fs.readFile(core, 'utf8')).replace('${AEGIS_IMAGE_TAG}', '1.2.0'));
+
+    const error = await refusal();
+
+    expect(error.message).toContain("Pod core: in the profile; not understood: aegis-runtime's tag is 1.2.0");
+    expect(error.message).toContain('Make targets: missing redeploy (each pod, in rolling order, and the rollback)');
+    expect(error.message).toMatch(/; nothing was changed$/);
+    expect(podmanCalls).toEqual([]);
   });
 
   it('refuses when GHCR_TOKEN is empty, naming make registry-login, before asking the registry anything', async () => {

@@ -22,6 +22,8 @@ describe("the CLI's modules", () => {
     'render-fleet',
     'components',
     'request-options',
+    'doctor',
+    'render-doctor',
   ])('cli/%s loads without pg or execa', (name) => {
     jest.isolateModules(() => {
       expect(() => jest.requireActual(`../../src/cli/${name}`)).not.toThrow();

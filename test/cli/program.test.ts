@@ -23,6 +23,29 @@ describe('runCli', () => {
     },
   );
 
+  it("hands doctor its checkout, the deployment's profile and the output format; --profile stays Temporal's", async () => {
+    await runCli([
+      'doctor',
+      '--root',
+      '/srv/aegis-deploy',
+      '--aegis-profile',
+      'full',
+      '-o',
+      'json',
+      '--profile',
+      'prod',
+    ]);
+    await runCli(['doctor', '--files-only']);
+
+    expect(mocked.doctor).toHaveBeenCalledWith({
+      root: '/srv/aegis-deploy',
+      aegisProfile: 'full',
+      output: 'json',
+      profile: 'prod',
+    });
+    expect(mocked.doctor).toHaveBeenLastCalledWith({ filesOnly: true });
+  });
+
   it('hands start the request options in the shape upgradeRequest takes', async () => {
     await runCli(['start', '1.3.0', '--approve-before', 'core', '--restore-database', 'never', '--follow']);
 

@@ -17,14 +17,37 @@ const SANDBOX_VALUES: Record<string, string> = {
   TEMPORAL_GRPC_PORT: '17233',
   TEMPORAL_UI_PORT: '18233',
   PROMETHEUS_PORT: '19090',
+  REGISTRY_PORT: '5000',
+  BASELINE: '1.2.0',
+  GHCR_TOKEN: 'sandbox-token',
+  POSTGRES_PASSWORD: 'sandbox-password',
 };
 
-const filledIn = (template: string) =>
-  template.replace(/@([A-Z_]+)@/g, (placeholder, name: string) => SANDBOX_VALUES[name] ?? placeholder);
+/** A template of sandbox/deploy with its `@NAME@` placeholders filled as `sandbox.sh` fills them. */
+function renderTemplate(template: string, root = '/srv/sandbox/deploy'): string {
+  const values: Record<string, string> = { ...SANDBOX_VALUES, AEGIS_ROOT: root };
+  return template.replace(/@([A-Z_]+)@/g, (placeholder, name: string) => values[name] ?? placeholder);
+}
+
+/**
+ * The sandbox's deploy checkout written into `root` as `sandbox.sh` writes it (sandbox/lib/checkout.sh): every file
+ * of sandbox/deploy rendered, `env.template` as `.env`. No sandbox is run.
+ */
+export async function writeSandboxCheckout(root: string): Promise<void> {
+  const source = path.join(REPO_ROOT, 'sandbox', 'deploy');
+  const files = (await fs.readdir(source, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+  for (const file of files) {
+    const from = path.join(file.parentPath, file.name);
+    const relative = path.relative(source, from);
+    const to = path.join(root, relative === 'env.template' ? '.env' : relative);
+    await fs.mkdir(path.dirname(to), { recursive: true });
+    await fs.writeFile(to, renderTemplate(await fs.readFile(from, 'utf8'), root));
+  }
+}
 
 /** A sandbox pod's YAML as `sandbox.sh` installs it in the sandbox's deploy checkout. */
 export async function sandboxPodText(pod: string): Promise<string> {
-  return filledIn(await fs.readFile(path.join(SANDBOX_PODS, pod, `pod-${pod}.yaml`), 'utf8'));
+  return renderTemplate(await fs.readFile(path.join(SANDBOX_PODS, pod, `pod-${pod}.yaml`), 'utf8'));
 }
 
 /** The sandbox's pod definitions installed in a deploy checkout at `root`, each one it does not have yet, owner-only. */
@@ -33,7 +56,7 @@ export function installSandboxPods(root: string): void {
     const file = path.join(root, 'podman', 'pods', pod, `pod-${pod}.yaml`);
     if (existsSync(file)) continue;
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, filledIn(readFileSync(path.join(SANDBOX_PODS, pod, `pod-${pod}.yaml`), 'utf8')), {
+    writeFileSync(file, renderTemplate(readFileSync(path.join(SANDBOX_PODS, pod, `pod-${pod}.yaml`), 'utf8')), {
       mode: 0o600,
     });
   }
