@@ -2,6 +2,7 @@ import { Worker } from '@temporalio/worker';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createActivities } from './activities';
+import { checkRunsAsOwner } from './host/doctor/podman';
 import { deploymentEnvironmentOf, ENVIRONMENT_MARKER_KEY } from './host/environment-guard';
 import { ConfigError, TemporalUnreachable, describeConnection, loadConfig, type Config } from './config';
 import { taskQueueFor } from './core/environments';
@@ -15,20 +16,6 @@ import { loadWorkflowCode } from './worker/workflow-bundle';
 /** What a deploy checkout holds that the worker cannot work without: `make` runs the first, the second is its settings. */
 const CHECKOUT_FILES = ['Makefile', '.env'] as const;
 
-/**
- * The worker runs as the user whose checkout it is, the platform's (docs/configuration.md, "As the platform's user"):
- * the pods are that user's, rootless, so another user's podman sees none of them, and what the worker wrote (`.env`,
- * dumps) would be a file that user cannot change. Root's checkout is a rootful platform's: a root worker serves it.
- */
-function checkOwner(root: string, owner: number): void {
-  const uid = process.getuid?.();
-  if (uid === undefined || uid === owner) return;
-  throw new ConfigError(
-    `AEGIS_ROOT ${root} belongs to uid ${owner} and this worker runs as uid ${uid}: run the worker as the checkout's ` +
-      `owner (\`stat -c %U ${root}\`; User= in the unit), whose podman holds the platform's pods`,
-  );
-}
-
 /** AEGIS_ROOT is a deploy checkout, or the worker does not start: an upgrade would fail on it at its first step. */
 async function checkCheckout(root: string): Promise<void> {
   const fix = 'set AEGIS_ROOT to the deploy checkout the operator runs `make` in';
@@ -38,7 +25,10 @@ async function checkCheckout(root: string): Promise<void> {
   });
   if (!stats) throw new ConfigError(`AEGIS_ROOT ${root} does not exist: ${fix}`);
   if (!stats.isDirectory()) throw new ConfigError(`AEGIS_ROOT ${root} is not a directory: ${fix}`);
-  checkOwner(root, stats.uid);
+  // Its podman holds the platform's pods only when it runs as the checkout's owner (rootless, docs/doctor.md).
+  const owner = await checkRunsAsOwner(root);
+  if (owner.status === 'blocked')
+    throw new ConfigError(`The worker cannot serve AEGIS_ROOT ${root}: ${owner.detail}; ${owner.fix}`);
   const missing: string[] = [];
   for (const file of CHECKOUT_FILES) {
     await fs.access(path.join(root, file)).catch((error: NodeJS.ErrnoException) => {
