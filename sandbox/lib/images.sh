@@ -23,7 +23,7 @@ THIRD_PARTY_IMAGES=(
   "postgres:15|library/postgres:15.18-alpine"
   "temporal:1.23.0|temporalio/auto-setup:1.23.0"
   "temporal-ui:2.21.3|temporalio/ui:2.21.3"
-  "prometheus:v2.53.0|prom/prometheus:v2.53.0"
+  "prometheus:v2.51.0|prom/prometheus:v2.51.0"
 )
 # Versions for which aegis-temporal-worker and aegis-seal-gateway are released.
 COMPONENT_VERSIONS=(1.2.0 1.3.0 1.3.1 1.3.2 1.3.3)
@@ -192,7 +192,7 @@ build_derived_images() {
   printf 'FROM %s\nCOPY entrypoint.sh /app/entrypoint.sh\n' "$MINI_BASE" > "$ctx/components/Containerfile"
   podman_build "$LOCAL_NS/components:base" "$ctx/components"
   local spec name kind
-  for spec in "temporal:1.23.0|temporal-server" "temporal-ui:2.21.3|temporal-ui" "prometheus:v2.53.0|prometheus"; do
+  for spec in "temporal:1.23.0|temporal-server" "temporal-ui:2.21.3|temporal-ui" "prometheus:v2.51.0|prometheus"; do
     name="${spec%%|*}" kind="${spec##*|}"
     mkdir -p "$ctx/$name"
     printf 'FROM %s\nCMD ["/app/entrypoint.sh", "%s"]\n' "$LOCAL_NS/components:base" "$kind" > "$ctx/$name/Containerfile"

@@ -30,7 +30,7 @@ import {
   planComponentRollback,
 } from '../../src/workflows/component-rollback';
 import { STRATEGIES } from '../../src/workflows/component-steps';
-import { sandboxPodDefinition } from '../helpers/sandbox-pods';
+import { hostDirectoryDatabasePod } from '../helpers/sandbox-pods';
 
 /** A database pod keeping its cluster in the named volume `claim`, written as the real checkout writes it. */
 const namedVolumePod = (claim: string) =>
@@ -81,7 +81,7 @@ describe('the cluster storage, of either kind', () => {
   });
 
   test('a host directory, as before', async () => {
-    const definition = await sandboxPodDefinition('database');
+    const definition = await hostDirectoryDatabasePod();
     expect(databaseClusterStorage(definition)).toEqual({ directory: '/srv/sandbox/pgdata' });
     const edited = withDatabaseClusterStorage(definition, { directory: '/srv/sandbox/pgdata-16' });
     expect(edited).toBe(definition.text.replace('path: /srv/sandbox/pgdata', 'path: /srv/sandbox/pgdata-16'));

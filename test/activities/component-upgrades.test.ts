@@ -14,14 +14,18 @@ import type { Deployment } from '../../src/host/deployment';
 import { parsePodDefinition } from '../../src/host/pod-definitions';
 import { restoreLine } from '../../src/activities/postgres-major';
 import { fingerprintDifferences, type ClusterFingerprint } from '../../src/host/table-checksums';
-import { sandboxPodDefinition as sandboxDefinition, sandboxPodText as sandboxText } from '../helpers/sandbox-pods';
+import {
+  hostDirectoryDatabasePod,
+  hostDirectoryDatabasePodText,
+  sandboxPodDefinition as sandboxDefinition,
+} from '../helpers/sandbox-pods';
 
 const changedLines = (before: string, after: string) =>
   after.split('\n').filter((line, index) => line !== before.split('\n')[index]);
 
 describe('the component lines of the pods’ YAML', () => {
-  test('the database pod: its postgres tag and its data directory, each changed alone', async () => {
-    const definition = await sandboxDefinition('database');
+  test('the database pod (its data in a host directory): its postgres tag and its data directory, each changed alone', async () => {
+    const definition = await hostDirectoryDatabasePod();
     expect(componentImageTag(definition, 'database')).toBe('15-alpine');
     expect(databaseDataDirectory(definition)).toBe('/srv/sandbox/pgdata');
     const tagged = parsePodDefinition(withComponentImageTag(definition, 'database', '16-alpine'), definition.file);
@@ -53,7 +57,7 @@ describe('the component lines of the pods’ YAML', () => {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), 'component-tags-'));
     const file = path.join(root, 'podman', 'pods', 'database', 'pod-database.yaml');
     await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(file, await sandboxText('database'));
+    await fs.writeFile(file, await hostDirectoryDatabasePodText());
     const tags = createComponentTagActivities({ root } as Deployment);
     expect(await tags.setComponentImageTag({ pod: 'database', tag: '16-alpine' })).toBe('15-alpine');
     expect(await tags.setComponentImageTag({ pod: 'database', tag: '16-alpine' })).toBe('16-alpine');

@@ -24,14 +24,22 @@ async function sandboxPods(): Promise<NamedPodDefinition[]> {
 describe('the writers of the migrated databases', () => {
   it("are read from the sandbox's pods: every container given a URL to a migrated database", async () => {
     expect(databaseWriters(await sandboxPods(), VARIABLES, MIGRATED_DATABASES)).toEqual([
-      { pod: 'core', container: 'aegis-core-aegis-runtime', why: 'AEGIS_DATABASE_URL names aegis on port 5432' },
-      { pod: 'temporal', container: 'aegis-temporal-temporal-worker', why: 'DATABASE_URL names aegis on port 5432' },
+      { pod: 'core', container: 'aegis-core-aegis-runtime', why: 'AEGIS_DATABASE_URL names aegis on port 5433' },
+      { pod: 'temporal', container: 'aegis-temporal-temporal-worker', why: 'DATABASE_URL names aegis on port 5433' },
+      {
+        pod: 'database',
+        container: 'aegis-database-pgbouncer',
+        why: "serves port 5433, where writers reach aegis, in PostgreSQL's place",
+      },
     ]);
   });
 
-  it('are those DATABASE_WRITERS names for the manual steps, each in its pod', async () => {
+  it('are those DATABASE_WRITERS names for the manual steps, each in its pod, with PgBouncer (which they reach it through)', async () => {
     const read = databaseWriters(await sandboxPods(), VARIABLES, MIGRATED_DATABASES);
-    expect(read.map(({ pod, container }) => ({ pod, container }))).toEqual(DATABASE_WRITERS);
+    expect(read.map(({ pod, container }) => ({ pod, container }))).toEqual([
+      ...DATABASE_WRITERS,
+      { pod: 'database', container: 'aegis-database-pgbouncer' },
+    ]);
     for (const { pod, container } of DATABASE_WRITERS) expect(container.startsWith(`${podFullName(pod)}-`)).toBe(true);
   });
 
@@ -128,7 +136,9 @@ describe('stopWriters and startWriters', () => {
   it('records the writers it stops, then stops them in one call that ignores those absent or stopped', async () => {
     await stopWriters(deployment);
 
-    expect(calls().at(-1)).toBe('stop --ignore --time 30 aegis-core-aegis-runtime aegis-temporal-temporal-worker');
+    expect(calls().at(-1)).toBe(
+      'stop --ignore --time 30 aegis-core-aegis-runtime aegis-temporal-temporal-worker aegis-database-pgbouncer',
+    );
     expect(JSON.parse(await fs.readFile(path.join(root, STOPPED_WRITERS_FILE), 'utf8'))).toEqual([
       'id-runtime-1',
       'id-worker-1',
@@ -166,7 +176,7 @@ describe('stopWriters and startWriters', () => {
     // The writers are looked up in one call, then started in one.
     expect(calls()).toEqual([
       'ps --all --no-trunc --filter name=^aegis-core-aegis-runtime$ --filter name=^aegis-temporal-temporal-worker$ ' +
-        '--format {{.Names}} {{.ID}}',
+        '--filter name=^aegis-database-pgbouncer$ --format {{.Names}} {{.ID}}',
       'start aegis-core-aegis-runtime',
     ]);
   });

@@ -10,7 +10,8 @@ export const SANDBOX_PODS = path.join(REPO_ROOT, 'sandbox', 'deploy', 'podman', 
 const SANDBOX_VALUES: Record<string, string> = {
   REGISTRY_HOST: '127.0.0.1:5000',
   REGISTRY: '127.0.0.1:5000/100monkeys-ai',
-  PGDATA_DIR: '/srv/sandbox/pgdata',
+  CONTAINER_SOCK: '/srv/sandbox/podman-api.sock',
+  PODMAN_LOG_ROOT: '/home/aegis/.local/share/containers/storage/overlay-containers',
   POSTGRES_PORT: '15432',
   RUNTIME_PORT: '18088',
   SEAL_GATEWAY_PORT: '18089',
@@ -64,4 +65,25 @@ export function installSandboxPods(root: string): void {
 
 export async function sandboxPodDefinition(pod: string): Promise<PodDefinition> {
   return parsePodDefinition(await sandboxPodText(pod), `pod-${pod}.yaml`);
+}
+
+/** Where PostgreSQL's data lay in the sandbox before it took the real checkout's named volume: a host directory. */
+export const HOST_DIRECTORY_PGDATA = '/srv/sandbox/pgdata';
+
+/**
+ * The sandbox's database pod as checkouts that keep PostgreSQL's data in a host directory (`hostPath`) have it: the
+ * storage the worker also supports, beside the real checkout's named volume.
+ */
+export async function hostDirectoryDatabasePodText(): Promise<string> {
+  const text = await sandboxPodText('database');
+  const claim = '      persistentVolumeClaim:\n        claimName: aegis-postgres-data\n';
+  if (!text.includes(claim)) throw new Error("the sandbox's database pod keeps no claim aegis-postgres-data");
+  return text.replace(
+    claim,
+    `      hostPath:\n        path: ${HOST_DIRECTORY_PGDATA}\n        type: DirectoryOrCreate\n`,
+  );
+}
+
+export async function hostDirectoryDatabasePod(): Promise<PodDefinition> {
+  return parsePodDefinition(await hostDirectoryDatabasePodText(), 'pod-database.yaml');
 }

@@ -18,7 +18,8 @@ import { localDeployment, startLocalPostgres } from '../helpers/local-postgres';
 // Every test here runs statements on a real PostgreSQL: on a machine busy with the sandbox lanes, seconds each.
 jest.setTimeout(60_000);
 
-const WRITERS = ['aegis-core-aegis-runtime', 'aegis-temporal-temporal-worker'];
+/** The sandbox's writers of aegis, as the real checkout's: the runtime and the AEGIS worker, and PgBouncer before it. */
+const WRITERS = ['aegis-core-aegis-runtime', 'aegis-temporal-temporal-worker', 'aegis-database-pgbouncer'];
 const RUN = 'c0ffee00-0000-4000-8000-000000000001';
 
 /** The old release's schema and rows: three migrations, as the sandbox's 1.2.0 runtime leaves them. */
