@@ -29,7 +29,8 @@ BUILD_DIR="$STATE_DIR/build"
 REGISTRY_DIR="$STATE_DIR/registry"
 REGISTRY_DATA="$REGISTRY_DIR/data"
 DEPLOY_DIR="$STATE_DIR/deploy"
-PGDATA_DIR="$STATE_DIR/pgdata"
+# The stand-in for the platform user's podman API socket (.env's CONTAINER_SOCK; lib/pods.sh ensure_host_paths).
+CONTAINER_SOCKET="$STATE_DIR/run/podman.sock"
 COMMAND_LOG="$STATE_DIR/commands.log"
 # Every podman and make command a worker runs through the fault shim (faults/shim.sh), with its end.
 COMMANDS_RUN="$STATE_DIR/commands-run.log"
@@ -58,7 +59,8 @@ own_host() { [[ -n "$SHARED_DIR" ]]; }
 
 BASELINE=1.2.0
 NETWORK=aegis-network
-PODS_ORDER=(database temporal seal-gateway core observability)
+# The pods of the checkout's profile (development, as on a real host), in its order: read from the profile.
+read -r -a PODS_ORDER <<< "$(. "$SANDBOX_SRC/deploy/profiles/development.conf" && echo "$PODS")"
 
 SAY_PREFIX=sandbox
 # The sandbox's parts, one file each.
@@ -67,6 +69,9 @@ SAY_PREFIX=sandbox
 # The platform's user, whose pods these are (rootless, as the real platform runs): made by scripts/bootstrap.sh.
 # shellcheck source=../scripts/lib/platform-user.sh
 . "$REPO_ROOT/scripts/lib/platform-user.sh"
+# Where the platform user's podman keeps its containers (.env's PODMAN_LOG_ROOT, mounted by the observability pod).
+if own_host; then PODMAN_LOG_ROOT="$PODMAN_DIR/storage/overlay-containers"
+else PODMAN_LOG_ROOT="$(platform_user_home || true)/.local/share/containers/storage/overlay-containers"; fi
 # shellcheck source=lib/images.sh
 . "$SANDBOX_SRC/lib/images.sh"
 # shellcheck source=lib/registry.sh
@@ -176,6 +181,7 @@ cmd_up() {
   [[ -f "$DEPLOY_DIR/.env" ]] || { say "writing the deploy checkout $DEPLOY_DIR"; generate_deploy; }
   touch "$COMMAND_LOG" "$COMMANDS_RUN"
   give_to_platform_user "$COMMAND_LOG" "$COMMANDS_RUN"
+  ensure_host_paths
   sig="$(deployed_signature)"
   if [[ -f "$DEPLOYED_SIG_FILE" && "$(cat "$DEPLOYED_SIG_FILE")" != "$sig" ]]; then
     say "ports or images changed since the last deployment: redeploying every pod"
@@ -207,14 +213,15 @@ cmd_reset() {
   generate_deploy
   : > "$COMMAND_LOG"
   : > "$COMMANDS_RUN"
+  ensure_host_paths
   if ! pod_in_place database; then deploy_pod database; fi
   wait_database
   recreate_aegis_database
   deploy_pod core
   wait_runtime
   seed_if_needed
-  for pod in temporal seal-gateway observability; do
-    pod_in_place "$pod" || deploy_pod "$pod"
+  for pod in "${PODS_ORDER[@]}"; do
+    [[ "$pod" == database || "$pod" == core ]] || pod_in_place "$pod" || deploy_pod "$pod"
   done
   wait_services
   untag_pulled_releases

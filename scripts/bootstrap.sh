@@ -35,6 +35,7 @@ NODE_MIN_VERSION="20.19"
 # it is there where dpkg is not available.
 #   postgresql-15: its server binaries go into the sandbox's PostgreSQL image;
 #   postgresql-client-15: psql/pg_dump of the same major version;
+#   pgbouncer: its binary goes into the sandbox's PgBouncer image (the database pod's pooler, as on a real host);
 #   python3-pip: fetches the pgserver wheel (PostgreSQL 16, scripts/lib/pgserver.sh);
 #   uidmap, slirp4netns: rootless podman, as the platform runs (scripts/lib/platform-user.sh).
 declare -A PACKAGE_PROVIDES=(
@@ -48,6 +49,7 @@ declare -A PACKAGE_PROVIDES=(
   [busybox-static]=busybox
   [postgresql-15]=/usr/lib/postgresql/15/bin/postgres
   [postgresql-client-15]=psql
+  [pgbouncer]=/usr/sbin/pgbouncer
   [python3-pip]=pip3
   [gettext-base]=envsubst
   [make]=make
@@ -65,7 +67,7 @@ declare -A PACKAGE_PROVIDES=(
 #     infra container fails with "netavark: No such file or directory");
 #   systemd: systemd-analyze, which verifies the worker's unit (test/deploy.test.ts).
 SYSTEM_PACKAGES=(podman runc catatonit netavark aardvark-dns iptables docker-registry
-  busybox-static postgresql-15 postgresql-client-15 python3-pip gettext-base make curl git systemd
+  busybox-static postgresql-15 postgresql-client-15 pgbouncer python3-pip gettext-base make curl git systemd
   uidmap slirp4netns)
 
 # crun fails on these machines ("cgroups in hybrid mode not supported") and

@@ -35,7 +35,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/platform-user.sh"
 
 INSTALLED_RECORD=/var/lib/aegis-upgrade/installed-packages
 # The bootstrap's packages that a new machine of this project's kind lacks.
-NOT_ON_A_NEW_MACHINE=(podman runc catatonit netavark aardvark-dns iptables docker-registry busybox-static uidmap slirp4netns)
+NOT_ON_A_NEW_MACHINE=(podman runc catatonit netavark aardvark-dns iptables docker-registry busybox-static pgbouncer uidmap slirp4netns)
 
 [ "${1:-}" = --yes ] || die "this removes podman, its storage and every container on this machine; run with --yes"
 is_root || die "run as root"

@@ -6,7 +6,8 @@ render() { # <template> <destination>
   sed -e "s|@REGISTRY_HOST@|$REGISTRY_HOST|g" \
       -e "s|@REGISTRY@|$REGISTRY|g" \
       -e "s|@AEGIS_ROOT@|$DEPLOY_DIR|g" \
-      -e "s|@PGDATA_DIR@|$PGDATA_DIR|g" \
+      -e "s|@CONTAINER_SOCK@|$CONTAINER_SOCKET|g" \
+      -e "s|@PODMAN_LOG_ROOT@|$PODMAN_LOG_ROOT|g" \
       -e "s|@BASELINE@|$BASELINE|g" \
       -e "s|@GHCR_TOKEN@|$GHCR_TOKEN|g" \
       -e "s|@POSTGRES_PASSWORD@|$POSTGRES_PASSWORD|g" \

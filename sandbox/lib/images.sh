@@ -24,7 +24,26 @@ THIRD_PARTY_IMAGES=(
   "temporal:1.23.0|temporalio/auto-setup:1.23.0"
   "temporal-ui:2.21.3|temporalio/ui:2.21.3"
   "prometheus:v2.51.0|prom/prometheus:v2.51.0"
+  "pgbouncer:latest|edoburu/pgbouncer:latest"
+  "postgres-exporter:v0.19.1|prometheuscommunity/postgres-exporter:v0.19.1"
+  "openbao:latest|openbao/openbao:latest"
+  "seaweedfs:latest|chrislusf/seaweedfs:latest"
+  "caddy:latest|100monkeys-ai/caddy-cloudflare:latest"
+  "jaeger:1.55|jaegertracing/all-in-one:1.55"
+  "grafana:10.4.0|grafana/grafana:10.4.0"
+  "loki:3.0.0|grafana/loki:3.0.0"
+  "promtail:3.0.0|grafana/promtail:3.0.0"
+  "otelcol:0.99.0|otel/opentelemetry-collector-contrib:0.99.0"
 )
+# Stand-ins of third-party images (components/entrypoint.sh): local build name -> the entrypoint's kind. Each
+# answers the health endpoint of the component it stands in for; the real ones cannot be had here.
+STAND_IN_IMAGES=(
+  "temporal:1.23.0|temporal-server" "temporal-ui:2.21.3|temporal-ui" "prometheus:v2.51.0|prometheus"
+  "postgres-exporter:v0.19.1|postgres-exporter" "openbao:latest|openbao" "caddy:latest|caddy" "jaeger:1.55|jaeger"
+  "grafana:10.4.0|grafana" "loki:3.0.0|loki" "promtail:3.0.0|promtail" "otelcol:0.99.0|otelcol"
+)
+# PgBouncer is real: Debian's build (package pgbouncer, installed by scripts/bootstrap.sh).
+PGBOUNCER_BIN=/usr/sbin/pgbouncer
 # Versions for which aegis-temporal-worker and aegis-seal-gateway are released.
 COMPONENT_VERSIONS=(1.2.0 1.3.0 1.3.1 1.3.2 1.3.3)
 
@@ -39,6 +58,7 @@ images_hash() {
     sha256sum "$SANDBOX_SRC/lib/images.sh"
     busybox --help 2>&1 | head -1
     /usr/lib/postgresql/15/bin/postgres --version
+    "$PGBOUNCER_BIN" --version 2>&1 || true
     echo "$PGSERVER_WHEEL_SHA256"
   } | sha256sum | cut -c1-16
 }
@@ -145,6 +165,23 @@ build_pgserver_base() { # <pgserver version> <image name>
   pgserver_release 0.1.4
 }
 
+# PgBouncer from the host's binary and the libraries it links, with an entrypoint that reads edoburu/pgbouncer's
+# environment (images/pgbouncer/entrypoint.sh).
+build_pgbouncer_image() {
+  local r="$BUILD_DIR/rootfs-pgbouncer"
+  [[ -x "$PGBOUNCER_BIN" ]] || die "no $PGBOUNCER_BIN: PgBouncer's image is made of the host's (apt-get install pgbouncer; scripts/bootstrap.sh installs it)"
+  say "building image pgbouncer (real PgBouncer: $("$PGBOUNCER_BIN" --version 2>&1 | head -n 1))"
+  rootfs_skeleton "$r"
+  mkdir -p "$r/usr/sbin" "$r/etc/pgbouncer" "$r/lib64"
+  cp "$PGBOUNCER_BIN" "$r/usr/sbin/pgbouncer"
+  copy_linked_libraries "$r" "$r/usr/sbin/pgbouncer"
+  install -m 0755 "$SANDBOX_SRC/images/pgbouncer/entrypoint.sh" "$r/usr/local/bin/entrypoint.sh"
+  import_rootfs "$r" "$LOCAL_NS/pgbouncer:latest" \
+    --change 'ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/bin' --change 'ENV TZ=UTC' --change 'EXPOSE 5432' \
+    --change 'CMD ["/usr/local/bin/entrypoint.sh"]'
+  rm -rf "$r"
+}
+
 build_mini_base() {
   local r="$BUILD_DIR/rootfs-mini"
   say "building busybox base image"
@@ -192,13 +229,18 @@ build_derived_images() {
   printf 'FROM %s\nCOPY entrypoint.sh /app/entrypoint.sh\n' "$MINI_BASE" > "$ctx/components/Containerfile"
   podman_build "$LOCAL_NS/components:base" "$ctx/components"
   local spec name kind
-  for spec in "temporal:1.23.0|temporal-server" "temporal-ui:2.21.3|temporal-ui" "prometheus:v2.51.0|prometheus"; do
+  for spec in "${STAND_IN_IMAGES[@]}"; do
     name="${spec%%|*}" kind="${spec##*|}"
     mkdir -p "$ctx/$name"
     printf 'FROM %s\nCMD ["/app/entrypoint.sh", "%s"]\n' "$LOCAL_NS/components:base" "$kind" > "$ctx/$name/Containerfile"
     say "building image $name (stand-in)"
     podman_build "$LOCAL_NS/$name" "$ctx/$name"
   done
+  # SeaweedFS: one image, the role (master, volume, filer, webdav) its argument, as the pod's `args` give it.
+  mkdir -p "$ctx/seaweedfs"
+  printf 'FROM %s\nENTRYPOINT ["/app/entrypoint.sh", "seaweedfs"]\nCMD ["master"]\n' "$LOCAL_NS/components:base" > "$ctx/seaweedfs/Containerfile"
+  say "building image seaweedfs:latest (stand-in)"
+  podman_build "$LOCAL_NS/seaweedfs:latest" "$ctx/seaweedfs"
   for v in "${COMPONENT_VERSIONS[@]}"; do
     for kind in temporal-worker seal-gateway; do
       mkdir -p "$ctx/$kind-$v"
@@ -213,12 +255,15 @@ build_derived_images() {
     readiness="$(runtime_field "$v" 2)"
     mkdir -p "$ctx/runtime-$v/migrations"
     install -m 0755 "$SANDBOX_SRC/images/runtime/entrypoint.sh" "$ctx/runtime-$v/entrypoint.sh"
+    sed "s/@VERSION@/$v/g" "$SANDBOX_SRC/images/runtime/aegis-runtime" > "$ctx/runtime-$v/aegis-runtime"
+    chmod 0755 "$ctx/runtime-$v/aegis-runtime"
     for m in $(runtime_field "$v" 3); do
       cp "$SANDBOX_SRC"/images/runtime/migrations/"${m}"_*.sql "$ctx/runtime-$v/migrations/"
     done
     cat > "$ctx/runtime-$v/Containerfile" <<EOF
 FROM $PG_BASE
 COPY entrypoint.sh /app/entrypoint.sh
+COPY aegis-runtime /usr/local/bin/aegis-runtime
 COPY migrations/ /app/migrations/
 ENV AEGIS_VERSION=$v AEGIS_READINESS=$readiness
 LABEL org.opencontainers.image.version=$v
@@ -317,7 +362,7 @@ ensure_images() {
   local want have="" img missing=0
   want="$(images_hash)"
   [[ -f "$BUILD_DIR/images.stamp" ]] && have="$(cat "$BUILD_DIR/images.stamp")"
-  for img in "$PG_BASE" "$PG16_BASE" "$MINI_BASE" "$LOCAL_NS/postgres:15" "$LOCAL_NS/postgres:16" "$LOCAL_NS/postgres:15.5" "$LOCAL_NS/aegis-runtime:1.2.0"; do
+  for img in "$PG_BASE" "$PG16_BASE" "$MINI_BASE" "$LOCAL_NS/pgbouncer:latest" "$LOCAL_NS/postgres:15" "$LOCAL_NS/postgres:16" "$LOCAL_NS/postgres:15.5" "$LOCAL_NS/aegis-runtime:1.2.0"; do
     podman image exists "$img" || missing=1
   done
   if [[ "$want" == "$have" && $missing == 0 ]]; then
@@ -329,6 +374,7 @@ ensure_images() {
   if [[ "$want" != "$have" ]] || ! podman image exists "$PG16_BASE"; then build_pgserver_base 0.1.4 "$PG16_BASE"; fi
   if [[ "$want" != "$have" ]] || ! podman image exists "$PG155_BASE"; then build_pgserver_base 0.0.9 "$PG155_BASE"; fi
   if [[ "$want" != "$have" ]] || ! podman image exists "$MINI_BASE"; then build_mini_base; fi
+  if [[ "$want" != "$have" ]] || ! podman image exists "$LOCAL_NS/pgbouncer:latest"; then build_pgbouncer_image; fi
   build_derived_images
   echo "$want" > "$BUILD_DIR/images.stamp"
   prune_old_builds
@@ -364,7 +410,8 @@ ensure_registry_content() {
   if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] \
      || ! manifest_exists 100monkeys-ai/aegis-runtime 1.4.0 \
      || ! manifest_exists library/postgres 15-alpine \
-     || ! manifest_exists library/postgres 16-alpine; then
+     || ! manifest_exists library/postgres 16-alpine \
+     || ! manifest_exists edoburu/pgbouncer latest; then
     say "publishing images to the sandbox registry $REGISTRY_HOST"
     for spec in "${THIRD_PARTY_IMAGES[@]}"; do
       push_image "$LOCAL_NS/${spec%%|*}" "$REGISTRY_HOST/${spec##*|}"

@@ -34,14 +34,32 @@ pod_mounts_in_place() {
   mounted="$(platform_podman inspect --format '{{range .Mounts}}{{.Source}}{{"\n"}}{{end}}' "${containers[@]}" 2>/dev/null || true)"
   while read -r wanted; do
     grep -qxF -- "$wanted" <<< "$mounted" || return 1
-  done < <(pod_yaml "$pod" | awk '/hostPath:/ { host = 1; next } host && /^ *path: / { print $2; host = 0 }' | tr -d '"')
+  done < <(pod_yaml "$pod" | awk '/hostPath:/ { host = 1; next } host && /^ *path: / { print $2; host = 0 }' | tr -d '"' \
+             | sed "s|^\./|$DEPLOY_DIR/|")
+}
+
+# What the pods' host paths need on this host before `play kube` (it refuses a Socket or Directory volume that is
+# missing): the podman API socket .env's CONTAINER_SOCK names, and the container storage PODMAN_LOG_ROOT names.
+# On a real host the socket is the user's podman service's; here it is a socket file no service answers on (the
+# stand-in images never call podman), made by the platform's user.
+ensure_host_paths() {
+  if [[ ! -S "$CONTAINER_SOCKET" ]]; then
+    mkdir -p "$(dirname "$CONTAINER_SOCKET")"
+    give_to_platform_user "$(dirname "$CONTAINER_SOCKET")"
+    rm -f "$CONTAINER_SOCKET"
+    as_platform_user perl -MIO::Socket::UNIX -e \
+      'IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 1) or die "cannot make the socket $ARGV[0]: $!\n"' \
+      "$CONTAINER_SOCKET" || die "could not make the stand-in podman API socket $CONTAINER_SOCKET"
+  fi
+  as_platform_user mkdir -p "$PODMAN_LOG_ROOT" || die "could not make $PODMAN_LOG_ROOT as $PLATFORM_USER"
 }
 
 deploy_pod() {
   say "deploying pod aegis-$1"
   # `play kube --replace` removes a running pod slowly (seconds in `pod rm -f`); a stopped one in a blink.
   platform_podman pod stop --ignore -t 10 "aegis-$1" >/dev/null 2>&1 9>&- || true
-  if ! pod_yaml "$1" | platform_podman play kube --quiet --network "$NETWORK" --replace - >/dev/null 9>&-; then
+  # In the checkout, as `make redeploy` runs it: the pods' relative host paths (./podman/pods/…) are read from there.
+  if ! (cd "$DEPLOY_DIR" && pod_yaml "$1" | platform_podman play kube --quiet --network "$NETWORK" --replace - >/dev/null 9>&-); then
     die "podman play kube failed for pod $1"
   fi
 }
@@ -128,6 +146,8 @@ EOF
 }
 
 pg_ready() { platform_podman exec aegis-database-postgres pg_isready -q -U aegis -d postgres; }
+# PgBouncer answers on 5433 in the database pod (the pod's containers share its loopback), where the runtime connects.
+pgbouncer_ready() { platform_podman exec aegis-database-postgres pg_isready -q -h 127.0.0.1 -p 5433 -U aegis -d aegis; }
 psql_exec() { platform_podman exec -i aegis-database-postgres psql -X -q -v ON_ERROR_STOP=1 -U aegis "$@"; }
 http_ok() { curl -sf -o /dev/null --max-time 2 "$1"; }
 runtime_ready() { curl -sf --max-time 2 "http://127.0.0.1:$PORT_RUNTIME/health/ready" | grep -q '"status":"ready"'; }
@@ -137,6 +157,10 @@ wait_database() {
   wait_for 90 "PostgreSQL in aegis-database" pg_ready || {
     platform_podman logs --tail 30 aegis-database-postgres >&2 || true
     die "PostgreSQL did not become ready"
+  }
+  wait_for 30 "PgBouncer in aegis-database" pgbouncer_ready || {
+    platform_podman logs --tail 30 aegis-database-pgbouncer >&2 || true
+    die "PgBouncer did not answer on 5433"
   }
 }
 

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Entrypoint shared by the small stand-in images (busybox + aegis-sandbox-tool).
 #   entrypoint.sh seal-gateway | temporal-worker | temporal-server | temporal-ui | prometheus
-# AEGIS_VERSION is baked into the versioned images (seal-gateway, temporal-worker).
+#   entrypoint.sh postgres-exporter | openbao | caddy | jaeger | grafana | loki | promtail | otelcol
+#   entrypoint.sh seaweedfs master | volume | filer | webdav
+# AEGIS_VERSION is baked into the versioned images (seal-gateway, temporal-worker). The third-party stand-ins answer
+# the health endpoint the real component serves, on its port, and nothing else: no upgrade reads more of them.
 set -eu
 TOOL=/usr/local/bin/aegis-sandbox-tool
 WWW=/tmp/www
@@ -41,8 +44,65 @@ prometheus)
     echo "sandbox prometheus stand-in: serving on :9090"
     exec $TOOL serve -p 9090 -r "$WWW"
     ;;
+postgres-exporter)
+    printf '# HELP pg_up Whether the last scrape could reach PostgreSQL (sandbox stand-in: never tried).\n# TYPE pg_up gauge\npg_up 1\n' > "$WWW/metrics"
+    echo "sandbox postgres-exporter stand-in: /metrics on :9187"
+    exec $TOOL serve -p 9187 -r "$WWW"
+    ;;
+openbao)
+    mkdir -p "$WWW/v1/sys"
+    printf '{"type":"shamir","initialized":true,"sealed":false,"t":1,"n":1,"progress":0,"version":"sandbox"}\n' > "$WWW/v1/sys/seal-status"
+    printf '{"initialized":true,"sealed":false,"standby":false,"version":"sandbox"}\n' > "$WWW/v1/sys/health"
+    echo "sandbox openbao stand-in: /v1/sys/health and /v1/sys/seal-status on :8200"
+    exec $TOOL serve -p 8200 -r "$WWW"
+    ;;
+caddy)
+    echo 'AEGIS edge (sandbox stand-in)' > "$WWW/index"
+    echo "sandbox caddy stand-in: serving on :80"
+    exec $TOOL serve -p 80 -r "$WWW"
+    ;;
+jaeger)
+    echo '<!doctype html><html><body>Jaeger UI (sandbox stand-in)</body></html>' > "$WWW/index"
+    echo "sandbox jaeger stand-in: UI on :16686"
+    exec $TOOL serve -p 16686 -r "$WWW"
+    ;;
+grafana)
+    mkdir -p "$WWW/api"
+    printf '{"database":"ok","version":"sandbox"}\n' > "$WWW/api/health"
+    echo "sandbox grafana stand-in: /api/health on :3000"
+    exec $TOOL serve -p 3000 -r "$WWW"
+    ;;
+loki)
+    echo ready > "$WWW/ready"
+    echo "sandbox loki stand-in: /ready on :3100"
+    exec $TOOL serve -p 3100 -r "$WWW"
+    ;;
+promtail)
+    echo ready > "$WWW/ready"
+    echo "sandbox promtail stand-in: /ready on :9080"
+    exec $TOOL serve -p 9080 -r "$WWW"
+    ;;
+otelcol)
+    printf '{"status":"Server available"}\n' > "$WWW/index"
+    echo "sandbox otelcol stand-in: health check on :13133 (no OTLP receiver)"
+    exec $TOOL serve -p 13133 -r "$WWW"
+    ;;
+seaweedfs)
+    case "${2:-}" in
+    master)
+        mkdir -p "$WWW/cluster"
+        printf '{"IsLeader":true,"Leader":"localhost:9333"}\n' > "$WWW/cluster/status"
+        port=9333 ;;
+    volume) printf '{"Version":"sandbox","Volumes":[]}\n' > "$WWW/status"; port=8080 ;;
+    filer) echo '{}' > "$WWW/index"; port=8888 ;;
+    webdav) echo 'SeaweedFS WebDAV (sandbox stand-in)' > "$WWW/index"; port=7333 ;;
+    *) echo "usage: $0 seaweedfs master|volume|filer|webdav" >&2; exit 2 ;;
+    esac
+    echo "sandbox seaweedfs $2 stand-in: serving on :$port"
+    exec $TOOL serve -p "$port" -r "$WWW"
+    ;;
 *)
-    echo "usage: $0 seal-gateway|temporal-worker|temporal-server|temporal-ui|prometheus" >&2
+    echo "usage: $0 seal-gateway|temporal-worker|temporal-server|temporal-ui|prometheus|postgres-exporter|openbao|caddy|jaeger|grafana|loki|promtail|otelcol|seaweedfs <role>" >&2
     exit 2
     ;;
 esac

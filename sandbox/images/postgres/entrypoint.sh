@@ -2,7 +2,9 @@
 # Entrypoint of the sandbox PostgreSQL images 15 and 16 (stand-ins for postgres:15-alpine, 16-alpine).
 # First start on an empty data directory: initdb with superuser $POSTGRES_USER and its password
 # (password auth over TCP, trust on the local socket so `podman exec ... psql -U aegis` works),
-# then create $POSTGRES_DB plus the Temporal databases. Every start: run postgres as PID 1.
+# then create $POSTGRES_DB plus the Temporal databases, then run each /docker-entrypoint-initdb.d/*.sh (as the
+# postgres image does: the deploy checkout's scripts/init-multiple-dbs.sh), psql reaching the new cluster.
+# Every start: run postgres as PID 1.
 set -eu
 
 PGDATA="${PGDATA:-/var/lib/postgresql/data}"
@@ -44,6 +46,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
             echo "sandbox-postgres: creating database $db"
             as_pg "psql -X -q -h /tmp/pg-init -U '$POSTGRES_USER' -d postgres -c 'CREATE DATABASE \"$db\"'"
         fi
+    done
+    for script in /docker-entrypoint-initdb.d/*.sh; do
+        [ -f "$script" ] || continue
+        echo "sandbox-postgres: running $script"
+        as_pg "PGHOST=/tmp/pg-init POSTGRES_USER='$POSTGRES_USER' sh '$script'"
     done
     as_pg "pg_ctl -D '$PGDATA' -m fast -w stop >/dev/null"
     echo "sandbox-postgres: init complete"
