@@ -3,8 +3,8 @@
 # a green tick when an HTTP GET answers (5 s limit), a red cross with the URL otherwise.
 # Like the production script it always exits 0, and PostgreSQL and the Temporal gRPC port
 # are probed over HTTP, so those two lines are crosses even on a healthy platform. Like it too,
-# it probes services of pods the profile does not run (Keycloak, OpenBao, SeaweedFS here): their
-# lines are crosses on a healthy platform of this profile.
+# it probes services on their production host ports whatever the profile runs: Keycloak (no pod), and
+# OpenBao and SeaweedFS, whose sandbox pods publish no host port: their lines are crosses on a healthy sandbox.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +22,7 @@ grpc_port="${AEGIS_SANDBOX_TEMPORAL_GRPC_PORT:-18234}"
 ui_port="${AEGIS_SANDBOX_TEMPORAL_UI_PORT:-18233}"
 seal_port="${AEGIS_SANDBOX_SEAL_GATEWAY_PORT:-18089}"
 prom_port="${AEGIS_SANDBOX_PROMETHEUS_PORT:-19090}"
-# The production ports of services no sandbox pod runs (no pod publishes them).
+# The production host ports of services no sandbox pod publishes.
 keycloak_port=8180
 openbao_port=8200
 seaweedfs_master_port=9333
