@@ -32,10 +32,11 @@ pod_mounts_in_place() {
   mapfile -t containers < <(platform_podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}}' | grep -v -- '-infra$')
   (( ${#containers[@]} )) || return 1
   mounted="$(platform_podman inspect --format '{{range .Mounts}}{{.Source}}{{"\n"}}{{end}}' "${containers[@]}" 2>/dev/null || true)"
+  # A relative path (./podman/pods/…) is the checkout's: podman may record it made absolute, or as written.
   while read -r wanted; do
-    grep -qxF -- "$wanted" <<< "$mounted" || return 1
-  done < <(pod_yaml "$pod" | awk '/hostPath:/ { host = 1; next } host && /^ *path: / { print $2; host = 0 }' | tr -d '"' \
-             | sed "s|^\./|$DEPLOY_DIR/|")
+    grep -qxF -- "$wanted" <<< "$mounted" || { [[ "$wanted" == ./* ]] && grep -qxF -- "$DEPLOY_DIR/${wanted#./}" <<< "$mounted"; } \
+      || return 1
+  done < <(pod_yaml "$pod" | awk '/hostPath:/ { host = 1; next } host && /^ *path: / { print $2; host = 0 }' | tr -d '"')
 }
 
 # What the pods' host paths need on this host before `play kube` (it refuses a Socket or Directory volume that is
