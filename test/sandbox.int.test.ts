@@ -55,7 +55,7 @@ describe('the test bench', () => {
     await sandbox('up');
     const dns = await execa('podman', ['network', 'inspect', '--format', '{{.DNSEnabled}}', 'aegis-network']);
     expect(dns.stdout).toBe('true');
-    // The runtime's readiness answers only once it has reached aegis-database:5432 by name.
+    // The runtime's readiness answers only once it has reached aegis-database:5433 (PgBouncer) by name.
     const ready = await fetch(`${platform.env.AEGIS_RUNTIME_URL}/health/ready`);
     expect(await ready.json()).toMatchObject({ status: 'ready' });
   }, 300_000);
