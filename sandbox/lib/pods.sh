@@ -4,7 +4,7 @@
 
 # The pods are the platform user's, as on a real AEGIS host (rootless): every podman command about them, and every
 # file their commands write (the deploy checkout, PostgreSQL's data, the command logs), is that user's.
-platform_podman() { as_platform_user podman "$@"; }
+platform_podman() { as_platform_user "$SYSTEM_PODMAN" "$@"; }
 give_to_platform_user() { chown "$PLATFORM_USER:$PLATFORM_USER" "$@"; }
 
 pod_yaml() { # <pod>: the YAML after envsubst with the checkout's .env, as `make redeploy` sees it
