@@ -11,11 +11,11 @@
 #   deployments.sh sandbox-env NAME  `export KEY=value` lines that make sandbox.sh, podman and the tests act on
 #                                  NAME (a test lane runs with them: test/helpers/lane-setup.ts)
 #
-# Each deployment is `sandbox.sh` with a state directory of its own (<repo>/.sandbox/deployments/NAME):
-# its own podman storage, run state and network definitions (so the real, fixed pod names stay the same
-# and its `aegis-network` never merges with another's), its own bridge and subnet (10.90.<slot>.0/24),
-# PostgreSQL data, deploy checkout, secrets, host ports (the main sandbox's ports + 100 × slot) and registry
-# process. The registry's storage and the built images are shared. A name is an environment name (lowercase letters, digits, '-').
+# Each deployment is `sandbox.sh` with a state directory of its own (<repo>/.sandbox/deployments/NAME) and a
+# platform user of its own (aegis-dep<slot>): its own rootless podman storage, run state, network namespace and
+# network definitions (so the real, fixed pod names stay the same and its `aegis-network` never merges with
+# another's), PostgreSQL data, deploy checkout, secrets, host ports (the main sandbox's ports + 100 × slot) and
+# registry process. The registry's storage and the built images are shared. A name is an environment name (lowercase letters, digits, '-').
 # Slots 1–9: nine deployments at most, beside the main sandbox.
 set -euo pipefail
 
@@ -70,6 +70,10 @@ on_deployment() { # <name> <sandbox.sh arguments...>
   env "${env[@]}" bash "$SANDBOX_SRC/sandbox.sh" "$@"
 }
 
+# The platform's user of the deployment in a slot: its host's, as if on a host of its own (a user name is short: the
+# slot, not the deployment's name). sandbox.sh makes it.
+deployment_user() { echo "${AEGIS_PLATFORM_USER_BASE:-aegis}-dep$1"; }
+
 # KEY=value lines: what sandbox.sh acts on for NAME (see DEPLOYMENT_VARIABLES).
 deployment_variables() { # <name>
   local name="$1" slot spec key def
@@ -77,9 +81,8 @@ deployment_variables() { # <name>
   local -a env=(
     "AEGIS_SANDBOX_DIR=$DEPLOYMENTS_DIR/$name"
     "AEGIS_SANDBOX_SHARED_DIR=$SHARED_DIR"
-    "AEGIS_SANDBOX_SUBNET=10.90.$slot.0/24"
-    "AEGIS_SANDBOX_BRIDGE=aegis-dep$slot"
     "AEGIS_SANDBOX_ENVIRONMENT=$name"
+    "AEGIS_PLATFORM_USER=$(deployment_user "$slot")"
   )
   for spec in "${PORT_SPECS[@]}"; do
     key="${spec%%:*}" def="${spec##*:}"
@@ -144,8 +147,6 @@ case "${1:-}" in
     [[ $# -eq 1 ]] || die "usage: deployments.sh sandbox-env NAME"
     check_name "$1"
     deployment_variables "$1" | sed 's/^/export /'
-    echo "export CONTAINERS_CONF=$DEPLOYMENTS_DIR/$1/podman/containers.conf"
-    echo "export CONTAINERS_STORAGE_CONF=$DEPLOYMENTS_DIR/$1/podman/storage.conf"
     ;;
   *) echo "usage: $0 up|reset|down|env|status|list|sandbox-env" >&2; exit 2 ;;
 esac

@@ -41,20 +41,21 @@ FAULT_BIN_DIR="$STATE_DIR/bin"
 FAULT_RULES="$STATE_DIR/faults"
 REGISTRIES_CONF_DIR=/etc/containers/registries.conf.d
 
-# A deployment on its own host (sandbox/deployments.sh): podman's storage, run state, locks and network
-# definitions of its own under <state>/podman, so the fixed pod names and the network `aegis-network` exist
-# once per deployment, and two deployments' networks (bridge, subnet, DNS) never merge. Images and the
-# registry's storage are the main sandbox's (AEGIS_SANDBOX_SHARED_DIR, remembered in <state>/podman/shared-dir).
-# Each deployment serves that storage from a registry process of its own, on its own port: taking one
-# deployment's registry away (`fault registry-down`) leaves the others' pulls alone.
-PODMAN_DIR="$STATE_DIR/podman"
+# A deployment on its own host (sandbox/deployments.sh): a platform user of its own (AEGIS_PLATFORM_USER,
+# remembered in <state>/platform-user), so its rootless podman's storage, run state, network namespace and network
+# definitions are its own: the fixed pod names and the network `aegis-network` exist once per deployment, and two
+# deployments' networks never merge. Images and the registry's storage are the main sandbox's
+# (AEGIS_SANDBOX_SHARED_DIR, remembered in <state>/shared-dir). Each deployment serves that storage from a registry
+# process of its own, on its own port: taking one deployment's registry away (`fault registry-down`) leaves the
+# others' pulls alone.
 SHARED_DIR="${AEGIS_SANDBOX_SHARED_DIR:-}"
-[[ -z "$SHARED_DIR" && -f "$PODMAN_DIR/shared-dir" ]] && SHARED_DIR="$(cat "$PODMAN_DIR/shared-dir")"
+[[ -z "$SHARED_DIR" && -f "$STATE_DIR/shared-dir" ]] && SHARED_DIR="$(cat "$STATE_DIR/shared-dir")"
 if [[ -n "$SHARED_DIR" ]]; then
   BUILD_DIR="$SHARED_DIR/build"
   REGISTRY_DATA="$SHARED_DIR/registry/data"
-  export CONTAINERS_CONF="$PODMAN_DIR/containers.conf" CONTAINERS_STORAGE_CONF="$PODMAN_DIR/storage.conf"
 fi
+[[ -n "${AEGIS_PLATFORM_USER:-}" || ! -f "$STATE_DIR/platform-user" ]] ||
+  AEGIS_PLATFORM_USER="$(cat "$STATE_DIR/platform-user")"
 own_host() { [[ -n "$SHARED_DIR" ]]; }
 
 BASELINE=1.2.0
@@ -69,9 +70,9 @@ SAY_PREFIX=sandbox
 # The platform's user, whose pods these are (rootless, as the real platform runs): made by scripts/bootstrap.sh.
 # shellcheck source=../scripts/lib/platform-user.sh
 . "$REPO_ROOT/scripts/lib/platform-user.sh"
+log() { say "$*"; } # platform-user.sh's messages
 # Where the platform user's podman keeps its containers (.env's PODMAN_LOG_ROOT, mounted by the observability pod).
-if own_host; then PODMAN_LOG_ROOT="$PODMAN_DIR/storage/overlay-containers"
-else PODMAN_LOG_ROOT="$(platform_user_home || true)/.local/share/containers/storage/overlay-containers"; fi
+PODMAN_LOG_ROOT="$(platform_user_home || true)/.local/share/containers/storage/overlay-containers"
 # shellcheck source=lib/images.sh
 . "$SANDBOX_SRC/lib/images.sh"
 # shellcheck source=lib/registry.sh
@@ -143,19 +144,24 @@ ensure_infrastructure() {
   command -v docker-registry >/dev/null || die "docker-registry is not installed (apt-get install docker-registry)"
   command -v envsubst >/dev/null || die "envsubst is not installed (apt-get install gettext-base)"
   [[ -x /usr/lib/postgresql/15/bin/postgres ]] || die "PostgreSQL 15 binaries are missing (apt-get install postgresql-15)"
-  id "$PLATFORM_USER" >/dev/null 2>&1 ||
-    die "the platform's user $PLATFORM_USER does not exist: run scripts/bootstrap.sh as root (npm test and npm run demo do)"
+  if own_host; then
+    make_platform_user
+  else
+    id "$PLATFORM_USER" >/dev/null 2>&1 ||
+      die "the platform's user $PLATFORM_USER does not exist: run scripts/bootstrap.sh as root (npm test and npm run demo do)"
+  fi
   # The pods' commands (the platform user's make, podman and the fault shim) write their logs and the shim's
   # rules into the state directory.
   mkdir -p "$STATE_DIR"
   give_to_platform_user "$STATE_DIR"
+  echo "$PLATFORM_USER" > "$STATE_DIR/platform-user"
   load_secrets
   if own_host; then
     [[ -f "$SHARED_DIR/registry/pushed.stamp" ]] \
       || die "the main sandbox's registry holds no images yet: sandbox/deployments.sh up builds and pushes them"
     ensure_insecure_registry
     start_registry
-    write_own_podman_settings
+    printf '%s\n' "$SHARED_DIR" > "$STATE_DIR/shared-dir"
   else
     ensure_images
     ensure_insecure_registry
@@ -168,9 +174,13 @@ ensure_infrastructure() {
       publish_temporal_server_images "${versions[@]}"
     fi
   fi
+  install_fault_shims
+}
+
+# What a host's pods need of it: the platform user's images of the baseline and its network.
+ensure_host() {
   pull_baseline
   ensure_network
-  install_fault_shims
 }
 
 
@@ -178,6 +188,7 @@ cmd_up() {
   local t0=$SECONDS force=0 pod sig
   load_ports up
   ensure_infrastructure
+  ensure_host
   [[ -f "$DEPLOY_DIR/.env" ]] || { say "writing the deploy checkout $DEPLOY_DIR"; generate_deploy; }
   touch "$COMMAND_LOG" "$COMMANDS_RUN"
   give_to_platform_user "$COMMAND_LOG" "$COMMANDS_RUN"
@@ -209,6 +220,7 @@ cmd_reset() {
   load_ports read
   [[ -f "$PORTS_FILE" ]] || load_ports up
   ensure_infrastructure
+  ensure_host
   clear_faults
   generate_deploy
   : > "$COMMAND_LOG"
@@ -282,10 +294,7 @@ export AEGIS_SANDBOX_COMMANDS_RUN=$COMMANDS_RUN
 export AEGIS_SANDBOX_BIN=$FAULT_BIN_DIR
 export AEGIS_SANDBOX_FAULTS=$FAULT_RULES
 EOF
-  if own_host; then
-    echo "export CONTAINERS_CONF=$CONTAINERS_CONF"
-    echo "export CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF"
-  fi
+  echo "export AEGIS_PLATFORM_USER=$PLATFORM_USER"
 }
 
 cmd_infrastructure() {

@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { followUpgrade } from '../src/cli/follow';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId } from '../src/core/upgrade';
 import { sandbox, sandboxEnv } from '../test/helpers/sandbox';
+import { aegisPodsListed } from '../test/helpers/platform-user';
 import { startDevServer } from '../test/helpers/temporal-server';
 import { startWorker } from '../test/helpers/worker-process';
 
@@ -18,6 +19,9 @@ async function main(): Promise<void> {
   await sandbox('up');
   say('Resetting it to the baseline, 1.2.0');
   await sandbox('reset');
+  say("It runs rootless, as the real platform: its pods are the platform user's, and root's podman sees none");
+  console.log(`podman pod ps as the platform's user: ${(await aegisPodsListed('the platform user')).join(', ')}`);
+  console.log(`podman pod ps as root: ${(await aegisPodsListed('root')).join(', ') || 'no AEGIS pod'}`);
   say('Starting a Temporal dev server');
   const server = await startDevServer();
   console.log(`Temporal dev server on ${server.address}`);

@@ -44,26 +44,20 @@ is_root || die "run as root"
 t0=$SECONDS
 
 if command -v podman >/dev/null 2>&1; then
-  # The sandbox's deployments (sandbox/deployments.sh) each keep a podman storage of their own.
-  for conf in "$REPO_ROOT"/.sandbox/deployments/*/podman/containers.conf; do
-    [ -f "$conf" ] || continue
-    log "podman system reset of deployment $(basename "$(dirname "$(dirname "$conf")")")"
-    # Its pods are the platform user's (rootless), and so is its storage.
-    CONTAINERS_CONF="$conf" CONTAINERS_STORAGE_CONF="$(dirname "$conf")/storage.conf" \
-      as_platform_user podman system reset --force >/dev/null 2>&1 || log "its podman system reset failed; removing its directory below"
-  done
   log "podman system reset: every pod, container, image, network and volume"
   podman system reset --force >/dev/null 2>&1 || log "podman system reset failed; removing its directories below"
 fi
-# The platform's user (scripts/lib/platform-user.sh): its pods, its podman storage, the user itself, and the
-# settings rootless podman needed, back to a new machine's.
-if id "$PLATFORM_USER" >/dev/null 2>&1; then
-  log "removing the platform's user $PLATFORM_USER, its pods and its home"
-  as_platform_user podman system reset --force >/dev/null 2>&1 || log "its podman system reset failed; its home goes below"
-  pkill -KILL -u "$PLATFORM_USER" 2>/dev/null || true
-  rm -rf "$(platform_user_runtime_dir)"
-  userdel --remove "$PLATFORM_USER" 2>/dev/null || log "userdel $PLATFORM_USER failed"
-fi
+# The platform's users (scripts/lib/platform-user.sh): the main sandbox's and each deployment's (sandbox/deployments.sh,
+# aegis-dep<slot>), their pods and podman storage, the users themselves; then the settings rootless podman needed,
+# back to a new machine's.
+for user in $(getent passwd | cut -d: -f1 | grep -E "^$PLATFORM_USER(-dep[0-9]+)?\$" || true); do
+  log "removing the platform's user $user, its pods and its home"
+  PLATFORM_USER="$user" as_platform_user podman system reset --force >/dev/null 2>&1 ||
+    log "its podman system reset failed; its home goes below"
+  pkill -KILL -u "$user" 2>/dev/null || true
+  rm -rf "/run/user/$(id -u "$user")"
+  userdel --remove "$user" 2>/dev/null || log "userdel $user failed"
+done
 chmod 600 /dev/net/tun 2>/dev/null || true
 mount --make-rprivate / 2>/dev/null || true
 if pkill -f 'docker-registry serve' 2>/dev/null; then

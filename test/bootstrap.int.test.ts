@@ -2,6 +2,7 @@ import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathWithoutPlatformPodman } from './helpers/platform-user';
 import { REPO_ROOT } from './helpers/repo';
 
 const BOOTSTRAP = path.join(REPO_ROOT, 'scripts', 'bootstrap.sh');
@@ -26,13 +27,21 @@ const asPlatformUser = (file: string, args: string[]) =>
     },
   );
 
+/** The bootstrap as root runs it: its podman is root's (the integration tests' own is the platform user's). */
 const bootstrap = (args: string[], env: Record<string, string> = {}) =>
-  execa('bash', [BOOTSTRAP, ...args], { env, reject: false, all: true });
+  execa('bash', [BOOTSTRAP, ...args], {
+    env: { ...env, PATH: pathWithoutPlatformPodman(env.PATH) },
+    reject: false,
+    all: true,
+  });
+
+/** Root's own podman, which the bootstrap sets up and smoke-tests. */
+const rootPodman = (args: string[]) => execa('podman', args, { env: { PATH: pathWithoutPlatformPodman() } });
 
 async function smokeLeftovers(): Promise<string> {
-  const containers = await execa('podman', ['ps', '-a', '--filter', 'name=aegis-smoke', '--format', '{{.Names}}']);
-  const pods = await execa('podman', ['pod', 'ps', '--filter', 'name=aegis-smoke', '--format', '{{.Name}}']);
-  const networks = await execa('podman', ['network', 'ls', '--filter', 'name=aegis-smoke', '--format', '{{.Name}}']);
+  const containers = await rootPodman(['ps', '-a', '--filter', 'name=aegis-smoke', '--format', '{{.Names}}']);
+  const pods = await rootPodman(['pod', 'ps', '--filter', 'name=aegis-smoke', '--format', '{{.Name}}']);
+  const networks = await rootPodman(['network', 'ls', '--filter', 'name=aegis-smoke', '--format', '{{.Name}}']);
   return [containers.stdout, pods.stdout, networks.stdout].join('').trim();
 }
 
@@ -50,7 +59,7 @@ describe('scripts/bootstrap.sh', () => {
       const conf = await fs.readFile(PODMAN_CONF, 'utf8');
       expect(conf).toMatch(/^network_backend = "netavark"$/m);
       expect(conf).toMatch(/^runtime = "runc"$/m);
-      const info = await execa('podman', ['info', '--format', '{{.Host.NetworkBackend}} {{.Host.OCIRuntime.Name}}']);
+      const info = await rootPodman(['info', '--format', '{{.Host.NetworkBackend}} {{.Host.OCIRuntime.Name}}']);
       expect(info.stdout).toBe('netavark runc');
       expect(await smokeLeftovers()).toBe('');
     },

@@ -9,6 +9,7 @@ import {
 import type { Deployment } from '../src/host/deployment';
 import { judgeMigrationLog } from '../src/activities/migrations';
 import { backupsIn, commandLog, imageTag, psql, runningImages, usePlatform } from './helpers/platform';
+import { aegisPodsListed } from './helpers/platform-user';
 import { sandbox } from './helpers/sandbox';
 
 /** The bench every other test stands on: a real Temporal server and the sandbox platform, as the issue describes. */
@@ -47,6 +48,15 @@ describe('the test bench', () => {
     expect(validationFailures(lines).map((line) => line.service)).toEqual(servicesNotDeployed(lines, ports));
     expect(Object.values(await runningImages())).toContain(`${platform.env.AEGIS_REGISTRY}/aegis-runtime:1.2.0`);
     expect(Number(await psql('select count(*) from _sqlx_migrations'))).toBe(3);
+    // Rootless, as the real platform: the pods are the platform user's, and root's podman sees none of them.
+    expect(await aegisPodsListed('the platform user')).toEqual([
+      'aegis-core',
+      'aegis-database',
+      'aegis-observability',
+      'aegis-seal-gateway',
+      'aegis-temporal',
+    ]);
+    expect(await aegisPodsListed('root')).toEqual([]);
   }, 300_000);
 
   test('up re-creates an aegis-network made without DNS, and the runtime finds the database by name again', async () => {

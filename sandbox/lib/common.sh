@@ -2,6 +2,13 @@
 # What every sandbox script shares: its messages, its waits, and the host ports of a deployment.
 # A script sets SAY_PREFIX (sandbox, deployments, check) before sourcing this file.
 
+# The system's podman, whatever PATH puts first: the sandbox runs it as root for what is root's (images, the
+# registry's content) and as the platform's user for the pods (platform_podman). A caller's PATH may hold another
+# `podman` (the integration tests' own runs as the platform's user): as root's, it would build the images in the
+# platform user's storage and unpublish them under the other deployments' feet.
+SYSTEM_PODMAN="$(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin command -v podman || echo podman)"
+podman() { "$SYSTEM_PODMAN" "$@"; }
+
 say() { printf '[%s] %s\n' "$SAY_PREFIX" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$SAY_PREFIX" "$*" >&2; exit 1; }
 

@@ -4,7 +4,7 @@
 
 # The pods are the platform user's, as on a real AEGIS host (rootless): every podman command about them, and every
 # file their commands write (the deploy checkout, PostgreSQL's data, the command logs), is that user's.
-platform_podman() { as_platform_user podman "$@"; }
+platform_podman() { as_platform_user "$SYSTEM_PODMAN" "$@"; }
 give_to_platform_user() { chown "$PLATFORM_USER:$PLATFORM_USER" "$@"; }
 
 pod_yaml() { # <pod>: the YAML after envsubst with the checkout's .env, as `make redeploy` sees it
@@ -80,70 +80,8 @@ ensure_network() {
     platform_podman network rm -f -t 10 "$NETWORK" >/dev/null
   fi
   platform_podman network exists "$NETWORK" && return 0
-  if own_host; then
-    # Its own bridge and subnet: a network configuration directory of its own does not know the others'.
-    [[ -n "${AEGIS_SANDBOX_SUBNET:-}" && -n "${AEGIS_SANDBOX_BRIDGE:-}" ]] \
-      || die "network $NETWORK is missing: create it with sandbox/deployments.sh up (it names the subnet and bridge)"
-    say "creating network $NETWORK (subnet $AEGIS_SANDBOX_SUBNET, bridge $AEGIS_SANDBOX_BRIDGE)"
-    platform_podman network create --subnet "$AEGIS_SANDBOX_SUBNET" "$NETWORK" >/dev/null
-    # podman 4.3 has no --interface-name: its bridge name (podman1, ...) is set in the definition before any
-    # container uses the network, or each deployment would take podman1 and share one bridge.
-    sed -i -E "s/(\"network_interface\": *\")[^\"]*\"/\1$AEGIS_SANDBOX_BRIDGE\"/" "$PODMAN_DIR/networks/$NETWORK.json"
-    grep -q "\"network_interface\": *\"$AEGIS_SANDBOX_BRIDGE\"" "$PODMAN_DIR/networks/$NETWORK.json" \
-      || die "could not name the bridge of $NETWORK in $PODMAN_DIR/networks/$NETWORK.json"
-  else
-    say "creating network $NETWORK"
-    platform_podman network create "$NETWORK" >/dev/null
-  fi
-}
-
-# The podman settings of a deployment on its own host: the bootstrap's (runc, ulimits, netavark) with its own
-# storage, run directory, lock files and network definitions. Rootful podman 4.3 also keeps every network's
-# run state in one directory, /run/containers/networks, whatever the settings say: aardvark-dns's names are
-# kept there per network *name*, so two deployments' `aegis-network` would answer each other's pod names.
-# podman finds netavark in helper_binaries_dir first: there, a netavark that keeps this deployment's network
-# run state (and so its own aardvark-dns, answering on its own bridge) in <state>/podman/network-run.
-write_own_podman_settings() {
-  local real_netavark
-  mkdir -p "$PODMAN_DIR/helpers" "$PODMAN_DIR/network-run"
-  printf '%s\n' "$SHARED_DIR" > "$PODMAN_DIR/shared-dir"
-  real_netavark="$(command -v netavark || echo /usr/lib/podman/netavark)"
-  [[ -x "$real_netavark" ]] || die "netavark is not installed (apt-get install netavark aardvark-dns)"
-  cat > "$PODMAN_DIR/helpers/netavark" <<EOF
-#!/usr/bin/env bash
-# Written by sandbox.sh: netavark for the deployment in $STATE_DIR, with its own network run state.
-args=()
-while [[ \$# -gt 0 ]]; do
-  case "\$1" in
-    --config) args+=(--config "$PODMAN_DIR/network-run"); shift 2 ;;
-    --config=*) args+=(--config="$PODMAN_DIR/network-run"); shift ;;
-    *) args+=("\$1"); shift ;;
-  esac
-done
-exec $real_netavark "\${args[@]}"
-EOF
-  chmod +x "$PODMAN_DIR/helpers/netavark"
-  cat > "$PODMAN_DIR/containers.conf" <<EOF
-# Written by sandbox.sh for the deployment in $STATE_DIR: podman as on a host of its own.
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
-[engine]
-runtime = "runc"
-tmp_dir = "$PODMAN_DIR/tmp"
-lock_type = "file"
-helper_binaries_dir = ["$PODMAN_DIR/helpers", "/usr/local/libexec/podman", "/usr/local/lib/podman", "/usr/libexec/podman", "/usr/lib/podman"]
-[network]
-network_backend = "netavark"
-network_config_dir = "$PODMAN_DIR/networks"
-EOF
-  cat > "$PODMAN_DIR/storage.conf" <<EOF
-# Written by sandbox.sh for the deployment in $STATE_DIR.
-[storage]
-driver = "overlay"
-graphroot = "$PODMAN_DIR/storage"
-runroot = "$PODMAN_DIR/run"
-EOF
-  give_to_platform_user -R "$PODMAN_DIR"
+  say "creating network $NETWORK"
+  platform_podman network create "$NETWORK" >/dev/null
 }
 
 pg_ready() { platform_podman exec aegis-database-postgres pg_isready -q -U aegis -d postgres; }

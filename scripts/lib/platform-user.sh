@@ -60,12 +60,8 @@ ensure_platform_user() {
     while IFS= read -r line; do problem "rootless podman: $line; run scripts/bootstrap.sh as root"; done <<<"$missing"
     return 0
   fi
-  if ! id "$PLATFORM_USER" >/dev/null 2>&1; then
+  id "$PLATFORM_USER" >/dev/null 2>&1 ||
     log "creating the platform's user $PLATFORM_USER (AEGIS runs rootless, under a regular user)"
-    useradd --create-home --shell /bin/bash --user-group "$PLATFORM_USER"
-  fi
-  grep -q "^$PLATFORM_USER:" /etc/subuid /etc/subgid 2>/dev/null ||
-    die "useradd gave $PLATFORM_USER no range in /etc/subuid and /etc/subgid: add one (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $PLATFORM_USER)"
   if [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
     log "opening /dev/net/tun to users (slirp4netns, the rootless pods' network, opens it as $PLATFORM_USER)"
     chmod 666 /dev/net/tun
@@ -73,6 +69,17 @@ ensure_platform_user() {
   if ! findmnt -no PROPAGATION / | grep -q shared; then
     log "making / a shared mount (rootless podman mounts its network namespace under it)"
     mount --make-rshared /
+  fi
+  make_platform_user
+}
+
+# make_platform_user: (as root) the user's own parts: the user, its XDG_RUNTIME_DIR, overlay storage for its podman.
+# The machine's parts (/dev/net/tun, a shared /) are ensure_platform_user's. Idempotent: nothing when all are there.
+make_platform_user() {
+  if ! id "$PLATFORM_USER" >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/bash --user-group "$PLATFORM_USER"
+    grep -q "^$PLATFORM_USER:" /etc/subuid /etc/subgid 2>/dev/null ||
+      die "useradd gave $PLATFORM_USER no range in /etc/subuid and /etc/subgid: add one (usermod --add-subuids … --add-subgids … $PLATFORM_USER)"
   fi
   local run_dir home
   run_dir="$(platform_user_runtime_dir)"
@@ -88,8 +95,8 @@ ensure_platform_user() {
     as_platform_user mv -f "$home/.config/containers/storage.conf.tmp" "$home/.config/containers/storage.conf"
     # Storage made before under another driver would keep it: start podman's state again (the user has no pods yet).
     as_platform_user podman system reset --force >/dev/null 2>&1 || true
+    as_platform_user podman system migrate >/dev/null 2>&1 || true
   fi
-  as_platform_user podman system migrate >/dev/null 2>&1 || true
 }
 
 # check_platform_podman: the platform user's podman is rootless, on overlay.

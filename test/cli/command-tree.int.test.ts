@@ -17,6 +17,9 @@ const SETUP_TIMEOUT_MS = 2 * 60_000;
 const WALK_TIMEOUT_MS = 5 * 60_000;
 /** The issue's bound (issue 23, item 3): a refused connection is reported within 2 s. */
 const REFUSED_WITHIN_MS = 2_000;
+/** The one command that checks the host rather than asking the server (test/doctor.int.test.ts runs it whole). */
+const DOCTOR = 'doctor';
+
 /** Long enough for the worker's first two attempts to connect (1 s apart), then it is stopped. */
 const WORKER_WAITS_MS = 8_000;
 
@@ -99,6 +102,12 @@ describe('every command, when things are not fine', () => {
         if (words === 'worker') continue; // it waits for the server instead: the test below
         const run = await aegisUpgrade(args, { TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}` });
         times.push(`${words} ${run.ms} ms`);
+        if (words === DOCTOR) {
+          // A check of the host, its report on stdout: the server is one of its checks, a ✗ naming it (docs/doctor.md).
+          expect({ exitCode: run.exitCode, stderr: run.stderr }).toEqual({ exitCode: ExitCode.Failed, stderr: '' });
+          expect(run.stdout).toMatch(new RegExp(`^✗ Temporal: .*127\\.0\\.0\\.1:${closedPort} does not answer`, 'm'));
+          continue;
+        }
         if (ASK_NO_SERVER.has(words)) {
           expect({ words, exitCode: run.exitCode, stderr: run.stderr }).toEqual({ words, exitCode: 0, stderr: '' });
           continue;
@@ -210,6 +219,8 @@ describe('every command, when things are not fine', () => {
       setup: ExitCode.Done,
       // No AEGIS_ROOT here: the worker refuses at start.
       worker: ExitCode.Usage,
+      // Its example's checkout is not here: blocked, its report on stdout (the test above).
+      doctor: ExitCode.Failed,
     };
 
     test(
@@ -223,6 +234,7 @@ describe('every command, when things are not fine', () => {
           expect({ words, expected: WITHOUT_WORKER[words] }).toEqual({ words, expected: expect.any(Number) });
           if (run.exitCode === ExitCode.Done)
             expect({ words, exitCode: 0 }).toEqual({ words, exitCode: WITHOUT_WORKER[words] });
+          else if (words === DOCTOR) expect(run.exitCode).toBe(WITHOUT_WORKER[words]);
           else expectOneLine(run, WITHOUT_WORKER[words] ?? -1, /^aegis-upgrade: \S/);
         }
         console.log(`without a worker:\n${seen.join('\n')}`);

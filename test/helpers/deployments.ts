@@ -24,7 +24,7 @@ export interface SandboxDeployment {
   env: Record<string, string>;
   /** Its deploy checkout (AEGIS_ROOT). */
   root: string;
-  /** Its podman (storage and network definitions of its own), for the test's own podman commands. */
+  /** Its podman (its own platform user's, rootless), for the test's own podman commands. */
   host: PodmanHost;
 }
 
@@ -35,6 +35,6 @@ export async function sandboxDeployment(name: string): Promise<SandboxDeployment
     name,
     env,
     root: env.AEGIS_ROOT ?? '',
-    host: { CONTAINERS_CONF: env.CONTAINERS_CONF ?? '', CONTAINERS_STORAGE_CONF: env.CONTAINERS_STORAGE_CONF ?? '' },
+    host: { AEGIS_PLATFORM_USER: env.AEGIS_PLATFORM_USER ?? '' },
   };
 }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from './repo';
 import { exportedVariables } from './sandbox';
-import { AS_PLATFORM_USER } from './worker-process';
+import { AS_PLATFORM_USER } from './platform-user';
 
 /**
  * Each integration test file runs in one of the run's lanes (a Jest worker). When the run has more than one

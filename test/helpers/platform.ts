@@ -115,8 +115,8 @@ export async function imageTag(root: string): Promise<string | undefined> {
 }
 
 /**
- * The podman a host's commands use: none for the main sandbox, a deployment's `CONTAINERS_CONF` and
- * `CONTAINERS_STORAGE_CONF` (sandbox/deployments.sh) for one of several deployments.
+ * The podman a host's commands use: the main sandbox's platform user's by default, a deployment's own platform user
+ * (`AEGIS_PLATFORM_USER`, sandbox/deployments.sh) for one of several deployments.
  */
 export type PodmanHost = Record<string, string>;
 

@@ -2,11 +2,10 @@ import { execa, type ResultPromise } from 'execa';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathWithoutPlatformPodman } from './platform-user';
 import { MissingDependency, REPO_ROOT } from './repo';
 
 const WORKER_ENTRY = path.join(REPO_ROOT, 'dist', 'src', 'worker.js');
-/** Where the tests' podman runs as the platform's user (test/helpers/lane-setup.ts puts it on their PATH). */
-export const AS_PLATFORM_USER = path.join(REPO_ROOT, 'test', 'helpers', 'as-platform-user');
 
 /** The worker as operators run it (`npm start`): its own process, so a test can SIGKILL it. */
 export interface WorkerProcess {
@@ -66,10 +65,7 @@ export function asCheckoutOwner(
     env: {
       ...env,
       // Its podman is the platform user's own: the tests' way to it (test/helpers/as-platform-user) is not on its PATH.
-      PATH: (env.PATH ?? process.env.PATH ?? '')
-        .split(':')
-        .filter((entry) => entry !== AS_PLATFORM_USER)
-        .join(':'),
+      PATH: pathWithoutPlatformPodman(env.PATH ?? process.env.PATH),
       HOME: home ?? '/',
       USER: name ?? '',
       LOGNAME: name ?? '',
