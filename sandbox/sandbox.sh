@@ -149,6 +149,7 @@ ensure_infrastructure() {
   else
     id "$PLATFORM_USER" >/dev/null 2>&1 ||
       die "the platform's user $PLATFORM_USER does not exist: run scripts/bootstrap.sh as root (npm test and npm run demo do)"
+    recover_platform_podman
   fi
   # The pods' commands (the platform user's make, podman and the fault shim) write their logs and the shim's
   # rules into the state directory.

@@ -97,6 +97,20 @@ make_platform_user() {
     as_platform_user podman system reset --force >/dev/null 2>&1 || true
     as_platform_user podman system migrate >/dev/null 2>&1 || true
   fi
+  recover_platform_podman
+}
+
+# recover_platform_podman: a user whose podman processes ended while its XDG_RUNTIME_DIR stayed (a machine whose /run
+# is no tmpfs, processes killed at a session's end) finds podman refusing its commands with "invalid internal status,
+# try resetting the pause process with \"podman system migrate\"" (not every command: `podman info` may pass). With
+# none of the user's processes running, nothing of podman's runs: that command, as podman says, is safe and cheap.
+recover_platform_podman() {
+  if pgrep -u "$PLATFORM_USER" >/dev/null &&
+    ! as_platform_user podman ps -a --format '{{.ID}}' 2>&1 >/dev/null | grep -q 'system migrate'; then
+    return 0
+  fi
+  as_platform_user podman system migrate >/dev/null ||
+    die "podman system migrate failed as $PLATFORM_USER: its podman cannot start"
 }
 
 # check_platform_podman: the platform user's podman is rootless, on overlay.

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -16,12 +17,16 @@ import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
 
 const SCENARIO_TIMEOUT_MS = 10 * 60_000;
+/** What one CLI command of a scenario may take: well inside the scenario's timeout, so its outcome is seen. */
+const CLI_TIMEOUT_MS = 7 * 60_000;
 const CLI = path.join(REPO_ROOT, 'bin', 'aegis-upgrade.js');
 /** The real Temporal releases the sandbox builds for these tests (`sandbox.sh images temporal …`). */
 const TEMPORAL_FROM = '1.22.6';
 const TEMPORAL_TO = '1.23.1';
 /** The restore of the cluster dump into the new major: `podman exec -i aegis-database-postgres psql -X -q …`. */
 const RESTORE_COMMAND = 'podman exec -i aegis-database-postgres psql -X -q *';
+
+const lastLines = (text: string, count: number) => text.trimEnd().split('\n').slice(-count).join('\n');
 
 /**
  * Every database, role and table of the platform's cluster: per table its row count and an md5 of its rows in order,
@@ -73,9 +78,20 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
   let worker: WorkerProcess | undefined;
   let faults: ReturnType<typeof sandboxFaults>;
 
-  const cli = (args: string[]) => execa('node', [CLI, ...args], { env: platform.env, reject: false, all: true });
-  /** A command's exit code beside its output: a failed expectation shows what the CLI said. */
-  const outcome = ({ exitCode, all }: { exitCode?: number; all?: string }) => `exit ${exitCode}\n${all ?? ''}`;
+  /** The CLI, stopped before the scenario's own timeout: a scenario that hangs fails with what was said until then. */
+  const cli = (args: string[]) =>
+    execa('node', [CLI, ...args], { env: platform.env, reject: false, all: true, timeout: CLI_TIMEOUT_MS });
+  /**
+   * A command's exit code beside its output: a failed expectation shows what the CLI said; one that did not end in
+   * time, also the worker's last lines and the sandbox's last commands, where the hang shows.
+   */
+  const outcome = ({ exitCode, all, timedOut }: { exitCode?: number; all?: string; timedOut?: boolean }) =>
+    timedOut
+      ? `exit ${exitCode} (no end after ${CLI_TIMEOUT_MS / 60_000} min)\n${all ?? ''}\n` +
+        `--- the worker's last lines:\n${lastLines(worker?.output() ?? '', 60)}\n` +
+        `--- the journal's last commands (a hung one has no end):\n` +
+        lastLines(readFileSync(platform.env.AEGIS_SANDBOX_COMMANDS_RUN ?? '/dev/null', 'utf8'), 30)
+      : `exit ${exitCode}\n${all ?? ''}`;
   const startWorker = async () => {
     worker = await platform.startWorker({ PATH: faults.workerPath() });
     return worker;
