@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   componentImageTag,
-  databaseDataDirectory,
+  databaseClusterStorage,
   withComponentImageTag,
   type ComponentPod,
 } from '../../src/activities/component-tags';
@@ -25,6 +25,14 @@ const TEMPORAL_FROM = '1.22.6';
 const TEMPORAL_TO = '1.23.1';
 /** The restore of the cluster dump into the new major: `podman exec -i aegis-database-postgres psql -X -q …`. */
 const RESTORE_COMMAND = 'podman exec -i aegis-database-postgres psql -X -q *';
+
+/** The named volume pod-database.yaml gives PostgreSQL's data, as the real checkout does. */
+const DATA_VOLUME = 'aegis-postgres-data';
+
+/** Where the platform user's podman keeps a named volume's files (the tests' podman is that user's). */
+async function volumeMountpoint(volume: string): Promise<string> {
+  return (await execa('podman', ['volume', 'inspect', '--format', '{{.Mountpoint}}', volume])).stdout.trim();
+}
 
 const lastLines = (text: string, count: number) => text.trimEnd().split('\n').slice(-count).join('\n');
 
@@ -167,7 +175,7 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
     );
 
     test(
-      '15 → 16: every table identical, the runtime healthy, the old data directory kept',
+      '15 → 16: every table identical, the runtime healthy, the old cluster kept on its volume',
       async () => {
         const before = await clusterContent();
         expect(await serverVersion()).toMatch(/^15\./);
@@ -179,10 +187,9 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
         expect(await serverVersion()).toBe('16.2');
         expect(await clusterContent()).toEqual(before);
         expect(await imageTagOf('database')).toBe('16-alpine');
-        const dataDirectory = databaseDataDirectory(await definitionOf('database'));
-        expect(dataDirectory).toMatch(/pgdata-16$/);
-        // The old cluster stays, untouched, for a rollback.
-        await expect(fs.readFile(path.join(path.dirname(dataDirectory), 'pgdata', 'PG_VERSION'), 'utf8')).resolves.toBe(
+        // The new cluster on its own named volume, as on a real host; the old one stays, untouched, for a rollback.
+        expect(databaseClusterStorage(await definitionOf('database'))).toEqual({ volume: `${DATA_VOLUME}-16` });
+        await expect(fs.readFile(path.join(await volumeMountpoint(DATA_VOLUME), 'PG_VERSION'), 'utf8')).resolves.toBe(
           '15\n',
         );
         const ready = await fetch(`${platform.env.AEGIS_RUNTIME_URL}/health/ready`);
@@ -216,7 +223,7 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
     );
 
     test(
-      'a failure after the new cluster started: back on 15 on the original directory, identical',
+      'a failure after the new cluster started: back on 15 on the original volume, identical',
       async () => {
         const before = await clusterContent();
         // The restore into the running 16 fails (each attempt): the new cluster has started, the old one is stopped.
@@ -230,7 +237,7 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
         expect(await serverVersion()).toMatch(/^15\./);
         expect(await clusterContent()).toEqual(before);
         expect(await imageTagOf('database')).toBe('15-alpine');
-        expect(databaseDataDirectory(await definitionOf('database'))).toMatch(/\/pgdata$/);
+        expect(databaseClusterStorage(await definitionOf('database'))).toEqual({ volume: DATA_VOLUME });
         const ready = await fetch(`${platform.env.AEGIS_RUNTIME_URL}/health/ready`);
         expect(await ready.json()).toMatchObject({ status: 'ready', dependencies: { database: true } });
       },
