@@ -233,6 +233,10 @@ build_derived_images() {
     name="${spec%%|*}" kind="${spec##*|}"
     mkdir -p "$ctx/$name"
     printf 'FROM %s\nCMD ["/app/entrypoint.sh", "%s"]\n' "$LOCAL_NS/components:base" "$kind" > "$ctx/$name/Containerfile"
+    if [[ "$kind" == openbao ]]; then # its CLI, as the real image has it on PATH
+      install -m 0755 "$SANDBOX_SRC/images/components/bao" "$ctx/$name/bao"
+      echo 'COPY bao /usr/local/bin/bao' >> "$ctx/$name/Containerfile"
+    fi
     say "building image $name (stand-in)"
     podman_build "$LOCAL_NS/$name" "$ctx/$name"
   done
