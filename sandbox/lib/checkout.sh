@@ -21,10 +21,28 @@ render() { # <template> <destination>
       "$1" > "$2"
 }
 
+# Debian bookworm's podman 4.3 publishes on the host, on every address, each containerPort that has no hostPort
+# (`play kube` did until podman 4.7; the real host's podman does not): two deployments side by side would bind the
+# same port (PgBouncer's 5433, OpenBao's 8200, …) and the second fail. Each such port is given one of this
+# deployment's own on 127.0.0.1 (AEGIS_SANDBOX_INTERNAL_PORT and up), in the order the pod files are written.
+pin_bare_container_ports() { # <pod file>; uses and advances BARE_PORT_NEXT
+  awk -v port="$BARE_PORT_NEXT" -v state="$1.next-port" '
+    function pin() { print pad "hostPort: " port; print pad "hostIP: 127.0.0.1"; port++; pending = 0 }
+    pending && $1 != "hostPort:" { pin() }
+    { pending = 0; print }
+    $1 == "-" && $2 == "containerPort:" { pending = 1; pad = substr($0, 1, index($0, "-") - 1) "  " }
+    END { if (pending) pin(); print port > state }
+  ' "$1" > "$1.tmp"
+  mv "$1.tmp" "$1"
+  BARE_PORT_NEXT="$(cat "$1.next-port")"
+  rm -f "$1.next-port"
+}
+
 # Writes the deploy checkout from sandbox/deploy, emptying the directory first (same inode, so
 # a shell sitting in it keeps working).
 generate_deploy() {
   local src="$SANDBOX_SRC/deploy" rel
+  BARE_PORT_NEXT="$PORT_INTERNAL"
   mkdir -p "$DEPLOY_DIR"
   # A test may have made the checkout immutable (a fault that makes every write to it fail).
   chattr -i "$DEPLOY_DIR" 2>/dev/null || true
@@ -34,6 +52,7 @@ generate_deploy() {
     [[ "$rel" == env.template ]] && continue
     mkdir -p "$DEPLOY_DIR/$(dirname "$rel")"
     render "$src/$rel" "$DEPLOY_DIR/$rel"
+    [[ "$rel" == podman/pods/*/pod-*.yaml ]] && pin_bare_container_ports "$DEPLOY_DIR/$rel"
     [[ -x "$src/$rel" ]] && chmod +x "$DEPLOY_DIR/$rel"
   done < <(cd "$src" && find . -type f | sort)
   render "$src/env.template" "$DEPLOY_DIR/.env"

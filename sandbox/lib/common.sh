@@ -34,6 +34,7 @@ wait_for() {
 process_alive() { local state; state="$(ps -o stat= -p "$1" 2>/dev/null)" && [[ "$state" != Z* ]]; }
 
 # The main sandbox's host ports, name:port (AEGIS_SANDBOX_<name>_PORT overrides one); a deployment of
-# deployments.sh adds 100 × its slot to each.
+# deployments.sh adds 100 × its slot to each. INTERNAL: the first of the ports the pods' bare container ports get
+# (lib/checkout.sh pin_bare_container_ports).
 PORT_SPECS=(REGISTRY:15000 POSTGRES:15432 RUNTIME:18088 SEAL_GATEWAY:18089 TEMPORAL_UI:18233
-            TEMPORAL_GRPC:18234 PROMETHEUS:19090)
+            TEMPORAL_GRPC:18234 PROMETHEUS:19090 INTERNAL:21000)
