@@ -54,6 +54,7 @@ describe('the test bench', () => {
       'aegis-database',
       'aegis-observability',
       'aegis-seal-gateway',
+      'aegis-secrets',
       'aegis-temporal',
     ]);
     expect(await aegisPodsListed('root')).toEqual([]);
