@@ -71,8 +71,9 @@ SAY_PREFIX=sandbox
 # shellcheck source=../scripts/lib/platform-user.sh
 . "$REPO_ROOT/scripts/lib/platform-user.sh"
 log() { say "$*"; } # platform-user.sh's messages
-# Where the platform user's podman keeps its containers (.env's PODMAN_LOG_ROOT, mounted by the observability pod).
-PODMAN_LOG_ROOT="$(platform_user_home || true)/.local/share/containers/storage/overlay-containers"
+# Where the platform user's podman keeps its containers (.env's PODMAN_LOG_ROOT, mounted by the observability pod):
+# under the user's home, known once ensure_infrastructure has made the user (a deployment's is new at its first up).
+PODMAN_LOG_ROOT=""
 # shellcheck source=lib/images.sh
 . "$SANDBOX_SRC/lib/images.sh"
 # shellcheck source=lib/registry.sh
@@ -151,6 +152,7 @@ ensure_infrastructure() {
       die "the platform's user $PLATFORM_USER does not exist: run scripts/bootstrap.sh as root (npm test and npm run demo do)"
     recover_platform_podman
   fi
+  PODMAN_LOG_ROOT="$(platform_user_home)/.local/share/containers/storage/overlay-containers"
   # The pods' commands (the platform user's make, podman and the fault shim) write their logs and the shim's
   # rules into the state directory.
   mkdir -p "$STATE_DIR"
