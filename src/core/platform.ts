@@ -42,8 +42,8 @@ export const MIGRATED_DATABASES: readonly string[] = [RUNTIME_DATABASE];
 /**
  * The containers that write to the migrated databases in the sandbox's pods, as the manual steps of a failed rollback
  * name them (workflow code reads no files). The activities stop and start the writers they read from the checkout's
- * own pod definitions (host/database-writers.ts, docs/platform.md#who-writes-to-the-database): on the real platform
- * PgBouncer too. A unit test reads the sandbox's pods and finds these.
+ * own pod definitions (host/database-writers.ts, docs/platform.md#who-writes-to-the-database). A unit test reads the
+ * sandbox's pods and finds these.
  */
 export const DATABASE_WRITERS: readonly { pod: PodName; container: string }[] = [
   // AEGIS_DATABASE_URL in pod-core.yaml

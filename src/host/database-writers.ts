@@ -1,15 +1,11 @@
 /**
  * The containers that write to a database, read from the pods' definitions (docs/platform.md#who-writes-to-the-database):
- * every container given a PostgreSQL URL to the database over the network, and every container of the database's own
- * pod that serves the port those URLs name in PostgreSQL's place (PgBouncer on the real platform). A container that
- * reaches PostgreSQL on its pod's loopback, as the metrics exporter does, is no writer.
+ * every container given a PostgreSQL URL to the database over the network, to PostgreSQL or to the PgBouncer before it.
+ * PgBouncer itself is none: it only carries their connections, and stays up for the runtime to reach PostgreSQL. A
+ * container that reaches PostgreSQL on its pod's loopback, as the metrics exporter does, is no writer.
  */
-import { POSTGRES_REPOSITORY } from '../core/platform';
 import {
   containerEnvironments,
-  containerImages,
-  containerPorts,
-  namesRepository,
   podName,
   podsDefined,
   readPodDefinition,
@@ -23,7 +19,7 @@ export interface DatabaseWriter {
   pod: string;
   /** The container's name as podman has it: `<pod name>-<container>` (`aegis-core-aegis-runtime`). */
   container: string;
-  /** `AEGIS_DATABASE_URL names aegis on port 5433`, `serves port 5433 in place of PostgreSQL (…)`. */
+  /** `AEGIS_DATABASE_URL names aegis on port 5433`. */
   why: string;
 }
 
@@ -91,7 +87,6 @@ export function databaseWriters(
   databases: readonly string[],
 ): DatabaseWriter[] {
   const writers: DatabaseWriter[] = [];
-  const portsUsed = new Map<number, string>();
   for (const named of pods) {
     for (const { container, env } of containerEnvironments(named.definition)) {
       const remote = connectionsOf(env, variables).filter(
@@ -99,34 +94,10 @@ export function databaseWriters(
       );
       const [first] = remote;
       if (!first) continue;
-      for (const { port, database } of remote) portsUsed.set(port, database);
       writers.push({
         pod: named.pod,
         container: fullName(named, container),
         why: `${first.variable} names ${first.database} on port ${first.port}`,
-      });
-    }
-  }
-  // The database's pod: the one running PostgreSQL. Its other containers serving a port the writers use stand in its place.
-  const database = pods.find(({ definition }) =>
-    containerImages(definition).some((image) => namesRepository(image.name, POSTGRES_REPOSITORY)),
-  );
-  if (database) {
-    const postgres = new Set(
-      containerImages(database.definition)
-        .filter((image) => namesRepository(image.name, POSTGRES_REPOSITORY))
-        .map((image) => image.container),
-    );
-    const proxies = containerPorts(database.definition).filter(
-      (port) => port.protocol === 'TCP' && !postgres.has(port.container) && portsUsed.has(port.containerPort),
-    );
-    for (const { container, containerPort } of proxies) {
-      const name = fullName(database, container);
-      if (writers.some((writer) => writer.container === name)) continue;
-      writers.push({
-        pod: database.pod,
-        container: name,
-        why: `serves port ${containerPort}, where writers reach ${portsUsed.get(containerPort)}, in PostgreSQL's place`,
       });
     }
   }

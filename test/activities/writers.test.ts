@@ -26,20 +26,12 @@ describe('the writers of the migrated databases', () => {
     expect(databaseWriters(await sandboxPods(), VARIABLES, MIGRATED_DATABASES)).toEqual([
       { pod: 'core', container: 'aegis-core-aegis-runtime', why: 'AEGIS_DATABASE_URL names aegis on port 5433' },
       { pod: 'temporal', container: 'aegis-temporal-temporal-worker', why: 'DATABASE_URL names aegis on port 5433' },
-      {
-        pod: 'database',
-        container: 'aegis-database-pgbouncer',
-        why: "serves port 5433, where writers reach aegis, in PostgreSQL's place",
-      },
     ]);
   });
 
-  it('are those DATABASE_WRITERS names for the manual steps, each in its pod, with PgBouncer (which they reach it through)', async () => {
+  it('are those DATABASE_WRITERS names for the manual steps, each in its pod; PgBouncer, which they go through, is none', async () => {
     const read = databaseWriters(await sandboxPods(), VARIABLES, MIGRATED_DATABASES);
-    expect(read.map(({ pod, container }) => ({ pod, container }))).toEqual([
-      ...DATABASE_WRITERS,
-      { pod: 'database', container: 'aegis-database-pgbouncer' },
-    ]);
+    expect(read.map(({ pod, container }) => ({ pod, container }))).toEqual(DATABASE_WRITERS);
     for (const { pod, container } of DATABASE_WRITERS) expect(container.startsWith(`${podFullName(pod)}-`)).toBe(true);
   });
 
@@ -70,7 +62,7 @@ describe('databaseWriters on definitions written for the rule', () => {
   const client = (url: string) =>
     pod('core', `    - name: runtime\n      env:\n        - name: URL\n          value: "${url}"\n`);
 
-  it('a client through the bouncer makes the bouncer a writer; loopback clients of the database pod are none', () => {
+  it('a client through the bouncer is a writer, the bouncer none; loopback clients of the database pod are none', () => {
     const writers = databaseWriters(
       [
         { pod: 'core', definition: client('postgresql://u:p@${DB}:6432/aegis?sslmode=disable') },
@@ -79,17 +71,17 @@ describe('databaseWriters on definitions written for the rule', () => {
       new Map([['DB', 'db.example']]),
       ['aegis'],
     );
-    expect(writers.map((writer) => writer.container)).toEqual(['aegis-core-runtime', 'aegis-database-bouncer']);
+    expect(writers.map((writer) => writer.container)).toEqual(['aegis-core-runtime']);
   });
 
-  it('a host left empty by an unset variable still counts; another database, or a direct connection, adds no bouncer', () => {
+  it('a host left empty by an unset variable still counts; another database does not', () => {
     const pods = (url: string) => [
       { pod: 'core', definition: client(url) },
       { pod: 'database', definition: database },
     ];
     const names = (url: string, databases = ['aegis']) =>
       databaseWriters(pods(url), new Map(), databases).map((writer) => writer.container);
-    expect(names('postgresql://u:p@${UNSET}:6432/aegis')).toEqual(['aegis-core-runtime', 'aegis-database-bouncer']);
+    expect(names('postgresql://u:p@${UNSET}:6432/aegis')).toEqual(['aegis-core-runtime']);
     expect(names('postgresql://u:p@db:6432/other')).toEqual([]);
     expect(names('postgresql://u:p@db/aegis')).toEqual(['aegis-core-runtime']);
   });
@@ -136,9 +128,7 @@ describe('stopWriters and startWriters', () => {
   it('records the writers it stops, then stops them in one call that ignores those absent or stopped', async () => {
     await stopWriters(deployment);
 
-    expect(calls().at(-1)).toBe(
-      'stop --ignore --time 30 aegis-core-aegis-runtime aegis-temporal-temporal-worker aegis-database-pgbouncer',
-    );
+    expect(calls().at(-1)).toBe('stop --ignore --time 30 aegis-core-aegis-runtime aegis-temporal-temporal-worker');
     expect(JSON.parse(await fs.readFile(path.join(root, STOPPED_WRITERS_FILE), 'utf8'))).toEqual([
       'id-runtime-1',
       'id-worker-1',
@@ -176,7 +166,7 @@ describe('stopWriters and startWriters', () => {
     // The writers are looked up in one call, then started in one.
     expect(calls()).toEqual([
       'ps --all --no-trunc --filter name=^aegis-core-aegis-runtime$ --filter name=^aegis-temporal-temporal-worker$ ' +
-        '--filter name=^aegis-database-pgbouncer$ --format {{.Names}} {{.ID}}',
+        '--format {{.Names}} {{.ID}}',
       'start aegis-core-aegis-runtime',
     ]);
   });

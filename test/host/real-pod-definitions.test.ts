@@ -226,22 +226,16 @@ const reference = deployReference();
     ]);
   });
 
-  test('the writers of aegis: the runtime and the AEGIS worker through PgBouncer, and PgBouncer; not the exporter', () => {
+  test('the writers of aegis: the runtime and the AEGIS worker, through PgBouncer; not PgBouncer, not the exporter', () => {
     expect(databaseWriters(pods, variables, MIGRATED_DATABASES)).toEqual([
       { pod: 'core', container: 'aegis-core-aegis-runtime', why: 'AEGIS_DATABASE_URL names aegis on port 5433' },
       { pod: 'temporal', container: 'aegis-temporal-temporal-worker', why: 'DATABASE_URL names aegis on port 5433' },
-      {
-        pod: 'database',
-        container: 'aegis-database-pgbouncer',
-        why: "serves port 5433, where writers reach aegis, in PostgreSQL's place",
-      },
     ]);
   });
 
   test('the writers of seal_gateway: the gateway, through PgBouncer', () => {
     expect(databaseWriters(pods, variables, ['seal_gateway']).map((writer) => writer.container)).toEqual([
       'aegis-seal-gateway-seal-gateway',
-      'aegis-database-pgbouncer',
     ]);
   });
 });

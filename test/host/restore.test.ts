@@ -13,13 +13,14 @@ import type { Deployment } from '../../src/host/deployment';
 import { setAsideDatabase, type RestoreResult } from '../../src/host/restore';
 import type { BackupRecord } from '../../src/core/upgrade';
 import { activityEnvironment } from '../helpers/activity-environment';
+import { startLocalPgBouncer } from '../helpers/local-pgbouncer';
 import { localDeployment, startLocalPostgres } from '../helpers/local-postgres';
 
 // Every test here runs statements on a real PostgreSQL: on a machine busy with the sandbox lanes, seconds each.
 jest.setTimeout(60_000);
 
-/** The sandbox's writers of aegis, as the real checkout's: the runtime and the AEGIS worker, and PgBouncer before it. */
-const WRITERS = ['aegis-core-aegis-runtime', 'aegis-temporal-temporal-worker', 'aegis-database-pgbouncer'];
+/** The sandbox's writers of aegis, as the real checkout's: the runtime and the AEGIS worker (through PgBouncer). */
+const WRITERS = ['aegis-core-aegis-runtime', 'aegis-temporal-temporal-worker'];
 const RUN = 'c0ffee00-0000-4000-8000-000000000001';
 
 /** The old release's schema and rows: three migrations, as the sandbox's 1.2.0 runtime leaves them. */
@@ -276,6 +277,27 @@ describe('restoreDatabase on a real PostgreSQL', () => {
     },
     180_000,
   );
+});
+
+describe('a restore under PgBouncer, as the real platform pools its writers (transaction mode)', () => {
+  it("ends PgBouncer's pooled connections with the other sessions; its next client reads the restored database", async () => {
+    await resetToRollbackStart();
+    const bouncer = await startLocalPgBouncer(postgres.socketDir, ['aegis']);
+    try {
+      // A writer's query through PgBouncer: once it has gone, PgBouncer keeps its server connection in the pool.
+      expect(bouncer.query('select string_agg(id::text, $$,$$ order by id) from agents', 'aegis')).toBe('1,2,50,100');
+      expect(admin("select count(*) from pg_stat_activity where datname = 'aegis'").trim()).toBe('1');
+
+      await expectRestored(await restore());
+
+      // The runtime after the rollback, through the same PgBouncer, not restarted: the restored rows, and it writes.
+      expect(bouncer.query('select string_agg(id::text, $$,$$ order by id) from agents', 'aegis')).toBe('1,2,50');
+      bouncer.query("insert into agents values (60, 'written through PgBouncer after the restore')", 'aegis');
+      expect(agents()).toEqual([1, 2, 50, 60]);
+    } finally {
+      await bouncer.stop();
+    }
+  });
 });
 
 describe('a backup taken as another POSTGRES_USER than aegis', () => {

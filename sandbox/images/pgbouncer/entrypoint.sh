@@ -43,7 +43,8 @@ mkdir -p "$CONF"
     echo "default_pool_size = ${DEFAULT_POOL_SIZE:-20}"
     echo "server_reset_query = ${SERVER_RESET_QUERY:-}"
     echo 'ignore_startup_parameters = extra_float_digits,options'
-    echo 'admin_users = '"$(sed -n '1s/^"\([^"]*\)".*/\1/p' "$CONF/userlist.txt")"
+    # As edoburu/pgbouncer: the console's admin is postgres unless ADMIN_USERS names others (the pod names none).
+    echo "admin_users = ${ADMIN_USERS:-postgres}"
 } > "$CONF/pgbouncer.ini"
 chown -R postgres:postgres "$CONF"
 chmod 600 "$CONF/userlist.txt"
