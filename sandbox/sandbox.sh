@@ -38,6 +38,9 @@ PORTS_FILE="$STATE_DIR/ports.env"
 SECRETS_FILE="$STATE_DIR/secrets.env"
 DEPLOYED_SIG_FILE="$STATE_DIR/deployed.sig"
 FAULT_BIN_DIR="$STATE_DIR/bin"
+# Stand-ins for the host's own programs the platform drives (`systemctl --user`): first on the PATH of every make,
+# worker and test that acts on the platform (docs/sandbox.md, "The FUSE daemon and systemctl --user").
+HOST_BIN_DIR="$SANDBOX_SRC/host/bin"
 FAULT_RULES="$STATE_DIR/faults"
 REGISTRIES_CONF_DIR=/etc/containers/registries.conf.d
 
@@ -84,6 +87,8 @@ PODMAN_LOG_ROOT=""
 . "$SANDBOX_SRC/lib/pods.sh"
 # shellcheck source=lib/faults.sh
 . "$SANDBOX_SRC/lib/faults.sh"
+# shellcheck source=lib/host-cli.sh
+. "$SANDBOX_SRC/lib/host-cli.sh"
 # shellcheck source=lib/main-sandbox.sh
 . "$SANDBOX_SRC/lib/main-sandbox.sh"
 
@@ -213,6 +218,7 @@ cmd_up() {
   done
   seed_if_needed
   wait_services
+  ensure_fuse_daemon
   echo "$sig" > "$DEPLOYED_SIG_FILE"
   say "sandbox up in $((SECONDS - t0))s: registry $REGISTRY_HOST, deploy checkout $DEPLOY_DIR"
 }
@@ -239,6 +245,7 @@ cmd_reset() {
     [[ "$pod" == database || "$pod" == core ]] || pod_in_place "$pod" || deploy_pod "$pod"
   done
   wait_services
+  ensure_fuse_daemon
   untag_pulled_releases
   deployed_signature > "$DEPLOYED_SIG_FILE"
   say "reset to $BASELINE in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')s"
@@ -247,6 +254,7 @@ cmd_reset() {
 cmd_down() {
   local i
   load_ports read
+  stop_fuse_daemon
   for (( i=${#PODS_ORDER[@]}-1; i>=0; i-- )); do remove_pod "${PODS_ORDER[$i]}"; done
   rm -f "$DEPLOYED_SIG_FILE"
   if own_host; then

@@ -5,7 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { followUpgrade } from '../src/cli/follow';
 import { UPGRADE_WORKFLOW_TYPE, upgradeWorkflowId } from '../src/core/upgrade';
-import { sandbox, sandboxEnv } from '../test/helpers/sandbox';
+import { SANDBOX_HOST_BIN, sandbox, sandboxEnv } from '../test/helpers/sandbox';
 import { aegisPodsListed } from '../test/helpers/platform-user';
 import { startDevServer } from '../test/helpers/temporal-server';
 import { startWorker } from '../test/helpers/worker-process';
@@ -30,6 +30,8 @@ async function main(): Promise<void> {
     ...(process.env as Record<string, string>),
     ...(await sandboxEnv()),
     TEMPORAL_ADDRESS: server.address,
+    // The host's `systemctl --user` (the FUSE daemon's) is the sandbox's stand-in.
+    PATH: `${SANDBOX_HOST_BIN}:${process.env.PATH ?? ''}`,
   };
   say('Starting the aegis-upgrade worker');
   const worker = await startWorker(env);

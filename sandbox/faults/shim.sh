@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault injection for the sandbox: installed by `sandbox.sh up` as <state>/bin/podman and <state>/bin/make.
+# Fault injection for the sandbox: installed by `sandbox.sh up` as <state>/bin/podman, make and systemctl.
 # A worker started with <state>/bin first on its PATH runs every podman and make command through this
 # script, which matches the command against the rules in $AEGIS_SANDBOX_FAULTS (one per line) and then
 # runs the real program. With no rule file, or no matching rule, it only runs the real program.

@@ -5,7 +5,7 @@
 install_fault_shims() {
   local program
   mkdir -p "$FAULT_BIN_DIR"
-  for program in podman make; do ln -sfn "$SANDBOX_SRC/faults/shim.sh" "$FAULT_BIN_DIR/$program"; done
+  for program in podman make systemctl; do ln -sfn "$SANDBOX_SRC/faults/shim.sh" "$FAULT_BIN_DIR/$program"; done
   touch "$FAULT_RULES"
   give_to_platform_user "$FAULT_RULES"
 }

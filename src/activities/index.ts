@@ -17,6 +17,7 @@ import { createNotifyActivities } from './notify';
 import { createPodActivities } from './pods';
 import { createPostgresMajorActivities } from './postgres-major';
 import { createHealthActivities } from './health';
+import { createHostCliActivities } from './host-cli';
 import { heartbeatWhile } from '../host/heartbeat';
 import { createPreflightActivities, type PreflightInput, type PreflightReport } from './preflight';
 import { createTagActivities } from './tag';
@@ -64,6 +65,7 @@ function deploymentActivities({ config, run }: ActivityDeps) {
     ...createBackupActivities(deployment),
     ...createTagActivities(deployment),
     ...createPodActivities(deployment),
+    ...createHostCliActivities(deployment),
     ...createMigrationActivities(deployment),
     ...createValidationActivities(deployment),
     ...createWriterActivities(deployment),

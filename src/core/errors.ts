@@ -51,6 +51,11 @@ export class PodNotReady extends Error {
   override readonly name = 'PodNotReady';
 }
 
+/** A daemon of the host (the FUSE daemon) did not run steadily after its restart, as a pod that is not ready. */
+export class DaemonNotRunning extends Error {
+  override readonly name = 'DaemonNotRunning';
+}
+
 /** `make validate` or the runtime's readiness says the platform is not healthy. */
 export class ValidationFailed extends Error {
   override readonly name = 'ValidationFailed';
@@ -94,6 +99,7 @@ export const NON_RETRYABLE_ERRORS = [
   'UpgradeLockChanged',
   'MigrationFailed',
   'PodNotReady',
+  'DaemonNotRunning',
   'ValidationFailed',
 ] as const;
 

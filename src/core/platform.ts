@@ -22,6 +22,20 @@ export const POD_IMAGES: Partial<Record<PodName, { image: AegisImage; container:
 
 export const DATABASE_CONTAINER = 'aegis-database-postgres';
 
+/**
+ * The host's side of the platform (docs/host-cli.md): `make install-cli` takes the runtime image's binary out into the
+ * checkout's `bin/aegis`, and the FUSE daemon, a user unit installed from the checkout, runs it.
+ */
+export const HOST_CLI = {
+  /** In the checkout. */
+  binary: 'bin/aegis',
+  /** In the runtime image. */
+  imageBinary: '/usr/local/bin/aegis-runtime',
+  unit: 'aegis-fuse-daemon',
+  /** In the checkout: the unit's file, which the host's setup installs. */
+  unitFile: 'systemd/aegis-fuse-daemon.service',
+} as const;
+
 /** The image repository of PostgreSQL on any registry (`docker.io/postgres`, `…/library/postgres`). */
 export const POSTGRES_REPOSITORY = 'postgres';
 

@@ -151,9 +151,27 @@ export interface UpgradeCause {
 }
 
 /** What an upgrade produced besides its steps. */
+/** The host's `aegis` binary as the upgrade found it (docs/host-cli.md), kept in the backup for the rollback. */
+export interface KeptHostCli {
+  /** Its copy in the backup; none when the checkout had no `bin/aegis` (then the upgrade installs none). */
+  copy?: string;
+  /** What it answered to `--version` (`aegis 1.2.0`). */
+  version?: string;
+}
+
+/** What the host runs once the upgrade (or its rollback) put a binary in place. */
+export interface HostCliResult {
+  /** `bin/aegis says aegis 1.3.0`, or why nothing was installed. */
+  binary: string;
+  /** `aegis-fuse-daemon active (running), pid 1234, on bin/aegis`, or why no daemon was restarted. */
+  daemon: string;
+}
+
 export interface UpgradeOutcome {
   images: PulledImage[];
   backup?: BackupRecord;
+  /** The host's binary and FUSE daemon after the upgrade, or after its rollback. */
+  hostCli?: HostCliResult;
   migrationsApplied: number[];
   databaseRestored: boolean;
   /** Set when a restore ran: a downgrade's (`restoreFrom`) or a rollback's, the later one when both did. */

@@ -15,6 +15,8 @@ export interface Deployment {
   /** `make -C <root> <target> KEY=value…`, bounded by `timeoutMs` (@default 10 minutes). */
   make(target: string, variables?: Record<string, string>, options?: { timeoutMs?: number }): Promise<CommandResult>;
   podman(args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
+  /** Another program of the host, as the platform's user: `systemctl --user`, the checkout's `bin/aegis`. */
+  host(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
   /**
    * `psql` inside the database container, as the real procedure does: same major version as the server. Several
    * statements are one call, each its own `-c`: each commits on its own, and the first that fails stops the rest.
@@ -47,6 +49,7 @@ export function createDeployment({ config, run }: DeploymentDeps): Deployment {
         timeoutMs,
       }),
     podman: (args, options) => run('podman', args, options),
+    host: (file, args, options) => run(file, args, options),
     psql: async (database, sql) => {
       const user = databaseRole(await env());
       const args = [

@@ -36,4 +36,6 @@ export const Patch = {
   rollbackStepsSideBySide: 'rollback-steps-side-by-side',
   /** A webhook message names who released each gate, and why (`approvals`); it named nobody. */
   approvalsInNotifications: 'approvals-in-notifications',
+  /** The host's bin/aegis and FUSE daemon follow the runtime, kept first and put back by a rollback (left as they were). */
+  hostCli: 'host-cli',
 } as const;

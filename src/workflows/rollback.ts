@@ -3,12 +3,13 @@ import {
   DATABASE_CONTAINER,
   DATABASE_WRITERS,
   DEFAULT_DATABASE_ROLE,
+  HOST_CLI,
   MIGRATED_DATABASES,
   UPGRADE_LOCK_FILE,
   rollbackImageTag,
   type PodName,
 } from '../core/platform';
-import type { BackupRecord, RestoreDatabasePolicy } from '../core/upgrade';
+import type { BackupRecord, KeptHostCli, RestoreDatabasePolicy } from '../core/upgrade';
 import type { UpgradeLockOwner } from '../core/upgrade-lock';
 import type { PlannedStep } from './runner';
 
@@ -29,6 +30,10 @@ export interface UpgradeChanges {
   backup?: BackupRecord;
   /** The writers of the migrated databases were stopped for the final dump (and may not be running again). */
   writersStopped?: boolean;
+  /** The host's `bin/aegis` as Step 2 kept it in the backup. */
+  hostCli?: KeptHostCli;
+  /** `bin/aegis` may have been replaced, and the FUSE daemon restarted (the upgrade's step, or `make deploy`'s). */
+  hostCliChanged?: boolean;
 }
 
 export type RollbackStep = PlannedStep &
@@ -37,6 +42,7 @@ export type RollbackStep = PlannedStep &
     | { kind: 'restore-database' }
     | { kind: 'redeploy'; pod: PodName }
     | { kind: 'redeploy-platform' }
+    | { kind: 'restore-host-cli' }
     | { kind: 'resume-writers' }
     | { kind: 'validate' }
   );
@@ -45,8 +51,9 @@ export type RollbackStep = PlannedStep &
  * The compensation, in the order the guide's rollback runs it: the previous tag back in `.env` first (a redeploy
  * reads it), then the database pod if it was touched (everything after needs it), then the database restored while
  * its writers are stopped (beside the tag when the database pod was not touched: they share nothing), then the other
- * touched pods redeployed in reverse order, then the writers no redeploy brought back started again, then validation.
- * Nothing touched, nothing to undo.
+ * touched pods redeployed in reverse order, then the host's binary put back and its FUSE daemon restarted (on the
+ * previous runtime), then the writers no redeploy brought back started again, then validation. Nothing touched, nothing
+ * to undo.
  */
 export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePolicy): RollbackStep[] {
   if (!changes.tagChanged && changes.redeployedPods.length === 0 && !changes.fullRedeploy) return [];
@@ -87,6 +94,10 @@ export function planRollback(changes: UpgradeChanges, policy: RestoreDatabasePol
     if (restore && !pods.includes('core')) pods.push('core');
     steps.push(...pods.map(redeploy));
   }
+  if (changes.hostCliChanged && changes.hostCli?.copy) {
+    const title = `Put ${changes.hostCli.version ?? 'the previous binary'} back in ${HOST_CLI.binary}, restart ${HOST_CLI.unit}`;
+    steps.push({ kind: 'restore-host-cli', id: 'rollback:host-cli', title });
+  }
   if (changes.writersStopped || steps.some((step) => step.kind === 'restore-database')) {
     steps.push({ kind: 'resume-writers', id: 'rollback:writers', title: 'Start the stopped database writers again' });
   }
@@ -120,6 +131,13 @@ export function manualRollbackSteps(
           `make deploy PROFILE=${changes.profile}`,
           'make bootstrap-secrets',
         ];
+      case 'restore-host-cli':
+        return changes.hostCli?.copy
+          ? [
+              `install -m 0755 ${changes.hostCli.copy} ${HOST_CLI.binary}.new && mv ${HOST_CLI.binary}.new ${HOST_CLI.binary}`,
+              `systemctl --user restart ${HOST_CLI.unit}`,
+            ]
+          : [];
       case 'resume-writers':
         return [`for c in ${writers}; do if podman container exists $c; then podman start $c; fi; done`];
       case 'validate':

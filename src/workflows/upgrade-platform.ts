@@ -107,7 +107,8 @@ function plannedSteps(accepted: AcceptedRequest): PlannedStep[] {
 
 /**
  * The compensation of what the upgrade changed (rollback.ts plans it): the previous tag, the database restored by its
- * policy, the touched pods redeployed on the previous images, the writers started again, validation.
+ * policy, the touched pods redeployed on the previous images, the host's binary put back, the writers started again,
+ * validation.
  */
 function planPlatformRollback({ run, request, changes }: Upgrade): PlannedRollback<RollbackStep> {
   const { progress, report } = run;
@@ -150,6 +151,16 @@ function planPlatformRollback({ run, request, changes }: Upgrade): PlannedRollba
         case 'redeploy-platform':
           await progress.run(step.id, () => compensate.redeployPlatform());
           break;
+        case 'restore-host-cli': {
+          const kept = changes.hostCli;
+          if (!kept) break;
+          report.hostCli = await progress.run(
+            step.id,
+            () => compensate.restoreHostCli({ kept }),
+            (result) => `${result.binary}; ${result.daemon}`,
+          );
+          break;
+        }
         case 'resume-writers':
           await progress.run(
             step.id,
@@ -168,6 +179,7 @@ function planPlatformRollback({ run, request, changes }: Upgrade): PlannedRollba
       'restore-from',
       'deploy',
       'migrations',
+      'host-cli',
     ],
     manualSteps: (done) => manualRollbackSteps(changes, done, request.restoreDatabase, environmentOf(run.workflowId)),
   };

@@ -9,7 +9,7 @@ import {
 } from '@temporalio/workflow';
 import type { PreflightReport } from '../activities/preflight';
 import { parseAbortRequest, type AbortRequest } from '../core/operator-actions';
-import type { PodName } from '../core/platform';
+import { HOST_CLI, type PodName } from '../core/platform';
 import {
   UpgradeFailureType,
   abortReasonSignal,
@@ -263,8 +263,15 @@ export async function pullAndBackUp({ run, preflight, changes }: Upgrade): Promi
     ),
     progress.run(
       'backup',
-      () => transfer.backUpDatabases({ backupId, fromVersion, toVersion }),
-      (record) => `${record.location} (${record.files.length} files verified)`,
+      async () => {
+        const record = await transfer.backUpDatabases({ backupId, fromVersion, toVersion });
+        // The host's binary beside the dumps, for the rollback to put back (docs/host-cli.md).
+        if (patched(Patch.hostCli)) changes.hostCli = await quick.keepHostCli({ location: record.location });
+        return record;
+      },
+      (record) =>
+        `${record.location} (${record.files.length} files verified` +
+        `${changes.hostCli?.copy ? `; ${changes.hostCli.version ?? 'bin/aegis'} kept` : ''})`,
     ),
   ]);
   report.images = pulled;
@@ -306,11 +313,13 @@ export type RedeployStep = PlannedStep &
     | { kind: 'restore-from' }
     | { kind: 'redeploy' }
     | { kind: 'migrations' }
+    | { kind: 'host-cli' }
   );
 
 /**
  * The steps around the redeploy of `target`, in order: its approval gate, and with the runtime the final backup and a
- * downgrade's restore before it, its migrations checked after. Written once: the progress plans them, Step 3 runs them.
+ * downgrade's restore before it, its migrations checked and the host's binary and FUSE daemon brought to the release
+ * after. Written once: the progress plans them, Step 3 runs them.
  */
 export function redeploySteps(target: RedeployTarget, { request, preflight }: AcceptedRequest): RedeployStep[] {
   const runtime = target === 'profile' ? preflight.pods.includes('core') : target === 'core';
@@ -335,6 +344,10 @@ export function redeploySteps(target: RedeployTarget, { request, preflight }: Ac
   );
   if (runtime) {
     steps.push({ kind: 'migrations', id: 'migrations', title: 'Check the runtime migrations and readiness' });
+    if (patched(Patch.hostCli)) {
+      const title = `Put the new release's ${HOST_CLI.binary} on the host, restart ${HOST_CLI.unit}`;
+      steps.push({ kind: 'host-cli', id: 'host-cli', title });
+    }
   }
   return steps;
 }
@@ -361,14 +374,22 @@ async function redeployTarget(upgrade: Upgrade, baseline: Baseline, target: Rede
       case 'migrations':
         await checkRuntime(upgrade, startedAt, baseline.migrationsBefore);
         break;
+      case 'host-cli':
+        await installHostCli(upgrade);
+        break;
     }
   }
 }
 
-/** The target's redeploy in the changes a rollback reads: a downgrade's restore before it counts as its start. */
+/**
+ * The target's redeploy in the changes a rollback reads: a downgrade's restore before it counts as its start. A full
+ * one's `make deploy` installs the new release's binary and restarts the FUSE daemon itself.
+ */
 function recordRedeploy(changes: UpgradeChanges, target: RedeployTarget): void {
-  if (target === 'profile') changes.fullRedeploy = true;
-  else if (!changes.redeployedPods.includes(target)) changes.redeployedPods.push(target);
+  if (target === 'profile') {
+    changes.fullRedeploy = true;
+    changes.hostCliChanged = true;
+  } else if (!changes.redeployedPods.includes(target)) changes.redeployedPods.push(target);
 }
 
 /** One pod on the new tag, ready (the runtime is judged after its migrations). Returns when it started. */
@@ -396,6 +417,16 @@ async function deployProfile({ run, preflight }: Upgrade): Promise<string> {
     for (const pod of pods.filter((pod) => pod !== 'core')) await redeploy.awaitPodReady({ pod, tag: toVersion });
   });
   return started;
+}
+
+/** After the runtime: the new release's binary in `bin/aegis`, the FUSE daemon restarted on it and steady. */
+async function installHostCli({ run, preflight, changes }: Upgrade): Promise<void> {
+  changes.hostCliChanged = true;
+  run.report.hostCli = await run.progress.run(
+    'host-cli',
+    () => redeploy.installHostCli({ tag: preflight.toVersion }),
+    (result) => `${result.binary}; ${result.daemon}`,
+  );
 }
 
 /** Holds the upgrade before `pod` until its `approve` signal; past `approvalTimeout`, it fails and rolls back. */

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 
 /**
- * The journal of commands (sandbox/faults/shim.sh, `AEGIS_SANDBOX_COMMANDS_RUN`): every podman and make command the
- * worker ran, when it started, and how it ended. A command killed with the worker has no end. It proves what the
+ * The journal of commands (sandbox/faults/shim.sh, `AEGIS_SANDBOX_COMMANDS_RUN`): every podman, make and systemctl
+ * command the worker ran, when it started, and how it ended. A command killed with the worker has no end. It proves what the
  * workflow's history cannot: an activity retried after a crash is not scheduled again, yet it may run its commands
  * again.
  */
@@ -17,7 +17,10 @@ export interface CommandRun {
   held: boolean;
 }
 
-/** The commands that change the platform: pulls, pins, dumps, restores, database changes, stops, starts, make. */
+/**
+ * The commands that change the platform: pulls, pins, dumps, restores, database changes, stops, starts, make, the FUSE
+ * daemon's restarts.
+ */
 export const CHANGES: readonly { kind: string; pattern: RegExp }[] = [
   { kind: 'pull', pattern: /^podman pull / },
   { kind: 'pin', pattern: /^podman tag / },
@@ -28,6 +31,8 @@ export const CHANGES: readonly { kind: string; pattern: RegExp }[] = [
   { kind: 'stop or start', pattern: /^podman (pod )?(stop|start) / },
   // The target, after the checkout (`make -C <checkout> <target>`): not `validate`, `registry-login`, which only look.
   { kind: 'make', pattern: /^make -C \S+ (redeploy|deploy|teardown|bootstrap-secrets)\b/ },
+  // The FUSE daemon (re)started, on the host's binary (docs/host-cli.md).
+  { kind: 'daemon', pattern: /^systemctl --user (restart|start|stop) / },
 ];
 
 /**

@@ -9,6 +9,7 @@ import {
   clearServer,
   commandLog,
   dumpEveryDatabase,
+  hostCliState,
   runningImages,
   upgradeFailure,
   usePlatform,
@@ -71,6 +72,11 @@ export const FORWARD_FAILURES: ForwardFailure[] = [
   })),
   { name: 'the migrations (release 1.3.1: its second migration fails)', step: 'migrations', targetVersion: '1.3.1' },
   {
+    name: "the FUSE daemon on the new release's binary (it fails at every start)",
+    step: 'host-cli',
+    fault: { action: 'fail', command: 'aegis fuse-daemon start * version=1.3.0' },
+  },
+  {
     name: 'make validate',
     step: 'validate',
     fault: { action: 'fail', command: 'make * validate *AEGIS_IMAGE_TAG=1.3.0' },
@@ -95,6 +101,8 @@ export const FORWARD_KILLS: { step: string; pause: string; settled?: RegExp[] }[
     pause: `make * redeploy POD=${pod} *AEGIS_IMAGE_TAG=1.3.0`,
   })),
   { step: 'migrations', pause: 'podman logs *aegis-core-aegis-runtime*' },
+  // Between the binary and the daemon: bin/aegis is the new release's, the daemon still runs the old one.
+  { step: 'host-cli', pause: 'systemctl --user restart aegis-fuse-daemon *AEGIS_IMAGE_TAG=1.3.0' },
   { step: 'validate', pause: 'make * validate *AEGIS_IMAGE_TAG=1.3.0' },
 ];
 
@@ -169,11 +177,13 @@ export function completedChanges(redeployAll = false): RegExp[] {
   ];
 }
 
-/** What an upgrade may change, whole: `.env`, the image of every container, every database. */
+/** What an upgrade may change, whole: `.env`, the image of every container, every database, the host's binary. */
 export interface PlatformState {
   env: string;
   images: Record<string, string>;
   databases: Record<string, string>;
+  /** `bin/aegis --version`, and the FUSE daemon's state and the version it started as. */
+  hostCli: { binary: string; daemon: string };
 }
 
 /** One part of the matrix (a file of its own, so that parts run side by side, each on a sandbox of its own). */
@@ -244,6 +254,7 @@ export function useFaultMatrix(part: MatrixPart) {
     env: await fs.readFile(path.join(platform.root, '.env'), 'utf8'),
     images: await runningImages(),
     databases: await dumpEveryDatabase(),
+    hostCli: await hostCliState(platform.root),
   });
 
   const lockLeft = () =>
@@ -269,7 +280,9 @@ export function useFaultMatrix(part: MatrixPart) {
   async function expectCompleted(handle: WorkflowHandle, redeployAll = false): Promise<UpgradeReport> {
     const report: UpgradeReport = await handle.result();
     expect(report.phase).toBe('completed');
-    expect(/^AEGIS_IMAGE_TAG=(.*)$/m.exec((await platformState()).env)?.[1]).toBe('1.3.0');
+    const after = await platformState();
+    expect(/^AEGIS_IMAGE_TAG=(.*)$/m.exec(after.env)?.[1]).toBe('1.3.0');
+    expect(after.hostCli).toEqual({ binary: 'aegis 1.3.0', daemon: 'active (running), started as aegis 1.3.0' });
     expect(await runningImages()).toMatchObject({
       'aegis-core-aegis-runtime': `${platform.env.AEGIS_REGISTRY}/aegis-runtime:1.3.0`,
       'aegis-temporal-temporal-worker': `${platform.env.AEGIS_REGISTRY}/aegis-temporal-worker:1.3.0`,

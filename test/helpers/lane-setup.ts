@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from './repo';
-import { exportedVariables } from './sandbox';
+import { SANDBOX_HOST_BIN, exportedVariables } from './sandbox';
 import { AS_PLATFORM_USER } from './platform-user';
 
 /**
@@ -10,8 +10,9 @@ import { AS_PLATFORM_USER } from './platform-user';
  * sandbox/deployments.sh, as if on a host of its own: every `sandbox.sh` and `podman` they start, and every worker,
  * sees that deployment's variables. Its checkout names no environment: the tests' workers serve `default`.
  */
-// The platform's pods are its user's (rootless): the tests' podman, and the make they run, act as that user.
-process.env.PATH = `${AS_PLATFORM_USER}:${process.env.PATH ?? ''}`;
+// The platform's pods are its user's (rootless): the tests' podman, and the make they run, act as that user. The
+// host's `systemctl --user` is the sandbox's stand-in, for them and for every worker they start.
+process.env.PATH = `${AS_PLATFORM_USER}:${SANDBOX_HOST_BIN}:${process.env.PATH ?? ''}`;
 
 const lanes = Number(process.env.AEGIS_TEST_LANES ?? '1');
 if (lanes > 1) {

@@ -14,7 +14,7 @@ import {
 import { useLeakCheck, type Secrets } from './leaks';
 import { sandbox, sandboxEnv } from './sandbox';
 import { startDevServer, type DevServer } from './temporal-server';
-import { startWorker, type WorkerProcess } from './worker-process';
+import { asCheckoutOwner, startWorker, type WorkerProcess } from './worker-process';
 
 /** A real Temporal dev server and the sandbox platform, shared by the tests of one file. */
 export interface Platform {
@@ -108,6 +108,31 @@ export async function upgradeFailure(
     throw error;
   }
   throw new Error('Expected the upgrade to fail, but it completed');
+}
+
+/**
+ * The host's side of the checkout at `root`, as its owner sees it: what `bin/aegis --version` says, and the FUSE daemon
+ * (`systemctl --user`: the sandbox's stand-in), active or not, on the version its running process said it started as.
+ */
+export async function hostCliState(root: string): Promise<{ binary: string; daemon: string }> {
+  const asOwner = async (file: string, args: string[]) => {
+    const owned = asCheckoutOwner({ file, args }, { ...(process.env as Record<string, string>), AEGIS_ROOT: root });
+    const result = await execa(owned.command.file, owned.command.args, {
+      env: owned.env,
+      extendEnv: false,
+      reject: false,
+    });
+    return `${result.stdout}\n${result.stderr}`.trim();
+  };
+  const binary = await asOwner(path.join(root, 'bin', 'aegis'), ['--version']);
+  const status = await asOwner('systemctl', ['--user', 'status', 'aegis-fuse-daemon', '--no-pager']);
+  const active = /Active: (\S+ \(\S+\))/.exec(status)?.[1] ?? status;
+  const started = status
+    .split('\n')
+    .map((line) => /aegis (\S+) fuse-daemon started/.exec(line)?.[1])
+    .filter(Boolean)
+    .at(-1);
+  return { binary, daemon: `${active}${started ? `, started as aegis ${started}` : ''}` };
 }
 
 export async function imageTag(root: string): Promise<string | undefined> {

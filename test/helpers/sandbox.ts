@@ -4,6 +4,12 @@ import { MissingDependency, REPO_ROOT } from './repo';
 
 const SANDBOX = path.join(REPO_ROOT, 'sandbox', 'sandbox.sh');
 
+/**
+ * The sandbox's stand-ins for the host's own programs (`systemctl --user`, which these machines cannot run): first on
+ * the PATH of every worker, make and test that acts on the sandbox platform (docs/sandbox.md).
+ */
+export const SANDBOX_HOST_BIN = path.join(REPO_ROOT, 'sandbox', 'host', 'bin');
+
 /** The sandbox's own commands (`up`, `reset`, …): stderr is its progress, shown when it fails. */
 export async function sandbox(command: 'up' | 'down' | 'reset' | 'status'): Promise<void> {
   const result = await execa('bash', [SANDBOX, command], { reject: false, all: true });

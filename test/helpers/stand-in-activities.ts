@@ -153,6 +153,12 @@ export function standInActivities(scenarios: Map<string, StandInScenario>, { loc
     backUpFinal: async ({ backup }) => ({ ...backup, final: { takenAt: new Date().toISOString(), files: [] } }),
     resumeWriters: async () => [],
     resumeRecordedWriters: async () => [],
+    keepHostCli: async ({ location }) => ({ copy: `${location}/host/aegis`, version: `aegis ${RUNNING_VERSION}` }),
+    installHostCli: async ({ tag }) => ({ binary: `bin/aegis says aegis ${tag}`, daemon: 'aegis-fuse-daemon active' }),
+    restoreHostCli: async ({ kept }) => ({
+      binary: `bin/aegis says ${kept.version}`,
+      daemon: 'aegis-fuse-daemon active',
+    }),
     releaseUpgradeLock: async () => undefined,
     readUpgradeLock: async () => ({ path: '/srv/aegis-deploy/.aegis-upgrade.lock', state: 'free' }),
     lockHolderStatus: async () => ({ ownerStatus: 'not found' }),

@@ -150,6 +150,35 @@ describe('planRollback', () => {
     expect(ids(plan)).toEqual(['rollback:tag', 'rollback:writers', 'rollback:validate']);
   });
 
+  it("puts the host's binary back after the runtime is, once the upgrade replaced it, and only then", () => {
+    const kept = { copy: `${BACKUP.location}/host/aegis`, version: 'aegis 1.2.0' };
+    const replaced = planRollback(changes({ redeployedPods: ['core'], hostCli: kept, hostCliChanged: true }), 'never');
+    const notYet = planRollback(changes({ redeployedPods: ['core'], hostCli: kept }), 'never');
+    const noneKept = planRollback(changes({ redeployedPods: ['core'], hostCli: {}, hostCliChanged: true }), 'never');
+    const full = planRollback(changes({ fullRedeploy: true, hostCli: kept, hostCliChanged: true }), 'never');
+
+    expect(ids(replaced)).toEqual(['rollback:tag', 'rollback:redeploy:core', 'rollback:host-cli', 'rollback:validate']);
+    expect(replaced.find((step) => step.kind === 'restore-host-cli')?.title).toBe(
+      'Put aegis 1.2.0 back in bin/aegis, restart aegis-fuse-daemon',
+    );
+    expect(ids(notYet)).not.toContain('rollback:host-cli');
+    expect(ids(noneKept)).not.toContain('rollback:host-cli');
+    expect(ids(full)).toEqual(['rollback:tag', 'rollback:deploy', 'rollback:host-cli', 'rollback:validate']);
+    expect(
+      manualRollbackSteps(
+        changes({ redeployedPods: ['core'], hostCli: kept, hostCliChanged: true }),
+        ['rollback:tag', 'rollback:redeploy:core'],
+        'never',
+        'default',
+      ),
+    ).toEqual([
+      `install -m 0755 ${kept.copy} bin/aegis.new && mv bin/aegis.new bin/aegis`,
+      'systemctl --user restart aegis-fuse-daemon',
+      'make validate',
+      'aegis-upgrade unlock --env default --reason "rolled back by hand"',
+    ]);
+  });
+
   it('leaves the recorded pods as they were', () => {
     const redeployedPods: PodName[] = ['database', 'core'];
 

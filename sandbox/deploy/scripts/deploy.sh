@@ -37,5 +37,12 @@ for pod in $PODS; do
     echo "  -> Pod $pod deployed."
 done
 
+# The FUSE daemon's mount prefix (the real one's is /tmp/aegis-fuse-mounts; here under the user's runtime
+# directory), and the daemon restarted onto the binary install-cli just put in place.
+mkdir -p "$XDG_RUNTIME_DIR/aegis-fuse-mounts"
+echo "  -> Restarting FUSE daemon..."
+systemctl --user restart aegis-fuse-daemon || true
+echo "  -> FUSE daemon started"
+
 echo ""
 echo "Deployment complete. Run 'make status' to verify."

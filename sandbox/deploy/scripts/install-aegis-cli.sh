@@ -2,8 +2,9 @@
 # Puts the aegis binary of the runtime image that .env's AEGIS_IMAGE_TAG names into bin/aegis: the image pulled if
 # missing, a container created from it (never started), the binary copied out beside the old one and renamed over
 # it in one step, so a running bin/aegis is never half written. Run by `make install-cli` and `make deploy`.
-# Stands in for the rest of a real install-cli, which the sandbox cannot do: the symlink /usr/local/bin/aegis (it
-# needs sudo) and restarting the FUSE daemon (`systemctl --user`; no FUSE daemon runs in the sandbox).
+# Then it restarts the FUSE daemon, which runs bin/aegis (`systemctl --user`: the sandbox's stand-in, sandbox/host/bin).
+# Not done in the sandbox: the symlink /usr/local/bin/aegis (the real script makes it with sudo; the platform's user
+# has no sudo here).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,4 +27,7 @@ podman cp "$container:/usr/local/bin/aegis-runtime" "$bin.new"
 chmod 0755 "$bin.new"
 mv "$bin.new" "$bin"
 echo "[install-cli] installed $bin ($("$bin" --version 2>/dev/null || echo 'version unknown'))"
-echo "[install-cli] not done in the sandbox: the /usr/local/bin/aegis symlink, restarting aegis-fuse-daemon"
+echo "[install-cli] restarting aegis-fuse-daemon..."
+systemctl --user restart aegis-fuse-daemon
+echo "[install-cli] aegis-fuse-daemon restarted"
+echo "[install-cli] not done in the sandbox: the /usr/local/bin/aegis symlink"

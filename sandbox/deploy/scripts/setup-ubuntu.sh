@@ -11,5 +11,11 @@ if ! podman info --format '{{.Host.Security.Rootless}}' 2>/dev/null | grep -qx t
     echo "ERROR: rootless podman does not work for $(id -un): run aegis-upgrade's scripts/bootstrap.sh as root." >&2
     exit 1
 fi
-echo "Host ready for AEGIS (sandbox): rootless podman works for $(id -un)."
-echo "  -> stands in for: package installation, subuid/subgid ranges, lingering, the aegis-fuse-daemon user unit"
+# The FUSE daemon's user unit, installed and enabled as the real setup does.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+mkdir -p ~/.config/systemd/user
+cp "$root/systemd/aegis-fuse-daemon.service" ~/.config/systemd/user/
+systemctl --user daemon-reload
+systemctl --user enable aegis-fuse-daemon
+echo "Host ready for AEGIS (sandbox): rootless podman works for $(id -un); aegis-fuse-daemon installed."
+echo "  -> stands in for: package installation, subuid/subgid ranges, lingering"

@@ -30,4 +30,6 @@ for pod in $reversed; do
     fi
 done
 
+systemctl --user stop aegis-fuse-daemon || true
+
 echo "Teardown complete."

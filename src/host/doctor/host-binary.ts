@@ -5,16 +5,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { firstLine, notApplicable, passed, warned, type DoctorCheck } from '../../core/doctor';
-import { RUNTIME_CONTAINER } from '../../core/platform';
+import { HOST_CLI, RUNTIME_CONTAINER } from '../../core/platform';
 import { makeTargets } from '../makefile';
+import { unitProperties } from '../user-units';
 import { LOOK_TIMEOUT_MS, guarded, type LiveContext } from './context';
 
-/** Where `make install-cli` puts the binary in the checkout, and where it takes it from in the runtime image. */
-const HOST_BINARY = path.join('bin', 'aegis');
-const IMAGE_BINARY = '/usr/local/bin/aegis-runtime';
-/** The FUSE daemon's user unit, and the file the checkout installs it from. */
-const FUSE_UNIT = 'aegis-fuse-daemon';
-const FUSE_UNIT_FILE = path.join('systemd', `${FUSE_UNIT}.service`);
+const { binary: HOST_BINARY, imageBinary: IMAGE_BINARY, unit: FUSE_UNIT, unitFile: FUSE_UNIT_FILE } = HOST_CLI;
 
 const exists = (file: string) =>
   fs.access(file).then(
@@ -60,16 +56,6 @@ export const checkHostBinary = ({ deployment, run }: LiveContext) =>
     warned,
   );
 
-/** `systemctl show`'s `Key=value` lines. */
-function properties(text: string): Map<string, string> {
-  return new Map(
-    text
-      .split('\n')
-      .filter((line) => line.includes('='))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
-}
-
 export async function checkFuseDaemon({ deployment, run }: LiveContext): Promise<DoctorCheck> {
   const name = 'FUSE daemon';
   if (!(await exists(path.join(deployment.root, FUSE_UNIT_FILE)))) {
@@ -81,7 +67,7 @@ export async function checkFuseDaemon({ deployment, run }: LiveContext): Promise
     const { stdout } = await run('systemctl', ['--user', 'show', FUSE_UNIT, '--property=ActiveState,MainPID'], {
       timeoutMs: LOOK_TIMEOUT_MS,
     });
-    shown = properties(stdout);
+    shown = unitProperties(stdout);
   } catch (error) {
     return warned(
       name,

@@ -190,9 +190,12 @@ describe('runDoctor on a host where nothing answers', () => {
       if (check.status !== 'not-applicable') expect(check.fix).toBeTruthy();
     }
     expect(live.find((check) => check.name === 'Podman')?.detail).toContain('podman: not found');
-    // The sandbox's checkout has no FUSE daemon unit: said so, not passed silently. Its install-cli has not run yet:
-    // no bin/aegis, a warning with the fix.
-    expect(live.find((check) => check.name === 'FUSE daemon')).toMatchObject({ status: 'not-applicable' });
+    // The sandbox's checkout has the FUSE daemon's unit, and no systemctl answers: a warning with the fix. Its
+    // install-cli has not run yet: no bin/aegis, a warning with the fix.
+    expect(live.find((check) => check.name === 'FUSE daemon')).toMatchObject({
+      status: 'warning',
+      detail: expect.stringContaining('systemctl --user does not answer'),
+    });
     expect(live.find((check) => check.name === 'Host aegis binary')).toMatchObject({
       status: 'warning',
       fix: expect.stringContaining('make install-cli'),
