@@ -34,7 +34,7 @@ export function createHostCliActivities(deployment: Deployment) {
   const versionOf = async (file: string) =>
     (await deployment.host(file, ['--version'], { timeoutMs: VERSION_TIMEOUT_MS })).stdout.trim();
 
-  /** Puts `source` in place of `bin/aegis` in one rename: a running `bin/aegis` is never half written. */
+  /** Puts what `write` writes in place of `bin/aegis`, in one rename: a running `bin/aegis` is never half written. */
   async function replaceBinary(write: (partial: string) => Promise<void>): Promise<void> {
     const partial = `${binary}.${randomUUID()}.partial`;
     try {
@@ -55,7 +55,10 @@ export function createHostCliActivities(deployment: Deployment) {
   }
 
   return {
-    /** Keeps the checkout's `bin/aegis` in the backup (once: a retry keeps the first copy), for the rollback. */
+    /**
+     * Keeps the checkout's `bin/aegis` in the backup, owner-only as the dumps (once: a retry keeps the first copy), for
+     * the rollback. Step 2 runs it, before anything changed: the binary in place is still the one found.
+     */
     async keepHostCli({ location }: { location: string }): Promise<KeptHostCli> {
       const backup = checkBackupLocation(deployment.config.aegis.backupDir, location);
       if (!(await exists(binary))) return {};
@@ -64,10 +67,10 @@ export function createHostCliActivities(deployment: Deployment) {
         await privateDirectory(path.dirname(copy));
         const partial = `${copy}.partial`;
         await fs.copyFile(binary, partial);
-        await fs.chmod(partial, 0o700);
+        await fs.chmod(partial, 0o600);
         await fs.rename(partial, copy);
       }
-      return { copy, version: await versionOf(copy) };
+      return { copy, version: await versionOf(binary) };
     },
 
     /**

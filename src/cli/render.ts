@@ -1,5 +1,5 @@
 import { formatDuration, formatMiB } from '../core/format';
-import { STOPPED_WRITERS_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../core/platform';
+import { HOST_CLI, STOPPED_WRITERS_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../core/platform';
 import type { DatabaseRestore, StepRecord, UpgradePlan, UpgradeProgress, UpgradeReport } from '../core/upgrade';
 import { describeLock, type UnlockReport } from '../core/upgrade-lock';
 import { describeAction } from '../core/operator-actions';
@@ -86,6 +86,7 @@ export function renderOutcome(report: UpgradeReport): string {
   if (report.migrationsApplied.length > 0 && report.phase === 'completed') {
     lines.push(`Migrations applied: ${report.migrationsApplied.join(', ')}`);
   }
+  if (report.hostCli) lines.push(`Host: ${report.hostCli.binary}; ${report.hostCli.daemon}`);
   if (report.backup) lines.push(`Backup: ${report.backup.location}`);
   if (report.manualSteps)
     lines.push('Finish by hand, in the deploy checkout:', ...report.manualSteps.map((step) => `  ${step}`));
@@ -117,7 +118,8 @@ export function renderPlan(report: UpgradeReport): string {
     'Images:',
     ...plan.images.map((image) => `  ${image.container}: ${image.current} → ${image.target}`),
     `Steps: pre-flight, pull images and back up the databases (about ${formatMiB(plan.backupEstimateBytes)} at most), ` +
-      `set AEGIS_IMAGE_TAG=${report.toVersion}, redeploy ${plan.pods.join(' → ')}${unchanged(plan)}, check migrations, validate`,
+      `set AEGIS_IMAGE_TAG=${report.toVersion}, redeploy ${plan.pods.join(' → ')}${unchanged(plan)}, check migrations, ` +
+      `${plan.pods.includes('core') ? `put the new ${HOST_CLI.binary} on the host and restart ${HOST_CLI.unit}, ` : ''}validate`,
     `On failure: rollback${plan.restorePossible ? ', with a database restore if the schema moved' : ' (no database restore)'}`,
     ...(plan.approvalTimeout
       ? [`Approval gates: each waits up to ${plan.approvalTimeout}, then the upgrade rolls back`]

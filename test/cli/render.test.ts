@@ -1,5 +1,6 @@
 import {
   renderHistory,
+  renderOutcome,
   renderPlan,
   renderProgress,
   renderSchedules,
@@ -205,6 +206,21 @@ describe('notes and approval gates', () => {
       'redeploy core (database, observability unchanged: not redeployed), check migrations',
     );
     expect(renderPlan({ ...report, plan })).toContain('redeploy core, check migrations');
+  });
+});
+
+describe("the host's binary and FUSE daemon", () => {
+  it('are in the plan when the runtime is redeployed, and the outcome says what the host runs', () => {
+    const plan = { pods: ['core' as const], images: [], checks: [], backupEstimateBytes: 0, restorePossible: true };
+    const report = upgradeReport({ phase: 'completed', plan });
+    expect(renderPlan(report)).toContain(
+      'check migrations, put the new bin/aegis on the host and restart aegis-fuse-daemon, validate',
+    );
+    expect(renderPlan({ ...report, plan: { ...plan, pods: ['temporal'] } })).toContain('check migrations, validate');
+    const hostCli = { binary: 'bin/aegis says aegis 1.3.0', daemon: 'aegis-fuse-daemon active (running), pid 42' };
+    expect(renderOutcome(upgradeReport({ phase: 'completed', hostCli }))).toContain(
+      'Host: bin/aegis says aegis 1.3.0; aegis-fuse-daemon active (running), pid 42',
+    );
   });
 });
 

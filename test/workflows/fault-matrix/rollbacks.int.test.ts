@@ -264,5 +264,49 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
     );
   });
 
+  describe('PgBouncer through a restore', () => {
+    eachScenario();
+
+    test(
+      "a restore while PgBouncer holds the writers' server connections → rolled back; the runtime writes through the same PgBouncer",
+      async () => {
+        const before = await platformState();
+        const pgbouncer = 'aegis-database-pgbouncer';
+        const started = async () =>
+          (await execa('podman', ['inspect', '--format', '{{.Id}} {{.State.StartedAt}}', pgbouncer])).stdout;
+        const pgbouncerBefore = await started();
+        // 1.3.1's second migration fails: the rollback restores aegis. Held just before the restore fills its copy.
+        const held: Fault = { action: 'pause', command: 'podman exec * pg_restore -U *' };
+        await faults.add(held);
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.1' });
+        await faults.paused();
+        // PgBouncer's pool to aegis, left by the runtime: sessions over TCP from inside the pod (the restore's own
+        // tools use PostgreSQL's socket). The swap ends them, with every other session on aegis.
+        const pooled = "select count(*) from pg_stat_activity where datname = 'aegis' and client_addr is not null";
+        expect(Number(await psql(pooled, 'postgres'))).toBeGreaterThan(0);
+        await faults.remove(held);
+        await expectRolledBack(handle, 'migrations', before);
+
+        // The same PgBouncer, never restarted, and the runtime's own connection string through it writes.
+        expect(await started()).toBe(pgbouncerBefore);
+        const write =
+          "insert into agents (id, name, version, status, manifest) values ('b0000000-0000-4000-8000-0000000bb0ce', " +
+          "'through-pgbouncer', '1.0.0', 'active', '{}') returning name";
+        const { stdout } = await execa('podman', [
+          'exec',
+          'aegis-core-aegis-runtime',
+          'sh',
+          '-c',
+          'psql "$AEGIS_DATABASE_URL" -X -At -v ON_ERROR_STOP=1 -c "$1"',
+          '_',
+          write,
+        ]);
+        expect(stdout.trim()).toBe('through-pgbouncer');
+        expect(await psql("select name from agents where name = 'through-pgbouncer'")).toBe('through-pgbouncer');
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
   test('after every scenario, no worker printed a secret of .env', expectNoSecretPrinted);
 });
