@@ -29,6 +29,8 @@ export const SUBSTITUTIONS = [
   "host ports: published on 127.0.0.1 on the sandbox's own ports (AEGIS_SANDBOX_*_PORT), and only those its tests and " +
     'validate-stack.sh reach',
   `the .env keys ${SANDBOX_ENV_KEY_PREFIX}*_PORT, those ports`,
+  "the FUSE daemon's unit: the checkout's own path to bin/aegis, the mount prefix under the user's runtime directory " +
+    '(%t), the fault rules in its environment',
 ] as const;
 
 /** `postgres`, `100monkeys-ai/aegis-runtime`: an image's repository on whichever registry, Docker Hub's `library/`
@@ -64,6 +66,28 @@ function podShape(definition: PodDefinition) {
   };
 }
 
+/**
+ * A user unit's shape: its `[Service]` keys (continued lines joined) that the upgrade relies on, and what its ExecStart
+ * runs: the binary's place in the checkout, its subcommand and option names (their values are substitutions).
+ */
+async function unitShape(file: string) {
+  const text = (await fs.readFile(file, 'utf8')).replace(/\\\n\s*/g, ' ');
+  const values = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0 && !line.startsWith('#')) values.set(line.slice(0, at).trim(), line.slice(at + 1).trim());
+  }
+  const [program = '', ...words] = (values.get('ExecStart') ?? '').split(/\s+/);
+  return {
+    type: values.get('Type'),
+    restart: values.get('Restart'),
+    restartSec: values.get('RestartSec'),
+    runs: program.endsWith('/bin/aegis') ? 'bin/aegis of the checkout' : program,
+    subcommand: words.filter((word) => !word.startsWith('-') && !word.includes('/') && !word.startsWith('$')),
+    options: words.filter((word) => word.startsWith('--')),
+  };
+}
+
 async function profiles(root: string): Promise<Record<string, string[]>> {
   const files = (await fs.readdir(path.join(root, 'profiles'))).filter((file) => file.endsWith('.conf')).sort();
   const read = await Promise.all(
@@ -79,7 +103,16 @@ const reference = deployReference();
   let sandbox: string;
   let realPods: NamedPodDefinition[];
   let sandboxPods: NamedPodDefinition[];
-  const compared = { pods: 0, containers: 0, volumes: 0, namedVolumes: 0, targets: 0, envKeys: 0, profiles: 0 };
+  const compared = {
+    pods: 0,
+    containers: 0,
+    volumes: 0,
+    namedVolumes: 0,
+    targets: 0,
+    envKeys: 0,
+    profiles: 0,
+    units: 0,
+  };
 
   beforeAll(async () => {
     sandbox = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-sandbox-shape-'));
@@ -92,7 +125,8 @@ const reference = deployReference();
     process.stdout.write(
       `sandbox shape compared with ${real}: ${compared.pods} pods, ${compared.containers} containers, ` +
         `${compared.volumes} volumes (${compared.namedVolumes} named), ${compared.targets} make targets, ` +
-        `${compared.envKeys} .env keys, ${compared.profiles} profiles; substitutions: ${SUBSTITUTIONS.join('; ')}\n`,
+        `${compared.envKeys} .env keys, ${compared.profiles} profiles, ${compared.units} user units; ` +
+        `substitutions: ${SUBSTITUTIONS.join('; ')}\n`,
     );
   });
 
@@ -132,6 +166,19 @@ const reference = deployReference();
     const ours = [...parseEnvFile(await fs.readFile(path.join(sandbox, '.env'), 'utf8')).keys()];
     expect(ours.filter((key) => !key.startsWith(SANDBOX_ENV_KEY_PREFIX)).sort()).toEqual([...theirs].sort());
     compared.envKeys = theirs.length;
+  });
+
+  test("the same user units (the FUSE daemon's): each runs the checkout's bin/aegis the same way", async () => {
+    const [theirs, ours] = await Promise.all(
+      [real, sandbox].map(async (root) => (await fs.readdir(path.join(root, 'systemd'))).sort()),
+    );
+    expect(ours).toEqual(theirs);
+    for (const unit of theirs ?? []) {
+      const shapes = await Promise.all([real, sandbox].map((root) => unitShape(path.join(root, 'systemd', unit))));
+      expect({ unit, ...shapes[1] }).toEqual({ unit, ...shapes[0] });
+      expect(shapes[0]?.runs).toBe('bin/aegis of the checkout');
+    }
+    compared.units = theirs?.length ?? 0;
   });
 
   test('the same profiles, each listing the same pods in the same order', async () => {
