@@ -10,7 +10,7 @@ import * as commands from '../src/cli/commands';
 import { knownEnvironments } from '../src/cli/environments';
 import { taskQueueFor } from '../src/core/environments';
 import { UPGRADE_WORKFLOW_TYPE, UpgradeFailureType, upgradeWorkflowId, type UpgradeReport } from '../src/core/upgrade';
-import { upgradeFailure } from './helpers/platform';
+import { upgradeFailure, waitFor } from './helpers/platform';
 import { standInActivities, type StandIns } from './helpers/stand-in-activities';
 import { REPO_ROOT } from './helpers/repo';
 import { startDevServer, type DevServer } from './helpers/temporal-server';
@@ -173,7 +173,13 @@ describe('environments: one deployment, one worker each', () => {
       // An environment without a worker: its upgrade, sent all the same, waits on its queue.
       expect((await cli(() => commands.start('1.3.0', { env: 'qa', allowNoWorker: true }))).exitCode).toBe(0);
 
-      const known = await knownEnvironments(client, defaultQueue);
+      // The server's visibility lists a workflow just started a moment later (eventually consistent): CI once listed
+      // no qa yet.
+      let known = await knownEnvironments(client, defaultQueue);
+      await waitFor(async () => {
+        known = await knownEnvironments(client, defaultQueue);
+        return known.some((environment) => environment.name === 'qa' && environment.lastUpgrade);
+      }, 30_000);
       const byName = Object.fromEntries(known.map((environment) => [environment.name, environment]));
       expect(byName.staging).toMatchObject({
         version: '1.3.0',
