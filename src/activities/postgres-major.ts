@@ -100,9 +100,20 @@ export function createPostgresMajorActivities(deployment: Deployment) {
       return pods;
     },
 
-    /** Starts the client pods `stopDatabaseClients` stopped, and forgets them. Returns them. */
+    /**
+     * Starts the client pods `stopDatabaseClients` stopped, and every other client pod of the profile with a container
+     * that does not run: pre-flight found them all running, so one whose process has exited since (a runtime that
+     * would not start on the new cluster) was not running when a rollback stopped the clients again, and must come
+     * back all the same. Forgets the record. Returns the pods started.
+     */
     async startDatabaseClients(): Promise<string[]> {
-      const pods = (await readJson<string[]>(clientsFile)) ?? [];
+      const recorded = (await readJson<string[]>(clientsFile)) ?? [];
+      const exited = [];
+      for (const pod of DATABASE_CLIENT_PODS.filter((pod) => !recorded.includes(pod))) {
+        const state = await probes.inspectPod(pod);
+        if (state?.containers.some((container) => container.state !== 'running')) exited.push(pod);
+      }
+      const pods = [...recorded, ...exited];
       if (pods.length > 0) {
         await heartbeatWhile(
           deployment.podman(['pod', 'start', ...pods.map(podFullName)]),

@@ -1,3 +1,4 @@
+import { RUNTIME_CONTAINER } from '../core/platform';
 import { deployedPods, type Deployment } from '../host/deployment';
 import { ValidationFailed } from '../core/errors';
 import { heartbeatWhile, pause } from '../host/heartbeat';
@@ -97,7 +98,24 @@ export function createPlatformProbe(deployment: Deployment) {
       const response = await fetch(`${runtimeUrl}/health/ready`, { signal: AbortSignal.timeout(5_000) });
       return (await response.json()) as Readiness;
     } catch (error) {
-      return `${runtimeUrl}/health/ready does not answer: ${(error as Error).message}`;
+      return `${runtimeUrl}/health/ready does not answer: ${(error as Error).message}; ${await runtimeContainer()}`;
+    }
+  }
+
+  /** Why the runtime may not answer: its container's state, and its last line (an exit says why in it). */
+  async function runtimeContainer(): Promise<string> {
+    try {
+      const { stdout } = await deployment.podman([
+        'inspect',
+        '--format',
+        '{{.State.Status}} (exit code {{.State.ExitCode}}, started {{.State.StartedAt}})',
+        RUNTIME_CONTAINER,
+      ]);
+      const logs = await deployment.podman(['logs', '--tail', '1', RUNTIME_CONTAINER]);
+      const last = stripAnsi(`${logs.stdout}\n${logs.stderr}`).trim().split('\n').at(-1) ?? '';
+      return `${RUNTIME_CONTAINER} ${stdout.trim()}${last ? `, its last line: ${last}` : ''}`;
+    } catch (error) {
+      return `${RUNTIME_CONTAINER} cannot be inspected: ${(error as Error).message.split('\n', 1)[0]}`;
     }
   }
 
