@@ -7,6 +7,7 @@ import {
   backupsIn,
   commandLog,
   dumpRuntimeDatabase,
+  hostCliState,
   imageTag,
   psql,
   runningImages,
@@ -39,6 +40,12 @@ describe('upgradePlatform on the sandbox', () => {
     worker = undefined;
   });
 
+  /** `bin/aegis --version`, and the FUSE daemon running and started as that release. */
+  const HOST_ON = (version: string) => ({
+    binary: `aegis ${version}`,
+    daemon: `active (running), started as aegis ${version}`,
+  });
+
   const images = (tag: string) => ({
     'aegis-core-aegis-runtime': `${platform.env.AEGIS_REGISTRY}/aegis-runtime:${tag}`,
     'aegis-temporal-temporal-worker': `${platform.env.AEGIS_REGISTRY}/aegis-temporal-worker:${tag}`,
@@ -62,6 +69,7 @@ describe('upgradePlatform on the sandbox', () => {
   }
 
   async function expectBaseline(databaseBefore: string): Promise<void> {
+    expect(await hostCliState(platform.root)).toEqual(HOST_ON('1.2.0'));
     expect(await imageTag(platform.root)).toBe('1.2.0');
     expect(await runningImages()).toMatchObject(images('1.2.0'));
     expect(await dumpRuntimeDatabase()).toEqual(databaseBefore);
@@ -106,6 +114,7 @@ describe('upgradePlatform on the sandbox', () => {
         'final-backup',
         'redeploy:core',
         'migrations',
+        'host-cli',
         'redeploy:temporal',
         'redeploy:seal-gateway',
         'redeploy:observability',
@@ -124,6 +133,20 @@ describe('upgradePlatform on the sandbox', () => {
       expect(manifest).toMatchObject({ fromVersion: '1.2.0', toVersion: '1.3.0', migrations: expect.any(Array) });
       expect(manifest.migrations).toHaveLength(3);
       expect(JSON.stringify(report)).not.toContain(await secret('POSTGRES_PASSWORD'));
+      // The host's binary and its FUSE daemon follow the runtime (`make redeploy` does neither), the old one kept.
+      expect(await hostCliState(platform.root)).toEqual(HOST_ON('1.3.0'));
+      expect(report.hostCli).toEqual({
+        binary: 'bin/aegis says aegis 1.3.0',
+        daemon: expect.stringMatching(/^aegis-fuse-daemon active \(running\), pid \d+, on bin\/aegis$/),
+      });
+      expect((await fs.stat(path.join(backup.location, 'host', 'aegis'))).mode & 0o777).toBe(0o600);
+
+      // 1.3.1's migration fails, before its binary: rolled back, the host still on 1.3.0.
+      const failure = await upgradeFailure(
+        startUpgrade(platform, { targetVersion: '1.3.1' }).then((next) => next.result()),
+      );
+      expect(failure.type).toBe(UpgradeFailureType.UpgradeRolledBack);
+      expect(await hostCliState(platform.root)).toEqual(HOST_ON('1.3.0'));
     },
     SCENARIO_TIMEOUT_MS,
   );
@@ -159,8 +182,11 @@ describe('upgradePlatform on the sandbox', () => {
         'final-backup',
         'deploy',
         'migrations',
+        'host-cli',
         'validate',
       ]);
+      // `make deploy` ran install-cli itself; the upgrade's own step checked the daemon on it.
+      expect(await hostCliState(platform.root)).toEqual(HOST_ON('1.3.0'));
       expect(await runningImages()).toMatchObject(images('1.3.0'));
       const commands = (await commandLog(platform.env)).map((line) => line.split(' ')[0]);
       expect(commands.filter((command) => command !== 'validate')).toEqual(['teardown', 'deploy', 'bootstrap-secrets']);
