@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MANIFEST_FILE, restoreSourceName } from '../../../src/core/backup-layout';
+import { readDeployEnv } from '../../../src/host/env-file';
 import type { BackupManifest } from '../../../src/activities/backup';
 import { UpgradeFailureType, approveSignal, progressQuery, upgradeWorkflowId } from '../../../src/core/upgrade';
 import { type Fault } from '../../helpers/faults';
@@ -280,8 +281,30 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
         await faults.add(held);
         const handle = await startUpgrade(platform, { targetVersion: '1.3.1' });
         await faults.paused();
-        // PgBouncer's pool to aegis, left by the runtime: sessions over TCP from inside the pod (the restore's own
-        // tools use PostgreSQL's socket). The swap ends them, with every other session on aegis.
+        // A client through PgBouncer (127.0.0.1:5433 inside pod database) while the restore is held: once it has gone,
+        // PgBouncer keeps its server connection to aegis in the pool (1.3.1's runtime left none: its failed
+        // transaction's connection was closed). Sessions over TCP from inside the pod; the restore's own tools use
+        // PostgreSQL's socket. The swap ends them, with every other session on aegis.
+        const password = (await readDeployEnv(platform.root)).get('POSTGRES_PASSWORD') ?? '';
+        await execa('podman', [
+          'exec',
+          '-e',
+          `PGPASSWORD=${password}`,
+          'aegis-database-postgres',
+          'psql',
+          '-X',
+          '-At',
+          '-h',
+          '127.0.0.1',
+          '-p',
+          '5433',
+          '-U',
+          'aegis',
+          '-d',
+          'aegis',
+          '-c',
+          'select count(*) from agents',
+        ]);
         const pooled = "select count(*) from pg_stat_activity where datname = 'aegis' and client_addr is not null";
         expect(Number(await psql(pooled, 'postgres'))).toBeGreaterThan(0);
         await faults.remove(held);
@@ -297,7 +320,7 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
           'aegis-core-aegis-runtime',
           'sh',
           '-c',
-          'psql "$AEGIS_DATABASE_URL" -X -At -v ON_ERROR_STOP=1 -c "$1"',
+          'psql "$AEGIS_DATABASE_URL" -X -q -At -v ON_ERROR_STOP=1 -c "$1"',
           '_',
           write,
         ]);
