@@ -176,6 +176,7 @@ describe('compensation and lock release, on stand-in activities', () => {
       ['rollback:tag', 'succeeded'],
       ['rollback:database', 'succeeded'],
       ['rollback:redeploy:core', 'succeeded'],
+      ['rollback:host-cli', 'succeeded'],
       ['rollback:writers', 'succeeded'],
       ['rollback:validate', 'succeeded'],
     ]);

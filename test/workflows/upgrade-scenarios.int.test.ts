@@ -47,9 +47,15 @@ describe('upgrade scenarios on stand-in activities', () => {
       const report: UpgradeReport = await handle.result();
       expect(report.phase).toBe('completed');
       const calls = standIn.calls(handle.workflowId);
-      // The pull and the backup run side by side: their calls interleave.
-      expect(calls.slice(0, 4).sort()).toEqual(['backUpDatabases', 'checkPreflight', 'pinRunningImages', 'pullImages']);
-      expect(calls.slice(4)).toEqual([
+      // The pull and the backup (the host's binary kept after the dumps) run side by side: their calls interleave.
+      expect(calls.slice(0, 5).sort()).toEqual([
+        'backUpDatabases',
+        'checkPreflight',
+        'keepHostCli',
+        'pinRunningImages',
+        'pullImages',
+      ]);
+      expect(calls.slice(5)).toEqual([
         'snapshotMigrations',
         'setImageTag',
         'redeployPod:database',
@@ -59,6 +65,7 @@ describe('upgrade scenarios on stand-in activities', () => {
         'awaitMigrations',
         'resumeWriters',
         'awaitPodReady:core',
+        'installHostCli',
         'redeployPod:temporal',
         'awaitPodReady:temporal',
         'redeployPod:seal-gateway',
@@ -78,7 +85,7 @@ describe('upgrade scenarios on stand-in activities', () => {
       const report: UpgradeReport = await handle.result();
       expect(report.phase).toBe('completed');
       const calls = standIn.calls(handle.workflowId);
-      const afterCore = calls.slice(calls.indexOf('awaitPodReady:core') + 1, calls.indexOf('validatePlatform'));
+      const afterCore = calls.slice(calls.indexOf('installHostCli') + 1, calls.indexOf('validatePlatform'));
       // Both redeploys are asked for before either pod is waited for: they run side by side.
       expect(afterCore.slice(0, 2).sort()).toEqual(['redeployPod:seal-gateway', 'redeployPod:temporal']);
       expect(afterCore.slice(2).sort()).toEqual(['awaitPodReady:seal-gateway', 'awaitPodReady:temporal']);
