@@ -221,7 +221,7 @@ describe('upgrades found by their search attributes', () => {
       expect(currentDetails?.split('\n\n')).toEqual([
         '**AEGIS upgrade of delta: 1.2.0 → 1.3.0**',
         'Phase: rolling-back',
-        expect.stringMatching(/^Rollback step 7 of 7: Validate the platform again \(since .+Z\)$/),
+        expect.stringMatching(/^Rollback step 8 of 8: Validate the platform again \(since .+Z\)$/),
         'Failed: Redeploy temporal: temporal not ready',
       ]);
       expect((await handle.describe()).typedSearchAttributes.get(AegisPhase)).toBe('rolled-back');
