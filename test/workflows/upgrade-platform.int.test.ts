@@ -208,6 +208,7 @@ describe('upgradePlatform on the sandbox', () => {
         'rollback:tag',
         'rollback:database',
         'rollback:deploy',
+        'rollback:host-cli',
         'rollback:writers',
         'rollback:validate',
       ]);
