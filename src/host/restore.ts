@@ -29,8 +29,8 @@
  * Steps 8–9 touch only S: they run beside steps 5–7. Steps 10–13 are one psql call whose statements each commit on
  * their own, and wait for all of it. A rename needs D without sessions: the writers are stopped (5) and the sessions
  * left are ended first, PgBouncer's pooled server connections among them (it stays up: the writers reach PostgreSQL
- * through it); its next client gets a new connection, to the restored D. Each `podman exec` costs a rollback 0.1–0.3 s: the statements go in as few calls as keep
- * every state above one a retry can read.
+ * through it); its next client gets a new connection, to the restored D. Each `podman exec` costs a rollback
+ * 0.1–0.3 s: the statements go in as few calls as keep every state above one a retry can read.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
