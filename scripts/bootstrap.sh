@@ -37,7 +37,8 @@ NODE_MIN_VERSION="20.19"
 #   postgresql-client-15: psql/pg_dump of the same major version;
 #   pgbouncer: its binary goes into the sandbox's PgBouncer image (the database pod's pooler, as on a real host);
 #   python3-pip: fetches the pgserver wheel (PostgreSQL 16, scripts/lib/pgserver.sh);
-#   uidmap, slirp4netns: rootless podman, as the platform runs (scripts/lib/platform-user.sh).
+#   uidmap, slirp4netns: rootless podman, as the platform runs (scripts/lib/platform-user.sh);
+#   acl: setfacl, the platform user's way into a checkout under a directory closed to it (/root, a mktemp -d).
 declare -A PACKAGE_PROVIDES=(
   [podman]=podman
   [runc]=runc
@@ -56,6 +57,7 @@ declare -A PACKAGE_PROVIDES=(
   [curl]=curl
   [git]=git
   [systemd]=systemd-analyze
+  [acl]=setfacl
   [uidmap]=newuidmap
   [slirp4netns]=slirp4netns
 )
@@ -68,7 +70,7 @@ declare -A PACKAGE_PROVIDES=(
 #   systemd: systemd-analyze, which verifies the worker's unit (test/deploy.test.ts).
 SYSTEM_PACKAGES=(podman runc catatonit netavark aardvark-dns iptables docker-registry
   busybox-static postgresql-15 postgresql-client-15 pgbouncer python3-pip gettext-base make curl git systemd
-  uidmap slirp4netns)
+  uidmap slirp4netns acl)
 
 # crun fails on these machines ("cgroups in hybrid mode not supported") and
 # containers may not raise rlimits (setrlimit RLIMIT_NPROC: Operation not

@@ -12,8 +12,8 @@
 #     reset), the sandbox registry process, podman's storage and network
 #     configuration directories;
 #   - the bootstrap's podman settings and the sandbox's registry setting;
-#   - the platform's user (its pods, podman storage and home), and /dev/net/tun and `/` as a new machine
-#     has them (0600, a private mount);
+#   - the platform's user (its pods, podman storage and home, its way into this checkout), and /dev/net/tun and
+#     `/` as a new machine has them (0600, a private mount);
 #   - the Debian packages the bootstrap installed and those they pulled in (as
 #     recorded by the bootstrap, plus any of its packages a new machine of this
 #     kind does not come with), purged;
@@ -35,7 +35,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/platform-user.sh"
 
 INSTALLED_RECORD=/var/lib/aegis-upgrade/installed-packages
 # The bootstrap's packages that a new machine of this project's kind lacks.
-NOT_ON_A_NEW_MACHINE=(podman runc catatonit netavark aardvark-dns iptables docker-registry busybox-static pgbouncer uidmap slirp4netns)
+NOT_ON_A_NEW_MACHINE=(podman runc catatonit netavark aardvark-dns iptables docker-registry busybox-static pgbouncer uidmap slirp4netns
+  acl)
 
 [ "${1:-}" = --yes ] || die "this removes podman, its storage and every container on this machine; run with --yes"
 is_root || die "run as root"
@@ -55,6 +56,7 @@ for user in $(getent passwd | cut -d: -f1 | grep -E "^$PLATFORM_USER(-dep[0-9]+)
   PLATFORM_USER="$user" as_platform_user podman system reset --force >/dev/null 2>&1 ||
     log "its podman system reset failed; its home goes below"
   pkill -KILL -u "$user" 2>/dev/null || true
+  PLATFORM_USER="$user" close_checkout_to_platform_user
   rm -rf "/run/user/$(id -u "$user")"
   userdel --remove "$user" 2>/dev/null || log "userdel $user failed"
 done

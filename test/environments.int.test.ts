@@ -175,7 +175,7 @@ describe('environments: one deployment, one worker each', () => {
 
       // The server's visibility lists a workflow just started a moment later (eventually consistent): CI once listed
       // no qa yet.
-      let known = await knownEnvironments(client, defaultQueue);
+      let known: Awaited<ReturnType<typeof knownEnvironments>> = [];
       await waitFor(async () => {
         known = await knownEnvironments(client, defaultQueue);
         return known.some((environment) => environment.name === 'qa' && environment.lastUpgrade);

@@ -9,7 +9,10 @@
 #   slirp4netns, and /dev/net/tun open to the user (0600 root here): the pods' network;
 #   `/` a shared mount (private here): podman's rootless network namespace is mounted under it;
 #   XDG_RUNTIME_DIR, /run/user/<uid>, the user's own, 0700: no systemd-logind makes it here;
-#   overlay storage (podman picks vfs, which copies every layer, when it cannot tell).
+#   overlay storage (podman picks vfs, which copies every layer, when it cannot tell);
+#   a way into this checkout: the sandbox's state (its deploy checkout, the fault shim's rules and journal) is in
+#   <checkout>/.sandbox, and the user's commands start in the caller's directory, so a checkout in /root or in a
+#   `mktemp -d` (both 0700) stops its podman at "cannot chdir to …: Permission denied".
 
 PLATFORM_USER="${AEGIS_PLATFORM_USER:-aegis}"
 
@@ -48,6 +51,36 @@ platform_user_problems() {
   home="$(platform_user_home)"
   [ "$(cat "$home/.config/containers/storage.conf" 2>/dev/null)" = "${PLATFORM_STORAGE_CONF%$'\n'}" ] ||
     echo "$home/.config/containers/storage.conf does not choose overlay storage"
+  platform_user_enters "$REPO_ROOT" || echo "$PLATFORM_USER cannot enter this checkout, $REPO_ROOT"
+}
+
+platform_user_enters() { runuser -u "$PLATFORM_USER" -- test -x "$1" 2>/dev/null; }
+
+# open_checkout_to_platform_user: (as root) lets the platform's user pass through each directory on the way to this
+# checkout that it cannot enter, and nothing more: an ACL entry, search only, for that one user (setfacl, package
+# acl). The files in the checkout are readable already (git writes them with the umask, 022).
+open_checkout_to_platform_user() {
+  platform_user_enters "$REPO_ROOT" && return 0
+  local dir="" part
+  local -a parts
+  IFS=/ read -ra parts <<<"${REPO_ROOT#/}"
+  for part in "${parts[@]}"; do
+    dir="$dir/$part"
+    platform_user_enters "$dir" && continue
+    log "letting $PLATFORM_USER pass through $dir (ACL u:$PLATFORM_USER:x, search only): its podman works in this checkout's sandbox"
+    setfacl -m "u:$PLATFORM_USER:x" "$dir" ||
+      die "could not give $PLATFORM_USER a way into $dir (setfacl above): chmod o+x $dir, or clone this checkout where every user may pass"
+  done
+}
+
+# close_checkout_to_platform_user: (as root) takes back what open_checkout_to_platform_user gave.
+close_checkout_to_platform_user() {
+  command -v setfacl >/dev/null || return 0
+  local dir="$REPO_ROOT"
+  while [ "$dir" != / ]; do
+    setfacl -x "u:$PLATFORM_USER" "$dir" 2>/dev/null || true
+    dir="$(dirname "$dir")"
+  done
 }
 
 # ensure_platform_user: makes the user and each part rootless podman needs; reports (or, with CHECK_ONLY=1,
@@ -73,7 +106,8 @@ ensure_platform_user() {
   make_platform_user
 }
 
-# make_platform_user: (as root) the user's own parts: the user, its XDG_RUNTIME_DIR, overlay storage for its podman.
+# make_platform_user: (as root) the user's own parts: the user, its way into this checkout, its XDG_RUNTIME_DIR,
+# overlay storage for its podman.
 # The machine's parts (/dev/net/tun, a shared /) are ensure_platform_user's. Idempotent: nothing when all are there.
 make_platform_user() {
   if ! id "$PLATFORM_USER" >/dev/null 2>&1; then
@@ -81,6 +115,7 @@ make_platform_user() {
     grep -q "^$PLATFORM_USER:" /etc/subuid /etc/subgid 2>/dev/null ||
       die "useradd gave $PLATFORM_USER no range in /etc/subuid and /etc/subgid: add one (usermod --add-subuids … --add-subgids … $PLATFORM_USER)"
   fi
+  open_checkout_to_platform_user
   local run_dir home
   run_dir="$(platform_user_runtime_dir)"
   if [ "$(stat -c '%U %a' "$run_dir" 2>/dev/null)" != "$PLATFORM_USER 700" ]; then

@@ -77,18 +77,24 @@ export function createPostgresMajorActivities(deployment: Deployment) {
     return fingerprint;
   }
 
+  /** Those of `among`, the database's client pods, that the profile deploys and one of whose containers `matches`. */
+  async function clientPods(matches: (state: string) => boolean, among = DATABASE_CLIENT_PODS): Promise<string[]> {
+    const found = [];
+    for (const pod of among) {
+      const state = await probes.inspectPod(pod);
+      if (state?.containers.some((container) => matches(container.state))) found.push(pod);
+    }
+    return found;
+  }
+
   return {
     /**
      * Stops every pod of the profile that connects to the database and runs; the pods are recorded first (added to an
-     * earlier record), so `startDatabaseClients` starts those and no other. Returns them.
+     * earlier record), so `startDatabaseClients` starts those again. Returns them.
      */
     async stopDatabaseClients(): Promise<string[]> {
       const recorded = (await readJson<string[]>(clientsFile)) ?? [];
-      const running = [];
-      for (const pod of DATABASE_CLIENT_PODS) {
-        const state = await probes.inspectPod(pod);
-        if (state?.containers.some((container) => container.state === 'running')) running.push(pod);
-      }
+      const running = await clientPods((state) => state === 'running');
       const pods = [...new Set([...recorded, ...running])];
       await writeFileAtomic(clientsFile, `${JSON.stringify(pods)}\n`);
       if (running.length > 0) {
@@ -108,12 +114,8 @@ export function createPostgresMajorActivities(deployment: Deployment) {
      */
     async startDatabaseClients(): Promise<string[]> {
       const recorded = (await readJson<string[]>(clientsFile)) ?? [];
-      const exited = [];
-      for (const pod of DATABASE_CLIENT_PODS.filter((pod) => !recorded.includes(pod))) {
-        const state = await probes.inspectPod(pod);
-        if (state?.containers.some((container) => container.state !== 'running')) exited.push(pod);
-      }
-      const pods = [...recorded, ...exited];
+      const others = DATABASE_CLIENT_PODS.filter((pod) => !recorded.includes(pod));
+      const pods = [...recorded, ...(await clientPods((state) => state !== 'running', others))];
       if (pods.length > 0) {
         await heartbeatWhile(
           deployment.podman(['pod', 'start', ...pods.map(podFullName)]),

@@ -1,3 +1,4 @@
+import { firstLine } from '../core/doctor';
 import { RUNTIME_CONTAINER } from '../core/platform';
 import { deployedPods, type Deployment } from '../host/deployment';
 import { ValidationFailed } from '../core/errors';
@@ -115,7 +116,7 @@ export function createPlatformProbe(deployment: Deployment) {
       const last = stripAnsi(`${logs.stdout}\n${logs.stderr}`).trim().split('\n').at(-1) ?? '';
       return `${RUNTIME_CONTAINER} ${stdout.trim()}${last ? `, its last line: ${last}` : ''}`;
     } catch (error) {
-      return `${RUNTIME_CONTAINER} cannot be inspected: ${(error as Error).message.split('\n', 1)[0]}`;
+      return `${RUNTIME_CONTAINER} cannot be inspected: ${firstLine(error)}`;
     }
   }
 

@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { MissingDependency } from './repo';
 
 /** The host's PgBouncer, the one the sandbox's PgBouncer image is built from (the project's bootstrap installs it). */
 const PGBOUNCER = '/usr/sbin/pgbouncer';
@@ -20,7 +21,7 @@ export interface LocalPgBouncer {
 
 export async function startLocalPgBouncer(socketDir: string, databases: readonly string[]): Promise<LocalPgBouncer> {
   if (!existsSync(PGBOUNCER)) {
-    throw new Error(`no ${PGBOUNCER}: install PgBouncer (apt-get install pgbouncer; scripts/bootstrap.sh installs it)`);
+    throw new MissingDependency(`${PGBOUNCER} is missing`, 'Run `npm run bootstrap` (it installs pgbouncer)');
   }
   const config = path.join(socketDir, 'pgbouncer.ini');
   const log = path.join(socketDir, 'pgbouncer.log');
