@@ -15,6 +15,8 @@
 #                       time, cached), for the component-upgrade tests. The default platform keeps
 #                       its stand-in; AEGIS_SANDBOX_TEMPORAL_SERVERS="<version> …" does the same on `up`.
 #   sandbox.sh infrastructure   images, registry and its content only (no pods): what deployments share
+#   sandbox.sh latest <version>  the registry's `latest` of the AEGIS images names that release's (a release
+#                       published); `.env` and the running pods are left as they are
 #
 # Several deployments at once, each as if on its own host: sandbox/deployments.sh (it runs this script
 # with AEGIS_SANDBOX_SHARED_DIR set, see "A deployment on its own host" below).
@@ -327,6 +329,14 @@ cmd_images() {
   for v in "$@"; do say "real Temporal server in the registry: $REGISTRY_HOST/temporalio/auto-setup:$v"; done
 }
 
+cmd_latest() {
+  [[ $# -eq 1 ]] || die "usage: sandbox.sh latest <version> (e.g. 1.2.0): the registry's latest names that release"
+  load_ports read
+  registry_answers || die "the registry at $REGISTRY_HOST does not answer: sandbox.sh up first"
+  move_latest "$1"
+  say "latest in $REGISTRY now names $1's images"
+}
+
 # up/reset/down never overlap (several test runs may share one sandbox).
 take_lock() {
   mkdir -p "$STATE_DIR"
@@ -346,5 +356,6 @@ case "${1:-}" in
   env) cmd_env ;;
   fault) shift; cmd_fault "$@" ;;
   images) shift; take_lock; cmd_images "$@" ;;
-  *) echo "usage: $0 up|down|reset|status|env|fault|infrastructure|images" >&2; exit 2 ;;
+  latest) shift; cmd_latest "$@" ;;
+  *) echo "usage: $0 up|down|reset|status|env|fault|infrastructure|images|latest" >&2; exit 2 ;;
 esac

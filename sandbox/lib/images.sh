@@ -432,6 +432,19 @@ ensure_registry_content() {
   tag_local_baseline
 }
 
+# move_latest <version>: the registry's `latest` of each AEGIS image names <version>'s images, as a release that
+# publishes `latest` does (the real checkout's .env.example deploys `latest`). A deployment on `latest` pulls them at
+# its next redeploy; those running keep what `latest` named before.
+move_latest() {
+  local version="$1" image
+  for image in aegis-runtime aegis-temporal-worker aegis-seal-gateway; do
+    podman image exists "$LOCAL_NS/$image:$version" || die "no $image:$version was built for the sandbox"
+  done
+  for image in aegis-runtime aegis-temporal-worker aegis-seal-gateway; do
+    push_image "$LOCAL_NS/$image:$version" "$REGISTRY/$image:latest"
+  done
+}
+
 # What a host that has run the baseline holds locally: third-party images and the 1.2.0 images.
 # (A name already present, e.g. from an earlier pull, is left as it is.)
 baseline_images() { # "<local build name>|<path under the registry host>" per image

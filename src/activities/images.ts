@@ -44,6 +44,17 @@ async function runningImageId(deployment: Deployment, container: string): Promis
   }
 }
 
+/** The digest of the image a container runs, as its registry named it; nothing when the container is not there. */
+export async function runningImageDigest(deployment: Deployment, container: string): Promise<string | undefined> {
+  const id = await runningImageId(deployment, container);
+  if (!id) return undefined;
+  try {
+    return (await deployment.podman(['image', 'inspect', '--format', '{{.Digest}}', id])).stdout.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export { isMutableTag } from '../core/platform';
 
 export function createImageActivities(deployment: Deployment) {

@@ -1,13 +1,21 @@
 import semver from 'semver';
 import { COMPATIBILITY } from '../core/components';
 import { preflightLine, preflightLines } from '../core/doctor';
-import { AEGIS_IMAGES, POD_IMAGES, ROLLING_ORDER, type PodName } from '../core/platform';
+import {
+  AEGIS_IMAGES,
+  POD_IMAGES,
+  ROLLING_ORDER,
+  RUNTIME_CONTAINER,
+  fromLabel,
+  isMutableTag,
+  type PodName,
+} from '../core/platform';
 import type { BackupRecord, UpgradePlan, UpgradeRequest } from '../core/upgrade';
 import type { UpgradeLockOwner } from '../core/upgrade-lock';
 import { deployedPods, type Deployment } from '../host/deployment';
 import { IMAGE_TAG_KEY } from '../host/env-file';
 import { CommandFailed, PreflightFailed } from '../core/errors';
-import { imageExistsInRegistry, imageRef } from './images';
+import { imageExistsInRegistry, imageRef, runningImageDigest } from './images';
 import { acquireLock, claimableLock } from '../host/lock-file';
 import { componentImageTag } from './component-tags';
 import { podsUnchangedByTag, readPodDefinition, type PodDefinition } from '../host/pod-definitions';
@@ -38,6 +46,11 @@ export interface PreflightInput {
 export interface PreflightReport {
   profile: string;
   fromVersion: string;
+  /**
+   * With a moving `fromVersion` (`latest`): the digest of the image the runtime runs, what `latest` meant when the
+   * upgrade began (the rollback returns to the images pinned in Step 2, not to the registry's `latest` of then).
+   */
+  fromDigest?: string;
   toVersion: string;
   /** The pods to redeploy, in order. */
   pods: PodName[];
@@ -210,7 +223,7 @@ export function createPreflightActivities(deployment: Deployment) {
       const fromVersion = deployEnv.get(IMAGE_TAG_KEY) || 'latest';
       const downgrade = isDowngrade(request.targetVersion, fromVersion);
       // Independent looks side by side; a refusal is the first failed check in this order, as if run one by one.
-      const [{ login, restoreFrom }, compatibility, space, healthy, pgbouncer, running] = await settleAll([
+      const [{ login, restoreFrom }, compatibility, space, healthy, pgbouncer, running, fromDigest] = await settleAll([
         (async () => {
           const login = await checkRegistryLogin();
           const restoreFrom = await checkDowngrade(request, fromVersion, config.aegis.backupDir);
@@ -230,11 +243,17 @@ export function createPreflightActivities(deployment: Deployment) {
         checkPlatformHealthy(deployed, downgrade),
         checkPgBouncer({ deployment, pods: deployed }).then(preflightLine),
         deployment.runningImages(),
+        isMutableTag(fromVersion) ? runningImageDigest(deployment, RUNTIME_CONTAINER) : Promise.resolve(undefined),
       ]);
       const checks = [login, `Images ${request.targetVersion} present: ${AEGIS_IMAGES.join(', ')}`];
       if (restoreFrom)
         checks.push(`Downgrade ${fromVersion} → ${request.targetVersion}: restores ${restoreFrom.location}`);
       checks.push(...compatibility, space.check, healthy, pgbouncer, ...checkout);
+      if (fromDigest) {
+        checks.push(
+          `${fromLabel({ fromVersion, fromDigest })} runs now: a rollback returns to these images, whatever ${fromVersion} names by then`,
+        );
+      }
       const images = pods.flatMap((pod) => {
         const entry = POD_IMAGES[pod];
         if (!entry) return [];
@@ -249,6 +268,7 @@ export function createPreflightActivities(deployment: Deployment) {
       return {
         profile: config.aegis.profile,
         fromVersion,
+        ...(fromDigest && { fromDigest }),
         toVersion: request.targetVersion,
         pods,
         unchangedPods,

@@ -1,5 +1,5 @@
 import { formatDuration, formatMiB } from '../core/format';
-import { HOST_CLI, STOPPED_WRITERS_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../core/platform';
+import { fromLabel, HOST_CLI, STOPPED_WRITERS_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../core/platform';
 import type { DatabaseRestore, StepRecord, UpgradePlan, UpgradeProgress, UpgradeReport } from '../core/upgrade';
 import { describeLock, type UnlockReport } from '../core/upgrade-lock';
 import { describeAction } from '../core/operator-actions';
@@ -46,7 +46,7 @@ export function stepLine(step: StepRecord, now = Date.now(), paint: Paint = plai
 
 /** What an operator needs at a glance: phase, versions, every step, and what comes next. */
 export function renderProgress(progress: UpgradeProgress, now = Date.now(), paint: Paint = plain): string {
-  const versions = `${progress.fromVersion ?? '?'} → ${progress.toVersion}`;
+  const versions = `${fromLabel(progress) ?? '?'} → ${progress.toVersion}`;
   const lines = [
     `Upgrade ${versions}: ${paintPhase(progress.phase, paint)}`,
     ...progress.steps.map((step) => stepLine(step, now, paint)),
@@ -114,7 +114,7 @@ export function renderPlan(report: UpgradeReport): string {
   const plan = report.plan;
   if (!plan) return renderOutcome(report) || renderRefusal(report);
   return [
-    `Plan: ${report.fromVersion} → ${report.toVersion} (nothing was changed)`,
+    `Plan: ${fromLabel(report)} → ${report.toVersion} (nothing was changed)`,
     'Images:',
     ...plan.images.map((image) => `  ${image.container}: ${image.current} → ${image.target}`),
     `Steps: pre-flight, pull images and back up the databases (about ${formatMiB(plan.backupEstimateBytes)} at most), ` +

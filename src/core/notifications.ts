@@ -5,7 +5,7 @@
  * messages already cleaned of secrets, paths, commands.
  */
 import { describeAction, type ApprovalRecord } from './operator-actions';
-import type { PodName } from './platform';
+import { fromLabel, type PodName } from './platform';
 import { environmentOf, type UpgradeCause, type UpgradeReport } from './upgrade';
 
 export const UPGRADE_EVENTS = [
@@ -71,7 +71,7 @@ export function upgradeNotification({
     event,
     environment,
     workflowId,
-    ...(report.fromVersion !== undefined && { fromVersion: report.fromVersion }),
+    ...(report.fromVersion !== undefined && { fromVersion: fromLabel(report) }),
     toVersion: report.toVersion,
     at,
     ...((ended || event === 'refused') && { cause: report.cause ?? failedStep(report) }),

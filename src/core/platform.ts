@@ -99,6 +99,29 @@ export function isMutableTag(tag: string): boolean {
   return tag === 'latest';
 }
 
+/** A digest as an operator reads it: the algorithm and the first 12 hex digits, `sha256:0123456789ab`. */
+export function shortDigest(digest: string): string {
+  const [algorithm, hex = ''] = digest.split(':');
+  return `${algorithm}:${hex.slice(0, 12)}`;
+}
+
+/**
+ * The version an upgrade started from, as an operator reads it. A moving tag says nothing by itself: it names the
+ * runtime's image it meant when the upgrade began, `latest (sha256:0123456789ab)`; a release's tag is itself.
+ */
+export function fromLabel({
+  fromVersion,
+  fromDigest,
+}: {
+  fromVersion?: string;
+  fromDigest?: string;
+}): string | undefined {
+  if (fromVersion === undefined) return undefined;
+  return fromDigest !== undefined && isMutableTag(fromVersion)
+    ? `${fromVersion} (${shortDigest(fromDigest)})`
+    : fromVersion;
+}
+
 /**
  * The tag `.env` names after a rollback: the previous one, re-pointed at the pinned images, or the pin itself when the
  * previous tag is mutable (a redeploy would pull whatever the registry's `latest` is now).

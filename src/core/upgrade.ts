@@ -89,6 +89,8 @@ export type UpgradePhase =
 export interface UpgradeProgress {
   phase: UpgradePhase;
   fromVersion?: string;
+  /** With a moving `fromVersion` (`latest`): the digest of the runtime's image when the upgrade began. */
+  fromDigest?: string;
   toVersion: string;
   /** The step running now, if any. */
   currentStep?: string;

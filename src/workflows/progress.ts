@@ -8,6 +8,8 @@ import type { StepObserver } from './telemetry';
 export class ProgressLog {
   phase: UpgradePhase = 'preflight';
   fromVersion?: string;
+  /** With a moving `fromVersion` (`latest`): the runtime image's digest when the upgrade began. */
+  fromDigest?: string;
   /** The first step that failed: with nested steps, the innermost, where the failure happened. */
   firstFailure?: StepRecord;
   /** What an operator should know that is no step, in order. */
@@ -71,6 +73,7 @@ export class ProgressLog {
     return {
       phase: this.phase,
       fromVersion: this.fromVersion,
+      ...(this.fromDigest && { fromDigest: this.fromDigest }),
       toVersion: this.toVersion,
       currentStep: this.current()?.id,
       steps: this.steps.map((step) => ({ ...step })),

@@ -6,6 +6,7 @@ import { settleAll } from '../core/settle-all';
 import { Patch } from './patches';
 import { errorMessage } from './progress';
 import type { UpgradeRun } from './upgrade-steps';
+import { fromLabel } from '../core/platform';
 
 /** A step as the `progress` query lists it. */
 export interface PlannedStep {
@@ -70,7 +71,7 @@ async function rollBackAndFail<RollbackStep extends PlannedStep>(
   const rolledBack = await CancellationScope.nonCancellable(() => rollBack(run, procedure.planRollback(), cause));
   run.announce(progress.phase);
   if (rolledBack) await run.releaseLock();
-  const versions = `${progress.fromVersion} → ${progress.toVersion}`;
+  const versions = `${fromLabel(progress)} → ${progress.toVersion}`;
   return ApplicationFailure.create({
     type: rolledBack ? UpgradeFailureType.UpgradeRolledBack : UpgradeFailureType.RollbackFailed,
     message: rolledBack

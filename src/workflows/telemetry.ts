@@ -5,6 +5,7 @@ import { environmentOf, type StepRecord, type UpgradeOutcome, type UpgradePhase 
 import type { ProgressLog } from './progress';
 import type { RollbackStep } from './rollback';
 import { asksDryRun } from '../core/upgrade-request';
+import { fromLabel } from '../core/platform';
 
 /*
  * What the workflow tells the worker's log and metrics. Both go through sinks: nothing is recorded in the history (no
@@ -67,7 +68,8 @@ export function recordPhase(
   phase: UpgradePhase,
 ): void {
   const environment = environmentOf(workflowId);
-  const versions = `${progress.fromVersion ? `${progress.fromVersion} → ` : 'to '}${progress.toVersion}`;
+  const from = fromLabel(progress);
+  const versions = `${from ? `${from} → ` : 'to '}${progress.toVersion}`;
   const took = formatDuration(Date.now() - startTime.getTime());
   const cause = report.cause && `${report.cause.step} failed: ${report.cause.message}`;
   switch (phase) {

@@ -3,6 +3,7 @@ import { upgradeSearchAttributes, type UpgradeAttributes } from '../core/search-
 import type { UpgradeProgress } from '../core/upgrade';
 import { asksDryRun } from '../core/upgrade-request';
 import { Patch } from './patches';
+import { fromLabel } from '../core/platform';
 
 /**
  * Shows the upgrade's phase in its search attributes (a new command: upgrades started before the patch replay
@@ -15,8 +16,11 @@ export function upsertUpgradeAttributes(attributes: UpgradeAttributes, input: un
 
 /** What the Temporal UI shows under the run's current details: where the upgrade is, in a few Markdown lines. */
 export function currentDetails(environment: string, progress: UpgradeProgress): string {
-  const { phase, fromVersion, toVersion, currentStep, steps, rollback } = progress;
-  const lines = [`**AEGIS upgrade of ${environment}: ${fromVersion ?? '?'} → ${toVersion}**`, `Phase: ${phase}`];
+  const { phase, toVersion, currentStep, steps, rollback } = progress;
+  const lines = [
+    `**AEGIS upgrade of ${environment}: ${fromLabel(progress) ?? '?'} → ${toVersion}**`,
+    `Phase: ${phase}`,
+  ];
   const list = rollback.some((step) => step.id === currentStep) ? rollback : steps;
   const index = list.findIndex((step) => step.id === currentStep);
   const step = list[index];

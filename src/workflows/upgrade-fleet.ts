@@ -47,6 +47,7 @@ import {
 import { Patch } from './patches';
 import { errorMessage } from './progress';
 import { upgradePlatform } from './upgrade-platform';
+import { fromLabel } from '../core/platform';
 
 /**
  * History bound. A run holds one wave: its upgrades (about 10 events each: the child's start and end, the workflow
@@ -238,7 +239,7 @@ class FleetRun {
     entry.phase = 'upgrading';
     const request: UpgradeRequest = { ...upgradeOptionsOf(this.request), targetVersion: this.request.targetVersion };
     const outcome = await this.runUpgrade(entry.environment, request);
-    if (outcome.report) entry.fromVersion = outcome.report.fromVersion;
+    if (outcome.report) entry.fromVersion = fromLabel(outcome.report);
     if (outcome.failure?.type === NOT_STARTED && this.aborted) {
       entry.phase = 'skipped';
       entry.detail = outcome.failure.message;

@@ -55,6 +55,7 @@ async function runUpgrade(run: UpgradeRun<UpgradeRequest>): Promise<UpgradeRepor
   const { request, preflight } = accepted;
   const { fromVersion, toVersion, pods } = preflight;
   progress.fromVersion = fromVersion;
+  progress.fromDigest = preflight.fromDigest;
   const gates = pods.filter((pod) => request.approveBefore.includes(pod));
   run.gates.open(gates, gates.length > 0 && patched(Patch.approvalsReleaseTheGateWaiting));
   if (request.dryRun) return reportPlan(run, accepted);

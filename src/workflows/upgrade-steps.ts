@@ -9,7 +9,7 @@ import {
 } from '@temporalio/workflow';
 import type { PreflightReport } from '../activities/preflight';
 import { parseAbortRequest, type AbortRequest } from '../core/operator-actions';
-import { HOST_CLI, type PodName } from '../core/platform';
+import { fromLabel, HOST_CLI, shortDigest, type PodName } from '../core/platform';
 import {
   UpgradeFailureType,
   abortReasonSignal,
@@ -84,7 +84,7 @@ export class UpgradeRun<Input = unknown> {
     this.progress.phase = phase;
     const memo: UpgradeMemo = {
       environment: environmentOf(this.workflowId),
-      fromVersion: this.progress.fromVersion,
+      fromVersion: fromLabel(this.progress),
       toVersion: this.progress.toVersion,
       outcome: phase,
     };
@@ -259,7 +259,7 @@ export async function pullAndBackUp({ run, preflight, changes }: Upgrade): Promi
         changes.pinnedImages = await transfer.pinRunningImages({ currentTag: fromVersion, pinTag: changes.pinTag });
         return transfer.pullImages({ tag: toVersion });
       },
-      (images) => images.map((image) => `${image.image}@${image.digest.slice(0, 19)}`).join(', '),
+      (images) => images.map((image) => `${image.image}@${shortDigest(image.digest)}`).join(', '),
     ),
     progress.run(
       'backup',

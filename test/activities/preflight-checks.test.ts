@@ -62,6 +62,9 @@ describe('checkPreflight checks the registry login and the platform health befor
   let servers: http.Server[] = [];
   let platform: Platform;
   const podmanCalls: string[][] = [];
+  /** What `.env` names as the running release. */
+  let deployedTag = '1.2.0';
+  const RUNTIME_DIGEST = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
 
   async function serve(answer: (url: string) => unknown): Promise<string> {
     const server = http.createServer((request, response) => {
@@ -89,11 +92,20 @@ describe('checkPreflight checks the registry login and the platform health befor
         stderr: '',
       };
     }
+    if (command === 'container' && sub === 'inspect' && args.at(-1) === 'aegis-core-aegis-runtime') {
+      return { stdout: 'runtime-image-id', stderr: '' };
+    }
+    if (command === 'image' && sub === 'inspect' && args.at(-1) === 'runtime-image-id') {
+      return { stdout: RUNTIME_DIGEST, stderr: '' };
+    }
     return { stdout: 'ok', stderr: '' };
   };
 
   async function deployment(token: string): Promise<Deployment> {
-    await fs.writeFile(path.join(root, '.env'), `GHCR_USERNAME=operator\nGHCR_TOKEN=${token}\nAEGIS_IMAGE_TAG=1.2.0\n`);
+    await fs.writeFile(
+      path.join(root, '.env'),
+      `GHCR_USERNAME=operator\nGHCR_TOKEN=${token}\nAEGIS_IMAGE_TAG=${deployedTag}\n`,
+    );
     files = (await fs.readdir(root)).sort();
     const config = loadConfig({
       AEGIS_ROOT: root,
@@ -150,6 +162,7 @@ describe('checkPreflight checks the registry login and the platform health befor
       sealGatewayHealth: { status: 'healthy' },
     };
     podmanCalls.length = 0;
+    deployedTag = '1.2.0';
   });
   afterEach(async () => {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
@@ -166,6 +179,24 @@ describe('checkPreflight checks the registry login and the platform health befor
         'Platform healthy: pods database, core, seal-gateway running; 3 services ✓; runtime ready',
       ]),
     );
+  });
+
+  it('names the images `latest` meant when it began, by the digest of the runtime running, and only for a moving tag', async () => {
+    deployedTag = 'latest';
+    const report = (await preflight()) as PreflightReport;
+
+    expect({ fromVersion: report.fromVersion, fromDigest: report.fromDigest }).toEqual({
+      fromVersion: 'latest',
+      fromDigest: RUNTIME_DIGEST,
+    });
+    expect(report.checks).toContain(
+      'latest (sha256:0123456789ab) runs now: a rollback returns to these images, whatever latest names by then',
+    );
+
+    deployedTag = '1.2.0';
+    const release = (await preflight()) as PreflightReport;
+    expect(release.fromDigest).toBeUndefined();
+    expect(release.checks.join('\n')).not.toContain('runs now');
   });
 
   it("runs doctor's checks of the checkout's files: one line for those passed, one per warning", async () => {

@@ -244,3 +244,21 @@ describe('a refused plan', () => {
     expect(renderPlan(upgradeReport({ phase: 'refused' }))).toBe('No plan: the upgrade ended refused');
   });
 });
+
+describe('an upgrade from a moving tag', () => {
+  const digest = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
+
+  it('names, in the plan and the progress, the images `latest` meant when it began, not `latest` alone', () => {
+    const plan = { pods: ['core' as const], images: [], checks: [], backupEstimateBytes: 0, restorePossible: true };
+    const report = upgradeReport({ phase: 'planned', fromVersion: 'latest', fromDigest: digest, plan });
+    expect(renderPlan(report)).toContain('Plan: latest (sha256:0123456789ab) → 1.3.0 (nothing was changed)');
+    expect(renderProgress({ ...report, phase: 'upgrading' }, 0)).toContain(
+      'Upgrade latest (sha256:0123456789ab) → 1.3.0',
+    );
+  });
+
+  it('leaves a release alone: its tag says which images it is', () => {
+    const report = upgradeReport({ phase: 'upgrading', fromVersion: '1.2.0', fromDigest: digest });
+    expect(renderProgress(report, 0).split('\n')[0]).toBe('Upgrade 1.2.0 → 1.3.0: upgrading');
+  });
+});

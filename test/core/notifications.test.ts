@@ -27,6 +27,14 @@ describe('upgradeNotification', () => {
     });
   });
 
+  it('started from `latest`: the message names the images it meant, by digest', () => {
+    const notification = upgradeNotification(
+      facts('started', { fromVersion: 'latest', fromDigest: `sha256:${'cd'.repeat(32)}` }),
+    );
+    expect(notification.fromVersion).toBe('latest (sha256:cdcdcdcdcdcd)');
+    expect(notification.text).toContain('started: latest (sha256:cdcdcdcdcdcd) → 1.3.0.');
+  });
+
   it('waiting-for-approval: the gate, how long it waits, the command that approves it', () => {
     const notification = upgradeNotification({
       ...facts('waiting-for-approval', { backup: { location: BACKUP, files: [] } }),

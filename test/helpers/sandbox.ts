@@ -11,11 +11,11 @@ const SANDBOX = path.join(REPO_ROOT, 'sandbox', 'sandbox.sh');
 export const SANDBOX_HOST_BIN = path.join(REPO_ROOT, 'sandbox', 'host', 'bin');
 
 /** The sandbox's own commands (`up`, `reset`, …): stderr is its progress, shown when it fails. */
-export async function sandbox(command: 'up' | 'down' | 'reset' | 'status'): Promise<void> {
-  const result = await execa('bash', [SANDBOX, command], { reject: false, all: true });
+export async function sandbox(...command: ['up' | 'down' | 'reset' | 'status'] | ['latest', string]): Promise<void> {
+  const result = await execa('bash', [SANDBOX, ...command], { reject: false, all: true });
   if (result.failed) {
     throw new MissingDependency(
-      `\`npm run sandbox -- ${command}\` failed (exit ${result.exitCode}):\n${result.all}`,
+      `\`npm run sandbox -- ${command.join(' ')}\` failed (exit ${result.exitCode}):\n${result.all}`,
       'Run `npm run bootstrap` (installs podman, the registry, PostgreSQL), then `npm run sandbox -- up`',
     );
   }

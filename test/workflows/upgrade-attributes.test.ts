@@ -33,6 +33,13 @@ describe('currentDetails: what the Temporal UI shows of a running upgrade', () =
     );
   });
 
+  it('names the images a moving tag meant when the upgrade began', () => {
+    const fromLatest = progress({ fromVersion: 'latest', fromDigest: `sha256:${'ab'.repeat(32)}` });
+    expect(currentDetails('staging', fromLatest).split('\n')[0]).toBe(
+      '**AEGIS upgrade of staging: latest (sha256:abababababab) → 1.3.0**',
+    );
+  });
+
   it('counts the rollback step while rolling back, and names the step that failed', () => {
     const rollingBack = progress({
       phase: 'rolling-back',

@@ -3,11 +3,21 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MANIFEST_FILE, restoreSourceName } from '../../../src/core/backup-layout';
+import { RUNTIME_CONTAINER, shortDigest } from '../../../src/core/platform';
 import { readDeployEnv } from '../../../src/host/env-file';
 import type { BackupManifest } from '../../../src/activities/backup';
 import { UpgradeFailureType, approveSignal, progressQuery, upgradeWorkflowId } from '../../../src/core/upgrade';
 import { type Fault } from '../../helpers/faults';
-import { backupsIn, dumpEveryDatabase, psql, startUpgrade, upgradeFailure, waitFor } from '../../helpers/platform';
+import {
+  backupsIn,
+  dumpEveryDatabase,
+  psql,
+  runningImages,
+  startUpgrade,
+  upgradeFailure,
+  waitFor,
+} from '../../helpers/platform';
+import { sandbox } from '../../helpers/sandbox';
 import { REPO_ROOT } from '../../helpers/repo';
 import { cancellationHandled, recordHistory } from '../../helpers/histories';
 import { SCENARIO_TIMEOUT_MS, ROLLBACK_KILLS, matrixRequest, useFaultMatrix } from '../../helpers/fault-matrix';
@@ -16,6 +26,27 @@ import { SCENARIO_TIMEOUT_MS, ROLLBACK_KILLS, matrixRequest, useFaultMatrix } fr
  * The fault matrix, part rollbacks: a worker killed inside each rollback step, and outages during an upgrade.
  * What the parts share is in test/helpers/fault-matrix.ts; each part runs on a sandbox of its own when lanes run.
  */
+/** The image (its ID) each AEGIS container runs. */
+async function aegisImageIds(): Promise<Record<string, string>> {
+  const containers = Object.keys(await runningImages());
+  const ids = await Promise.all(
+    containers.map(async (name) => (await execa('podman', ['inspect', '--format', '{{.Image}}', name])).stdout),
+  );
+  return Object.fromEntries(containers.map((name, index) => [name, ids[index] ?? '']));
+}
+
+/** The digest the registry (`host/namespace`, the sandbox's) gives for `<image>:<tag>` now. */
+async function registryDigest(registry: string, image: string, tag: string): Promise<string | null> {
+  const [host, ...namespace] = registry.split('/');
+  const response = await fetch(`http://${host}/v2/${[...namespace, image].join('/')}/manifests/${tag}`, {
+    method: 'HEAD',
+    headers: {
+      Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+    },
+  });
+  return response.headers.get('docker-content-digest');
+}
+
 describe('the fault matrix on the sandbox: rollbacks', () => {
   const {
     platform,
@@ -326,6 +357,74 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
         ]);
         expect(stdout.trim()).toBe('through-pgbouncer');
         expect(await psql("select name from agents where name = 'through-pgbouncer'")).toBe('through-pgbouncer');
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe("`latest`, the real checkout's default tag", () => {
+    eachScenario();
+
+    test(
+      'an upgrade from `latest`, which a release moves to 1.3.0 mid-upgrade → rolled back to the images `latest` named when it began; status and history say which',
+      async () => {
+        // The deployment on `latest` as the real checkout makes it: the registry's `latest` is 1.2.0, .env names it,
+        // the AEGIS pods redeployed from it.
+        await sandbox('latest', '1.2.0');
+        const envFile = path.join(platform.root, '.env');
+        await fs.writeFile(
+          envFile,
+          (await fs.readFile(envFile, 'utf8')).replace(/^AEGIS_IMAGE_TAG=.*$/m, 'AEGIS_IMAGE_TAG=latest'),
+        );
+        for (const pod of ['core', 'temporal', 'seal-gateway']) {
+          await execa('make', ['-C', platform.root, 'redeploy', `POD=${pod}`], { env: platform.env });
+        }
+        const before = await platformState();
+        const imagesBefore = await aegisImageIds();
+        const digest = (
+          await execa('podman', ['image', 'inspect', '--format', '{{.Digest}}', imagesBefore[RUNTIME_CONTAINER] ?? ''])
+        ).stdout;
+        const from = `latest (${shortDigest(digest)})`;
+
+        // Held at core's redeploy on 1.3.1, a release publishes 1.3.0 as `latest`.
+        const held: Fault = { action: 'pause', command: 'make * redeploy POD=core *AEGIS_IMAGE_TAG=1.3.1' };
+        await faults.add(held);
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.1' });
+        await faults.paused();
+        await sandbox('latest', '1.3.0');
+        expect(await registryDigest(platform.env.AEGIS_REGISTRY ?? '', 'aegis-runtime', 'latest')).not.toBe(digest);
+        expect((await aegisUpgrade(['status', '--env', 'default'])).stdout).toContain(`Upgrade ${from} → 1.3.1`);
+        await faults.remove(held);
+
+        // 1.3.1's migrations fail: the rollback runs the images pinned when it began, not the registry's `latest`.
+        const failure = await upgradeFailure(handle.result());
+        expect({ type: failure.type, step: failure.report.cause?.step, message: failure.message }).toMatchObject({
+          type: UpgradeFailureType.UpgradeRolledBack,
+          step: 'migrations',
+          message: expect.stringContaining(`Upgrade ${from} → 1.3.1 rolled back`),
+        });
+        expect(await aegisImageIds()).toEqual(imagesBefore);
+        const after = await platformState();
+        const pin = /^AEGIS_IMAGE_TAG=(aegis-rollback-.*)$/m.exec(after.env)?.[1];
+        expect(pin).toBeDefined();
+        expect({
+          ...after,
+          env: after.env.replace(`AEGIS_IMAGE_TAG=${pin}`, 'AEGIS_IMAGE_TAG=latest'),
+          images: {},
+        }).toEqual({
+          ...before,
+          images: {},
+        });
+        expect(await lockLeft()).toBe(false);
+        tally.rolledBack++;
+
+        // What the operator reads afterwards: the search attributes (history) name what `latest` was.
+        let history: { fromVersion?: string }[] = [];
+        await waitFor(async () => {
+          history = JSON.parse((await aegisUpgrade(['history', '--env', 'default', '--json'])).stdout || '[]');
+          return history.length > 0 && history[0]?.fromVersion !== undefined;
+        }, 30_000);
+        expect(history[0]?.fromVersion).toBe(from);
       },
       SCENARIO_TIMEOUT_MS,
     );
