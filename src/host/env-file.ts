@@ -81,6 +81,11 @@ export async function readDeployEnv(root: string): Promise<Map<string, string>> 
 
 /** Writes beside the target then renames over it, keeping its mode: a crash leaves the old file or the new one. */
 export async function writeFileAtomic(file: string, content: string): Promise<void> {
+  await fs.rename(await writeBeside(file, content), file);
+}
+
+/** Writes `content` to a new file beside `file`, with `file`'s mode; returns its path, for a rename over `file`. */
+async function writeBeside(file: string, content: string): Promise<string> {
   const temporary = `${file}.${randomUUID()}.tmp`;
   const mode = await fs
     .stat(file)
@@ -90,5 +95,49 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
   // then given the target's own mode, which the umask would have cut at creation.
   await fs.writeFile(temporary, content, { mode: 0o600, flag: 'wx' });
   await fs.chmod(temporary, mode & 0o7777);
-  await fs.rename(temporary, file);
+  return temporary;
+}
+
+/** How many times a write of `.env` starts again when another writer changed the file meanwhile. */
+const ENV_WRITE_ATTEMPTS = 5;
+
+/**
+ * Sets one key of an env file that other writers change too, and never loses their lines: the real
+ * `make bootstrap-secrets` rewrites its AppRole lines with `sed -i` and appends missing ones with `>>`, taking no lock
+ * (docs/platform.md). Each attempt reads the file afresh, replaces that key's line only, writes the result beside it,
+ * and renames it over the file only if the file still reads as it did; otherwise it starts again. Then it reads the
+ * file back: the key has the value, and every key read is still there. Returns the text it replaced; a file that
+ * already has the value is left as it is.
+ *
+ * `beforeRename` runs between the write beside and the rename (a test's other writer).
+ */
+export async function setEnvFileValue(
+  file: string,
+  key: string,
+  value: string,
+  beforeRename: () => Promise<void> = async () => {},
+): Promise<string> {
+  for (let attempt = 1; attempt <= ENV_WRITE_ATTEMPTS; attempt++) {
+    const text = await fs.readFile(file, 'utf8');
+    if (parseEnvFile(text).get(key) === value) return text;
+    const temporary = await writeBeside(file, setEnvValue(text, key, value));
+    await beforeRename();
+    if ((await fs.readFile(file, 'utf8')) !== text) {
+      await fs.rm(temporary, { force: true });
+      continue;
+    }
+    await fs.rename(temporary, file);
+    const written = parseEnvFile(await fs.readFile(file, 'utf8'));
+    const lost = [...parseEnvFile(text).keys()].filter((known) => !written.has(known));
+    if (written.get(key) !== value || lost.length > 0) {
+      throw new Error(
+        `${file} does not read as written: ${written.get(key) === value ? `lost ${lost.join(', ')}` : `${key} is not the value set`}`,
+      );
+    }
+    return text;
+  }
+  throw new Error(
+    `${file} changed under each of ${ENV_WRITE_ATTEMPTS} attempts to set ${key}: another writer is at work on it ` +
+      '(make bootstrap-secrets?); nothing was written, the next attempt reads it again',
+  );
 }

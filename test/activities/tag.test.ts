@@ -6,6 +6,7 @@ import type { Deployment } from '../../src/host/deployment';
 import { InvalidActivityInput, NON_RETRYABLE_ERRORS } from '../../src/core/errors';
 import { createTagActivities } from '../../src/activities/tag';
 import { activityEnvironment } from '../helpers/activity-environment';
+import { parseEnvFile, setEnvFileValue } from '../../src/host/env-file';
 
 const ENV = [
   '# --- Registry ---',
@@ -104,5 +105,47 @@ describe('setImageTag refuses a tag that is not an image tag, and leaves .env al
 
   it('without retries: its error is listed as non-retryable', () => {
     expect(NON_RETRYABLE_ERRORS).toContain(new InvalidActivityInput('tag', 'an image tag', '').name);
+  });
+});
+
+describe('setImageTag beside another writer of .env', () => {
+  let root: string;
+  let envFile: string;
+
+  beforeEach(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'aegis-tag-'));
+    envFile = path.join(root, '.env');
+    await fs.writeFile(envFile, ENV);
+  });
+  afterEach(async () => {
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  it('keeps the lines make bootstrap-secrets appends and rewrites while the tag is being written', async () => {
+    // The first attempt finds bootstrap-openbao.sh's `>>` after it read; the second its `sed -i`; the third goes through.
+    const writers = [
+      () => fs.appendFile(envFile, 'OPENBAO_ROLE_ID=role-1\nOPENBAO_SECRET_ID=secret-1\n'),
+      async () => fs.writeFile(envFile, (await fs.readFile(envFile, 'utf8')).replace('secret-1', 'secret-2')),
+    ];
+    const replaced = await setEnvFileValue(envFile, 'AEGIS_IMAGE_TAG', '1.3.0', async () => {
+      await writers.shift()?.();
+    });
+
+    expect(parseEnvFile(replaced).get('AEGIS_IMAGE_TAG')).toBe('1.2.0');
+    expect(await fs.readFile(envFile, 'utf8')).toBe(
+      `${ENV.replace('AEGIS_IMAGE_TAG=1.2.0', 'AEGIS_IMAGE_TAG=1.3.0')}OPENBAO_ROLE_ID=role-1\nOPENBAO_SECRET_ID=secret-2\n`,
+    );
+    expect((await fs.readdir(root)).sort()).toEqual(['.env']);
+  });
+
+  it('gives up, writing nothing, when the file changes under every attempt, and says why', async () => {
+    let line = 0;
+    const write = setEnvFileValue(envFile, 'AEGIS_IMAGE_TAG', '1.3.0', () =>
+      fs.appendFile(envFile, `OPERATOR_NOTE_${++line}=x\n`),
+    );
+
+    await expect(write).rejects.toThrow(/changed under each of 5 attempts to set AEGIS_IMAGE_TAG/);
+    expect(parseEnvFile(await fs.readFile(envFile, 'utf8')).get('AEGIS_IMAGE_TAG')).toBe('1.2.0');
+    expect((await fs.readdir(root)).sort()).toEqual(['.env']);
   });
 });
