@@ -91,6 +91,8 @@ PODMAN_LOG_ROOT=""
 . "$SANDBOX_SRC/lib/faults.sh"
 # shellcheck source=lib/host-cli.sh
 . "$SANDBOX_SRC/lib/host-cli.sh"
+# shellcheck source=lib/openbao.sh
+. "$SANDBOX_SRC/lib/openbao.sh"
 # shellcheck source=lib/main-sandbox.sh
 . "$SANDBOX_SRC/lib/main-sandbox.sh"
 
@@ -215,6 +217,7 @@ cmd_up() {
     fi
     case "$pod" in
       database) wait_database ;;
+      secrets) bootstrap_secrets ;;
       core) wait_runtime ;;
     esac
   done
@@ -239,12 +242,15 @@ cmd_reset() {
   ensure_host_paths
   if ! pod_in_place database; then deploy_pod database; fi
   wait_database
+  # Before the runtime's start: OpenBao unsealed, and .env's AppRole credentials those it takes.
+  pod_in_place secrets || deploy_pod secrets
+  bootstrap_secrets
   recreate_aegis_database
   deploy_pod core
   wait_runtime
   seed_if_needed
   for pod in "${PODS_ORDER[@]}"; do
-    [[ "$pod" == database || "$pod" == core ]] || pod_in_place "$pod" || deploy_pod "$pod"
+    [[ "$pod" == database || "$pod" == secrets || "$pod" == core ]] || pod_in_place "$pod" || deploy_pod "$pod"
   done
   wait_services
   ensure_fuse_daemon

@@ -47,6 +47,7 @@ generate_deploy() {
   mkdir -p "$DEPLOY_DIR"
   # A test may have made the checkout immutable (a fault that makes every write to it fail).
   chattr -i "$DEPLOY_DIR" 2>/dev/null || true
+  keep_openbao_files
   find "$DEPLOY_DIR" -mindepth 1 -delete
   while IFS= read -r rel; do
     rel="${rel#./}"
@@ -63,6 +64,7 @@ generate_deploy() {
     printf '\n# --- Which environment this deployment is (its upgrade worker checks it) ---\nAEGIS_ENVIRONMENT=%s\n' \
       "$AEGIS_SANDBOX_ENVIRONMENT" >> "$DEPLOY_DIR/.env"
   fi
+  restore_openbao_files
   # The platform user's checkout, as on a real host: its make, its worker and its operator write in it.
   give_to_platform_user -R "$DEPLOY_DIR"
 }

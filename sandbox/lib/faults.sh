@@ -32,6 +32,10 @@ cmd_fault() {
     database-down) platform_podman pod stop -t 0 aegis-database >/dev/null; say "pod aegis-database stopped" ;;
     database-up) platform_podman pod start aegis-database >/dev/null; wait_database; say "pod aegis-database started" ;;
     read-only) chattr +i "$DEPLOY_DIR"; say "$DEPLOY_DIR is immutable: no file in it can be created, renamed or removed" ;;
-    *) die "usage: sandbox.sh fault add|list|clear|registry-down|registry-up|database-down|database-up|read-only" ;;
+    openbao-revoke)
+      platform_podman exec aegis-secrets-openbao bao _revoke-secret-ids
+      say "OpenBao's AppRole secret IDs revoked: the next make bootstrap-secrets makes new ones and rewrites .env's"
+      ;;
+    *) die "usage: sandbox.sh fault add|list|clear|registry-down|registry-up|database-down|database-up|read-only|openbao-revoke" ;;
   esac
 }

@@ -1,5 +1,6 @@
 import { DATABASE_CONTAINER, POD_IMAGES, podFullName, type PodName } from '../core/platform';
-import type { Deployment } from '../host/deployment';
+import { deployedPods, type Deployment } from '../host/deployment';
+import { secretsAfterDeploy } from '../host/secrets';
 import { databaseRole } from '../host/env-file';
 import { PodNotReady } from '../core/errors';
 import { heartbeatWhile, pause } from '../host/heartbeat';
@@ -155,14 +156,18 @@ export function createPodActivities(deployment: Deployment) {
       }
     },
 
-    /** The guide's full path: teardown, deploy the profile, bootstrap secrets. */
-    async redeployPlatform(): Promise<void> {
+    /**
+     * The guide's full path: teardown, deploy the profile, bootstrap secrets; then OpenBao unsealed and the runtime on
+     * `.env`'s AppRole credentials (secretsAfterDeploy). Returns what it found of the secrets.
+     */
+    async redeployPlatform(): Promise<string> {
       const profile = deployment.config.aegis.profile;
-      await heartbeatWhile(
+      return heartbeatWhile(
         (async () => {
           await deployment.make('teardown', { PROFILE: profile });
           await deployment.make('deploy', { PROFILE: profile });
           await deployment.make('bootstrap-secrets', { PROFILE: profile });
+          return secretsAfterDeploy(deployment, await deployedPods(deployment));
         })(),
         `full redeploy of profile ${profile}`,
       );

@@ -43,6 +43,9 @@ export const POSTGRES_REPOSITORY = 'postgres';
 export const DEFAULT_DATABASE_ROLE = 'aegis';
 export const RUNTIME_CONTAINER = 'aegis-core-aegis-runtime';
 
+/** OpenBao's container (pod secrets, in every profile of the real checkout). */
+export const OPENBAO_CONTAINER = 'aegis-secrets-openbao';
+
 /** The runtime's own database: the only one a rollback restores (never Temporal's, it holds this very upgrade). */
 export const RUNTIME_DATABASE = 'aegis';
 

@@ -150,7 +150,11 @@ function planPlatformRollback({ run, request, changes }: Upgrade): PlannedRollba
           });
           break;
         case 'redeploy-platform':
-          await progress.run(step.id, () => compensate.redeployPlatform());
+          await progress.run(
+            step.id,
+            () => compensate.redeployPlatform(),
+            (secrets) => secrets || undefined,
+          );
           break;
         case 'restore-host-cli': {
           const kept = changes.hostCli;

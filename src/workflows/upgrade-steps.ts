@@ -412,10 +412,15 @@ async function redeployPod({ run, preflight }: Upgrade, pod: PodName): Promise<s
 async function deployProfile({ run, preflight }: Upgrade): Promise<string> {
   const { pods, toVersion } = preflight;
   const started = new Date().toISOString();
-  await run.progress.run('deploy', async () => {
-    await redeploy.redeployPlatform();
-    for (const pod of pods.filter((pod) => pod !== 'core')) await redeploy.awaitPodReady({ pod, tag: toVersion });
-  });
+  await run.progress.run(
+    'deploy',
+    async () => {
+      const secrets = await redeploy.redeployPlatform();
+      for (const pod of pods.filter((pod) => pod !== 'core')) await redeploy.awaitPodReady({ pod, tag: toVersion });
+      return secrets;
+    },
+    (secrets) => secrets || undefined,
+  );
   return started;
 }
 

@@ -11,7 +11,9 @@ const SANDBOX = path.join(REPO_ROOT, 'sandbox', 'sandbox.sh');
 export const SANDBOX_HOST_BIN = path.join(REPO_ROOT, 'sandbox', 'host', 'bin');
 
 /** The sandbox's own commands (`up`, `reset`, …): stderr is its progress, shown when it fails. */
-export async function sandbox(...command: ['up' | 'down' | 'reset' | 'status'] | ['latest', string]): Promise<void> {
+export async function sandbox(
+  ...command: ['up' | 'down' | 'reset' | 'status'] | ['latest' | 'fault', string]
+): Promise<void> {
   const result = await execa('bash', [SANDBOX, ...command], { reject: false, all: true });
   if (result.failed) {
     throw new MissingDependency(

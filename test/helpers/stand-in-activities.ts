@@ -146,7 +146,7 @@ export function standInActivities(scenarios: Map<string, StandInScenario>, { loc
     redeployPod: async () => ({ startedAt: new Date().toISOString(), skipped: false }),
     awaitPodReady: async ({ pod }) => `${pod} ready`,
     awaitMigrations: async () => [2],
-    redeployPlatform: async () => undefined,
+    redeployPlatform: async () => '',
     validatePlatform: async () => 'all services healthy',
     restorePinnedImages: async ({ previousTag }) => previousTag,
     restoreDatabase: async () => ({ restored: true, reason: 'schema moved: restored' }),

@@ -4,7 +4,8 @@
 #   entrypoint.sh postgres-exporter | openbao | caddy | jaeger | grafana | loki | promtail | otelcol
 #   entrypoint.sh seaweedfs master | volume | filer | webdav
 # AEGIS_VERSION is baked into the versioned images (seal-gateway, temporal-worker). The third-party stand-ins answer
-# the health endpoint the real component serves, on its port, and nothing else: no upgrade reads more of them.
+# the health endpoint the real component serves, on its port, and nothing else: no upgrade reads more of them, but
+# OpenBao's seal, which an upgrade meets after every restart (its `bao`).
 set -eu
 TOOL=/usr/local/bin/aegis-sandbox-tool
 WWW=/tmp/www
@@ -50,10 +51,9 @@ postgres-exporter)
     exec $TOOL serve -p 9187 -r "$WWW"
     ;;
 openbao)
-    mkdir -p "$WWW/v1/sys"
-    printf '{"type":"shamir","initialized":true,"sealed":false,"t":1,"n":1,"progress":0,"version":"sandbox"}\n' > "$WWW/v1/sys/seal-status"
-    printf '{"initialized":true,"sealed":false,"standby":false,"version":"sandbox"}\n' > "$WWW/v1/sys/health"
-    echo "sandbox openbao stand-in: /v1/sys/health and /v1/sys/seal-status on :8200"
+    # As the real server: its state on the data volume, sealed at every start until `bao operator unseal` (bao).
+    bao _publish
+    echo "sandbox openbao stand-in: /v1/sys/health and /v1/sys/seal-status on :8200, $(bao status | sed -n 's/^Sealed *//p' | sed 's/true/sealed/; s/false/unsealed/')"
     exec $TOOL serve -p 8200 -r "$WWW"
     ;;
 caddy)

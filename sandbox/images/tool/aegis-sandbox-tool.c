@@ -6,7 +6,9 @@
  *                                             is a directory), no redirects, 404 otherwise. The
  *                                             token @UPTIME@ in a body becomes the seconds elapsed
  *                                             since the server started. Bodies starting with '{'
- *                                             are sent as application/json.
+ *                                             are sent as application/json. A file DIR/a/b.status
+ *                                             holding a number answers with that HTTP status
+ *                                             instead of 200 (OpenBao's health: 503 when sealed).
  *   aegis-sandbox-tool raw -p PORT            accepts TCP connections and answers bytes that are not
  *                                             HTTP/1.x (an HTTP/2 SETTINGS frame), like a gRPC port.
  *   aegis-sandbox-tool log LEVEL TARGET MSG   prints a line shaped like a Rust `tracing` fmt logger
@@ -147,6 +149,28 @@ static char *expand(const char *body, size_t *len) {
     return out;
 }
 
+/* The status DIR/path.status names (100-599), or 200. */
+static int status_of(const char *root, const char *path) {
+    char file[8192];
+    int status = 200;
+    snprintf(file, sizeof file, "%s%s.status", root, path);
+    FILE *f = fopen(file, "r");
+    if (!f) return 200;
+    if (fscanf(f, "%d", &status) != 1 || status < 100 || status > 599) status = 200;
+    fclose(f);
+    return status;
+}
+
+static const char *reason_of(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 429: return "Too Many Requests";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return status < 400 ? "OK" : "Error";
+    }
+}
+
 static void respond(int c, int status, const char *reason, const char *ctype, const char *body,
                     size_t blen, int head_only) {
     char hdr[512];
@@ -196,7 +220,8 @@ static void handle(int c, const char *root) {
     const char *ctype = (len > 0 && out[0] == '{') ? "application/json"
                         : (len > 0 && out[0] == '<') ? "text/html; charset=utf-8"
                                                      : "text/plain; charset=utf-8";
-    respond(c, 200, "OK", ctype, out, len, head_only);
+    int status = status_of(root, path);
+    respond(c, status, reason_of(status), ctype, out, len, head_only);
     free(out);
     free(body);
 }

@@ -21,6 +21,7 @@ import { sandbox } from '../../helpers/sandbox';
 import { REPO_ROOT } from '../../helpers/repo';
 import { cancellationHandled, recordHistory } from '../../helpers/histories';
 import { SCENARIO_TIMEOUT_MS, ROLLBACK_KILLS, matrixRequest, useFaultMatrix } from '../../helpers/fault-matrix';
+import { readCommandsRun } from '../../helpers/commands-run';
 
 /**
  * The fault matrix, part rollbacks: a worker killed inside each rollback step, and outages during an upgrade.
@@ -425,6 +426,70 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
           return history.length > 0 && history[0]?.fromVersion !== undefined;
         }, 30_000);
         expect(history[0]?.fromVersion).toBe(from);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe('OpenBao through the full strategy', () => {
+    eachScenario();
+
+    test(
+      "a full upgrade to 1.3.1 whose bootstrap-secrets writes new AppRole credentials → rolled back; each deploy's sealed OpenBao unsealed, .env keeps the new credentials and the runtime holds them",
+      async () => {
+        const before = await platformState();
+        // The stored credentials stop working: the forward bootstrap makes new ones and rewrites .env's lines.
+        await sandbox('fault', 'openbao-revoke');
+        const handle = await startUpgrade(platform, { targetVersion: '1.3.1', strategy: 'full' });
+        const failure = await upgradeFailure(handle.result());
+        expect({ type: failure.type, step: failure.report.cause?.step }).toEqual({
+          type: UpgradeFailureType.UpgradeRolledBack,
+          step: 'migrations',
+        });
+        const details = Object.fromEntries(
+          [...failure.report.steps, ...failure.report.rollback].map((step) => [step.id, step.detail]),
+        );
+        expect(details).toMatchObject({
+          deploy: expect.stringContaining('OpenBao unsealed; the runtime redeployed'),
+          'rollback:deploy': "OpenBao unsealed; the runtime holds .env's AppRole credentials",
+        });
+
+        // Sealed by each deploy, unsealed by each bootstrap; unsealed now.
+        const unseals = (await readCommandsRun(platform.env)).filter((run) =>
+          run.command.startsWith('podman exec -i aegis-secrets-openbao bao operator unseal - '),
+        );
+        expect(unseals).toHaveLength(2);
+        const { stdout: seal } = await execa('podman', [
+          'exec',
+          'aegis-secrets-openbao',
+          'sh',
+          '-c',
+          'bao status -format=json; true',
+        ]);
+        expect(JSON.parse(seal)).toMatchObject({ initialized: true, sealed: false });
+
+        // .env: the credentials the forward bootstrap wrote, not those before; every other line as before.
+        const after = await platformState();
+        const secretId = (env: string) => /^OPENBAO_SECRET_ID=(.*)$/m.exec(env)?.[1];
+        const roleId = (env: string) => /^OPENBAO_ROLE_ID=(.*)$/m.exec(env)?.[1];
+        expect(secretId(after.env)).toMatch(/\S/);
+        expect(secretId(after.env)).not.toBe(secretId(before.env));
+        expect(roleId(after.env)).toBe(roleId(before.env));
+        const withoutSecretId = (state: typeof before) => ({
+          ...state,
+          env: state.env.replace(/^OPENBAO_SECRET_ID=.*$/m, 'OPENBAO_SECRET_ID=…'),
+        });
+        expect(withoutSecretId(after)).toEqual(withoutSecretId(before));
+        const { stdout: runtimeEnv } = await execa('podman', [
+          'container',
+          'inspect',
+          '--format',
+          '{{json .Config.Env}}',
+          'aegis-core-aegis-runtime',
+        ]);
+        expect(JSON.parse(runtimeEnv)).toContain(`OPENBAO_SECRET_ID=${secretId(after.env) ?? ''}`);
+        expect(await lockLeft()).toBe(false);
+        tally.rolledBack++;
       },
       SCENARIO_TIMEOUT_MS,
     );
