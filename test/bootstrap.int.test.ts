@@ -39,9 +39,9 @@ const bootstrap = (args: string[], env: Record<string, string> = {}) =>
 const rootPodman = (args: string[]) => execa('podman', args, { env: { PATH: pathWithoutPlatformPodman() } });
 
 async function smokeLeftovers(): Promise<string> {
-  const containers = await rootPodman(['ps', '-a', '--filter', 'name=aegis-smoke', '--format', '{{.Names}}']);
-  const pods = await rootPodman(['pod', 'ps', '--filter', 'name=aegis-smoke', '--format', '{{.Name}}']);
-  const networks = await rootPodman(['network', 'ls', '--filter', 'name=aegis-smoke', '--format', '{{.Name}}']);
+  const containers = await rootPodman(['ps', '-a', '--filter', 'name=bootstrap-smoke', '--format', '{{.Names}}']);
+  const pods = await rootPodman(['pod', 'ps', '--filter', 'name=bootstrap-smoke', '--format', '{{.Name}}']);
+  const networks = await rootPodman(['network', 'ls', '--filter', 'name=bootstrap-smoke', '--format', '{{.Name}}']);
   return [containers.stdout, pods.stdout, networks.stdout].join('').trim();
 }
 
@@ -78,7 +78,7 @@ describe('scripts/bootstrap.sh', () => {
         '{{.Host.Security.Rootless}} {{.Store.GraphDriverName}}',
       ]);
       expect(info.stdout).toBe('true overlay');
-      expect((await asPlatformUser('podman', ['pod', 'ps', '-q', '--filter', 'name=aegis-smoke'])).stdout).toBe('');
+      expect((await asPlatformUser('podman', ['pod', 'ps', '-q', '--filter', 'name=bootstrap-smoke'])).stdout).toBe('');
     },
     TIMEOUT_MS,
   );

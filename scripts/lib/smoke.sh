@@ -13,10 +13,11 @@
 #              which root's podman does not see (lib/platform-user.sh)
 #   postgres   the PostgreSQL 15 server and client binaries run
 #   temporal   the temporal CLI answers
-# Everything it creates is named aegis-smoke-* and removed however it ends.
+# Everything it creates is named bootstrap-smoke-* and removed however it ends: never aegis-*, the platform's own names,
+# which the tests list (a smoke test run by one test file beside another would be taken for a pod of the platform).
 
-SMOKE_NAME=aegis-smoke
-SMOKE_IMAGE=localhost/aegis-smoke/busybox:1
+SMOKE_NAME=bootstrap-smoke
+SMOKE_IMAGE=localhost/bootstrap-smoke/busybox:1
 SMOKE_DIR=""
 
 smoke_fail() { # <part> <what happened> <the command that fixes it>
@@ -47,7 +48,7 @@ smoke_image() {
   cp "$(command -v busybox)" "$root/bin/busybox"
   ln -s busybox "$root/bin/sh"
   printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
-  echo "aegis-smoke ok" >"$root/www/index.html"
+  echo "bootstrap-smoke ok" >"$root/www/index.html"
   tar --numeric-owner -C "$root" -cf "$SMOKE_DIR/rootfs.tar" .
   podman import --quiet --change 'ENV PATH=/bin' "$SMOKE_DIR/rootfs.tar" "$SMOKE_IMAGE" >/dev/null
 }
@@ -85,7 +86,7 @@ smoke_dns() {
   for i in 1 2 3 4 5 6 7 8 9 10; do
     out="$(podman run --rm --name "$SMOKE_NAME-client" --network "$SMOKE_NAME-net" "$SMOKE_IMAGE" /bin/sh -c \
       "printf 'GET / HTTP/1.0\r\n\r\n' | /bin/busybox nc -w 2 $SMOKE_NAME-server 8080" 2>&1)" &&
-      grep -q "aegis-smoke ok" <<<"$out" && return 0
+      grep -q "bootstrap-smoke ok" <<<"$out" && return 0
     sleep 0.2
   done
   smoke_fail dns "a container does not reach another on its network by name: $out" \
@@ -96,7 +97,7 @@ smoke_registry() {
   local port out i
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
     echo 15999)"
-  SMOKE_REGISTRY_IMAGE="127.0.0.1:$port/aegis-smoke/busybox:1"
+  SMOKE_REGISTRY_IMAGE="127.0.0.1:$port/bootstrap-smoke/busybox:1"
   mkdir -p "$SMOKE_DIR/registry"
   cat >"$SMOKE_DIR/registry/config.yml" <<EOF
 version: 0.1
@@ -135,10 +136,10 @@ smoke_rootless() {
   fi
   local i
   for i in $(seq 1 25); do
-    out="$(curl -s --max-time 1 "http://127.0.0.1:$port/" 2>&1)" && grep -q "aegis-smoke ok" <<<"$out" && break
+    out="$(curl -s --max-time 1 "http://127.0.0.1:$port/" 2>&1)" && grep -q "bootstrap-smoke ok" <<<"$out" && break
     sleep 0.2
   done
-  grep -q "aegis-smoke ok" <<<"$out" ||
+  grep -q "bootstrap-smoke ok" <<<"$out" ||
     smoke_fail rootless "$PLATFORM_USER's pod does not answer on 127.0.0.1:$port: $out" "$fix (slirp4netns, /dev/net/tun)" ||
     return 1
   if podman pod exists "$SMOKE_NAME-rootless" 2>/dev/null; then
@@ -168,7 +169,7 @@ smoke_test() (
   local t0=$SECONDS part
   SMOKE_REGISTRY_IMAGE=""
   smoke_cleanup # what an interrupted run left behind
-  SMOKE_DIR="$(mktemp -d /tmp/aegis-smoke.XXXXXX)"
+  SMOKE_DIR="$(mktemp -d /tmp/bootstrap-smoke.XXXXXX)"
   trap smoke_cleanup EXIT
   smoke_image || {
     smoke_fail image "podman import of a busybox rootfs fails" "apt-get install -y podman busybox-static"
