@@ -8,7 +8,7 @@ import { UsageError } from '../../src/cli/errors';
 import { unlockDeployment, unlockRequest } from '../../src/cli/unlock';
 import { UpgradeFailureType, type UpgradeRequest } from '../../src/core/upgrade';
 import { UNLOCK_WORKFLOW_TYPE, UnlockFailureType, type UnlockReport } from '../../src/core/upgrade-lock';
-import { upgradeFailure } from '../helpers/platform';
+import { terminateIfRunning, upgradeFailure } from '../helpers/platform';
 import { startStandInServer, until, type StandInScenario, type StandInServer } from '../helpers/stand-in-activities';
 
 const SETUP_TIMEOUT_MS = 2 * 60_000;
@@ -45,7 +45,7 @@ describe('the upgrade lock, on a real Temporal server', () => {
     for await (const run of bench.client.workflow.list({
       query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
     })) {
-      await bench.client.workflow.getHandle(run.workflowId, run.runId).terminate('test cleanup');
+      await terminateIfRunning(bench.client.workflow.getHandle(run.workflowId, run.runId));
     }
     await fs.rm(path.join(root, '.aegis-upgrade.lock'), { force: true });
   });
