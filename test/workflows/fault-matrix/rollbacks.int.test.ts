@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MANIFEST_FILE, restoreSourceName } from '../../../src/core/backup-layout';
 import { RUNTIME_CONTAINER, shortDigest } from '../../../src/core/platform';
-import { readDeployEnv } from '../../../src/host/env-file';
+import { parseEnvFile, readDeployEnv } from '../../../src/host/env-file';
 import type { BackupManifest } from '../../../src/activities/backup';
 import { UpgradeFailureType, approveSignal, progressQuery, upgradeWorkflowId } from '../../../src/core/upgrade';
 import { type Fault } from '../../helpers/faults';
@@ -470,8 +470,8 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
 
         // .env: the credentials the forward bootstrap wrote, not those before; every other line as before.
         const after = await platformState();
-        const secretId = (env: string) => /^OPENBAO_SECRET_ID=(.*)$/m.exec(env)?.[1];
-        const roleId = (env: string) => /^OPENBAO_ROLE_ID=(.*)$/m.exec(env)?.[1];
+        const secretId = (env: string) => parseEnvFile(env).get('OPENBAO_SECRET_ID');
+        const roleId = (env: string) => parseEnvFile(env).get('OPENBAO_ROLE_ID');
         expect(secretId(after.env)).toMatch(/\S/);
         expect(secretId(after.env)).not.toBe(secretId(before.env));
         expect(roleId(after.env)).toBe(roleId(before.env));
