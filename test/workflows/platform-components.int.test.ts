@@ -35,6 +35,12 @@ async function volumeMountpoint(volume: string): Promise<string> {
 }
 
 const lastLines = (text: string, count: number) => text.trimEnd().split('\n').slice(-count).join('\n');
+const lastWarnings = (text: string, count: number) =>
+  text
+    .split('\n')
+    .filter((line) => /\b(WARN|ERROR)\b/.test(line))
+    .slice(-count)
+    .join('\n');
 
 /**
  * Every database, role and table of the platform's cluster: per table its row count and an md5 of its rows in order,
@@ -96,6 +102,7 @@ describe('PostgreSQL and Temporal upgrades of the platform, on the sandbox', () 
   const outcome = ({ exitCode, all, timedOut }: { exitCode?: number; all?: string; timedOut?: boolean }) =>
     timedOut
       ? `exit ${exitCode} (no end after ${CLI_TIMEOUT_MS / 60_000} min)\n${all ?? ''}\n` +
+        `--- the worker's last warnings (a retried activity's error):\n${lastWarnings(worker?.output() ?? '', 3)}\n` +
         `--- the worker's last lines:\n${lastLines(worker?.output() ?? '', 60)}\n` +
         `--- the journal's last commands (a hung one has no end):\n` +
         lastLines(readFileSync(platform.env.AEGIS_SANDBOX_COMMANDS_RUN ?? '/dev/null', 'utf8'), 30)

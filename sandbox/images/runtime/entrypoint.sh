@@ -47,7 +47,18 @@ if [ -n "$DB_URL" ]; then
     attempts="${AEGIS_DB_CONNECT_ATTEMPTS:-5}"
     i=0
     while [ "$i" -lt "$attempts" ]; do
-        if err=$(q -c 'SELECT 1' 2>&1 >/dev/null); then connected=true; break; fi
+        if info=$(q -c '\conninfo' 2>&1); then
+            connected=true
+            # A pool keeps the connection it opened: the later statements reach the address this one reached,
+            # without asking the DNS again (podman 4.3's aardvark-dns drops queries while it reloads for a pod that
+            # starts, and a lookup then fails after seconds with "Temporary failure in name resolution").
+            addr=$(printf '%s' "$info" | sed -n 's/.*(address "\([^"]*\)").*/\1/p')
+            if [ -n "$addr" ]; then
+                case "$DB_URL" in *\?*) DB_URL="$DB_URL&hostaddr=$addr" ;; *) DB_URL="$DB_URL?hostaddr=$addr" ;; esac
+            fi
+            break
+        fi
+        err="$info"
         i=$((i + 1))
         [ "$i" -lt "$attempts" ] && sleep 1
     done
@@ -75,7 +86,10 @@ CREATE TABLE IF NOT EXISTS _sqlx_migrations (
 );
 SQL
 ); then
-    log ERROR "Failed to apply migrations: $(printf '%s' "$err" | sed -n 's/.*ERROR: *//p' | head -1)"
+    # The server's ERROR line; a connection that failed or broke says so in psql's own words instead.
+    reason=$(printf '%s' "$err" | sed -n 's/.*ERROR: *//p' | head -1)
+    [ -n "$reason" ] || reason="error communicating with database: $(printf '%s' "$err" | tr '\n' ' ' | sed 's/  */ /g; s/ $//')"
+    log ERROR "Failed to apply migrations: $reason"
     exit 1
 fi
 
