@@ -17,6 +17,8 @@
 #   sandbox.sh infrastructure   images, registry and its content only (no pods): what deployments share
 #   sandbox.sh latest <version>  the registry's `latest` of the AEGIS images names that release's (a release
 #                       published); `.env` and the running pods are left as they are
+#   sandbox.sh behind <image>  the pod running the third-party image <image>:latest (pgbouncer) runs an older
+#                       build of it than the registry's `latest`, as after upstream published a new one
 #
 # Several deployments at once, each as if on its own host: sandbox/deployments.sh (it runs this script
 # with AEGIS_SANDBOX_SHARED_DIR set, see "A deployment on its own host" below).
@@ -93,6 +95,8 @@ PODMAN_LOG_ROOT=""
 . "$SANDBOX_SRC/lib/host-cli.sh"
 # shellcheck source=lib/openbao.sh
 . "$SANDBOX_SRC/lib/openbao.sh"
+# shellcheck source=lib/older-builds.sh
+. "$SANDBOX_SRC/lib/older-builds.sh"
 # shellcheck source=lib/main-sandbox.sh
 . "$SANDBOX_SRC/lib/main-sandbox.sh"
 
@@ -343,6 +347,14 @@ cmd_latest() {
   say "latest in $REGISTRY now names $1's images"
 }
 
+cmd_behind() {
+  [[ $# -eq 1 ]] || die "usage: sandbox.sh behind <image> (e.g. pgbouncer): its pod runs an older build than the registry's latest"
+  load_ports read
+  registry_answers || die "the registry at $REGISTRY_HOST does not answer: sandbox.sh up first"
+  run_older_build "$1"
+  say "$1 runs an older build than $REGISTRY_HOST's latest"
+}
+
 # up/reset/down never overlap (several test runs may share one sandbox).
 take_lock() {
   mkdir -p "$STATE_DIR"
@@ -363,5 +375,6 @@ case "${1:-}" in
   fault) shift; cmd_fault "$@" ;;
   images) shift; take_lock; cmd_images "$@" ;;
   latest) shift; cmd_latest "$@" ;;
-  *) echo "usage: $0 up|down|reset|status|env|fault|infrastructure|images|latest" >&2; exit 2 ;;
+  behind) shift; take_lock; cmd_behind "$@" ;;
+  *) echo "usage: $0 up|down|reset|status|env|fault|infrastructure|images|latest|behind" >&2; exit 2 ;;
 esac

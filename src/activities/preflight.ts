@@ -20,6 +20,7 @@ import { acquireLock, claimableLock } from '../host/lock-file';
 import { componentImageTag } from './component-tags';
 import { podsUnchangedByTag, readPodDefinition, type PodDefinition } from '../host/pod-definitions';
 import { settleAll } from '../core/settle-all';
+import { compareWithRegistry, describeMovingImage, thirdPartyMovingTags, wouldChange } from '../host/moving-images';
 import { checkDowngrade, isDowngrade } from '../host/downgrade';
 import { createHealthProbe } from './health';
 import { REGISTRY_CREDENTIALS, checkoutChecks } from '../host/doctor/checkout';
@@ -204,6 +205,41 @@ export function createPreflightActivities(deployment: Deployment) {
     );
   }
 
+  /**
+   * Third-party images on moving tags in the pods the upgrade redeploys (the whole profile for the full strategy):
+   * their redeploy runs what the registry names now. One that would change refuses the upgrade unless the request asks
+   * `refreshMovingImages`: the operator chose a new AEGIS release, not a new PgBouncer. Run after the registry login.
+   */
+  async function checkMovingImages(
+    request: UpgradeRequest,
+    redeployed: readonly string[],
+    deployed: readonly string[],
+  ): Promise<string[]> {
+    const images = await compareWithRegistry(deployment, await thirdPartyMovingTags(deployment, redeployed));
+    if (images.length === 0) {
+      const others = deployed.filter((pod) => !redeployed.includes(pod));
+      const elsewhere = [...new Set((await thirdPartyMovingTags(deployment, others)).map((tag) => tag.pod))];
+      return elsewhere.length > 0
+        ? [`Moving tags: none in the pods redeployed; ${elsewhere.join(', ')} (on moving tags) stay as they run`]
+        : [];
+    }
+    const changing = images.filter(wouldChange);
+    if (changing.length > 0 && !request.refreshMovingImages) {
+      const pods = [...new Set(changing.map((image) => image.pod))].join(', ');
+      throw new PreflightFailed(
+        `Redeploying ${pods} would pull other images than run now under their moving tags: ` +
+          `${changing.map(describeMovingImage).join('; ')}. Ask for them with \`refreshMovingImages\` ` +
+          '(--refresh-moving-images), pin a version tag in the pod definition, or leave the pod out (the rolling ' +
+          'strategy redeploys only the pods the release changes); nothing was changed',
+      );
+    }
+    const verdict =
+      changing.length > 0
+        ? "the redeploys pull the registry's, as asked (refreshMovingImages); a rollback keeps them: the tag names no other"
+        : 'the redeploys run them as they are';
+    return [`Moving tags: ${images.map(describeMovingImage).join('; ')}; ${verdict}`];
+  }
+
   return {
     async checkPreflight({ request, lockOwner, readOnly = false }: PreflightInput): Promise<PreflightReport> {
       // First: a deployment another upgrade holds (or left locked) is refused as such, whatever else is wrong.
@@ -223,32 +259,34 @@ export function createPreflightActivities(deployment: Deployment) {
       const fromVersion = deployEnv.get(IMAGE_TAG_KEY) || 'latest';
       const downgrade = isDowngrade(request.targetVersion, fromVersion);
       // Independent looks side by side; a refusal is the first failed check in this order, as if run one by one.
-      const [{ login, restoreFrom }, compatibility, space, healthy, pgbouncer, running, fromDigest] = await settleAll([
-        (async () => {
-          const login = await checkRegistryLogin();
-          const restoreFrom = await checkDowngrade(request, fromVersion, config.aegis.backupDir);
-          if (restoreFrom && !pods.includes('core')) {
-            throw new PreflightFailed('`restoreFrom` needs the runtime redeployed: add `core` to `pods`');
-          }
-          const targets = AEGIS_IMAGES.map((image) => imageRef(config.aegis.registry, image, request.targetVersion));
-          const present = await Promise.all(targets.map((ref) => imageExistsInRegistry(deployment, ref)));
-          const missing = targets.filter((_, index) => !present[index]);
-          if (missing.length > 0) {
-            throw new PreflightFailed(`Images missing from the registry: ${missing.join(', ')}; nothing was changed`);
-          }
-          return { login, restoreFrom };
-        })(),
-        checkCompatibility(pods),
-        checkFreeSpace(),
-        checkPlatformHealthy(deployed, downgrade),
-        checkPgBouncer({ deployment, pods: deployed }).then(preflightLine),
-        deployment.runningImages(),
-        isMutableTag(fromVersion) ? runningImageDigest(deployment, RUNTIME_CONTAINER) : Promise.resolve(undefined),
-      ]);
+      const redeployed = request.strategy === 'full' ? deployed : pods;
+      const [{ login, restoreFrom, moving }, compatibility, space, healthy, pgbouncer, running, fromDigest] =
+        await settleAll([
+          (async () => {
+            const login = await checkRegistryLogin();
+            const restoreFrom = await checkDowngrade(request, fromVersion, config.aegis.backupDir);
+            if (restoreFrom && !pods.includes('core')) {
+              throw new PreflightFailed('`restoreFrom` needs the runtime redeployed: add `core` to `pods`');
+            }
+            const targets = AEGIS_IMAGES.map((image) => imageRef(config.aegis.registry, image, request.targetVersion));
+            const present = await Promise.all(targets.map((ref) => imageExistsInRegistry(deployment, ref)));
+            const missing = targets.filter((_, index) => !present[index]);
+            if (missing.length > 0) {
+              throw new PreflightFailed(`Images missing from the registry: ${missing.join(', ')}; nothing was changed`);
+            }
+            return { login, restoreFrom, moving: await checkMovingImages(request, redeployed, deployed) };
+          })(),
+          checkCompatibility(pods),
+          checkFreeSpace(),
+          checkPlatformHealthy(deployed, downgrade),
+          checkPgBouncer({ deployment, pods: deployed }).then(preflightLine),
+          deployment.runningImages(),
+          isMutableTag(fromVersion) ? runningImageDigest(deployment, RUNTIME_CONTAINER) : Promise.resolve(undefined),
+        ]);
       const checks = [login, `Images ${request.targetVersion} present: ${AEGIS_IMAGES.join(', ')}`];
       if (restoreFrom)
         checks.push(`Downgrade ${fromVersion} → ${request.targetVersion}: restores ${restoreFrom.location}`);
-      checks.push(...compatibility, space.check, healthy, pgbouncer, ...checkout);
+      checks.push(...compatibility, space.check, healthy, pgbouncer, ...moving, ...checkout);
       if (fromDigest) {
         checks.push(
           `${fromLabel({ fromVersion, fromDigest })} runs now: a rollback returns to these images, whatever ${fromVersion} names by then`,

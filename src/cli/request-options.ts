@@ -58,6 +58,11 @@ export const REQUEST_FLAGS = {
     kind: 'switch',
     help: 'once the runtime is migrated and ready, redeploy the pods after it at once (default: one by one)',
   },
+  refreshMovingImages: {
+    flag: '--refresh-moving-images',
+    kind: 'switch',
+    help: 'let the redeploys pull third-party images on moving tags (pgbouncer:latest) anew (default: pre-flight refuses an upgrade that would change them)',
+  },
   restoreFrom: {
     flag: '--restore-from <backup>',
     kind: 'text',

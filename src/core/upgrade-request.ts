@@ -47,6 +47,11 @@ export interface UpgradeRequest {
    * last left `targetVersion`; it is restored before the runtime's redeploy. Required to go to an older version.
    */
   restoreFrom?: string;
+  /**
+   * Let the redeploys pull third-party images on moving tags (`pgbouncer:latest`) anew: pre-flight refuses an upgrade
+   * whose redeploys would run other images under such a tag than run now, unless this asks for them. @default false
+   */
+  refreshMovingImages?: boolean;
 }
 
 /**
@@ -80,6 +85,7 @@ export const UPGRADE_REQUEST_FIELDS = [
   'redeployAll',
   'concurrentAfterCore',
   'restoreFrom',
+  'refreshMovingImages',
 ] as const satisfies readonly (keyof UpgradeRequest)[];
 const FIELDS = UPGRADE_REQUEST_FIELDS;
 export const STRATEGIES: readonly UpgradeStrategy[] = ['rolling', 'full'];
@@ -119,6 +125,7 @@ export function parseUpgradeRequest(input: unknown): ParsedUpgradeRequest {
     ...booleanProblems('dryRun', given.dryRun),
     ...booleanProblems('redeployAll', given.redeployAll),
     ...booleanProblems('concurrentAfterCore', given.concurrentAfterCore),
+    ...booleanProblems('refreshMovingImages', given.refreshMovingImages),
     ...restoreFromProblems(given.restoreFrom),
     ...contradictions(given),
   ];
@@ -140,6 +147,7 @@ export function parseUpgradeRequest(input: unknown): ParsedUpgradeRequest {
     ...(request.redeployAll && { redeployAll: true }),
     ...(request.concurrentAfterCore && { concurrentAfterCore: true }),
     ...(request.restoreFrom !== undefined && { restoreFrom: request.restoreFrom }),
+    ...(request.refreshMovingImages && { refreshMovingImages: true }),
   };
 }
 
@@ -182,7 +190,10 @@ function targetVersionProblems(value: unknown): string[] {
   return [`Expected \`targetVersion\` to be an image tag like 1.3.0, got ${got}`];
 }
 
-function booleanProblems(field: 'dryRun' | 'redeployAll' | 'concurrentAfterCore', value: unknown): string[] {
+function booleanProblems(
+  field: 'dryRun' | 'redeployAll' | 'concurrentAfterCore' | 'refreshMovingImages',
+  value: unknown,
+): string[] {
   return value === undefined || typeof value === 'boolean'
     ? []
     : [`Expected \`${field}\` to be true or false, got ${typed(value)}`];

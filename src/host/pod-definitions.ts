@@ -127,6 +127,8 @@ export interface ContainerImage {
   container: string;
   name: string;
   tag?: string;
+  /** A reference pinned by digest (`name:tag@sha256:…`) runs those bytes whatever the tag names. */
+  digest?: string;
   node: Scalar;
 }
 

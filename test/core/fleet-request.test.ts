@@ -160,7 +160,7 @@ describe('parseFleetRequest', () => {
     expect(error.problems).toEqual([
       "Unknown field `waveSzie`: expected the fleet's (targetVersion, environments, canary, waveSize, waveShare, " +
         "maxConcurrent, bake, approveBetweenWaves, failureBudget, canaryFailureBudget, onBudgetExceeded, restoreDatabaseOnWaveRollback, upgradeStartDeadline) or its upgrades' (pods, strategy, " +
-        'restoreDatabase, approveBefore, approvalTimeout, redeployAll, concurrentAfterCore)',
+        'restoreDatabase, approveBefore, approvalTimeout, redeployAll, concurrentAfterCore, refreshMovingImages)',
     ]);
   });
 
@@ -190,7 +190,7 @@ describe('parseFleetRequest', () => {
     expect(error.problems).toEqual([
       'Expected the fleet request to have at most 100 fields, got 20002: send only targetVersion, environments, ' +
         'canary, waveSize, waveShare, maxConcurrent, bake, approveBetweenWaves, failureBudget, canaryFailureBudget, onBudgetExceeded, restoreDatabaseOnWaveRollback, upgradeStartDeadline, pods, ' +
-        'strategy, restoreDatabase, approveBefore, approvalTimeout, redeployAll, concurrentAfterCore',
+        'strategy, restoreDatabase, approveBefore, approvalTimeout, redeployAll, concurrentAfterCore, refreshMovingImages',
     ]);
   });
 

@@ -49,7 +49,7 @@ describe('parseUpgradeRequest refuses', () => {
 
     expect(refusal({ targetVersion: '1.3.0', ...fields }).problems).toEqual([
       'Expected the upgrade request to have at most 100 fields, got 20001: send only targetVersion, pods, strategy, ' +
-        'restoreDatabase, approveBefore, approvalTimeout, dryRun, redeployAll, concurrentAfterCore, restoreFrom',
+        'restoreDatabase, approveBefore, approvalTimeout, dryRun, redeployAll, concurrentAfterCore, restoreFrom, refreshMovingImages',
     ]);
   });
 

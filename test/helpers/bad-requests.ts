@@ -258,6 +258,11 @@ export const BAD_REQUESTS: BadRequest[] = [
     request: { ...version, strategy: 'full', concurrentAfterCore: true },
     says: ['`concurrentAfterCore` cannot be used with strategy full'],
   },
+  {
+    name: 'refreshMovingImages as a string',
+    request: { ...version, refreshMovingImages: 'yes' },
+    says: ['Expected `refreshMovingImages` to be true or false, got `"yes"`'],
+  },
 
   // Everything at once
   {

@@ -12,7 +12,7 @@ export const SANDBOX_HOST_BIN = path.join(REPO_ROOT, 'sandbox', 'host', 'bin');
 
 /** The sandbox's own commands (`up`, `reset`, …): stderr is its progress, shown when it fails. */
 export async function sandbox(
-  ...command: ['up' | 'down' | 'reset' | 'status'] | ['latest' | 'fault', string]
+  ...command: ['up' | 'down' | 'reset' | 'status'] | ['latest' | 'fault' | 'behind', string]
 ): Promise<void> {
   const result = await execa('bash', [SANDBOX, ...command], { reject: false, all: true });
   if (result.failed) {

@@ -1,9 +1,11 @@
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { UPGRADE_LOCK_HISTORY_FILE } from '../../../src/core/platform';
+import { UPGRADE_LOCK_HISTORY_FILE, shortDigest } from '../../../src/core/platform';
 import { UpgradeFailureType, progressQuery, upgradeWorkflowId, type UpgradeReport } from '../../../src/core/upgrade';
 import { type Fault } from '../../helpers/faults';
+import { registryDigest, runningDigests } from '../../helpers/registry';
+import { sandbox } from '../../helpers/sandbox';
 import { backupsIn, runningImages, startUpgrade, upgradeFailure, waitFor } from '../../helpers/platform';
 import { SCENARIO_TIMEOUT_MS, TERMINATED_AFTER_WRITERS_STOP, useFaultMatrix } from '../../helpers/fault-matrix';
 
@@ -189,6 +191,62 @@ describe('the fault matrix on the sandbox: lock-and-refusals', () => {
         expect(await backupsIn(platform.root)).toEqual([]);
         expect(await changingCommands()).toEqual([]);
         tally.refused++;
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+
+  describe('third-party images on moving tags: left as they run unless asked', () => {
+    eachScenario();
+
+    test(
+      "PgBouncer's `latest` moved on since the host pulled it → a full upgrade is refused naming it, nothing changed; " +
+        'a rolling one leaves pod database alone; asked (refreshMovingImages), the full upgrade runs the new PgBouncer',
+      async () => {
+        await sandbox('behind', 'pgbouncer');
+        const pgbouncer = 'aegis-database-pgbouncer';
+        const older = await runningDigests(pgbouncer);
+        const [registryHost] = (platform.env.AEGIS_REGISTRY ?? '').split('/');
+        const newer = await registryDigest(`${registryHost}/edoburu/pgbouncer:latest`);
+        expect(newer).toMatch(/^sha256:/);
+        expect(older).not.toContain(newer);
+        const before = await platformState();
+
+        const full = await upgradeFailure(
+          (await startUpgrade(platform, { targetVersion: '1.3.0', strategy: 'full' })).result(),
+        );
+        expect(full.type).toBe(UpgradeFailureType.PreflightFailed);
+        expect(full.message).toContain('Redeploying database would pull other images than run now');
+        expect(full.message).toContain(`the registry names ${shortDigest(newer ?? '')}`);
+        expect(full.message).toContain('refreshMovingImages');
+        expect(await platformState()).toEqual(before);
+        expect(await runningDigests(pgbouncer)).toEqual(older);
+        expect(await changingCommands()).toEqual([]);
+        expect(await lockLeft()).toBe(false);
+        tally.refused++;
+
+        const rolling: UpgradeReport = await (
+          await startUpgrade(platform, { targetVersion: '1.3.0', dryRun: true })
+        ).result();
+        expect(rolling.plan?.checks).toContain(
+          'Moving tags: none in the pods redeployed; database, secrets (on moving tags) stay as they run',
+        );
+
+        const asked: UpgradeReport = await (
+          await startUpgrade(platform, { targetVersion: '1.3.0', strategy: 'full', refreshMovingImages: true })
+        ).result();
+        expect(asked.phase).toBe('completed');
+        const preflight = asked.steps.find((step) => step.id === 'preflight')?.detail;
+        expect(preflight).toContain(
+          `runs ${shortDigest(older[0] ?? '')}, the registry names ${shortDigest(newer ?? '')}`,
+        );
+        expect(preflight).toContain("the redeploys pull the registry's, as asked (refreshMovingImages)");
+        expect(await runningDigests(pgbouncer)).toContain(newer);
+        expect(await runningImages()).toMatchObject({
+          'aegis-core-aegis-runtime': `${platform.env.AEGIS_REGISTRY}/aegis-runtime:1.3.0`,
+        });
+        expect(await lockLeft()).toBe(false);
+        tally.completed++;
       },
       SCENARIO_TIMEOUT_MS,
     );

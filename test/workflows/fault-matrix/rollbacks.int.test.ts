@@ -18,6 +18,7 @@ import {
   waitFor,
 } from '../../helpers/platform';
 import { sandbox } from '../../helpers/sandbox';
+import { registryDigest } from '../../helpers/registry';
 import { REPO_ROOT } from '../../helpers/repo';
 import { cancellationHandled, recordHistory } from '../../helpers/histories';
 import { SCENARIO_TIMEOUT_MS, ROLLBACK_KILLS, matrixRequest, useFaultMatrix } from '../../helpers/fault-matrix';
@@ -34,18 +35,6 @@ async function aegisImageIds(): Promise<Record<string, string>> {
     containers.map(async (name) => (await execa('podman', ['inspect', '--format', '{{.Image}}', name])).stdout),
   );
   return Object.fromEntries(containers.map((name, index) => [name, ids[index] ?? '']));
-}
-
-/** The digest the registry (`host/namespace`, the sandbox's) gives for `<image>:<tag>` now. */
-async function registryDigest(registry: string, image: string, tag: string): Promise<string | null> {
-  const [host, ...namespace] = registry.split('/');
-  const response = await fetch(`http://${host}/v2/${[...namespace, image].join('/')}/manifests/${tag}`, {
-    method: 'HEAD',
-    headers: {
-      Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
-    },
-  });
-  return response.headers.get('docker-content-digest');
 }
 
 describe('the fault matrix on the sandbox: rollbacks', () => {
@@ -393,7 +382,7 @@ describe('the fault matrix on the sandbox: rollbacks', () => {
         const handle = await startUpgrade(platform, { targetVersion: '1.3.1' });
         await faults.paused();
         await sandbox('latest', '1.3.0');
-        expect(await registryDigest(platform.env.AEGIS_REGISTRY ?? '', 'aegis-runtime', 'latest')).not.toBe(digest);
+        expect(await registryDigest(`${platform.env.AEGIS_REGISTRY}/aegis-runtime:latest`)).not.toBe(digest);
         expect((await aegisUpgrade(['status', '--env', 'default'])).stdout).toContain(`Upgrade ${from} → 1.3.1`);
         await faults.remove(held);
 
