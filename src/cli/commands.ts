@@ -31,6 +31,7 @@ import {
   renderOutcome,
   renderPlan,
   renderProgress,
+  renderRollbackTarget,
   renderSchedules,
   renderUnanswered,
   renderUnlock,
@@ -53,6 +54,8 @@ import {
   executionOf,
   findUpgrade,
   planUpgrade,
+  rollbackRequest,
+  rollbackTarget,
   startUpgrade,
   upgradeHistoryWithApprovals,
   upgradeRequest,
@@ -92,6 +95,10 @@ export type FleetStartOptions = FleetOptions & GlobalOptions & WorkerOptions & P
 export type FleetPlanOptions = FleetOptions & GlobalOptions;
 export type FleetStatusOptions = FleetNameOption & Partial<Waiting> & { follow?: boolean };
 export type FleetApproveOptions = FleetNameOption & OperatorOptions;
+/** `rollback`: which upgrade to put back (`--to`), and whether to only plan it or follow it. */
+export type RollbackOptions = EnvOption &
+  WorkerOptions &
+  Partial<Waiting> & { to?: string; plan?: boolean; follow?: boolean; planTimeout: number };
 export type ScheduleCreateOptions = UpgradeOptions & GlobalOptions & WindowOptions & { version: string };
 
 const print = (text: string) => console.log(text);
@@ -181,6 +188,33 @@ export async function plan(version: string, options: PlanOptions): Promise<numbe
     const report = await planUpgrade(client, queue, request, options.env, options.timeout);
     show(options, report, () => renderPlan(report));
     return reportExitCode(report);
+  });
+}
+
+/**
+ * Puts the environment's last completed upgrade back (or, `--to`, the last that left that version): a downgrade to the
+ * version it left with its backup restored. `--plan` runs that downgrade's dry run and says what it would discard.
+ */
+export async function rollback(options: RollbackOptions): Promise<number> {
+  return withTemporal(options, async (client, temporal) => {
+    const target = await rollbackTarget(client, options.env, options.to);
+    const request = rollbackRequest(target);
+    const queue = queueOf(temporal, options.env);
+    if (!options.allowNoWorker) await requireWorker(client, queue, `environment ${options.env}`);
+    const intro = renderRollbackTarget(options.env, target);
+    if (options.plan) {
+      const report = await planUpgrade(client, queue, request, options.env, options.timeout ?? options.planTimeout);
+      show(options, { rollback: target, plan: report }, () => `${intro}\n${renderPlan(report)}`);
+      return reportExitCode(report);
+    }
+    const handle = await startUpgrade(client, queue, request, options.env);
+    const started = `${intro}\nStarted ${handle.workflowId} (run ${handle.firstExecutionRunId})`;
+    if (options.follow) {
+      if (!isJson(options)) print(started);
+      return follow(options, client, handle, queue);
+    }
+    show(options, { ...startedRun(handle, options.env), rollback: target }, () => started);
+    return ExitCode.Done;
   });
 }
 

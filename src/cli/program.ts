@@ -171,6 +171,26 @@ export function aegisUpgradeProgram(done: (exitCode: number) => void): Command {
     .action(async (version: string, options: commands.PlanOptions) => done(await commands.plan(version, options)));
   example(plan, 'Example: aegis-upgrade plan 1.3.0 --env staging');
 
+  const rollback = program
+    .command('rollback')
+    .summary('put a completed upgrade back')
+    .description(
+      'Downgrades the environment to the version its last completed upgrade left (--to: the last that left that ' +
+        'version), restoring the backup that upgrade took: every write to aegis since that backup is discarded, ' +
+        '--plan says from when. Refused, naming the versions it can go back to, when no recorded backup serves.',
+    )
+    .addOption(envOption())
+    .option('--to <version>', 'the version to go back to (default: the one the last completed upgrade left)')
+    .option('--plan', 'only the dry run: what it would restore, discard and redeploy; changes nothing')
+    .option('--follow', 'stay live until it ends; exit 0 when it completed, 1 when it was rolled back')
+    .option('--json', 'the same as -o json')
+    .addOption(timeoutOption(`the worker's answer with --plan (default: ${PLAN_TIMEOUT}), the end with --follow`))
+    .addOption(allowNoWorkerOption())
+    .action(async (options: Omit<commands.RollbackOptions, 'planTimeout'>) =>
+      done(await commands.rollback({ ...options, planTimeout: duration(PLAN_TIMEOUT) })),
+    );
+  example(rollback, 'Example: aegis-upgrade rollback --env staging --plan');
+
   const status = program
     .command('status')
     .summary('the current or last upgrade')

@@ -1,6 +1,7 @@
 import { formatDuration, formatMiB } from '../core/format';
 import { fromLabel, HOST_CLI, STOPPED_WRITERS_FILE, UPGRADE_LOCK_HISTORY_FILE } from '../core/platform';
 import type { DatabaseRestore, StepRecord, UpgradePlan, UpgradeProgress, UpgradeReport } from '../core/upgrade';
+import type { RollbackTarget } from '../core/rollback-target';
 import { describeLock, type UnlockReport } from '../core/upgrade-lock';
 import { describeAction } from '../core/operator-actions';
 import type { EnvironmentSummary } from './environments';
@@ -248,4 +249,16 @@ export function renderEnvironments(environments: EnvironmentSummary[], paint: Pa
       taskQueue,
     ]),
   );
+}
+
+/** What `rollback` puts back: from which version to which, the upgrade it undoes, the backup and the writes it loses. */
+export function renderRollbackTarget(env: string, target: RollbackTarget): string {
+  const { upgrade, runningVersion, targetVersion, restoreFrom, discardsFrom } = target;
+  return [
+    `Rollback of ${env}: ${runningVersion} → ${targetVersion}, putting back ${upgrade.report.fromVersion} → ` +
+      `${upgrade.report.toVersion} (${upgrade.workflowId} run ${upgrade.runId}` +
+      `${upgrade.endedAt ? `, completed ${upgrade.endedAt}` : ''})`,
+    `Restores backup ${restoreFrom}: the writes to aegis from ${discardsFrom ?? 'when it was taken'} until the ` +
+      'restore are discarded (a dump of the database as it is now is kept beside it)',
+  ].join('\n');
 }

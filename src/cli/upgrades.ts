@@ -10,7 +10,7 @@ import {
 import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import { planWorkflowId } from '../core/environments';
 import { formatDuration } from '../core/format';
-import { ROLLING_ORDER, isPodName, type PodName } from '../core/platform';
+import { ROLLING_ORDER, isImageTag, isPodName, type PodName } from '../core/platform';
 import {
   UPGRADE_WORKFLOW_TYPE,
   abortReasonSignal,
@@ -25,6 +25,7 @@ import {
   type UpgradeRequest,
 } from '../core/upgrade';
 import { InvalidUpgradeRequest, parseUpgradeRequest } from '../core/upgrade-request';
+import { RollbackRefused, chooseRollback, type CompletedUpgrade, type RollbackTarget } from '../core/rollback-target';
 import {
   parseAbortRequest,
   parseApproval,
@@ -494,4 +495,36 @@ export async function upgradeHistoryWithApprovals(client: Client, env: string, l
       };
     }),
   );
+}
+
+/** How many of an environment's completed upgrades `rollback` reads the reports of: the recent ones it may put back. */
+const ROLLBACK_CANDIDATES = 20;
+
+/**
+ * What `rollback` puts back and how: the environment's completed AEGIS upgrades (not its components'), newest first,
+ * with their reports, chosen from by `chooseRollback`. A refusal is the CLI's failure, naming the choices.
+ */
+export async function rollbackTarget(client: Client, env: string, to?: string): Promise<RollbackTarget> {
+  const runs = (await upgradeHistory(client, env, HISTORY_SCAN_LIMIT))
+    .filter((run) => run.phase === 'completed' && run.toVersion !== undefined && isImageTag(run.toVersion))
+    .slice(0, ROLLBACK_CANDIDATES);
+  const completed = await Promise.all(
+    runs.map(async ({ workflowId, runId, endedAt }): Promise<CompletedUpgrade> => ({
+      workflowId,
+      runId,
+      ...(endedAt && { endedAt }),
+      report: await upgradeOutcome(client.workflow.getHandle(workflowId, runId)),
+    })),
+  );
+  try {
+    return chooseRollback(env, completed, to);
+  } catch (error) {
+    if (error instanceof RollbackRefused) throw new CommandFailed(`${error.message}; nothing was started`);
+    throw error;
+  }
+}
+
+/** The downgrade that puts the upgrade back: to the version it left, restoring the backup it took then. */
+export function rollbackRequest(target: RollbackTarget): UpgradeRequest {
+  return checkedRequest({ targetVersion: target.targetVersion, restoreFrom: target.restoreFrom });
 }

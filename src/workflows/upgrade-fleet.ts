@@ -48,6 +48,7 @@ import { Patch } from './patches';
 import { errorMessage } from './progress';
 import { upgradePlatform } from './upgrade-platform';
 import { fromLabel } from '../core/platform';
+import { backupName } from '../core/rollback-target';
 
 /**
  * History bound. A run holds one wave: its upgrades (about 10 events each: the child's start and end, the workflow
@@ -254,7 +255,7 @@ class FleetRun {
     const report = outcome.report as UpgradeReport;
     entry.phase = 'completed';
     if (report.fromVersion !== undefined && report.fromVersion !== report.toVersion) {
-      const backup = report.backup?.location.split('/').pop();
+      const backup = backupName(report);
       this.upgraded.set(entry.environment, {
         fromVersion: report.fromVersion,
         ...(backup && { restoreFrom: backup }),

@@ -204,6 +204,8 @@ describe('every command, when things are not fine', () => {
       abort: ExitCode.Usage,
       history: ExitCode.Done,
       unlock: ExitCode.Failed,
+      // No completed upgrade recorded here: refused, naming that.
+      rollback: ExitCode.Failed,
       environments: ExitCode.Done,
       'schedule create': ExitCode.Done,
       'schedule list': ExitCode.Done,

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { progressQuery, type UpgradeProgress, type UpgradeReport } from '../../src/core/upgrade';
 import { REPO_ROOT } from '../helpers/repo';
-import { backupsIn, clearServer, imageTag, runningImages, usePlatform, waitFor } from '../helpers/platform';
+import { backupsIn, clearServer, imageTag, psql, runningImages, usePlatform, waitFor } from '../helpers/platform';
 import { recordHistory } from '../helpers/histories';
 import { sandbox } from '../helpers/sandbox';
 import type { WorkerProcess } from '../helpers/worker-process';
@@ -270,6 +270,43 @@ describe('operating upgrades', () => {
       const progress: UpgradeProgress = await run.query(progressQuery);
       expect(progress.toVersion).toBe('1.3.0');
       await schedule.delete();
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+  test(
+    'rollback puts a completed 1.2.0 → 1.3.0 back: refused --to a version never left, naming the choices; --plan ' +
+      'names the backup and the writes it discards, changing nothing; then the downgrade restores the database',
+    async () => {
+      expect((await aegisUpgrade(['start', '1.3.0', '--follow'])).exitCode).toBe(0);
+      expect(await psql('select count(*) from _sqlx_migrations')).toBe('4');
+      // Written on 1.3.0, after the upgrade's backup: the rollback discards it, as its plan says.
+      await psql(
+        "insert into agents (id, name, version, status, manifest) values ('b0000000-0000-4000-8000-00000000cafe', " +
+          "'written-on-1.3.0', '1.0.0', 'active', '{}')",
+      );
+
+      const refused = await aegisUpgrade(['rollback', '--to', '1.1.0']);
+      expect(refused.exitCode).toBe(1);
+      expect(refused.all).toContain(
+        'No completed upgrade of environment default left 1.1.0; the versions it can go back to: 1.2.0 (left by ' +
+          '1.2.0 → 1.3.0, aegis-upgrade-default run ',
+      );
+
+      const planned = await aegisUpgrade(['rollback', '--plan']);
+      expect(planned.exitCode).toBe(0);
+      expect(planned.stdout).toContain('Rollback of default: 1.3.0 → 1.2.0, putting back 1.2.0 → 1.3.0');
+      expect(planned.stdout).toMatch(
+        /^Restores backup \S+-1\.2\.0-to-1\.3\.0: the writes to aegis from \d{4}-\d\d-\d\dT\S+Z until the restore are discarded/m,
+      );
+      expect(planned.stdout).toContain('Plan: 1.3.0 → 1.2.0 (nothing was changed)');
+      expect(await imageTag(platform.root)).toBe('1.3.0');
+
+      const rolledBack = await aegisUpgrade(['rollback', '--follow']);
+      expect({ exitCode: rolledBack.exitCode, all: rolledBack.all }).toMatchObject({ exitCode: 0 });
+      expect(await imageTag(platform.root)).toBe('1.2.0');
+      expect(await runtimeImage()).toMatch(/aegis-runtime:1\.2\.0$/);
+      expect(await psql('select count(*) from _sqlx_migrations')).toBe('3');
+      expect(await psql("select count(*) from agents where name = 'written-on-1.3.0'")).toBe('0');
     },
     SCENARIO_TIMEOUT_MS,
   );
