@@ -3,6 +3,7 @@ import type { PulledImage } from '../core/upgrade';
 import type { Deployment } from '../host/deployment';
 import { CommandFailed } from '../core/errors';
 import { cancellationSignal, heartbeatWhile } from '../host/heartbeat';
+import { runningImageId } from '../host/running-images';
 
 /** A pull of a large image over a slow link takes minutes; one that takes longer is stuck. */
 const PULL_TIMEOUT_MS = 20 * 60_000;
@@ -28,28 +29,6 @@ export async function imageExistsInRegistry(deployment: Deployment, ref: string)
 async function localImageId(deployment: Deployment, ref: string): Promise<string | undefined> {
   try {
     return (await deployment.podman(['image', 'inspect', '--format', '{{.Id}}', ref])).stdout.trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function runningImageId(deployment: Deployment, container: string): Promise<string | undefined> {
-  try {
-    return (
-      (await deployment.podman(['container', 'inspect', '--format', '{{.Image}}', container])).stdout.trim() ||
-      undefined
-    );
-  } catch {
-    return undefined;
-  }
-}
-
-/** The digest of the image a container runs, as its registry named it; nothing when the container is not there. */
-export async function runningImageDigest(deployment: Deployment, container: string): Promise<string | undefined> {
-  const id = await runningImageId(deployment, container);
-  if (!id) return undefined;
-  try {
-    return (await deployment.podman(['image', 'inspect', '--format', '{{.Digest}}', id])).stdout.trim() || undefined;
   } catch {
     return undefined;
   }

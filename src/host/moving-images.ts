@@ -9,6 +9,7 @@ import { POD_IMAGES, isMutableTag, isPodName, podFullName, shortDigest } from '.
 import { CommandFailed } from '../core/errors';
 import type { Deployment } from './deployment';
 import { containerImages, makeVariables, namesRepository, readPodDefinition } from './pod-definitions';
+import { runningImageId } from './running-images';
 
 /** A registry answers a manifest's request in seconds; one that takes a minute is down for this purpose. */
 const REGISTRY_LOOK_TIMEOUT_MS = 60_000;
@@ -49,8 +50,9 @@ function digestOf(repoDigest: string): string {
 
 /** The digests the image a container runs was pulled by (a list's and its instance's), by the repository any. */
 async function runningDigests(deployment: Deployment, container: string): Promise<string[] | undefined> {
+  const id = await runningImageId(deployment, container);
+  if (!id) return undefined;
   try {
-    const id = (await deployment.podman(['container', 'inspect', '--format', '{{.Image}}', container])).stdout.trim();
     const { stdout } = await deployment.podman(['image', 'inspect', '--format', '{{json .RepoDigests}}', id]);
     return ((JSON.parse(stdout) as string[] | null) ?? []).map(digestOf);
   } catch (error) {
