@@ -23,29 +23,39 @@
 # written ***. The tests read it to prove that no change was made twice (test/helpers/commands-run.ts).
 set -uo pipefail
 
-program="$(basename "$0")"
-self_dir="$(cd "$(dirname "$0")" && pwd)"
+# Every podman, make and systemctl command of a worker passes here, hundreds per upgrade: the path to the result is
+# written in bash builtins, without a process of its own (basename, sed, date…), which cost more than the rest.
+program="${0##*/}"
 
+# The real program: the first of that name on PATH that is not this script (however reached: -ef follows links).
 real=""
 IFS=: read -ra path_entries <<< "${PATH:-}"
 for entry in "${path_entries[@]}"; do
-  [[ -n "$entry" && "$(cd "$entry" 2>/dev/null && pwd)" != "$self_dir" && -x "$entry/$program" ]] || continue
+  [[ -n "$entry" && -x "$entry/$program" && ! "$entry/$program" -ef "$0" ]] || continue
   real="$entry/$program"
   break
 done
 [[ -n "$real" ]] || { echo "sandbox fault shim: no real $program on PATH" >&2; exit 127; }
 
-tag="$(sed -n 's/^AEGIS_IMAGE_TAG=//p' "${AEGIS_ROOT:-.}/.env" 2>/dev/null | tail -n 1)"
+# The checkout's tag (its last AEGIS_IMAGE_TAG line) and the values of its secrets, read from .env in one pass.
+tag="" secrets=()
+env_file="${AEGIS_ROOT:-.}/.env"
+if [[ -r "$env_file" ]]; then
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ "$line" != AEGIS_IMAGE_TAG=* ]] || tag="${line#AEGIS_IMAGE_TAG=}"
+    [[ ! "$line" =~ ^[A-Z_]*(TOKEN|PASSWORD|SECRET|KEY)[A-Z_]*= ]] || secrets+=("${line#*=}")
+  done < "$env_file"
+fi
 subject="$program $* AEGIS_IMAGE_TAG=$tag"
 
 journal="${AEGIS_SANDBOX_COMMANDS_RUN:-}"
-run_id="$(date +%s%N)-$$"
+run_id="${EPOCHREALTIME/./}-$$"
 journal() { [[ -z "$journal" ]] || printf '%s\t%s\n' "$run_id" "$*" >> "$journal"; }
 if [[ -n "$journal" ]]; then
   written="$subject"
-  while IFS= read -r secret; do
+  for secret in "${secrets[@]}"; do
     [[ ${#secret} -ge 4 ]] && written="${written//"$secret"/***}"
-  done < <(sed -n -E 's/^[A-Z_]*(TOKEN|PASSWORD|SECRET|KEY)[A-Z_]*=//p' "${AEGIS_ROOT:-.}/.env" 2>/dev/null)
+  done
   journal "start	${AEGIS_SANDBOX_COMMAND_PARENT:--}	${written//$'\n'/ }"
   export AEGIS_SANDBOX_COMMAND_PARENT="$run_id"
 fi
@@ -106,6 +116,7 @@ while IFS= read -r -u 3 rule || [[ -n "$rule" ]]; do
     stop-after:*)
       run_real "$@"
       status=$?
+      self_dir="$(cd "${0%/*}" && pwd)"
       podman_bin="$(PATH="${PATH//$self_dir/}" command -v podman)"
       "$podman_bin" pod stop -t 0 "aegis-${action#stop-after:}" >/dev/null 2>&1
       echo "sandbox fault: stopped aegis-${action#stop-after:} after: $subject" >&2

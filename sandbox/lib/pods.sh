@@ -17,21 +17,38 @@ expected_containers() {
   pod_yaml "$1" | awk '/^    - name: /{n=$3} /^      image: /{gsub(/"/, "", $2); if (n != "") print n, $2; n=""}'
 }
 
+# What the platform's podman runs, read once and kept until a pod is deployed (each podman command costs tens of
+# milliseconds of CPU; a reset asks about every pod): "<container> <image> <state> <pod>" per container but the pods'
+# infra containers, and "<container> <mount source>" per mount.
+PODS_SEEN=""
+MOUNTS_SEEN=""
+look_at_pods() {
+  [[ -z "$PODS_SEEN" ]] || return 0
+  PODS_SEEN="$(platform_podman ps -a --pod --format '{{.Names}}|{{.Image}}|{{.State}}|{{.PodName}}' 2>/dev/null \
+               | awk -F'|' '$4 ~ /^aegis-/ && $1 !~ /-infra$/ { split($3, state, " ")
+                                                                 print $1, $2, (state[1] == "Up" ? "running" : state[1]), $4 }' \
+               || true)"
+  local -a containers
+  mapfile -t containers < <(awk '{ print $1 }' <<< "$PODS_SEEN" | grep -v '^$' || true)
+  (( ${#containers[@]} )) || { PODS_SEEN=" "; return 0; }
+  MOUNTS_SEEN="$(platform_podman inspect --format '{{$c := .Name}}{{range .Mounts}}{{$c}} {{.Source}}{{"\n"}}{{end}}' "${containers[@]}" 2>/dev/null || true)"
+}
+forget_pods() { PODS_SEEN="" MOUNTS_SEEN=""; }
+
 # True when every container of the pod YAML runs, with the image the YAML names.
 pod_in_place() {
   local pod="$1" want have
+  look_at_pods
   want="$(expected_containers "$pod" | while read -r n i; do echo "aegis-$pod-$n $i running"; done | sort)"
-  have="$(platform_podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}} {{.Image}} {{.State}}' 2>/dev/null \
-          | awk '$1 !~ /-infra$/ { print $1, $2, ($3 == "Up" ? "running" : $3) }' | sort || true)"
+  have="$(awk -v pod="aegis-$pod" '$4 == pod { print $1, $2, $3 }' <<< "$PODS_SEEN" | sort)"
   [[ -n "$want" && "$want" == "$have" ]] && pod_mounts_in_place "$pod"
 }
 # Each hostPath of the pod's YAML is mounted: a pod left by a sandbox in another state directory is not ours.
 pod_mounts_in_place() {
   local pod="$1" wanted mounted
-  local -a containers
-  mapfile -t containers < <(platform_podman ps -a --filter "pod=aegis-$pod" --format '{{.Names}}' | grep -v -- '-infra$')
-  (( ${#containers[@]} )) || return 1
-  mounted="$(platform_podman inspect --format '{{range .Mounts}}{{.Source}}{{"\n"}}{{end}}' "${containers[@]}" 2>/dev/null || true)"
+  mounted="$(awk -v pod="aegis-$pod" '$4 == pod { print $1 }' <<< "$PODS_SEEN" \
+             | awk 'NR == FNR { mine[$1] = 1; next } ($1 in mine) { print $2 }' - <(printf '%s\n' "$MOUNTS_SEEN"))"
+  [[ -n "$(awk -v pod="aegis-$pod" '$4 == pod' <<< "$PODS_SEEN")" ]] || return 1
   # A relative path (./podman/pods/…) is the checkout's: podman may record it made absolute, or as written.
   while read -r wanted; do
     grep -qxF -- "$wanted" <<< "$mounted" || { [[ "$wanted" == ./* ]] && grep -qxF -- "$DEPLOY_DIR/${wanted#./}" <<< "$mounted"; } \
@@ -57,6 +74,7 @@ ensure_host_paths() {
 
 deploy_pod() {
   say "deploying pod aegis-$1"
+  forget_pods
   # `play kube --replace` removes a running pod slowly (seconds in `pod rm -f`); a stopped one in a blink.
   platform_podman pod stop --ignore -t 10 "aegis-$1" >/dev/null 2>&1 9>&- || true
   # In the checkout, as `make redeploy` runs it: the pods' relative host paths (./podman/pods/…) are read from there.
@@ -66,6 +84,7 @@ deploy_pod() {
 }
 
 remove_pod() {
+  forget_pods
   if platform_podman pod exists "aegis-$1" 2>/dev/null; then
     say "removing pod aegis-$1"
     platform_podman pod rm -f -t 10 "aegis-$1" >/dev/null
@@ -75,11 +94,14 @@ remove_pod() {
 # A network made before netavark was selected (podman's CNI fallback) has no DNS: the pods would not find
 # each other by name. It is made again, with the pods on it.
 ensure_network() {
-  if platform_podman network exists "$NETWORK" && [[ "$(platform_podman network inspect --format '{{.DNSEnabled}}' "$NETWORK")" != true ]]; then
+  local dns
+  dns="$(platform_podman network inspect --format '{{.DNSEnabled}}' "$NETWORK" 2>/dev/null)" || dns=missing
+  if [[ "$dns" != true && "$dns" != missing ]]; then
     say "network $NETWORK has no DNS (made under another network backend): removing it and its pods"
     platform_podman network rm -f -t 10 "$NETWORK" >/dev/null
+    dns=missing
   fi
-  platform_podman network exists "$NETWORK" && return 0
+  [[ "$dns" == missing ]] || return 0
   say "creating network $NETWORK"
   platform_podman network create "$NETWORK" >/dev/null
 }
