@@ -30,7 +30,8 @@ export const SUBSTITUTIONS = [
     'validate-stack.sh reach',
   `the .env keys ${SANDBOX_ENV_KEY_PREFIX}*_PORT, those ports`,
   "the FUSE daemon's unit: the checkout's own path to bin/aegis, the mount prefix under the user's runtime directory " +
-    '(%t), the fault rules in its environment',
+    "(%t), its listening address on 127.0.0.1 and the deployment's own port (AEGIS_SANDBOX_FUSE_DAEMON_PORT), the " +
+    'fault rules in its environment',
 ] as const;
 
 /** `postgres`, `100monkeys-ai/aegis-runtime`: an image's repository on whichever registry, Docker Hub's `library/`

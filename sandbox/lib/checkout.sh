@@ -18,6 +18,7 @@ render() { # <template> <destination>
       -e "s|@TEMPORAL_UI_PORT@|$PORT_TEMPORAL_UI|g" \
       -e "s|@TEMPORAL_GRPC_PORT@|$PORT_TEMPORAL_GRPC|g" \
       -e "s|@PROMETHEUS_PORT@|$PORT_PROMETHEUS|g" \
+      -e "s|@FUSE_DAEMON_PORT@|$PORT_FUSE_DAEMON|g" \
       -e "s|@FAULT_RULES@|$FAULT_RULES|g" \
       "$1" > "$2"
 }

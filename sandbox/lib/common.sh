@@ -37,4 +37,4 @@ process_alive() { local state; state="$(ps -o stat= -p "$1" 2>/dev/null)" && [[ 
 # deployments.sh adds 100 × its slot to each. INTERNAL: the first of the ports the pods' bare container ports get
 # (lib/checkout.sh pin_bare_container_ports).
 PORT_SPECS=(REGISTRY:15000 POSTGRES:15432 RUNTIME:18088 SEAL_GATEWAY:18089 TEMPORAL_UI:18233
-            TEMPORAL_GRPC:18234 PROMETHEUS:19090 INTERNAL:21000)
+            TEMPORAL_GRPC:18234 PROMETHEUS:19090 FUSE_DAEMON:18050 INTERNAL:21000)

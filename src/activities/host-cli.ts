@@ -14,7 +14,14 @@ import type { HostCliResult, KeptHostCli } from '../core/upgrade';
 import type { Deployment } from '../host/deployment';
 import { privateDirectory } from '../host/dump-files';
 import { heartbeatWhile } from '../host/heartbeat';
-import { describeUnit, restartUnit, unitState, type UserSystemctl } from '../host/user-units';
+import {
+  UNIT_STEADY_MS,
+  describeUnit,
+  restartUnit,
+  unitState,
+  unitVariables,
+  type UserSystemctl,
+} from '../host/user-units';
 import { checkBackupLocation } from './backup';
 import { imageRef } from './images';
 
@@ -46,12 +53,18 @@ export function createHostCliActivities(deployment: Deployment) {
     }
   }
 
-  /** The FUSE daemon restarted on the binary in place and steady; none when the host has no such unit. */
+  /**
+   * The FUSE daemon restarted on the binary in place, and up: answering on its listening address, or steady when its
+   * unit names none. Nothing when the host has no such unit.
+   */
   async function restartDaemon(): Promise<string> {
     if ((await unitState(systemctl, HOST_CLI.unit)).load === 'not-found') {
       return `no ${HOST_CLI.unit} unit on this host: no daemon to restart`;
     }
-    return `${describeUnit(HOST_CLI.unit, await restartUnit(systemctl, HOST_CLI.unit))}, on ${HOST_CLI.binary}`;
+    const listenAddress = (await unitVariables(systemctl, HOST_CLI.unit)).get(HOST_CLI.listenVariable) || undefined;
+    const state = await restartUnit(systemctl, HOST_CLI.unit, { listenAddress });
+    const up = state.listening ? `listening on ${state.listening}` : `steady for ${UNIT_STEADY_MS / 1000} s`;
+    return `${describeUnit(HOST_CLI.unit, state)}, ${up}, on ${HOST_CLI.binary}`;
   }
 
   return {

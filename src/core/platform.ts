@@ -32,6 +32,8 @@ export const HOST_CLI = {
   /** In the runtime image. */
   imageBinary: '/usr/local/bin/aegis-runtime',
   unit: 'aegis-fuse-daemon',
+  /** The unit's variable that names where the daemon serves its clients (`--listen-addr`, gRPC). */
+  listenVariable: 'AEGIS_FUSE_DAEMON_LISTEN_ADDR',
   /** In the checkout: the unit's file, which the host's setup installs. */
   unitFile: 'systemd/aegis-fuse-daemon.service',
 } as const;

@@ -165,7 +165,7 @@ export interface KeptHostCli {
 export interface HostCliResult {
   /** `bin/aegis says aegis 1.3.0`, or why nothing was installed. */
   binary: string;
-  /** `aegis-fuse-daemon active (running), pid 1234, on bin/aegis`, or why no daemon was restarted. */
+  /** `aegis-fuse-daemon active (running), pid 1234, listening on 0.0.0.0:50053, on bin/aegis`, or why no daemon was restarted. */
   daemon: string;
 }
 

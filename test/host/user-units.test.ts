@@ -3,11 +3,19 @@
  * run no systemd), with units of a throw-away user directory: a daemon that stays up, and one that keeps failing.
  */
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DaemonNotRunning } from '../../src/core/errors';
 import { createCommandRunner } from '../../src/host/command';
-import { restartUnit, unitState, type UnitState, type UserSystemctl } from '../../src/host/user-units';
+import {
+  restartUnit,
+  unitEnvironment,
+  unitState,
+  unitVariables,
+  type UnitState,
+  type UserSystemctl,
+} from '../../src/host/user-units';
 import { activityEnvironment } from '../helpers/activity-environment';
 import { SANDBOX_HOST_BIN } from '../helpers/sandbox';
 
@@ -25,16 +33,18 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const unit of ['steady', 'failing']) await systemctl(['stop', unit]).catch(() => undefined);
+  for (const unit of ['steady', 'failing', 'listening']) await systemctl(['stop', unit]).catch(() => undefined);
   await fs.rm(home, { recursive: true, force: true });
 });
 
 /** As an activity runs it: its waits heartbeat. */
-const restart = (unit: string, options: Parameters<typeof restartUnit>[2]): Promise<UnitState> =>
-  activityEnvironment().run(restartUnit, systemctl, unit, options);
+const restart = (
+  unit: string,
+  options: Parameters<typeof restartUnit>[2],
+): Promise<UnitState & { listening?: string }> => activityEnvironment().run(restartUnit, systemctl, unit, options);
 
-async function writeUnit(name: string, command: string): Promise<void> {
-  const unit = `[Service]\nExecStart=/bin/sh -c '${command}'\nRestart=always\nRestartSec=0.2\n`;
+async function writeUnit(name: string, command: string, environment = ''): Promise<void> {
+  const unit = `[Service]\n${environment}ExecStart=/bin/sh -c '${command}'\nRestart=always\nRestartSec=0.2\n`;
   await fs.writeFile(path.join(home, '.config', 'systemd', 'user', `${name}.service`), unit);
 }
 
@@ -64,7 +74,67 @@ describe('restartUnit', () => {
     expect((await unitState(systemctl, 'failing')).restarts).toBeGreaterThanOrEqual(2);
   }, 30_000);
 
+  it('returns once the restarted unit answers on its listening address, and says so', async () => {
+    const port = await freePort();
+    await writeUnit('listening', `exec busybox httpd -f -p 127.0.0.1:${port} -h ${home}`);
+    await systemctl(['start', 'listening']);
+
+    // A steady window longer than the timeout: only the connection accepted can end the wait without a failure.
+    const state = await restart('listening', {
+      steadyMs: 600_000,
+      timeoutMs: 30_000,
+      listenAddress: `127.0.0.1:${port}`,
+    });
+
+    expect(state).toMatchObject({ active: 'active', sub: 'running', listening: `127.0.0.1:${port}` });
+  }, 60_000);
+
+  it("reads the unit's own Environment= through systemctl show, quoted values whole", async () => {
+    await writeUnit(
+      'listening',
+      'exec sleep 600',
+      'Environment=RUST_LOG=info\nEnvironment=AEGIS_FUSE_DAEMON_LISTEN_ADDR=0.0.0.0:50053 "GREETING=two words"\n',
+    );
+
+    expect(await unitVariables(systemctl, 'listening')).toEqual(
+      new Map([
+        ['RUST_LOG', 'info'],
+        ['AEGIS_FUSE_DAEMON_LISTEN_ADDR', '0.0.0.0:50053'],
+        ['GREETING', 'two words'],
+      ]),
+    );
+  });
+
   it('tells a unit that is not installed', async () => {
     expect((await unitState(systemctl, 'absent')).load).toBe('not-found');
   });
 });
+
+describe('unitEnvironment', () => {
+  it('reads blank-separated assignments, a quoted one whole, an escaped quote inside it', () => {
+    expect(unitEnvironment('A=1 B=0.0.0.0:50053  "C=two words" "D=say \\"hi\\""')).toEqual(
+      new Map([
+        ['A', '1'],
+        ['B', '0.0.0.0:50053'],
+        ['C', 'two words'],
+        ['D', 'say "hi"'],
+      ]),
+    );
+  });
+
+  it('is empty for a unit without Environment=', () => {
+    expect(unitEnvironment('')).toEqual(new Map());
+  });
+});
+
+/** A port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

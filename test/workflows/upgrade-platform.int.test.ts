@@ -137,7 +137,9 @@ describe('upgradePlatform on the sandbox', () => {
       expect(await hostCliState(platform.root)).toEqual(HOST_ON('1.3.0'));
       expect(report.hostCli).toEqual({
         binary: 'bin/aegis says aegis 1.3.0',
-        daemon: expect.stringMatching(/^aegis-fuse-daemon active \(running\), pid \d+, on bin\/aegis$/),
+        daemon: expect.stringMatching(
+          /^aegis-fuse-daemon active \(running\), pid \d+, listening on 127\.0\.0\.1:\d+, on bin\/aegis$/,
+        ),
       });
       expect((await fs.stat(path.join(backup.location, 'host', 'aegis'))).mode & 0o777).toBe(0o600);
 
