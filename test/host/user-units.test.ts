@@ -3,7 +3,6 @@
  * run no systemd), with units of a throw-away user directory: a daemon that stays up, and one that keeps failing.
  */
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DaemonNotRunning } from '../../src/core/errors';
@@ -18,6 +17,7 @@ import {
 } from '../../src/host/user-units';
 import { activityEnvironment } from '../helpers/activity-environment';
 import { SANDBOX_HOST_BIN } from '../helpers/sandbox';
+import { freePort } from '../helpers/temporal-server';
 
 let home: string;
 let systemctl: UserSystemctl;
@@ -126,15 +126,3 @@ describe('unitEnvironment', () => {
     expect(unitEnvironment('')).toEqual(new Map());
   });
 });
-
-/** A port nothing listens on now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
