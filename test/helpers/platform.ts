@@ -190,9 +190,11 @@ export async function dumpRuntimeDatabase(database = 'aegis', host: PodmanHost =
     ['exec', 'aegis-database-postgres', 'pg_dump', '-U', 'aegis', '--no-owner', database],
     { env: host },
   );
-  // pg_dump 15.x brackets its output with a random `\restrict` key: not part of the state.
-  return stdout.replace(/^\\(un)?restrict .*$/gm, '');
+  return withoutRestrictKey(stdout);
 }
+
+/** pg_dump 15.x brackets its output with a random `\restrict` key: not part of the state. */
+const withoutRestrictKey = (dump: string) => dump.replace(/^\\(un)?restrict .*$/gm, '');
 
 /** Every database of the platform's cluster but `postgres` and the templates, by name, as plain SQL. */
 export async function dumpEveryDatabase(): Promise<Record<string, string>> {
@@ -217,11 +219,7 @@ export async function dumpEveryDatabase(): Promise<Record<string, string>> {
   const dumps: Record<string, string> = {};
   for (const part of stdout.split(separator).slice(1)) {
     const name = part.slice(0, part.indexOf('\n'));
-    // pg_dump 15.x brackets its output with a random `\restrict` key: not part of the state.
-    dumps[name] = part
-      .slice(name.length + 1)
-      .replace(/^\\(un)?restrict .*$/gm, '')
-      .trimEnd();
+    dumps[name] = withoutRestrictKey(part.slice(name.length + 1)).trimEnd();
   }
   const missing = names.filter((name) => !dumps[name]);
   if (missing.length > 0)
