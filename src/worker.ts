@@ -10,6 +10,7 @@ import { fleetTaskQueue } from './core/fleet';
 import { connectWithRetry } from './worker/connection';
 import { checkSearchAttributes } from './worker/search-attributes-registry';
 import { installTelemetry, telemetryInterceptors, telemetrySinks } from './worker/telemetry';
+import { keepHeartbeating } from './worker/heartbeats';
 import { WORKER_TUNING } from './worker/tuning';
 import { loadWorkflowCode } from './worker/workflow-bundle';
 
@@ -83,7 +84,7 @@ export async function runWorker(): Promise<void> {
       workflowBundle,
       activities: createActivities({ config }),
       ...WORKER_TUNING,
-      interceptors: telemetryInterceptors,
+      interceptors: { activity: [keepHeartbeating, ...(telemetryInterceptors.activity ?? [])] },
       sinks: telemetrySinks(),
       shutdownGraceTime: `${graceSeconds} seconds`,
       // Past this the SDK gives up on activities that ignore their cancellation: the process exits all the same.

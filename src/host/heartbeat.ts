@@ -1,17 +1,34 @@
 import { Context } from '@temporalio/activity';
 
-/** How often a long activity tells Temporal it is alive; well under every heartbeat timeout. */
-const HEARTBEAT_INTERVAL_MS = 3_000;
+/**
+ * How often a running activity tells Temporal it is alive: well under every heartbeat timeout (the activity options'
+ * DEAD_WORKER_NOTICED_AFTER), so a worker that is alive is never taken for dead, even with its 2 cores busy.
+ */
+export const HEARTBEAT_INTERVAL_MS = 2_000;
 
-/** Heartbeats while `work` runs, so a dead worker is noticed and a cancellation reaches the activity. */
-export async function heartbeatWhile<T>(work: Promise<T>, detail?: string): Promise<T> {
+/** What each running activity said it is doing last: every heartbeat repeats it (Temporal keeps the last one). */
+const details = new WeakMap<Context, string | undefined>();
+
+/** What the running activity said last, repeated by every heartbeat the worker sends for it (src/worker/heartbeats.ts). */
+export function lastDetail(context: Context): string | undefined {
+  return details.get(context);
+}
+
+/** Says what the activity does now: in its heartbeats (shown by the Temporal UI with the pending activity). */
+function say(detail: string | undefined): void {
   const context = Context.current();
+  details.set(context, detail);
   context.heartbeat(detail);
-  const timer = setInterval(() => context.heartbeat(detail), HEARTBEAT_INTERVAL_MS);
+}
+
+/** Runs `work`, saying `detail` in the activity's heartbeats meanwhile (the worker sends them, src/worker/heartbeats.ts). */
+export async function heartbeatWhile<T>(work: Promise<T>, detail?: string): Promise<T> {
+  const before = details.get(Context.current());
+  say(detail);
   try {
     return await work;
   } finally {
-    clearInterval(timer);
+    details.set(Context.current(), before);
   }
 }
 
@@ -19,9 +36,8 @@ export function cancellationSignal(): AbortSignal {
   return Context.current().cancellationSignal;
 }
 
-/** Sleeps between polls, heartbeating; throws when the activity is cancelled. */
+/** Sleeps between polls, saying why; throws when the activity is cancelled. */
 export async function pause(ms: number, detail?: string): Promise<void> {
-  const context = Context.current();
-  context.heartbeat(detail);
-  await context.sleep(ms);
+  say(detail);
+  await Context.current().sleep(ms);
 }

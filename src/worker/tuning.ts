@@ -13,4 +13,7 @@ export const WORKER_TUNING = {
   maxConcurrentLocalActivityExecutions: 16,
   maxConcurrentWorkflowTaskExecutions: 20,
   maxCachedWorkflows: 200,
+  // Every heartbeat reaches the server within 2 s (the SDK would hold them back for up to 0.8 of the heartbeat
+  // timeout): a worker that is alive stays far from the timeout (src/worker/heartbeats.ts).
+  maxHeartbeatThrottleInterval: '2 seconds',
 } as const satisfies Partial<WorkerOptions>;

@@ -5,6 +5,13 @@ import { Patch } from './patches';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
 
+/**
+ * How long an activity may go without a heartbeat before Temporal takes its worker for dead and retries it on another:
+ * the worker heartbeats every running activity that sets it every 2 s (src/worker/heartbeats.ts), so only a dead or
+ * cut-off worker misses five in a row.
+ */
+const DEAD_WORKER_NOTICED_AFTER = '10 seconds';
+
 /** Quick edits and lookups: well under a second each, so a worker that died in one is replaced within 30 s. */
 const QUICK: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
@@ -16,14 +23,14 @@ const QUICK: ActivityOptions = {
  */
 const PREFLIGHT: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: DEAD_WORKER_NOTICED_AFTER,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
 };
-/** Pulls and dumps: long, heartbeating, so a dead worker is noticed within 20 s. */
+/** Pulls and dumps: long, heartbeating, so a dead worker is noticed within seconds. */
 const TRANSFER: ActivityOptions = {
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: DEAD_WORKER_NOTICED_AFTER,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
 };
 /**
@@ -41,7 +48,7 @@ const DATABASE_CHANGE: ActivityOptions = {
  */
 const REDEPLOY: ActivityOptions = {
   startToCloseTimeout: '20 minutes',
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: DEAD_WORKER_NOTICED_AFTER,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
 };
@@ -49,14 +56,14 @@ const REDEPLOY: ActivityOptions = {
  * Compensations: idempotent, so retried with backoff on every error a retry can fix (a registry or database outage,
  * a dead worker), each for up to 6 hours: an outage during a night window outlasts minutes, and RollbackFailed should
  * reach the morning shift with the manual steps, not wait for ever. Retries are 5 minutes apart at most, so a fixed
- * outage is noticed soon; the heartbeat still notices a dead worker within 20 s.
+ * outage is noticed soon; the heartbeat still notices a dead worker within seconds, and its replacement retries at once.
  */
 const COMPENSATION: ActivityOptions = {
   scheduleToCloseTimeout: '6 hours',
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: DEAD_WORKER_NOTICED_AFTER,
   retry: {
-    initialInterval: '5 seconds',
+    initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '5 minutes',
     nonRetryableErrorTypes: [...COMPENSATION_NON_RETRYABLE_ERRORS],

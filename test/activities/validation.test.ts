@@ -179,11 +179,11 @@ describe('validatePlatform', () => {
     await new Promise((resolve) => runtime.close(resolve));
   });
 
-  it('heartbeats while make validate runs: its curls may outlast the 15 s heartbeat timeout of a redeploy', async () => {
-    const environment = activityEnvironment();
+  it('heartbeats while make validate runs: its curls may outlast the 10 s heartbeat timeout of a redeploy', async () => {
+    const environment = activityEnvironment({ heartbeatTimeoutMs: 10_000 });
     let heartbeats = 0;
     environment.on('heartbeat', () => heartbeats++);
-    // A `make validate` that ends only once the activity has heartbeaten twice while it ran (about 3 s).
+    // A `make validate` that ends only once the activity has heartbeaten twice while it ran (about 4 s).
     const make = async () => {
       const before = heartbeats;
       const deadline = Date.now() + 6_000;

@@ -83,7 +83,7 @@ describe('compensation and lock release, on stand-in activities', () => {
     });
     // What the server was asked to do: retry without a count, for 6 hours, backing off to 5 minutes between tries.
     expect(options?.scheduleToCloseTimeout?.seconds?.toString()).toBe(String(6 * 3600));
-    expect(options?.heartbeatTimeout?.seconds?.toString()).toBe('20');
+    expect(options?.heartbeatTimeout?.seconds?.toString()).toBe('10');
     expect(options?.retryPolicy).toMatchObject({
       maximumAttempts: 0,
       backoffCoefficient: 2,
@@ -91,7 +91,7 @@ describe('compensation and lock release, on stand-in activities', () => {
       maximumInterval: expect.objectContaining({ seconds: expect.anything() }),
       nonRetryableErrorTypes: ['InvalidActivityInput', 'BackupInvalid'],
     });
-    expect(options?.retryPolicy?.initialInterval?.seconds?.toString()).toBe('5');
+    expect(options?.retryPolicy?.initialInterval?.seconds?.toString()).toBe('1');
     expect(options?.retryPolicy?.maximumInterval?.seconds?.toString()).toBe('300');
   }, 60_000);
 
