@@ -11,6 +11,7 @@ export default tseslint.config(
       '*.config.js',
       '*.config.mjs',
       'jest.sequencer.js',
+      'jest.durations.js',
       'bin/',
       '.test-results/',
     ],

@@ -32,6 +32,7 @@ const shared = {
 /** @type {import('jest').Config} */
 module.exports = {
   testSequencer: '<rootDir>/jest.sequencer.js',
+  reporters: ['default', '<rootDir>/jest.durations.js'],
   projects: [
     {
       ...shared,
