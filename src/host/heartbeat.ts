@@ -15,20 +15,20 @@ export function lastDetail(context: Context): string | undefined {
 }
 
 /** Says what the activity does now: in its heartbeats (shown by the Temporal UI with the pending activity). */
-function say(detail: string | undefined): void {
-  const context = Context.current();
+function say(context: Context, detail: string | undefined): void {
   details.set(context, detail);
   context.heartbeat(detail);
 }
 
 /** Runs `work`, saying `detail` in the activity's heartbeats meanwhile (the worker sends them, src/worker/heartbeats.ts). */
 export async function heartbeatWhile<T>(work: Promise<T>, detail?: string): Promise<T> {
-  const before = details.get(Context.current());
-  say(detail);
+  const context = Context.current();
+  const before = details.get(context);
+  say(context, detail);
   try {
     return await work;
   } finally {
-    details.set(Context.current(), before);
+    details.set(context, before);
   }
 }
 
@@ -38,6 +38,7 @@ export function cancellationSignal(): AbortSignal {
 
 /** Sleeps between polls, saying why; throws when the activity is cancelled. */
 export async function pause(ms: number, detail?: string): Promise<void> {
-  say(detail);
-  await Context.current().sleep(ms);
+  const context = Context.current();
+  say(context, detail);
+  await context.sleep(ms);
 }

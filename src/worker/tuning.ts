@@ -1,4 +1,5 @@
 import type { WorkerOptions } from '@temporalio/worker';
+import { HEARTBEAT_INTERVAL_MS } from '../host/heartbeat';
 
 /**
  * How much one worker runs at once, set for this workload rather than left to the SDK's defaults (hundreds).
@@ -13,7 +14,7 @@ export const WORKER_TUNING = {
   maxConcurrentLocalActivityExecutions: 16,
   maxConcurrentWorkflowTaskExecutions: 20,
   maxCachedWorkflows: 200,
-  // Every heartbeat reaches the server within 2 s (the SDK would hold them back for up to 0.8 of the heartbeat
-  // timeout): a worker that is alive stays far from the timeout (src/worker/heartbeats.ts).
-  maxHeartbeatThrottleInterval: '2 seconds',
+  // Every heartbeat reaches the server as the worker sends it (the SDK would hold them back for up to 0.8 of the
+  // heartbeat timeout): a worker that is alive stays far from the timeout (src/worker/heartbeats.ts).
+  maxHeartbeatThrottleInterval: HEARTBEAT_INTERVAL_MS,
 } as const satisfies Partial<WorkerOptions>;
